@@ -1,0 +1,65 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { type App, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { type ClusterModelInput, parseClusterModel } from '../functions/lib/cluster-model';
+import { ClusterModelError } from '../functions/lib/errors';
+import { PROJECT_ROOT } from './paths';
+import { OrchestrationStack } from './stacks/orchestration-stack';
+
+export const CLUSTER_FILES_CONTEXT_KEY = 'zerodown:clusterFiles';
+
+export function stackIdFor(clusterName: string): string {
+  return `ZeroDown-${clusterName}`;
+}
+
+/** Adds one orchestration stack per cluster, and the cdk-nag AwsSolutions checks over the whole app. */
+export function buildApp(app: App, models: readonly ClusterModelInput[]): OrchestrationStack[] {
+  const names = new Set<string>();
+  const stacks = models.map((model) => {
+    if (names.has(model.name)) {
+      throw new ClusterModelError('Duplicate cluster', [{ path: 'name', message: `"${model.name}" is defined twice` }]);
+    }
+    names.add(model.name);
+    return new OrchestrationStack(app, stackIdFor(model.name), {
+      model,
+      env: { region: model.region, account: process.env.CDK_DEFAULT_ACCOUNT },
+      description: `zerodown orchestration for cluster ${model.name}`,
+    });
+  });
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  return stacks;
+}
+
+/** The cluster files named in the `zerodown:clusterFiles` context: a list, or one comma-separated string. */
+export function clusterFilesFromContext(value: unknown): string[] {
+  if (value === undefined) return [];
+  if (typeof value === 'string')
+    return value
+      .split(',')
+      .map((file) => file.trim())
+      .filter(Boolean);
+  if (Array.isArray(value) && value.every((file) => typeof file === 'string')) return value;
+  throw new ClusterModelError('Invalid CDK context', [
+    { path: CLUSTER_FILES_CONTEXT_KEY, message: 'must be a list of file paths or a comma-separated string' },
+  ]);
+}
+
+/** Reads and validates a cluster model file; relative paths are taken from the project root, where cdk.json is. */
+export function readClusterFile(file: string): ClusterModelInput {
+  const fullPath = path.resolve(PROJECT_ROOT, file);
+  let text: string;
+  try {
+    text = fs.readFileSync(fullPath, 'utf8');
+  } catch (error) {
+    throw new ClusterModelError(`Cluster file ${file}`, [{ path: '', message: 'cannot be read' }], { cause: error });
+  }
+  let document: unknown;
+  try {
+    document = JSON.parse(text);
+  } catch (error) {
+    throw new ClusterModelError(`Cluster file ${file}`, [{ path: '', message: 'is not valid JSON' }], { cause: error });
+  }
+  parseClusterModel(document, `cluster model in ${file}`);
+  return document as ClusterModelInput;
+}

@@ -1,0 +1,117 @@
+import { ArnFormat, Duration, RemovalPolicy, Stack, Tags } from 'aws-cdk-lib';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as ssm from 'aws-cdk-lib/aws-ssm';
+import { Construct } from 'constructs';
+import {
+  CLUSTER_TAG_KEY,
+  type ClusterModel,
+  type ClusterModelInput,
+  clusterParameterName,
+  parseClusterModel,
+} from '../../functions/lib/cluster-model';
+import { parameterTierFor } from '../../functions/lib/cluster-store';
+
+export interface ZeroDownClusterProps {
+  /** The cluster model. It is validated here, so an invalid model fails synthesis with a `ClusterModelError`. */
+  readonly model: ClusterModelInput;
+  /**
+   * Key for the notification topic and the state machine logs.
+   * @default - a new customer-managed key with rotation, whose policy lets CloudWatch Logs use it for this cluster
+   */
+  readonly encryptionKey?: kms.IKey;
+  /** @default logs.RetentionDays.THREE_MONTHS */
+  readonly logRetention?: logs.RetentionDays;
+  /** Applies to the lock table, the key and the log group. @default RemovalPolicy.RETAIN */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+/**
+ * One cluster's orchestration: its model in SSM Parameter Store, the DynamoDB lock table that keeps two workflows
+ * off the same cluster, the SNS topic workflows report to, and the encrypted log group for its state machines.
+ */
+export class ZeroDownCluster extends Construct {
+  /** The validated model, with defaults filled in. */
+  public readonly model: ClusterModel;
+  public readonly modelParameter: ssm.IStringParameter;
+  public readonly lockTable: dynamodb.ITableV2;
+  public readonly topic: sns.ITopic;
+  public readonly stateMachineLogGroup: logs.ILogGroup;
+  public readonly encryptionKey: kms.IKey;
+
+  constructor(scope: Construct, id: string, props: ZeroDownClusterProps) {
+    super(scope, id);
+    this.model = parseClusterModel(props.model);
+    const { name } = this.model;
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    const stateMachineLogGroupName = `/aws/vendedlogs/states/zerodown-${name}`;
+
+    this.encryptionKey = props.encryptionKey ?? this.createKey(stateMachineLogGroupName, removalPolicy);
+
+    const serializedModel = JSON.stringify(this.model);
+    this.modelParameter = new ssm.StringParameter(this, 'Model', {
+      parameterName: clusterParameterName(name),
+      description: `zerodown cluster model for ${name}`,
+      stringValue: serializedModel,
+      tier: parameterTierFor(serializedModel) === 'Advanced' ? ssm.ParameterTier.ADVANCED : ssm.ParameterTier.STANDARD,
+    });
+
+    this.lockTable = new dynamodb.TableV2(this, 'LockTable', {
+      partitionKey: { name: 'lockId', type: dynamodb.AttributeType.STRING },
+      billing: dynamodb.Billing.onDemand(),
+      // Expired leases are taken over by a conditional write; TTL only sweeps the leftovers.
+      timeToLiveAttribute: 'expiresAtEpochSeconds',
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      deletionProtection: removalPolicy === RemovalPolicy.RETAIN,
+      removalPolicy,
+    });
+
+    this.topic = new sns.Topic(this, 'Events', {
+      displayName: `zerodown ${name}`,
+      masterKey: this.encryptionKey,
+      enforceSSL: true,
+    });
+
+    this.stateMachineLogGroup = new logs.LogGroup(this, 'StateMachineLogs', {
+      logGroupName: stateMachineLogGroupName,
+      retention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
+      encryptionKey: this.encryptionKey,
+      removalPolicy,
+    });
+
+    Tags.of(this).add(CLUSTER_TAG_KEY, name);
+  }
+
+  private createKey(stateMachineLogGroupName: string, removalPolicy: RemovalPolicy): kms.Key {
+    const stack = Stack.of(this);
+    const key = new kms.Key(this, 'Key', {
+      description: `zerodown ${this.model.name}: notifications and workflow logs`,
+      enableKeyRotation: true,
+      pendingWindow: Duration.days(30),
+      removalPolicy,
+    });
+    // CloudWatch Logs encrypts with the key itself, so the key policy must name the service, scoped to our log group.
+    key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'AllowCloudWatchLogsForThisCluster',
+        principals: [new iam.ServicePrincipal(`logs.${stack.region}.amazonaws.com`)],
+        actions: ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
+        resources: ['*'],
+        conditions: {
+          ArnLike: {
+            'kms:EncryptionContext:aws:logs:arn': stack.formatArn({
+              service: 'logs',
+              resource: 'log-group',
+              resourceName: `${stateMachineLogGroupName}*`,
+              arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+            }),
+          },
+        },
+      }),
+    );
+    return key;
+  }
+}

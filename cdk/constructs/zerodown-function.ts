@@ -1,0 +1,94 @@
+import * as path from 'node:path';
+import { CfnResource, Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { PROJECT_ROOT } from '../paths';
+
+/** Resource metadata that names a function's handler module, so local runners can call the real code in process. */
+export const HANDLER_METADATA_KEY = 'zerodown:handler';
+
+export interface ZeroDownFunctionProps {
+  /** The handler's entry file, relative to the project root, such as `functions/acquire-lock.ts`. */
+  readonly entry: string;
+  /** @default 'handler' */
+  readonly handler?: string;
+  readonly description: string;
+  /** @default - no extra environment variables */
+  readonly environment?: Record<string, string>;
+  /** @default Duration.seconds(30) */
+  readonly timeout?: Duration;
+  /** @default 256 */
+  readonly memorySize?: number;
+  /** @default logs.RetentionDays.THREE_MONTHS */
+  readonly logRetention?: logs.RetentionDays;
+  /** Key for the function's log group. @default - the log group uses CloudWatch Logs' own encryption */
+  readonly logEncryptionKey?: kms.IKey;
+  /** @default RemovalPolicy.RETAIN */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+/**
+ * A Lambda function with zerodown's defaults: the newest Node.js runtime on arm64, bundled by the local esbuild
+ * with the SDK clients inside (so the bundle pins the SDK version we test against), X-Ray tracing, and its own
+ * log group with a retention.
+ */
+export class ZeroDownFunction extends Construct {
+  public readonly function: nodejs.NodejsFunction;
+  public readonly logGroup: logs.LogGroup;
+  /** The execution role. It starts with write access to the function's own log group and nothing else. */
+  public readonly role: iam.Role;
+
+  constructor(scope: Construct, id: string, props: ZeroDownFunctionProps) {
+    super(scope, id);
+    const handler = props.handler ?? 'handler';
+
+    this.logGroup = new logs.LogGroup(this, 'Logs', {
+      retention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
+      encryptionKey: props.logEncryptionKey,
+      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+    });
+
+    // Our own role instead of AWSLambdaBasicExecutionRole: logs go to this function's log group only.
+    this.role = new iam.Role(this, 'Role', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: props.description,
+    });
+    this.logGroup.grantWrite(this.role);
+    Validations.of(this.role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'Only for actions without resource-level permissions: X-Ray trace upload and read-only Describe* calls. ' +
+        'Every mutating action is scoped by ARN or by the cluster tag (asserted in test/infra).',
+    });
+
+    this.function = new nodejs.NodejsFunction(this, 'Function', {
+      role: this.role,
+      entry: path.join(PROJECT_ROOT, props.entry),
+      handler,
+      description: props.description,
+      runtime: lambda.Runtime.NODEJS_24_X,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: props.memorySize ?? 256,
+      timeout: props.timeout ?? Duration.seconds(30),
+      tracing: lambda.Tracing.ACTIVE,
+      logGroup: this.logGroup,
+      environment: { NODE_OPTIONS: '--enable-source-maps', ...props.environment },
+      depsLockFilePath: path.join(PROJECT_ROOT, 'package-lock.json'),
+      projectRoot: PROJECT_ROOT,
+      bundling: {
+        minify: true,
+        sourceMap: true,
+        target: 'node24',
+        format: nodejs.OutputFormat.CJS,
+        externalModules: [],
+        forceDockerBundling: false,
+      },
+    });
+    const resource = this.function.node.defaultChild;
+    if (resource instanceof CfnResource) resource.addMetadata(HANDLER_METADATA_KEY, `${props.entry}#${handler}`);
+  }
+}

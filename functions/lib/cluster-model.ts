@@ -1,0 +1,372 @@
+import { z } from 'zod';
+import { ClusterModelError, type FieldIssue } from './errors';
+
+/**
+ * The cluster model: everything a workflow needs to know about one cluster. CDK validates it at synth time and
+ * writes the normalized form to SSM Parameter Store; Lambdas load it by cluster name and validate it again, so a
+ * hand-edited parameter cannot smuggle in a bad value.
+ */
+
+export const CLUSTER_PARAMETER_PREFIX = '/zerodown/clusters/';
+export const CLUSTER_TAG_KEY = 'zerodown:cluster';
+export const ROLE_TAG_KEY = 'zerodown:role';
+
+/** A weighted forward action takes at most 5 target groups: up to 4 permanent nodes plus one surge slot. */
+export const MAX_WEIGHTED_TARGET_GROUPS = 5;
+const MAX_NODES_SINGLE_TARGET_GROUP = 50;
+
+export function clusterParameterName(clusterName: string): string {
+  return `${CLUSTER_PARAMETER_PREFIX}${clusterName}`;
+}
+
+const pattern = (regex: RegExp, description: string) => z.string().regex(regex, `must be ${description}`);
+
+const ARN_PARTITION = 'arn:aws(?:-[a-z]+)*';
+const ACCOUNT = '\\d{12}';
+const ELB_REGION = '[a-z]{2}(?:-[a-z]+)+-\\d';
+
+export const clusterNameSchema = pattern(
+  /^[a-z][a-z0-9-]{1,38}[a-z0-9]$/,
+  '3-40 characters of lower-case letters, digits and hyphens, starting with a letter',
+);
+const regionSchema = pattern(new RegExp(`^${ELB_REGION}$`), 'an AWS region such as eu-west-1');
+const instanceIdSchema = pattern(/^i-[0-9a-f]{8,17}$/, 'an EC2 instance id (i-...)');
+const subnetIdSchema = pattern(/^subnet-[0-9a-f]{8,17}$/, 'a subnet id (subnet-...)');
+const launchTemplateIdSchema = pattern(/^lt-[0-9a-f]{8,17}$/, 'a launch template id (lt-...)');
+const imageIdSchema = pattern(/^ami-[0-9a-f]{8,17}$/, 'an AMI id (ami-...)');
+const ssmParameterNameSchema = pattern(/^\/[a-zA-Z0-9_.\-/]{1,1010}$/, 'an SSM parameter name starting with /');
+const launchTemplateVersionSchema = pattern(
+  /^(\$Latest|\$Default|[1-9]\d*)$/,
+  'a launch template version number, $Latest or $Default',
+);
+
+export const listenerArnSchema = pattern(
+  new RegExp(
+    `^${ARN_PARTITION}:elasticloadbalancing:${ELB_REGION}:${ACCOUNT}:listener/app/[\\w-]+/[0-9a-f]+/[0-9a-f]+$`,
+  ),
+  'an Application Load Balancer listener ARN',
+);
+const listenerRuleArnSchema = pattern(
+  new RegExp(
+    `^${ARN_PARTITION}:elasticloadbalancing:${ELB_REGION}:${ACCOUNT}:listener-rule/app/[\\w-]+/[0-9a-f]+/[0-9a-f]+/[0-9a-f]+$`,
+  ),
+  'an Application Load Balancer listener rule ARN',
+);
+const targetGroupArnSchema = pattern(
+  new RegExp(`^${ARN_PARTITION}:elasticloadbalancing:${ELB_REGION}:${ACCOUNT}:targetgroup/[\\w-]{1,32}/[0-9a-f]+$`),
+  'a target group ARN',
+);
+const loadBalancerArnSchema = pattern(
+  new RegExp(`^${ARN_PARTITION}:elasticloadbalancing:${ELB_REGION}:${ACCOUNT}:loadbalancer/app/[\\w-]+/[0-9a-f]+$`),
+  'an Application Load Balancer ARN',
+);
+const slotNameSchema = pattern(/^[a-z][a-z0-9-]{0,15}$/, 'a short slot name such as "a", "b" or "surge"');
+
+const nodeSchema = z.strictObject({
+  instanceId: instanceIdSchema,
+  /** The manager holds the writable deployment directory; workers receive it by file sync. */
+  role: z.enum(['manager', 'worker']),
+  /** The traffic slot (one target group each) of the weighted strategy. */
+  slot: slotNameSchema.optional(),
+});
+
+const weightedTrafficSchema = z.strictObject({
+  strategy: z.literal('weighted-target-groups'),
+  listenerArn: listenerArnSchema,
+  /** When the cluster is served by a listener rule rather than the listener's default action. */
+  ruleArn: listenerRuleArnSchema.optional(),
+  slots: z
+    .array(z.strictObject({ name: slotNameSchema, targetGroupArn: targetGroupArnSchema }))
+    .min(2)
+    .max(MAX_WEIGHTED_TARGET_GROUPS),
+  /** The slot that surge nodes are registered in. No permanent node may occupy it. */
+  surgeSlot: slotNameSchema,
+});
+
+const singleTargetGroupTrafficSchema = z.strictObject({
+  strategy: z.literal('single-target-group'),
+  listenerArn: listenerArnSchema,
+  ruleArn: listenerRuleArnSchema.optional(),
+  targetGroupArn: targetGroupArnSchema,
+});
+
+const trafficSchema = z.discriminatedUnion('strategy', [weightedTrafficSchema, singleTargetGroupTrafficSchema]);
+
+const surgeSchema = z.strictObject({
+  launchTemplateId: launchTemplateIdSchema,
+  launchTemplateVersion: launchTemplateVersionSchema.default('$Latest'),
+  /** Overrides the launch template's AMI. Give at most one of `imageId` and `imageParameter`. */
+  imageId: imageIdSchema.optional(),
+  /** An SSM parameter that holds the current AMI id, so a new AMI needs no redeploy of zerodown. */
+  imageParameter: ssmParameterNameSchema.optional(),
+  subnetIds: z.array(subnetIdSchema).min(1),
+  instanceType: pattern(
+    /^[a-z][a-z0-9-]*\d[a-z0-9-]*\.[a-z0-9]+$/,
+    'an EC2 instance type such as m7g.large',
+  ).optional(),
+  tags: z.record(z.string().min(1).max(128), z.string().max(256)).default({}),
+});
+
+const httpCheckSchema = z.strictObject({
+  name: pattern(/^[A-Za-z0-9][\w .-]{0,63}$/, 'a short check name'),
+  path: pattern(/^\/[^\s]*$/, 'a URL path starting with /'),
+  port: z.number().int().min(1).max(65535),
+  protocol: z.enum(['http', 'https']).default('http'),
+  expectedStatus: z.number().int().min(100).max(599).default(200),
+  /** Text the response body must contain. */
+  bodyContains: z.string().min(1).optional(),
+  /** The body must contain the version the workflow is rolling out. */
+  expectVersion: z.boolean().default(false),
+  timeoutMs: z.number().int().min(100).max(30_000).default(2_000),
+});
+
+const healthChecksSchema = z.strictObject({
+  http: z.array(httpCheckSchema).min(1),
+  /** Also require the ALB to report the node's target as healthy. */
+  targetHealth: z.boolean().default(true),
+  /** Where a node reports the version it runs; the snapshot reads it. */
+  version: z
+    .strictObject({
+      path: pattern(/^\/[^\s]*$/, 'a URL path starting with /'),
+      port: z.number().int().min(1).max(65535),
+      protocol: z.enum(['http', 'https']).default('http'),
+    })
+    .optional(),
+});
+
+export const COMMAND_KINDS = ['patch', 'deploy', 'migrate', 'syncPause', 'syncResume', 'smokeTest'] as const;
+export type CommandKind = (typeof COMMAND_KINDS)[number];
+
+const documentParameterName = pattern(/^[A-Za-z][A-Za-z0-9]{0,63}$/, 'an SSM document parameter name');
+
+const commandSchema = z.strictObject({
+  documentName: pattern(
+    /^(arn:aws(?:-[a-z]+)*:ssm:[a-z0-9-]+:\d{12}:document\/)?[a-zA-Z0-9_.-]{3,128}$/,
+    'an SSM document name or ARN',
+  ),
+  documentVersion: pattern(/^(\$LATEST|\$DEFAULT|\d+)$/, 'a document version number, $LATEST or $DEFAULT').optional(),
+  /** Fixed document parameters. Values the operator supplies per run are added under `inputParameter`. */
+  parameters: z.record(documentParameterName, z.array(z.string().max(4096)).max(50)).default({}),
+  /** The document parameter that receives the operator's value (patch id, artifact, version). */
+  inputParameter: documentParameterName.optional(),
+  timeoutSeconds: z.number().int().min(30).max(172_800).default(600),
+});
+
+const commandsSchema = z.strictObject(
+  Object.fromEntries(COMMAND_KINDS.map((kind) => [kind, commandSchema.optional()])) as Record<
+    CommandKind,
+    z.ZodOptional<typeof commandSchema>
+  >,
+);
+
+const capacitySchema = z.strictObject({
+  /** Share of the current load the nodes that keep serving must be able to carry (the runbook says 75). */
+  minHealthyPercent: z.number().int().min(1).max(100).default(75),
+  /** How long a node keeps finishing in-flight requests after its weight drops to 0. */
+  drainSeconds: z.number().int().min(0).max(3600).default(30),
+});
+
+const drSchema = z.strictObject({
+  region: regionSchema,
+  launchTemplateId: launchTemplateIdSchema,
+  launchTemplateVersion: launchTemplateVersionSchema.default('$Latest'),
+  imageId: imageIdSchema.optional(),
+  imageParameter: ssmParameterNameSchema.optional(),
+  subnetIds: z.array(subnetIdSchema).min(1),
+  nodeCount: z
+    .number()
+    .int()
+    .min(1)
+    .max(MAX_WEIGHTED_TARGET_GROUPS - 1)
+    .default(2),
+  loadBalancerArn: loadBalancerArnSchema,
+  targetGroupArn: targetGroupArnSchema,
+  hostedZoneId: pattern(/^Z[A-Z0-9]{1,31}$/, 'a Route 53 hosted zone id (Z...)'),
+  recordName: pattern(/^([a-zA-Z0-9_-]{1,63}\.)+[a-zA-Z]{2,63}\.?$/, 'a DNS name'),
+  routing: z.enum(['failover', 'weighted']).default('failover'),
+});
+
+const clusterModelShape = z.strictObject({
+  name: clusterNameSchema,
+  region: regionSchema,
+  topology: z.enum(['active-active', 'active-passive']),
+  nodes: z.array(nodeSchema).min(2).max(MAX_NODES_SINGLE_TARGET_GROUP),
+  traffic: trafficSchema,
+  surge: surgeSchema,
+  healthChecks: healthChecksSchema,
+  commands: commandsSchema.default({}),
+  capacity: capacitySchema.default({ minHealthyPercent: 75, drainSeconds: 30 }),
+  dr: drSchema.optional(),
+});
+
+function arnRegion(arn: string): string | undefined {
+  return arn.split(':')[3];
+}
+
+export const clusterModelSchema = clusterModelShape.superRefine((model, ctx) => {
+  const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });
+
+  const managers = model.nodes.filter((node) => node.role === 'manager').length;
+  if (managers !== 1) issue(['nodes'], `must have exactly one node with role "manager" (found ${managers})`);
+
+  const seenIds = new Set<string>();
+  model.nodes.forEach((node, index) => {
+    if (seenIds.has(node.instanceId)) issue(['nodes', index, 'instanceId'], `repeats ${node.instanceId}`);
+    seenIds.add(node.instanceId);
+  });
+
+  if (model.topology === 'active-passive' && model.nodes.length !== 2) {
+    issue(['nodes'], `must have exactly 2 nodes for an active-passive cluster (found ${model.nodes.length})`);
+  }
+
+  const arns: [string, string][] = [['listenerArn', model.traffic.listenerArn]];
+  if (model.traffic.ruleArn) arns.push(['ruleArn', model.traffic.ruleArn]);
+  for (const [field, arn] of arns) {
+    if (arnRegion(arn) !== model.region) issue(['traffic', field], `is in ${arnRegion(arn)}, not ${model.region}`);
+  }
+
+  if (model.traffic.strategy === 'weighted-target-groups') {
+    const traffic = model.traffic;
+    const slotNames = traffic.slots.map((slot) => slot.name);
+    slotNames.forEach((name, index) => {
+      if (slotNames.indexOf(name) !== index) issue(['traffic', 'slots', index, 'name'], `repeats slot "${name}"`);
+    });
+    if (!slotNames.includes(traffic.surgeSlot)) {
+      issue(['traffic', 'surgeSlot'], `names no slot in traffic.slots (${slotNames.join(', ')})`);
+    }
+    if (model.nodes.length > MAX_WEIGHTED_TARGET_GROUPS - 1) {
+      issue(
+        ['nodes'],
+        `must have at most ${MAX_WEIGHTED_TARGET_GROUPS - 1} nodes with the weighted-target-groups strategy; use single-target-group`,
+      );
+    }
+    const occupied = new Set<string>();
+    model.nodes.forEach((node, index) => {
+      if (node.slot === undefined) {
+        issue(['nodes', index, 'slot'], 'is required with the weighted-target-groups strategy');
+      } else if (!slotNames.includes(node.slot)) {
+        issue(['nodes', index, 'slot'], `names no slot in traffic.slots (${slotNames.join(', ')})`);
+      } else if (node.slot === traffic.surgeSlot) {
+        issue(
+          ['nodes', index, 'slot'],
+          `is the surge slot "${traffic.surgeSlot}"; permanent nodes need their own slot`,
+        );
+      } else if (occupied.has(node.slot)) {
+        issue(['nodes', index, 'slot'], `"${node.slot}" is already taken by another node`);
+      }
+      if (node.slot !== undefined) occupied.add(node.slot);
+    });
+  } else {
+    model.nodes.forEach((node, index) => {
+      if (node.slot !== undefined)
+        issue(['nodes', index, 'slot'], 'is only used with the weighted-target-groups strategy');
+    });
+  }
+
+  if (model.surge.imageId && model.surge.imageParameter) {
+    issue(['surge', 'imageParameter'], 'cannot be combined with surge.imageId; give one of them');
+  }
+  if (model.dr) {
+    if (model.dr.region === model.region)
+      issue(['dr', 'region'], `must differ from the cluster region ${model.region}`);
+    if (arnRegion(model.dr.loadBalancerArn) !== model.dr.region) {
+      issue(['dr', 'loadBalancerArn'], `is in ${arnRegion(model.dr.loadBalancerArn)}, not ${model.dr.region}`);
+    }
+    if (model.dr.imageId && model.dr.imageParameter) {
+      issue(['dr', 'imageParameter'], 'cannot be combined with dr.imageId; give one of them');
+    }
+  }
+});
+
+/** The model as written by a user (defaults may be omitted). */
+export type ClusterModelInput = z.input<typeof clusterModelSchema>;
+/** The normalized model every workflow reads. */
+export type ClusterModel = z.output<typeof clusterModelSchema>;
+export type ClusterNode = ClusterModel['nodes'][number];
+export type CommandSpec = NonNullable<ClusterModel['commands'][CommandKind]>;
+export type HttpCheck = ClusterModel['healthChecks']['http'][number];
+
+export function formatPath(path: readonly PropertyKey[]): string {
+  return path.reduce<string>((out, key) => {
+    if (typeof key === 'number') return `${out}[${key}]`;
+    return out === '' ? String(key) : `${out}.${String(key)}`;
+  }, '');
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return `"${value.length > 60 ? `${value.slice(0, 57)}...` : value}"`;
+  if (Array.isArray(value)) return 'an array';
+  if (value === null) return 'null';
+  return typeof value === 'object' ? 'an object' : String(value);
+}
+
+/** Turns zod's issues into sentences that start with the field they are about. */
+export function toFieldIssues(error: z.ZodError): FieldIssue[] {
+  return error.issues.flatMap((issue): FieldIssue[] => {
+    const path = formatPath(issue.path);
+    switch (issue.code) {
+      case 'invalid_type':
+        return [{ path, message: issue.input === undefined ? 'is required' : `must be ${issue.expected}` }];
+      case 'invalid_value':
+        return [
+          {
+            path,
+            message: `must be one of ${issue.values.map((value) => JSON.stringify(value)).join(', ')} (got ${describe(issue.input)})`,
+          },
+        ];
+      case 'unrecognized_keys':
+        return issue.keys.map((key) => ({ path: formatPath([...issue.path, key]), message: 'is not a known field' }));
+      case 'invalid_union': {
+        // A discriminated union with a missing or unknown discriminator: zod already points the path at it.
+        if (issue.inclusive !== false && issue.discriminator) {
+          const input: unknown = issue.input;
+          const value =
+            typeof input === 'object' && input !== null
+              ? (input as Record<string, unknown>)[issue.discriminator]
+              : input;
+          const options = (issue.options ?? []).map((option: unknown) => JSON.stringify(option)).join(', ');
+          return [
+            {
+              path,
+              message: value === undefined ? 'is required' : `must be one of ${options} (got ${describe(value)})`,
+            },
+          ];
+        }
+        return [{ path, message: issue.message }];
+      }
+      case 'too_small':
+        return [
+          { path, message: `must have at least ${issue.minimum} ${issue.origin === 'array' ? 'items' : ''}`.trim() },
+        ];
+      case 'too_big':
+        return [
+          { path, message: `must have at most ${issue.maximum} ${issue.origin === 'array' ? 'items' : ''}`.trim() },
+        ];
+      default:
+        return [{ path, message: issue.message }];
+    }
+  });
+}
+
+/**
+ * Validates a cluster model and fills in defaults. Throws `ClusterModelError` naming every bad field.
+ */
+export function parseClusterModel(input: unknown, source = 'cluster model'): ClusterModel {
+  const result = clusterModelSchema.safeParse(input, { reportInput: true });
+  if (!result.success) {
+    const name =
+      typeof input === 'object' && input !== null && 'name' in input && typeof input.name === 'string'
+        ? ` "${input.name}"`
+        : '';
+    throw new ClusterModelError(`Invalid ${source}${name}`, toFieldIssues(result.error), { cause: result.error });
+  }
+  return result.data;
+}
+
+/** The target group a node serves in, or the cluster's only target group. */
+export function targetGroupOf(model: ClusterModel, node: Pick<ClusterNode, 'slot'>): string {
+  if (model.traffic.strategy === 'single-target-group') return model.traffic.targetGroupArn;
+  const slot = model.traffic.slots.find((candidate) => candidate.name === node.slot);
+  if (!slot) throw new ClusterModelError('Invalid cluster model', [{ path: 'nodes', message: `no slot ${node.slot}` }]);
+  return slot.targetGroupArn;
+}

@@ -1,0 +1,85 @@
+import {
+  GetParameterCommand,
+  ParameterNotFound,
+  ParameterTier,
+  ParameterType,
+  PutParameterCommand,
+  type SSMClient,
+} from '@aws-sdk/client-ssm';
+import {
+  type ClusterModel,
+  type ClusterModelInput,
+  clusterNameSchema,
+  clusterParameterName,
+  parseClusterModel,
+  toFieldIssues,
+} from './cluster-model';
+import { ClusterModelError, ClusterNotFoundError } from './errors';
+
+/** Standard-tier SSM parameters hold 4 KB; larger models need the advanced tier. */
+export const STANDARD_PARAMETER_LIMIT_BYTES = 4096;
+
+export function parameterTierFor(serializedModel: string): 'Standard' | 'Advanced' {
+  return Buffer.byteLength(serializedModel, 'utf8') > STANDARD_PARAMETER_LIMIT_BYTES ? 'Advanced' : 'Standard';
+}
+
+export function assertClusterName(clusterName: unknown): string {
+  const result = clusterNameSchema.safeParse(clusterName, { reportInput: true });
+  if (!result.success) {
+    throw new ClusterModelError(
+      'Invalid cluster name',
+      toFieldIssues(result.error).map((issue) => ({ ...issue, path: 'cluster' })),
+    );
+  }
+  return result.data;
+}
+
+/**
+ * Loads and validates the model that CDK stored for a cluster. A workflow input only names the cluster, so this is
+ * the first thing every operation does.
+ */
+export async function loadClusterModel(ssm: SSMClient, clusterName: unknown): Promise<ClusterModel> {
+  const name = assertClusterName(clusterName);
+  const parameterName = clusterParameterName(name);
+  let raw: string | undefined;
+  try {
+    const response = await ssm.send(new GetParameterCommand({ Name: parameterName }));
+    raw = response.Parameter?.Value;
+  } catch (error) {
+    if (error instanceof ParameterNotFound) throw new ClusterNotFoundError(name, parameterName, { cause: error });
+    throw error;
+  }
+  if (raw === undefined) throw new ClusterNotFoundError(name, parameterName);
+
+  let document: unknown;
+  try {
+    document = JSON.parse(raw);
+  } catch (error) {
+    throw new ClusterModelError(`Cluster model in ${parameterName}`, [{ path: '', message: 'is not valid JSON' }], {
+      cause: error,
+    });
+  }
+  const model = parseClusterModel(document, `cluster model in ${parameterName}`);
+  if (model.name !== name) {
+    throw new ClusterModelError(`Cluster model in ${parameterName}`, [
+      { path: 'name', message: `is "${model.name}", but the parameter belongs to "${name}"` },
+    ]);
+  }
+  return model;
+}
+
+/** Writes a validated model where `loadClusterModel` finds it. CDK does this on deploy; the sandbox and tests too. */
+export async function saveClusterModel(ssm: SSMClient, input: ClusterModelInput): Promise<ClusterModel> {
+  const model = parseClusterModel(input);
+  const value = JSON.stringify(model);
+  await ssm.send(
+    new PutParameterCommand({
+      Name: clusterParameterName(model.name),
+      Value: value,
+      Type: ParameterType.STRING,
+      Tier: parameterTierFor(value) === 'Advanced' ? ParameterTier.ADVANCED : ParameterTier.STANDARD,
+      Overwrite: true,
+    }),
+  );
+  return model;
+}

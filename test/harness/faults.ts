@@ -1,0 +1,185 @@
+import type { DescribeTargetHealthCommandOutput } from '@aws-sdk/client-elastic-load-balancing-v2';
+import {
+  CommandInvocationStatus,
+  type GetCommandInvocationCommandOutput,
+  SSMServiceException,
+} from '@aws-sdk/client-ssm';
+import { elbv2Client } from '../../functions/lib/clients/elbv2';
+import { ssmClient } from '../../functions/lib/clients/ssm';
+
+/**
+ * Failures moto cannot produce (throttling, an unhealthy target, a failed command), injected as SDK middleware on
+ * the module-scope clients the handlers use. Everything else still goes to moto.
+ */
+
+type Handler = (args: { input: object }) => Promise<{ output: unknown }>;
+type Middleware = (next: Handler, context: { commandName?: string }) => Handler;
+interface MiddlewareOptions {
+  step: 'initialize' | 'finalizeRequest';
+  priority: 'high' | 'low';
+  name: string;
+}
+interface MiddlewareStack {
+  add(middleware: Middleware, options: MiddlewareOptions): void;
+  remove(name: string): boolean;
+}
+/** Any SDK v3 client. Its overloaded middleware stack is narrowed to the two steps used here. */
+export interface FaultableClient {
+  readonly middlewareStack: object;
+}
+
+export interface Fault {
+  readonly name: string;
+  /** How many calls the fault changed. */
+  readonly hits: number;
+  remove(): void;
+}
+
+export interface FaultScope<Input> {
+  /** Only the first `times` matching calls are affected. @default Infinity */
+  readonly times?: number;
+  /** Only calls whose input matches. @default - every call of the command */
+  readonly when?: (input: Input) => boolean;
+}
+
+const active = new Set<Fault>();
+let sequence = 0;
+
+function install<Input>(
+  client: FaultableClient,
+  commandName: string,
+  step: MiddlewareOptions['step'],
+  scope: FaultScope<Input>,
+  apply: (next: Handler, args: { input: object }) => Promise<{ output: unknown }>,
+): Fault {
+  const name = `zerodownFault${++sequence}`;
+  let remaining = scope.times ?? Number.POSITIVE_INFINITY;
+  let hits = 0;
+  const middleware: Middleware = (next, context) => async (args) => {
+    const matches = context.commandName === commandName && (scope.when?.(args.input as Input) ?? true);
+    if (!matches || remaining <= 0) return next(args);
+    remaining--;
+    hits++;
+    return apply(next, args);
+  };
+  // Errors are raised inside the SDK's retry middleware (finalizeRequest, low priority), so the SDK retries a
+  // throttle as it would a real one; output rewrites wrap everything (initialize).
+  const stack = client.middlewareStack as MiddlewareStack;
+  stack.add(middleware, { step, priority: step === 'initialize' ? 'high' : 'low', name });
+  const fault: Fault = {
+    name,
+    get hits() {
+      return hits;
+    },
+    remove() {
+      stack.remove(name);
+      active.delete(fault);
+    },
+  };
+  active.add(fault);
+  return fault;
+}
+
+/**
+ * Makes matching calls fail with the given error, before they reach moto. By default the error is raised inside
+ * the SDK's retry loop, so each SDK attempt counts against `times`; with `sdkRetriesExhausted` the call fails as if
+ * the SDK had already given up.
+ */
+export function injectError<Input = Record<string, unknown>>(
+  client: FaultableClient,
+  commandName: string,
+  makeError: () => Error,
+  scope: FaultScope<Input> & { readonly sdkRetriesExhausted?: boolean } = {},
+): Fault {
+  const step = scope.sdkRetriesExhausted ? 'initialize' : 'finalizeRequest';
+  return install(client, commandName, step, scope, async () => {
+    throw makeError();
+  });
+}
+
+/** Lets matching calls reach moto, then changes what they return. */
+export function rewriteOutput<Output, Input = Record<string, unknown>>(
+  client: FaultableClient,
+  commandName: string,
+  rewrite: (output: Output, input: Input) => Output,
+  scope: FaultScope<Input> = {},
+): Fault {
+  return install(client, commandName, 'initialize', scope, async (next, args) => {
+    const result = await next(args);
+    return { ...result, output: rewrite(result.output as Output, args.input as Input) };
+  });
+}
+
+/** A throttling error of the service's own exception type, which the SDK's retry strategy treats as throttling. */
+export function throttlingError<E extends Error>(
+  ServiceException: new (options: {
+    name: string;
+    $fault: 'client' | 'server';
+    $metadata: { httpStatusCode?: number };
+    message?: string;
+  }) => E,
+): () => E {
+  return () =>
+    new ServiceException({
+      name: 'ThrottlingException',
+      $fault: 'client',
+      $metadata: { httpStatusCode: 400 },
+      message: 'Rate exceeded',
+    });
+}
+
+/** ELBv2 reports the instance's target as unhealthy (moto only knows healthy, unused and draining). */
+export function unhealthyTarget(instanceId: string, scope: FaultScope<{ TargetGroupArn?: string }> = {}): Fault {
+  return rewriteOutput<DescribeTargetHealthCommandOutput, { TargetGroupArn?: string }>(
+    elbv2Client,
+    'DescribeTargetHealthCommand',
+    (output) => ({
+      ...output,
+      TargetHealthDescriptions: (output.TargetHealthDescriptions ?? []).map((description) =>
+        description.Target?.Id === instanceId
+          ? {
+              ...description,
+              TargetHealth: {
+                State: 'unhealthy',
+                Reason: 'Target.FailedHealthChecks',
+                Description: 'Health checks failed (injected)',
+              },
+            }
+          : description,
+      ),
+    }),
+    scope,
+  );
+}
+
+/** SSM reports the command on the instance as failed, with the given output (moto always reports Success). */
+export function failedCommand(
+  instanceId: string,
+  details: { output?: string; status?: 'Failed' | 'TimedOut' | 'Cancelled'; responseCode?: number } = {},
+  scope: FaultScope<{ InstanceId?: string; CommandId?: string }> = {},
+): Fault {
+  const status = details.status ?? 'Failed';
+  return rewriteOutput<GetCommandInvocationCommandOutput, { InstanceId?: string; CommandId?: string }>(
+    ssmClient,
+    'GetCommandInvocationCommand',
+    (output) => ({
+      ...output,
+      Status:
+        CommandInvocationStatus[status === 'TimedOut' ? 'TIMED_OUT' : status === 'Cancelled' ? 'CANCELLED' : 'FAILED'],
+      StatusDetails: status,
+      ResponseCode: details.responseCode ?? 1,
+      StandardErrorContent: details.output ?? 'injected failure',
+    }),
+    { ...scope, when: (input) => input.InstanceId === instanceId && (scope.when?.(input) ?? true) },
+  );
+}
+
+/** A throttled SSM call, the failure that most often hits GetCommandInvocation polling. */
+export const ssmThrottling = throttlingError(SSMServiceException);
+
+/** Removes every fault after each test in the calling file. */
+export function useFaults(): void {
+  afterEach(() => {
+    for (const fault of [...active]) fault.remove();
+  });
+}

@@ -1,0 +1,259 @@
+import * as path from 'node:path';
+import { StateMachine } from 'aws-local-stepfunctions';
+import { HANDLER_METADATA_KEY } from '../../cdk/constructs/zerodown-function';
+import { type AslDefinition, allStates, invokedFunctionArn, LAMBDA_INVOKE_RESOURCE, stateMachinesIn } from './asl';
+import { installPromiseWithResolvers } from './polyfills';
+import { PROJECT_ROOT } from './settings';
+import type { SynthesizedStack } from './synth';
+import { type CfnTemplate, resolveIntrinsics, type StackEnvironment } from './template';
+
+installPromiseWithResolvers();
+
+/** The event log entries of aws-local-stepfunctions (the package does not export the type). */
+export type EventLog = ReturnType<StateMachine['run']>['eventLogs'] extends AsyncGenerator<infer E> ? E : never;
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+type LambdaHandler = (event: unknown, context: unknown) => Promise<unknown>;
+export type LocalTaskHandler = (input: Json) => Promise<Json>;
+
+export interface LocalFunction {
+  readonly logicalId: string;
+  /** `path/to/entry.ts#exportName`, from the function's `zerodown:handler` metadata. */
+  readonly handlerRef: string;
+  readonly environment: Record<string, string>;
+}
+
+/** Functions in a template that name their handler module, keyed by logical id. */
+export function localFunctions(template: CfnTemplate, env: StackEnvironment): Map<string, LocalFunction> {
+  const functions = new Map<string, LocalFunction>();
+  for (const [logicalId, resource] of Object.entries(template.Resources)) {
+    const handlerRef = resource.Metadata?.[HANDLER_METADATA_KEY];
+    if (resource.Type !== 'AWS::Lambda::Function' || typeof handlerRef !== 'string') continue;
+    const variables = (resource.Properties?.Environment as { Variables?: Json } | undefined)?.Variables ?? {};
+    const environment = resolveIntrinsics(template, env, variables) as Record<string, string>;
+    functions.set(logicalId, { logicalId, handlerRef, environment });
+  }
+  return functions;
+}
+
+function loadHandler(fn: LocalFunction): LambdaHandler {
+  const [file = '', exportName = 'handler'] = fn.handlerRef.split('#');
+  // The module reads its configuration from the environment at load time, as it does in Lambda.
+  Object.assign(process.env, fn.environment);
+  const module = require(path.join(PROJECT_ROOT, file)) as Record<string, unknown>;
+  const handler = module[exportName];
+  if (typeof handler !== 'function') throw new Error(`${fn.handlerRef} does not export a function`);
+  return handler as LambdaHandler;
+}
+
+function lambdaContext(fn: LocalFunction, env: StackEnvironment) {
+  return {
+    functionName: fn.logicalId,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:${env.region}:${env.account}:function:${fn.logicalId}`,
+    memoryLimitInMB: '256',
+    awsRequestId: crypto.randomUUID(),
+    logGroupName: `/aws/lambda/${fn.logicalId}`,
+    logStreamName: 'local',
+    callbackWaitsForEmptyEventLoop: true,
+    getRemainingTimeInMillis: () => 30_000,
+  };
+}
+
+/**
+ * What Lambda does with a thrown error: the state machine sees the error's name as `Error` and a JSON document
+ * `{ errorType, errorMessage, trace }` as `Cause`. Rethrowing it the same way keeps Catch-by-name and any
+ * Cause parsing identical to AWS.
+ */
+export class LocalLambdaError extends Error {
+  constructor(original: unknown) {
+    const error = original instanceof Error ? original : new Error(String(original));
+    super(
+      JSON.stringify({
+        errorType: error.name,
+        errorMessage: error.message,
+        trace: (error.stack ?? '').split('\n').slice(0, 5),
+      }),
+    );
+    this.name = error.name;
+  }
+}
+
+export interface LocalExecutionOptions {
+  readonly stack: SynthesizedStack;
+  /** The state machine's logical id; may be omitted when the stack has exactly one. */
+  readonly stateMachine?: string;
+  readonly input: Json;
+  /** Wait states and retry intervals last `timeScale` times their real duration. @default 0.01 */
+  readonly timeScale?: number;
+  /** For Wait states whose duration comes from the input (SecondsPath, TimestampPath). @default 10 */
+  readonly dynamicWaitMs?: number;
+  /** Replaces the handler of a Task state by name, for the rare test that must stub one step. */
+  readonly taskOverrides?: Record<string, LocalTaskHandler>;
+  readonly executionName?: string;
+  /** Called with every event as it happens: progress output and live assertions. */
+  readonly onEvent?: (event: EventLog) => void;
+}
+
+export type ExecutionStatus = 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
+
+export interface LocalExecutionResult {
+  readonly executionArn: string;
+  readonly status: ExecutionStatus;
+  readonly output?: Json;
+  readonly error?: string;
+  readonly cause?: string;
+  readonly events: readonly EventLog[];
+  /** State entries, the figure Step Functions bills by. */
+  readonly stateTransitions: number;
+  readonly durationMs: number;
+  /** Names of the states entered, in order. */
+  readonly path: readonly string[];
+}
+
+function waitOverrides(definition: AslDefinition, timeScale: number, dynamicWaitMs: number): Record<string, number> {
+  const overrides: Record<string, number> = {};
+  for (const { name, state } of allStates(definition)) {
+    if (state.Type !== 'Wait') continue;
+    overrides[name] = typeof state.Seconds === 'number' ? state.Seconds * 1000 * timeScale : dynamicWaitMs;
+  }
+  return overrides;
+}
+
+function retryOverrides(definition: AslDefinition, timeScale: number): Record<string, number[]> {
+  const overrides: Record<string, number[]> = {};
+  for (const { name, state } of allStates(definition)) {
+    if (!state.Retry) continue;
+    overrides[name] = state.Retry.map((retrier) => (retrier.IntervalSeconds ?? 1) * 1000 * timeScale);
+  }
+  return overrides;
+}
+
+/** Binds every Lambda Task to its real handler, called in this process. */
+function taskHandlers(
+  options: LocalExecutionOptions,
+  definition: AslDefinition,
+  functions: Map<string, LocalFunction>,
+): Record<string, LocalTaskHandler> {
+  const { stack } = options;
+  const handlers: Record<string, LocalTaskHandler> = {};
+  const loaded = new Map<string, LambdaHandler>();
+  for (const { name, state } of allStates(definition)) {
+    if (state.Type !== 'Task') continue;
+    const override = options.taskOverrides?.[name];
+    if (override) {
+      handlers[name] = override;
+      continue;
+    }
+    const arn = invokedFunctionArn(state);
+    const logicalId = arn?.split(':')[6];
+    const fn = logicalId ? functions.get(logicalId) : undefined;
+    if (!fn) {
+      throw new Error(`Task "${name}" (${state.Resource}) has no local handler: add ${HANDLER_METADATA_KEY} metadata`);
+    }
+    const optimized = LAMBDA_INVOKE_RESOURCE.test(state.Resource ?? '');
+    handlers[name] = async (input) => {
+      let handler = loaded.get(fn.logicalId);
+      if (!handler) {
+        handler = loadHandler(fn);
+        loaded.set(fn.logicalId, handler);
+      }
+      const payload = optimized ? (input as { Payload?: Json }).Payload : input;
+      let result: unknown;
+      try {
+        result = await handler(payload ?? {}, lambdaContext(fn, stack.env));
+      } catch (error) {
+        throw new LocalLambdaError(error);
+      }
+      const json = (result === undefined ? null : JSON.parse(JSON.stringify(result))) as Json;
+      return optimized ? { Payload: json, StatusCode: 200, ExecutedVersion: '$LATEST' } : json;
+    };
+  }
+  return handlers;
+}
+
+export function stateMachineLogicalId(stack: SynthesizedStack, requested?: string): string {
+  const ids = Object.entries(stack.template.Resources)
+    .filter(([, resource]) => resource.Type === 'AWS::StepFunctions::StateMachine')
+    .map(([id]) => id);
+  if (requested) {
+    const match = ids.find((id) => id === requested || id.startsWith(requested));
+    if (!match) throw new Error(`No state machine ${requested} in ${stack.stackName}; have ${ids.join(', ')}`);
+    return match;
+  }
+  if (ids.length !== 1) throw new Error(`${stack.stackName} has ${ids.length} state machines; name one`);
+  return ids[0] as string;
+}
+
+export function definitionOf(stack: SynthesizedStack, logicalId: string): AslDefinition {
+  const found = stateMachinesIn(stack.template, stack.env).find((machine) => machine.logicalId === logicalId);
+  if (!found) throw new Error(`No state machine ${logicalId} in ${stack.stackName}`);
+  return found.definition;
+}
+
+/**
+ * Runs a synthesized state machine in aws-local-stepfunctions, with every Lambda Task calling the real handler in
+ * process (and so reaching moto through AWS_ENDPOINT_URL), waits and retry intervals scaled, and the event log
+ * collected.
+ */
+export async function runLocally(options: LocalExecutionOptions): Promise<LocalExecutionResult> {
+  const { stack } = options;
+  const timeScale = options.timeScale ?? 0.01;
+  const logicalId = stateMachineLogicalId(stack, options.stateMachine);
+  const definition = definitionOf(stack, logicalId);
+  const stateMachineArn = `arn:aws:states:${stack.env.region}:${stack.env.account}:stateMachine:${logicalId}`;
+  const executionName = options.executionName ?? crypto.randomUUID();
+  const executionArn = `arn:aws:states:${stack.env.region}:${stack.env.account}:execution:${logicalId}:${executionName}`;
+  const startedAt = Date.now();
+
+  const machine = new StateMachine(definition as never, { validationOptions: { checkArn: true, checkPaths: true } });
+  const execution = machine.run(options.input, {
+    overrides: {
+      taskResourceLocalHandlers: taskHandlers(options, definition, localFunctions(stack.template, stack.env)),
+      waitTimeOverrides: waitOverrides(definition, timeScale, options.dynamicWaitMs ?? 10),
+      retryIntervalOverrides: retryOverrides(definition, timeScale),
+    },
+    context: {
+      Execution: {
+        Id: executionArn,
+        Name: executionName,
+        Input: options.input,
+        StartTime: new Date(startedAt).toISOString(),
+        RoleArn: `arn:aws:iam::${stack.env.account}:role/${logicalId}Role`,
+      },
+      StateMachine: { Id: stateMachineArn, Name: logicalId },
+    } as never,
+  });
+
+  const events: EventLog[] = [];
+  const collecting = (async () => {
+    for await (const event of execution.eventLogs) {
+      events.push(event);
+      options.onEvent?.(event);
+    }
+  })();
+
+  let status: ExecutionStatus = 'SUCCEEDED';
+  let output: Json | undefined;
+  try {
+    output = (await execution.result) as Json;
+  } catch (error) {
+    const name = error instanceof Error ? error.name : '';
+    status = name === 'ExecutionTimeoutError' ? 'TIMED_OUT' : name === 'ExecutionAbortedError' ? 'ABORTED' : 'FAILED';
+  }
+  await collecting;
+
+  const failed = events.find((event) => event.type === 'ExecutionFailed');
+  const entered = events.filter((event) => event.type === 'StateEntered');
+  return {
+    executionArn,
+    status,
+    output,
+    ...(failed && 'Error' in failed
+      ? { error: failed.Error, cause: typeof failed.Cause === 'string' ? failed.Cause : JSON.stringify(failed.Cause) }
+      : {}),
+    events,
+    stateTransitions: entered.length,
+    durationMs: Date.now() - startedAt,
+    path: entered.map((event) => ('state' in event ? event.state.name : '')),
+  };
+}

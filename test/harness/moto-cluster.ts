@@ -1,0 +1,196 @@
+import {
+  CreateLaunchTemplateCommand,
+  CreateSubnetCommand,
+  CreateVpcCommand,
+  RegisterImageCommand,
+  RunInstancesCommand,
+} from '@aws-sdk/client-ec2';
+import {
+  CreateListenerCommand,
+  CreateLoadBalancerCommand,
+  CreateTargetGroupCommand,
+  RegisterTargetsCommand,
+} from '@aws-sdk/client-elastic-load-balancing-v2';
+import { ec2Client } from '../../functions/lib/clients/ec2';
+import { elbv2Client } from '../../functions/lib/clients/elbv2';
+import { ssmClient } from '../../functions/lib/clients/ssm';
+import {
+  CLUSTER_TAG_KEY,
+  type ClusterModel,
+  type ClusterModelInput,
+  ROLE_TAG_KEY,
+} from '../../functions/lib/cluster-model';
+import { saveClusterModel } from '../../functions/lib/cluster-store';
+import { TEST_REGION } from './settings';
+
+export interface MotoClusterOptions {
+  readonly name?: string;
+  readonly topology?: 'active-active' | 'active-passive';
+  /** Changes applied to the generated model before it is validated and stored. */
+  readonly customize?: (model: ClusterModelInput) => ClusterModelInput;
+}
+
+export interface MotoCluster {
+  readonly model: ClusterModel;
+  readonly vpcId: string;
+  readonly subnetIds: string[];
+  readonly imageId: string;
+  readonly loadBalancerArn: string;
+  /** Target group ARN by slot name. */
+  readonly targetGroups: Record<string, string>;
+}
+
+const NODE_PORT = 9443;
+const SLOTS = ['a', 'b'] as const;
+const SURGE_SLOT = 'surge';
+
+function required<T>(value: T | undefined, what: string): T {
+  if (value === undefined) throw new Error(`moto returned no ${what}`);
+  return value;
+}
+
+/**
+ * Builds a two-node cluster in moto as it would look on AWS: a VPC on loopback addresses (127.0.0.0/16, so node IPs
+ * are real local addresses), a launch template and AMI, two tagged instances, an ALB with one target group per slot
+ * plus a surge slot, and a listener whose weighted forward action serves the active node(s). The model is stored in
+ * SSM where the Lambdas look for it.
+ */
+export async function createMotoCluster(options: MotoClusterOptions = {}): Promise<MotoCluster> {
+  const name = options.name ?? 'test-cluster';
+  const topology = options.topology ?? 'active-passive';
+
+  const vpc = await ec2Client.send(new CreateVpcCommand({ CidrBlock: '127.0.0.0/16' }));
+  const vpcId = required(vpc.Vpc?.VpcId, 'VpcId');
+  const subnetIds: string[] = [];
+  for (const [index, zone] of ['a', 'b'].entries()) {
+    const subnet = await ec2Client.send(
+      new CreateSubnetCommand({
+        VpcId: vpcId,
+        CidrBlock: `127.0.${index + 1}.0/24`,
+        AvailabilityZone: `${TEST_REGION}${zone}`,
+      }),
+    );
+    subnetIds.push(required(subnet.Subnet?.SubnetId, 'SubnetId'));
+  }
+
+  const image = await ec2Client.send(
+    new RegisterImageCommand({
+      Name: `${name}-server-1.0.0`,
+      Description: 'server 1.0.0',
+      RootDeviceName: '/dev/xvda',
+    }),
+  );
+  const imageId = required(image.ImageId, 'ImageId');
+  const template = await ec2Client.send(
+    new CreateLaunchTemplateCommand({
+      LaunchTemplateName: `${name}-node`,
+      LaunchTemplateData: { ImageId: imageId, InstanceType: 't4g.large' },
+    }),
+  );
+  const launchTemplateId = required(template.LaunchTemplate?.LaunchTemplateId, 'LaunchTemplateId');
+
+  const nodes: ClusterModelInput['nodes'] = [];
+  for (const [index, slot] of SLOTS.entries()) {
+    const role = index === 0 ? 'manager' : 'worker';
+    const launched = await ec2Client.send(
+      new RunInstancesCommand({
+        MinCount: 1,
+        MaxCount: 1,
+        LaunchTemplate: { LaunchTemplateId: launchTemplateId, Version: '$Latest' },
+        SubnetId: subnetIds[index],
+        TagSpecifications: [
+          {
+            ResourceType: 'instance',
+            Tags: [
+              { Key: CLUSTER_TAG_KEY, Value: name },
+              { Key: ROLE_TAG_KEY, Value: role },
+              { Key: 'Name', Value: `${name}-${slot}` },
+            ],
+          },
+        ],
+      }),
+    );
+    nodes.push({ instanceId: required(launched.Instances?.[0]?.InstanceId, 'InstanceId'), role, slot });
+  }
+
+  const loadBalancer = await elbv2Client.send(
+    new CreateLoadBalancerCommand({ Name: `${name}-alb`, Subnets: subnetIds, Type: 'application' }),
+  );
+  const loadBalancerArn = required(loadBalancer.LoadBalancers?.[0]?.LoadBalancerArn, 'LoadBalancerArn');
+
+  const targetGroups: Record<string, string> = {};
+  for (const slot of [...SLOTS, SURGE_SLOT]) {
+    const group = await elbv2Client.send(
+      new CreateTargetGroupCommand({
+        Name: `${name}-${slot}`.slice(0, 32),
+        Protocol: 'HTTP',
+        Port: NODE_PORT,
+        VpcId: vpcId,
+        TargetType: 'instance',
+        HealthCheckPath: '/health',
+        HealthCheckIntervalSeconds: 5,
+        HealthyThresholdCount: 2,
+        UnhealthyThresholdCount: 2,
+      }),
+    );
+    targetGroups[slot] = required(group.TargetGroups?.[0]?.TargetGroupArn, 'TargetGroupArn');
+  }
+  for (const node of nodes) {
+    await elbv2Client.send(
+      new RegisterTargetsCommand({
+        TargetGroupArn: targetGroups[node.slot ?? ''],
+        Targets: [{ Id: node.instanceId, Port: NODE_PORT }],
+      }),
+    );
+  }
+
+  const weights: Record<string, number> =
+    topology === 'active-active' ? { a: 50, b: 50, surge: 0 } : { a: 100, b: 0, surge: 0 };
+  const listener = await elbv2Client.send(
+    new CreateListenerCommand({
+      LoadBalancerArn: loadBalancerArn,
+      Protocol: 'HTTP',
+      Port: 80,
+      DefaultActions: [
+        {
+          Type: 'forward',
+          ForwardConfig: {
+            TargetGroups: Object.entries(targetGroups).map(([slot, arn]) => ({
+              TargetGroupArn: arn,
+              Weight: weights[slot] ?? 0,
+            })),
+          },
+        },
+      ],
+    }),
+  );
+  const listenerArn = required(listener.Listeners?.[0]?.ListenerArn, 'ListenerArn');
+
+  const generated: ClusterModelInput = {
+    name,
+    region: TEST_REGION,
+    topology,
+    nodes,
+    traffic: {
+      strategy: 'weighted-target-groups',
+      listenerArn,
+      slots: Object.entries(targetGroups).map(([slot, targetGroupArn]) => ({ name: slot, targetGroupArn })),
+      surgeSlot: SURGE_SLOT,
+    },
+    surge: { launchTemplateId, launchTemplateVersion: '$Latest', imageId, subnetIds },
+    healthChecks: {
+      http: [{ name: 'server health', path: '/health', port: NODE_PORT }],
+      version: { path: '/version', port: NODE_PORT },
+    },
+    commands: {
+      patch: { documentName: 'zerodown-test-patch', inputParameter: 'PatchId' },
+      deploy: { documentName: 'zerodown-test-deploy', inputParameter: 'Artifact' },
+      migrate: { documentName: 'zerodown-test-migrate', inputParameter: 'TargetVersion' },
+      syncPause: { documentName: 'zerodown-test-sync', parameters: { Action: ['pause'] } },
+      syncResume: { documentName: 'zerodown-test-sync', parameters: { Action: ['resume'] } },
+      smokeTest: { documentName: 'zerodown-test-smoke-test', inputParameter: 'Service' },
+    },
+  };
+  const model = await saveClusterModel(ssmClient, options.customize ? options.customize(generated) : generated);
+  return { model, vpcId, subnetIds, imageId, loadBalancerArn, targetGroups };
+}

@@ -1,0 +1,165 @@
+import { DescribeInstancesCommand, type DescribeInstancesCommandOutput } from '@aws-sdk/client-ec2';
+import { DescribeListenersCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { ec2Client } from '../../functions/lib/clients/ec2';
+import { elbv2Client } from '../../functions/lib/clients/elbv2';
+import { ssmClient } from '../../functions/lib/clients/ssm';
+import { injectError, rewriteOutput, ssmThrottling, useFaults } from '../harness/faults';
+import { PROBE_MAX_ATTEMPTS, PROBE_RECHECK_SECONDS } from '../harness/fixtures/probe-stack';
+import { runLocally } from '../harness/local-sfn';
+import { useMoto } from '../harness/moto';
+import { createMotoCluster } from '../harness/moto-cluster';
+import { synthesizedApp } from '../harness/synth';
+import { HARNESS_PROBE_STACK } from '../harness/test-app';
+
+/**
+ * The harness proves itself: the synthesized probe state machine (Lambda tasks, Retry, Catch, Map, Wait and a
+ * bounded Choice loop) runs locally with its real handler against moto.
+ */
+describe('harness probe state machine', () => {
+  useMoto();
+  useFaults();
+  const probeStack = () => synthesizedApp().stack(HARNESS_PROBE_STACK);
+
+  function pendingOnce(instanceId: string) {
+    return rewriteOutput<DescribeInstancesCommandOutput, { InstanceIds?: string[] }>(
+      ec2Client,
+      'DescribeInstancesCommand',
+      (output) => ({
+        ...output,
+        Reservations: output.Reservations?.map((reservation) => ({
+          ...reservation,
+          Instances: reservation.Instances?.map((instance) => ({ ...instance, State: { Name: 'pending', Code: 0 } })),
+        })),
+      }),
+      { times: 1, when: (input) => input.InstanceIds?.[0] === instanceId },
+    );
+  }
+
+  it('reads the cluster model and every node from moto and succeeds', async () => {
+    // Prepare
+    const cluster = await createMotoCluster();
+
+    // Act
+    const execution = await runLocally({ stack: probeStack(), input: { cluster: cluster.model.name } });
+
+    // Assess
+    expect(execution.status).toBe('SUCCEEDED');
+    const output = execution.output as { nodes: { node: { instanceId: string; state: string } }[] };
+    expect(output.nodes.map((item) => item.node)).toEqual(
+      cluster.model.nodes.map((node) => ({ instanceId: node.instanceId, state: 'running' })),
+    );
+    expect(execution.events.filter((event) => event.type === 'MapIterationSucceeded')).toHaveLength(2);
+    expect(execution.path).not.toContain('Wait before rereading nodes');
+  });
+
+  it('builds a moto cluster whose listener weights serve the active node', async () => {
+    const cluster = await createMotoCluster({ topology: 'active-passive' });
+    const listeners = await elbv2Client.send(
+      new DescribeListenersCommand({ ListenerArns: [cluster.model.traffic.listenerArn] }),
+    );
+    const weights = listeners.Listeners?.[0]?.DefaultActions?.[0]?.ForwardConfig?.TargetGroups?.map((group) => [
+      group.TargetGroupArn,
+      group.Weight,
+    ]);
+    expect(weights).toEqual([
+      [cluster.targetGroups.a, 100],
+      [cluster.targetGroups.b, 0],
+      [cluster.targetGroups.surge, 0],
+    ]);
+    const instances = await ec2Client.send(
+      new DescribeInstancesCommand({ InstanceIds: cluster.model.nodes.map((node) => node.instanceId) }),
+    );
+    const addresses = instances.Reservations?.flatMap((r) => r.Instances ?? []).map((i) => i.PrivateIpAddress);
+    expect(addresses).toHaveLength(2);
+    for (const address of addresses ?? []) expect(address).toMatch(/^127\.0\.[12]\.\d+$/);
+  });
+
+  it('loops through the scaled Wait until every node runs', async () => {
+    // Prepare: moto has no pending state, so the first read of the worker is rewritten to "pending".
+    const cluster = await createMotoCluster();
+    const worker = cluster.model.nodes[1]?.instanceId ?? '';
+    const fault = pendingOnce(worker);
+
+    // Act
+    const execution = await runLocally({
+      stack: probeStack(),
+      input: { cluster: cluster.model.name },
+      timeScale: 0.01,
+    });
+
+    // Assess
+    expect(execution.status).toBe('SUCCEEDED');
+    expect(fault.hits).toBe(1);
+    expect(execution.path.filter((name) => name === 'Wait before rereading nodes')).toHaveLength(1);
+    expect(execution.path.filter((name) => name === 'Read every node')).toHaveLength(2);
+    // The 5 s wait ran at 1/100 scale: the whole execution takes well under the real wait.
+    expect(execution.durationMs).toBeLessThan(PROBE_RECHECK_SECONDS * 1000);
+  });
+
+  it('gives up with a named error when the attempt budget runs out', async () => {
+    const cluster = await createMotoCluster();
+    const worker = cluster.model.nodes[1]?.instanceId ?? '';
+    const fault = pendingOnce(worker);
+    fault.remove();
+    rewriteOutput<DescribeInstancesCommandOutput, { InstanceIds?: string[] }>(
+      ec2Client,
+      'DescribeInstancesCommand',
+      (output) => ({
+        ...output,
+        Reservations: output.Reservations?.map((r) => ({
+          ...r,
+          Instances: r.Instances?.map((i) => ({ ...i, State: { Name: 'stopped', Code: 80 } })),
+        })),
+      }),
+      { when: (input) => input.InstanceIds?.[0] === worker },
+    );
+
+    const execution = await runLocally({ stack: probeStack(), input: { cluster: cluster.model.name } });
+
+    expect(execution.status).toBe('FAILED');
+    expect(execution.error).toBe('NodesNotRunningError');
+    expect(execution.path.filter((name) => name === 'Read every node')).toHaveLength(PROBE_MAX_ATTEMPTS);
+    expect(execution.path.at(-1)).toBe('Fail because nodes never all ran');
+  });
+
+  it('lets the SDK absorb a short burst of throttling without a state retry', async () => {
+    const cluster = await createMotoCluster();
+    const throttle = injectError(ssmClient, 'GetParameterCommand', ssmThrottling, { times: 2 });
+
+    const execution = await runLocally({ stack: probeStack(), input: { cluster: cluster.model.name } });
+
+    expect(execution.status).toBe('SUCCEEDED');
+    expect(throttle.hits).toBe(2);
+    expect(execution.events.filter((event) => event.type === 'StateRetried')).toHaveLength(0);
+  });
+
+  it('retries a task that failed with a named transient error', async () => {
+    // Prepare: the first call fails with throttling after the SDK's own retries are spent.
+    const cluster = await createMotoCluster();
+    const throttle = injectError(ssmClient, 'GetParameterCommand', ssmThrottling, {
+      times: 1,
+      sdkRetriesExhausted: true,
+    });
+
+    // Act
+    const execution = await runLocally({ stack: probeStack(), input: { cluster: cluster.model.name } });
+
+    // Assess
+    expect(execution.status).toBe('SUCCEEDED');
+    expect(throttle.hits).toBe(1);
+    const retried = execution.events.filter((event) => event.type === 'StateRetried');
+    expect(retried.map((event) => ('state' in event ? event.state.name : ''))).toEqual(['Describe cluster']);
+  });
+
+  it('catches a named error from the handler and ends in the matching Fail state', async () => {
+    const execution = await runLocally({ stack: probeStack(), input: { cluster: 'no-such-cluster' } });
+
+    expect(execution.status).toBe('FAILED');
+    expect(execution.error).toBe('ClusterNotFoundError');
+    expect(execution.path.at(-1)).toBe('Fail because the cluster is unknown');
+    // The Cause is what Lambda sends: a JSON document with the error type and message.
+    const cause = JSON.parse(execution.cause ?? '{}') as { errorType?: string; errorMessage?: string };
+    expect(cause.errorType).toBe('ClusterNotFoundError');
+    expect(cause.errorMessage).toContain('/zerodown/clusters/no-such-cluster');
+  });
+});
