@@ -19,7 +19,10 @@ export class ClusterModelError extends ZeroDownError {
   readonly issues: readonly FieldIssue[];
 
   constructor(subject: string, issues: readonly FieldIssue[], options?: ErrorOptions) {
-    super(`${subject}: ${issues.map((issue) => `${issue.path || '(root)'} ${issue.message}`).join('; ')}`, options);
+    super(
+      `${subject}: ${issues.map((issue) => (issue.path ? `${issue.path} ${issue.message}` : issue.message)).join('; ')}`,
+      options,
+    );
     this.issues = issues;
   }
 }

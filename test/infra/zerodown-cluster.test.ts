@@ -1,0 +1,121 @@
+import { App, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { ZeroDownCluster } from '../../cdk/constructs/zerodown-cluster';
+import { type ClusterModelInput, parseClusterModel } from '../../functions/lib/cluster-model';
+import { ClusterModelError } from '../../functions/lib/errors';
+import { synthesizedApp } from '../harness/synth';
+import { TEST_CLUSTER_STACK, testClusterModel } from '../harness/test-app';
+
+describe('ZeroDownCluster', () => {
+  const template = Template.fromJSON(synthesizedApp().stack(TEST_CLUSTER_STACK).template);
+
+  it('stores the normalized cluster model where the Lambdas read it', () => {
+    template.hasResourceProperties('AWS::SSM::Parameter', {
+      Name: '/zerodown/clusters/test-cluster',
+      Type: 'String',
+      Tier: 'Standard',
+      Value: JSON.stringify(parseClusterModel(testClusterModel())),
+    });
+  });
+
+  it('creates a lock table keyed by lock id, with TTL and point-in-time recovery', () => {
+    template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
+      KeySchema: [{ AttributeName: 'lockId', KeyType: 'HASH' }],
+      BillingMode: 'PAY_PER_REQUEST',
+      TimeToLiveSpecification: { AttributeName: 'expiresAtEpochSeconds', Enabled: true },
+      Replicas: [
+        Match.objectLike({
+          PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+          DeletionProtectionEnabled: true,
+        }),
+      ],
+    });
+  });
+
+  it('encrypts the notification topic with the cluster key and refuses plain HTTP', () => {
+    template.hasResourceProperties('AWS::SNS::Topic', {
+      KmsMasterKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^ClusterKey'), 'Arn'] },
+    });
+    template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+  });
+
+  it('creates an encrypted, retained log group for the state machines', () => {
+    template.hasResource('AWS::Logs::LogGroup', {
+      Properties: {
+        LogGroupName: '/aws/vendedlogs/states/zerodown-test-cluster',
+        KmsKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^ClusterKey'), 'Arn'] },
+        RetentionInDays: 90,
+      },
+      DeletionPolicy: 'Retain',
+    });
+  });
+
+  it('lets CloudWatch Logs use the key for this cluster only, and rotates it', () => {
+    template.hasResourceProperties('AWS::KMS::Key', {
+      EnableKeyRotation: true,
+      KeyPolicy: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Sid: 'AllowCloudWatchLogsForThisCluster',
+            Principal: { Service: 'logs.us-east-1.amazonaws.com' },
+            Condition: {
+              ArnLike: {
+                'kms:EncryptionContext:aws:logs:arn': {
+                  'Fn::Join': ['', Match.arrayWith([':log-group:/aws/vendedlogs/states/zerodown-test-cluster*'])],
+                },
+              },
+            },
+          }),
+        ]),
+      },
+    });
+  });
+
+  it('tags its resources with the cluster name', () => {
+    template.hasResourceProperties('AWS::SNS::Topic', {
+      Tags: Match.arrayWith([{ Key: 'zerodown:cluster', Value: 'test-cluster' }]),
+    });
+  });
+
+  describe('with its own props', () => {
+    function synth(model: ClusterModelInput, removalPolicy?: RemovalPolicy) {
+      const stack = new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Props', {
+        env: { region: model.region, account: '123456789012' },
+      });
+      new ZeroDownCluster(stack, 'Cluster', { model, removalPolicy });
+      return Template.fromStack(stack);
+    }
+
+    it('moves a model over 4 KB to the advanced parameter tier', () => {
+      const model = testClusterModel();
+      const big: ClusterModelInput = {
+        ...model,
+        surge: {
+          ...model.surge,
+          tags: Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`tag-${i}`, 'x'.repeat(150)])),
+        },
+      };
+      synth(big).hasResourceProperties('AWS::SSM::Parameter', { Tier: 'Advanced' });
+    });
+
+    it('can be destroyed with its stack when asked', () => {
+      const template = synth(testClusterModel(), RemovalPolicy.DESTROY);
+      template.hasResource('AWS::Logs::LogGroup', { DeletionPolicy: 'Delete' });
+      template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
+        Replicas: [Match.objectLike({ DeletionProtectionEnabled: false })],
+      });
+    });
+
+    it('refuses an invalid model at synthesis, naming the field', () => {
+      const model = { ...testClusterModel(), topology: 'mesh' } as unknown as ClusterModelInput;
+      expect(() => synth(model)).toThrow(ClusterModelError);
+      expect(() => synth(model)).toThrow(/topology must be one of "active-active", "active-passive" \(got "mesh"\)/);
+    });
+  });
+});

@@ -1,0 +1,257 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import {
+  type ClusterModelInput,
+  clusterParameterName,
+  parseClusterModel,
+  targetGroupOf,
+} from '../../functions/lib/cluster-model';
+import { ClusterModelError } from '../../functions/lib/errors';
+import { PROJECT_ROOT } from '../harness/settings';
+
+const ACCOUNT = '123456789012';
+const elb = (resource: string) => `arn:aws:elasticloadbalancing:eu-west-1:${ACCOUNT}:${resource}`;
+
+function validModel(): ClusterModelInput {
+  return {
+    name: 'apim-prod',
+    region: 'eu-west-1',
+    topology: 'active-passive',
+    nodes: [
+      { instanceId: 'i-0123456789abcdef0', role: 'manager', slot: 'a' },
+      { instanceId: 'i-0123456789abcdef1', role: 'worker', slot: 'b' },
+    ],
+    traffic: {
+      strategy: 'weighted-target-groups',
+      listenerArn: elb('listener/app/apim/50dc6c495c0c9188/f2f7dc8efc522ab2'),
+      slots: [
+        { name: 'a', targetGroupArn: elb('targetgroup/apim-a/73e2d6bc24d8a067') },
+        { name: 'b', targetGroupArn: elb('targetgroup/apim-b/73e2d6bc24d8a068') },
+        { name: 'surge', targetGroupArn: elb('targetgroup/apim-surge/73e2d6bc24d8a069') },
+      ],
+      surgeSlot: 'surge',
+    },
+    surge: { launchTemplateId: 'lt-0123456789abcdef0', subnetIds: ['subnet-0123456789abcdef0'] },
+    healthChecks: { http: [{ name: 'health', path: '/health', port: 9443 }] },
+  };
+}
+
+/** Parses and returns the error's issues, failing the test if the model was accepted. */
+function issuesOf(input: unknown): { path: string; message: string }[] {
+  try {
+    parseClusterModel(input);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ClusterModelError);
+    return [...(error as ClusterModelError).issues];
+  }
+  throw new Error('the model was accepted');
+}
+
+function edit(change: (model: Record<string, unknown> & ClusterModelInput) => void): unknown {
+  const model = structuredClone(validModel()) as Record<string, unknown> & ClusterModelInput;
+  change(model);
+  return model;
+}
+
+describe('parseClusterModel', () => {
+  it('accepts a valid model and fills in the runbook defaults', () => {
+    const model = parseClusterModel(validModel());
+
+    expect(model.capacity).toEqual({ minHealthyPercent: 75, drainSeconds: 30 });
+    expect(model.surge.launchTemplateVersion).toBe('$Latest');
+    expect(model.healthChecks.targetHealth).toBe(true);
+    expect(model.healthChecks.http[0]).toMatchObject({ protocol: 'http', expectedStatus: 200, timeoutMs: 2000 });
+    expect(model.commands).toEqual({});
+  });
+
+  it.each(['examples/clusters/demo.json', 'test/fixtures/clusters/test-cluster.json'])('accepts %s', (file) => {
+    const document = JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, file), 'utf8'));
+    expect(parseClusterModel(document).name).toBe(document.name);
+  });
+
+  it('names the field when the listener ARN is missing', () => {
+    const issues = issuesOf(
+      edit((model) => {
+        delete (model.traffic as Partial<typeof model.traffic>).listenerArn;
+      }),
+    );
+    expect(issues).toEqual([{ path: 'traffic.listenerArn', message: 'is required' }]);
+  });
+
+  it('names the field and the allowed values when the topology is unknown', () => {
+    const issues = issuesOf(edit((model) => Object.assign(model, { topology: 'star' })));
+    expect(issues).toEqual([
+      { path: 'topology', message: 'must be one of "active-active", "active-passive" (got "star")' },
+    ]);
+  });
+
+  it('puts every problem and the cluster name in the error message', () => {
+    const input = edit((model) => {
+      Object.assign(model, { topology: 'star' });
+      delete (model.traffic as Partial<typeof model.traffic>).listenerArn;
+    });
+    expect(() => parseClusterModel(input)).toThrow(
+      'Invalid cluster model "apim-prod": topology must be one of "active-active", "active-passive" (got "star"); ' +
+        'traffic.listenerArn is required',
+    );
+  });
+
+  it.each<[string, (model: Record<string, unknown> & ClusterModelInput) => void, string, RegExp]>([
+    [
+      'a malformed listener ARN',
+      (m) => Object.assign(m.traffic, { listenerArn: 'arn:aws:elasticloadbalancing:eu-west-1:1:listener/x' }),
+      'traffic.listenerArn',
+      /Application Load Balancer listener ARN/,
+    ],
+    [
+      'an unknown traffic strategy',
+      (m) => Object.assign(m.traffic, { strategy: 'dns' }),
+      'traffic.strategy',
+      /must be one of "weighted-target-groups", "single-target-group" \(got "dns"\)/,
+    ],
+    ['an unknown field', (m) => Object.assign(m, { nodez: [] }), 'nodez', /is not a known field/],
+    [
+      'a bad instance id',
+      (m) => Object.assign(m.nodes[0] ?? {}, { instanceId: 'web-1' }),
+      'nodes[0].instanceId',
+      /EC2 instance id/,
+    ],
+    ['a bad role', (m) => Object.assign(m.nodes[1] ?? {}, { role: 'leader' }), 'nodes[1].role', /"manager", "worker"/],
+    [
+      'a capacity over 100 percent',
+      (m) => Object.assign(m, { capacity: { minHealthyPercent: 150 } }),
+      'capacity.minHealthyPercent',
+      /at most 100/,
+    ],
+    ['no health check', (m) => Object.assign(m.healthChecks, { http: [] }), 'healthChecks.http', /at least 1 items/],
+    [
+      'a health check path without a slash',
+      (m) => Object.assign(m.healthChecks.http[0] ?? {}, { path: 'health' }),
+      'healthChecks.http[0].path',
+      /URL path/,
+    ],
+    [
+      'a command document name with shell characters',
+      (m) => Object.assign(m, { commands: { patch: { documentName: 'patch; rm -rf /' } } }),
+      'commands.patch.documentName',
+      /SSM document name/,
+    ],
+    [
+      'an unknown command kind',
+      (m) => Object.assign(m, { commands: { reboot: { documentName: 'AWS-RunShellScript' } } }),
+      'commands.reboot',
+      /is not a known field/,
+    ],
+  ])('rejects %s', (_case, change, fieldPath, message) => {
+    const issues = issuesOf(edit(change));
+    expect(issues.map((issue) => issue.path)).toEqual([fieldPath]);
+    expect(issues[0]?.message).toMatch(message);
+  });
+
+  describe('cross-field rules', () => {
+    it.each<[string, (model: Record<string, unknown> & ClusterModelInput) => void, string, RegExp]>([
+      [
+        'two managers',
+        (m) => Object.assign(m.nodes[1] ?? {}, { role: 'manager' }),
+        'nodes',
+        /exactly one node with role "manager" \(found 2\)/,
+      ],
+      [
+        'a repeated instance',
+        (m) => Object.assign(m.nodes[1] ?? {}, { instanceId: m.nodes[0]?.instanceId }),
+        'nodes[1].instanceId',
+        /repeats/,
+      ],
+      [
+        'a node in an unknown slot',
+        (m) => Object.assign(m.nodes[1] ?? {}, { slot: 'c' }),
+        'nodes[1].slot',
+        /names no slot/,
+      ],
+      [
+        'a node in the surge slot',
+        (m) => Object.assign(m.nodes[1] ?? {}, { slot: 'surge' }),
+        'nodes[1].slot',
+        /is the surge slot/,
+      ],
+      [
+        'two nodes in one slot',
+        (m) => Object.assign(m.nodes[1] ?? {}, { slot: 'a' }),
+        'nodes[1].slot',
+        /already taken/,
+      ],
+      ['a missing slot', (m) => delete m.nodes[1]?.slot, 'nodes[1].slot', /is required with the weighted/],
+      [
+        'an unknown surge slot',
+        (m) => Object.assign(m.traffic, { surgeSlot: 'x' }),
+        'traffic.surgeSlot',
+        /names no slot/,
+      ],
+      [
+        'a listener in another region',
+        (m) =>
+          Object.assign(m.traffic, {
+            listenerArn: `arn:aws:elasticloadbalancing:us-east-1:${ACCOUNT}:listener/app/apim/50dc6c495c0c9188/f2f7dc8efc522ab2`,
+          }),
+        'traffic.listenerArn',
+        /is in us-east-1, not eu-west-1/,
+      ],
+      [
+        'both an AMI id and an AMI parameter',
+        (m) => Object.assign(m.surge, { imageId: 'ami-0123456789abcdef0', imageParameter: '/apim/ami' }),
+        'surge.imageParameter',
+        /cannot be combined/,
+      ],
+      [
+        'three nodes in an active-passive cluster',
+        (m) => m.nodes.push({ instanceId: 'i-0123456789abcdef2', role: 'worker', slot: 'c' }),
+        'nodes',
+        /exactly 2 nodes for an active-passive cluster/,
+      ],
+    ])('rejects %s', (_case, change, fieldPath, message) => {
+      const issues = issuesOf(edit(change));
+      expect(issues).toContainEqual({ path: fieldPath, message: expect.stringMatching(message) });
+    });
+
+    it('rejects a DR site in the cluster region', () => {
+      const issues = issuesOf(
+        edit((model) =>
+          Object.assign(model, {
+            dr: {
+              region: 'eu-west-1',
+              launchTemplateId: 'lt-0123456789abcdef0',
+              subnetIds: ['subnet-0123456789abcdef0'],
+              loadBalancerArn: elb('loadbalancer/app/apim-dr/50dc6c495c0c9188'),
+              targetGroupArn: elb('targetgroup/apim-dr/73e2d6bc24d8a067'),
+              hostedZoneId: 'Z0123456789ABCDEFGHIJ',
+              recordName: 'api.example.com',
+            },
+          }),
+        ),
+      );
+      expect(issues).toContainEqual({ path: 'dr.region', message: 'must differ from the cluster region eu-west-1' });
+    });
+
+    it('accepts the single-target-group strategy without slots', () => {
+      const input = edit((model) => {
+        model.traffic = {
+          strategy: 'single-target-group',
+          listenerArn: elb('listener/app/apim/50dc6c495c0c9188/f2f7dc8efc522ab2'),
+          targetGroupArn: elb('targetgroup/apim/73e2d6bc24d8a067'),
+        };
+        for (const node of model.nodes) delete node.slot;
+      });
+      const model = parseClusterModel(input);
+      expect(targetGroupOf(model, model.nodes[0] ?? {})).toBe(elb('targetgroup/apim/73e2d6bc24d8a067'));
+    });
+  });
+
+  it('maps a node to the target group of its slot', () => {
+    const model = parseClusterModel(validModel());
+    expect(targetGroupOf(model, { slot: 'b' })).toBe(elb('targetgroup/apim-b/73e2d6bc24d8a068'));
+  });
+
+  it('stores each cluster under its own parameter name', () => {
+    expect(clusterParameterName('apim-prod')).toBe('/zerodown/clusters/apim-prod');
+  });
+});
