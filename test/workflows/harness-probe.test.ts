@@ -20,7 +20,12 @@ describe('harness probe state machine', () => {
   useFaults();
   const probeStack = () => synthesizedApp().stack(HARNESS_PROBE_STACK);
 
-  function pendingOnce(instanceId: string) {
+  /** moto has no pending or stopped instances of its own, so the reads of one node are rewritten. */
+  function reportInstanceState(
+    instanceId: string,
+    state: { Name: 'pending' | 'stopped'; Code: number },
+    times?: number,
+  ) {
     return rewriteOutput<DescribeInstancesCommandOutput, { InstanceIds?: string[] }>(
       ec2Client,
       'DescribeInstancesCommand',
@@ -28,10 +33,10 @@ describe('harness probe state machine', () => {
         ...output,
         Reservations: output.Reservations?.map((reservation) => ({
           ...reservation,
-          Instances: reservation.Instances?.map((instance) => ({ ...instance, State: { Name: 'pending', Code: 0 } })),
+          Instances: reservation.Instances?.map((instance) => ({ ...instance, State: state })),
         })),
       }),
-      { times: 1, when: (input) => input.InstanceIds?.[0] === instanceId },
+      { times, when: (input) => input.InstanceIds?.[0] === instanceId },
     );
   }
 
@@ -75,10 +80,10 @@ describe('harness probe state machine', () => {
   });
 
   it('loops through the scaled Wait until every node runs', async () => {
-    // Prepare: moto has no pending state, so the first read of the worker is rewritten to "pending".
+    // Prepare: the first read of the worker says "pending".
     const cluster = await createMotoCluster();
     const worker = cluster.model.nodes[1]?.instanceId ?? '';
-    const fault = pendingOnce(worker);
+    const fault = reportInstanceState(worker, { Name: 'pending', Code: 0 }, 1);
 
     // Act
     const execution = await runLocally({
@@ -99,20 +104,7 @@ describe('harness probe state machine', () => {
   it('gives up with a named error when the attempt budget runs out', async () => {
     const cluster = await createMotoCluster();
     const worker = cluster.model.nodes[1]?.instanceId ?? '';
-    const fault = pendingOnce(worker);
-    fault.remove();
-    rewriteOutput<DescribeInstancesCommandOutput, { InstanceIds?: string[] }>(
-      ec2Client,
-      'DescribeInstancesCommand',
-      (output) => ({
-        ...output,
-        Reservations: output.Reservations?.map((r) => ({
-          ...r,
-          Instances: r.Instances?.map((i) => ({ ...i, State: { Name: 'stopped', Code: 80 } })),
-        })),
-      }),
-      { when: (input) => input.InstanceIds?.[0] === worker },
-    );
+    reportInstanceState(worker, { Name: 'stopped', Code: 80 });
 
     const execution = await runLocally({ stack: probeStack(), input: { cluster: cluster.model.name } });
 
