@@ -92,6 +92,21 @@ const singleTargetGroupTrafficSchema = z.strictObject({
 
 const trafficSchema = z.discriminatedUnion('strategy', [weightedTrafficSchema, singleTargetGroupTrafficSchema]);
 
+const securityGroupIdSchema = pattern(/^sg-[0-9a-f]{8,17}$/, 'a security group id (sg-...)');
+const vpcIdSchema = pattern(/^vpc-[0-9a-f]{8,17}$/, 'a VPC id (vpc-...)');
+const roleArnSchema = pattern(/^arn:aws(?:-[a-z]+)*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/, 'an IAM role ARN');
+
+/**
+ * Where zerodown's node-facing Lambdas run: they make HTTP health checks against the nodes' private IPs, so they
+ * sit in the cluster's VPC. The subnets need a route to the EC2, ELB and SSM APIs (VPC endpoints or NAT).
+ */
+const networkSchema = z.strictObject({
+  vpcId: vpcIdSchema,
+  subnetIds: z.array(subnetIdSchema).min(1),
+  /** Groups the nodes accept health-check traffic from. */
+  securityGroupIds: z.array(securityGroupIdSchema).min(1).max(5),
+});
+
 const surgeSchema = z.strictObject({
   launchTemplateId: launchTemplateIdSchema,
   launchTemplateVersion: launchTemplateVersionSchema.default('$Latest'),
@@ -105,6 +120,8 @@ const surgeSchema = z.strictObject({
     'an EC2 instance type such as m7g.large',
   ).optional(),
   tags: z.record(z.string().min(1).max(128), z.string().max(256)).default({}),
+  /** The role of the launch template's instance profile, which launching must be allowed to pass. */
+  instanceRoleArn: roleArnSchema.optional(),
 });
 
 const httpCheckSchema = z.strictObject({
@@ -192,6 +209,7 @@ const clusterModelShape = z.strictObject({
   topology: z.enum(['active-active', 'active-passive']),
   nodes: z.array(nodeSchema).min(2).max(MAX_NODES_SINGLE_TARGET_GROUP),
   traffic: trafficSchema,
+  network: networkSchema,
   surge: surgeSchema,
   healthChecks: healthChecksSchema,
   commands: commandsSchema.default({}),

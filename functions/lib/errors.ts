@@ -13,9 +13,8 @@ export interface FieldIssue {
   readonly message: string;
 }
 
-/** A cluster model (or workflow input) that does not validate. Every issue names its field. */
-export class ClusterModelError extends ZeroDownError {
-  override readonly name = 'ClusterModelError';
+/** A document that does not validate. Every issue names its field. */
+abstract class InvalidFieldsError extends ZeroDownError {
   readonly issues: readonly FieldIssue[];
 
   constructor(subject: string, issues: readonly FieldIssue[], options?: ErrorOptions) {
@@ -25,6 +24,11 @@ export class ClusterModelError extends ZeroDownError {
     );
     this.issues = issues;
   }
+}
+
+/** A cluster model that does not validate. */
+export class ClusterModelError extends InvalidFieldsError {
+  override readonly name = 'ClusterModelError';
 }
 
 /** No cluster model is stored under the name a workflow was started with. */
@@ -51,4 +55,65 @@ export function requireEnv(name: string, env: NodeJS.ProcessEnv = process.env): 
     throw new ConfigurationError(`Environment variable ${name} is not set`);
   }
   return value;
+}
+
+/** A handler's input does not validate. Raised before anything is touched. */
+export class InputValidationError extends InvalidFieldsError {
+  override readonly name = 'InputValidationError';
+}
+
+/** Another workflow holds the cluster lock. */
+export class ClusterLockedError extends ZeroDownError {
+  override readonly name = 'ClusterLockedError';
+
+  constructor(
+    readonly clusterName: string,
+    readonly holder: { readonly owner: string; readonly workflow: string; readonly expiresAt: string },
+    options?: ErrorOptions,
+  ) {
+    super(
+      `Cluster "${clusterName}" is locked by ${holder.workflow} execution ${holder.owner} until ${holder.expiresAt}`,
+      options,
+    );
+  }
+}
+
+/** The caller no longer holds the lease it tried to renew: another workflow took it over. */
+export class LockLostError extends ZeroDownError {
+  override readonly name = 'LockLostError';
+}
+
+/** An SSM command failed on a node. The message carries the tail of its output. */
+export class CommandFailedError extends ZeroDownError {
+  override readonly name = 'CommandFailedError';
+}
+
+/** An SSM command did not finish within its timeout. */
+export class CommandTimedOutError extends ZeroDownError {
+  override readonly name = 'CommandTimedOutError';
+}
+
+/** A node failed one of the cluster's health checks. The message names the check. */
+export class HealthCheckFailedError extends ZeroDownError {
+  override readonly name = 'HealthCheckFailedError';
+}
+
+/** Removing traffic would leave too little healthy serving capacity. */
+export class CapacityGuardError extends ZeroDownError {
+  override readonly name = 'CapacityGuardError';
+}
+
+/** The listener did not read back the weights that were written. */
+export class TrafficShiftError extends ZeroDownError {
+  override readonly name = 'TrafficShiftError';
+}
+
+/** A retire request named an instance that is not a surge node of this cluster. */
+export class NotASurgeNodeError extends ZeroDownError {
+  override readonly name = 'NotASurgeNodeError';
+}
+
+/** A node a workflow depends on has gone (terminated or not found). */
+export class NodeLostError extends ZeroDownError {
+  override readonly name = 'NodeLostError';
 }

@@ -1,5 +1,6 @@
 import {
   CreateLaunchTemplateCommand,
+  CreateSecurityGroupCommand,
   CreateSubnetCommand,
   CreateVpcCommand,
   RegisterImageCommand,
@@ -72,6 +73,15 @@ export async function createMotoCluster(options: MotoClusterOptions = {}): Promi
     );
     subnetIds.push(required(subnet.Subnet?.SubnetId, 'SubnetId'));
   }
+
+  const securityGroup = await ec2Client.send(
+    new CreateSecurityGroupCommand({
+      GroupName: `${name}-orchestration`,
+      Description: 'zerodown health checks',
+      VpcId: vpcId,
+    }),
+  );
+  const securityGroupId = required(securityGroup.GroupId, 'GroupId');
 
   const image = await ec2Client.send(
     new RegisterImageCommand({
@@ -177,6 +187,7 @@ export async function createMotoCluster(options: MotoClusterOptions = {}): Promi
       slots: Object.entries(targetGroups).map(([slot, targetGroupArn]) => ({ name: slot, targetGroupArn })),
       surgeSlot: SURGE_SLOT,
     },
+    network: { vpcId, subnetIds, securityGroupIds: [securityGroupId] },
     surge: { launchTemplateId, launchTemplateVersion: '$Latest', imageId, subnetIds },
     healthChecks: {
       http: [{ name: 'server health', path: '/health', port: NODE_PORT }],

@@ -31,6 +31,11 @@ function validModel(): ClusterModelInput {
       ],
       surgeSlot: 'surge',
     },
+    network: {
+      vpcId: 'vpc-0123456789abcdef0',
+      subnetIds: ['subnet-0123456789abcdef0'],
+      securityGroupIds: ['sg-0123456789abcdef0'],
+    },
     surge: { launchTemplateId: 'lt-0123456789abcdef0', subnetIds: ['subnet-0123456789abcdef0'] },
     healthChecks: { http: [{ name: 'health', path: '/health', port: 9443 }] },
   };

@@ -1,0 +1,39 @@
+import * as z from 'zod';
+import { dynamodbClient } from './lib/clients/dynamodb';
+import { sfnClient } from './lib/clients/sfn';
+import { requireEnv } from './lib/errors';
+import { clusterInput, executionArnInput, parseInput } from './lib/input';
+import { acquireLock, preemptLock, releaseLock, renewLock } from './lib/lock';
+import { assertOwnCluster } from './lib/own-cluster';
+
+const store = { dynamodb: dynamodbClient, tableName: requireEnv('LOCK_TABLE_NAME') };
+
+const lease = {
+  ...clusterInput,
+  owner: executionArnInput,
+  workflow: z.string().regex(/^[a-z][a-z-]{2,40}$/, 'must be a workflow name such as patch-server'),
+  leaseSeconds: z.number().int().min(60).max(86_400).default(3_600),
+};
+const inputSchema = z.discriminatedUnion('action', [
+  z.strictObject({ action: z.literal('acquire'), ...lease }),
+  z.strictObject({ action: z.literal('renew'), ...lease }),
+  z.strictObject({ action: z.literal('preempt'), ...lease }),
+  z.strictObject({ action: z.literal('release'), ...clusterInput, owner: executionArnInput }),
+]);
+export type ClusterLockInput = z.input<typeof inputSchema>;
+
+/** Acquire, renew, release or pre-empt the cluster's lease. */
+export async function handler(event: unknown) {
+  const input = parseInput(inputSchema, event, 'cluster-lock');
+  assertOwnCluster(input.cluster);
+  switch (input.action) {
+    case 'acquire':
+      return { holder: await acquireLock(store, input) };
+    case 'renew':
+      return { holder: await renewLock(store, input) };
+    case 'preempt':
+      return preemptLock(store, sfnClient, input);
+    case 'release':
+      return releaseLock(store, input.cluster, input.owner);
+  }
+}

@@ -1,0 +1,16 @@
+import * as z from 'zod';
+import { ec2Client } from './lib/clients/ec2';
+import { elbv2Client } from './lib/clients/elbv2';
+import { ssmClient } from './lib/clients/ssm';
+import { clusterModelFor } from './lib/handler';
+import { clusterInput, executionArnInput, parseInput } from './lib/input';
+import { launchSurgeNode } from './lib/surge';
+
+const inputSchema = z.strictObject({ ...clusterInput, execution: executionArnInput });
+
+/** Launches the execution's surge node (once, however often it is retried). */
+export async function handler(event: unknown) {
+  const input = parseInput(inputSchema, event, 'launch-surge-node');
+  const model = await clusterModelFor(input.cluster);
+  return launchSurgeNode({ ec2: ec2Client, elbv2: elbv2Client, ssm: ssmClient }, model, input.execution);
+}

@@ -1,0 +1,62 @@
+import * as http from 'node:http';
+import * as https from 'node:https';
+
+export interface HttpProbe {
+  readonly url: string;
+  readonly status?: number;
+  /** The start of the body, enough for text and version checks. */
+  readonly body?: string;
+  readonly error?: string;
+  readonly elapsedMs: number;
+}
+
+const MAX_BODY_BYTES = 64 * 1024;
+
+/**
+ * One GET with a hard timeout. HTTPS certificates are not verified, as an ALB health check does not verify them:
+ * nodes answer on their private IP, which no certificate names.
+ */
+export function httpGet(url: string, timeoutMs: number): Promise<HttpProbe> {
+  const started = Date.now();
+  const client = url.startsWith('https:') ? https : http;
+  return new Promise((resolve) => {
+    const done = (result: Omit<HttpProbe, 'url' | 'elapsedMs'>) =>
+      resolve({ url, ...result, elapsedMs: Date.now() - started });
+    const request = client.get(url, { timeout: timeoutMs, rejectUnauthorized: false, agent: false }, (response) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      response.on('data', (chunk: Buffer) => {
+        if (size < MAX_BODY_BYTES) chunks.push(chunk);
+        size += chunk.length;
+      });
+      response.on('end', () =>
+        done({
+          status: response.statusCode ?? 0,
+          body: Buffer.concat(chunks).toString('utf8').slice(0, MAX_BODY_BYTES),
+        }),
+      );
+      response.on('error', (error) => done({ error: error.message }));
+    });
+    request.on('timeout', () => request.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    request.on('error', (error) => done({ error: error.message }));
+  });
+}
+
+export function nodeUrl(protocol: 'http' | 'https', host: string, port: number, path: string): string {
+  return `${protocol}://${host}:${port}${path}`;
+}
+
+/** A version endpoint may answer with plain text or with JSON carrying a `version` field. */
+export function parseVersion(body: string | undefined): string | undefined {
+  const text = body?.trim();
+  if (!text) return undefined;
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (typeof parsed === 'object' && parsed !== null && 'version' in parsed && typeof parsed.version === 'string') {
+      return parsed.version;
+    }
+  } catch {
+    // Plain text.
+  }
+  return text.split('\n')[0]?.slice(0, 128);
+}

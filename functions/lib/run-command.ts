@@ -1,0 +1,179 @@
+import { createHash } from 'node:crypto';
+import {
+  CancelCommandCommand,
+  GetCommandInvocationCommand,
+  InvocationDoesNotExist,
+  ListCommandsCommand,
+  SendCommandCommand,
+  type SSMClient,
+} from '@aws-sdk/client-ssm';
+import type { ClusterModel, CommandKind, CommandSpec } from './cluster-model';
+import { CommandFailedError, CommandTimedOutError, InputValidationError } from './errors';
+
+export interface SendRequest {
+  readonly kind: CommandKind;
+  readonly instanceIds: readonly string[];
+  /** The operator's value for the command (patch id, artifact, version); sent as the `inputParameter`. */
+  readonly input?: string;
+  /** The same for every retry of one step, such as the execution ARN plus the state name. */
+  readonly idempotencyKey: string;
+}
+
+export interface SentCommand {
+  readonly commandId: string;
+  readonly documentName: string;
+  readonly instanceIds: string[];
+  readonly reused: boolean;
+  /** When polling gives up and cancels: the send time plus the command's timeout. */
+  readonly deadline: string;
+}
+
+export const OUTPUT_TAIL_CHARS = 2_000;
+/** Operator values travel as document parameters; they must still be plain single-line text. */
+const SAFE_INPUT = /^[^\p{Cc}]{1,1024}$/u;
+
+export function commandComment(idempotencyKey: string): string {
+  return `zerodown ${createHash('sha256').update(idempotencyKey).digest('hex').slice(0, 40)}`;
+}
+
+function specFor(model: ClusterModel, request: SendRequest): CommandSpec {
+  const spec = model.commands[request.kind];
+  if (!spec) {
+    throw new InputValidationError(`Cluster "${model.name}" cannot run ${request.kind}`, [
+      { path: `commands.${request.kind}`, message: 'is not defined in the cluster model' },
+    ]);
+  }
+  if (spec.inputParameter && request.input === undefined) {
+    throw new InputValidationError(`Invalid ${request.kind} command`, [
+      { path: 'input', message: `is required: the document takes it as ${spec.inputParameter}` },
+    ]);
+  }
+  if (request.input !== undefined && !SAFE_INPUT.test(request.input)) {
+    throw new InputValidationError(`Invalid ${request.kind} command`, [
+      { path: 'input', message: 'must be 1-1024 characters of single-line text' },
+    ]);
+  }
+  return spec;
+}
+
+/**
+ * Sends the cluster's command of the given kind to exactly the instances named. The step's idempotency key goes
+ * into the command's comment, so a retried send finds the command it already sent instead of running it twice.
+ */
+export async function sendCommand(
+  ssm: SSMClient,
+  model: ClusterModel,
+  request: SendRequest,
+  now: () => Date = () => new Date(),
+): Promise<SentCommand> {
+  const spec = specFor(model, request);
+  const comment = commandComment(request.idempotencyKey);
+  const instanceIds = [...request.instanceIds];
+  const deadlineFrom = (sentAt: Date) => new Date(sentAt.getTime() + spec.timeoutSeconds * 1000).toISOString();
+
+  const earlier = await ssm.send(new ListCommandsCommand({ InstanceId: instanceIds[0] }));
+  const sent = earlier.Commands?.find((command) => command.Comment === comment);
+  if (sent?.CommandId) {
+    return {
+      commandId: sent.CommandId,
+      documentName: spec.documentName,
+      instanceIds,
+      reused: true,
+      deadline: deadlineFrom(sent.RequestedDateTime ?? now()),
+    };
+  }
+
+  const parameters: Record<string, string[]> = { ...spec.parameters };
+  if (spec.inputParameter && request.input !== undefined) parameters[spec.inputParameter] = [request.input];
+  const response = await ssm.send(
+    new SendCommandCommand({
+      InstanceIds: instanceIds,
+      DocumentName: spec.documentName,
+      ...(spec.documentVersion ? { DocumentVersion: spec.documentVersion } : {}),
+      Parameters: parameters,
+      TimeoutSeconds: spec.timeoutSeconds,
+      Comment: comment,
+    }),
+  );
+  return {
+    commandId: response.Command?.CommandId ?? '',
+    documentName: spec.documentName,
+    instanceIds,
+    reused: false,
+    deadline: deadlineFrom(now()),
+  };
+}
+
+export interface InvocationResult {
+  readonly instanceId: string;
+  readonly status: string;
+  readonly responseCode?: number;
+  readonly outputTail: string;
+}
+
+export interface PollResult {
+  readonly commandId: string;
+  /** InProgress until every instance succeeded. */
+  readonly status: 'InProgress' | 'Success';
+  readonly invocations: InvocationResult[];
+}
+
+const FAILED = ['Failed', 'Cancelled', 'Cancelling'];
+const TIMED_OUT = ['TimedOut'];
+
+function tail(text: string): string {
+  return text.length > OUTPUT_TAIL_CHARS ? text.slice(-OUTPUT_TAIL_CHARS) : text;
+}
+
+async function invocation(ssm: SSMClient, commandId: string, instanceId: string): Promise<InvocationResult> {
+  try {
+    const response = await ssm.send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: instanceId }));
+    const output = [response.StandardOutputContent, response.StandardErrorContent].filter(Boolean).join('\n');
+    return {
+      instanceId,
+      status: response.Status ?? 'Pending',
+      ...(response.ResponseCode !== undefined && response.ResponseCode >= 0
+        ? { responseCode: response.ResponseCode }
+        : {}),
+      outputTail: tail(output),
+    };
+  } catch (error) {
+    // Right after SendCommand the invocation may not exist yet.
+    if (error instanceof InvocationDoesNotExist) return { instanceId, status: 'Pending', outputTail: '' };
+    throw error;
+  }
+}
+
+/**
+ * One poll of a sent command on every instance. A failure fails with `CommandFailedError` carrying the output tail;
+ * a command still running past its deadline is cancelled and fails with `CommandTimedOutError`.
+ */
+export async function pollCommand(
+  ssm: SSMClient,
+  request: { commandId: string; instanceIds: readonly string[]; deadline?: string },
+  now: () => Date = () => new Date(),
+): Promise<PollResult> {
+  const invocations = await Promise.all(request.instanceIds.map((id) => invocation(ssm, request.commandId, id)));
+  const describe = (result: InvocationResult) =>
+    `${result.instanceId}: ${result.status}${result.responseCode !== undefined ? ` (exit ${result.responseCode})` : ''}` +
+    (result.outputTail ? `; output tail:\n${result.outputTail}` : '');
+
+  const failed = invocations.filter((result) => FAILED.includes(result.status));
+  if (failed.length > 0) {
+    throw new CommandFailedError(`Command ${request.commandId} failed on ${failed.map(describe).join('\n')}`);
+  }
+  const timedOut = invocations.filter((result) => TIMED_OUT.includes(result.status));
+  if (timedOut.length > 0) {
+    throw new CommandTimedOutError(`Command ${request.commandId} timed out on ${timedOut.map(describe).join('\n')}`);
+  }
+  const done = invocations.every((result) => result.status === 'Success');
+  if (!done && request.deadline && now().getTime() > Date.parse(request.deadline)) {
+    await ssm.send(new CancelCommandCommand({ CommandId: request.commandId, InstanceIds: [...request.instanceIds] }));
+    const running = invocations.filter((result) => result.status !== 'Success');
+    throw new CommandTimedOutError(
+      `Command ${request.commandId} was still running at its deadline ${request.deadline} and was cancelled: ` +
+        running.map(describe).join('\n'),
+    );
+  }
+  return { commandId: request.commandId, status: done ? 'Success' : 'InProgress', invocations };
+}

@@ -1,0 +1,147 @@
+import {
+  DeregisterTargetsCommand,
+  type ElasticLoadBalancingV2Client,
+  RegisterTargetsCommand,
+} from '@aws-sdk/client-elastic-load-balancing-v2';
+import { type CapacityCheck, guardCapacity, type PlannedGroup } from './capacity';
+import type { ClusterModel } from './cluster-model';
+import { InputValidationError } from './errors';
+import {
+  isWeighted,
+  readClusterTargetHealth,
+  readTargetHealth,
+  readWeights,
+  type SlotWeight,
+  type TargetState,
+  writeWeights,
+} from './traffic';
+
+export interface ShiftRequest {
+  /** New weights by slot name (weighted strategy). Slots not named keep their weight. */
+  readonly weights?: Readonly<Record<string, number>>;
+  /** Instances to add to or take out of the target group (single-target-group strategy). */
+  readonly register?: readonly string[];
+  readonly deregister?: readonly string[];
+  /** Nodes that served at the snapshot; the guard measures against it. @default - those serving now */
+  readonly baselineServing?: number;
+}
+
+export interface ShiftResult {
+  readonly changed: boolean;
+  readonly weights: SlotWeight[];
+  readonly previousWeights: SlotWeight[];
+  readonly capacity: CapacityCheck;
+  /** How long the workflow must wait for connections to drain before touching a node that lost traffic. */
+  readonly drainSeconds: number;
+}
+
+const healthyIn = (targets: readonly TargetState[] | undefined) =>
+  (targets ?? []).filter((target) => target.state === 'healthy').map((target) => target.instanceId);
+
+/**
+ * Moves traffic: re-weights the listener's forward action (or registers and deregisters targets in the single
+ * target group), after the capacity guard agrees. Setting the weights that are already there changes nothing, so a
+ * retry is harmless.
+ */
+export async function shiftTraffic(
+  elbv2: ElasticLoadBalancingV2Client,
+  model: ClusterModel,
+  request: ShiftRequest,
+): Promise<ShiftResult> {
+  return isWeighted(model) ? shiftWeights(elbv2, model, request) : shiftMembers(elbv2, model, request);
+}
+
+async function shiftWeights(
+  elbv2: ElasticLoadBalancingV2Client,
+  model: ClusterModel & Parameters<typeof readWeights>[1],
+  request: ShiftRequest,
+): Promise<ShiftResult> {
+  const requested = request.weights ?? {};
+  const slotNames = model.traffic.slots.map((slot) => slot.name);
+  const unknown = Object.keys(requested).filter((slot) => !slotNames.includes(slot));
+  if (unknown.length > 0 || request.register || request.deregister) {
+    throw new InputValidationError('Invalid traffic shift', [
+      ...unknown.map((slot) => ({ path: `weights.${slot}`, message: `names no slot (${slotNames.join(', ')})` })),
+      ...(request.register || request.deregister
+        ? [{ path: 'register', message: 'is for the single-target-group strategy; this cluster uses weights' }]
+        : []),
+    ]);
+  }
+
+  const [current, health] = await Promise.all([readWeights(elbv2, model), readClusterTargetHealth(elbv2, model)]);
+  const planned = current.map((entry) => ({ ...entry, weight: requested[entry.slot] ?? entry.weight }));
+  const capacity = guardCapacity(
+    planned.map(
+      (entry, index): PlannedGroup => ({
+        name: `slot ${entry.slot}`,
+        weightBefore: current[index]?.weight ?? 0,
+        weightAfter: entry.weight,
+        healthyInstances: healthyIn(health.get(entry.targetGroupArn)),
+      }),
+    ),
+    model.capacity.minHealthyPercent,
+    request.baselineServing,
+  );
+  const changed = planned.some((entry, index) => entry.weight !== current[index]?.weight);
+  const weights = changed ? await writeWeights(elbv2, model, planned) : current;
+  return {
+    changed,
+    weights,
+    previousWeights: current,
+    capacity,
+    drainSeconds: changed && capacity.removesTraffic ? model.capacity.drainSeconds : 0,
+  };
+}
+
+async function shiftMembers(
+  elbv2: ElasticLoadBalancingV2Client,
+  model: ClusterModel,
+  request: ShiftRequest,
+): Promise<ShiftResult> {
+  if (model.traffic.strategy !== 'single-target-group') throw new Error('unreachable');
+  if (request.weights) {
+    throw new InputValidationError('Invalid traffic shift', [
+      { path: 'weights', message: 'is for the weighted-target-groups strategy; this cluster registers targets' },
+    ]);
+  }
+  const targetGroupArn = model.traffic.targetGroupArn;
+  const targets = await readTargetHealth(elbv2, targetGroupArn);
+  const registered = targets.filter((target) => target.state !== 'draining').map((target) => target.instanceId);
+  const healthy = new Set(healthyIn(targets));
+  const toRegister = (request.register ?? []).filter((id) => !registered.includes(id));
+  const toDeregister = (request.deregister ?? []).filter((id) => registered.includes(id));
+  const members = [...new Set([...registered, ...(request.register ?? [])])];
+
+  // Each registered instance counts as its own group of weight 1. Newly registered targets do not count as serving
+  // until the load balancer's health checks pass, and the load balancer sends them nothing before that.
+  const capacity = guardCapacity(
+    registered.map((instanceId) => ({
+      name: instanceId,
+      weightBefore: 1,
+      weightAfter: toDeregister.includes(instanceId) ? 0 : 1,
+      healthyInstances: healthy.has(instanceId) ? [instanceId] : [],
+    })),
+    model.capacity.minHealthyPercent,
+    request.baselineServing,
+  );
+  if (toRegister.length > 0) {
+    await elbv2.send(
+      new RegisterTargetsCommand({ TargetGroupArn: targetGroupArn, Targets: toRegister.map((Id) => ({ Id })) }),
+    );
+  }
+  if (toDeregister.length > 0) {
+    await elbv2.send(
+      new DeregisterTargetsCommand({ TargetGroupArn: targetGroupArn, Targets: toDeregister.map((Id) => ({ Id })) }),
+    );
+  }
+  const changed = toRegister.length + toDeregister.length > 0;
+  const membership = (ids: readonly string[]) =>
+    ids.map((instanceId) => ({ slot: instanceId, targetGroupArn, weight: 1 }));
+  return {
+    changed,
+    weights: membership(members.filter((id) => !toDeregister.includes(id))),
+    previousWeights: membership(registered),
+    capacity,
+    drainSeconds: toDeregister.length > 0 ? model.capacity.drainSeconds : 0,
+  };
+}

@@ -1,0 +1,102 @@
+import type { EC2Client } from '@aws-sdk/client-ec2';
+import type { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { type ClusterModel, targetGroupOf } from './cluster-model';
+import { httpGet, nodeUrl, parseVersion } from './http-probe';
+import { describeInstances, findSurgeNodes, type NodeInstance } from './nodes';
+import { isWeighted, readClusterTargetHealth, readWeights, type SlotWeight } from './traffic';
+
+export interface NodeSnapshot {
+  readonly instanceId: string;
+  readonly role: 'manager' | 'worker';
+  readonly slot?: string;
+  readonly targetGroupArn: string;
+  readonly state: string;
+  readonly privateIp?: string;
+  /** The load balancer's view: healthy, unhealthy, draining, unused, ... or "unregistered". */
+  readonly targetHealth: string;
+  /** Healthy and behind a target group with weight above 0 (or registered, in the single target group). */
+  readonly serving: boolean;
+  /** What the node's version endpoint answered; null when it did not answer. */
+  readonly version: string | null;
+}
+
+export interface ClusterSnapshot {
+  readonly cluster: string;
+  readonly takenAt: string;
+  readonly strategy: ClusterModel['traffic']['strategy'];
+  /** The weights rollback restores (weighted strategy; empty otherwise). */
+  readonly weights: SlotWeight[];
+  readonly nodes: NodeSnapshot[];
+  /** The capacity guard's baseline. */
+  readonly servingHealthyNodes: number;
+  /** Surge nodes of this cluster that already exist, such as leftovers of an interrupted run. */
+  readonly surgeNodes: { readonly instanceId: string; readonly state: string }[];
+}
+
+const VERSION_TIMEOUT_MS = 2_000;
+
+async function versionOf(model: ClusterModel, node: NodeInstance | undefined): Promise<string | null> {
+  const endpoint = model.healthChecks.version;
+  if (!endpoint || !node?.privateIp || node.state !== 'running') return null;
+  const probe = await httpGet(
+    nodeUrl(endpoint.protocol, node.privateIp, endpoint.port, endpoint.path),
+    VERSION_TIMEOUT_MS,
+  );
+  return probe.status === 200 ? (parseVersion(probe.body) ?? null) : null;
+}
+
+/**
+ * Everything rollback needs to put the cluster back: the weights, each node's state, target health and version,
+ * and which nodes serve (the capacity guard's baseline).
+ */
+export async function snapshotCluster(
+  clients: { ec2: EC2Client; elbv2: ElasticLoadBalancingV2Client },
+  model: ClusterModel,
+  now: () => Date = () => new Date(),
+): Promise<ClusterSnapshot> {
+  const takenAt = now().toISOString();
+  const [weights, health, instances, surge] = await Promise.all([
+    isWeighted(model) ? readWeights(clients.elbv2, model) : Promise.resolve([]),
+    readClusterTargetHealth(clients.elbv2, model),
+    describeInstances(
+      clients.ec2,
+      model.nodes.map((node) => node.instanceId),
+    ),
+    findSurgeNodes(clients.ec2, model),
+  ]);
+
+  const nodes = await Promise.all(
+    model.nodes.map(async (node): Promise<NodeSnapshot> => {
+      const instance = instances.find((candidate) => candidate.instanceId === node.instanceId);
+      const targetGroupArn = targetGroupOf(model, node);
+      const target = health.get(targetGroupArn)?.find((candidate) => candidate.instanceId === node.instanceId);
+      const weight = isWeighted(model)
+        ? (weights.find((entry) => entry.targetGroupArn === targetGroupArn)?.weight ?? 0)
+        : target
+          ? 1
+          : 0;
+      return {
+        instanceId: node.instanceId,
+        role: node.role,
+        ...(node.slot ? { slot: node.slot } : {}),
+        targetGroupArn,
+        state: instance?.state ?? 'not-found',
+        ...(instance?.privateIp ? { privateIp: instance.privateIp } : {}),
+        targetHealth: target?.state ?? 'unregistered',
+        serving: weight > 0 && target?.state === 'healthy',
+        version: await versionOf(model, instance),
+      };
+    }),
+  );
+
+  const servingHealthyNodes = nodes.filter((node) => node.serving).length;
+  return {
+    cluster: model.name,
+    takenAt,
+    strategy: model.traffic.strategy,
+    weights,
+    nodes,
+    servingHealthyNodes,
+    surgeNodes: surge.map((node) => ({ instanceId: node.instanceId, state: node.state })),
+  };
+}

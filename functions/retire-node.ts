@@ -1,0 +1,18 @@
+import * as z from 'zod';
+import { ec2Client } from './lib/clients/ec2';
+import { elbv2Client } from './lib/clients/elbv2';
+import { clusterModelFor } from './lib/handler';
+import { clusterInput, instanceIdInput, parseInput } from './lib/input';
+import { retireSurgeNode } from './lib/surge';
+
+const inputSchema = z.strictObject({
+  ...clusterInput,
+  instanceId: instanceIdInput,
+  action: z.enum(['deregister', 'terminate', 'status']),
+});
+
+/** Deregister, terminate, or report on a surge node of the cluster; nothing else can be retired. */
+export async function handler(event: unknown) {
+  const input = parseInput(inputSchema, event, 'retire-node');
+  return retireSurgeNode({ ec2: ec2Client, elbv2: elbv2Client }, await clusterModelFor(input.cluster), input);
+}

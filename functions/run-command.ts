@@ -1,0 +1,32 @@
+import * as z from 'zod';
+import { ssmClient } from './lib/clients/ssm';
+import { COMMAND_KINDS } from './lib/cluster-model';
+import { clusterModelFor } from './lib/handler';
+import { clusterInput, instanceIdInput, parseInput } from './lib/input';
+import { pollCommand, sendCommand } from './lib/run-command';
+
+const instanceIds = z.array(instanceIdInput).min(1).max(50);
+const inputSchema = z.discriminatedUnion('action', [
+  z.strictObject({
+    action: z.literal('send'),
+    ...clusterInput,
+    kind: z.enum(COMMAND_KINDS),
+    instanceIds,
+    input: z.string().optional(),
+    idempotencyKey: z.string().min(1).max(1024),
+  }),
+  z.strictObject({
+    action: z.literal('poll'),
+    ...clusterInput,
+    commandId: z.string().regex(/^[0-9a-f-]{36}$/, 'must be an SSM command id'),
+    instanceIds,
+    deadline: z.iso.datetime().optional(),
+  }),
+]);
+
+/** Send the cluster's command of a kind to named nodes, or poll it. */
+export async function handler(event: unknown) {
+  const input = parseInput(inputSchema, event, 'run-command');
+  const model = await clusterModelFor(input.cluster);
+  return input.action === 'send' ? sendCommand(ssmClient, model, input) : pollCommand(ssmClient, input);
+}
