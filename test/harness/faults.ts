@@ -1,6 +1,8 @@
 import type { DescribeTargetHealthCommandOutput } from '@aws-sdk/client-elastic-load-balancing-v2';
 import {
   CommandInvocationStatus,
+  type DescribeInstanceInformationCommandInput,
+  type DescribeInstanceInformationCommandOutput,
   type GetCommandInvocationCommandOutput,
   SSMServiceException,
 } from '@aws-sdk/client-ssm';
@@ -108,6 +110,35 @@ export function rewriteOutput<Output, Input = Record<string, unknown>>(
     const result = await next(args);
     return { ...result, output: rewrite(result.output as Output, args.input as Input) };
   });
+}
+
+/**
+ * Answers matching calls with the given output without reaching moto: for the few read operations moto does not
+ * implement at all (SSM DescribeInstanceInformation answers HTTP 500 there).
+ */
+export function respondWith<Output, Input = Record<string, unknown>>(
+  client: FaultableClient,
+  commandName: string,
+  respond: (input: Input) => Output,
+  scope: FaultScope<Input> = {},
+): Fault {
+  return install(client, commandName, 'initialize', scope, async (_next, args) => ({
+    output: { $metadata: {}, ...respond(args.input as Input) },
+  }));
+}
+
+/** The SSM agent of each named instance reports Online (moto does not implement DescribeInstanceInformation). */
+export function ssmAgentsOnline(isOnline: (instanceId: string) => boolean = () => true): Fault {
+  return respondWith<DescribeInstanceInformationCommandOutput, DescribeInstanceInformationCommandInput>(
+    ssmClient,
+    'DescribeInstanceInformationCommand',
+    (input) => ({
+      $metadata: {},
+      InstanceInformationList: (input.Filters?.find((filter) => filter.Key === 'InstanceIds')?.Values ?? []).map(
+        (InstanceId) => ({ InstanceId, PingStatus: isOnline(InstanceId) ? 'Online' : 'ConnectionLost' }),
+      ),
+    }),
+  );
 }
 
 /** A throttling error of the service's own exception type, which the SDK's retry strategy treats as throttling. */

@@ -22,17 +22,26 @@ import {
   ROLE_TAG_KEY,
 } from '../../functions/lib/cluster-model';
 import { saveClusterModel } from '../../functions/lib/cluster-store';
+import { type FakeNode, serveNode } from './fake-nodes';
+import { freeLoopbackPort } from './moto-server';
 import { TEST_REGION } from './settings';
 
 export interface MotoClusterOptions {
   readonly name?: string;
   readonly topology?: 'active-active' | 'active-passive';
+  /** @default 'weighted-target-groups' */
+  readonly strategy?: 'weighted-target-groups' | 'single-target-group';
+  /** The port nodes answer on. @default - a free port, so parallel test workers do not collide */
+  readonly nodePort?: number;
   /** Changes applied to the generated model before it is validated and stored. */
   readonly customize?: (model: ClusterModelInput) => ClusterModelInput;
 }
 
 export interface MotoCluster {
   readonly model: ClusterModel;
+  readonly nodePort: number;
+  /** Private IPs of the permanent nodes, by instance id. */
+  readonly privateIps: Record<string, string>;
   readonly vpcId: string;
   readonly subnetIds: string[];
   readonly imageId: string;
@@ -41,13 +50,21 @@ export interface MotoCluster {
   readonly targetGroups: Record<string, string>;
 }
 
-const NODE_PORT = 9443;
 const SLOTS = ['a', 'b'] as const;
 const SURGE_SLOT = 'surge';
 
 function required<T>(value: T | undefined, what: string): T {
   if (value === undefined) throw new Error(`moto returned no ${what}`);
   return value;
+}
+
+/** Starts the HTTP side of every permanent node on its private IP. */
+export async function serveClusterNodes(cluster: MotoCluster, version = '1.0.0'): Promise<FakeNode[]> {
+  return Promise.all(
+    cluster.model.nodes.map((node) =>
+      serveNode(node.instanceId, cluster.privateIps[node.instanceId] ?? '', cluster.nodePort, version),
+    ),
+  );
 }
 
 /**
@@ -59,6 +76,8 @@ function required<T>(value: T | undefined, what: string): T {
 export async function createMotoCluster(options: MotoClusterOptions = {}): Promise<MotoCluster> {
   const name = options.name ?? 'test-cluster';
   const topology = options.topology ?? 'active-passive';
+  const strategy = options.strategy ?? 'weighted-target-groups';
+  const nodePort = options.nodePort ?? (await freeLoopbackPort());
 
   const vpc = await ec2Client.send(new CreateVpcCommand({ CidrBlock: '127.0.0.0/16' }));
   const vpcId = required(vpc.Vpc?.VpcId, 'VpcId');
@@ -100,6 +119,7 @@ export async function createMotoCluster(options: MotoClusterOptions = {}): Promi
   const launchTemplateId = required(template.LaunchTemplate?.LaunchTemplateId, 'LaunchTemplateId');
 
   const nodes: ClusterModelInput['nodes'] = [];
+  const privateIps: Record<string, string> = {};
   for (const [index, slot] of SLOTS.entries()) {
     const role = index === 0 ? 'manager' : 'worker';
     const launched = await ec2Client.send(
@@ -120,7 +140,9 @@ export async function createMotoCluster(options: MotoClusterOptions = {}): Promi
         ],
       }),
     );
-    nodes.push({ instanceId: required(launched.Instances?.[0]?.InstanceId, 'InstanceId'), role, slot });
+    const instanceId = required(launched.Instances?.[0]?.InstanceId, 'InstanceId');
+    privateIps[instanceId] = required(launched.Instances?.[0]?.PrivateIpAddress, 'PrivateIpAddress');
+    nodes.push({ instanceId, role, ...(strategy === 'weighted-target-groups' ? { slot } : {}) });
   }
 
   const loadBalancer = await elbv2Client.send(
@@ -129,12 +151,13 @@ export async function createMotoCluster(options: MotoClusterOptions = {}): Promi
   const loadBalancerArn = required(loadBalancer.LoadBalancers?.[0]?.LoadBalancerArn, 'LoadBalancerArn');
 
   const targetGroups: Record<string, string> = {};
-  for (const slot of [...SLOTS, SURGE_SLOT]) {
+  const groupNames = strategy === 'weighted-target-groups' ? [...SLOTS, SURGE_SLOT] : ['all'];
+  for (const slot of groupNames) {
     const group = await elbv2Client.send(
       new CreateTargetGroupCommand({
         Name: `${name}-${slot}`.slice(0, 32),
         Protocol: 'HTTP',
-        Port: NODE_PORT,
+        Port: nodePort,
         VpcId: vpcId,
         TargetType: 'instance',
         HealthCheckPath: '/health',
@@ -148,14 +171,18 @@ export async function createMotoCluster(options: MotoClusterOptions = {}): Promi
   for (const node of nodes) {
     await elbv2Client.send(
       new RegisterTargetsCommand({
-        TargetGroupArn: targetGroups[node.slot ?? ''],
-        Targets: [{ Id: node.instanceId, Port: NODE_PORT }],
+        TargetGroupArn: targetGroups[node.slot ?? 'all'],
+        Targets: [{ Id: node.instanceId, Port: nodePort }],
       }),
     );
   }
 
   const weights: Record<string, number> =
-    topology === 'active-active' ? { a: 50, b: 50, surge: 0 } : { a: 100, b: 0, surge: 0 };
+    strategy === 'single-target-group'
+      ? { all: 1 }
+      : topology === 'active-active'
+        ? { a: 50, b: 50, surge: 0 }
+        : { a: 100, b: 0, surge: 0 };
   const listener = await elbv2Client.send(
     new CreateListenerCommand({
       LoadBalancerArn: loadBalancerArn,
@@ -181,17 +208,20 @@ export async function createMotoCluster(options: MotoClusterOptions = {}): Promi
     region: TEST_REGION,
     topology,
     nodes,
-    traffic: {
-      strategy: 'weighted-target-groups',
-      listenerArn,
-      slots: Object.entries(targetGroups).map(([slot, targetGroupArn]) => ({ name: slot, targetGroupArn })),
-      surgeSlot: SURGE_SLOT,
-    },
+    traffic:
+      strategy === 'weighted-target-groups'
+        ? {
+            strategy,
+            listenerArn,
+            slots: Object.entries(targetGroups).map(([slot, targetGroupArn]) => ({ name: slot, targetGroupArn })),
+            surgeSlot: SURGE_SLOT,
+          }
+        : { strategy, listenerArn, targetGroupArn: required(targetGroups.all, 'target group') },
     network: { vpcId, subnetIds, securityGroupIds: [securityGroupId] },
     surge: { launchTemplateId, launchTemplateVersion: '$Latest', imageId, subnetIds },
     healthChecks: {
-      http: [{ name: 'server health', path: '/health', port: NODE_PORT }],
-      version: { path: '/version', port: NODE_PORT },
+      http: [{ name: 'server health', path: '/health', port: nodePort }],
+      version: { path: '/version', port: nodePort },
     },
     commands: {
       patch: { documentName: 'zerodown-test-patch', inputParameter: 'PatchId' },
@@ -203,5 +233,5 @@ export async function createMotoCluster(options: MotoClusterOptions = {}): Promi
     },
   };
   const model = await saveClusterModel(ssmClient, options.customize ? options.customize(generated) : generated);
-  return { model, vpcId, subnetIds, imageId, loadBalancerArn, targetGroups };
+  return { model, nodePort, privateIps, vpcId, subnetIds, imageId, loadBalancerArn, targetGroups };
 }

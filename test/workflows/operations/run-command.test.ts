@@ -1,0 +1,147 @@
+import { ListCommandsCommand, type SendCommandCommandInput } from '@aws-sdk/client-ssm';
+import { ssmClient } from '../../../functions/lib/clients/ssm';
+import { CommandFailedError, CommandTimedOutError, InputValidationError } from '../../../functions/lib/errors';
+import { pollCommand, sendCommand } from '../../../functions/lib/run-command';
+import { failedCommand, injectError, respondWith, rewriteOutput, ssmThrottling, useFaults } from '../../harness/faults';
+import { useMoto } from '../../harness/moto';
+import { createMotoCluster } from '../../harness/moto-cluster';
+
+const KEY =
+  'arn:aws:states:us-east-1:123456789012:execution:zerodown-test-cluster-patch-server:run-1#Patch passive node';
+
+describe('run command', () => {
+  useMoto();
+  useFaults();
+
+  async function sent() {
+    const cluster = await createMotoCluster();
+    const passive = cluster.model.nodes[1]?.instanceId ?? '';
+    // moto fans SendCommand out to every instance, so what was requested is read from the request itself.
+    const requests: SendCommandCommandInput[] = [];
+    rewriteOutput(ssmClient, 'SendCommandCommand', (output: object, input: SendCommandCommandInput) => {
+      requests.push(input);
+      return output;
+    });
+    const command = await sendCommand(ssmClient, cluster.model, {
+      kind: 'patch',
+      instanceIds: [passive],
+      input: 'WSO2-CARBON-PATCH-4.4.0-1234',
+      idempotencyKey: KEY,
+    });
+    return { cluster, passive, command, requests };
+  }
+
+  it('sends the cluster document to the named node, with the operator value as its parameter', async () => {
+    const { passive, command, requests } = await sent();
+
+    expect(command).toMatchObject({ documentName: 'zerodown-test-patch', instanceIds: [passive], reused: false });
+    expect(requests).toEqual([
+      expect.objectContaining({
+        InstanceIds: [passive],
+        DocumentName: 'zerodown-test-patch',
+        Parameters: { PatchId: ['WSO2-CARBON-PATCH-4.4.0-1234'] },
+        TimeoutSeconds: 600,
+      }),
+    ]);
+    const listed = await ssmClient.send(new ListCommandsCommand({ CommandId: command.commandId }));
+    expect(listed.Commands?.[0]?.Parameters).toEqual({ PatchId: ['WSO2-CARBON-PATCH-4.4.0-1234'] });
+  });
+
+  it('finds the command it already sent when the send is retried', async () => {
+    const { cluster, passive, command } = await sent();
+
+    const retried = await sendCommand(ssmClient, cluster.model, {
+      kind: 'patch',
+      instanceIds: [passive],
+      input: 'WSO2-CARBON-PATCH-4.4.0-1234',
+      idempotencyKey: KEY,
+    });
+
+    expect(retried).toMatchObject({ commandId: command.commandId, reused: true });
+    const all = await ssmClient.send(new ListCommandsCommand({}));
+    expect(all.Commands).toHaveLength(1);
+  });
+
+  it('refuses a command kind the cluster does not define, or a missing or multi-line value', async () => {
+    const cluster = await createMotoCluster({ customize: (model) => ({ ...model, commands: {} }) });
+    const instanceIds = [cluster.model.nodes[0]?.instanceId ?? ''];
+    await expect(
+      sendCommand(ssmClient, cluster.model, { kind: 'migrate', instanceIds, input: '5.0.0', idempotencyKey: KEY }),
+    ).rejects.toThrow('commands.migrate is not defined in the cluster model');
+
+    const full = await createMotoCluster({ name: 'full-cluster' });
+    await expect(
+      sendCommand(ssmClient, full.model, { kind: 'patch', instanceIds, idempotencyKey: KEY }),
+    ).rejects.toThrow(InputValidationError);
+    await expect(
+      sendCommand(ssmClient, full.model, { kind: 'patch', instanceIds, input: 'x\nrm -rf /', idempotencyKey: KEY }),
+    ).rejects.toThrow('input must be 1-1024 characters of single-line text');
+  });
+
+  it('reports success once every invocation succeeded', async () => {
+    const { passive, command } = await sent();
+    const result = await pollCommand(ssmClient, { commandId: command.commandId, instanceIds: [passive] });
+    expect(result).toMatchObject({ status: 'Success', invocations: [{ instanceId: passive, status: 'Success' }] });
+  });
+
+  it('keeps polling while the command runs', async () => {
+    const { passive, command } = await sent();
+    rewriteOutput(ssmClient, 'GetCommandInvocationCommand', (output: object) => ({ ...output, Status: 'InProgress' }));
+    const result = await pollCommand(ssmClient, { commandId: command.commandId, instanceIds: [passive] });
+    expect(result.status).toBe('InProgress');
+  });
+
+  it('fails with CommandFailedError carrying the tail of the output', async () => {
+    // moto reports every invocation as Success; the failure is injected.
+    const { passive, command } = await sent();
+    failedCommand(passive, {
+      output: `${'x'.repeat(5000)}\nERROR: patch conflicts with installed update 17`,
+      responseCode: 2,
+    });
+
+    const error = await pollCommand(ssmClient, { commandId: command.commandId, instanceIds: [passive] }).catch(
+      (caught: unknown) => caught,
+    );
+
+    expect(error).toBeInstanceOf(CommandFailedError);
+    const message = (error as Error).message;
+    expect(message).toContain(`${passive}: Failed (exit 2)`);
+    expect(message).toContain('ERROR: patch conflicts with installed update 17');
+    expect(message.length).toBeLessThan(2_300);
+  });
+
+  it('fails with CommandTimedOutError when SSM times the command out', async () => {
+    const { passive, command } = await sent();
+    failedCommand(passive, { status: 'TimedOut' });
+    await expect(pollCommand(ssmClient, { commandId: command.commandId, instanceIds: [passive] })).rejects.toThrow(
+      CommandTimedOutError,
+    );
+  });
+
+  it('cancels a command still running at its deadline', async () => {
+    const { passive, command } = await sent();
+    rewriteOutput(ssmClient, 'GetCommandInvocationCommand', (output: object) => ({ ...output, Status: 'InProgress' }));
+    // moto does not implement CancelCommand; its answer is supplied.
+    const cancel = respondWith(ssmClient, 'CancelCommandCommand', () => ({}));
+
+    await expect(
+      pollCommand(ssmClient, {
+        commandId: command.commandId,
+        instanceIds: [passive],
+        deadline: '2020-01-01T00:00:00Z',
+      }),
+    ).rejects.toThrow(/still running at its deadline .* and was cancelled/);
+    expect(cancel.hits).toBe(1);
+  });
+
+  it('rides out a throttled poll through the SDK retries', async () => {
+    const { passive, command } = await sent();
+    const throttle = injectError(ssmClient, 'GetCommandInvocationCommand', ssmThrottling, { times: 1 });
+    await expect(
+      pollCommand(ssmClient, { commandId: command.commandId, instanceIds: [passive] }),
+    ).resolves.toMatchObject({
+      status: 'Success',
+    });
+    expect(throttle.hits).toBe(1);
+  });
+});

@@ -1,0 +1,83 @@
+import { ec2Client } from '../../../functions/lib/clients/ec2';
+import { elbv2Client } from '../../../functions/lib/clients/elbv2';
+import { ssmClient } from '../../../functions/lib/clients/ssm';
+import { snapshotCluster } from '../../../functions/lib/snapshot';
+import { launchSurgeNode } from '../../../functions/lib/surge';
+import { describeWeights } from '../../../functions/lib/traffic';
+import { useFakeNodes } from '../../harness/fake-nodes';
+import { unhealthyTarget, useFaults } from '../../harness/faults';
+import { useMoto } from '../../harness/moto';
+import { createMotoCluster, serveClusterNodes } from '../../harness/moto-cluster';
+
+const clients = { ec2: ec2Client, elbv2: elbv2Client };
+
+describe('snapshotCluster', () => {
+  useMoto();
+  useFaults();
+  useFakeNodes();
+
+  it('records weights, node states, target health and versions', async () => {
+    // Prepare
+    const cluster = await createMotoCluster({ topology: 'active-passive' });
+    const [active, passive] = await serveClusterNodes(cluster, '4.2.0');
+    if (passive) passive.version = '4.2.0-hotfix1';
+
+    // Act
+    const snapshot = await snapshotCluster(clients, cluster.model);
+
+    // Assess
+    expect(describeWeights(snapshot.weights)).toBe('a=100, b=0, surge=0');
+    expect(snapshot.nodes).toEqual([
+      expect.objectContaining({
+        instanceId: active?.instanceId,
+        role: 'manager',
+        slot: 'a',
+        state: 'running',
+        targetHealth: 'healthy',
+        serving: true,
+        version: '4.2.0',
+      }),
+      expect.objectContaining({
+        instanceId: passive?.instanceId,
+        role: 'worker',
+        slot: 'b',
+        state: 'running',
+        targetHealth: 'healthy',
+        serving: false,
+        version: '4.2.0-hotfix1',
+      }),
+    ]);
+    expect(snapshot.servingHealthyNodes).toBe(1);
+    expect(snapshot.surgeNodes).toEqual([]);
+  });
+
+  it('counts both nodes of an active/active cluster as the baseline', async () => {
+    const cluster = await createMotoCluster({ topology: 'active-active' });
+    await serveClusterNodes(cluster);
+    expect((await snapshotCluster(clients, cluster.model)).servingHealthyNodes).toBe(2);
+  });
+
+  it('records a silent node as version null and an unhealthy target as not serving', async () => {
+    const cluster = await createMotoCluster({ topology: 'active-active' });
+    const [, second] = cluster.model.nodes;
+    unhealthyTarget(second?.instanceId ?? '');
+
+    const snapshot = await snapshotCluster(clients, cluster.model);
+
+    expect(snapshot.nodes.map((node) => node.version)).toEqual([null, null]);
+    expect(snapshot.nodes[1]).toMatchObject({ targetHealth: 'unhealthy', serving: false });
+    expect(snapshot.servingHealthyNodes).toBe(1);
+  });
+
+  it('lists surge nodes left over from an interrupted run', async () => {
+    const cluster = await createMotoCluster();
+    const leftover = await launchSurgeNode(
+      { ...clients, ssm: ssmClient },
+      cluster.model,
+      'arn:aws:states:us-east-1:123456789012:execution:zerodown-test-cluster-patch-server:old',
+    );
+    expect((await snapshotCluster(clients, cluster.model)).surgeNodes).toEqual([
+      { instanceId: leftover.instanceId, state: 'running' },
+    ]);
+  });
+});
