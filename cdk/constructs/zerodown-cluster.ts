@@ -14,6 +14,7 @@ import {
   parseClusterModel,
 } from '../../functions/lib/cluster-model';
 import { parameterTierFor } from '../../functions/lib/cluster-store';
+import { NodeOperations } from './node-operations';
 
 export interface ZeroDownClusterProps {
   /** The cluster model. It is validated here, so an invalid model fails synthesis with a `ClusterModelError`. */
@@ -41,6 +42,8 @@ export class ZeroDownCluster extends Construct {
   public readonly topic: sns.ITopic;
   public readonly stateMachineLogGroup: logs.ILogGroup;
   public readonly encryptionKey: kms.IKey;
+  /** The Lambda node operations the workflows are built from. */
+  public readonly operations: NodeOperations;
 
   constructor(scope: Construct, id: string, props: ZeroDownClusterProps) {
     super(scope, id);
@@ -79,6 +82,15 @@ export class ZeroDownCluster extends Construct {
       logGroupName: stateMachineLogGroupName,
       retention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
       encryptionKey: this.encryptionKey,
+      removalPolicy,
+    });
+
+    this.operations = new NodeOperations(this, 'Operations', {
+      model: this.model,
+      modelParameter: this.modelParameter,
+      lockTable: this.lockTable,
+      topic: this.topic,
+      logRetention: props.logRetention,
       removalPolicy,
     });
 

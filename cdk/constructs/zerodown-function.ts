@@ -29,6 +29,11 @@ export interface ZeroDownFunctionProps {
   readonly logEncryptionKey?: kms.IKey;
   /** @default RemovalPolicy.RETAIN */
   readonly removalPolicy?: RemovalPolicy;
+  /**
+   * Runs the function in these subnets, for functions that call the nodes' private IPs.
+   * @default - outside any VPC
+   */
+  readonly vpc?: { readonly subnetIds: readonly string[]; readonly securityGroupIds: readonly string[] };
 }
 
 /**
@@ -61,7 +66,8 @@ export class ZeroDownFunction extends Construct {
     Validations.of(this.role).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason:
-        'Only for actions without resource-level permissions: X-Ray trace upload and read-only Describe* calls. ' +
+        'Only for actions without resource-level permissions: X-Ray trace upload, read-only Describe* and Get* ' +
+        'calls, SSM command polling, and the network interfaces Lambda manages for functions in a VPC. ' +
         'Every mutating action is scoped by ARN or by the cluster tag (asserted in test/infra).',
     });
 
@@ -92,5 +98,21 @@ export class ZeroDownFunction extends Construct {
     });
     const resource = this.function.node.defaultChild;
     if (resource instanceof CfnResource) resource.addMetadata(HANDLER_METADATA_KEY, `${props.entry}#${handler}`);
+    if (props.vpc && resource instanceof lambda.CfnFunction) {
+      // The subnets and groups come from the cluster model as ids; Lambda needs nothing else of the VPC.
+      resource.vpcConfig = { subnetIds: [...props.vpc.subnetIds], securityGroupIds: [...props.vpc.securityGroupIds] };
+      this.role.addToPolicy(
+        new iam.PolicyStatement({
+          actions: [
+            'ec2:CreateNetworkInterface',
+            'ec2:DescribeNetworkInterfaces',
+            'ec2:DeleteNetworkInterface',
+            'ec2:AssignPrivateIpAddresses',
+            'ec2:UnassignPrivateIpAddresses',
+          ],
+          resources: ['*'],
+        }),
+      );
+    }
   }
 }

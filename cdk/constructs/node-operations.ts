@@ -1,0 +1,304 @@
+import { ArnFormat, Duration, type RemovalPolicy, Stack } from 'aws-cdk-lib';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+import type * as ssm from 'aws-cdk-lib/aws-ssm';
+import { Construct, type IConstruct } from 'constructs';
+import { CLUSTER_TAG_KEY, type ClusterModel, ROLE_TAG_KEY } from '../../functions/lib/cluster-model';
+import { SURGE_ROLE } from '../../functions/lib/nodes';
+import { acknowledgeWildcardAction, acknowledgeWildcardResource } from '../nag';
+import { ZeroDownFunction } from './zerodown-function';
+
+export interface NodeOperationsProps {
+  readonly model: ClusterModel;
+  readonly modelParameter: ssm.IStringParameter;
+  readonly lockTable: dynamodb.ITableV2;
+  readonly topic: sns.ITopic;
+  /** @default - as ZeroDownFunction */
+  readonly logRetention?: logs.RetentionDays;
+  /** @default - as ZeroDownFunction */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+/** State machine names of this cluster's workflows start with this, so the lock may stop only their executions. */
+export function workflowNamePrefix(clusterName: string): string {
+  return `zerodown-${clusterName}-`;
+}
+
+/**
+ * The Lambda building blocks of every workflow, one function per node operation, each with IAM scoped to this
+ * cluster: resources by ARN where the API allows it, EC2 mutations conditioned on the cluster tag, and `*` only for
+ * read-only calls that have no resource-level permissions.
+ */
+export class NodeOperations extends Construct {
+  public readonly clusterLock: lambda.IFunction;
+  public readonly snapshotCluster: lambda.IFunction;
+  public readonly launchSurgeNode: lambda.IFunction;
+  public readonly checkNodeReady: lambda.IFunction;
+  public readonly runCommand: lambda.IFunction;
+  public readonly verifyNode: lambda.IFunction;
+  public readonly shiftTraffic: lambda.IFunction;
+  public readonly retireNode: lambda.IFunction;
+  public readonly notify: lambda.IFunction;
+
+  private readonly props: NodeOperationsProps;
+
+  constructor(scope: Construct, id: string, props: NodeOperationsProps) {
+    super(scope, id);
+    this.props = props;
+    const { model } = props;
+    const traffic = model.traffic;
+    const weighted = traffic.strategy === 'weighted-target-groups';
+    const surgeTargetGroup =
+      traffic.strategy === 'weighted-target-groups'
+        ? traffic.slots.find((slot) => slot.name === traffic.surgeSlot)?.targetGroupArn
+        : traffic.targetGroupArn;
+
+    this.clusterLock = this.operation('ClusterLock', 'cluster-lock', 'Acquire, renew, release or pre-empt the lock', {
+      env: { LOCK_TABLE_NAME: props.lockTable.tableName },
+      readsModel: false,
+    });
+    props.lockTable.grant(
+      this.clusterLock,
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+      'dynamodb:DeleteItem',
+    );
+    const ownExecutions = this.arn(
+      'states',
+      'execution',
+      `${workflowNamePrefix(model.name)}*:*`,
+      ArnFormat.COLON_RESOURCE_NAME,
+    );
+    this.allow(this.clusterLock, ['states:StopExecution'], [ownExecutions]);
+    acknowledgeWildcardResource(
+      roleOf(this.clusterLock),
+      ownExecutions,
+      'A failover stops only executions of the cluster workflows, whose state machine names share this prefix.',
+    );
+
+    this.snapshotCluster = this.operation(
+      'SnapshotCluster',
+      'snapshot-cluster',
+      'Record weights, health and versions',
+      {
+        inVpc: true,
+      },
+    );
+    this.allowDescribe(this.snapshotCluster, ['ec2:DescribeInstances', ...ELB_READS]);
+
+    this.launchSurgeNode = this.operation('LaunchSurgeNode', 'launch-surge-node', 'Launch the surge node from the AMI');
+    this.allowDescribe(this.launchSurgeNode, ['ec2:DescribeInstances']);
+    this.allowLaunch(this.launchSurgeNode);
+    if (weighted && surgeTargetGroup) {
+      this.allow(this.launchSurgeNode, ['elasticloadbalancing:RegisterTargets'], [surgeTargetGroup]);
+    }
+
+    this.checkNodeReady = this.operation('CheckNodeReady', 'check-node-ready', 'One readiness poll of a node', {
+      inVpc: true,
+    });
+    this.allowDescribe(this.checkNodeReady, [
+      'ec2:DescribeInstances',
+      'ssm:DescribeInstanceInformation',
+      'elasticloadbalancing:DescribeTargetHealth',
+    ]);
+
+    this.runCommand = this.operation('RunCommand', 'run-command', 'Send or poll an SSM command on named nodes');
+    this.allowRunCommand(this.runCommand);
+
+    this.verifyNode = this.operation('VerifyNode', 'verify-node', 'Run the health checks against one node', {
+      inVpc: true,
+    });
+    this.allowDescribe(this.verifyNode, ['ec2:DescribeInstances', 'elasticloadbalancing:DescribeTargetHealth']);
+
+    this.shiftTraffic = this.operation('ShiftTraffic', 'shift-traffic', 'Re-weight traffic behind the capacity guard', {
+      timeout: Duration.seconds(60),
+    });
+    this.allowDescribe(this.shiftTraffic, ELB_READS);
+    this.allowTrafficChanges(this.shiftTraffic);
+
+    this.retireNode = this.operation('RetireNode', 'retire-node', 'Deregister and terminate a surge node');
+    this.allowDescribe(this.retireNode, ['ec2:DescribeInstances', ...ELB_READS]);
+    const anyInstance = this.arn('ec2', 'instance', '*');
+    acknowledgeWildcardResource(
+      roleOf(this.retireNode),
+      anyInstance,
+      'Terminate only instances tagged with this cluster and the surge role: the condition, not the ARN, scopes it.',
+    );
+    this.allow(this.retireNode, ['ec2:TerminateInstances'], [anyInstance], {
+      StringEquals: {
+        [`aws:ResourceTag/${CLUSTER_TAG_KEY}`]: model.name,
+        [`aws:ResourceTag/${ROLE_TAG_KEY}`]: SURGE_ROLE,
+      },
+    });
+    if (surgeTargetGroup) {
+      this.allow(this.retireNode, ['elasticloadbalancing:DeregisterTargets'], [surgeTargetGroup]);
+    }
+    if (!weighted) this.allowTrafficChanges(this.retireNode);
+
+    this.notify = this.operation('Notify', 'notify', 'Publish a workflow event to the cluster topic', {
+      env: { TOPIC_ARN: props.topic.topicArn },
+      readsModel: false,
+    });
+    props.topic.grantPublish(this.notify);
+    acknowledgeWildcardAction(
+      roleOf(this.notify),
+      'kms:GenerateDataKey*',
+      'Publishing to the KMS-encrypted topic needs data keys of the topic key only (the grant names that key).',
+    );
+  }
+
+  /** All functions, for granting invoke to the state machines. */
+  public get all(): lambda.IFunction[] {
+    return [
+      this.clusterLock,
+      this.snapshotCluster,
+      this.launchSurgeNode,
+      this.checkNodeReady,
+      this.runCommand,
+      this.verifyNode,
+      this.shiftTraffic,
+      this.retireNode,
+      this.notify,
+    ];
+  }
+
+  private operation(
+    id: string,
+    entry: string,
+    description: string,
+    options: { env?: Record<string, string>; inVpc?: boolean; readsModel?: boolean; timeout?: Duration } = {},
+  ): lambda.IFunction {
+    const { model } = this.props;
+    const fn = new ZeroDownFunction(this, id, {
+      entry: `functions/${entry}.ts`,
+      description: `zerodown ${model.name}: ${description}`,
+      environment: { CLUSTER_NAME: model.name, ...options.env },
+      timeout: options.timeout ?? Duration.seconds(30),
+      logRetention: this.props.logRetention,
+      removalPolicy: this.props.removalPolicy,
+      ...(options.inVpc
+        ? { vpc: { subnetIds: model.network.subnetIds, securityGroupIds: model.network.securityGroupIds } }
+        : {}),
+    });
+    if (options.readsModel ?? true) this.props.modelParameter.grantRead(fn.function);
+    return fn.function;
+  }
+
+  private arn(service: string, resource: string, resourceName: string, arnFormat = ArnFormat.SLASH_RESOURCE_NAME) {
+    return Stack.of(this).formatArn({ service, resource, resourceName, arnFormat });
+  }
+
+  private allow(fn: lambda.IFunction, actions: string[], resources: string[], conditions?: Record<string, unknown>) {
+    fn.addToRolePolicy(new iam.PolicyStatement({ actions, resources, ...(conditions ? { conditions } : {}) }));
+  }
+
+  /** Read-only calls without resource-level permissions. */
+  private allowDescribe(fn: lambda.IFunction, actions: string[]) {
+    this.allow(fn, actions, ['*']);
+  }
+
+  private allowLaunch(fn: lambda.IFunction) {
+    const { model } = this.props;
+    const stack = Stack.of(this);
+    const created = ['instance', 'volume', 'network-interface'].map((type) => this.arn('ec2', type, '*'));
+    // What RunInstances creates must carry the cluster tag and the surge role, so nothing else can be launched.
+    this.allow(fn, ['ec2:RunInstances'], created, {
+      StringEquals: {
+        [`aws:RequestTag/${CLUSTER_TAG_KEY}`]: model.name,
+        [`aws:RequestTag/${ROLE_TAG_KEY}`]: SURGE_ROLE,
+      },
+    });
+    // What it uses: the cluster's launch template and subnets, AMIs, and the security groups and key pairs the
+    // launch template names.
+    const used = [
+      this.arn('ec2', 'launch-template', model.surge.launchTemplateId),
+      ...model.surge.subnetIds.map((subnet) => this.arn('ec2', 'subnet', subnet)),
+      stack.formatArn({ service: 'ec2', account: '', resource: 'image', resourceName: '*' }),
+      this.arn('ec2', 'security-group', '*'),
+      this.arn('ec2', 'key-pair', '*'),
+    ];
+    this.allow(fn, ['ec2:RunInstances'], used);
+    this.allow(fn, ['ec2:CreateTags'], created, { StringEquals: { 'ec2:CreateAction': 'RunInstances' } });
+    for (const resource of created) {
+      acknowledgeWildcardResource(
+        roleOf(fn),
+        resource,
+        'New instances, volumes and interfaces have no ARN before launch; the request-tag condition scopes them.',
+      );
+    }
+    for (const resource of used.slice(model.surge.subnetIds.length + 1)) {
+      acknowledgeWildcardResource(
+        roleOf(fn),
+        resource,
+        'The AMI, security groups and key pair come from the launch template and the AMI parameter at launch time.',
+      );
+    }
+    if (model.surge.instanceRoleArn) {
+      this.allow(fn, ['iam:PassRole'], [model.surge.instanceRoleArn], {
+        StringEquals: { 'iam:PassedToService': 'ec2.amazonaws.com' },
+      });
+    }
+    if (model.surge.imageParameter) {
+      this.allow(fn, ['ssm:GetParameter'], [this.arn('ssm', 'parameter', model.surge.imageParameter.slice(1))]);
+    }
+  }
+
+  private allowRunCommand(fn: lambda.IFunction) {
+    const { model } = this.props;
+    const stack = Stack.of(this);
+    const documents = [...new Set(Object.values(model.commands).map((command) => command.documentName))].map((name) => {
+      if (name.startsWith('arn:')) return name;
+      // Documents named AWS-* are owned by AWS and have no account in their ARN.
+      return stack.formatArn({
+        service: 'ssm',
+        resource: 'document',
+        resourceName: name,
+        ...(name.startsWith('AWS-') ? { account: '' } : {}),
+      });
+    });
+    if (documents.length > 0) this.allow(fn, ['ssm:SendCommand'], documents);
+    const anyInstance = this.arn('ec2', 'instance', '*');
+    this.allow(fn, ['ssm:SendCommand'], [anyInstance], {
+      StringEquals: { [`ssm:resourceTag/${CLUSTER_TAG_KEY}`]: model.name },
+    });
+    acknowledgeWildcardResource(
+      roleOf(fn),
+      anyInstance,
+      'Commands go only to instances tagged with this cluster: the resource-tag condition, not the ARN, scopes it.',
+    );
+    this.allowDescribe(fn, ['ssm:GetCommandInvocation', 'ssm:ListCommands', 'ssm:ListCommandInvocations']);
+    // Commands have no resource-level permissions; only this cluster's command ids ever reach the function.
+    this.allow(fn, ['ssm:CancelCommand'], ['*']);
+  }
+
+  private allowTrafficChanges(fn: lambda.IFunction) {
+    const { model } = this.props;
+    if (model.traffic.ruleArn) {
+      this.allow(fn, ['elasticloadbalancing:ModifyRule'], [model.traffic.ruleArn]);
+    } else {
+      this.allow(fn, ['elasticloadbalancing:ModifyListener'], [model.traffic.listenerArn]);
+    }
+    if (model.traffic.strategy === 'single-target-group') {
+      this.allow(
+        fn,
+        ['elasticloadbalancing:RegisterTargets', 'elasticloadbalancing:DeregisterTargets'],
+        [model.traffic.targetGroupArn],
+      );
+    }
+  }
+}
+
+/** Policies attach to the function's role, so acknowledgements of its findings go there too. */
+function roleOf(fn: lambda.IFunction): IConstruct {
+  return fn.role ?? fn;
+}
+
+const ELB_READS = [
+  'elasticloadbalancing:DescribeListeners',
+  'elasticloadbalancing:DescribeRules',
+  'elasticloadbalancing:DescribeTargetHealth',
+];

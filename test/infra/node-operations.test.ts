@@ -1,0 +1,199 @@
+import { App, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { ZeroDownCluster } from '../../cdk/constructs/zerodown-cluster';
+import type { ClusterModelInput } from '../../functions/lib/cluster-model';
+import { synthesizedApp } from '../harness/synth';
+import { resourcesOfType } from '../harness/template';
+import { TEST_CLUSTER_STACK, testClusterModel } from '../harness/test-app';
+
+interface Statement {
+  Effect: string;
+  Action: string | string[];
+  Resource: unknown;
+  Condition?: Record<string, unknown>;
+}
+
+const OPERATIONS = [
+  'cluster-lock',
+  'snapshot-cluster',
+  'launch-surge-node',
+  'check-node-ready',
+  'run-command',
+  'verify-node',
+  'shift-traffic',
+  'retire-node',
+  'notify',
+];
+
+function statementsOf(template: { Resources: Record<string, { Type: string; Properties?: Record<string, unknown> }> }) {
+  return resourcesOfType(template, 'AWS::IAM::Policy').flatMap(([id, policy]) =>
+    ((policy.Properties?.PolicyDocument as { Statement: Statement[] }).Statement ?? []).map((statement) => ({
+      policy: id,
+      ...statement,
+      actions: [statement.Action].flat(),
+      resources: [statement.Resource].flat(),
+    })),
+  );
+}
+
+describe('NodeOperations', () => {
+  const raw = synthesizedApp().stack(TEST_CLUSTER_STACK).template;
+  const template = Template.fromJSON(raw);
+
+  it('creates one function per operation on nodejs24.x, arm64, traced, naming its handler', () => {
+    const functions = resourcesOfType(raw, 'AWS::Lambda::Function');
+    expect(functions.map(([, fn]) => fn.Metadata?.['zerodown:handler']).sort()).toEqual(
+      OPERATIONS.map((name) => `functions/${name}.ts#handler`).sort(),
+    );
+    for (const [, fn] of functions) {
+      expect(fn.Properties).toMatchObject({
+        Runtime: 'nodejs24.x',
+        Architectures: ['arm64'],
+        TracingConfig: { Mode: 'Active' },
+        Environment: { Variables: expect.objectContaining({ CLUSTER_NAME: 'test-cluster' }) },
+        LoggingConfig: { LogGroup: expect.anything() },
+      });
+    }
+  });
+
+  it('gives each function its own log group with a retention', () => {
+    const groups = resourcesOfType(raw, 'AWS::Logs::LogGroup').filter(([id]) => id.includes('Operations'));
+    expect(groups).toHaveLength(OPERATIONS.length);
+    for (const [, group] of groups) expect(group.Properties?.RetentionInDays).toBe(90);
+  });
+
+  it('puts the functions that call the nodes into the cluster VPC', () => {
+    const inVpc = resourcesOfType(raw, 'AWS::Lambda::Function')
+      .filter(([, fn]) => fn.Properties?.VpcConfig)
+      .map(([, fn]) => String(fn.Metadata?.['zerodown:handler']).replace(/^functions\/|\.ts#handler$/g, ''));
+    expect(inVpc.sort()).toEqual(['check-node-ready', 'snapshot-cluster', 'verify-node']);
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      VpcConfig: {
+        SubnetIds: testClusterModel().network.subnetIds,
+        SecurityGroupIds: testClusterModel().network.securityGroupIds,
+      },
+    });
+  });
+
+  describe('IAM', () => {
+    const statements = statementsOf(raw);
+
+    it('never grants TerminateInstances or a load balancer Modify* on * without a condition', () => {
+      const risky = statements.filter((statement) =>
+        statement.actions.some(
+          (action) => action === 'ec2:TerminateInstances' || /^elasticloadbalancing:Modify/.test(action),
+        ),
+      );
+      expect(risky.length).toBeGreaterThan(0);
+      for (const statement of risky) {
+        if (statement.resources.includes('*')) expect(statement.Condition).toBeDefined();
+      }
+    });
+
+    it('scopes every mutating action on a wildcard resource with a condition, but for the listed exceptions', () => {
+      const readOnly = /^[a-z0-9-]+:(Describe|Get|List)/;
+      const allowedWithoutCondition = [
+        'xray:PutTraceSegments',
+        'xray:PutTelemetryRecords',
+        'ssm:CancelCommand',
+        'ec2:CreateNetworkInterface',
+        'ec2:DeleteNetworkInterface',
+        'ec2:AssignPrivateIpAddresses',
+        'ec2:UnassignPrivateIpAddresses',
+      ];
+      const wildcard = (resource: unknown) => JSON.stringify(resource).includes('*');
+      const offenders = statements.filter(
+        (statement) =>
+          statement.resources.some(wildcard) &&
+          !statement.Condition &&
+          statement.actions.some((action) => !readOnly.test(action) && !allowedWithoutCondition.includes(action)) &&
+          // Invoke on a function's own versions, and KMS on the cluster key named by ARN elsewhere in the statement.
+          !statement.actions.every((action) => action === 'lambda:InvokeFunction' || action.startsWith('kms:')) &&
+          !statement.resources.every((resource) =>
+            /states:.*:execution:zerodown-test-cluster-\*:\*/.test(JSON.stringify(resource)),
+          ) &&
+          // What RunInstances uses (AMI, groups, key pair) rather than creates; what it creates is conditioned.
+          !(
+            statement.actions.includes('ec2:RunInstances') &&
+            JSON.stringify(statement.resources).includes('launch-template/')
+          ),
+      );
+      expect(offenders.map((statement) => `${statement.policy}: ${statement.actions.join(',')}`)).toEqual([]);
+    });
+
+    it('terminates only surge nodes of this cluster', () => {
+      template.hasResourceProperties('AWS::IAM::Policy', {
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({
+              Action: 'ec2:TerminateInstances',
+              Condition: {
+                StringEquals: {
+                  'aws:ResourceTag/zerodown:cluster': 'test-cluster',
+                  'aws:ResourceTag/zerodown:role': 'surge',
+                },
+              },
+            }),
+          ]),
+        },
+      });
+    });
+
+    it('launches only instances tagged for this cluster as surge nodes, from its launch template and subnets', () => {
+      const launches = statements.filter((statement) => statement.actions.includes('ec2:RunInstances'));
+      const created = launches.find((statement) => statement.Condition);
+      expect(created?.Condition).toEqual({
+        StringEquals: { 'aws:RequestTag/zerodown:cluster': 'test-cluster', 'aws:RequestTag/zerodown:role': 'surge' },
+      });
+      const used = JSON.stringify(launches.find((statement) => !statement.Condition)?.resources);
+      expect(used).toContain(`launch-template/${testClusterModel().surge.launchTemplateId}`);
+      for (const subnet of testClusterModel().surge.subnetIds) expect(used).toContain(`subnet/${subnet}`);
+    });
+
+    it('modifies only the cluster listener, and sends commands only to instances tagged with the cluster', () => {
+      const modify = statements.filter((statement) =>
+        statement.actions.includes('elasticloadbalancing:ModifyListener'),
+      );
+      expect(modify.map((statement) => statement.resources)).toEqual([[testClusterModel().traffic.listenerArn]]);
+      const send = statements.filter(
+        (statement) => statement.actions.includes('ssm:SendCommand') && statement.Condition,
+      );
+      expect(send[0]?.Condition).toEqual({ StringEquals: { 'ssm:resourceTag/zerodown:cluster': 'test-cluster' } });
+    });
+  });
+
+  describe('other traffic set-ups', () => {
+    function synth(model: ClusterModelInput) {
+      const stack = new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Variant', {
+        env: { region: model.region, account: '123456789012' },
+      });
+      new ZeroDownCluster(stack, 'Cluster', { model });
+      return statementsOf(Template.fromStack(stack).toJSON() as never);
+    }
+
+    it('modifies the listener rule, not the listener, when the cluster is served by a rule', () => {
+      const model = testClusterModel();
+      const ruleArn = model.traffic.listenerArn.replace(':listener/', ':listener-rule/') + '/9683b2d02a6cabee';
+      const statements = synth({ ...model, traffic: { ...model.traffic, ruleArn } });
+      const modify = statements.filter((statement) => statement.actions.some((action) => action.includes(':Modify')));
+      expect(modify.map((statement) => [statement.actions, statement.resources])).toEqual([
+        [['elasticloadbalancing:ModifyRule'], [ruleArn]],
+      ]);
+    });
+
+    it('registers and deregisters only in the cluster target group with the single-target-group strategy', () => {
+      const model = testClusterModel();
+      const targetGroupArn =
+        model.traffic.strategy === 'weighted-target-groups' ? (model.traffic.slots[0]?.targetGroupArn ?? '') : '';
+      const statements = synth({
+        ...model,
+        nodes: model.nodes.map(({ slot: _slot, ...node }) => node),
+        traffic: { strategy: 'single-target-group', listenerArn: model.traffic.listenerArn, targetGroupArn },
+      });
+      const membership = statements.filter((statement) =>
+        statement.actions.some((action) => /RegisterTargets|DeregisterTargets/.test(action)),
+      );
+      for (const statement of membership) expect(statement.resources).toEqual([targetGroupArn]);
+    });
+  });
+});
