@@ -27,7 +27,7 @@ const OPERATIONS = [
 
 function statementsOf(template: { Resources: Record<string, { Type: string; Properties?: Record<string, unknown> }> }) {
   return resourcesOfType(template, 'AWS::IAM::Policy').flatMap(([id, policy]) =>
-    ((policy.Properties?.PolicyDocument as { Statement: Statement[] }).Statement ?? []).map((statement) => ({
+    ((policy.Properties?.PolicyDocument as { Statement?: Statement[] } | undefined)?.Statement ?? []).map((statement) => ({
       policy: id,
       ...statement,
       actions: [statement.Action].flat(),
