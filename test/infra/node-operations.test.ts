@@ -27,12 +27,14 @@ const OPERATIONS = [
 
 function statementsOf(template: { Resources: Record<string, { Type: string; Properties?: Record<string, unknown> }> }) {
   return resourcesOfType(template, 'AWS::IAM::Policy').flatMap(([id, policy]) =>
-    ((policy.Properties?.PolicyDocument as { Statement?: Statement[] } | undefined)?.Statement ?? []).map((statement) => ({
-      policy: id,
-      ...statement,
-      actions: [statement.Action].flat(),
-      resources: [statement.Resource].flat(),
-    })),
+    ((policy.Properties?.PolicyDocument as { Statement?: Statement[] } | undefined)?.Statement ?? []).map(
+      (statement) => ({
+        policy: id,
+        ...statement,
+        actions: [statement.Action].flat(),
+        resources: [statement.Resource].flat(),
+      }),
+    ),
   );
 }
 
@@ -173,7 +175,7 @@ describe('NodeOperations', () => {
 
     it('modifies the listener rule, not the listener, when the cluster is served by a rule', () => {
       const model = testClusterModel();
-      const ruleArn = model.traffic.listenerArn.replace(':listener/', ':listener-rule/') + '/9683b2d02a6cabee';
+      const ruleArn = `${model.traffic.listenerArn.replace(':listener/', ':listener-rule/')}/9683b2d02a6cabee`;
       const statements = synth({ ...model, traffic: { ...model.traffic, ruleArn } });
       const modify = statements.filter((statement) => statement.actions.some((action) => action.includes(':Modify')));
       expect(modify.map((statement) => [statement.actions, statement.resources])).toEqual([
