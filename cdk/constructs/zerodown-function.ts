@@ -6,6 +6,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { LAMBDA_BUNDLING } from '../bundling';
 import { PROJECT_ROOT } from '../paths';
 
 /** Resource metadata that names a function's handler module, so local runners can call the real code in process. */
@@ -86,12 +87,15 @@ export class ZeroDownFunction extends Construct {
       depsLockFilePath: path.join(PROJECT_ROOT, 'package-lock.json'),
       projectRoot: PROJECT_ROOT,
       bundling: {
-        minify: true,
-        sourceMap: true,
-        target: 'node24',
+        minify: LAMBDA_BUNDLING.minify,
+        sourceMap: LAMBDA_BUNDLING.sourcemap,
+        target: LAMBDA_BUNDLING.target,
         format: nodejs.OutputFormat.CJS,
-        // The SDK's ES module builds tree-shake far better than its CommonJS ones (about 40% smaller bundles).
-        mainFields: ['module', 'main'],
+        mainFields: [...LAMBDA_BUNDLING.mainFields],
+        esbuildArgs: Object.fromEntries(
+          Object.entries(LAMBDA_BUNDLING.alias).map(([module, replacement]) => [`--alias:${module}`, replacement]),
+        ),
+        // The SDK clients go into the bundle, so each function runs the SDK version it was tested with.
         externalModules: [],
         forceDockerBundling: false,
       },

@@ -1,0 +1,285 @@
+/**
+ * Measures every Lambda handler bundle as the ZeroDownFunction construct builds it: minified size, gzip size, the
+ * largest packages inside, and the cold module-load time in a fresh Node process.
+ *
+ * Run with `npx tsx bench/bundles.ts`. It reports against the targets and always exits 0 when the measurement
+ * itself succeeds.
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as zlib from 'node:zlib';
+import { buildLambdaBundle } from '../cdk/bundling';
+import { KIB, kb, kbShort, mark, ms, table } from './format';
+
+const PROJECT_ROOT = path.resolve(__dirname, '..');
+const FUNCTIONS_DIR = path.join(PROJECT_ROOT, 'functions');
+const CACHE_DIR = path.join(PROJECT_ROOT, '.cache', 'bench');
+
+export const TARGETS = {
+  /** Minified bundle size, source map excluded. */
+  maxBytes: 250 * KIB,
+  /** Median time to `require` the bundle in a fresh process. */
+  maxLoadMs: 150,
+} as const;
+
+/** Dummy values for the environment variables handlers read at module load. */
+const LOAD_ENV: Record<string, string> = {
+  LOCK_TABLE_NAME: 'bench',
+  TOPIC_ARN: 'arn:aws:sns:us-east-1:123456789012:bench',
+  CLUSTER_NAME: 'bench',
+  AWS_REGION: 'us-east-1',
+};
+
+const LOAD_TIMEOUT_MS = 30_000;
+const DEFAULT_RUNS = 5;
+
+/** Runs in the child process: times only the `require` of the bundle named by the first argument. */
+const LOAD_SCRIPT = [
+  "const { performance } = require('node:perf_hooks');",
+  'const file = process.argv[1];',
+  'const start = performance.now();',
+  'require(file);',
+  'const elapsed = performance.now() - start;',
+  'process.stdout.write(JSON.stringify({ ms: elapsed }));',
+].join('\n');
+
+export interface Contributor {
+  /** A package name such as `@aws-sdk/client-ec2`, or `(own code)` for the project's files. */
+  readonly name: string;
+  /** Bytes this package contributes to the minified output. */
+  readonly bytes: number;
+}
+
+export type LoadResult =
+  | {
+      readonly ok: true;
+      readonly runsMs: readonly number[];
+      readonly medianMs: number;
+      readonly minMs: number;
+      readonly maxMs: number;
+    }
+  | { readonly ok: false; readonly error: string };
+
+export interface BundleResult {
+  /** The handler's name, such as `cluster-lock`. */
+  readonly name: string;
+  /** The entry file relative to the project root. */
+  readonly entry: string;
+  /** Minified bundle size in bytes, without the source map. */
+  readonly bytes: number;
+  readonly gzipBytes: number;
+  /** Every package in the bundle, largest first. */
+  readonly contributors: readonly Contributor[];
+  readonly load: LoadResult;
+  readonly meetsSize: boolean;
+  /** False when the load time could not be measured. */
+  readonly meetsLoad: boolean;
+}
+
+export interface BundleMeasurements {
+  readonly targets: typeof TARGETS;
+  readonly runs: number;
+  readonly bundles: readonly BundleResult[];
+}
+
+export interface MeasureOptions {
+  /** Module-load runs per bundle. @default 5 */
+  readonly runs?: number;
+  /** Called with a line of progress as the measurement goes. @default - silent */
+  readonly onProgress?: (message: string) => void;
+}
+
+/** The handler entry files: the `*.ts` files directly in `functions/`, sorted by name. */
+export function handlerEntries(): string[] {
+  return fs
+    .readdirSync(FUNCTIONS_DIR, { withFileTypes: true })
+    .filter((dirent) => dirent.isFile() && dirent.name.endsWith('.ts') && !dirent.name.endsWith('.d.ts'))
+    .map((dirent) => path.join('functions', dirent.name))
+    .sort();
+}
+
+/** Builds, sizes and load-times every handler bundle. */
+export async function measureBundles(options: MeasureOptions = {}): Promise<BundleMeasurements> {
+  const runs = options.runs ?? DEFAULT_RUNS;
+  if (!Number.isInteger(runs) || runs < 1) throw new Error(`runs must be a positive integer, got ${runs}`);
+  const progress = options.onProgress ?? (() => {});
+
+  fs.mkdirSync(CACHE_DIR, { recursive: true });
+  const outRoot = fs.mkdtempSync(path.join(CACHE_DIR, 'bundles-'));
+  try {
+    const entries = handlerEntries();
+    progress(`Building ${entries.length} bundles into ${path.relative(PROJECT_ROOT, outRoot)}`);
+    const built = await Promise.all(entries.map((entry) => buildBundle(entry, outRoot)));
+
+    const bundles: BundleResult[] = [];
+    for (const bundle of built) {
+      progress(`Loading ${bundle.name} (${runs} runs)`);
+      const load = measureLoad(bundle.outfile, runs);
+      const { outfile: _outfile, ...rest } = bundle;
+      bundles.push({
+        ...rest,
+        load,
+        meetsSize: bundle.bytes < TARGETS.maxBytes,
+        meetsLoad: load.ok && load.medianMs < TARGETS.maxLoadMs,
+      });
+    }
+    return { targets: TARGETS, runs, bundles };
+  } finally {
+    fs.rmSync(outRoot, { recursive: true, force: true });
+  }
+}
+
+interface BuiltBundle extends Omit<BundleResult, 'load' | 'meetsSize' | 'meetsLoad'> {
+  readonly outfile: string;
+}
+
+/** Bundles one entry with the options ZeroDownFunction gives NodejsFunction. */
+async function buildBundle(entry: string, outRoot: string): Promise<BuiltBundle> {
+  const name = path.basename(entry, '.ts');
+  const outfile = path.join(outRoot, name, 'index.js');
+  const result = await buildLambdaBundle(entry, outfile);
+
+  const code = fs.readFileSync(outfile);
+  const outputKey = path.relative(PROJECT_ROOT, outfile).split(path.sep).join('/');
+  const output = result.metafile.outputs[outputKey];
+  if (!output) throw new Error(`esbuild's metafile has no output ${outputKey} for ${entry}`);
+
+  return {
+    name,
+    entry,
+    outfile,
+    bytes: code.length,
+    gzipBytes: zlib.gzipSync(code).length,
+    contributors: contributors(output.inputs),
+  };
+}
+
+/** Sums the output bytes of each input file by the package it belongs to, largest first. */
+function contributors(inputs: Record<string, { bytesInOutput: number }>): Contributor[] {
+  const totals = new Map<string, number>();
+  for (const [file, { bytesInOutput }] of Object.entries(inputs)) {
+    const name = packageOf(file);
+    totals.set(name, (totals.get(name) ?? 0) + bytesInOutput);
+  }
+  return [...totals]
+    .map(([name, bytes]) => ({ name, bytes }))
+    .filter((contributor) => contributor.bytes > 0)
+    .sort((a, b) => b.bytes - a.bytes || a.name.localeCompare(b.name));
+}
+
+/** The package a metafile input path belongs to: the one under its innermost `node_modules`. */
+function packageOf(file: string): string {
+  const parts = file.split('/');
+  const index = parts.lastIndexOf('node_modules');
+  if (index === -1) return '(own code)';
+  const first = parts[index + 1];
+  if (first === undefined) return '(own code)';
+  if (first.startsWith('@')) {
+    const second = parts[index + 2];
+    return second === undefined ? first : `${first}/${second}`;
+  }
+  return first;
+}
+
+/** Requires the bundle in `runs` fresh Node processes and summarises the time the `require` took. */
+function measureLoad(outfile: string, runs: number): LoadResult {
+  const env: NodeJS.ProcessEnv = { ...process.env, ...LOAD_ENV };
+  // Keep loader hooks or flags of the parent process out of the measurement.
+  delete env.NODE_OPTIONS;
+
+  const times: number[] = [];
+  for (let run = 0; run < runs; run++) {
+    const child = spawnSync(process.execPath, ['-e', LOAD_SCRIPT, outfile], {
+      cwd: path.dirname(outfile),
+      env,
+      encoding: 'utf8',
+      timeout: LOAD_TIMEOUT_MS,
+    });
+    if (child.error) return { ok: false, error: `run ${run + 1}: ${child.error.message}` };
+    if (child.status !== 0) {
+      const reason = child.signal ? `signal ${child.signal}` : `exit code ${child.status}`;
+      return { ok: false, error: `run ${run + 1}: ${reason}: ${lastErrorLine(child.stderr)}` };
+    }
+    const elapsed = parseElapsed(child.stdout);
+    if (elapsed === undefined)
+      return { ok: false, error: `run ${run + 1}: unexpected output ${JSON.stringify(child.stdout)}` };
+    times.push(elapsed);
+  }
+  return { ok: true, runsMs: times, medianMs: median(times), minMs: Math.min(...times), maxMs: Math.max(...times) };
+}
+
+function parseElapsed(stdout: string): number | undefined {
+  try {
+    const parsed: unknown = JSON.parse(stdout);
+    if (typeof parsed === 'object' && parsed !== null && 'ms' in parsed && typeof parsed.ms === 'number') {
+      return parsed.ms;
+    }
+  } catch {
+    // Reported by the caller.
+  }
+  return undefined;
+}
+
+function lastErrorLine(stderr: string): string {
+  const lines = stderr.split('\n').filter((line) => /\w*Error\b/.test(line));
+  return lines[0]?.trim() ?? (stderr.trim().split('\n').pop() || 'no output');
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  const upper = sorted[middle] ?? Number.NaN;
+  if (sorted.length % 2 === 1) return upper;
+  return ((sorted[middle - 1] ?? Number.NaN) + upper) / 2;
+}
+
+/** The results as a table followed by a one-line summary. */
+export function report(measurements: BundleMeasurements): string {
+  const { bundles, targets, runs } = measurements;
+  const rows = bundles.map((bundle) => [
+    bundle.name,
+    kb(bundle.bytes),
+    kb(bundle.gzipBytes),
+    bundle.load.ok ? `${ms(bundle.load.medianMs)} (${ms(bundle.load.minMs)}–${ms(bundle.load.maxMs)})` : 'failed',
+    bundle.contributors
+      .slice(0, 3)
+      .map((contributor) => `${contributor.name} ${kbShort(contributor.bytes)}`)
+      .join(', '),
+    `size ${mark(bundle.meetsSize)} load ${bundle.load.ok ? mark(bundle.meetsLoad) : '?'}`,
+  ]);
+  const lines = [
+    `Targets: bundle < ${kbShort(targets.maxBytes)} minified, module load < ${targets.maxLoadMs} ms (median of ${runs} runs)`,
+    '',
+    table(['function', 'bundle KB', 'gzip KB', 'load ms median (min–max)', 'largest contributors', 'targets'], rows, [
+      'left',
+      'right',
+      'right',
+      'right',
+      'left',
+      'left',
+    ]),
+    '',
+  ];
+  for (const bundle of bundles) {
+    if (!bundle.load.ok) lines.push(`${bundle.name}: load failed: ${bundle.load.error}`);
+  }
+  const meetSize = bundles.filter((bundle) => bundle.meetsSize).length;
+  const meetLoad = bundles.filter((bundle) => bundle.meetsLoad).length;
+  lines.push(
+    `Summary: ${meetSize}/${bundles.length} bundles meet the size target, ${meetLoad}/${bundles.length} meet the load target.`,
+  );
+  return lines.join('\n');
+}
+
+if (require.main === module) {
+  measureBundles({ onProgress: (message) => process.stderr.write(`${message}\n`) }).then(
+    (measurements) => {
+      process.stdout.write(`${report(measurements)}\n`);
+    },
+    (error: unknown) => {
+      process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

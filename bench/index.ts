@@ -1,0 +1,16 @@
+/**
+ * `npm run bench`: every benchmark of the project, printed as figures. Benchmarks report against their targets;
+ * they never fail a build on timing.
+ */
+import { report as bundleReport, measureBundles } from './bundles';
+
+async function main(): Promise<void> {
+  const progress = (message: string) => process.stderr.write(`${message}\n`);
+  process.stdout.write('== Lambda bundles: size and cold module load ==\n');
+  process.stdout.write(`${bundleReport(await measureBundles({ onProgress: progress }))}\n`);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exitCode = 1;
+});
