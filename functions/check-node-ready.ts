@@ -1,20 +1,13 @@
-import * as z from 'zod';
 import { ec2Client } from './lib/clients/ec2';
 import { elbv2Client } from './lib/clients/elbv2';
 import { ssmClient } from './lib/clients/ssm';
 import { clusterModelFor } from './lib/handler';
-import { clusterInput, instanceIdInput, parseInput } from './lib/input';
+import { nodeCheckInput, parseInput } from './lib/input';
 import { checkNodeReady } from './lib/node-health';
-
-const inputSchema = z.strictObject({
-  ...clusterInput,
-  instanceId: instanceIdInput,
-  expectedVersion: z.string().min(1).max(128).optional(),
-});
 
 /** One poll of a node coming up; the workflow loops on `ready` until its deadline. */
 export async function handler(event: unknown) {
-  const input = parseInput(inputSchema, event, 'check-node-ready');
+  const input = parseInput(nodeCheckInput, event, 'check-node-ready');
   const model = await clusterModelFor(input.cluster);
   return checkNodeReady({ ec2: ec2Client, elbv2: elbv2Client, ssm: ssmClient }, model, input);
 }

@@ -26,3 +26,10 @@ export const executionArnInput = z
   );
 /** Every operation names the cluster it acts on. */
 export const clusterInput = { cluster: clusterNameSchema };
+
+/** A check of one node, optionally against the version the workflow rolls out. */
+export const nodeCheckInput = z.strictObject({
+  ...clusterInput,
+  instanceId: instanceIdInput,
+  expectedVersion: z.string().min(1).max(128).optional(),
+});
