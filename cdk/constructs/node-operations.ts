@@ -42,6 +42,7 @@ export class NodeOperations extends Construct {
   public readonly shiftTraffic: lambda.IFunction;
   public readonly retireNode: lambda.IFunction;
   public readonly notify: lambda.IFunction;
+  public readonly planWorkflow: lambda.IFunction;
 
   private readonly props: NodeOperationsProps;
 
@@ -89,6 +90,11 @@ export class NodeOperations extends Construct {
       },
     );
     this.allowDescribe(this.snapshotCluster, ['ec2:DescribeInstances', ...ELB_READS]);
+
+    this.planWorkflow = this.operation('PlanWorkflow', 'plan-workflow', 'Validate a request and plan the rollout', {
+      inVpc: true,
+    });
+    this.allowDescribe(this.planWorkflow, ['ec2:DescribeInstances', ...ELB_READS]);
 
     this.launchSurgeNode = this.operation('LaunchSurgeNode', 'launch-surge-node', 'Launch the surge node from the AMI');
     this.allowDescribe(this.launchSurgeNode, ['ec2:DescribeInstances']);
@@ -163,6 +169,7 @@ export class NodeOperations extends Construct {
       this.shiftTraffic,
       this.retireNode,
       this.notify,
+      this.planWorkflow,
     ];
   }
 

@@ -15,6 +15,7 @@ import {
 } from '../../functions/lib/cluster-model';
 import { parameterTierFor } from '../../functions/lib/cluster-store';
 import { NodeOperations } from './node-operations';
+import { Workflows } from './workflows';
 
 export interface ZeroDownClusterProps {
   /** The cluster model. It is validated here, so an invalid model fails synthesis with a `ClusterModelError`. */
@@ -44,6 +45,8 @@ export class ZeroDownCluster extends Construct {
   public readonly encryptionKey: kms.IKey;
   /** The Lambda node operations the workflows are built from. */
   public readonly operations: NodeOperations;
+  /** The state machines; each offers `grantStartExecution`. */
+  public readonly workflows: Workflows;
 
   constructor(scope: Construct, id: string, props: ZeroDownClusterProps) {
     super(scope, id);
@@ -92,6 +95,12 @@ export class ZeroDownCluster extends Construct {
       topic: this.topic,
       logRetention: props.logRetention,
       removalPolicy,
+    });
+
+    this.workflows = new Workflows(this, 'Workflows', {
+      clusterName: name,
+      operations: this.operations,
+      logGroup: this.stateMachineLogGroup,
     });
 
     Tags.of(this).add(CLUSTER_TAG_KEY, name);

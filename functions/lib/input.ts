@@ -31,5 +31,11 @@ export const clusterInput = { cluster: clusterNameSchema };
 export const nodeCheckInput = z.strictObject({
   ...clusterInput,
   instanceId: instanceIdInput,
-  expectedVersion: z.string().min(1).max(128).optional(),
+  /** null when the workflow rolls out no particular version. */
+  expectedVersion: z
+    .string()
+    .min(1)
+    .max(128)
+    .nullish()
+    .transform((version) => version ?? undefined),
 });

@@ -82,6 +82,31 @@ function install<Input>(
   return fault;
 }
 
+/** Records the name of every command the client sends (such as `ModifyListenerCommand`) into `calls`. */
+export function recordCalls(client: FaultableClient, calls: string[]): Fault {
+  const name = `zerodownSpy${++sequence}`;
+  const stack = client.middlewareStack as MiddlewareStack;
+  stack.add(
+    (next, context) => async (args) => {
+      calls.push(context.commandName ?? 'unknown');
+      return next(args);
+    },
+    { step: 'initialize', priority: 'high', name },
+  );
+  const fault: Fault = {
+    name,
+    get hits() {
+      return calls.length;
+    },
+    remove() {
+      stack.remove(name);
+      active.delete(fault);
+    },
+  };
+  active.add(fault);
+  return fault;
+}
+
 /**
  * Makes matching calls fail with the given error, before they reach moto. By default the error is raised inside
  * the SDK's retry loop, so each SDK attempt counts against `times`; with `sdkRetriesExhausted` the call fails as if

@@ -1,0 +1,44 @@
+import { Duration } from 'aws-cdk-lib';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import { PATCH_SERVER, patchServerDefinition } from '../../statemachines/patch-server';
+import { DEFAULT_TIMING, type WorkflowTiming } from '../../statemachines/workflow-builder';
+import { type NodeOperations, workflowNamePrefix } from './node-operations';
+import { WorkflowStateMachine } from './workflow-state-machine';
+
+export interface WorkflowsProps {
+  readonly clusterName: string;
+  readonly operations: NodeOperations;
+  readonly logGroup: logs.ILogGroup;
+  /** @default Duration.hours(4) */
+  readonly timeout?: Duration;
+  /** @default DEFAULT_TIMING: 10 s polls, 15 min for a node to be ready, 1 h for a command */
+  readonly timing?: WorkflowTiming;
+}
+
+/**
+ * The cluster's workflows as Standard state machines named `zerodown-<cluster>-<workflow>`. Grant operators, the
+ * CLI or a pipeline the right to run one with its `grantStartExecution`.
+ */
+export class Workflows extends Construct {
+  public readonly patchServer: sfn.StateMachine;
+
+  constructor(scope: Construct, id: string, props: WorkflowsProps) {
+    super(scope, id);
+    const timeout = props.timeout ?? Duration.hours(4);
+    // The lease outlives any execution, so a running workflow never has to renew it.
+    const leaseSeconds = timeout.toSeconds() + 600;
+    this.patchServer = new WorkflowStateMachine(this, 'PatchServer', {
+      stateMachineName: `${workflowNamePrefix(props.clusterName)}${PATCH_SERVER}`,
+      comment: `zerodown ${props.clusterName}: patch every server with a restart, without downtime`,
+      definition: patchServerDefinition(this, props.operations, {
+        timing: props.timing ?? DEFAULT_TIMING,
+        leaseSeconds,
+      }),
+      logGroup: props.logGroup,
+      timeout,
+      lambdaFunctions: props.operations.all,
+    }).stateMachine;
+  }
+}

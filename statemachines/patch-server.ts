@@ -1,0 +1,344 @@
+import { Duration } from 'aws-cdk-lib';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import type { Construct } from 'constructs';
+import { operationStep } from './fragments/operation-step';
+import { DEFAULT_TIMING, WorkflowBuilder, type WorkflowOperations, type WorkflowTiming } from './workflow-builder';
+
+export const PATCH_SERVER = 'patch-server';
+
+const CLUSTER = '$.request.cluster';
+const cluster = { 'cluster.$': CLUSTER };
+
+/**
+ * patch-server: surge node first, then patch, restart, test and return each permanent node in turn, never letting
+ * healthy serving capacity fall below the cluster's minimum. Any failure after the snapshot rolls back.
+ *
+ * Active/passive: patch the passive node, move traffic to it, patch the other, move traffic back (or keep it).
+ * Active/active: put the surge node into service, then take each node out, patch it, verify it and return it.
+ */
+export function patchServerDefinition(
+  scope: Construct,
+  ops: WorkflowOperations,
+  options: { timing?: WorkflowTiming; leaseSeconds: number },
+): sfn.IChainable {
+  const b = new WorkflowBuilder(scope, ops, PATCH_SERVER, options.timing ?? DEFAULT_TIMING);
+
+  // Before the lock: a bad request fails the execution with its named error, and nothing has been touched.
+  const validate = operationStep(scope, 'Validate the request', {
+    operation: ops.planWorkflow,
+    payload: { action: 'validate', workflow: PATCH_SERVER, 'request.$': '$' },
+    resultPath: '$.validated',
+  });
+  const keepRequest = new sfn.Pass(scope, 'Keep the validated request', {
+    parameters: { 'request.$': '$.validated.request' },
+  });
+  const dryRunPlan = operationStep(scope, 'Plan without touching anything', {
+    operation: ops.planWorkflow,
+    payload: { action: 'plan', workflow: PATCH_SERVER, 'request.$': '$.request' },
+    resultPath: '$.plan',
+  });
+  const returnPlan = new sfn.Succeed(scope, 'Return the plan', { outputPath: '$.plan' });
+  const acquire = operationStep(scope, 'Acquire the cluster lock', {
+    operation: ops.clusterLock,
+    payload: {
+      action: 'acquire',
+      ...cluster,
+      'owner.$': '$$.Execution.Id',
+      workflow: PATCH_SERVER,
+      leaseSeconds: options.leaseSeconds,
+    },
+    resultPath: '$.lock',
+  });
+
+  b.rollbackTo(rollbackPath(scope, b));
+
+  const snapshot = b.step('Snapshot the cluster', ops.snapshotCluster, cluster, '$.snapshot');
+  const plan = b.step(
+    'Plan the patch',
+    ops.planWorkflow,
+    { action: 'plan', workflow: PATCH_SERVER, 'request.$': '$.request', 'snapshot.$': '$.snapshot' },
+    '$.plan',
+  );
+
+  const launch = b.step(
+    'Launch the surge node',
+    ops.launchSurgeNode,
+    { ...cluster, 'execution.$': '$$.Execution.Id' },
+    '$.surge',
+  );
+  const surgeReady = waitReady(b, 'the surge node', '$.surge.instanceId', false);
+
+  const release = b.step(
+    'Release the cluster lock',
+    ops.clusterLock,
+    { action: 'release', ...cluster, 'owner.$': '$$.Execution.Id' },
+    '$.released',
+  );
+  const succeeded = new sfn.Succeed(scope, 'Patch succeeded');
+  // The patch is done; a failed notification must not roll it back.
+  const report = operationStep(scope, 'Report success', {
+    operation: ops.notify,
+    payload: {
+      ...cluster,
+      workflow: PATCH_SERVER,
+      step: 'Patch succeeded',
+      outcome: 'succeeded',
+      'execution.$': '$$.Execution.Id',
+    },
+    resultPath: '$.notified',
+  }).addCatch(succeeded, { errors: ['States.ALL'], resultPath: '$.notifyError' });
+  const retireThenFinish = retire(b).next(release).next(report).next(succeeded);
+
+  const activePassive = sfn.Chain.start(patchNode(b, 'the passive node', '$.plan.first.instanceId'))
+    .next(shift(b, 'Shift traffic to the patched node', '$.plan.weights.toFirst'))
+    .next(verifyUnderTraffic(b, 'the patched node', '$.plan.first.instanceId'))
+    .next(patchNode(b, 'the other node', '$.plan.second.instanceId'))
+    .next(
+      new sfn.Choice(scope, 'Shift traffic back?')
+        .when(
+          sfn.Condition.booleanEquals('$.request.shiftBack', true),
+          shift(b, 'Shift traffic back to the original active node', '$.plan.weights.final').next(retireThenFinish),
+        )
+        .otherwise(retireThenFinish),
+    );
+
+  const rotate = new sfn.Map(scope, 'Patch every node in turn', {
+    itemsPath: '$.plan.rotation',
+    maxConcurrency: 1,
+    itemSelector: { 'request.$': '$.request', 'plan.$': '$.plan', 'item.$': '$$.Map.Item.Value' },
+    resultPath: sfn.JsonPath.DISCARD,
+  });
+  rotate.itemProcessor(
+    b.insideMap(() =>
+      sfn.Chain.start(shift(b, 'Take the node out of service', '$.item.drainWeights'))
+        .next(patchNode(b, 'the node in turn', '$.item.node.instanceId'))
+        .next(shift(b, 'Return the node to service', '$.item.restoreWeights'))
+        .next(verifyUnderTraffic(b, 'the node back in service', '$.item.node.instanceId')),
+    ),
+  );
+  b.catchInto(rotate, 'Patch every node in turn');
+  const activeActive = sfn.Chain.start(
+    b.step(
+      'Verify the surge node',
+      ops.verifyNode,
+      { ...cluster, 'instanceId.$': '$.surge.instanceId', expectedVersion: null },
+      '$.verified',
+    ),
+  )
+    .next(shift(b, 'Put the surge node into service', '$.plan.weights.surgeIn'))
+    .next(rotate)
+    .next(shift(b, 'Take the surge node out of service', '$.plan.weights.surgeOut'))
+    .next(retireThenFinish);
+
+  const byTopology = new sfn.Choice(scope, 'Which topology?')
+    .when(sfn.Condition.stringEquals('$.plan.topology', 'active-active'), activeActive)
+    .otherwise(activePassive);
+
+  return sfn.Chain.start(validate)
+    .next(keepRequest)
+    .next(
+      new sfn.Choice(scope, 'Is this a dry run?')
+        .when(sfn.Condition.booleanEquals('$.request.dryRun', true), dryRunPlan.next(returnPlan))
+        .otherwise(acquire.next(snapshot).next(plan).next(launch).next(surgeReady).next(byTopology)),
+    );
+}
+
+/** Polls a node until it is ready (running, agent online, target healthy, checks passing). */
+function waitReady(b: WorkflowBuilder, label: string, instanceIdPath: string, withVersion: boolean): sfn.Chain {
+  const poll = b.step(
+    `Check whether ${label} is ready`,
+    b.ops.checkNodeReady,
+    {
+      ...cluster,
+      'instanceId.$': instanceIdPath,
+      ...(withVersion ? { 'expectedVersion.$': '$.plan.expectedVersion' } : { expectedVersion: null }),
+    },
+    '$.ready',
+  );
+  return b.pollUntil({
+    label: `${label} to be ready`,
+    poll,
+    resultPath: '$.ready',
+    done: sfn.Condition.booleanEquals('$.ready.ready', true),
+    timeoutSeconds: b.timing.readyTimeoutSeconds,
+    timeoutError: 'NodeNotReadyError',
+  });
+}
+
+/** Sends the cluster's patch command to one node, waits for it, waits for the node to come back, verifies it. */
+function patchNode(b: WorkflowBuilder, label: string, instanceIdPath: string): sfn.Chain {
+  const send = b.step(
+    `Patch ${label}`,
+    b.ops.runCommand,
+    {
+      action: 'send',
+      ...cluster,
+      kind: 'patch',
+      'instanceIds.$': `States.Array(${instanceIdPath})`,
+      'input.$': '$.request.patchId',
+      'idempotencyKey.$': `States.Format('{}#patch#{}', $$.Execution.Id, ${instanceIdPath})`,
+    },
+    '$.command',
+  );
+  const poll = b.step(
+    `Check the patch of ${label}`,
+    b.ops.runCommand,
+    {
+      action: 'poll',
+      ...cluster,
+      'commandId.$': '$.command.commandId',
+      'instanceIds.$': '$.command.instanceIds',
+      'deadline.$': '$.command.deadline',
+    },
+    '$.commandStatus',
+  );
+  const verify = b.step(
+    `Verify ${label}`,
+    b.ops.verifyNode,
+    { ...cluster, 'instanceId.$': instanceIdPath, 'expectedVersion.$': '$.plan.expectedVersion' },
+    '$.verified',
+  );
+  return sfn.Chain.start(send)
+    .next(
+      b.pollUntil({
+        label: `the patch of ${label} to finish`,
+        poll,
+        resultPath: '$.commandStatus',
+        done: sfn.Condition.stringEquals('$.commandStatus.status', 'Success'),
+        timeoutSeconds: b.timing.commandTimeoutSeconds,
+        timeoutError: 'CommandTimedOutError',
+      }),
+    )
+    .next(waitReady(b, label, instanceIdPath, true))
+    .next(verify);
+}
+
+/** Checks a node again once it carries traffic: a node can pass its checks idle and fail under load. */
+function verifyUnderTraffic(b: WorkflowBuilder, label: string, instanceIdPath: string): sfn.TaskStateBase {
+  return b.step(
+    `Verify ${label} under traffic`,
+    b.ops.verifyNode,
+    { ...cluster, 'instanceId.$': instanceIdPath, 'expectedVersion.$': '$.plan.expectedVersion' },
+    '$.verified',
+  );
+}
+
+/** Re-weights traffic behind the capacity guard, then waits out the drain time if traffic was taken away. */
+function shift(b: WorkflowBuilder, label: string, weightsPath: string): sfn.Chain {
+  const task = b.step(
+    label,
+    b.ops.shiftTraffic,
+    { ...cluster, 'weights.$': weightsPath, 'baselineServing.$': '$.plan.baselineServing' },
+    '$.shift',
+    Duration.seconds(90),
+  );
+  const drain = new sfn.Wait(b.scope, `Let connections drain: ${label}`, {
+    time: sfn.WaitTime.secondsPath('$.shift.drainSeconds'),
+  });
+  return sfn.Chain.start(task).next(drain);
+}
+
+/** Deregisters the surge node, lets it drain, terminates it and waits until it is gone; or keeps it on request. */
+function retire(b: WorkflowBuilder): sfn.Chain {
+  const retireAction = (label: string, action: string, resultPath: string) =>
+    b.step(label, b.ops.retireNode, { ...cluster, 'instanceId.$': '$.surge.instanceId', action }, resultPath);
+  const deregister = retireAction('Deregister the surge node', 'deregister', '$.retire');
+  const drain = new sfn.Wait(b.scope, 'Let connections drain from the surge node', {
+    time: sfn.WaitTime.secondsPath('$.retire.drainSeconds'),
+  });
+  const terminate = retireAction('Terminate the surge node', 'terminate', '$.retire');
+  const gone = b.pollUntil({
+    label: 'the surge node to be terminated',
+    poll: retireAction('Check whether the surge node is terminated', 'status', '$.retire'),
+    resultPath: '$.retire',
+    done: sfn.Condition.booleanEquals('$.retire.terminated', true),
+    timeoutSeconds: b.timing.readyTimeoutSeconds,
+    timeoutError: 'NodeNotRetiredError',
+  });
+  const kept = new sfn.Pass(b.scope, 'Keep the surge node for debugging');
+  const done = new sfn.Pass(b.scope, 'The surge node is dealt with');
+  return sfn.Chain.custom(
+    new sfn.Choice(b.scope, 'Keep the surge node?')
+      .when(sfn.Condition.booleanEquals('$.request.keepSurge', true), kept.next(done))
+      .otherwise(sfn.Chain.start(deregister).next(drain).next(terminate).next(gone).next(done)),
+    [done],
+    done,
+  );
+}
+
+/**
+ * Puts the cluster back as the snapshot found it, as far as it safely can: restores the weights (the capacity
+ * guard still refuses to send traffic to an unhealthy node), removes the surge node, releases the lock, reports,
+ * and fails with the error and the step that failed. Each step carries on when it fails itself.
+ */
+function rollbackPath(scope: Construct, b: WorkflowBuilder): sfn.IChainable {
+  const ops = b.ops;
+  const carryOn = (label: string, operation: typeof ops.shiftTraffic, payload: Record<string, unknown>, key: string) =>
+    operationStep(scope, label, { operation, payload, resultPath: `$.rollback.${key}` });
+
+  const describe = new sfn.Pass(scope, 'Describe the failure', {
+    parameters: {
+      'Error.$': '$.error.Error',
+      'Cause.$': "States.Format('{} failed: {}', $.failedStep.step, $.error.Cause)",
+    },
+    resultPath: '$.failure',
+  });
+  const fail = new sfn.Fail(scope, 'Fail after rolling back', {
+    errorPath: '$.failure.Error',
+    causePath: '$.failure.Cause',
+  });
+
+  const report = carryOn(
+    'Roll back: report the failure',
+    ops.notify,
+    {
+      ...cluster,
+      workflow: PATCH_SERVER,
+      'step.$': '$.failedStep.step',
+      outcome: 'rolled-back',
+      'execution.$': '$$.Execution.Id',
+      error: { 'name.$': '$.error.Error', 'cause.$': '$.error.Cause' },
+    },
+    'report',
+  );
+  const release = carryOn(
+    'Roll back: release the cluster lock',
+    ops.clusterLock,
+    { action: 'release', ...cluster, 'owner.$': '$$.Execution.Id' },
+    'lock',
+  );
+  const terminate = carryOn(
+    'Roll back: terminate the surge node',
+    ops.retireNode,
+    { ...cluster, 'instanceId.$': '$.surge.instanceId', action: 'terminate' },
+    'terminate',
+  );
+  const deregister = carryOn(
+    'Roll back: deregister the surge node',
+    ops.retireNode,
+    { ...cluster, 'instanceId.$': '$.surge.instanceId', action: 'deregister' },
+    'deregister',
+  );
+  const restore = carryOn(
+    'Roll back: restore the snapshot weights',
+    ops.shiftTraffic,
+    { ...cluster, 'weights.$': '$.plan.weights.initial' },
+    'weights',
+  );
+
+  describe.next(fail);
+  report.addCatch(describe, { errors: ['States.ALL'], resultPath: '$.rollback.reportError' }).next(describe);
+  release.addCatch(report, { errors: ['States.ALL'], resultPath: '$.rollback.lockError' }).next(report);
+  // A surge node that still has traffic (the weights could not be restored) is left running, not cut off.
+  terminate.addCatch(release, { errors: ['States.ALL'], resultPath: '$.rollback.terminateError' }).next(release);
+  deregister.addCatch(release, { errors: ['States.ALL'], resultPath: '$.rollback.deregisterError' }).next(terminate);
+  const surgeLaunched = new sfn.Choice(scope, 'Was a surge node launched?')
+    .when(sfn.Condition.isPresent('$.surge.instanceId'), deregister)
+    .otherwise(release);
+  restore
+    .addCatch(surgeLaunched, { errors: ['States.ALL'], resultPath: '$.rollback.weightsError' })
+    .next(surgeLaunched);
+  return new sfn.Choice(scope, 'Is there a plan to roll back?')
+    .when(sfn.Condition.isPresent('$.plan.weights'), restore)
+    .otherwise(surgeLaunched);
+}

@@ -1,0 +1,149 @@
+import { Duration } from 'aws-cdk-lib';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import type { Construct } from 'constructs';
+import { operationStep } from './fragments/operation-step';
+
+/** The Lambda functions the workflows call. */
+export interface WorkflowOperations {
+  readonly planWorkflow: lambda.IFunction;
+  readonly clusterLock: lambda.IFunction;
+  readonly snapshotCluster: lambda.IFunction;
+  readonly launchSurgeNode: lambda.IFunction;
+  readonly checkNodeReady: lambda.IFunction;
+  readonly runCommand: lambda.IFunction;
+  readonly verifyNode: lambda.IFunction;
+  readonly shiftTraffic: lambda.IFunction;
+  readonly retireNode: lambda.IFunction;
+  readonly notify: lambda.IFunction;
+}
+
+export interface WorkflowTiming {
+  /** Between two polls of a node coming up or a command running. */
+  readonly pollIntervalSeconds: number;
+  /** How long a node may take to become ready (boot, restart, warm-up). */
+  readonly readyTimeoutSeconds: number;
+  /** How long a command may run, at most; the command's own timeout applies first. */
+  readonly commandTimeoutSeconds: number;
+}
+
+export const DEFAULT_TIMING: WorkflowTiming = {
+  pollIntervalSeconds: 10,
+  readyTimeoutSeconds: 900,
+  commandTimeoutSeconds: 3600,
+};
+
+/** Where a step's failure goes: the rollback path at the top level, or out of the Map that runs it. */
+type FailureRoute = { readonly kind: 'rollback'; readonly target: sfn.IChainable } | { readonly kind: 'raise' };
+
+/**
+ * Builds workflow states from the node operations. Every step catches every error into the rollback path (or, inside
+ * a Map, lets the Map's own Catch do it), records which step failed, and every polling loop is bounded by an attempt
+ * count derived from its timeout.
+ */
+export class WorkflowBuilder {
+  private route: FailureRoute = { kind: 'raise' };
+
+  constructor(
+    readonly scope: Construct,
+    readonly ops: WorkflowOperations,
+    readonly workflow: string,
+    readonly timing: WorkflowTiming = DEFAULT_TIMING,
+  ) {}
+
+  /** From now on, failures of new steps go to `target` (with `$.error` and `$.failedStep` set). */
+  rollbackTo(target: sfn.IChainable): void {
+    this.route = { kind: 'rollback', target };
+  }
+
+  /** Builds states whose failures leave the enclosing Map (its Catch then rolls back). */
+  insideMap<T>(build: () => T): T {
+    const saved = this.route;
+    this.route = { kind: 'raise' };
+    try {
+      return build();
+    } finally {
+      this.route = saved;
+    }
+  }
+
+  /** A node operation as one named step. */
+  step(
+    label: string,
+    operation: lambda.IFunction,
+    payload: Record<string, unknown>,
+    resultPath: string,
+    timeout = Duration.seconds(60),
+  ): sfn.TaskStateBase {
+    const task = operationStep(this.scope, label, { operation, payload, resultPath, timeout });
+    this.catchInto(task, label);
+    return task;
+  }
+
+  /** Sends a failure of `state` to the current route, noting the step's name. */
+  catchInto(state: sfn.TaskStateBase | sfn.Map | sfn.Parallel, label: string): void {
+    if (this.route.kind === 'raise') return;
+    const note = new sfn.Pass(this.scope, `Note that "${label}" failed`, {
+      result: sfn.Result.fromObject({ step: label }),
+      resultPath: '$.failedStep',
+    });
+    note.next(this.route.target);
+    state.addCatch(note, { errors: ['States.ALL'], resultPath: '$.error' });
+  }
+
+  /** Fails the current route with a named error, for loops that ran out of attempts. */
+  private timeoutFailure(label: string, error: string, cause: string): sfn.IChainable {
+    if (this.route.kind === 'raise')
+      return new sfn.Fail(this.scope, `Fail because ${label} took too long`, { error, cause });
+    const recordError = new sfn.Pass(this.scope, `Note that ${label} took too long`, {
+      result: sfn.Result.fromObject({ Error: error, Cause: cause }),
+      resultPath: '$.error',
+    });
+    const recordStep = new sfn.Pass(this.scope, `Note the step that took too long: ${label}`, {
+      result: sfn.Result.fromObject({ step: label }),
+      resultPath: '$.failedStep',
+    });
+    return recordError.next(recordStep).next(this.route.target);
+  }
+
+  /**
+   * Repeats `poll` every poll interval until `done` holds on its result, at most `timeoutSeconds` long; then fails
+   * with `timeoutError`. The attempt count is the loop's bound.
+   */
+  pollUntil(options: {
+    label: string;
+    poll: sfn.TaskStateBase;
+    resultPath: string;
+    done: sfn.Condition;
+    timeoutSeconds: number;
+    timeoutError: string;
+  }): sfn.Chain {
+    const { label } = options;
+    const maxAttempts = Math.max(1, Math.ceil(options.timeoutSeconds / this.timing.pollIntervalSeconds));
+    const counter = `${options.resultPath}Attempts`;
+    const start = new sfn.Pass(this.scope, `Start counting polls: ${label}`, {
+      parameters: { count: 0 },
+      resultPath: counter,
+    });
+    const count = new sfn.Pass(this.scope, `Count the poll: ${label}`, {
+      parameters: { 'count.$': `States.MathAdd(${counter}.count, 1)` },
+      resultPath: counter,
+    });
+    const wait = new sfn.Wait(this.scope, `Wait before polling again: ${label}`, {
+      time: sfn.WaitTime.duration(Duration.seconds(this.timing.pollIntervalSeconds)),
+    });
+    const finished = new sfn.Pass(this.scope, `Done polling: ${label}`);
+    const check = new sfn.Choice(this.scope, `Is it done: ${label}?`)
+      .when(options.done, finished)
+      .when(
+        sfn.Condition.numberGreaterThanEquals(`${counter}.count`, maxAttempts),
+        this.timeoutFailure(label, options.timeoutError, `${label}: not done after ${options.timeoutSeconds} s`),
+      )
+      .otherwise(wait);
+    start.next(options.poll);
+    wait.next(count).next(options.poll);
+    options.poll.next(check);
+    // The loop's only way on is `finished`; what follows the chain attaches there.
+    return sfn.Chain.custom(start, [finished], finished);
+  }
+}

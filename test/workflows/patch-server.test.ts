@@ -1,0 +1,233 @@
+import { dynamodbClient } from '../../functions/lib/clients/dynamodb';
+import { ec2Client } from '../../functions/lib/clients/ec2';
+import { elbv2Client } from '../../functions/lib/clients/elbv2';
+import { ssmClient } from '../../functions/lib/clients/ssm';
+import { acquireLock, readLock } from '../../functions/lib/lock';
+import { findSurgeNodes } from '../../functions/lib/nodes';
+import type { PatchPlan } from '../../functions/lib/plans/patch-server';
+import { describeWeights, isWeighted, readWeights } from '../../functions/lib/traffic';
+import { useFakeNodes } from '../harness/fake-nodes';
+import { failedCommand, recordCalls, unhealthyTarget, useFaults } from '../harness/faults';
+import { type LocalExecutionResult, runLocally } from '../harness/local-sfn';
+import { useMoto } from '../harness/moto';
+import { createMotoCluster, type MotoCluster } from '../harness/moto-cluster';
+import { simulateNodes } from '../harness/simulated-nodes';
+import { provisionStackResources } from '../harness/stack-resources';
+import { synthesizedApp } from '../harness/synth';
+import { TEST_CLUSTER_STACK } from '../harness/test-app';
+
+const PATCHED = '1.0.0-P42';
+
+describe('patch-server', () => {
+  useMoto();
+  useFaults();
+  useFakeNodes();
+  const stack = () => synthesizedApp().stack(TEST_CLUSTER_STACK);
+  const lockStore = () => ({ dynamodb: dynamodbClient, tableName: 'ClusterLockTable92E74664' });
+
+  async function prepare(topology: 'active-passive' | 'active-active') {
+    const cluster = await createMotoCluster({ topology });
+    await provisionStackResources(stack());
+    const simulated = await simulateNodes(cluster, {
+      version: '1.0.0',
+      // The patch document restarts the server on the patched version.
+      onCommand: (command, node) => {
+        if (command.documentName === 'zerodown-test-patch') node.version = PATCHED;
+      },
+    });
+    return { cluster, simulated };
+  }
+
+  function run(input: Record<string, unknown>, onEvent?: Parameters<typeof runLocally>[0]['onEvent']) {
+    return runLocally({
+      stack: stack(),
+      stateMachine: 'ClusterWorkflowsPatchServer',
+      input: { cluster: 'test-cluster', patchId: 'P42', ...input },
+      timeScale: 0.001,
+      ...(onEvent ? { onEvent } : {}),
+    });
+  }
+
+  async function weights(cluster: MotoCluster) {
+    if (!isWeighted(cluster.model)) throw new Error('weighted cluster expected');
+    return describeWeights(await readWeights(elbv2Client, cluster.model));
+  }
+
+  async function expectCleanCluster(cluster: MotoCluster, expectedWeights: string) {
+    expect(await weights(cluster)).toBe(expectedWeights);
+    expect(await findSurgeNodes(ec2Client, cluster.model)).toEqual([]);
+    expect(await readLock(lockStore(), 'test-cluster')).toBeUndefined();
+  }
+
+  function failureOf(execution: LocalExecutionResult) {
+    return { status: execution.status, error: execution.error, cause: execution.cause };
+  }
+
+  it('patches an active/passive cluster: every node on the new version, traffic back, surge gone, lock free', async () => {
+    const { cluster, simulated } = await prepare('active-passive');
+
+    const execution = await run({ version: PATCHED });
+
+    expect(failureOf(execution)).toMatchObject({ status: 'SUCCEEDED' });
+    for (const node of cluster.model.nodes) expect(simulated.nodes.get(node.instanceId)?.version).toBe(PATCHED);
+    expect(simulated.commands.map((command) => command.instanceIds)).toEqual(
+      cluster.model.nodes.map((node) => [node.instanceId]).reverse(),
+    );
+    await expectCleanCluster(cluster, 'a=100, b=0, surge=0');
+    expect(execution.path).toContain('Shift traffic to the patched node');
+    expect(execution.stateTransitions).toBeLessThan(200);
+  });
+
+  it('keeps traffic on the patched node when asked not to shift back', async () => {
+    const { cluster } = await prepare('active-passive');
+    const execution = await run({ shiftBack: false });
+    expect(execution.status).toBe('SUCCEEDED');
+    await expectCleanCluster(cluster, 'a=0, b=100, surge=0');
+  });
+
+  it('patches an active/active cluster one node at a time behind the surge node', async () => {
+    const { cluster, simulated } = await prepare('active-active');
+    const servingSeen: string[] = [];
+
+    const execution = await run({ version: PATCHED }, (event) => {
+      if (event.type === 'StateEntered' && event.state.name === 'Patch the node in turn') servingSeen.push('patch');
+    });
+
+    expect(failureOf(execution)).toMatchObject({ status: 'SUCCEEDED' });
+    expect(servingSeen).toHaveLength(2);
+    for (const node of cluster.model.nodes) expect(simulated.nodes.get(node.instanceId)?.version).toBe(PATCHED);
+    await expectCleanCluster(cluster, 'a=50, b=50, surge=0');
+  });
+
+  it('rolls back when the patch fails on the first node, and never touches the other one', async () => {
+    // moto runs no commands; the failure is injected.
+    const { cluster, simulated } = await prepare('active-passive');
+    const [active, passive] = cluster.model.nodes.map((node) => node.instanceId);
+    failedCommand(passive ?? '', { output: 'yum: patch P42 conflicts with kernel-5.10', responseCode: 1 });
+
+    const execution = await run({});
+
+    expect(execution.status).toBe('FAILED');
+    expect(execution.error).toBe('CommandFailedError');
+    expect(execution.cause).toMatch(/^Check the patch of the passive node failed: /);
+    expect(execution.cause).toContain('conflicts with kernel-5.10');
+    expect(execution.path).toContain('Roll back: restore the snapshot weights');
+    expect(simulated.commands.flatMap((command) => command.instanceIds)).not.toContain(active);
+    expect(simulated.nodes.get(active ?? '')?.version).toBe('1.0.0');
+    await expectCleanCluster(cluster, 'a=100, b=0, surge=0');
+  });
+
+  it('restores the snapshot weights when the patched node fails its checks after the shift', async () => {
+    const { cluster, simulated } = await prepare('active-passive');
+    const [active, passive] = cluster.model.nodes.map((node) => node.instanceId);
+
+    const execution = await run({}, (event) => {
+      if (event.type === 'StateExited' && event.state.name === 'Shift traffic to the patched node') {
+        const node = simulated.nodes.get(passive ?? '');
+        if (node) node.healthStatus = 503;
+      }
+    });
+
+    expect(failureOf(execution)).toMatchObject({ status: 'FAILED', error: 'HealthCheckFailedError' });
+    expect(execution.cause).toMatch(
+      /^Verify the patched node under traffic failed: .*"server health": expected HTTP 200, got 503/,
+    );
+    expect(simulated.commands.flatMap((command) => command.instanceIds)).not.toContain(active);
+    await expectCleanCluster(cluster, 'a=100, b=0, surge=0');
+  });
+
+  it('leaves traffic on the patched node when the original active node comes back broken', async () => {
+    const { cluster, simulated } = await prepare('active-passive');
+    const [active] = cluster.model.nodes.map((node) => node.instanceId);
+    let broken = false;
+    // The load balancer sees the broken node too (moto never reports an unhealthy target).
+    unhealthyTarget(active ?? '', { when: () => broken });
+
+    const execution = await run({}, (event) => {
+      if (event.type === 'StateExited' && event.state.name === 'Verify the patched node under traffic') {
+        broken = true;
+        const node = simulated.nodes.get(active ?? '');
+        if (node) node.healthStatus = 500;
+      }
+    });
+
+    expect(failureOf(execution)).toMatchObject({ status: 'FAILED', error: 'NodeNotReadyError' });
+    // Restoring the snapshot would send traffic to the broken node: the guard refuses, the patched node keeps it.
+    const refused = execution.events.find(
+      (event) => event.type === 'StateCaught' && event.state.name === 'Roll back: restore the snapshot weights',
+    );
+    expect(refused).toBeDefined();
+    await expectCleanCluster(cluster, 'a=0, b=100, surge=0');
+  });
+
+  it('rolls back when the capacity guard refuses because the remaining node is unhealthy', async () => {
+    const { cluster } = await prepare('active-passive');
+    const passive = cluster.model.nodes[1]?.instanceId ?? '';
+    let passivePatched = false;
+    // moto reports every target healthy; the passive node's target turns unhealthy once it is patched.
+    unhealthyTarget(passive, { when: () => passivePatched });
+
+    const execution = await run({}, (event) => {
+      if (event.type === 'StateExited' && event.state.name === 'Verify the passive node') passivePatched = true;
+    });
+
+    expect(failureOf(execution)).toMatchObject({ status: 'FAILED', error: 'CapacityGuardError' });
+    expect(execution.cause).toMatch(/^Shift traffic to the patched node failed: /);
+    await expectCleanCluster(cluster, 'a=100, b=0, surge=0');
+  });
+
+  it('refuses a second start on a locked cluster and leaves the running execution alone', async () => {
+    await prepare('active-passive');
+    const holder = 'arn:aws:states:us-east-1:123456789012:execution:zerodown-test-cluster-patch-server:first';
+    await acquireLock(lockStore(), {
+      cluster: 'test-cluster',
+      owner: holder,
+      workflow: 'patch-server',
+      leaseSeconds: 3600,
+    });
+
+    const execution = await run({});
+
+    expect(failureOf(execution)).toMatchObject({ status: 'FAILED', error: 'ClusterLockedError' });
+    expect(execution.path).not.toContain('Snapshot the cluster');
+    expect((await readLock(lockStore(), 'test-cluster'))?.owner).toBe(holder);
+  });
+
+  it('returns the plan on a dry run and makes no mutating AWS call', async () => {
+    const { cluster } = await prepare('active-passive');
+    const calls: string[] = [];
+    for (const client of [ec2Client, elbv2Client, ssmClient, dynamodbClient]) recordCalls(client, calls);
+
+    const execution = await run({ dryRun: true, version: PATCHED });
+
+    expect(execution.status).toBe('SUCCEEDED');
+    const plan = execution.output as unknown as PatchPlan;
+    expect(plan.steps.map((step) => step.step)).toEqual([
+      'Launch surge node',
+      'Wait until the surge node is ready',
+      'Patch the passive node',
+      'Wait until the passive node is ready',
+      'Verify the passive node',
+      'Shift traffic to the patched node',
+      'Verify the patched node under traffic',
+      'Patch the other node',
+      'Wait until the other node is ready',
+      'Verify the other node',
+      'Shift traffic back',
+      'Retire the surge node',
+    ]);
+    expect(plan.first?.instanceId).toBe(cluster.model.nodes[1]?.instanceId);
+    expect(plan.steps.every((step) => step.predictedServing >= plan.requiredServing)).toBe(true);
+    const mutating = calls.filter((name) => !/^(Describe|Get|List)/.test(name));
+    expect(calls.length).toBeGreaterThan(0);
+    expect(mutating).toEqual([]);
+    await expectCleanCluster(cluster, 'a=100, b=0, surge=0');
+  });
+
+  it('refuses a malformed patch id before touching anything', async () => {
+    await prepare('active-passive');
+    const execution = await run({ patchId: 'P42; reboot' });
+    expect(failureOf(execution)).toMatchObject({ status: 'FAILED', error: 'InputValidationError' });
+    expect(execution.path).toEqual(['Validate the request']);
+  });
+});
