@@ -23,6 +23,7 @@ const OPERATIONS = [
   'shift-traffic',
   'retire-node',
   'notify',
+  'plan-workflow',
 ];
 
 function statementsOf(template: { Resources: Record<string, { Type: string; Properties?: Record<string, unknown> }> }) {
@@ -68,7 +69,7 @@ describe('NodeOperations', () => {
     const inVpc = resourcesOfType(raw, 'AWS::Lambda::Function')
       .filter(([, fn]) => fn.Properties?.VpcConfig)
       .map(([, fn]) => String(fn.Metadata?.['zerodown:handler']).replace(/^functions\/|\.ts#handler$/g, ''));
-    expect(inVpc.sort()).toEqual(['check-node-ready', 'snapshot-cluster', 'verify-node']);
+    expect(inVpc.sort()).toEqual(['check-node-ready', 'plan-workflow', 'snapshot-cluster', 'verify-node']);
     template.hasResourceProperties('AWS::Lambda::Function', {
       VpcConfig: {
         SubnetIds: testClusterModel().network.subnetIds,
@@ -102,6 +103,11 @@ describe('NodeOperations', () => {
         'ec2:DeleteNetworkInterface',
         'ec2:AssignPrivateIpAddresses',
         'ec2:UnassignPrivateIpAddresses',
+        // Step Functions' vended log delivery, which has no resource-level permissions.
+        'logs:CreateLogDelivery',
+        'logs:UpdateLogDelivery',
+        'logs:DeleteLogDelivery',
+        'logs:PutResourcePolicy',
       ];
       const wildcard = (resource: unknown) => JSON.stringify(resource).includes('*');
       const offenders = statements.filter(

@@ -1,0 +1,44 @@
+import { App, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { ZeroDownCluster } from '../../cdk/constructs/zerodown-cluster';
+import { synthesizedApp } from '../harness/synth';
+import { TEST_CLUSTER_STACK, testClusterModel } from '../harness/test-app';
+
+describe('Workflows', () => {
+  const template = Template.fromJSON(synthesizedApp().stack(TEST_CLUSTER_STACK).template);
+
+  it('runs patch-server as a Standard state machine with a timeout, X-Ray and ALL-level logs', () => {
+    template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+      StateMachineName: 'zerodown-test-cluster-patch-server',
+      StateMachineType: 'STANDARD',
+      TracingConfiguration: { Enabled: true },
+      LoggingConfiguration: Match.objectLike({ Level: 'ALL', IncludeExecutionData: true }),
+      DefinitionString: Match.objectLike({
+        'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp('"TimeoutSeconds":14400')])],
+      }),
+    });
+  });
+
+  it('lets an operator role be granted the right to start a patch', () => {
+    const stack = new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Grant', {
+      env: { region: 'us-east-1', account: '123456789012' },
+    });
+    const cluster = new ZeroDownCluster(stack, 'Cluster', { model: testClusterModel() });
+    const operator = new iam.Role(stack, 'Operator', { assumedBy: new iam.AccountRootPrincipal() });
+
+    cluster.workflows.patchServer.grantStartExecution(operator);
+
+    Template.fromStack(stack).hasResourceProperties('AWS::IAM::Policy', {
+      Roles: [{ Ref: Match.stringLikeRegexp('^Operator') }],
+      PolicyDocument: {
+        Statement: [
+          Match.objectLike({
+            Action: 'states:StartExecution',
+            Resource: { Ref: Match.stringLikeRegexp('PatchServer') },
+          }),
+        ],
+      },
+    });
+  });
+});
