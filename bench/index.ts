@@ -3,11 +3,14 @@
  * they never fail a build on timing.
  */
 import { report as bundleReport, measureBundles } from './bundles';
+import { measureWorkflows, report as workflowReport } from './workflows';
 
 async function main(): Promise<void> {
   const progress = (message: string) => process.stderr.write(`${message}\n`);
   process.stdout.write('== Lambda bundles: size and cold module load ==\n');
-  process.stdout.write(`${bundleReport(await measureBundles({ onProgress: progress }))}\n`);
+  process.stdout.write(`${bundleReport(await measureBundles({ onProgress: progress }))}\n\n`);
+  process.stdout.write('== Workflows: state transitions, AWS calls and cost of a happy path ==\n');
+  process.stdout.write(`${workflowReport(await measureWorkflows())}\n`);
 }
 
 main().catch((error: unknown) => {

@@ -52,9 +52,11 @@ export async function serveNode(instanceId: string, ip: string, port: number, ve
   return node;
 }
 
+export async function closeAllFakeNodes(): Promise<void> {
+  await Promise.all([...open].map((node) => node.close()));
+}
+
 /** Closes every fake node after each test in the calling file. */
 export function useFakeNodes(): void {
-  afterEach(async () => {
-    await Promise.all([...open].map((node) => node.close()));
-  });
+  afterEach(closeAllFakeNodes);
 }

@@ -233,9 +233,11 @@ export function failedCommand(
 /** A throttled SSM call, the failure that most often hits GetCommandInvocation polling. */
 export const ssmThrottling = throttlingError(SSMServiceException);
 
+export function removeAllFaults(): void {
+  for (const fault of [...active]) fault.remove();
+}
+
 /** Removes every fault after each test in the calling file. */
 export function useFaults(): void {
-  afterEach(() => {
-    for (const fault of [...active]) fault.remove();
-  });
+  afterEach(removeAllFaults);
 }

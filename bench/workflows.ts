@@ -1,0 +1,127 @@
+/**
+ * Runs each workflow's happy path with the synthesized state machine, the real handlers and a moto_server of its
+ * own, and reports state transitions, AWS API calls and the Step Functions cost of one run.
+ *
+ * Run with `npx tsx bench/workflows.ts`.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+/** Step Functions Standard: $0.025 per 1,000 state transitions. */
+export const DOLLARS_PER_TRANSITION = 0.025 / 1000;
+export const TRANSITION_TARGET = 200;
+
+export interface WorkflowMeasurement {
+  readonly workflow: string;
+  readonly topology: string;
+  readonly status: string;
+  readonly stateTransitions: number;
+  readonly awsCalls: Record<string, number>;
+  readonly totalAwsCalls: number;
+  readonly costDollars: number;
+  readonly durationMs: number;
+}
+
+export async function measureWorkflows(): Promise<WorkflowMeasurement[]> {
+  const workdir = fs.mkdtempSync(path.join(os.tmpdir(), 'zerodown-bench-'));
+  const { startMotoServer, stopProcess, resetMotoServer } = await import('../test/harness/moto-server');
+  const moto = await startMotoServer(workdir);
+  try {
+    // The SDK clients are built when their modules load: point them at moto first.
+    Object.assign(process.env, {
+      AWS_ENDPOINT_URL: moto.endpoint,
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: 'bench',
+      AWS_SECRET_ACCESS_KEY: 'bench',
+    });
+    const { buildTestApp, TEST_CLUSTER_STACK } = await import('../test/harness/test-app');
+    const { readCloudAssembly } = await import('../test/harness/synth');
+    const { runLocally } = await import('../test/harness/local-sfn');
+    const { createMotoCluster } = await import('../test/harness/moto-cluster');
+    const { simulateNodes } = await import('../test/harness/simulated-nodes');
+    const { provisionStackResources } = await import('../test/harness/stack-resources');
+    const { recordCalls, removeAllFaults } = await import('../test/harness/faults');
+    const { closeAllFakeNodes } = await import('../test/harness/fake-nodes');
+    const clients = await Promise.all([
+      import('../functions/lib/clients/ec2').then((m) => m.ec2Client),
+      import('../functions/lib/clients/elbv2').then((m) => m.elbv2Client),
+      import('../functions/lib/clients/ssm').then((m) => m.ssmClient),
+      import('../functions/lib/clients/dynamodb').then((m) => m.dynamodbClient),
+      import('../functions/lib/clients/sns').then((m) => m.snsClient),
+      import('../functions/lib/clients/sfn').then((m) => m.sfnClient),
+    ]);
+
+    const outdir = path.join(workdir, 'cdk.out');
+    buildTestApp(outdir).synth();
+    const stack = readCloudAssembly(outdir).stack(TEST_CLUSTER_STACK);
+
+    const results: WorkflowMeasurement[] = [];
+    for (const topology of ['active-passive', 'active-active'] as const) {
+      await resetMotoServer(moto.endpoint);
+      const cluster = await createMotoCluster({ topology });
+      await provisionStackResources(stack);
+      await simulateNodes(cluster, { version: '1.0.0' });
+      const calls: string[] = [];
+      for (const client of clients) recordCalls(client, calls);
+
+      const execution = await runLocally({
+        stack,
+        stateMachine: 'ClusterWorkflowsPatchServer',
+        input: { cluster: cluster.model.name, patchId: 'P42' },
+        timeScale: 0.001,
+      });
+      removeAllFaults();
+      await closeAllFakeNodes();
+
+      const awsCalls: Record<string, number> = {};
+      for (const call of calls) {
+        const name = call.replace(/Command$/, '');
+        awsCalls[name] = (awsCalls[name] ?? 0) + 1;
+      }
+      results.push({
+        workflow: 'patch-server',
+        topology,
+        status: execution.status,
+        stateTransitions: execution.stateTransitions,
+        awsCalls,
+        totalAwsCalls: calls.length,
+        costDollars: execution.stateTransitions * DOLLARS_PER_TRANSITION,
+        durationMs: execution.durationMs,
+      });
+    }
+    return results;
+  } finally {
+    await stopProcess(moto.pid);
+    fs.rmSync(workdir, { recursive: true, force: true });
+  }
+}
+
+export function report(results: readonly WorkflowMeasurement[]): string {
+  const lines = results.map((result) => {
+    const top = Object.entries(result.awsCalls)
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 6)
+      .map(([name, count]) => `${name} ${count}`)
+      .join(', ');
+    const mark = result.stateTransitions < TRANSITION_TARGET ? '✓' : '✗';
+    return [
+      `${result.workflow} (${result.topology}): ${result.status}`,
+      `  state transitions ${result.stateTransitions} (target < ${TRANSITION_TARGET} ${mark}),` +
+        ` cost $${result.costDollars.toFixed(5)} per run ($${(result.costDollars * 1000).toFixed(2)} per 1,000 runs)`,
+      `  AWS API calls ${result.totalAwsCalls}: ${top}`,
+      `  local run ${(result.durationMs / 1000).toFixed(1)} s at 1/1000 time scale (waits and polls scaled)`,
+    ].join('\n');
+  });
+  return lines.join('\n');
+}
+
+if (require.main === module) {
+  measureWorkflows().then(
+    (results) => process.stdout.write(`${report(results)}\n`),
+    (error: unknown) => {
+      process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}
