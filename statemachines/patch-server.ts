@@ -90,33 +90,31 @@ export function patchServerDefinition(
   const retireThenFinish = retire(b).next(release).next(report).next(succeeded);
 
   const activePassive = sfn.Chain.start(patchNode(b, 'the passive node', '$.plan.first.instanceId'))
-    .next(shift(b, 'Shift traffic to the patched node', '$.plan.weights.toFirst'))
+    .next(shift(b, 'Shift traffic to the patched node', '$.plan.shifts.toFirst'))
     .next(verifyUnderTraffic(b, 'the patched node', '$.plan.first.instanceId'))
     .next(patchNode(b, 'the other node', '$.plan.second.instanceId'))
     .next(
       new sfn.Choice(scope, 'Shift traffic back?')
         .when(
           sfn.Condition.booleanEquals('$.request.shiftBack', true),
-          shift(b, 'Shift traffic back to the original active node', '$.plan.weights.final').next(retireThenFinish),
+          shift(b, 'Shift traffic back', '$.plan.shifts.back').next(retireThenFinish),
         )
         .otherwise(retireThenFinish),
     );
 
-  const rotate = new sfn.Map(scope, 'Patch every node in turn', {
-    itemsPath: '$.plan.rotation',
-    maxConcurrency: 1,
-    itemSelector: { 'request.$': '$.request', 'plan.$': '$.plan', 'item.$': '$$.Map.Item.Value' },
-    resultPath: sfn.JsonPath.DISCARD,
-  });
-  rotate.itemProcessor(
-    b.insideMap(() =>
-      sfn.Chain.start(shift(b, 'Take the node out of service', '$.item.drainWeights'))
-        .next(patchNode(b, 'the node in turn', '$.item.node.instanceId'))
-        .next(shift(b, 'Return the node to service', '$.item.restoreWeights'))
-        .next(verifyUnderTraffic(b, 'the node back in service', '$.item.node.instanceId')),
-    ),
+  const takeOut = shift(b, 'Take the node out of service', '$.item.drain');
+  const returned = shift(b, 'Return the node to service', '$.item.restore').next(
+    verifyUnderTraffic(b, 'the node back in service', '$.item.node.instanceId'),
   );
-  b.catchInto(rotate, 'Patch every node in turn');
+  takeOut.next(patchNode(b, 'the node in turn', '$.item.node.instanceId')).next(returned);
+  const rotate = b.forEachInOrder({
+    label: 'patch every node in turn',
+    itemsPath: '$.plan.rotation',
+    itemPath: '$.item',
+    loopPath: '$.rotationLoop',
+    body: takeOut,
+    bodyEnd: returned,
+  });
   const activeActive = sfn.Chain.start(
     b.step(
       'Verify the surge node',
@@ -125,9 +123,9 @@ export function patchServerDefinition(
       '$.verified',
     ),
   )
-    .next(shift(b, 'Put the surge node into service', '$.plan.weights.surgeIn'))
+    .next(shift(b, 'Put the surge node into service', '$.plan.shifts.surgeIn'))
     .next(rotate)
-    .next(shift(b, 'Take the surge node out of service', '$.plan.weights.surgeOut'))
+    .next(shift(b, 'Take the surge node out of service', '$.plan.shifts.surgeOut'))
     .next(retireThenFinish);
 
   const byTopology = new sfn.Choice(scope, 'Which topology?')
@@ -223,19 +221,52 @@ function verifyUnderTraffic(b: WorkflowBuilder, label: string, instanceIdPath: s
   );
 }
 
-/** Re-weights traffic behind the capacity guard, then waits out the drain time if traffic was taken away. */
-function shift(b: WorkflowBuilder, label: string, weightsPath: string): sfn.Chain {
-  const task = b.step(
+/**
+ * Moves traffic as the plan says: one stage or several (gradual shifting), each set behind the capacity guard and,
+ * when the operator asked for it, followed by a bake and a check of their alarms. Then waits out the drain time if
+ * the move took traffic away from a node.
+ */
+function shift(b: WorkflowBuilder, label: string, shiftPath: string): sfn.Chain {
+  const scope = b.scope;
+  const setWeights = b.step(
     label,
     b.ops.shiftTraffic,
-    { ...cluster, 'weights.$': weightsPath, 'baselineServing.$': '$.plan.baselineServing' },
+    { ...cluster, 'weights.$': '$.stage.weights', 'baselineServing.$': '$.plan.baselineServing' },
     '$.shift',
     Duration.seconds(90),
   );
-  const drain = new sfn.Wait(b.scope, `Let connections drain: ${label}`, {
-    time: sfn.WaitTime.secondsPath('$.shift.drainSeconds'),
+  const bake = new sfn.Wait(scope, `Bake: ${label}`, { time: sfn.WaitTime.secondsPath('$.stage.bakeSeconds') });
+  const alarms = b.step(
+    `Check the alarms: ${label}`,
+    b.ops.checkAlarms,
+    { ...cluster, 'alarms.$': '$.stage.alarms' },
+    '$.alarms',
+  );
+  const stageDone = new sfn.Pass(scope, `Stage done: ${label}`);
+  setWeights.next(
+    new sfn.Choice(scope, `Bake and watch the alarms? ${label}`)
+      .when(
+        sfn.Condition.or(
+          sfn.Condition.numberGreaterThan('$.stage.bakeSeconds', 0),
+          sfn.Condition.isPresent('$.stage.alarms[0]'),
+        ),
+        bake.next(alarms).next(stageDone),
+      )
+      .otherwise(stageDone),
+  );
+  const drain = new sfn.Wait(scope, `Let connections drain: ${label}`, {
+    time: sfn.WaitTime.secondsPath(`${shiftPath}.drainSeconds`),
   });
-  return sfn.Chain.start(task).next(drain);
+  return b
+    .forEachInOrder({
+      label: `stages of ${label}`,
+      itemsPath: `${shiftPath}.stages`,
+      itemPath: '$.stage',
+      loopPath: '$.stageLoop',
+      body: setWeights,
+      bodyEnd: stageDone,
+    })
+    .next(drain);
 }
 
 /** Deregisters the surge node, lets it drain, terminates it and waits until it is gone; or keeps it on request. */
@@ -322,7 +353,8 @@ function rollbackPath(scope: Construct, b: WorkflowBuilder): sfn.IChainable {
   const restore = carryOn(
     'Roll back: restore the snapshot weights',
     ops.shiftTraffic,
-    { ...cluster, 'weights.$': '$.plan.weights.initial' },
+    // Measured against the snapshot's serving nodes, not today's: a half-done gradual shift serves from both.
+    { ...cluster, 'weights.$': '$.plan.weights.initial', 'baselineServing.$': '$.plan.baselineServing' },
     'weights',
   );
 

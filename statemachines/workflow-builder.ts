@@ -16,6 +16,7 @@ export interface WorkflowOperations {
   readonly shiftTraffic: lambda.IFunction;
   readonly retireNode: lambda.IFunction;
   readonly notify: lambda.IFunction;
+  readonly checkAlarms: lambda.IFunction;
 }
 
 export interface WorkflowTiming {
@@ -83,7 +84,7 @@ export class WorkflowBuilder {
   /** Sends a failure of `state` to the current route, noting the step's name. */
   catchInto(state: sfn.TaskStateBase | sfn.Map | sfn.Parallel, label: string): void {
     if (this.route.kind === 'raise') return;
-    const note = new sfn.Pass(this.scope, `Note that "${label}" failed`, {
+    const note = new sfn.Pass(this.scope, `Failed: ${label}`, {
       result: sfn.Result.fromObject({ step: label }),
       resultPath: '$.failedStep',
     });
@@ -95,15 +96,58 @@ export class WorkflowBuilder {
   private timeoutFailure(label: string, error: string, cause: string): sfn.IChainable {
     if (this.route.kind === 'raise')
       return new sfn.Fail(this.scope, `Fail because ${label} took too long`, { error, cause });
-    const recordError = new sfn.Pass(this.scope, `Note that ${label} took too long`, {
+    const recordError = new sfn.Pass(this.scope, `Timed out: ${label}`, {
       result: sfn.Result.fromObject({ Error: error, Cause: cause }),
       resultPath: '$.error',
     });
-    const recordStep = new sfn.Pass(this.scope, `Note the step that took too long: ${label}`, {
+    const recordStep = new sfn.Pass(this.scope, `Record the timeout: ${label}`, {
       result: sfn.Result.fromObject({ step: label }),
       resultPath: '$.failedStep',
     });
     return recordError.next(recordStep).next(this.route.target);
+  }
+
+  /**
+   * Runs `body` once for each item of the array at `itemsPath`, one after the other, with the item at `itemPath`.
+   * A counted loop rather than a Map: a step that fails stops the loop on the spot and goes to the rollback path
+   * like any other step, naming itself as the failed step.
+   */
+  forEachInOrder(options: {
+    label: string;
+    itemsPath: string;
+    /** Where the current item goes, such as `$.stage`. */
+    itemPath: string;
+    /** Where the loop keeps its count, such as `$.stageLoop`. Unique per loop. */
+    loopPath: string;
+    body: sfn.IChainable & sfn.INextable;
+    bodyEnd: sfn.INextable;
+  }): sfn.Chain {
+    const { label, loopPath } = options;
+    const start = new sfn.Pass(this.scope, `Start: ${label}`, {
+      parameters: { count: 0, 'total.$': `States.ArrayLength(${options.itemsPath})` },
+      resultPath: loopPath,
+    });
+    const take = new sfn.Pass(this.scope, `Take the next item: ${label}`, {
+      parameters: { 'value.$': `States.ArrayGetItem(${options.itemsPath}, ${loopPath}.count)` },
+      resultPath: `${options.itemPath}Holder`,
+    });
+    const unwrap = new sfn.Pass(this.scope, `Unwrap the item: ${label}`, {
+      inputPath: `${options.itemPath}Holder.value`,
+      resultPath: options.itemPath,
+    });
+    const advance = new sfn.Pass(this.scope, `Count the item: ${label}`, {
+      parameters: { 'count.$': `States.MathAdd(${loopPath}.count, 1)`, 'total.$': `${loopPath}.total` },
+      resultPath: loopPath,
+    });
+    const finished = new sfn.Pass(this.scope, `Finished: ${label}`);
+    const anyLeft = new sfn.Choice(this.scope, `Any left: ${label}?`)
+      .when(sfn.Condition.numberLessThanJsonPath(`${loopPath}.count`, `${loopPath}.total`), take)
+      .otherwise(finished);
+    start.next(anyLeft);
+    take.next(unwrap).next(options.body);
+    options.bodyEnd.next(advance);
+    advance.next(anyLeft);
+    return sfn.Chain.custom(start, [finished], finished);
   }
 
   /**

@@ -43,6 +43,7 @@ export class NodeOperations extends Construct {
   public readonly retireNode: lambda.IFunction;
   public readonly notify: lambda.IFunction;
   public readonly planWorkflow: lambda.IFunction;
+  public readonly checkAlarms: lambda.IFunction;
 
   private readonly props: NodeOperationsProps;
 
@@ -95,6 +96,11 @@ export class NodeOperations extends Construct {
       inVpc: true,
     });
     this.allowDescribe(this.planWorkflow, ['ec2:DescribeInstances', ...ELB_READS]);
+
+    this.checkAlarms = this.operation('CheckAlarms', 'check-alarms', 'Check the operator alarms after a bake', {
+      readsModel: false,
+    });
+    this.allowDescribe(this.checkAlarms, ['cloudwatch:DescribeAlarms']);
 
     this.launchSurgeNode = this.operation('LaunchSurgeNode', 'launch-surge-node', 'Launch the surge node from the AMI');
     this.allowDescribe(this.launchSurgeNode, ['ec2:DescribeInstances']);
@@ -170,6 +176,7 @@ export class NodeOperations extends Construct {
       this.retireNode,
       this.notify,
       this.planWorkflow,
+      this.checkAlarms,
     ];
   }
 

@@ -117,3 +117,8 @@ export class NotASurgeNodeError extends ZeroDownError {
 export class NodeLostError extends ZeroDownError {
   override readonly name = 'NodeLostError';
 }
+
+/** A CloudWatch alarm named by the workflow was in ALARM after a traffic step (or does not exist). */
+export class AlarmTriggeredError extends ZeroDownError {
+  override readonly name = 'AlarmTriggeredError';
+}

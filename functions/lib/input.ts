@@ -39,3 +39,5 @@ export const nodeCheckInput = z.strictObject({
     .nullish()
     .transform((version) => version ?? undefined),
 });
+
+export const alarmNameInput = z.string().regex(/^[\w .:/#+=@,()-]{1,255}$/, 'must be a CloudWatch alarm name');

@@ -191,6 +191,18 @@ export const readableStateNames: AslRule = {
       .map(({ name }) => `state "${name}" does not say what it does`),
 };
 
+/** The Amazon States Language limit. */
+const MAX_STATE_NAME_LENGTH = 80;
+
+export const stateNameLength: AslRule = {
+  id: 'state-name-length',
+  description: `State names are at most ${MAX_STATE_NAME_LENGTH} characters, as Step Functions requires.`,
+  check: (definition) =>
+    allStates(definition)
+      .filter(({ name }) => name.length > MAX_STATE_NAME_LENGTH)
+      .map(({ name }) => `state "${name}" is ${name.length} characters long`),
+};
+
 export const uniqueStateNames: AslRule = {
   id: 'unique-state-names',
   description: 'State names are unique across the whole machine, Map and Parallel bodies included.',
@@ -210,6 +222,7 @@ export const WORKFLOW_RULES: readonly AslRule[] = [
   boundedLoops,
   hasFailState,
   readableStateNames,
+  stateNameLength,
   uniqueStateNames,
 ];
 

@@ -24,6 +24,7 @@ const OPERATIONS = [
   'retire-node',
   'notify',
   'plan-workflow',
+  'check-alarms',
 ];
 
 function statementsOf(template: { Resources: Record<string, { Type: string; Properties?: Record<string, unknown> }> }) {

@@ -7,6 +7,7 @@ import {
   hasFailState,
   readableStateNames,
   stateMachineTimeout,
+  stateNameLength,
   taskTimeouts,
   uniqueStateNames,
 } from '../harness/asl-rules';
@@ -121,6 +122,14 @@ describe('workflow ASL rules', () => {
         s.Task3 = s['Workflow succeeded'] ?? {};
       }),
       /"Task3"/,
+    ],
+    [
+      'state-name-length',
+      stateNameLength,
+      modified((s) => {
+        s[`Check ${'x'.repeat(80)}`] = s['Workflow succeeded'] ?? {};
+      }),
+      /is 86 characters long/,
     ],
   ])('%s reports a violation', (_id, rule, definition, message) => {
     expect(rule.check(compliant())).toEqual([]);

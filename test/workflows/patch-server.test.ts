@@ -1,3 +1,5 @@
+import { PutMetricAlarmCommand, SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
+import { cloudwatchClient } from '../../functions/lib/clients/cloudwatch';
 import { dynamodbClient } from '../../functions/lib/clients/dynamodb';
 import { ec2Client } from '../../functions/lib/clients/ec2';
 import { elbv2Client } from '../../functions/lib/clients/elbv2';
@@ -5,7 +7,7 @@ import { ssmClient } from '../../functions/lib/clients/ssm';
 import { acquireLock, readLock } from '../../functions/lib/lock';
 import { findSurgeNodes } from '../../functions/lib/nodes';
 import type { PatchPlan } from '../../functions/lib/plans/patch-server';
-import { describeWeights, isWeighted, readWeights } from '../../functions/lib/traffic';
+import { describeWeights, isWeighted, readWeights, type SlotWeight } from '../../functions/lib/traffic';
 import { useFakeNodes } from '../harness/fake-nodes';
 import { failedCommand, recordCalls, unhealthyTarget, useFaults } from '../harness/faults';
 import { type LocalExecutionResult, runLocally } from '../harness/local-sfn';
@@ -174,6 +176,69 @@ describe('patch-server', () => {
     expect(failureOf(execution)).toMatchObject({ status: 'FAILED', error: 'CapacityGuardError' });
     expect(execution.cause).toMatch(/^Shift traffic to the patched node failed: /);
     await expectCleanCluster(cluster, 'a=100, b=0, surge=0');
+  });
+
+  describe('gradual shifting', () => {
+    const SHIFT = 'Shift traffic to the patched node';
+
+    async function createAlarm(name: string) {
+      await cloudwatchClient.send(
+        new PutMetricAlarmCommand({
+          AlarmName: name,
+          Namespace: 'APIM',
+          MetricName: 'Http5xx',
+          Statistic: 'Sum',
+          Period: 60,
+          EvaluationPeriods: 1,
+          Threshold: 1,
+          ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        }),
+      );
+    }
+
+    function stagesOf(execution: LocalExecutionResult): string[] {
+      return execution.events
+        .filter((event) => event.type === 'StateExited' && event.state.name === SHIFT)
+        .map((event) => {
+          const output = ('state' in event ? event.state.output : undefined) as { shift?: { weights: SlotWeight[] } };
+          return describeWeights(output.shift?.weights ?? []);
+        });
+    }
+
+    it('moves traffic in stages, baking and checking the alarms after each', async () => {
+      const { cluster } = await prepare('active-passive');
+      await createAlarm('apim-5xx');
+
+      const execution = await run({ shift: { steps: [10, 50, 100], bakeSeconds: 30, alarms: ['apim-5xx'] } });
+
+      expect(failureOf(execution)).toMatchObject({ status: 'SUCCEEDED' });
+      expect(stagesOf(execution)).toEqual(['a=90, b=10, surge=0', 'a=50, b=50, surge=0', 'a=0, b=100, surge=0']);
+      await expectCleanCluster(cluster, 'a=100, b=0, surge=0');
+    });
+
+    it('rolls back when an alarm is in ALARM after a bake', async () => {
+      const { cluster } = await prepare('active-passive');
+      await createAlarm('apim-5xx');
+      await cloudwatchClient.send(
+        new SetAlarmStateCommand({ AlarmName: 'apim-5xx', StateValue: 'ALARM', StateReason: '5xx rate above 1%' }),
+      );
+
+      const execution = await run({ shift: { steps: [10, 50, 100], bakeSeconds: 30, alarms: ['apim-5xx'] } });
+
+      expect(failureOf(execution)).toMatchObject({ status: 'FAILED', error: 'AlarmTriggeredError' });
+      expect(execution.cause).toMatch(
+        /^Check the alarms: Shift traffic to the patched node failed: .*"apim-5xx" \(5xx rate above 1%\)/,
+      );
+      expect(stagesOf(execution)).toEqual(['a=90, b=10, surge=0']);
+      await expectCleanCluster(cluster, 'a=100, b=0, surge=0');
+    });
+
+    it('refuses steps that do not end at 100 before touching anything', async () => {
+      await prepare('active-passive');
+      const execution = await run({ shift: { steps: [10, 50] } });
+      expect(failureOf(execution)).toMatchObject({ status: 'FAILED', error: 'InputValidationError' });
+      expect(execution.cause).toContain('shift.steps must end at 100');
+    });
   });
 
   it('refuses a second start on a locked cluster and leaves the running execution alone', async () => {

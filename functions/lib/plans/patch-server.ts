@@ -3,6 +3,7 @@ import { requiredServing } from '../capacity';
 import { type ClusterModel, clusterNameSchema } from '../cluster-model';
 import { InputValidationError } from '../errors';
 import type { ClusterSnapshot, NodeSnapshot } from '../snapshot';
+import { planShift, type ShiftPlan, shiftOptionsSchema } from './shift-stages';
 
 /**
  * The patch-server plan: which node is patched first, the weights of every shift, and the healthy serving capacity
@@ -25,6 +26,8 @@ export const patchRequestSchema = z.strictObject({
   keepSurge: z.boolean().default(false),
   /** Return the plan and touch nothing. @default false */
   dryRun: z.boolean().default(false),
+  /** Shift traffic in stages, with a bake and an alarm check after each. @default - one step */
+  shift: shiftOptionsSchema,
 });
 export type PatchRequest = z.output<typeof patchRequestSchema>;
 
@@ -47,8 +50,8 @@ export interface PlanStep {
 /** One node of an active/active cluster, taken out, patched and returned in turn. */
 export interface RotationItem {
   readonly node: PlanNode;
-  readonly drainWeights: Readonly<Record<string, number>>;
-  readonly restoreWeights: Readonly<Record<string, number>>;
+  readonly drain: ShiftPlan;
+  readonly restore: ShiftPlan;
 }
 
 export interface PatchPlan {
@@ -65,12 +68,17 @@ export interface PatchPlan {
   readonly first?: PlanNode;
   readonly second?: PlanNode;
   readonly weights: {
+    /** What rollback restores. */
     readonly initial: Readonly<Record<string, number>>;
-    readonly toFirst?: Readonly<Record<string, number>>;
     readonly final: Readonly<Record<string, number>>;
-    /** Active/active: the surge node's share while nodes rotate. */
-    readonly surgeIn?: Readonly<Record<string, number>>;
-    readonly surgeOut?: Readonly<Record<string, number>>;
+  };
+  /** Every traffic move, in stages. */
+  readonly shifts: {
+    readonly toFirst?: ShiftPlan;
+    readonly back?: ShiftPlan;
+    /** Active/active: the surge node takes a share while nodes rotate, and gives it back at the end. */
+    readonly surgeIn?: ShiftPlan;
+    readonly surgeOut?: ShiftPlan;
   };
   /** Active/active: the nodes in the order they are patched. */
   readonly rotation: RotationItem[];
@@ -114,6 +122,7 @@ export function planPatch(model: ClusterModel, snapshot: ClusterSnapshot, reques
   }
   const surgeSlot = model.traffic.surgeSlot;
   const initial = weightsOf(snapshot);
+  const drain = model.capacity.drainSeconds;
   const baseline = snapshot.servingHealthyNodes;
   const required = requiredServing(baseline, model.capacity.minHealthyPercent);
   const common = {
@@ -183,7 +192,11 @@ export function planPatch(model: ClusterModel, snapshot: ClusterSnapshot, reques
       ...common,
       first,
       second,
-      weights: { initial, toFirst, final },
+      weights: { initial, final },
+      shifts: {
+        toFirst: planShift(initial, toFirst, request.shift, drain),
+        back: planShift(toFirst, initial, request.shift, drain),
+      },
       rotation: [],
       steps: [
         ...surgeSteps(1),
@@ -210,17 +223,22 @@ export function planPatch(model: ClusterModel, snapshot: ClusterSnapshot, reques
     Math.round(Object.values(initial).reduce((sum, weight) => sum + weight, 0) / Math.max(1, serving.length)),
   );
   const surgeIn = { ...initial, [surgeSlot]: share };
-  const rotation = serving.map(
-    (node): RotationItem => ({
+  const rotation = serving.map((node): RotationItem => {
+    const out = { ...surgeIn, [node.slot]: 0 };
+    return {
       node,
-      drainWeights: { [node.slot]: 0 },
-      restoreWeights: { [node.slot]: initial[node.slot] ?? share },
-    }),
-  );
+      drain: planShift(surgeIn, out, request.shift, drain),
+      restore: planShift(out, surgeIn, request.shift, drain),
+    };
+  });
   const surgeOut = { ...initial, [surgeSlot]: 0 };
   return {
     ...common,
-    weights: { initial, surgeIn, surgeOut, final: surgeOut },
+    weights: { initial, final: surgeOut },
+    shifts: {
+      surgeIn: planShift(initial, surgeIn, request.shift, drain),
+      surgeOut: planShift(surgeIn, surgeOut, request.shift, drain),
+    },
     rotation,
     steps: [
       ...surgeSteps(baseline),
@@ -235,14 +253,14 @@ export function planPatch(model: ClusterModel, snapshot: ClusterSnapshot, reques
         {
           step: `Take ${item.node.instanceId} out of service`,
           action: 'ModifyListener, then drain',
-          weights: item.drainWeights,
+          weights: item.drain.stages.at(-1)?.weights,
           predictedServing: baseline,
         },
         ...patchSteps(`node ${item.node.instanceId}`, item.node, baseline),
         {
           step: `Return ${item.node.instanceId} to service`,
           action: 'ModifyListener',
-          weights: item.restoreWeights,
+          weights: item.restore.stages.at(-1)?.weights,
           predictedServing: baseline + 1,
         },
         {

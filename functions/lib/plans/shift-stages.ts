@@ -1,0 +1,54 @@
+import * as z from 'zod';
+import { alarmNameInput } from '../input';
+
+/**
+ * Gradual traffic shifting: a move of traffic from one set of weights to another happens in stages (percentages of
+ * the move), each followed by a bake time and a check of the operator's CloudWatch alarms.
+ */
+export const shiftOptionsSchema = z
+  .strictObject({
+    /** Percentages of the move, ascending, ending at 100, such as [10, 50, 100]. */
+    steps: z
+      .array(z.number().int().min(1).max(100))
+      .min(1)
+      .max(10)
+      .refine((steps) => steps.every((step, index) => index === 0 || step > (steps[index - 1] ?? 0)), 'must ascend')
+      .refine((steps) => steps.at(-1) === 100, 'must end at 100'),
+    /** How long each stage runs before the alarms are checked. */
+    bakeSeconds: z.number().int().min(0).max(3600).default(0),
+    /** CloudWatch alarms that roll the workflow back when in ALARM after a bake. */
+    alarms: z.array(alarmNameInput).max(20).default([]),
+  })
+  .default({ steps: [100], bakeSeconds: 0, alarms: [] });
+export type ShiftOptions = z.output<typeof shiftOptionsSchema>;
+
+export type Weights = Readonly<Record<string, number>>;
+
+export interface ShiftStage {
+  readonly weights: Weights;
+  readonly bakeSeconds: number;
+  readonly alarms: readonly string[];
+}
+
+export interface ShiftPlan {
+  readonly stages: ShiftStage[];
+  /** Waited after the last stage when the move takes traffic away from a node. */
+  readonly drainSeconds: number;
+}
+
+/** The stages that move traffic from `from` to `to` (slots not in `to` keep their weight). */
+export function planShift(from: Weights, to: Weights, options: ShiftOptions, drainSeconds: number): ShiftPlan {
+  const target = { ...from, ...to };
+  const stages = options.steps.map((percent) => ({
+    weights: Object.fromEntries(
+      Object.entries(target).map(([slot, weight]) => {
+        const start = from[slot] ?? 0;
+        return [slot, percent === 100 ? weight : Math.round(start + ((weight - start) * percent) / 100)];
+      }),
+    ),
+    bakeSeconds: options.bakeSeconds,
+    alarms: options.alarms,
+  }));
+  const removesTraffic = Object.entries(target).some(([slot, weight]) => weight < (from[slot] ?? 0));
+  return { stages, drainSeconds: removesTraffic ? drainSeconds : 0 };
+}
