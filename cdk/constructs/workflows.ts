@@ -2,7 +2,7 @@ import { Duration } from 'aws-cdk-lib';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { PATCH_SERVER, patchServerDefinition } from '../../statemachines/patch-server';
+import { PATCH_SERVER, type RolloutWording, rolloutDefinition, UPGRADE_VERSION } from '../../statemachines/rollout';
 import { DEFAULT_TIMING, type WorkflowTiming } from '../../statemachines/workflow-builder';
 import { type NodeOperations, workflowNamePrefix } from './node-operations';
 import { WorkflowStateMachine } from './workflow-state-machine';
@@ -23,22 +23,28 @@ export interface WorkflowsProps {
  */
 export class Workflows extends Construct {
   public readonly patchServer: sfn.StateMachine;
+  public readonly upgradeVersion: sfn.StateMachine;
 
   constructor(scope: Construct, id: string, props: WorkflowsProps) {
     super(scope, id);
     const timeout = props.timeout ?? Duration.hours(4);
     // The lease outlives any execution, so a running workflow never has to renew it.
     const leaseSeconds = timeout.toSeconds() + 600;
-    this.patchServer = new WorkflowStateMachine(this, 'PatchServer', {
-      stateMachineName: `${workflowNamePrefix(props.clusterName)}${PATCH_SERVER}`,
-      comment: `zerodown ${props.clusterName}: patch every server with a restart, without downtime`,
-      definition: patchServerDefinition(this, props.operations, {
-        timing: props.timing ?? DEFAULT_TIMING,
-        leaseSeconds,
-      }),
-      logGroup: props.logGroup,
-      timeout,
-      lambdaFunctions: props.operations.all,
-    }).stateMachine;
+    const rollout = (id: string, wording: RolloutWording, comment: string) =>
+      new WorkflowStateMachine(this, id, {
+        stateMachineName: `${workflowNamePrefix(props.clusterName)}${wording.workflow}`,
+        comment: `zerodown ${props.clusterName}: ${comment}`,
+        definition: rolloutDefinition(new Construct(this, `${id}Definition`), props.operations, {
+          wording,
+          timing: props.timing ?? DEFAULT_TIMING,
+          leaseSeconds,
+        }),
+        logGroup: props.logGroup,
+        timeout,
+        lambdaFunctions: props.operations.all,
+      }).stateMachine;
+    // Each definition lives in its own scope: state names repeat between workflows, construct ids may not.
+    this.patchServer = rollout('PatchServer', PATCH_SERVER, 'patch every server with a restart, without downtime');
+    this.upgradeVersion = rollout('UpgradeVersion', UPGRADE_VERSION, 'upgrade the product version, migrations first');
   }
 }

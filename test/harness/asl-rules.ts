@@ -191,6 +191,31 @@ export const readableStateNames: AslRule = {
       .map(({ name }) => `state "${name}" does not say what it does`),
 };
 
+const TYPE_TESTS = ['IsNull', 'IsPresent', 'IsNumeric', 'IsString', 'IsBoolean', 'IsTimestamp'];
+
+/**
+ * aws-local-stepfunctions 3 evaluates `IsNull: false` (and every other type test set to false) as false whatever
+ * the value, so the local runs would take another path than AWS. `Not` around the `true` form means the same and
+ * runs the same in both.
+ */
+export const positiveTypeTests: AslRule = {
+  id: 'positive-type-tests',
+  description: 'Type tests (IsNull, IsPresent, ...) are written as true, negated with Not, never as false.',
+  check: (definition) => {
+    const offending = (rule: Record<string, unknown>): string[] => [
+      ...TYPE_TESTS.filter((test) => rule[test] === false),
+      ...[
+        ...((rule.And as Record<string, unknown>[]) ?? []),
+        ...((rule.Or as Record<string, unknown>[]) ?? []),
+      ].flatMap(offending),
+      ...(rule.Not ? offending(rule.Not as Record<string, unknown>) : []),
+    ];
+    return allStates(definition).flatMap(({ name, state }) =>
+      (state.Choices ?? []).flatMap(offending).map((test) => `Choice "${name}" tests ${test}: false`),
+    );
+  },
+};
+
 /** The Amazon States Language limit. */
 const MAX_STATE_NAME_LENGTH = 80;
 
@@ -224,6 +249,7 @@ export const WORKFLOW_RULES: readonly AslRule[] = [
   readableStateNames,
   stateNameLength,
   uniqueStateNames,
+  positiveTypeTests,
 ];
 
 export function checkWorkflowRules(definition: AslDefinition, rules = WORKFLOW_RULES): string[] {

@@ -225,6 +225,7 @@ export async function createMotoCluster(options: MotoClusterOptions = {}): Promi
     },
     commands: {
       patch: { documentName: 'zerodown-test-patch', inputParameter: 'PatchId' },
+      upgrade: { documentName: 'zerodown-test-upgrade', inputParameter: 'TargetVersion' },
       deploy: { documentName: 'zerodown-test-deploy', inputParameter: 'Artifact' },
       migrate: { documentName: 'zerodown-test-migrate', inputParameter: 'TargetVersion' },
       syncPause: { documentName: 'zerodown-test-sync', parameters: { Action: ['pause'] } },

@@ -1,5 +1,10 @@
 import type { RunInstancesCommandOutput, TerminateInstancesCommandInput } from '@aws-sdk/client-ec2';
-import type { SendCommandCommandInput } from '@aws-sdk/client-ssm';
+import type {
+  GetCommandInvocationCommandInput,
+  GetCommandInvocationCommandOutput,
+  SendCommandCommandInput,
+  SendCommandCommandOutput,
+} from '@aws-sdk/client-ssm';
 import { ec2Client } from '../../functions/lib/clients/ec2';
 import { ssmClient } from '../../functions/lib/clients/ssm';
 import { type FakeNode, serveNode } from './fake-nodes';
@@ -7,6 +12,7 @@ import { rewriteOutput, ssmAgentsOnline } from './faults';
 import type { MotoCluster } from './moto-cluster';
 
 export interface SentCommand {
+  readonly commandId: string;
   readonly documentName: string;
   readonly instanceIds: readonly string[];
   readonly parameters: Readonly<Record<string, readonly string[]>>;
@@ -29,7 +35,8 @@ export async function simulateNodes(
   cluster: MotoCluster,
   options: {
     version: string;
-    onCommand?: (command: SentCommand, node: FakeNode) => void;
+    /** Applies a command's effect to a node; what it returns becomes the command's output on that node. */
+    onCommand?: (command: SentCommand, node: FakeNode) => string | undefined | void;
   },
 ): Promise<SimulatedNodes> {
   const nodes = new Map<string, FakeNode>();
@@ -54,8 +61,10 @@ export async function simulateNodes(
     }
     return output;
   });
-  rewriteOutput<object, SendCommandCommandInput>(ssmClient, 'SendCommandCommand', (output, input) => {
+  const outputs = new Map<string, string>();
+  rewriteOutput<SendCommandCommandOutput, SendCommandCommandInput>(ssmClient, 'SendCommandCommand', (output, input) => {
     const command: SentCommand = {
+      commandId: output.Command?.CommandId ?? '',
       documentName: input.DocumentName ?? '',
       instanceIds: input.InstanceIds ?? [],
       parameters: input.Parameters ?? {},
@@ -63,10 +72,19 @@ export async function simulateNodes(
     commands.push(command);
     for (const id of command.instanceIds) {
       const node = nodes.get(id);
-      if (node) options.onCommand?.(command, node);
+      const text = node ? options.onCommand?.(command, node) : undefined;
+      if (typeof text === 'string') outputs.set(`${command.commandId}/${id}`, text);
     }
     return output;
   });
+  rewriteOutput<GetCommandInvocationCommandOutput, GetCommandInvocationCommandInput>(
+    ssmClient,
+    'GetCommandInvocationCommand',
+    (output, input) => {
+      const text = outputs.get(`${input.CommandId}/${input.InstanceId}`);
+      return text === undefined ? output : { ...output, StandardOutputContent: text };
+    },
+  );
   ssmAgentsOnline((id) => nodes.has(id));
   return { nodes, commands };
 }

@@ -5,6 +5,7 @@ import {
   catchAfterLock,
   checkWorkflowRules,
   hasFailState,
+  positiveTypeTests,
   readableStateNames,
   stateMachineTimeout,
   stateNameLength,
@@ -130,6 +131,15 @@ describe('workflow ASL rules', () => {
         s[`Check ${'x'.repeat(80)}`] = s['Workflow succeeded'] ?? {};
       }),
       /is 86 characters long/,
+    ],
+    [
+      'positive-type-tests',
+      positiveTypeTests,
+      modified((s) => {
+        const choice = s['Is the command done?'] as { Choices: Record<string, unknown>[] };
+        choice.Choices.push({ Variable: '$.poll', IsPresent: false, Next: 'Roll back' });
+      }),
+      /tests IsPresent: false/,
     ],
   ])('%s reports a violation', (_id, rule, definition, message) => {
     expect(rule.check(compliant())).toEqual([]);

@@ -5,18 +5,13 @@ import { ec2Client } from '../../functions/lib/clients/ec2';
 import { elbv2Client } from '../../functions/lib/clients/elbv2';
 import { ssmClient } from '../../functions/lib/clients/ssm';
 import { acquireLock, readLock } from '../../functions/lib/lock';
-import { findSurgeNodes } from '../../functions/lib/nodes';
-import type { PatchPlan } from '../../functions/lib/plans/patch-server';
-import { describeWeights, isWeighted, readWeights, type SlotWeight } from '../../functions/lib/traffic';
+import type { RolloutPlan as PatchPlan } from '../../functions/lib/plans/rollout';
+import { describeWeights, type SlotWeight } from '../../functions/lib/traffic';
 import { useFakeNodes } from '../harness/fake-nodes';
 import { failedCommand, recordCalls, unhealthyTarget, useFaults } from '../harness/faults';
-import { type LocalExecutionResult, runLocally } from '../harness/local-sfn';
+import type { LocalExecutionResult } from '../harness/local-sfn';
 import { useMoto } from '../harness/moto';
-import { createMotoCluster, type MotoCluster } from '../harness/moto-cluster';
-import { simulateNodes } from '../harness/simulated-nodes';
-import { provisionStackResources } from '../harness/stack-resources';
-import { synthesizedApp } from '../harness/synth';
-import { TEST_CLUSTER_STACK } from '../harness/test-app';
+import { workflowFixture } from '../harness/workflow-fixture';
 
 const PATCHED = '1.0.0-P42';
 
@@ -24,46 +19,14 @@ describe('patch-server', () => {
   useMoto();
   useFaults();
   useFakeNodes();
-  const stack = () => synthesizedApp().stack(TEST_CLUSTER_STACK);
-  const lockStore = () => ({ dynamodb: dynamodbClient, tableName: 'ClusterLockTable92E74664' });
-
-  async function prepare(topology: 'active-passive' | 'active-active') {
-    const cluster = await createMotoCluster({ topology });
-    await provisionStackResources(stack());
-    const simulated = await simulateNodes(cluster, {
-      version: '1.0.0',
-      // The patch document restarts the server on the patched version.
-      onCommand: (command, node) => {
-        if (command.documentName === 'zerodown-test-patch') node.version = PATCHED;
-      },
-    });
-    return { cluster, simulated };
-  }
-
-  function run(input: Record<string, unknown>, onEvent?: Parameters<typeof runLocally>[0]['onEvent']) {
-    return runLocally({
-      stack: stack(),
-      stateMachine: 'ClusterWorkflowsPatchServer',
-      input: { cluster: 'test-cluster', patchId: 'P42', ...input },
-      timeScale: 0.001,
-      ...(onEvent ? { onEvent } : {}),
-    });
-  }
-
-  async function weights(cluster: MotoCluster) {
-    if (!isWeighted(cluster.model)) throw new Error('weighted cluster expected');
-    return describeWeights(await readWeights(elbv2Client, cluster.model));
-  }
-
-  async function expectCleanCluster(cluster: MotoCluster, expectedWeights: string) {
-    expect(await weights(cluster)).toBe(expectedWeights);
-    expect(await findSurgeNodes(ec2Client, cluster.model)).toEqual([]);
-    expect(await readLock(lockStore(), 'test-cluster')).toBeUndefined();
-  }
-
-  function failureOf(execution: LocalExecutionResult) {
-    return { status: execution.status, error: execution.error, cause: execution.cause };
-  }
+  // The patch document restarts the server on the patched version.
+  const { lockStore, prepare, run, expectCleanCluster, failureOf } = workflowFixture({
+    stateMachine: 'ClusterWorkflowsPatchServer',
+    defaultInput: { patchId: 'P42' },
+    onCommand: (command, node) => {
+      if (command.documentName === 'zerodown-test-patch') node.version = PATCHED;
+    },
+  });
 
   it('patches an active/passive cluster: every node on the new version, traffic back, surge gone, lock free', async () => {
     const { cluster, simulated } = await prepare('active-passive');

@@ -4,29 +4,41 @@ import type { Construct } from 'constructs';
 import { operationStep } from './fragments/operation-step';
 import { DEFAULT_TIMING, WorkflowBuilder, type WorkflowOperations, type WorkflowTiming } from './workflow-builder';
 
-export const PATCH_SERVER = 'patch-server';
+export interface RolloutWording {
+  readonly workflow: 'patch-server' | 'upgrade-version';
+  /** The per-node step: "Patch the passive node", "Upgrade the passive node". */
+  readonly verb: string;
+  /** What is checked while the command runs: "Check the patch of ...". */
+  readonly noun: string;
+}
+
+export const PATCH_SERVER: RolloutWording = { workflow: 'patch-server', verb: 'Patch', noun: 'patch' };
+export const UPGRADE_VERSION: RolloutWording = { workflow: 'upgrade-version', verb: 'Upgrade', noun: 'upgrade' };
 
 const CLUSTER = '$.request.cluster';
 const cluster = { 'cluster.$': CLUSTER };
 
 /**
- * patch-server: surge node first, then patch, restart, test and return each permanent node in turn, never letting
- * healthy serving capacity fall below the cluster's minimum. Any failure after the snapshot rolls back.
+ * patch-server and upgrade-version: surge node first, then change, restart, test and return each permanent node in
+ * turn (after the database migrations, for an upgrade), never letting healthy serving capacity fall below the
+ * cluster's minimum. Any failure after the snapshot rolls back.
  *
- * Active/passive: patch the passive node, move traffic to it, patch the other, move traffic back (or keep it).
- * Active/active: put the surge node into service, then take each node out, patch it, verify it and return it.
+ * Active/passive: change the passive node, move traffic to it, change the other, move traffic back (or keep it).
+ * Active/active: put the surge node into service, then take each node out, change it, verify it and return it.
  */
-export function patchServerDefinition(
+export function rolloutDefinition(
   scope: Construct,
   ops: WorkflowOperations,
-  options: { timing?: WorkflowTiming; leaseSeconds: number },
+  options: { wording: RolloutWording; timing?: WorkflowTiming; leaseSeconds: number },
 ): sfn.IChainable {
-  const b = new WorkflowBuilder(scope, ops, PATCH_SERVER, options.timing ?? DEFAULT_TIMING);
+  const wording = options.wording;
+  const WORKFLOW = wording.workflow;
+  const b = new WorkflowBuilder(scope, ops, WORKFLOW, options.timing ?? DEFAULT_TIMING);
 
   // Before the lock: a bad request fails the execution with its named error, and nothing has been touched.
   const validate = operationStep(scope, 'Validate the request', {
     operation: ops.planWorkflow,
-    payload: { action: 'validate', workflow: PATCH_SERVER, 'request.$': '$' },
+    payload: { action: 'validate', workflow: WORKFLOW, 'request.$': '$' },
     resultPath: '$.validated',
   });
   const keepRequest = new sfn.Pass(scope, 'Keep the validated request', {
@@ -34,7 +46,7 @@ export function patchServerDefinition(
   });
   const dryRunPlan = operationStep(scope, 'Plan without touching anything', {
     operation: ops.planWorkflow,
-    payload: { action: 'plan', workflow: PATCH_SERVER, 'request.$': '$.request' },
+    payload: { action: 'plan', workflow: WORKFLOW, 'request.$': '$.request' },
     resultPath: '$.plan',
   });
   const returnPlan = new sfn.Succeed(scope, 'Return the plan', { outputPath: '$.plan' });
@@ -44,7 +56,7 @@ export function patchServerDefinition(
       action: 'acquire',
       ...cluster,
       'owner.$': '$$.Execution.Id',
-      workflow: PATCH_SERVER,
+      workflow: WORKFLOW,
       leaseSeconds: options.leaseSeconds,
     },
     resultPath: '$.lock',
@@ -54,9 +66,9 @@ export function patchServerDefinition(
 
   const snapshot = b.step('Snapshot the cluster', ops.snapshotCluster, cluster, '$.snapshot');
   const plan = b.step(
-    'Plan the patch',
+    `Plan the ${wording.noun}`,
     ops.planWorkflow,
-    { action: 'plan', workflow: PATCH_SERVER, 'request.$': '$.request', 'snapshot.$': '$.snapshot' },
+    { action: 'plan', workflow: WORKFLOW, 'request.$': '$.request', 'snapshot.$': '$.snapshot' },
     '$.plan',
   );
 
@@ -74,14 +86,14 @@ export function patchServerDefinition(
     { action: 'release', ...cluster, 'owner.$': '$$.Execution.Id' },
     '$.released',
   );
-  const succeeded = new sfn.Succeed(scope, 'Patch succeeded');
+  const succeeded = new sfn.Succeed(scope, `${wording.verb} succeeded`);
   // The patch is done; a failed notification must not roll it back.
   const report = operationStep(scope, 'Report success', {
     operation: ops.notify,
     payload: {
       ...cluster,
-      workflow: PATCH_SERVER,
-      step: 'Patch succeeded',
+      workflow: WORKFLOW,
+      step: `${wording.verb} succeeded`,
       outcome: 'succeeded',
       'execution.$': '$$.Execution.Id',
     },
@@ -89,10 +101,11 @@ export function patchServerDefinition(
   }).addCatch(succeeded, { errors: ['States.ALL'], resultPath: '$.notifyError' });
   const retireThenFinish = retire(b).next(release).next(report).next(succeeded);
 
-  const activePassive = sfn.Chain.start(patchNode(b, 'the passive node', '$.plan.first.instanceId'))
+  const change = (label: string, instanceIdPath: string) => changeNode(b, wording, label, instanceIdPath);
+  const activePassive = sfn.Chain.start(change('the passive node', '$.plan.first.instanceId'))
     .next(shift(b, 'Shift traffic to the patched node', '$.plan.shifts.toFirst'))
     .next(verifyUnderTraffic(b, 'the patched node', '$.plan.first.instanceId'))
-    .next(patchNode(b, 'the other node', '$.plan.second.instanceId'))
+    .next(change('the other node', '$.plan.second.instanceId'))
     .next(
       new sfn.Choice(scope, 'Shift traffic back?')
         .when(
@@ -106,9 +119,9 @@ export function patchServerDefinition(
   const returned = shift(b, 'Return the node to service', '$.item.restore').next(
     verifyUnderTraffic(b, 'the node back in service', '$.item.node.instanceId'),
   );
-  takeOut.next(patchNode(b, 'the node in turn', '$.item.node.instanceId')).next(returned);
+  takeOut.next(change('the node in turn', '$.item.node.instanceId')).next(returned);
   const rotate = b.forEachInOrder({
-    label: 'patch every node in turn',
+    label: `${wording.noun} every node in turn`,
     itemsPath: '$.plan.rotation',
     itemPath: '$.item',
     loopPath: '$.rotationLoop',
@@ -137,7 +150,9 @@ export function patchServerDefinition(
     .next(
       new sfn.Choice(scope, 'Is this a dry run?')
         .when(sfn.Condition.booleanEquals('$.request.dryRun', true), dryRunPlan.next(returnPlan))
-        .otherwise(acquire.next(snapshot).next(plan).next(launch).next(surgeReady).next(byTopology)),
+        .otherwise(
+          acquire.next(snapshot).next(plan).next(launch).next(surgeReady).next(migrations(b)).next(byTopology),
+        ),
     );
 }
 
@@ -163,23 +178,33 @@ function waitReady(b: WorkflowBuilder, label: string, instanceIdPath: string, wi
   });
 }
 
-/** Sends the cluster's patch command to one node, waits for it, waits for the node to come back, verifies it. */
-function patchNode(b: WorkflowBuilder, label: string, instanceIdPath: string): sfn.Chain {
+/** Runs a command on one node until it finishes, failing with CommandFailedError or CommandTimedOutError. */
+function runCommandOn(
+  b: WorkflowBuilder,
+  options: {
+    label: string;
+    noun: string;
+    kindPath: string;
+    inputPath: string;
+    instanceIdPath: string;
+    resultPath: string;
+  },
+): sfn.Chain {
   const send = b.step(
-    `Patch ${label}`,
+    options.label,
     b.ops.runCommand,
     {
       action: 'send',
       ...cluster,
-      kind: 'patch',
-      'instanceIds.$': `States.Array(${instanceIdPath})`,
-      'input.$': '$.request.patchId',
-      'idempotencyKey.$': `States.Format('{}#patch#{}', $$.Execution.Id, ${instanceIdPath})`,
+      'kind.$': options.kindPath,
+      'instanceIds.$': `States.Array(${options.instanceIdPath})`,
+      'input.$': options.inputPath,
+      'idempotencyKey.$': `States.Format('{}#{}#{}', $$.Execution.Id, ${options.kindPath}, ${options.instanceIdPath})`,
     },
     '$.command',
   );
   const poll = b.step(
-    `Check the patch of ${label}`,
+    `Check the ${options.noun}`,
     b.ops.runCommand,
     {
       action: 'poll',
@@ -188,25 +213,58 @@ function patchNode(b: WorkflowBuilder, label: string, instanceIdPath: string): s
       'instanceIds.$': '$.command.instanceIds',
       'deadline.$': '$.command.deadline',
     },
-    '$.commandStatus',
+    options.resultPath,
   );
+  return sfn.Chain.start(send).next(
+    b.pollUntil({
+      label: `the ${options.noun} to finish`,
+      poll,
+      resultPath: options.resultPath,
+      done: sfn.Condition.stringEquals(`${options.resultPath}.status`, 'Success'),
+      timeoutSeconds: b.timing.commandTimeoutSeconds,
+      timeoutError: 'CommandTimedOutError',
+    }),
+  );
+}
+
+/** Runs the database migrations once, on the plan's migration node, when the plan has them. */
+function migrations(b: WorkflowBuilder): sfn.Chain {
+  const done = new sfn.Pass(b.scope, 'Migrations are dealt with');
+  const run = runCommandOn(b, {
+    label: 'Run the database migrations',
+    noun: 'migrations',
+    kindPath: '$.plan.migration.kind',
+    inputPath: '$.plan.migration.input',
+    instanceIdPath: '$.plan.migrationNode.instanceId',
+    // Kept in the execution's result: the migration output is the record of what changed in the database.
+    resultPath: '$.migration',
+  });
+  return sfn.Chain.custom(
+    new sfn.Choice(b.scope, 'Any migrations to run?')
+      // Not(IsNull) rather than IsNull=false: the local runner gets the `false` form of type tests wrong.
+      .when(sfn.Condition.not(sfn.Condition.isNull('$.plan.migration')), run.next(done))
+      .otherwise(done),
+    [done],
+    done,
+  );
+}
+
+/** Sends the rollout's command to one node, waits for it, waits for the node to come back, verifies it. */
+function changeNode(b: WorkflowBuilder, wording: RolloutWording, label: string, instanceIdPath: string): sfn.Chain {
   const verify = b.step(
     `Verify ${label}`,
     b.ops.verifyNode,
     { ...cluster, 'instanceId.$': instanceIdPath, 'expectedVersion.$': '$.plan.expectedVersion' },
     '$.verified',
   );
-  return sfn.Chain.start(send)
-    .next(
-      b.pollUntil({
-        label: `the patch of ${label} to finish`,
-        poll,
-        resultPath: '$.commandStatus',
-        done: sfn.Condition.stringEquals('$.commandStatus.status', 'Success'),
-        timeoutSeconds: b.timing.commandTimeoutSeconds,
-        timeoutError: 'CommandTimedOutError',
-      }),
-    )
+  return runCommandOn(b, {
+    label: `${wording.verb} ${label}`,
+    noun: `${wording.noun} of ${label}`,
+    kindPath: '$.plan.command.kind',
+    inputPath: '$.plan.command.input',
+    instanceIdPath,
+    resultPath: '$.commandStatus',
+  })
     .next(waitReady(b, label, instanceIdPath, true))
     .next(verify);
 }
@@ -324,7 +382,7 @@ function rollbackPath(scope: Construct, b: WorkflowBuilder): sfn.IChainable {
     ops.notify,
     {
       ...cluster,
-      workflow: PATCH_SERVER,
+      workflow: b.workflow,
       'step.$': '$.failedStep.step',
       outcome: 'rolled-back',
       'execution.$': '$$.Execution.Id',

@@ -1,25 +1,23 @@
 import * as z from 'zod';
 import { requiredServing } from '../capacity';
-import { type ClusterModel, clusterNameSchema } from '../cluster-model';
+import { type ClusterModel, type CommandKind, clusterNameSchema } from '../cluster-model';
 import { InputValidationError } from '../errors';
+import { parseInput } from '../input';
 import type { ClusterSnapshot, NodeSnapshot } from '../snapshot';
 import { planShift, type ShiftPlan, shiftOptionsSchema } from './shift-stages';
 
 /**
- * The patch-server plan: which node is patched first, the weights of every shift, and the healthy serving capacity
+ * The rollout plan of patch-server and upgrade-version: which node changes first, the weights of every shift, and the healthy serving capacity
  * predicted after each step. The state machine reads its node ids and weights from here, and a dry run returns it
  * as the answer, so what an operator reviews is what runs.
  */
 
-export const patchRequestSchema = z.strictObject({
+const versionSchema = z
+  .string()
+  .regex(/^[0-9A-Za-z][0-9A-Za-z._+-]{0,63}$/, 'must be a version such as 4.2.0 or 4.2.0-p3');
+
+const rolloutOptions = {
   cluster: clusterNameSchema,
-  /** Passed to the cluster's patch document as its input parameter. */
-  patchId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:+-]{0,127}$/, 'must be a patch id of letters, digits and ._:+-'),
-  /** The version nodes must report after the patch; checks with `expectVersion` compare against it. */
-  version: z
-    .string()
-    .regex(/^[0-9A-Za-z][0-9A-Za-z._+-]{0,63}$/, 'must be a version such as 4.2.0 or 4.2.0-p3')
-    .optional(),
   /** Active/passive: move traffic back to the original active node at the end. @default true */
   shiftBack: z.boolean().default(true),
   /** Leave the surge node running at the end, for debugging. @default false */
@@ -28,8 +26,75 @@ export const patchRequestSchema = z.strictObject({
   dryRun: z.boolean().default(false),
   /** Shift traffic in stages, with a bake and an alarm check after each. @default - one step */
   shift: shiftOptionsSchema,
+};
+
+export const patchRequestSchema = z.strictObject({
+  ...rolloutOptions,
+  /** Passed to the cluster's patch document as its input parameter. */
+  patchId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:+-]{0,127}$/, 'must be a patch id of letters, digits and ._:+-'),
+  /** The version nodes must report after the patch; checks with `expectVersion` compare against it. */
+  version: versionSchema.optional(),
 });
 export type PatchRequest = z.output<typeof patchRequestSchema>;
+
+export const upgradeRequestSchema = z.strictObject({
+  ...rolloutOptions,
+  /** The version to install; passed to the migrate and upgrade documents, and expected from every node. */
+  version: versionSchema,
+  /** Run the cluster's database migration command first. @default true */
+  migrate: z.boolean().default(true),
+});
+export type UpgradeRequest = z.output<typeof upgradeRequestSchema>;
+
+export const ROLLOUT_WORKFLOWS = ['patch-server', 'upgrade-version'] as const;
+export type RolloutWorkflow = (typeof ROLLOUT_WORKFLOWS)[number];
+
+/** What a rollout does to each node, whichever workflow asked for it. */
+export interface RolloutSpec {
+  readonly workflow: RolloutWorkflow;
+  /** The verb of the per-node step: "Patch", "Upgrade". */
+  readonly verb: string;
+  readonly command: { readonly kind: CommandKind; readonly input: string };
+  /** Run once, on the first node, before any node changes. */
+  readonly migration: { readonly kind: CommandKind; readonly input: string } | null;
+  readonly expectedVersion: string | null;
+  readonly shiftBack: boolean;
+  readonly keepSurge: boolean;
+  readonly shift: z.output<typeof shiftOptionsSchema>;
+}
+
+/** Validates a request for the workflow and turns it into the rollout it asks for. */
+export function rolloutSpecFor(
+  workflow: RolloutWorkflow,
+  request: unknown,
+): RolloutSpec & { request: PatchRequest | UpgradeRequest } {
+  if (workflow === 'patch-server') {
+    const patch = parseInput(patchRequestSchema, request, workflow);
+    return {
+      request: patch,
+      workflow,
+      verb: 'Patch',
+      command: { kind: 'patch', input: patch.patchId },
+      migration: null,
+      expectedVersion: patch.version ?? null,
+      shiftBack: patch.shiftBack,
+      keepSurge: patch.keepSurge,
+      shift: patch.shift,
+    };
+  }
+  const upgrade = parseInput(upgradeRequestSchema, request, workflow);
+  return {
+    request: upgrade,
+    workflow,
+    verb: 'Upgrade',
+    command: { kind: 'upgrade', input: upgrade.version },
+    migration: upgrade.migrate ? { kind: 'migrate', input: upgrade.version } : null,
+    expectedVersion: upgrade.version,
+    shiftBack: upgrade.shiftBack,
+    keepSurge: upgrade.keepSurge,
+    shift: upgrade.shift,
+  };
+}
 
 export interface PlanNode {
   readonly instanceId: string;
@@ -54,11 +119,12 @@ export interface RotationItem {
   readonly restore: ShiftPlan;
 }
 
-export interface PatchPlan {
-  readonly workflow: 'patch-server';
+export interface RolloutPlan {
+  readonly workflow: RolloutWorkflow;
   readonly cluster: string;
   readonly topology: ClusterModel['topology'];
-  readonly patchId: string;
+  readonly command: RolloutSpec['command'];
+  readonly migration: RolloutSpec['migration'];
   /** Null when the request names no version (the state machine always finds the field). */
   readonly expectedVersion: string | null;
   readonly baselineServing: number;
@@ -80,6 +146,8 @@ export interface PatchPlan {
     readonly surgeIn?: ShiftPlan;
     readonly surgeOut?: ShiftPlan;
   };
+  /** Where the database migrations run, once, before any node changes. */
+  readonly migrationNode?: PlanNode;
   /** Active/active: the nodes in the order they are patched. */
   readonly rotation: RotationItem[];
   readonly keepSurge: boolean;
@@ -100,20 +168,24 @@ function weightsOf(snapshot: ClusterSnapshot): Record<string, number> {
 }
 
 /** Plans a patch of every permanent node, from the snapshot of the cluster as it is now. */
-export function planPatch(model: ClusterModel, snapshot: ClusterSnapshot, request: PatchRequest): PatchPlan {
+export function planRollout(model: ClusterModel, snapshot: ClusterSnapshot, request: RolloutSpec): RolloutPlan {
+  const verb = request.verb;
+  const what = verb.toLowerCase();
   if (model.traffic.strategy !== 'weighted-target-groups') {
     throw new InputValidationError('Cannot plan a patch', [
-      { path: 'traffic.strategy', message: 'patch-server needs the weighted-target-groups strategy' },
+      { path: 'traffic.strategy', message: `${request.workflow} needs the weighted-target-groups strategy` },
     ]);
   }
-  if (!model.commands.patch) {
-    throw new InputValidationError(`Cluster "${model.name}" cannot be patched`, [
-      { path: 'commands.patch', message: 'is not defined in the cluster model' },
-    ]);
+  for (const kind of [request.command.kind, ...(request.migration ? [request.migration.kind] : [])]) {
+    if (!model.commands[kind]) {
+      throw new InputValidationError(`Cluster "${model.name}" cannot run ${request.workflow}`, [
+        { path: `commands.${kind}`, message: 'is not defined in the cluster model' },
+      ]);
+    }
   }
   const unhealthy = snapshot.nodes.filter((node) => node.state !== 'running' || node.targetHealth !== 'healthy');
   if (unhealthy.length > 0) {
-    throw new InputValidationError(`Cluster "${model.name}" is not healthy enough to patch`, [
+    throw new InputValidationError(`Cluster "${model.name}" is not healthy enough to ${what}`, [
       ...unhealthy.map((node) => ({
         path: `nodes.${node.instanceId}`,
         message: `is ${node.state} with target ${node.targetHealth}; restore redundancy first`,
@@ -126,11 +198,12 @@ export function planPatch(model: ClusterModel, snapshot: ClusterSnapshot, reques
   const baseline = snapshot.servingHealthyNodes;
   const required = requiredServing(baseline, model.capacity.minHealthyPercent);
   const common = {
-    workflow: 'patch-server' as const,
+    workflow: request.workflow,
     cluster: model.name,
     topology: model.topology,
-    patchId: request.patchId,
-    expectedVersion: request.version ?? null,
+    command: request.command,
+    migration: request.migration,
+    expectedVersion: request.expectedVersion,
     baselineServing: baseline,
     requiredServing: required,
     surgeSlot,
@@ -148,10 +221,23 @@ export function planPatch(model: ClusterModel, snapshot: ClusterSnapshot, reques
       predictedServing: serving,
     },
   ];
-  const patchSteps = (label: string, node: PlanNode, serving: number): PlanStep[] => [
+  const commandSpec = model.commands[request.command.kind];
+  const parameter = `${commandSpec?.inputParameter ?? 'input'}=${request.command.input}`;
+  const migrationSteps = (node: PlanNode, serving: number): PlanStep[] =>
+    request.migration
+      ? [
+          {
+            step: 'Run the database migrations',
+            action: `SSM ${model.commands[request.migration.kind]?.documentName} on ${node.instanceId}`,
+            instanceId: node.instanceId,
+            predictedServing: serving,
+          },
+        ]
+      : [];
+  const changeSteps = (label: string, node: PlanNode, serving: number): PlanStep[] => [
     {
-      step: `Patch ${label}`,
-      action: `SSM ${model.commands.patch?.documentName} PatchId=${request.patchId}`,
+      step: `${verb} ${label}`,
+      action: `SSM ${commandSpec?.documentName} ${parameter}`,
       instanceId: node.instanceId,
       predictedServing: serving,
     },
@@ -192,6 +278,7 @@ export function planPatch(model: ClusterModel, snapshot: ClusterSnapshot, reques
       ...common,
       first,
       second,
+      migrationNode: first,
       weights: { initial, final },
       shifts: {
         toFirst: planShift(initial, toFirst, request.shift, drain),
@@ -200,7 +287,8 @@ export function planPatch(model: ClusterModel, snapshot: ClusterSnapshot, reques
       rotation: [],
       steps: [
         ...surgeSteps(1),
-        ...patchSteps('the passive node', first, 1),
+        ...migrationSteps(first, 1),
+        ...changeSteps('the passive node', first, 1),
         { step: 'Shift traffic to the patched node', action: 'ModifyListener', weights: toFirst, predictedServing: 1 },
         {
           step: 'Verify the patched node under traffic',
@@ -208,7 +296,7 @@ export function planPatch(model: ClusterModel, snapshot: ClusterSnapshot, reques
           instanceId: first.instanceId,
           predictedServing: 1,
         },
-        ...patchSteps('the other node', second, 1),
+        ...changeSteps('the other node', second, 1),
         ...(request.shiftBack
           ? [{ step: 'Shift traffic back', action: 'ModifyListener', weights: final, predictedServing: 1 }]
           : []),
@@ -234,6 +322,7 @@ export function planPatch(model: ClusterModel, snapshot: ClusterSnapshot, reques
   const surgeOut = { ...initial, [surgeSlot]: 0 };
   return {
     ...common,
+    ...(rotation[0] ? { migrationNode: rotation[0].node } : {}),
     weights: { initial, final: surgeOut },
     shifts: {
       surgeIn: planShift(initial, surgeIn, request.shift, drain),
@@ -242,6 +331,7 @@ export function planPatch(model: ClusterModel, snapshot: ClusterSnapshot, reques
     rotation,
     steps: [
       ...surgeSteps(baseline),
+      ...(rotation[0] ? migrationSteps(rotation[0].node, baseline) : []),
       { step: 'Verify the surge node', action: 'HTTP checks and target health', predictedServing: baseline },
       {
         step: 'Put the surge node into service',
@@ -256,7 +346,7 @@ export function planPatch(model: ClusterModel, snapshot: ClusterSnapshot, reques
           weights: item.drain.stages.at(-1)?.weights,
           predictedServing: baseline,
         },
-        ...patchSteps(`node ${item.node.instanceId}`, item.node, baseline),
+        ...changeSteps(`node ${item.node.instanceId}`, item.node, baseline),
         {
           step: `Return ${item.node.instanceId} to service`,
           action: 'ModifyListener',

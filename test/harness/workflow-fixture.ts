@@ -1,0 +1,66 @@
+import { dynamodbClient } from '../../functions/lib/clients/dynamodb';
+import { ec2Client } from '../../functions/lib/clients/ec2';
+import { elbv2Client } from '../../functions/lib/clients/elbv2';
+import { readLock } from '../../functions/lib/lock';
+import { findSurgeNodes } from '../../functions/lib/nodes';
+import { describeWeights, isWeighted, readWeights } from '../../functions/lib/traffic';
+import type { FakeNode } from './fake-nodes';
+import { type LocalExecutionOptions, type LocalExecutionResult, runLocally } from './local-sfn';
+import { createMotoCluster, type MotoCluster } from './moto-cluster';
+import { type SentCommand, simulateNodes } from './simulated-nodes';
+import { provisionStackResources } from './stack-resources';
+import { synthesizedApp } from './synth';
+import { resourcesOfType } from './template';
+import { TEST_CLUSTER_STACK } from './test-app';
+
+/**
+ * Runs one of the test cluster's workflows locally against a moto cluster with simulated nodes. Use inside a
+ * describe block that calls useMoto(), useFaults() and useFakeNodes().
+ */
+export function workflowFixture(options: {
+  /** The state machine's logical id prefix, such as `ClusterWorkflowsPatchServer`. */
+  stateMachine: string;
+  defaultInput: Record<string, unknown>;
+  onCommand: (command: SentCommand, node: FakeNode) => string | undefined | void;
+}) {
+  const stack = () => synthesizedApp().stack(TEST_CLUSTER_STACK);
+  const lockStore = () => {
+    const [table] = resourcesOfType(stack().template, 'AWS::DynamoDB::GlobalTable');
+    return { dynamodb: dynamodbClient, tableName: table?.[0] ?? '' };
+  };
+
+  async function prepare(topology: 'active-passive' | 'active-active') {
+    const cluster = await createMotoCluster({ topology });
+    await provisionStackResources(stack());
+    const simulated = await simulateNodes(cluster, { version: '1.0.0', onCommand: options.onCommand });
+    return { cluster, simulated };
+  }
+
+  function run(input: Record<string, unknown>, onEvent?: LocalExecutionOptions['onEvent']) {
+    return runLocally({
+      stack: stack(),
+      stateMachine: options.stateMachine,
+      input: { cluster: 'test-cluster', ...options.defaultInput, ...input },
+      timeScale: 0.001,
+      ...(onEvent ? { onEvent } : {}),
+    });
+  }
+
+  async function weights(cluster: MotoCluster) {
+    if (!isWeighted(cluster.model)) throw new Error('weighted cluster expected');
+    return describeWeights(await readWeights(elbv2Client, cluster.model));
+  }
+
+  /** The weights as given, no surge node left running, and the lock free. */
+  async function expectCleanCluster(cluster: MotoCluster, expectedWeights: string) {
+    expect(await weights(cluster)).toBe(expectedWeights);
+    expect(await findSurgeNodes(ec2Client, cluster.model)).toEqual([]);
+    expect(await readLock(lockStore(), cluster.model.name)).toBeUndefined();
+  }
+
+  function failureOf(execution: LocalExecutionResult) {
+    return { status: execution.status, error: execution.error, cause: execution.cause };
+  }
+
+  return { stack, lockStore, prepare, run, weights, expectCleanCluster, failureOf };
+}
