@@ -36,7 +36,7 @@ export async function simulateNodes(
   options: {
     version: string;
     /** Applies a command's effect to a node; what it returns becomes the command's output on that node. */
-    onCommand?: (command: SentCommand, node: FakeNode) => string | undefined | void;
+    onCommand?: (command: SentCommand, node: FakeNode) => string | undefined;
   },
 ): Promise<SimulatedNodes> {
   const nodes = new Map<string, FakeNode>();

@@ -21,7 +21,7 @@ export function workflowFixture(options: {
   /** The state machine's logical id prefix, such as `ClusterWorkflowsPatchServer`. */
   stateMachine: string;
   defaultInput: Record<string, unknown>;
-  onCommand: (command: SentCommand, node: FakeNode) => string | undefined | void;
+  onCommand: (command: SentCommand, node: FakeNode) => string | undefined;
 }) {
   const stack = () => synthesizedApp().stack(TEST_CLUSTER_STACK);
   const lockStore = () => {

@@ -25,6 +25,7 @@ describe('patch-server', () => {
     defaultInput: { patchId: 'P42' },
     onCommand: (command, node) => {
       if (command.documentName === 'zerodown-test-patch') node.version = PATCHED;
+      return undefined;
     },
   });
 
