@@ -68,6 +68,7 @@ export function rolloutSpecFor(
   workflow: RolloutWorkflow,
   request: unknown,
 ): RolloutSpec & { request: PatchRequest | UpgradeRequest } {
+  const options = ({ shiftBack, keepSurge, shift }: PatchRequest | UpgradeRequest) => ({ shiftBack, keepSurge, shift });
   if (workflow === 'patch-server') {
     const patch = parseInput(patchRequestSchema, request, workflow);
     return {
@@ -77,9 +78,7 @@ export function rolloutSpecFor(
       command: { kind: 'patch', input: patch.patchId },
       migration: null,
       expectedVersion: patch.version ?? null,
-      shiftBack: patch.shiftBack,
-      keepSurge: patch.keepSurge,
-      shift: patch.shift,
+      ...options(patch),
     };
   }
   const upgrade = parseInput(upgradeRequestSchema, request, workflow);
@@ -90,9 +89,7 @@ export function rolloutSpecFor(
     command: { kind: 'upgrade', input: upgrade.version },
     migration: upgrade.migrate ? { kind: 'migrate', input: upgrade.version } : null,
     expectedVersion: upgrade.version,
-    shiftBack: upgrade.shiftBack,
-    keepSurge: upgrade.keepSurge,
-    shift: upgrade.shift,
+    ...options(upgrade),
   };
 }
 
