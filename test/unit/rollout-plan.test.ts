@@ -1,0 +1,102 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parseClusterModel } from '../../functions/lib/cluster-model';
+import { InputValidationError } from '../../functions/lib/errors';
+import { planRollout, rolloutSpecFor } from '../../functions/lib/plans/rollout';
+import type { ClusterSnapshot, NodeSnapshot } from '../../functions/lib/snapshot';
+import { PROJECT_ROOT } from '../harness/settings';
+
+const model = parseClusterModel(
+  JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, 'test/fixtures/clusters/test-cluster.json'), 'utf8')),
+);
+const [a, b] = model.nodes;
+
+function snapshot(weights: { a: number; b: number }, overrides: Partial<NodeSnapshot>[] = []): ClusterSnapshot {
+  const node = (n: typeof a, weight: number, index: number): NodeSnapshot => ({
+    instanceId: n?.instanceId ?? '',
+    role: n?.role ?? 'worker',
+    slot: n?.slot ?? '',
+    targetGroupArn: 'arn',
+    state: 'running',
+    targetHealth: 'healthy',
+    serving: weight > 0,
+    version: '4.2.0',
+    ...overrides[index],
+  });
+  const nodes = [node(a, weights.a, 0), node(b, weights.b, 1)];
+  return {
+    cluster: model.name,
+    takenAt: '2026-11-25T10:00:00.000Z',
+    strategy: 'weighted-target-groups',
+    weights: [
+      { slot: 'a', targetGroupArn: 'arn-a', weight: weights.a },
+      { slot: 'b', targetGroupArn: 'arn-b', weight: weights.b },
+      { slot: 'surge', targetGroupArn: 'arn-surge', weight: 0 },
+    ],
+    nodes,
+    servingHealthyNodes: nodes.filter((n) => n.serving).length,
+    surgeNodes: [],
+  };
+}
+
+const patch = (request: Record<string, unknown> = {}) =>
+  rolloutSpecFor('patch-server', { cluster: model.name, patchId: 'P42', ...request });
+
+describe('planRollout', () => {
+  it('patches the passive node first, then the active one, and shifts back', () => {
+    const plan = planRollout(model, snapshot({ a: 100, b: 0 }), patch());
+
+    expect(plan.first?.instanceId).toBe(b?.instanceId);
+    expect(plan.second?.instanceId).toBe(a?.instanceId);
+    expect(plan.shifts.toFirst?.stages.at(-1)?.weights).toEqual({ a: 0, b: 100, surge: 0 });
+    expect(plan.weights.final).toEqual({ a: 100, b: 0, surge: 0 });
+    expect(plan.steps.every((step) => step.predictedServing >= plan.requiredServing)).toBe(true);
+  });
+
+  it('plans an active/active rotation with the surge node in service, migrations on the first node', () => {
+    const activeActive = { ...model, topology: 'active-active' as const };
+    const spec = rolloutSpecFor('upgrade-version', { cluster: model.name, version: '4.3.0' });
+
+    const plan = planRollout(activeActive, snapshot({ a: 50, b: 50 }), spec);
+
+    expect(plan.shifts.surgeIn?.stages.at(-1)?.weights).toEqual({ a: 50, b: 50, surge: 50 });
+    expect(plan.rotation.map((item) => item.node.instanceId)).toEqual([a?.instanceId, b?.instanceId]);
+    expect(plan.rotation[0]?.drain.stages.at(-1)?.weights).toEqual({ a: 0, b: 50, surge: 50 });
+    expect(plan.migrationNode?.instanceId).toBe(a?.instanceId);
+    expect(plan.migration).toEqual({ kind: 'migrate', input: '4.3.0' });
+    expect(plan.requiredServing).toBe(2);
+    expect(Math.min(...plan.steps.map((step) => step.predictedServing))).toBe(2);
+  });
+
+  it('refuses a cluster with an unhealthy node before anything is touched', () => {
+    expect(() => planRollout(model, snapshot({ a: 100, b: 0 }, [{}, { targetHealth: 'unhealthy' }]), patch())).toThrow(
+      /is running with target unhealthy; restore redundancy first/,
+    );
+  });
+
+  it('refuses a workflow whose command the cluster does not define', () => {
+    const noUpgrade = { ...model, commands: { patch: model.commands.patch } };
+    expect(() =>
+      planRollout(
+        noUpgrade,
+        snapshot({ a: 100, b: 0 }),
+        rolloutSpecFor('upgrade-version', { cluster: model.name, version: '5.0.0' }),
+      ),
+    ).toThrow('commands.upgrade is not defined in the cluster model');
+  });
+
+  it.each([
+    [{ patchId: 'P42; reboot' }, 'patchId'],
+    [{ shift: { steps: [50, 10, 100] } }, 'shift.steps'],
+    [{ shift: { steps: [100], alarms: ['bad\nname'] } }, 'shift.alarms[0]'],
+    [{ dryrun: true }, 'dryrun'],
+  ])('refuses %j naming %s', (request, field) => {
+    try {
+      patch(request);
+      throw new Error('accepted');
+    } catch (error) {
+      expect(error).toBeInstanceOf(InputValidationError);
+      expect((error as InputValidationError).issues.map((issue) => issue.path)).toContain(field);
+    }
+  });
+});
