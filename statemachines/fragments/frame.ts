@@ -1,0 +1,94 @@
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import type { Construct } from 'constructs';
+import { DEFAULT_TIMING, WorkflowBuilder, type WorkflowOperations, type WorkflowTiming } from '../workflow-builder';
+import { cluster, rollbackPath } from './node-steps';
+import { operationStep } from './operation-step';
+
+export interface FrameOptions {
+  readonly workflow: string;
+  /** The noun of the plan step: "Plan the patch". */
+  readonly planNoun: string;
+  /** The name of the final Succeed state: "Patch succeeded". */
+  readonly successLabel: string;
+  readonly leaseSeconds: number;
+  readonly timing?: WorkflowTiming;
+  /**
+   * The workflow's own steps, between the plan and the release of the lock. `finish` releases the lock, reports
+   * and succeeds: every path of the body ends there.
+   */
+  readonly body: (b: WorkflowBuilder, finish: sfn.IChainable) => sfn.IChainable;
+}
+
+/**
+ * The frame every workflow shares: validate the request (a bad one fails with its named error before anything is
+ * touched), answer a dry run with the plan, take the lock, snapshot, plan, run the body, release, report. Failures
+ * after the lock go to the one rollback path.
+ */
+export function workflowFrame(scope: Construct, ops: WorkflowOperations, options: FrameOptions): sfn.IChainable {
+  const { workflow } = options;
+  const b = new WorkflowBuilder(scope, ops, workflow, options.timing ?? DEFAULT_TIMING);
+
+  const validate = operationStep(scope, 'Validate the request', {
+    operation: ops.planWorkflow,
+    payload: { action: 'validate', workflow, 'request.$': '$' },
+    resultPath: '$.validated',
+  });
+  const keepRequest = new sfn.Pass(scope, 'Keep the validated request', {
+    parameters: { 'request.$': '$.validated.request' },
+  });
+  const dryRunPlan = operationStep(scope, 'Plan without touching anything', {
+    operation: ops.planWorkflow,
+    payload: { action: 'plan', workflow, 'request.$': '$.request' },
+    resultPath: '$.plan',
+  });
+  const returnPlan = new sfn.Succeed(scope, 'Return the plan', { outputPath: '$.plan' });
+  const acquire = operationStep(scope, 'Acquire the cluster lock', {
+    operation: ops.clusterLock,
+    payload: {
+      action: 'acquire',
+      ...cluster,
+      'owner.$': '$$.Execution.Id',
+      workflow,
+      leaseSeconds: options.leaseSeconds,
+    },
+    resultPath: '$.lock',
+  });
+
+  b.rollbackTo(rollbackPath(scope, b));
+
+  const snapshot = b.step('Snapshot the cluster', ops.snapshotCluster, cluster, '$.snapshot');
+  const plan = b.step(
+    `Plan the ${options.planNoun}`,
+    ops.planWorkflow,
+    { action: 'plan', workflow, 'request.$': '$.request', 'snapshot.$': '$.snapshot' },
+    '$.plan',
+  );
+  const release = b.step(
+    'Release the cluster lock',
+    ops.clusterLock,
+    { action: 'release', ...cluster, 'owner.$': '$$.Execution.Id' },
+    '$.released',
+  );
+  const succeeded = new sfn.Succeed(scope, options.successLabel);
+  // The work is done; a failed notification must not roll it back.
+  const report = operationStep(scope, 'Report success', {
+    operation: ops.notify,
+    payload: {
+      ...cluster,
+      workflow,
+      step: options.successLabel,
+      outcome: 'succeeded',
+      'execution.$': '$$.Execution.Id',
+    },
+    resultPath: '$.notified',
+  }).addCatch(succeeded, { errors: ['States.ALL'], resultPath: '$.notifyError' });
+  const finish = release.next(report).next(succeeded);
+
+  return sfn.Chain.start(validate)
+    .next(keepRequest)
+    .next(
+      new sfn.Choice(scope, 'Is this a dry run?')
+        .when(sfn.Condition.booleanEquals('$.request.dryRun', true), dryRunPlan.next(returnPlan))
+        .otherwise(acquire.next(snapshot).next(plan).next(options.body(b, finish))),
+    );
+}

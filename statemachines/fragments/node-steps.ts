@@ -1,0 +1,243 @@
+import { Duration } from 'aws-cdk-lib';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import type { Construct } from 'constructs';
+import type { WorkflowBuilder } from '../workflow-builder';
+import { operationStep } from './operation-step';
+
+/** Every operation names the cluster, which the validated request carries. */
+export const cluster = { 'cluster.$': '$.request.cluster' };
+
+/** Polls a node until it is ready (running, agent online, target healthy, checks passing). */
+export function waitReady(b: WorkflowBuilder, label: string, instanceIdPath: string, withVersion: boolean): sfn.Chain {
+  const poll = b.step(
+    `Check whether ${label} is ready`,
+    b.ops.checkNodeReady,
+    {
+      ...cluster,
+      'instanceId.$': instanceIdPath,
+      ...(withVersion ? { 'expectedVersion.$': '$.plan.expectedVersion' } : { expectedVersion: null }),
+    },
+    '$.ready',
+  );
+  return b.pollUntil({
+    label: `${label} to be ready`,
+    poll,
+    resultPath: '$.ready',
+    done: sfn.Condition.booleanEquals('$.ready.ready', true),
+    timeoutSeconds: b.timing.readyTimeoutSeconds,
+    timeoutError: 'NodeNotReadyError',
+  });
+}
+
+/** Runs a command on one node until it finishes, failing with CommandFailedError or CommandTimedOutError. */
+export function runCommandOn(
+  b: WorkflowBuilder,
+  options: {
+    label: string;
+    noun: string;
+    kindPath: string;
+    inputPath: string;
+    instanceIdPath: string;
+    resultPath: string;
+  },
+): sfn.Chain {
+  const send = b.step(
+    options.label,
+    b.ops.runCommand,
+    {
+      action: 'send',
+      ...cluster,
+      'kind.$': options.kindPath,
+      'instanceIds.$': `States.Array(${options.instanceIdPath})`,
+      'input.$': options.inputPath,
+      'idempotencyKey.$': `States.Format('{}#{}#{}', $$.Execution.Id, ${options.kindPath}, ${options.instanceIdPath})`,
+    },
+    '$.command',
+  );
+  const poll = b.step(
+    `Check the ${options.noun}`,
+    b.ops.runCommand,
+    {
+      action: 'poll',
+      ...cluster,
+      'commandId.$': '$.command.commandId',
+      'instanceIds.$': '$.command.instanceIds',
+      'deadline.$': '$.command.deadline',
+    },
+    options.resultPath,
+  );
+  return sfn.Chain.start(send).next(
+    b.pollUntil({
+      label: `the ${options.noun} to finish`,
+      poll,
+      resultPath: options.resultPath,
+      done: sfn.Condition.stringEquals(`${options.resultPath}.status`, 'Success'),
+      timeoutSeconds: b.timing.commandTimeoutSeconds,
+      timeoutError: 'CommandTimedOutError',
+    }),
+  );
+}
+
+/** Checks a node again once it carries traffic: a node can pass its checks idle and fail under load. */
+export function verifyUnderTraffic(b: WorkflowBuilder, label: string, instanceIdPath: string): sfn.TaskStateBase {
+  return b.step(
+    `Verify ${label} under traffic`,
+    b.ops.verifyNode,
+    { ...cluster, 'instanceId.$': instanceIdPath, 'expectedVersion.$': '$.plan.expectedVersion' },
+    '$.verified',
+  );
+}
+
+/**
+ * Moves traffic as the plan says: one stage or several (gradual shifting), each set behind the capacity guard and,
+ * when the operator asked for it, followed by a bake and a check of their alarms. Then waits out the drain time if
+ * the move took traffic away from a node.
+ */
+export function shift(b: WorkflowBuilder, label: string, shiftPath: string): sfn.Chain {
+  const scope = b.scope;
+  const setWeights = b.step(
+    label,
+    b.ops.shiftTraffic,
+    { ...cluster, 'weights.$': '$.stage.weights', 'baselineServing.$': '$.plan.baselineServing' },
+    '$.shift',
+    Duration.seconds(90),
+  );
+  const bake = new sfn.Wait(scope, `Bake: ${label}`, { time: sfn.WaitTime.secondsPath('$.stage.bakeSeconds') });
+  const alarms = b.step(
+    `Check the alarms: ${label}`,
+    b.ops.checkAlarms,
+    { ...cluster, 'alarms.$': '$.stage.alarms' },
+    '$.alarms',
+  );
+  const stageDone = new sfn.Pass(scope, `Stage done: ${label}`);
+  setWeights.next(
+    new sfn.Choice(scope, `Bake and watch the alarms? ${label}`)
+      .when(
+        sfn.Condition.or(
+          sfn.Condition.numberGreaterThan('$.stage.bakeSeconds', 0),
+          sfn.Condition.isPresent('$.stage.alarms[0]'),
+        ),
+        bake.next(alarms).next(stageDone),
+      )
+      .otherwise(stageDone),
+  );
+  const drain = new sfn.Wait(scope, `Let connections drain: ${label}`, {
+    time: sfn.WaitTime.secondsPath(`${shiftPath}.drainSeconds`),
+  });
+  return b
+    .forEachInOrder({
+      label: `stages of ${label}`,
+      itemsPath: `${shiftPath}.stages`,
+      itemPath: '$.stage',
+      loopPath: '$.stageLoop',
+      body: setWeights,
+      bodyEnd: stageDone,
+    })
+    .next(drain);
+}
+
+/** Deregisters the surge node, lets it drain, terminates it and waits until it is gone; or keeps it on request. */
+export function retire(b: WorkflowBuilder): sfn.Chain {
+  const retireAction = (label: string, action: string, resultPath: string) =>
+    b.step(label, b.ops.retireNode, { ...cluster, 'instanceId.$': '$.surge.instanceId', action }, resultPath);
+  const deregister = retireAction('Deregister the surge node', 'deregister', '$.retire');
+  const drain = new sfn.Wait(b.scope, 'Let connections drain from the surge node', {
+    time: sfn.WaitTime.secondsPath('$.retire.drainSeconds'),
+  });
+  const terminate = retireAction('Terminate the surge node', 'terminate', '$.retire');
+  const gone = b.pollUntil({
+    label: 'the surge node to be terminated',
+    poll: retireAction('Check whether the surge node is terminated', 'status', '$.retire'),
+    resultPath: '$.retire',
+    done: sfn.Condition.booleanEquals('$.retire.terminated', true),
+    timeoutSeconds: b.timing.readyTimeoutSeconds,
+    timeoutError: 'NodeNotRetiredError',
+  });
+  const kept = new sfn.Pass(b.scope, 'Keep the surge node for debugging');
+  const done = new sfn.Pass(b.scope, 'The surge node is dealt with');
+  return sfn.Chain.custom(
+    new sfn.Choice(b.scope, 'Keep the surge node?')
+      .when(sfn.Condition.booleanEquals('$.request.keepSurge', true), kept.next(done))
+      .otherwise(sfn.Chain.start(deregister).next(drain).next(terminate).next(gone).next(done)),
+    [done],
+    done,
+  );
+}
+
+/**
+ * Puts the cluster back as the snapshot found it, as far as it safely can: restores the weights (the capacity
+ * guard still refuses to send traffic to an unhealthy node), removes the surge node, releases the lock, reports,
+ * and fails with the error and the step that failed. Each step carries on when it fails itself.
+ */
+export function rollbackPath(scope: Construct, b: WorkflowBuilder): sfn.IChainable {
+  const ops = b.ops;
+  const carryOn = (label: string, operation: typeof ops.shiftTraffic, payload: Record<string, unknown>, key: string) =>
+    operationStep(scope, label, { operation, payload, resultPath: `$.rollback.${key}` });
+
+  const describe = new sfn.Pass(scope, 'Describe the failure', {
+    parameters: {
+      'Error.$': '$.error.Error',
+      'Cause.$': "States.Format('{} failed: {}', $.failedStep.step, $.error.Cause)",
+    },
+    resultPath: '$.failure',
+  });
+  const fail = new sfn.Fail(scope, 'Fail after rolling back', {
+    errorPath: '$.failure.Error',
+    causePath: '$.failure.Cause',
+  });
+
+  const report = carryOn(
+    'Roll back: report the failure',
+    ops.notify,
+    {
+      ...cluster,
+      workflow: b.workflow,
+      'step.$': '$.failedStep.step',
+      outcome: 'rolled-back',
+      'execution.$': '$$.Execution.Id',
+      error: { 'name.$': '$.error.Error', 'cause.$': '$.error.Cause' },
+    },
+    'report',
+  );
+  const release = carryOn(
+    'Roll back: release the cluster lock',
+    ops.clusterLock,
+    { action: 'release', ...cluster, 'owner.$': '$$.Execution.Id' },
+    'lock',
+  );
+  const terminate = carryOn(
+    'Roll back: terminate the surge node',
+    ops.retireNode,
+    { ...cluster, 'instanceId.$': '$.surge.instanceId', action: 'terminate' },
+    'terminate',
+  );
+  const deregister = carryOn(
+    'Roll back: deregister the surge node',
+    ops.retireNode,
+    { ...cluster, 'instanceId.$': '$.surge.instanceId', action: 'deregister' },
+    'deregister',
+  );
+  const restore = carryOn(
+    'Roll back: restore the snapshot weights',
+    ops.shiftTraffic,
+    // Measured against the snapshot's serving nodes, not today's: a half-done gradual shift serves from both.
+    { ...cluster, 'weights.$': '$.plan.weights.initial', 'baselineServing.$': '$.plan.baselineServing' },
+    'weights',
+  );
+
+  describe.next(fail);
+  report.addCatch(describe, { errors: ['States.ALL'], resultPath: '$.rollback.reportError' }).next(describe);
+  release.addCatch(report, { errors: ['States.ALL'], resultPath: '$.rollback.lockError' }).next(report);
+  // A surge node that still has traffic (the weights could not be restored) is left running, not cut off.
+  terminate.addCatch(release, { errors: ['States.ALL'], resultPath: '$.rollback.terminateError' }).next(release);
+  deregister.addCatch(release, { errors: ['States.ALL'], resultPath: '$.rollback.deregisterError' }).next(terminate);
+  const surgeLaunched = new sfn.Choice(scope, 'Was a surge node launched?')
+    .when(sfn.Condition.isPresent('$.surge.instanceId'), deregister)
+    .otherwise(release);
+  restore
+    .addCatch(surgeLaunched, { errors: ['States.ALL'], resultPath: '$.rollback.weightsError' })
+    .next(surgeLaunched);
+  return new sfn.Choice(scope, 'Is there a plan to roll back?')
+    .when(sfn.Condition.isPresent('$.plan.weights'), restore)
+    .otherwise(surgeLaunched);
+}
