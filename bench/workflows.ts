@@ -60,6 +60,11 @@ export async function measureWorkflows(): Promise<WorkflowMeasurement[]> {
     const runs: { workflow: string; stateMachine: string; input: Record<string, string> }[] = [
       { workflow: 'patch-server', stateMachine: 'ClusterWorkflowsPatchServer', input: { patchId: 'P42' } },
       { workflow: 'upgrade-version', stateMachine: 'ClusterWorkflowsUpgradeVersion', input: { version: '2.0.0' } },
+      {
+        workflow: 'deploy-service',
+        stateMachine: 'ClusterWorkflowsDeployService',
+        input: { artifact: 's3://artifacts/orders-api.car', service: 'orders-api' },
+      },
     ];
     for (const { workflow, stateMachine, input } of runs)
       for (const topology of ['active-passive', 'active-active'] as const) {

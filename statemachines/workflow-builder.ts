@@ -93,7 +93,7 @@ export class WorkflowBuilder {
   }
 
   /** Fails the current route with a named error, for loops that ran out of attempts. */
-  private timeoutFailure(label: string, error: string, cause: string): sfn.IChainable {
+  failure(label: string, error: string, cause: string): sfn.IChainable {
     if (this.route.kind === 'raise')
       return new sfn.Fail(this.scope, `Fail because ${label} took too long`, { error, cause });
     const recordError = new sfn.Pass(this.scope, `Timed out: ${label}`, {
@@ -181,7 +181,7 @@ export class WorkflowBuilder {
       .when(options.done, finished)
       .when(
         sfn.Condition.numberGreaterThanEquals(`${counter}.count`, maxAttempts),
-        this.timeoutFailure(label, options.timeoutError, `${label}: not done after ${options.timeoutSeconds} s`),
+        this.failure(label, options.timeoutError, `${label}: not done after ${options.timeoutSeconds} s`),
       )
       .otherwise(wait);
     start.next(options.poll);

@@ -2,6 +2,7 @@ import { Duration } from 'aws-cdk-lib';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { DEPLOY_SERVICE, deployServiceDefinition } from '../../statemachines/deploy-service';
 import { PATCH_SERVER, type RolloutWording, rolloutDefinition, UPGRADE_VERSION } from '../../statemachines/rollout';
 import { DEFAULT_TIMING, type WorkflowTiming } from '../../statemachines/workflow-builder';
 import { type NodeOperations, workflowNamePrefix } from './node-operations';
@@ -24,6 +25,7 @@ export interface WorkflowsProps {
 export class Workflows extends Construct {
   public readonly patchServer: sfn.StateMachine;
   public readonly upgradeVersion: sfn.StateMachine;
+  public readonly deployService: sfn.StateMachine;
 
   constructor(scope: Construct, id: string, props: WorkflowsProps) {
     super(scope, id);
@@ -46,5 +48,16 @@ export class Workflows extends Construct {
     // Each definition lives in its own scope: state names repeat between workflows, construct ids may not.
     this.patchServer = rollout('PatchServer', PATCH_SERVER, 'patch every server with a restart, without downtime');
     this.upgradeVersion = rollout('UpgradeVersion', UPGRADE_VERSION, 'upgrade the product version, migrations first');
+    this.deployService = new WorkflowStateMachine(this, 'DeployService', {
+      stateMachineName: `${workflowNamePrefix(props.clusterName)}${DEPLOY_SERVICE}`,
+      comment: `zerodown ${props.clusterName}: deploy a new service on the manager and let file sync spread it`,
+      definition: deployServiceDefinition(new Construct(this, 'DeployServiceDefinition'), props.operations, {
+        timing: props.timing ?? DEFAULT_TIMING,
+        leaseSeconds,
+      }),
+      logGroup: props.logGroup,
+      timeout,
+      lambdaFunctions: props.operations.all,
+    }).stateMachine;
   }
 }

@@ -151,7 +151,16 @@ const healthChecksSchema = z.strictObject({
     .optional(),
 });
 
-export const COMMAND_KINDS = ['patch', 'upgrade', 'deploy', 'migrate', 'syncPause', 'syncResume', 'smokeTest'] as const;
+export const COMMAND_KINDS = [
+  'patch',
+  'upgrade',
+  'deploy',
+  'migrate',
+  'syncPause',
+  'syncResume',
+  'smokeTest',
+  'expose',
+] as const;
 export type CommandKind = (typeof COMMAND_KINDS)[number];
 
 const documentParameterName = pattern(/^[A-Za-z][A-Za-z0-9]{0,63}$/, 'an SSM document parameter name');

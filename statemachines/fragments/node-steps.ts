@@ -37,10 +37,21 @@ export function runCommandOn(
     noun: string;
     kindPath: string;
     inputPath: string;
-    instanceIdPath: string;
+    /** One node (`instanceIdPath`) or several (`instanceIdsPath`, an array). */
+    instanceIdPath?: string;
+    instanceIdsPath?: string;
     resultPath: string;
+    /** Makes each pass of a loop send a new command rather than find the last one. */
+    attemptPath?: string;
+    /** Where a failed command goes instead of the rollback path, for commands that are retried until they pass. */
+    onCommandFailed?: sfn.IChainable;
   },
 ): sfn.Chain {
+  const targets = options.instanceIdsPath ?? `States.Array(${options.instanceIdPath})`;
+  const targetKey = options.instanceIdsPath ? "'all'" : (options.instanceIdPath ?? '');
+  const key = options.attemptPath
+    ? `States.Format('{}#{}#{}#{}', $$.Execution.Id, ${options.kindPath}, ${targetKey}, ${options.attemptPath})`
+    : `States.Format('{}#{}#{}', $$.Execution.Id, ${options.kindPath}, ${targetKey})`;
   const send = b.step(
     options.label,
     b.ops.runCommand,
@@ -48,24 +59,30 @@ export function runCommandOn(
       action: 'send',
       ...cluster,
       'kind.$': options.kindPath,
-      'instanceIds.$': `States.Array(${options.instanceIdPath})`,
+      'instanceIds.$': targets,
       'input.$': options.inputPath,
-      'idempotencyKey.$': `States.Format('{}#{}#{}', $$.Execution.Id, ${options.kindPath}, ${options.instanceIdPath})`,
+      'idempotencyKey.$': key,
     },
     '$.command',
   );
-  const poll = b.step(
-    `Check the ${options.noun}`,
-    b.ops.runCommand,
-    {
+  const poll = operationStep(b.scope, `Check the ${options.noun}`, {
+    operation: b.ops.runCommand,
+    payload: {
       action: 'poll',
       ...cluster,
       'commandId.$': '$.command.commandId',
       'instanceIds.$': '$.command.instanceIds',
       'deadline.$': '$.command.deadline',
     },
-    options.resultPath,
-  );
+    resultPath: options.resultPath,
+  });
+  if (options.onCommandFailed) {
+    poll.addCatch(options.onCommandFailed, {
+      errors: ['CommandFailedError'],
+      resultPath: `${options.resultPath}Failure`,
+    });
+  }
+  b.catchInto(poll, `Check the ${options.noun}`);
   return sfn.Chain.start(send).next(
     b.pollUntil({
       label: `the ${options.noun} to finish`,

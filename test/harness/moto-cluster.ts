@@ -231,6 +231,7 @@ export async function createMotoCluster(options: MotoClusterOptions = {}): Promi
       syncPause: { documentName: 'zerodown-test-sync', parameters: { Action: ['pause'] } },
       syncResume: { documentName: 'zerodown-test-sync', parameters: { Action: ['resume'] } },
       smokeTest: { documentName: 'zerodown-test-smoke-test', inputParameter: 'Service' },
+      expose: { documentName: 'zerodown-test-expose', inputParameter: 'Service' },
     },
   };
   const model = await saveClusterModel(ssmClient, options.customize ? options.customize(generated) : generated);

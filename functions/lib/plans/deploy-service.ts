@@ -1,0 +1,120 @@
+import * as z from 'zod';
+import { type ClusterModel, clusterNameSchema } from '../cluster-model';
+import { InputValidationError } from '../errors';
+import type { ClusterSnapshot } from '../snapshot';
+import type { PlanNode, PlanStep } from './rollout';
+
+/**
+ * deploy-service: a new service goes to the manager node only; file sync carries it to the workers, where it is
+ * verified, then every node is smoke-tested and the service is exposed. No traffic moves and no node restarts.
+ */
+
+/** The pause between two smoke tests of a worker that file sync has not reached yet. */
+export const SYNC_CHECK_INTERVAL_SECONDS = 15;
+
+export const deployRequestSchema = z.strictObject({
+  cluster: clusterNameSchema,
+  /** What the deploy document fetches: an S3 URI or an HTTPS URL. */
+  artifact: z
+    .string()
+    .regex(
+      /^(s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/[\w./+=@-]{1,900}|https:\/\/[\w.-]+(:\d{1,5})?\/[\w./%+=@~-]{1,900})$/,
+      'must be an s3:// URI or an https:// URL of the artifact',
+    ),
+  /** The service's name, given to the smoke-test and expose documents. */
+  service: z.string().regex(/^[A-Za-z][\w.-]{0,127}$/, 'must be a service name of letters, digits and ._-'),
+  /** Expose the service at the end. @default - when the cluster defines an expose command */
+  expose: z.boolean().optional(),
+  /** How long file sync may take to reach every worker. @default 600 */
+  syncTimeoutSeconds: z.number().int().min(30).max(7200).default(600),
+  dryRun: z.boolean().default(false),
+});
+export type DeployRequest = z.output<typeof deployRequestSchema>;
+
+export interface DeployPlan {
+  readonly workflow: 'deploy-service';
+  readonly cluster: string;
+  readonly manager: PlanNode;
+  readonly workers: PlanNode[];
+  readonly allInstanceIds: string[];
+  readonly deploy: { readonly kind: 'deploy'; readonly input: string };
+  readonly smokeTest: { readonly kind: 'smokeTest'; readonly input: string };
+  readonly expose: { readonly kind: 'expose'; readonly input: string } | null;
+  readonly syncTimeoutSeconds: number;
+  /** How many smoke tests a worker gets before file sync counts as failed. */
+  readonly syncMaxChecks: number;
+  /** What rollback restores: nothing moves, so these are the weights as found. */
+  readonly weights: { readonly initial: Readonly<Record<string, number>> };
+  /** The capacity guard's baseline, which the rollback path of every workflow reads. */
+  readonly baselineServing: number;
+  readonly steps: PlanStep[];
+}
+
+export function planDeploy(model: ClusterModel, snapshot: ClusterSnapshot, request: DeployRequest): DeployPlan {
+  const missing = (['deploy', 'smokeTest'] as const).filter((kind) => !model.commands[kind]);
+  if (request.expose === true && !model.commands.expose) missing.push('expose' as never);
+  if (missing.length > 0) {
+    throw new InputValidationError(`Cluster "${model.name}" cannot run deploy-service`, [
+      ...missing.map((kind) => ({ path: `commands.${kind}`, message: 'is not defined in the cluster model' })),
+    ]);
+  }
+  const down = snapshot.nodes.filter((node) => node.state !== 'running');
+  if (down.length > 0) {
+    throw new InputValidationError(`Cluster "${model.name}" has nodes that do not run`, [
+      ...down.map((node) => ({ path: `nodes.${node.instanceId}`, message: `is ${node.state}` })),
+    ]);
+  }
+  const toPlanNode = (node: ClusterSnapshot['nodes'][number]): PlanNode => ({
+    instanceId: node.instanceId,
+    slot: node.slot ?? '',
+    role: node.role,
+  });
+  const manager = snapshot.nodes.find((node) => node.role === 'manager');
+  if (!manager) throw new InputValidationError('Cannot plan a deploy', [{ path: 'nodes', message: 'has no manager' }]);
+  const workers = snapshot.nodes.filter((node) => node.role === 'worker').map(toPlanNode);
+  const expose =
+    (request.expose ?? Boolean(model.commands.expose)) ? { kind: 'expose' as const, input: request.service } : null;
+  const serving = snapshot.servingHealthyNodes;
+  return {
+    workflow: 'deploy-service',
+    cluster: model.name,
+    manager: toPlanNode(manager),
+    workers,
+    allInstanceIds: snapshot.nodes.map((node) => node.instanceId),
+    deploy: { kind: 'deploy', input: request.artifact },
+    smokeTest: { kind: 'smokeTest', input: request.service },
+    expose,
+    syncTimeoutSeconds: request.syncTimeoutSeconds,
+    syncMaxChecks: Math.max(1, Math.ceil(request.syncTimeoutSeconds / SYNC_CHECK_INTERVAL_SECONDS)),
+    weights: { initial: Object.fromEntries(snapshot.weights.map((entry) => [entry.slot, entry.weight])) },
+    baselineServing: serving,
+    steps: [
+      {
+        step: 'Deploy the service on the manager node',
+        action: `SSM ${model.commands.deploy?.documentName} ${request.artifact}`,
+        instanceId: manager.instanceId,
+        predictedServing: serving,
+      },
+      ...workers.map((worker) => ({
+        step: 'Wait until file sync reaches the worker',
+        action: `SSM ${model.commands.smokeTest?.documentName} ${request.service}, repeated until it passes`,
+        instanceId: worker.instanceId,
+        predictedServing: serving,
+      })),
+      {
+        step: 'Smoke-test every node',
+        action: `SSM ${model.commands.smokeTest?.documentName}`,
+        predictedServing: serving,
+      },
+      ...(expose
+        ? [
+            {
+              step: 'Expose the service',
+              action: `SSM ${model.commands.expose?.documentName}`,
+              predictedServing: serving,
+            },
+          ]
+        : []),
+    ],
+  };
+}

@@ -1,0 +1,75 @@
+import { useFakeNodes } from '../harness/fake-nodes';
+import { failedCommand, useFaults } from '../harness/faults';
+import { useMoto } from '../harness/moto';
+import { workflowFixture } from '../harness/workflow-fixture';
+
+const ARTIFACT = 's3://apim-artifacts/orders-api/1.4.0/orders-api.car';
+
+describe('deploy-service', () => {
+  useMoto();
+  useFaults();
+  useFakeNodes();
+  const { prepare, run, expectCleanCluster, failureOf } = workflowFixture({
+    stateMachine: 'ClusterWorkflowsDeployService',
+    defaultInput: { artifact: ARTIFACT, service: 'orders-api' },
+    onCommand: () => undefined,
+  });
+
+  it('deploys on the manager, waits for file sync on the worker, smoke-tests every node and exposes', async () => {
+    const { cluster, simulated } = await prepare('active-passive');
+    const [manager, worker] = cluster.model.nodes.map((node) => node.instanceId);
+    // File sync has not reached the worker at its first smoke test (moto runs no commands; the failure is injected).
+    failedCommand(worker ?? '', { output: 'orders-api: not deployed' }, { times: 1 });
+
+    const execution = await run({});
+
+    expect(failureOf(execution)).toMatchObject({ status: 'SUCCEEDED' });
+    expect(simulated.commands.map((command) => [command.documentName, command.instanceIds])).toEqual([
+      ['zerodown-test-deploy', [manager]],
+      ['zerodown-test-smoke-test', [worker]],
+      ['zerodown-test-smoke-test', [worker]],
+      ['zerodown-test-smoke-test', [manager, worker]],
+      ['zerodown-test-expose', [manager]],
+    ]);
+    expect(simulated.commands[0]?.parameters).toEqual({ Artifact: [ARTIFACT] });
+    expect(execution.path.filter((name) => name === 'Give file sync more time')).toHaveLength(1);
+    await expectCleanCluster(cluster, 'a=100, b=0, surge=0');
+  });
+
+  it('rolls back when file sync never delivers within the sync timeout', async () => {
+    const { cluster, simulated } = await prepare('active-passive');
+    const worker = cluster.model.nodes[1]?.instanceId ?? '';
+    failedCommand(worker, { output: 'orders-api: not deployed' });
+
+    const execution = await run({ syncTimeoutSeconds: 60 });
+
+    expect(failureOf(execution)).toMatchObject({ status: 'FAILED', error: 'FileSyncTimeoutError' });
+    expect(execution.cause).toMatch(/^Wait until file sync reaches the worker failed: /);
+    // 60 s at one check every 15 s.
+    expect(simulated.commands.filter((command) => command.instanceIds[0] === worker)).toHaveLength(4);
+    expect(simulated.commands.map((command) => command.documentName)).not.toContain('zerodown-test-expose');
+    await expectCleanCluster(cluster, 'a=100, b=0, surge=0');
+  });
+
+  it('rolls back when the smoke test of every node fails, without exposing the service', async () => {
+    const { cluster, simulated } = await prepare('active-active');
+    const manager = cluster.model.nodes[0]?.instanceId ?? '';
+    let smokeTests = 0;
+    failedCommand(manager, { output: 'orders-api: HTTP 500 on /orders/health' }, { when: () => ++smokeTests > 1 });
+
+    const execution = await run({});
+
+    expect(failureOf(execution)).toMatchObject({ status: 'FAILED', error: 'CommandFailedError' });
+    expect(execution.cause).toMatch(/^Check the smoke test of every node failed: .*HTTP 500 on \/orders\/health/);
+    expect(simulated.commands.map((command) => command.documentName)).not.toContain('zerodown-test-expose');
+    await expectCleanCluster(cluster, 'a=50, b=50, surge=0');
+  });
+
+  it('refuses a malformed artifact before touching anything', async () => {
+    await prepare('active-passive');
+    const execution = await run({ artifact: 'file:///etc/passwd' });
+    expect(failureOf(execution)).toMatchObject({ status: 'FAILED', error: 'InputValidationError' });
+    expect(execution.cause).toContain('artifact must be an s3:// URI or an https:// URL');
+    expect(execution.path).toEqual(['Validate the request']);
+  });
+});
