@@ -32,32 +32,43 @@ export class Workflows extends Construct {
     const timeout = props.timeout ?? Duration.hours(4);
     // The lease outlives any execution, so a running workflow never has to renew it.
     const leaseSeconds = timeout.toSeconds() + 600;
-    const rollout = (id: string, wording: RolloutWording, comment: string) =>
+    const timing = props.timing ?? DEFAULT_TIMING;
+    // Each definition lives in its own scope: state names repeat between workflows, construct ids may not.
+    const machine = (
+      id: string,
+      workflow: string,
+      comment: string,
+      define: (scope: Construct, options: { timing: WorkflowTiming; leaseSeconds: number }) => sfn.IChainable,
+    ) =>
       new WorkflowStateMachine(this, id, {
-        stateMachineName: `${workflowNamePrefix(props.clusterName)}${wording.workflow}`,
+        stateMachineName: `${workflowNamePrefix(props.clusterName)}${workflow}`,
         comment: `zerodown ${props.clusterName}: ${comment}`,
-        definition: rolloutDefinition(new Construct(this, `${id}Definition`), props.operations, {
-          wording,
-          timing: props.timing ?? DEFAULT_TIMING,
-          leaseSeconds,
-        }),
+        definition: define(new Construct(this, `${id}Definition`), { timing, leaseSeconds }),
         logGroup: props.logGroup,
         timeout,
         lambdaFunctions: props.operations.all,
       }).stateMachine;
-    // Each definition lives in its own scope: state names repeat between workflows, construct ids may not.
-    this.patchServer = rollout('PatchServer', PATCH_SERVER, 'patch every server with a restart, without downtime');
-    this.upgradeVersion = rollout('UpgradeVersion', UPGRADE_VERSION, 'upgrade the product version, migrations first');
-    this.deployService = new WorkflowStateMachine(this, 'DeployService', {
-      stateMachineName: `${workflowNamePrefix(props.clusterName)}${DEPLOY_SERVICE}`,
-      comment: `zerodown ${props.clusterName}: deploy a new service on the manager and let file sync spread it`,
-      definition: deployServiceDefinition(new Construct(this, 'DeployServiceDefinition'), props.operations, {
-        timing: props.timing ?? DEFAULT_TIMING,
-        leaseSeconds,
-      }),
-      logGroup: props.logGroup,
-      timeout,
-      lambdaFunctions: props.operations.all,
-    }).stateMachine;
+    const rollout =
+      (wording: RolloutWording) => (scope: Construct, options: { timing: WorkflowTiming; leaseSeconds: number }) =>
+        rolloutDefinition(scope, props.operations, { wording, ...options });
+
+    this.patchServer = machine(
+      'PatchServer',
+      PATCH_SERVER.workflow,
+      'patch every server with a restart, without downtime',
+      rollout(PATCH_SERVER),
+    );
+    this.upgradeVersion = machine(
+      'UpgradeVersion',
+      UPGRADE_VERSION.workflow,
+      'upgrade the product version, migrations first',
+      rollout(UPGRADE_VERSION),
+    );
+    this.deployService = machine(
+      'DeployService',
+      DEPLOY_SERVICE,
+      'deploy a new service on the manager and let file sync spread it',
+      (scope, options) => deployServiceDefinition(scope, props.operations, options),
+    );
   }
 }
