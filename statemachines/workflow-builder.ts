@@ -34,13 +34,12 @@ export const DEFAULT_TIMING: WorkflowTiming = {
   commandTimeoutSeconds: 3600,
 };
 
-/** Where a step's failure goes: the rollback path at the top level, or out of the Map that runs it. */
+/** Where a step's failure goes: the rollback path once the lock is held; before that, out of the execution. */
 type FailureRoute = { readonly kind: 'rollback'; readonly target: sfn.IChainable } | { readonly kind: 'raise' };
 
 /**
- * Builds workflow states from the node operations. Every step catches every error into the rollback path (or, inside
- * a Map, lets the Map's own Catch do it), records which step failed, and every polling loop is bounded by an attempt
- * count derived from its timeout.
+ * Builds workflow states from the node operations. Every step catches every error into the rollback path and records
+ * which step failed, and every loop is bounded by an attempt or item count.
  */
 export class WorkflowBuilder {
   private route: FailureRoute = { kind: 'raise' };
@@ -57,17 +56,6 @@ export class WorkflowBuilder {
     this.route = { kind: 'rollback', target };
   }
 
-  /** Builds states whose failures leave the enclosing Map (its Catch then rolls back). */
-  insideMap<T>(build: () => T): T {
-    const saved = this.route;
-    this.route = { kind: 'raise' };
-    try {
-      return build();
-    } finally {
-      this.route = saved;
-    }
-  }
-
   /** A node operation as one named step. */
   step(
     label: string,
@@ -82,7 +70,7 @@ export class WorkflowBuilder {
   }
 
   /** Sends a failure of `state` to the current route, noting the step's name. */
-  catchInto(state: sfn.TaskStateBase | sfn.Map | sfn.Parallel, label: string): void {
+  catchInto(state: sfn.TaskStateBase, label: string): void {
     if (this.route.kind === 'raise') return;
     const note = new sfn.Pass(this.scope, `Failed: ${label}`, {
       result: sfn.Result.fromObject({ step: label }),
