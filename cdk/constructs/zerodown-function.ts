@@ -1,12 +1,11 @@
 import * as path from 'node:path';
-import { CfnResource, Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { spawnSync } from 'node:child_process';
+import { AssetHashType, CfnResource, DockerImage, Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { LAMBDA_BUNDLING } from '../bundling';
 import { PROJECT_ROOT } from '../paths';
 
 /** Resource metadata that names a function's handler module, so local runners can call the real code in process. */
@@ -43,7 +42,7 @@ export interface ZeroDownFunctionProps {
  * log group with a retention.
  */
 export class ZeroDownFunction extends Construct {
-  public readonly function: nodejs.NodejsFunction;
+  public readonly function: lambda.Function;
   public readonly logGroup: logs.LogGroup;
   /** The execution role. It starts with write access to the function's own log group and nothing else. */
   public readonly role: iam.Role;
@@ -72,10 +71,19 @@ export class ZeroDownFunction extends Construct {
         'Every mutating action is scoped by ARN or by the cluster tag (asserted in test/infra).',
     });
 
-    this.function = new nodejs.NodejsFunction(this, 'Function', {
+    this.function = new lambda.Function(this, 'Function', {
       role: this.role,
-      entry: path.join(PROJECT_ROOT, props.entry),
-      handler,
+      code: lambda.Code.fromAsset(PROJECT_ROOT, {
+        assetHashType: AssetHashType.OUTPUT,
+        bundling: {
+          // Never used: local bundling always succeeds or throws, and this project needs no Docker.
+          image: DockerImage.fromRegistry('dummy'),
+          // Part of the asset's cache key: without it every function would share the first function's bundle.
+          command: ['cdk/bundle-lambda.ts', props.entry],
+          local: { tryBundle: (outputDir) => bundleLocally(props.entry, outputDir) },
+        },
+      }),
+      handler: `index.${handler}`,
       description: props.description,
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
@@ -84,21 +92,6 @@ export class ZeroDownFunction extends Construct {
       tracing: lambda.Tracing.ACTIVE,
       logGroup: this.logGroup,
       environment: { NODE_OPTIONS: '--enable-source-maps', ...props.environment },
-      depsLockFilePath: path.join(PROJECT_ROOT, 'package-lock.json'),
-      projectRoot: PROJECT_ROOT,
-      bundling: {
-        minify: LAMBDA_BUNDLING.minify,
-        sourceMap: LAMBDA_BUNDLING.sourcemap,
-        target: LAMBDA_BUNDLING.target,
-        format: nodejs.OutputFormat.CJS,
-        mainFields: [...LAMBDA_BUNDLING.mainFields],
-        esbuildArgs: Object.fromEntries(
-          Object.entries(LAMBDA_BUNDLING.alias).map(([module, replacement]) => [`--alias:${module}`, replacement]),
-        ),
-        // The SDK clients go into the bundle, so each function runs the SDK version it was tested with.
-        externalModules: [],
-        forceDockerBundling: false,
-      },
     });
     const resource = this.function.node.defaultChild;
     if (resource instanceof CfnResource) resource.addMetadata(HANDLER_METADATA_KEY, `${props.entry}#${handler}`);
@@ -119,4 +112,18 @@ export class ZeroDownFunction extends Construct {
       );
     }
   }
+}
+
+const BUNDLE_TIMEOUT_MS = 120_000;
+
+/** Bundles the entry with `buildLambdaBundle` in a child process, since CDK's local bundling hook is synchronous. */
+function bundleLocally(entry: string, outputDir: string): boolean {
+  const child = spawnSync(
+    process.execPath,
+    [require.resolve('tsx/cli'), path.join(PROJECT_ROOT, 'cdk', 'bundle-lambda.ts'), entry, outputDir],
+    { cwd: PROJECT_ROOT, encoding: 'utf8', timeout: BUNDLE_TIMEOUT_MS },
+  );
+  if (child.error) throw new Error(`Bundling ${entry} failed: ${child.error.message}`);
+  if (child.status !== 0) throw new Error(`Bundling ${entry} failed:\n${child.stderr}`);
+  return true;
 }

@@ -1,0 +1,21 @@
+/**
+ * Bundles one Lambda handler for CDK asset staging: `tsx cdk/bundle-lambda.ts <entry> <output dir>`.
+ *
+ * CDK's local bundling hook is synchronous and esbuild plugins need the asynchronous API, so the construct runs this
+ * in a child process.
+ */
+import * as path from 'node:path';
+import { buildLambdaBundle } from './bundling';
+
+async function main(): Promise<void> {
+  const [entry, outputDir] = process.argv.slice(2);
+  if (entry === undefined || outputDir === undefined) {
+    throw new Error('usage: tsx cdk/bundle-lambda.ts <entry> <output dir>');
+  }
+  await buildLambdaBundle(entry, path.join(outputDir, 'index.js'));
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+  process.exitCode = 1;
+});
