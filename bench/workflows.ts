@@ -65,6 +65,11 @@ export async function measureWorkflows(): Promise<WorkflowMeasurement[]> {
         stateMachine: 'ClusterWorkflowsDeployService',
         input: { artifact: 's3://artifacts/orders-api.car', service: 'orders-api' },
       },
+      {
+        workflow: 'update-service',
+        stateMachine: 'ClusterWorkflowsUpdateService',
+        input: { artifact: 's3://artifacts/orders-api-hotfix.car', service: 'orders-api' },
+      },
     ];
     for (const { workflow, stateMachine, input } of runs)
       for (const topology of ['active-passive', 'active-active'] as const) {

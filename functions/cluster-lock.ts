@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { dynamodbClient } from './lib/clients/dynamodb';
 import { sfnClient } from './lib/clients/sfn';
 import { requireEnv } from './lib/errors';
@@ -11,8 +11,8 @@ const store = { dynamodb: dynamodbClient, tableName: requireEnv('LOCK_TABLE_NAME
 const lease = {
   ...clusterInput,
   owner: executionArnInput,
-  workflow: z.string().regex(/^[a-z][a-z-]{2,40}$/, 'must be a workflow name such as patch-server'),
-  leaseSeconds: z.number().int().min(60).max(86_400).default(3_600),
+  workflow: z.string().check(z.regex(/^[a-z][a-z-]{2,40}$/, 'must be a workflow name such as patch-server')),
+  leaseSeconds: z._default(z.int().check(z.minimum(60), z.maximum(86_400)), 3_600),
 };
 const inputSchema = z.discriminatedUnion('action', [
   z.strictObject({ action: z.literal('acquire'), ...lease }),

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { snsClient } from './lib/clients/sns';
 import { requireEnv } from './lib/errors';
 import { clusterInput, executionArnInput, parseInput } from './lib/input';
@@ -9,12 +9,12 @@ const topicArn = requireEnv('TOPIC_ARN');
 
 const inputSchema = z.strictObject({
   ...clusterInput,
-  workflow: z.string().min(1).max(64),
-  step: z.string().min(1).max(128),
+  workflow: z.string().check(z.minLength(1), z.maxLength(64)),
+  step: z.string().check(z.minLength(1), z.maxLength(128)),
   outcome: z.enum(OUTCOMES),
-  execution: executionArnInput.optional(),
-  detail: z.unknown().optional(),
-  error: z.strictObject({ name: z.string(), cause: z.string().optional() }).optional(),
+  execution: z.optional(executionArnInput),
+  detail: z.optional(z.unknown()),
+  error: z.optional(z.strictObject({ name: z.string(), cause: z.optional(z.string()) })),
 });
 
 /** Publishes a workflow event to the cluster's topic. */

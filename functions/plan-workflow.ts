@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { ec2Client } from './lib/clients/ec2';
 import { elbv2Client } from './lib/clients/elbv2';
 import type { ClusterModel } from './lib/cluster-model';
@@ -6,6 +6,7 @@ import { clusterModelFor } from './lib/handler';
 import { parseInput } from './lib/input';
 import { deployRequestSchema, planDeploy } from './lib/plans/deploy-service';
 import { planRollout, type RolloutWorkflow, rolloutSpecFor } from './lib/plans/rollout';
+import { planUpdate, updateRequestSchema } from './lib/plans/update-service';
 import { type ClusterSnapshot, snapshotCluster } from './lib/snapshot';
 
 interface Planner {
@@ -32,14 +33,20 @@ const PLANNERS: Record<string, Planner> = {
       return { request: deploy, plan: (model, snapshot) => planDeploy(model, snapshot, deploy) };
     },
   },
+  'update-service': {
+    parse: (request) => {
+      const update = parseInput(updateRequestSchema, request, 'update-service');
+      return { request: update, plan: (model, snapshot) => planUpdate(model, snapshot, update) };
+    },
+  },
 };
 
 const inputSchema = z.strictObject({
   action: z.enum(['validate', 'plan']),
-  workflow: z.enum(['patch-server', 'upgrade-version', 'deploy-service']),
+  workflow: z.enum(['patch-server', 'upgrade-version', 'deploy-service', 'update-service']),
   request: z.unknown(),
   /** The snapshot taken under the lock; a dry run plans from a fresh read-only one. */
-  snapshot: z.unknown().optional(),
+  snapshot: z.optional(z.unknown()),
 });
 
 /**

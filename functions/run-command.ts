@@ -1,26 +1,26 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { ssmClient } from './lib/clients/ssm';
 import { COMMAND_KINDS } from './lib/cluster-model';
 import { clusterModelFor } from './lib/handler';
 import { clusterInput, instanceIdInput, parseInput } from './lib/input';
 import { pollCommand, sendCommand } from './lib/run-command';
 
-const instanceIds = z.array(instanceIdInput).min(1).max(50);
+const instanceIds = z.array(instanceIdInput).check(z.minLength(1), z.maxLength(50));
 const inputSchema = z.discriminatedUnion('action', [
   z.strictObject({
     action: z.literal('send'),
     ...clusterInput,
     kind: z.enum(COMMAND_KINDS),
     instanceIds,
-    input: z.string().optional(),
-    idempotencyKey: z.string().min(1).max(1024),
+    input: z.optional(z.string()),
+    idempotencyKey: z.string().check(z.minLength(1), z.maxLength(1024)),
   }),
   z.strictObject({
     action: z.literal('poll'),
     ...clusterInput,
-    commandId: z.string().regex(/^[0-9a-f-]{36}$/, 'must be an SSM command id'),
+    commandId: z.string().check(z.regex(/^[0-9a-f-]{36}$/, 'must be an SSM command id')),
     instanceIds,
-    deadline: z.iso.datetime().optional(),
+    deadline: z.optional(z.iso.datetime()),
   }),
 ]);
 

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { elbv2Client } from './lib/clients/elbv2';
 import { clusterModelFor } from './lib/handler';
 import { clusterInput, instanceIdInput, parseInput } from './lib/input';
@@ -7,10 +7,10 @@ import { MAX_WEIGHT } from './lib/traffic';
 
 const inputSchema = z.strictObject({
   ...clusterInput,
-  weights: z.record(z.string(), z.number().int().min(0).max(MAX_WEIGHT)).optional(),
-  register: z.array(instanceIdInput).optional(),
-  deregister: z.array(instanceIdInput).optional(),
-  baselineServing: z.number().int().min(0).optional(),
+  weights: z.optional(z.record(z.string(), z.int().check(z.minimum(0), z.maximum(MAX_WEIGHT)))),
+  register: z.optional(z.array(instanceIdInput)),
+  deregister: z.optional(z.array(instanceIdInput)),
+  baselineServing: z.optional(z.int().check(z.minimum(0))),
 });
 
 /** Re-weights the cluster's traffic after the capacity guard agrees, and reads the weights back. */

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { ec2Client } from './lib/clients/ec2';
 import { elbv2Client } from './lib/clients/elbv2';
 import { clusterModelFor } from './lib/handler';

@@ -4,6 +4,7 @@ import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { DEPLOY_SERVICE, deployServiceDefinition } from '../../statemachines/deploy-service';
 import { PATCH_SERVER, type RolloutWording, rolloutDefinition, UPGRADE_VERSION } from '../../statemachines/rollout';
+import { UPDATE_SERVICE, updateServiceDefinition } from '../../statemachines/update-service';
 import { DEFAULT_TIMING, type WorkflowTiming } from '../../statemachines/workflow-builder';
 import { type NodeOperations, workflowNamePrefix } from './node-operations';
 import { WorkflowStateMachine } from './workflow-state-machine';
@@ -26,6 +27,7 @@ export class Workflows extends Construct {
   public readonly patchServer: sfn.StateMachine;
   public readonly upgradeVersion: sfn.StateMachine;
   public readonly deployService: sfn.StateMachine;
+  public readonly updateService: sfn.StateMachine;
 
   constructor(scope: Construct, id: string, props: WorkflowsProps) {
     super(scope, id);
@@ -69,6 +71,12 @@ export class Workflows extends Construct {
       DEPLOY_SERVICE,
       'deploy a new service on the manager and let file sync spread it',
       (scope, options) => deployServiceDefinition(scope, props.operations, options),
+    );
+    this.updateService = machine(
+      'UpdateService',
+      UPDATE_SERVICE,
+      'hotfix a deployed service on the manager, then let file sync carry it to the workers',
+      (scope, options) => updateServiceDefinition(scope, props.operations, options),
     );
   }
 }

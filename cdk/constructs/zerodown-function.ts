@@ -1,5 +1,5 @@
-import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
 import { AssetHashType, CfnResource, DockerImage, Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { ClusterModelError, type FieldIssue } from './errors';
 
 /**
@@ -19,7 +19,7 @@ export function clusterParameterName(clusterName: string): string {
   return `${CLUSTER_PARAMETER_PREFIX}${clusterName}`;
 }
 
-const pattern = (regex: RegExp, description: string) => z.string().regex(regex, `must be ${description}`);
+const pattern = (regex: RegExp, description: string) => z.string().check(z.regex(regex, `must be ${description}`));
 
 const ARN_PARTITION = 'arn:aws(?:-[a-z]+)*';
 const ACCOUNT = '\\d{12}';
@@ -67,18 +67,17 @@ const nodeSchema = z.strictObject({
   /** The manager holds the writable deployment directory; workers receive it by file sync. */
   role: z.enum(['manager', 'worker']),
   /** The traffic slot (one target group each) of the weighted strategy. */
-  slot: slotNameSchema.optional(),
+  slot: z.optional(slotNameSchema),
 });
 
 const weightedTrafficSchema = z.strictObject({
   strategy: z.literal('weighted-target-groups'),
   listenerArn: listenerArnSchema,
   /** When the cluster is served by a listener rule rather than the listener's default action. */
-  ruleArn: listenerRuleArnSchema.optional(),
+  ruleArn: z.optional(listenerRuleArnSchema),
   slots: z
     .array(z.strictObject({ name: slotNameSchema, targetGroupArn: targetGroupArnSchema }))
-    .min(2)
-    .max(MAX_WEIGHTED_TARGET_GROUPS),
+    .check(z.minLength(2), z.maxLength(MAX_WEIGHTED_TARGET_GROUPS)),
   /** The slot that surge nodes are registered in. No permanent node may occupy it. */
   surgeSlot: slotNameSchema,
 });
@@ -86,7 +85,7 @@ const weightedTrafficSchema = z.strictObject({
 const singleTargetGroupTrafficSchema = z.strictObject({
   strategy: z.literal('single-target-group'),
   listenerArn: listenerArnSchema,
-  ruleArn: listenerRuleArnSchema.optional(),
+  ruleArn: z.optional(listenerRuleArnSchema),
   targetGroupArn: targetGroupArnSchema,
 });
 
@@ -102,53 +101,55 @@ const roleArnSchema = pattern(/^arn:aws(?:-[a-z]+)*:iam::\d{12}:role\/[\w+=,.@/-
  */
 const networkSchema = z.strictObject({
   vpcId: vpcIdSchema,
-  subnetIds: z.array(subnetIdSchema).min(1),
+  subnetIds: z.array(subnetIdSchema).check(z.minLength(1)),
   /** Groups the nodes accept health-check traffic from. */
-  securityGroupIds: z.array(securityGroupIdSchema).min(1).max(5),
+  securityGroupIds: z.array(securityGroupIdSchema).check(z.minLength(1), z.maxLength(5)),
 });
 
 const surgeSchema = z.strictObject({
   launchTemplateId: launchTemplateIdSchema,
-  launchTemplateVersion: launchTemplateVersionSchema.default('$Latest'),
+  launchTemplateVersion: z._default(launchTemplateVersionSchema, '$Latest'),
   /** Overrides the launch template's AMI. Give at most one of `imageId` and `imageParameter`. */
-  imageId: imageIdSchema.optional(),
+  imageId: z.optional(imageIdSchema),
   /** An SSM parameter that holds the current AMI id, so a new AMI needs no redeploy of zerodown. */
-  imageParameter: ssmParameterNameSchema.optional(),
-  subnetIds: z.array(subnetIdSchema).min(1),
-  instanceType: pattern(
-    /^[a-z][a-z0-9-]*\d[a-z0-9-]*\.[a-z0-9]+$/,
-    'an EC2 instance type such as m7g.large',
-  ).optional(),
-  tags: z.record(z.string().min(1).max(128), z.string().max(256)).default({}),
+  imageParameter: z.optional(ssmParameterNameSchema),
+  subnetIds: z.array(subnetIdSchema).check(z.minLength(1)),
+  instanceType: z.optional(
+    pattern(/^[a-z][a-z0-9-]*\d[a-z0-9-]*\.[a-z0-9]+$/, 'an EC2 instance type such as m7g.large'),
+  ),
+  tags: z._default(
+    z.record(z.string().check(z.minLength(1), z.maxLength(128)), z.string().check(z.maxLength(256))),
+    {},
+  ),
   /** The role of the launch template's instance profile, which launching must be allowed to pass. */
-  instanceRoleArn: roleArnSchema.optional(),
+  instanceRoleArn: z.optional(roleArnSchema),
 });
 
 const httpCheckSchema = z.strictObject({
   name: pattern(/^[A-Za-z0-9][\w .-]{0,63}$/, 'a short check name'),
   path: pattern(/^\/[^\s]*$/, 'a URL path starting with /'),
-  port: z.number().int().min(1).max(65535),
-  protocol: z.enum(['http', 'https']).default('http'),
-  expectedStatus: z.number().int().min(100).max(599).default(200),
+  port: z.int().check(z.minimum(1), z.maximum(65535)),
+  protocol: z._default(z.enum(['http', 'https']), 'http'),
+  expectedStatus: z._default(z.int().check(z.minimum(100), z.maximum(599)), 200),
   /** Text the response body must contain. */
-  bodyContains: z.string().min(1).optional(),
+  bodyContains: z.optional(z.string().check(z.minLength(1))),
   /** The body must contain the version the workflow is rolling out. */
-  expectVersion: z.boolean().default(false),
-  timeoutMs: z.number().int().min(100).max(30_000).default(2_000),
+  expectVersion: z._default(z.boolean(), false),
+  timeoutMs: z._default(z.int().check(z.minimum(100), z.maximum(30_000)), 2_000),
 });
 
 const healthChecksSchema = z.strictObject({
-  http: z.array(httpCheckSchema).min(1),
+  http: z.array(httpCheckSchema).check(z.minLength(1)),
   /** Also require the ALB to report the node's target as healthy. */
-  targetHealth: z.boolean().default(true),
+  targetHealth: z._default(z.boolean(), true),
   /** Where a node reports the version it runs; the snapshot reads it. */
-  version: z
-    .strictObject({
+  version: z.optional(
+    z.strictObject({
       path: pattern(/^\/[^\s]*$/, 'a URL path starting with /'),
-      port: z.number().int().min(1).max(65535),
-      protocol: z.enum(['http', 'https']).default('http'),
-    })
-    .optional(),
+      port: z.int().check(z.minimum(1), z.maximum(65535)),
+      protocol: z._default(z.enum(['http', 'https']), 'http'),
+    }),
+  ),
 });
 
 export const COMMAND_KINDS = [
@@ -170,67 +171,69 @@ const commandSchema = z.strictObject({
     /^(arn:aws(?:-[a-z]+)*:ssm:[a-z0-9-]+:\d{12}:document\/)?[a-zA-Z0-9_.-]{3,128}$/,
     'an SSM document name or ARN',
   ),
-  documentVersion: pattern(/^(\$LATEST|\$DEFAULT|\d+)$/, 'a document version number, $LATEST or $DEFAULT').optional(),
+  documentVersion: z.optional(pattern(/^(\$LATEST|\$DEFAULT|\d+)$/, 'a document version number, $LATEST or $DEFAULT')),
   /** Fixed document parameters. Values the operator supplies per run are added under `inputParameter`. */
-  parameters: z.record(documentParameterName, z.array(z.string().max(4096)).max(50)).default({}),
+  parameters: z._default(
+    z.record(documentParameterName, z.array(z.string().check(z.maxLength(4096))).check(z.maxLength(50))),
+    {},
+  ),
   /** The document parameter that receives the operator's value (patch id, artifact, version). */
-  inputParameter: documentParameterName.optional(),
-  timeoutSeconds: z.number().int().min(30).max(172_800).default(600),
+  inputParameter: z.optional(documentParameterName),
+  timeoutSeconds: z._default(z.int().check(z.minimum(30), z.maximum(172_800)), 600),
 });
 
 const commandsSchema = z.strictObject(
-  Object.fromEntries(COMMAND_KINDS.map((kind) => [kind, commandSchema.optional()])) as Record<
+  Object.fromEntries(COMMAND_KINDS.map((kind) => [kind, z.optional(commandSchema)])) as Record<
     CommandKind,
-    z.ZodOptional<typeof commandSchema>
+    z.ZodMiniOptional<typeof commandSchema>
   >,
 );
 
 const capacitySchema = z.strictObject({
   /** Share of the current load the nodes that keep serving must be able to carry (the runbook says 75). */
-  minHealthyPercent: z.number().int().min(1).max(100).default(75),
+  minHealthyPercent: z._default(z.int().check(z.minimum(1), z.maximum(100)), 75),
   /** How long a node keeps finishing in-flight requests after its weight drops to 0. */
-  drainSeconds: z.number().int().min(0).max(3600).default(30),
+  drainSeconds: z._default(z.int().check(z.minimum(0), z.maximum(3600)), 30),
 });
 
 const drSchema = z.strictObject({
   region: regionSchema,
   launchTemplateId: launchTemplateIdSchema,
-  launchTemplateVersion: launchTemplateVersionSchema.default('$Latest'),
-  imageId: imageIdSchema.optional(),
-  imageParameter: ssmParameterNameSchema.optional(),
-  subnetIds: z.array(subnetIdSchema).min(1),
-  nodeCount: z
-    .number()
-    .int()
-    .min(1)
-    .max(MAX_WEIGHTED_TARGET_GROUPS - 1)
-    .default(2),
+  launchTemplateVersion: z._default(launchTemplateVersionSchema, '$Latest'),
+  imageId: z.optional(imageIdSchema),
+  imageParameter: z.optional(ssmParameterNameSchema),
+  subnetIds: z.array(subnetIdSchema).check(z.minLength(1)),
+  nodeCount: z._default(z.int().check(z.minimum(1), z.maximum(MAX_WEIGHTED_TARGET_GROUPS - 1)), 2),
   loadBalancerArn: loadBalancerArnSchema,
   targetGroupArn: targetGroupArnSchema,
   hostedZoneId: pattern(/^Z[A-Z0-9]{1,31}$/, 'a Route 53 hosted zone id (Z...)'),
   recordName: pattern(/^([a-zA-Z0-9_-]{1,63}\.)+[a-zA-Z]{2,63}\.?$/, 'a DNS name'),
-  routing: z.enum(['failover', 'weighted']).default('failover'),
+  routing: z._default(z.enum(['failover', 'weighted']), 'failover'),
 });
 
 const clusterModelShape = z.strictObject({
   name: clusterNameSchema,
   region: regionSchema,
   topology: z.enum(['active-active', 'active-passive']),
-  nodes: z.array(nodeSchema).min(2).max(MAX_NODES_SINGLE_TARGET_GROUP),
+  nodes: z.array(nodeSchema).check(z.minLength(2), z.maxLength(MAX_NODES_SINGLE_TARGET_GROUP)),
   traffic: trafficSchema,
   network: networkSchema,
   surge: surgeSchema,
   healthChecks: healthChecksSchema,
-  commands: commandsSchema.default({}),
-  capacity: capacitySchema.default({ minHealthyPercent: 75, drainSeconds: 30 }),
-  dr: drSchema.optional(),
+  commands: z._default(commandsSchema, {}),
+  capacity: z._default(capacitySchema, { minHealthyPercent: 75, drainSeconds: 30 }),
+  dr: z.optional(drSchema),
 });
 
 function arnRegion(arn: string): string | undefined {
   return arn.split(':')[3];
 }
 
-export const clusterModelSchema = clusterModelShape.superRefine((model, ctx) => {
+/** The rules no single field's schema can express. */
+function checkCrossFieldRules(
+  model: z.output<typeof clusterModelShape>,
+  ctx: z.core.$RefinementCtx<z.output<typeof clusterModelShape>>,
+) {
   const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });
 
   const managers = model.nodes.filter((node) => node.role === 'manager').length;
@@ -303,7 +306,9 @@ export const clusterModelSchema = clusterModelShape.superRefine((model, ctx) => 
       issue(['dr', 'imageParameter'], 'cannot be combined with dr.imageId; give one of them');
     }
   }
-});
+}
+
+export const clusterModelSchema = clusterModelShape.check(z.superRefine(checkCrossFieldRules));
 
 /** The model as written by a user (defaults may be omitted). */
 export type ClusterModelInput = z.input<typeof clusterModelSchema>;
@@ -327,8 +332,31 @@ function describe(value: unknown): string {
   return typeof value === 'object' ? 'an object' : String(value);
 }
 
+/**
+ * zod/mini loads no locale, so an issue whose schema gives no message would read "Invalid input". These are the
+ * English messages for the codes toFieldIssues passes through rather than words itself; a schema's own message wins.
+ */
+function defaultMessage(issue: z.core.$ZodRawIssue): string | undefined {
+  switch (issue.code) {
+    case 'invalid_format':
+      if (issue.format === 'regex') return `Invalid string: must match pattern ${issue.pattern}`;
+      return issue.format === 'datetime' ? 'Invalid ISO datetime' : `Invalid ${issue.format}`;
+    case 'invalid_key':
+      return `Invalid key in ${issue.origin}`;
+    case 'invalid_element':
+      return `Invalid value in ${issue.origin}`;
+    case 'not_multiple_of':
+      return `Invalid number: must be a multiple of ${issue.divisor}`;
+    default:
+      return undefined;
+  }
+}
+
+/** How to parse a document whose errors go through toFieldIssues: it reads each issue's input and message. */
+export const FIELD_ISSUE_PARSING: z.core.ParseContext<z.core.$ZodIssue> = { reportInput: true, error: defaultMessage };
+
 /** Turns zod's issues into sentences that start with the field they are about. */
-export function toFieldIssues(error: z.ZodError): FieldIssue[] {
+export function toFieldIssues(error: z.core.$ZodError): FieldIssue[] {
   return error.issues.flatMap((issue): FieldIssue[] => {
     const path = formatPath(issue.path);
     switch (issue.code) {
@@ -379,7 +407,7 @@ export function toFieldIssues(error: z.ZodError): FieldIssue[] {
  * Validates a cluster model and fills in defaults. Throws `ClusterModelError` naming every bad field.
  */
 export function parseClusterModel(input: unknown, source = 'cluster model'): ClusterModel {
-  const result = clusterModelSchema.safeParse(input, { reportInput: true });
+  const result = clusterModelSchema.safeParse(input, FIELD_ISSUE_PARSING);
   if (!result.success) {
     const name =
       typeof input === 'object' && input !== null && 'name' in input && typeof input.name === 'string'

@@ -1,14 +1,14 @@
-import * as z from 'zod';
-import { clusterNameSchema, toFieldIssues } from './cluster-model';
+import * as z from 'zod/mini';
+import { clusterNameSchema, FIELD_ISSUE_PARSING, toFieldIssues } from './cluster-model';
 import { InputValidationError } from './errors';
 
 /** Validates a handler's input before anything is touched; the error names every bad field. */
-export function parseInput<Schema extends z.ZodType>(
+export function parseInput<Schema extends z.ZodMiniType>(
   schema: Schema,
   event: unknown,
   operation: string,
 ): z.output<Schema> {
-  const result = schema.safeParse(event, { reportInput: true });
+  const result = schema.safeParse(event, FIELD_ISSUE_PARSING);
   if (!result.success) {
     throw new InputValidationError(`Invalid input for ${operation}`, toFieldIssues(result.error), {
       cause: result.error,
@@ -17,12 +17,14 @@ export function parseInput<Schema extends z.ZodType>(
   return result.data;
 }
 
-export const instanceIdInput = z.string().regex(/^i-[0-9a-f]{8,17}$/, 'must be an EC2 instance id (i-...)');
+export const instanceIdInput = z.string().check(z.regex(/^i-[0-9a-f]{8,17}$/, 'must be an EC2 instance id (i-...)'));
 export const executionArnInput = z
   .string()
-  .regex(
-    /^arn:aws(?:-[a-z]+)*:states:[a-z0-9-]+:\d{12}:execution:[\w.-]+:[\w.-]+$/,
-    'must be a Step Functions execution ARN',
+  .check(
+    z.regex(
+      /^arn:aws(?:-[a-z]+)*:states:[a-z0-9-]+:\d{12}:execution:[\w.-]+:[\w.-]+$/,
+      'must be a Step Functions execution ARN',
+    ),
   );
 /** Every operation names the cluster it acts on. */
 export const clusterInput = { cluster: clusterNameSchema };
@@ -32,12 +34,10 @@ export const nodeCheckInput = z.strictObject({
   ...clusterInput,
   instanceId: instanceIdInput,
   /** null when the workflow rolls out no particular version. */
-  expectedVersion: z
-    .string()
-    .min(1)
-    .max(128)
-    .nullish()
-    .transform((version) => version ?? undefined),
+  expectedVersion: z.pipe(
+    z.nullish(z.string().check(z.minLength(1), z.maxLength(128))),
+    z.transform((version) => version ?? undefined),
+  ),
 });
 
-export const alarmNameInput = z.string().regex(/^[\w .:/#+=@,()-]{1,255}$/, 'must be a CloudWatch alarm name');
+export const alarmNameInput = z.string().check(z.regex(/^[\w .:/#+=@,()-]{1,255}$/, 'must be a CloudWatch alarm name'));

@@ -17,6 +17,11 @@ export interface FrameOptions {
    * and succeeds: every path of the body ends there.
    */
   readonly body: (b: WorkflowBuilder, finish: sfn.IChainable) => sfn.IChainable;
+  /**
+   * Workflow-specific undo steps that run before the shared rollback (`rollback` is its first state). Each must carry
+   * on into `rollback` when it fails itself. @default - the shared rollback only
+   */
+  readonly beforeRollback?: (b: WorkflowBuilder, rollback: sfn.IChainable) => sfn.IChainable;
 }
 
 /**
@@ -54,7 +59,8 @@ export function workflowFrame(scope: Construct, ops: WorkflowOperations, options
     resultPath: '$.lock',
   });
 
-  b.rollbackTo(rollbackPath(scope, b));
+  const rollback = rollbackPath(scope, b);
+  b.rollbackTo(options.beforeRollback ? options.beforeRollback(b, rollback) : rollback);
 
   const snapshot = b.step('Snapshot the cluster', ops.snapshotCluster, cluster, '$.snapshot');
   const plan = b.step(

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { type ClusterModel, clusterNameSchema } from '../cluster-model';
 import { InputValidationError } from '../errors';
 import type { ClusterSnapshot } from '../snapshot';
@@ -17,17 +17,19 @@ export const deployRequestSchema = z.strictObject({
   /** What the deploy document fetches: an S3 URI or an HTTPS URL. */
   artifact: z
     .string()
-    .regex(
-      /^(s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/[\w./+=@-]{1,900}|https:\/\/[\w.-]+(:\d{1,5})?\/[\w./%+=@~-]{1,900})$/,
-      'must be an s3:// URI or an https:// URL of the artifact',
+    .check(
+      z.regex(
+        /^(s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/[\w./+=@-]{1,900}|https:\/\/[\w.-]+(:\d{1,5})?\/[\w./%+=@~-]{1,900})$/,
+        'must be an s3:// URI or an https:// URL of the artifact',
+      ),
     ),
   /** The service's name, given to the smoke-test and expose documents. */
-  service: z.string().regex(/^[A-Za-z][\w.-]{0,127}$/, 'must be a service name of letters, digits and ._-'),
+  service: z.string().check(z.regex(/^[A-Za-z][\w.-]{0,127}$/, 'must be a service name of letters, digits and ._-')),
   /** Expose the service at the end. @default - when the cluster defines an expose command */
-  expose: z.boolean().optional(),
+  expose: z.optional(z.boolean()),
   /** How long file sync may take to reach every worker. @default 600 */
-  syncTimeoutSeconds: z.number().int().min(30).max(7200).default(600),
-  dryRun: z.boolean().default(false),
+  syncTimeoutSeconds: z._default(z.int().check(z.minimum(30), z.maximum(7200)), 600),
+  dryRun: z._default(z.boolean(), false),
 });
 export type DeployRequest = z.output<typeof deployRequestSchema>;
 

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { requiredServing } from '../capacity';
 import { type ClusterModel, type CommandKind, clusterNameSchema } from '../cluster-model';
 import { InputValidationError } from '../errors';
@@ -14,16 +14,16 @@ import { planShift, type ShiftPlan, shiftOptionsSchema } from './shift-stages';
 
 const versionSchema = z
   .string()
-  .regex(/^[0-9A-Za-z][0-9A-Za-z._+-]{0,63}$/, 'must be a version such as 4.2.0 or 4.2.0-p3');
+  .check(z.regex(/^[0-9A-Za-z][0-9A-Za-z._+-]{0,63}$/, 'must be a version such as 4.2.0 or 4.2.0-p3'));
 
 const rolloutOptions = {
   cluster: clusterNameSchema,
   /** Active/passive: move traffic back to the original active node at the end. @default true */
-  shiftBack: z.boolean().default(true),
+  shiftBack: z._default(z.boolean(), true),
   /** Leave the surge node running at the end, for debugging. @default false */
-  keepSurge: z.boolean().default(false),
+  keepSurge: z._default(z.boolean(), false),
   /** Return the plan and touch nothing. @default false */
-  dryRun: z.boolean().default(false),
+  dryRun: z._default(z.boolean(), false),
   /** Shift traffic in stages, with a bake and an alarm check after each. @default - one step */
   shift: shiftOptionsSchema,
 };
@@ -31,9 +31,11 @@ const rolloutOptions = {
 export const patchRequestSchema = z.strictObject({
   ...rolloutOptions,
   /** Passed to the cluster's patch document as its input parameter. */
-  patchId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:+-]{0,127}$/, 'must be a patch id of letters, digits and ._:+-'),
+  patchId: z
+    .string()
+    .check(z.regex(/^[A-Za-z0-9][A-Za-z0-9._:+-]{0,127}$/, 'must be a patch id of letters, digits and ._:+-')),
   /** The version nodes must report after the patch; checks with `expectVersion` compare against it. */
-  version: versionSchema.optional(),
+  version: z.optional(versionSchema),
 });
 export type PatchRequest = z.output<typeof patchRequestSchema>;
 
@@ -42,7 +44,7 @@ export const upgradeRequestSchema = z.strictObject({
   /** The version to install; passed to the migrate and upgrade documents, and expected from every node. */
   version: versionSchema,
   /** Run the cluster's database migration command first. @default true */
-  migrate: z.boolean().default(true),
+  migrate: z._default(z.boolean(), true),
 });
 export type UpgradeRequest = z.output<typeof upgradeRequestSchema>;
 

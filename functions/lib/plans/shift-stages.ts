@@ -1,25 +1,26 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { alarmNameInput } from '../input';
 
 /**
  * Gradual traffic shifting: a move of traffic from one set of weights to another happens in stages (percentages of
  * the move), each followed by a bake time and a check of the operator's CloudWatch alarms.
  */
-export const shiftOptionsSchema = z
-  .strictObject({
+export const shiftOptionsSchema = z._default(
+  z.strictObject({
     /** Percentages of the move, ascending, ending at 100, such as [10, 50, 100]. */
-    steps: z
-      .array(z.number().int().min(1).max(100))
-      .min(1)
-      .max(10)
-      .refine((steps) => steps.every((step, index) => index === 0 || step > (steps[index - 1] ?? 0)), 'must ascend')
-      .refine((steps) => steps.at(-1) === 100, 'must end at 100'),
+    steps: z.array(z.int().check(z.minimum(1), z.maximum(100))).check(
+      z.minLength(1),
+      z.maxLength(10),
+      z.refine((steps) => steps.every((step, index) => index === 0 || step > (steps[index - 1] ?? 0)), 'must ascend'),
+      z.refine((steps) => steps.at(-1) === 100, 'must end at 100'),
+    ),
     /** How long each stage runs before the alarms are checked. */
-    bakeSeconds: z.number().int().min(0).max(3600).default(0),
+    bakeSeconds: z._default(z.int().check(z.minimum(0), z.maximum(3600)), 0),
     /** CloudWatch alarms that roll the workflow back when in ALARM after a bake. */
-    alarms: z.array(alarmNameInput).max(20).default([]),
-  })
-  .default({ steps: [100], bakeSeconds: 0, alarms: [] });
+    alarms: z._default(z.array(alarmNameInput).check(z.maxLength(20)), []),
+  }),
+  { steps: [100], bakeSeconds: 0, alarms: [] },
+);
 export type ShiftOptions = z.output<typeof shiftOptionsSchema>;
 
 export type Weights = Readonly<Record<string, number>>;

@@ -1,0 +1,161 @@
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import type { Construct } from 'constructs';
+import { waitForSync } from './fragments/file-sync';
+import { workflowFrame } from './fragments/frame';
+import { cluster, retire, runCommandOn, shift, verifyUnderTraffic, waitReady } from './fragments/node-steps';
+import { operationStep } from './fragments/operation-step';
+import type { WorkflowBuilder, WorkflowOperations, WorkflowTiming } from './workflow-builder';
+
+export const UPDATE_SERVICE = 'update-service';
+
+/**
+ * update-service: a hotfix of a deployed service, changed on the manager node (the source of file sync) while the
+ * workers keep serving the old artifact untouched.
+ *
+ * Surge node first (the standby, or extra capacity in active/active) → pause file sync on the manager, so the
+ * untested artifact reaches no serving node → take the manager out of service if it serves → deploy, smoke-test and
+ * verify it → shift the traffic to it (off the workers) → resume sync, wait until each worker passes the smoke test
+ * and verify it → rebalance to the weights as found → retire the surge node.
+ *
+ * Rollback restores the last weights known to be safe: the snapshot's before the manager changes, then the weights
+ * that keep the changed manager out of service, and once the manager has passed its checks under traffic, the
+ * weights that keep the traffic on it. File sync is resumed when the manager is still unchanged, and left paused
+ * when it holds an artifact that failed, so the failure cannot spread to the workers.
+ */
+export function updateServiceDefinition(
+  scope: Construct,
+  ops: WorkflowOperations,
+  options: { timing?: WorkflowTiming; leaseSeconds: number },
+): sfn.IChainable {
+  return workflowFrame(scope, ops, {
+    workflow: UPDATE_SERVICE,
+    planNoun: 'update',
+    successLabel: 'Update succeeded',
+    leaseSeconds: options.leaseSeconds,
+    ...(options.timing ? { timing: options.timing } : {}),
+    body: (b, finish) => updateSteps(b, finish),
+    beforeRollback: resumeSyncIfUnchanged,
+  });
+}
+
+function updateSteps(b: WorkflowBuilder, finish: sfn.IChainable): sfn.IChainable {
+  const { ops } = b;
+  const launch = b.step(
+    'Launch the surge node',
+    ops.launchSurgeNode,
+    { ...cluster, 'execution.$': '$$.Execution.Id' },
+    '$.surge',
+  );
+  const verifySurge = b.step(
+    'Verify the surge node',
+    ops.verifyNode,
+    { ...cluster, 'instanceId.$': '$.surge.instanceId', expectedVersion: null },
+    '$.verified',
+  );
+  const command = (label: string, noun: string, commandPath: string, resultPath: string) =>
+    runCommandOn(b, {
+      label,
+      noun,
+      kindPath: `${commandPath}.kind`,
+      inputPath: `${commandPath}.input`,
+      instanceIdPath: '$.plan.changed.instanceId',
+      resultPath,
+    });
+
+  const verifyChanged = b.step(
+    'Verify the updated manager node',
+    ops.verifyNode,
+    { ...cluster, 'instanceId.$': '$.plan.changed.instanceId', expectedVersion: null },
+    '$.verified',
+  );
+
+  return sfn.Chain.start(launch)
+    .next(waitReady(b, 'the surge node', '$.surge.instanceId', false))
+    .next(verifySurge)
+    .next(syncState(b, 'File sync may be paused from here', { paused: true, changed: false }))
+    .next(command('Pause file sync on the manager node', 'pause of file sync', '$.plan.syncPause', '$.syncPause'))
+    .next(shiftIfPlanned(b, 'Take the manager node out of service', '$.plan.shifts.changedOut'))
+    .next(rollBackTo(b, 'On failure keep the manager node out of service', '$.plan.weights.changedOut'))
+    .next(syncState(b, 'The manager node changes from here', { paused: true, changed: true }))
+    .next(
+      command(
+        'Deploy the hotfix on the manager node',
+        'deployment on the manager node',
+        '$.plan.deploy',
+        '$.deployment',
+      ),
+    )
+    .next(command('Smoke-test the manager node', 'smoke test of the manager node', '$.plan.smokeTest', '$.smokeTest'))
+    .next(verifyChanged)
+    .next(shift(b, 'Shift traffic to the updated manager node', '$.plan.shifts.toChanged'))
+    .next(verifyUnderTraffic(b, 'the updated manager node', '$.plan.changed.instanceId'))
+    .next(rollBackTo(b, 'On failure keep traffic on the updated manager node', '$.plan.weights.changedServing'))
+    .next(
+      command('Resume file sync on the manager node', 'resumption of file sync', '$.plan.syncResume', '$.syncResume'),
+    )
+    .next(syncState(b, 'File sync runs again', { paused: false, changed: true }))
+    .next(waitForSync(b, { verify: true }))
+    .next(shiftIfPlanned(b, 'Rebalance the traffic', '$.plan.shifts.rebalance'))
+    .next(retire(b))
+    .next(finish);
+}
+
+/** A shift the plan leaves null when there is nothing to move. */
+function shiftIfPlanned(b: WorkflowBuilder, label: string, shiftPath: string): sfn.Chain {
+  const done = new sfn.Pass(b.scope, `Dealt with: ${label}`);
+  return sfn.Chain.custom(
+    new sfn.Choice(b.scope, `Is there traffic to move? ${label}`)
+      // Not(IsNull) rather than IsNull=false: the local runner gets the `false` form of type tests wrong.
+      .when(sfn.Condition.not(sfn.Condition.isNull(shiftPath)), shift(b, label, shiftPath).next(done))
+      .otherwise(done),
+    [done],
+    done,
+  );
+}
+
+/** Records where file sync stands, for the rollback to know whether it may resume it. */
+function syncState(b: WorkflowBuilder, label: string, state: { paused: boolean; changed: boolean }): sfn.Pass {
+  return new sfn.Pass(b.scope, label, { result: sfn.Result.fromObject(state), resultPath: '$.sync' });
+}
+
+/** From here on, a rollback restores the plan's weights at `weightsPath` instead of the snapshot's. */
+function rollBackTo(b: WorkflowBuilder, label: string, weightsPath: string): sfn.Pass {
+  return new sfn.Pass(b.scope, label, {
+    parameters: {
+      'initial.$': weightsPath,
+      'snapshot.$': '$.plan.weights.snapshot',
+      'changedOut.$': '$.plan.weights.changedOut',
+      'changedServing.$': '$.plan.weights.changedServing',
+    },
+    resultPath: '$.plan.weights',
+  });
+}
+
+/** Resumes file sync on the manager when the workflow paused it and the manager is still unchanged. */
+function resumeSyncIfUnchanged(b: WorkflowBuilder, rollback: sfn.IChainable): sfn.IChainable {
+  const resume = operationStep(b.scope, 'Roll back: resume file sync on the manager node', {
+    operation: b.ops.runCommand,
+    payload: {
+      action: 'send',
+      ...cluster,
+      'kind.$': '$.plan.syncResume.kind',
+      'instanceIds.$': 'States.Array($.plan.changed.instanceId)',
+      'input.$': '$.plan.syncResume.input',
+      'idempotencyKey.$': "States.Format('{}#rollback-sync-resume', $$.Execution.Id)",
+    },
+    resultPath: '$.rollback.syncResume',
+  });
+  resume.addCatch(rollback, { errors: ['States.ALL'], resultPath: '$.rollback.syncResumeError' }).next(rollback);
+  const unchanged = new sfn.Choice(b.scope, 'Is the manager node unchanged with sync paused?')
+    .when(
+      sfn.Condition.and(
+        sfn.Condition.booleanEquals('$.sync.paused', true),
+        sfn.Condition.booleanEquals('$.sync.changed', false),
+      ),
+      resume,
+    )
+    .otherwise(rollback);
+  return new sfn.Choice(b.scope, 'Was file sync touched?')
+    .when(sfn.Condition.isPresent('$.sync'), unchanged)
+    .otherwise(rollback);
+}
