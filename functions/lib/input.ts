@@ -1,6 +1,6 @@
 import * as z from 'zod/mini';
-import { clusterNameSchema, FIELD_ISSUE_PARSING, toFieldIssues } from './cluster-model';
 import { InputValidationError } from './errors';
+import { clusterNameSchema, FIELD_ISSUE_PARSING, toFieldIssues } from './field-issues';
 
 /** Validates a handler's input before anything is touched; the error names every bad field. */
 export function parseInput<Schema extends z.ZodMiniType>(

@@ -8,17 +8,20 @@ import { TEST_CLUSTER_STACK, testClusterModel } from '../harness/test-app';
 describe('Workflows', () => {
   const template = Template.fromJSON(synthesizedApp().stack(TEST_CLUSTER_STACK).template);
 
-  it('runs patch-server as a Standard state machine with a timeout, X-Ray and ALL-level logs', () => {
-    template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
-      StateMachineName: 'zerodown-test-cluster-patch-server',
-      StateMachineType: 'STANDARD',
-      TracingConfiguration: { Enabled: true },
-      LoggingConfiguration: Match.objectLike({ Level: 'ALL', IncludeExecutionData: true }),
-      DefinitionString: Match.objectLike({
-        'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp('"TimeoutSeconds":14400')])],
-      }),
-    });
-  });
+  it.each(['patch-server', 'upgrade-version', 'deploy-service', 'update-service'])(
+    'runs %s as a Standard state machine with a timeout, X-Ray and ALL-level logs',
+    (workflow) => {
+      template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+        StateMachineName: `zerodown-test-cluster-${workflow}`,
+        StateMachineType: 'STANDARD',
+        TracingConfiguration: { Enabled: true },
+        LoggingConfiguration: Match.objectLike({ Level: 'ALL', IncludeExecutionData: true }),
+        DefinitionString: Match.objectLike({
+          'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp('"TimeoutSeconds":14400')])],
+        }),
+      });
+    },
+  );
 
   it('lets an operator role be granted the right to start a patch', () => {
     const stack = new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Grant', {
