@@ -2,7 +2,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import { waitForSync } from './fragments/file-sync';
 import { workflowFrame } from './fragments/frame';
-import { runCommandOn } from './fragments/node-steps';
+import { cluster, runCommandOn } from './fragments/node-steps';
 import type { WorkflowBuilder, WorkflowOperations, WorkflowTiming } from './workflow-builder';
 
 export const DEPLOY_SERVICE = 'deploy-service';
@@ -52,9 +52,25 @@ function deploySteps(b: WorkflowBuilder, finish: sfn.IChainable): sfn.IChainable
     instanceIdPath: '$.plan.manager.instanceId',
     resultPath: '$.exposed',
   });
-  const exposeIfAsked = new sfn.Choice(b.scope, 'Expose the service?')
-    .when(sfn.Condition.not(sfn.Condition.isNull('$.plan.expose')), expose.next(finish))
+  const exposeRule = b.step(
+    'Expose the service on the load balancer',
+    b.ops.exposeService,
+    {
+      ...cluster,
+      'service.$': '$.plan.exposeRule.service',
+      'pathPatterns.$': '$.plan.exposeRule.pathPatterns',
+      'hostHeaders.$': '$.plan.exposeRule.hostHeaders',
+      'priority.$': '$.plan.exposeRule.priority',
+    },
+    '$.exposedRule',
+  );
+  const ruleIfAsked = new sfn.Choice(b.scope, 'Expose the service on the load balancer?')
+    // Not(IsNull) rather than IsNull=false: the local runner gets the `false` form of type tests wrong.
+    .when(sfn.Condition.not(sfn.Condition.isNull('$.plan.exposeRule')), exposeRule.next(finish))
     .otherwise(finish);
+  const exposeIfAsked = new sfn.Choice(b.scope, 'Expose the service?')
+    .when(sfn.Condition.not(sfn.Condition.isNull('$.plan.expose')), expose.next(ruleIfAsked))
+    .otherwise(ruleIfAsked);
 
   return sfn.Chain.start(deploy)
     .next(waitForSync(b, { verify: false }))

@@ -17,6 +17,7 @@ export interface WorkflowOperations {
   readonly retireNode: lambda.IFunction;
   readonly notify: lambda.IFunction;
   readonly checkAlarms: lambda.IFunction;
+  readonly exposeService: lambda.IFunction;
 }
 
 export interface WorkflowTiming {

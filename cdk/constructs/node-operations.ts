@@ -44,6 +44,7 @@ export class NodeOperations extends Construct {
   public readonly notify: lambda.IFunction;
   public readonly planWorkflow: lambda.IFunction;
   public readonly checkAlarms: lambda.IFunction;
+  public readonly exposeService: lambda.IFunction;
 
   private readonly props: NodeOperationsProps;
 
@@ -151,6 +152,25 @@ export class NodeOperations extends Construct {
     }
     if (!weighted) this.allowTrafficChanges(this.retireNode);
 
+    this.exposeService = this.operation(
+      'ExposeService',
+      'expose-service',
+      'Expose a deployed service through a listener rule',
+    );
+    this.allowDescribe(this.exposeService, ELB_READS);
+    const exposedRules = exposedRuleArns(traffic.listenerArn);
+    acknowledgeWildcardResource(
+      roleOf(this.exposeService),
+      exposedRules,
+      'Rules are created on this cluster listener only; the ARN of a rule is not known before it exists.',
+    );
+    this.allow(this.exposeService, ['elasticloadbalancing:CreateRule'], [traffic.listenerArn, exposedRules], {
+      StringEquals: { [`aws:RequestTag/${CLUSTER_TAG_KEY}`]: model.name },
+    });
+    this.allow(this.exposeService, ['elasticloadbalancing:AddTags'], [exposedRules], {
+      StringEquals: { 'elasticloadbalancing:CreateAction': 'CreateRule' },
+    });
+
     this.notify = this.operation('Notify', 'notify', 'Publish a workflow event to the cluster topic', {
       env: { TOPIC_ARN: props.topic.topicArn },
       readsModel: false,
@@ -177,6 +197,7 @@ export class NodeOperations extends Construct {
       this.notify,
       this.planWorkflow,
       this.checkAlarms,
+      this.exposeService,
     ];
   }
 
@@ -296,6 +317,16 @@ export class NodeOperations extends Construct {
     } else {
       this.allow(fn, ['elasticloadbalancing:ModifyListener'], [model.traffic.listenerArn]);
     }
+    // Rules that expose the cluster's services follow its weights; only those tagged with this cluster.
+    const exposedRules = exposedRuleArns(model.traffic.listenerArn);
+    acknowledgeWildcardResource(
+      roleOf(fn),
+      exposedRules,
+      'Only the rules on this cluster listener that carry the cluster tag: the condition scopes it.',
+    );
+    this.allow(fn, ['elasticloadbalancing:ModifyRule'], [exposedRules], {
+      StringEquals: { [`aws:ResourceTag/${CLUSTER_TAG_KEY}`]: model.name },
+    });
     if (model.traffic.strategy === 'single-target-group') {
       this.allow(
         fn,
@@ -314,5 +345,11 @@ function roleOf(fn: lambda.IFunction): IConstruct {
 const ELB_READS = [
   'elasticloadbalancing:DescribeListeners',
   'elasticloadbalancing:DescribeRules',
+  'elasticloadbalancing:DescribeTags',
   'elasticloadbalancing:DescribeTargetHealth',
 ];
+
+/** Every rule on the listener: `listener-rule/app/<lb>/<lb id>/<listener id>/*`. */
+function exposedRuleArns(listenerArn: string): string {
+  return `${listenerArn.replace(':listener/', ':listener-rule/')}/*`;
+}

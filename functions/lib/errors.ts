@@ -122,3 +122,8 @@ export class NodeLostError extends ZeroDownError {
 export class AlarmTriggeredError extends ZeroDownError {
   override readonly name = 'AlarmTriggeredError';
 }
+
+/** The load balancer rule that would expose a service conflicts with a rule already there. */
+export class ExposeConflictError extends ZeroDownError {
+  override readonly name = 'ExposeConflictError';
+}

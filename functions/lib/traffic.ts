@@ -9,6 +9,7 @@ import {
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { ClusterModel } from './cluster-model';
 import { TrafficShiftError } from './errors';
+import { findExposedRules, mirrorForwardAction } from './exposed-rules';
 
 /** ALB weights run from 0 to 999. */
 export const MAX_WEIGHT = 999;
@@ -42,6 +43,14 @@ async function readActions(elbv2: ElasticLoadBalancingV2Client, model: ClusterMo
   }
   const listeners = await elbv2.send(new DescribeListenersCommand({ ListenerArns: [model.traffic.listenerArn] }));
   return listeners.Listeners?.[0]?.DefaultActions ?? [];
+}
+
+/** The forward action that carries the cluster's traffic, if there is one. */
+export async function readForwardAction(
+  elbv2: ElasticLoadBalancingV2Client,
+  model: ClusterModel,
+): Promise<Action | undefined> {
+  return (await readActions(elbv2, model)).find((action) => action.Type === 'forward');
 }
 
 function forwardTargets(actions: Action[]): { TargetGroupArn?: string; Weight?: number }[] {
@@ -99,7 +108,30 @@ export async function writeWeights(
       `The load balancer did not take the new weights: wrote ${describeWeights(weights)}, read back ${describeWeights(readBack)}`,
     );
   }
+  await mirrorIntoExposedRules(elbv2, model, updated, weights);
   return readBack;
+}
+
+/** Gives the rules that expose the cluster's services the same weights, and checks they took them. */
+async function mirrorIntoExposedRules(
+  elbv2: ElasticLoadBalancingV2Client,
+  model: WeightedModel,
+  forward: Action,
+  weights: readonly SlotWeight[],
+): Promise<void> {
+  const rules = await findExposedRules(elbv2, model);
+  if (rules.length === 0) return;
+  await mirrorForwardAction(elbv2, rules, forward);
+  const readBack = await elbv2.send(new DescribeRulesCommand({ RuleArns: rules.map((rule) => rule.ruleArn) }));
+  for (const rule of readBack.Rules ?? []) {
+    const targets = forwardTargets(rule.Actions ?? []);
+    const stale = weights.filter(
+      (entry) => targets.find((target) => target.TargetGroupArn === entry.targetGroupArn)?.Weight !== entry.weight,
+    );
+    if (stale.length > 0) {
+      throw new TrafficShiftError(`The rule ${rule.RuleArn} exposing a service did not take the new weights`);
+    }
+  }
 }
 
 export function describeWeights(weights: readonly SlotWeight[]): string {

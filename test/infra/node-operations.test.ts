@@ -25,6 +25,7 @@ const OPERATIONS = [
   'notify',
   'plan-workflow',
   'check-alarms',
+  'expose-service',
 ];
 
 function statementsOf(template: { Resources: Record<string, { Type: string; Properties?: Record<string, unknown> }> }) {
@@ -159,11 +160,18 @@ describe('NodeOperations', () => {
       for (const subnet of testClusterModel().surge.subnetIds) expect(used).toContain(`subnet/${subnet}`);
     });
 
-    it('modifies only the cluster listener, and sends commands only to instances tagged with the cluster', () => {
+    it('modifies only the cluster listener, creates rules only on it, and sends commands only to instances tagged with the cluster', () => {
       const modify = statements.filter((statement) =>
         statement.actions.includes('elasticloadbalancing:ModifyListener'),
       );
       expect(modify.map((statement) => statement.resources)).toEqual([[testClusterModel().traffic.listenerArn]]);
+      const create = statements.filter((statement) => statement.actions.includes('elasticloadbalancing:CreateRule'));
+      expect(create.map((statement) => [statement.resources[0], statement.Condition])).toEqual([
+        [
+          testClusterModel().traffic.listenerArn,
+          { StringEquals: { 'aws:RequestTag/zerodown:cluster': 'test-cluster' } },
+        ],
+      ]);
       const send = statements.filter(
         (statement) => statement.actions.includes('ssm:SendCommand') && statement.Condition,
       );
@@ -185,8 +193,14 @@ describe('NodeOperations', () => {
       const ruleArn = `${model.traffic.listenerArn.replace(':listener/', ':listener-rule/')}/9683b2d02a6cabee`;
       const statements = synth({ ...model, traffic: { ...model.traffic, ruleArn } });
       const modify = statements.filter((statement) => statement.actions.some((action) => action.includes(':Modify')));
-      expect(modify.map((statement) => [statement.actions, statement.resources])).toEqual([
-        [['elasticloadbalancing:ModifyRule'], [ruleArn]],
+      expect(modify.map((statement) => [statement.actions, statement.resources, statement.Condition])).toEqual([
+        [['elasticloadbalancing:ModifyRule'], [ruleArn], undefined],
+        // The rules that expose services follow the weights, and only those that carry the cluster tag.
+        [
+          ['elasticloadbalancing:ModifyRule'],
+          [`${model.traffic.listenerArn.replace(':listener/', ':listener-rule/')}/*`],
+          { StringEquals: { 'aws:ResourceTag/zerodown:cluster': 'test-cluster' } },
+        ],
       ]);
     });
 

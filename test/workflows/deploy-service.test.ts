@@ -1,3 +1,5 @@
+import { DescribeRulesCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { elbv2Client } from '../../functions/lib/clients/elbv2';
 import { useFakeNodes } from '../harness/fake-nodes';
 import { failedCommand, useFaults } from '../harness/faults';
 import { useMoto } from '../harness/moto';
@@ -33,6 +35,23 @@ describe('deploy-service', () => {
     ]);
     expect(simulated.commands[0]?.parameters).toEqual({ Artifact: [ARTIFACT] });
     expect(execution.path.filter((name) => name === 'Give file sync more time')).toHaveLength(1);
+    await expectCleanCluster(cluster, 'a=100, b=0, surge=0');
+  });
+
+  it('exposes the service through a listener rule that follows the cluster weights', async () => {
+    const { cluster } = await prepare('active-passive');
+
+    const execution = await run({ expose: false, exposeRule: { pathPatterns: ['/orders/*'], priority: 20 } });
+
+    expect(failureOf(execution)).toMatchObject({ status: 'SUCCEEDED' });
+    expect(execution.path).toContain('Expose the service on the load balancer');
+    const { Rules } = await elbv2Client.send(
+      new DescribeRulesCommand({ ListenerArn: cluster.model.traffic.listenerArn }),
+    );
+    const rule = Rules?.find((candidate) => !candidate.IsDefault);
+    expect(rule?.Priority).toBe('20');
+    expect(rule?.Conditions?.[0]?.PathPatternConfig?.Values).toEqual(['/orders/*']);
+    expect(rule?.Actions?.[0]?.ForwardConfig?.TargetGroups?.map((group) => group.Weight)).toEqual([100, 0, 0]);
     await expectCleanCluster(cluster, 'a=100, b=0, surge=0');
   });
 

@@ -12,6 +12,39 @@ import type { PlanNode, PlanStep } from './rollout';
 /** The pause between two smoke tests of a worker that file sync has not reached yet. */
 export const SYNC_CHECK_INTERVAL_SECONDS = 15;
 
+export const serviceNameSchema = z
+  .string()
+  .check(z.regex(/^[A-Za-z][\w.-]{0,127}$/, 'must be a service name of letters, digits and ._-'));
+
+/** An ALB rule takes at most five condition values across its conditions. */
+const MAX_CONDITION_VALUES = 5;
+
+const pathPattern = z
+  .string()
+  .check(z.regex(/^\/[\w\-./*?~%+@:=&]{0,127}$/, 'must be a path pattern starting with /, such as /orders/*'));
+const hostHeader = z
+  .string()
+  .check(z.regex(/^[A-Za-z0-9*?][A-Za-z0-9.*?-]{0,127}$/, 'must be a host name pattern such as api.example.com'));
+
+/** How a new service is exposed on the cluster's listener: a rule that forwards its paths (and hosts) to the nodes. */
+const exposeRuleShape = {
+  pathPatterns: z.array(pathPattern).check(z.minLength(1), z.maxLength(MAX_CONDITION_VALUES)),
+  hostHeaders: z._default(z.array(hostHeader).check(z.maxLength(MAX_CONDITION_VALUES - 1)), []),
+  /** The rule's priority on the listener (1 is evaluated first). */
+  priority: z.int().check(z.minimum(1), z.maximum(50000)),
+};
+const withinConditionLimit = z.refine<{ pathPatterns: string[]; hostHeaders: string[] }>(
+  (rule) => rule.pathPatterns.length + rule.hostHeaders.length <= MAX_CONDITION_VALUES,
+  `may have at most ${MAX_CONDITION_VALUES} path patterns and host headers in all`,
+);
+export const exposeRuleSchema = z.strictObject(exposeRuleShape).check(withinConditionLimit);
+export type ExposeRule = z.output<typeof exposeRuleSchema>;
+
+/** The expose-service operation's input: the rule and the service it exposes. */
+export const exposeServiceInputSchema = z
+  .strictObject({ cluster: clusterNameSchema, service: serviceNameSchema, ...exposeRuleShape })
+  .check(withinConditionLimit);
+
 export const deployRequestSchema = z.strictObject({
   cluster: clusterNameSchema,
   /** What the deploy document fetches: an S3 URI or an HTTPS URL. */
@@ -24,9 +57,11 @@ export const deployRequestSchema = z.strictObject({
       ),
     ),
   /** The service's name, given to the smoke-test and expose documents. */
-  service: z.string().check(z.regex(/^[A-Za-z][\w.-]{0,127}$/, 'must be a service name of letters, digits and ._-')),
-  /** Expose the service at the end. @default - when the cluster defines an expose command */
+  service: serviceNameSchema,
+  /** Run the cluster's expose command at the end. @default - when the cluster defines an expose command */
   expose: z.optional(z.boolean()),
+  /** Expose the service through a listener rule that forwards its paths to the cluster. @default - no rule */
+  exposeRule: z.optional(exposeRuleSchema),
   /** How long file sync may take to reach every worker. @default 600 */
   syncTimeoutSeconds: z._default(z.int().check(z.minimum(30), z.maximum(7200)), 600),
   dryRun: z._default(z.boolean(), false),
@@ -42,6 +77,8 @@ export interface DeployPlan {
   readonly deploy: { readonly kind: 'deploy'; readonly input: string };
   readonly smokeTest: { readonly kind: 'smokeTest'; readonly input: string };
   readonly expose: { readonly kind: 'expose'; readonly input: string } | null;
+  /** The listener rule to create, or null. */
+  readonly exposeRule: (ExposeRule & { readonly service: string }) | null;
   readonly syncTimeoutSeconds: number;
   /** How many smoke tests a worker gets before file sync counts as failed. */
   readonly syncMaxChecks: number;
@@ -86,6 +123,7 @@ export function planDeploy(model: ClusterModel, snapshot: ClusterSnapshot, reque
     deploy: { kind: 'deploy', input: request.artifact },
     smokeTest: { kind: 'smokeTest', input: request.service },
     expose,
+    exposeRule: request.exposeRule ? { ...request.exposeRule, service: request.service } : null,
     syncTimeoutSeconds: request.syncTimeoutSeconds,
     syncMaxChecks: Math.max(1, Math.ceil(request.syncTimeoutSeconds / SYNC_CHECK_INTERVAL_SECONDS)),
     weights: { initial: Object.fromEntries(snapshot.weights.map((entry) => [entry.slot, entry.weight])) },
@@ -113,6 +151,18 @@ export function planDeploy(model: ClusterModel, snapshot: ClusterSnapshot, reque
             {
               step: 'Expose the service',
               action: `SSM ${model.commands.expose?.documentName}`,
+              predictedServing: serving,
+            },
+          ]
+        : []),
+      ...(request.exposeRule
+        ? [
+            {
+              step: 'Expose the service on the load balancer',
+              action: `CreateRule on the listener at priority ${request.exposeRule.priority}: ${[
+                ...request.exposeRule.pathPatterns,
+                ...request.exposeRule.hostHeaders,
+              ].join(' ')}`,
               predictedServing: serving,
             },
           ]

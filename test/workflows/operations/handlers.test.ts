@@ -27,6 +27,7 @@ describe('handlers', () => {
   it.each([
     ['cluster-lock', 'owner', { action: 'acquire', cluster: 'test-cluster', owner: 'me', workflow: 'patch-server' }],
     ['snapshot-cluster', 'cluster', { cluster: 'Test_Cluster' }],
+    ['expose-service', 'pathPatterns', { cluster: 'test-cluster', service: 'orders-api', priority: 10 }],
     ['launch-surge-node', 'execution', { cluster: 'test-cluster' }],
     ['check-node-ready', 'instanceId', { cluster: 'test-cluster', instanceId: 'web-1' }],
     [
