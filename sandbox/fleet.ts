@@ -1,0 +1,126 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { DescribeInstancesCommand, type EC2Client } from '@aws-sdk/client-ec2';
+import { ROLE_TAG_KEY } from '../functions/lib/cluster-model';
+
+/**
+ * The sandbox's EC2 data plane: one reference node server process per running instance, on the instance's private
+ * IP (the sandbox VPC is 127.0.0.0/16, so private IPs are loopback addresses).
+ */
+
+export interface FleetOptions {
+  /** moto, directly: the fleet reads what RunInstances created. */
+  readonly ec2: EC2Client;
+  readonly nodePort: number;
+  readonly workDir: string;
+  /** The version an instance launched from the AMI runs. */
+  readonly imageVersion: string;
+  /** How long a node takes from launch (or restart) to listening. */
+  readonly bootMs: number;
+  readonly syncIntervalMs: number;
+  /** The shared database file that migrations change. */
+  readonly databaseFile: string;
+}
+
+export interface SandboxNode {
+  readonly instanceId: string;
+  readonly ip: string;
+  readonly role: string;
+  readonly url: string;
+  readonly process: ChildProcess;
+  /** When the process was started, as Date.now(). */
+  readonly launchedAt: number;
+}
+
+const STOP_GRACE_MS = 5_000;
+const SERVER_ENTRY = path.join(__dirname, 'node', 'server.ts');
+
+export class Fleet {
+  readonly nodes = new Map<string, SandboxNode>();
+  private bootFactor = 1;
+
+  constructor(private readonly options: FleetOptions) {}
+
+  /** Nodes launched from now on take `factor` times as long to boot (the `slow-boot` fault). */
+  slowBoot(factor: number): void {
+    this.bootFactor = factor;
+  }
+
+  /** Starts a node process for each instance moto launched. */
+  async launched(instanceIds: readonly string[]): Promise<void> {
+    const described = await this.options.ec2.send(new DescribeInstancesCommand({ InstanceIds: [...instanceIds] }));
+    const instances = (described.Reservations ?? []).flatMap((reservation) => reservation.Instances ?? []);
+    for (const instance of instances) {
+      const role = instance.Tags?.find((tag) => tag.Key === ROLE_TAG_KEY)?.Value ?? 'worker';
+      if (instance.InstanceId && instance.PrivateIpAddress)
+        this.start(instance.InstanceId, instance.PrivateIpAddress, role);
+    }
+  }
+
+  /** The manager's URL, which workers and surge nodes sync from. */
+  managerUrl(): string | undefined {
+    return [...this.nodes.values()].find((node) => node.role === 'manager')?.url;
+  }
+
+  private start(instanceId: string, ip: string, role: string): void {
+    if (this.nodes.has(instanceId)) return;
+    const { options } = this;
+    const dataDir = path.join(options.workDir, 'nodes', instanceId);
+    fs.mkdirSync(dataDir, { recursive: true });
+    const log = fs.openSync(path.join(dataDir, 'server.log'), 'a');
+    const manager = this.managerUrl();
+    const args = [
+      require.resolve('tsx/cli'),
+      SERVER_ENTRY,
+      ...['--id', instanceId, '--ip', ip, '--port', String(options.nodePort)],
+      ...['--data-dir', dataDir, '--db', options.databaseFile, '--version', options.imageVersion],
+      ...[
+        '--role',
+        role,
+        '--boot-ms',
+        String(options.bootMs * this.bootFactor),
+        '--sync-interval-ms',
+        String(options.syncIntervalMs),
+      ],
+      ...(manager && role !== 'manager' ? ['--manager-url', manager] : []),
+    ];
+    const child = spawn(process.execPath, args, {
+      stdio: ['ignore', log, log],
+      env: { ...process.env, NODE_OPTIONS: '' },
+    });
+    fs.closeSync(log);
+    this.nodes.set(instanceId, {
+      instanceId,
+      ip,
+      role,
+      url: `http://${ip}:${options.nodePort}`,
+      process: child,
+      launchedAt: Date.now(),
+    });
+  }
+
+  /** Stops the node processes of instances that are being terminated (or killed by a fault). */
+  async stop(instanceIds: readonly string[]): Promise<void> {
+    await Promise.all(
+      instanceIds.map(async (id) => {
+        const node = this.nodes.get(id);
+        this.nodes.delete(id);
+        if (node) await stopChild(node.process);
+      }),
+    );
+  }
+
+  async stopAll(): Promise<void> {
+    await this.stop([...this.nodes.keys()]);
+  }
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
+  await exited;
+  clearTimeout(timer);
+}

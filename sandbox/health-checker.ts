@@ -1,0 +1,170 @@
+import * as http from 'node:http';
+import {
+  DescribeTargetHealthCommand,
+  type ElasticLoadBalancingV2Client,
+} from '@aws-sdk/client-elastic-load-balancing-v2';
+
+/**
+ * The load balancer's health checks, done for real: each registered target is probed on an interval, and changes
+ * state only after the configured number of consecutive results, as an ALB does. Deregistered targets drain for
+ * the deregistration delay.
+ */
+
+export interface HealthCheckSettings {
+  readonly intervalMs: number;
+  readonly timeoutMs: number;
+  readonly healthyThreshold: number;
+  readonly unhealthyThreshold: number;
+  readonly deregistrationDelayMs: number;
+  readonly path: string;
+}
+
+export const DEFAULT_HEALTH_CHECK: HealthCheckSettings = {
+  intervalMs: 500,
+  timeoutMs: 400,
+  healthyThreshold: 2,
+  unhealthyThreshold: 2,
+  deregistrationDelayMs: 3_000,
+  path: '/health',
+};
+
+type State = 'initial' | 'healthy' | 'unhealthy';
+
+interface TargetRecord {
+  state: State;
+  streak: number;
+  lastResult?: boolean;
+  reason?: string;
+}
+
+export interface RegisteredTarget {
+  readonly id: string;
+  readonly port: number;
+}
+
+export class HealthChecker {
+  /** Health by `instanceId:port`; a node answers the same health check in every group. */
+  private readonly records = new Map<string, TargetRecord>();
+  /** Targets moto lists per group, as of the last round. */
+  private readonly registered = new Map<string, RegisteredTarget[]>();
+  private readonly draining = new Map<string, { target: RegisteredTarget; until: number }[]>();
+  /** Probes that are forced to fail, by instance id (the `unhealthy` fault). */
+  readonly forcedUnhealthy = new Set<string>();
+  private timer: NodeJS.Timeout | undefined;
+  private readonly agent = new http.Agent({ keepAlive: false });
+
+  constructor(
+    private readonly options: {
+      elbv2: ElasticLoadBalancingV2Client;
+      targetGroupArns: readonly string[];
+      /** The IP of an instance, or undefined when it has no running node. */
+      ipOf: (instanceId: string) => string | undefined;
+      settings: HealthCheckSettings;
+    },
+  ) {}
+
+  start(): void {
+    const tick = () => {
+      this.round()
+        .catch(() => undefined)
+        .finally(() => {
+          if (this.timer) this.timer = setTimeout(tick, this.options.settings.intervalMs);
+        });
+    };
+    this.timer = setTimeout(tick, 0);
+  }
+
+  stop(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.agent.destroy();
+  }
+
+  /** One round: refresh the registrations, then probe every registered target once. */
+  async round(): Promise<void> {
+    const groups = await Promise.all(
+      this.options.targetGroupArns.map(async (arn) => {
+        const answer = await this.options.elbv2.send(new DescribeTargetHealthCommand({ TargetGroupArn: arn }));
+        const targets = (answer.TargetHealthDescriptions ?? []).map((description) => ({
+          id: description.Target?.Id ?? '',
+          port: description.Target?.Port ?? 0,
+        }));
+        return [arn, targets] as const;
+      }),
+    );
+    for (const [arn, targets] of groups) this.registered.set(arn, targets);
+    const unique = new Map<string, RegisteredTarget>();
+    for (const [, targets] of groups) for (const target of targets) unique.set(`${target.id}:${target.port}`, target);
+    await Promise.all([...unique.values()].map((target) => this.probe(target)));
+  }
+
+  private async probe(target: RegisteredTarget): Promise<void> {
+    const key = `${target.id}:${target.port}`;
+    const record = this.records.get(key) ?? { state: 'initial' as State, streak: 0 };
+    this.records.set(key, record);
+    const ip = this.options.ipOf(target.id);
+    const result = ip && !this.forcedUnhealthy.has(target.id) ? await this.check(ip, target.port) : false;
+    record.streak = record.lastResult === result ? record.streak + 1 : 1;
+    record.lastResult = result;
+    const { healthyThreshold, unhealthyThreshold } = this.options.settings;
+    if (result && record.streak >= healthyThreshold) record.state = 'healthy';
+    if (!result && record.streak >= unhealthyThreshold) record.state = 'unhealthy';
+    record.reason = result ? undefined : 'Target.FailedHealthChecks';
+  }
+
+  private check(ip: string, port: number): Promise<boolean> {
+    const { path, timeoutMs } = this.options.settings;
+    return new Promise((resolve) => {
+      const request = http.get({ host: ip, port, path, agent: this.agent, timeout: timeoutMs }, (response) => {
+        response.resume();
+        resolve(response.statusCode === 200);
+      });
+      request.on('timeout', () => request.destroy());
+      request.on('error', () => resolve(false));
+    });
+  }
+
+  /** The health of one target as the load balancer reports it. */
+  stateOf(target: RegisteredTarget): { state: string; reason?: string } {
+    const record = this.records.get(`${target.id}:${target.port}`);
+    if (!record) return { state: 'initial', reason: 'Elb.RegistrationInProgress' };
+    if (record.state === 'initial') return { state: 'initial', reason: 'Elb.InitialHealthChecking' };
+    return record.reason && record.state === 'unhealthy'
+      ? { state: 'unhealthy', reason: record.reason }
+      : { state: record.state };
+  }
+
+  /** Targets of a group with their health, the draining ones included, for DescribeTargetHealth. */
+  describe(targetGroupArn: string, registered: readonly RegisteredTarget[]) {
+    const now = Date.now();
+    const draining = (this.draining.get(targetGroupArn) ?? []).filter((entry) => entry.until > now);
+    this.draining.set(targetGroupArn, draining);
+    return [
+      ...registered.map((target) => ({ ...target, ...this.stateOf(target) })),
+      ...draining
+        .filter((entry) => !registered.some((target) => target.id === entry.target.id))
+        .map((entry) => ({ ...entry.target, state: 'draining', reason: 'Target.DeregistrationInProgress' })),
+    ];
+  }
+
+  deregistered(targetGroupArn: string, targets: readonly RegisteredTarget[]): void {
+    const until = Date.now() + this.options.settings.deregistrationDelayMs;
+    const list = this.draining.get(targetGroupArn) ?? [];
+    list.push(...targets.map((target) => ({ target, until })));
+    this.draining.set(targetGroupArn, list);
+    const registered = this.registered.get(targetGroupArn) ?? [];
+    this.registered.set(
+      targetGroupArn,
+      registered.filter((entry) => !targets.some((target) => target.id === entry.id)),
+    );
+  }
+
+  /** Registered targets of a group that pass their health checks. */
+  healthyTargets(targetGroupArn: string): RegisteredTarget[] {
+    return (this.registered.get(targetGroupArn) ?? []).filter((target) => this.stateOf(target).state === 'healthy');
+  }
+
+  registeredTargets(targetGroupArn: string): RegisteredTarget[] {
+    return this.registered.get(targetGroupArn) ?? [];
+  }
+}

@@ -1,0 +1,105 @@
+import type { Scenario } from './scenario';
+
+/** The report of a sandbox run: the stable interface other tools read (see DESIGN.md §4). */
+
+export interface ExecutionReport {
+  readonly workflow: string;
+  readonly status: string;
+  readonly error?: string;
+  readonly cause?: string;
+  readonly startedAt: string;
+  readonly endedAt: string;
+  readonly stateTransitions: number;
+  /** Each state entered, with milliseconds since the run started. */
+  readonly states: readonly { name: string; at: number }[];
+}
+
+export interface Expectation {
+  readonly what: string;
+  readonly expected: unknown;
+  readonly actual: unknown;
+  readonly holds: boolean;
+}
+
+export interface SandboxReport {
+  readonly scenario: string;
+  readonly executions: readonly ExecutionReport[];
+  readonly requests: { total: number; ok: number; failed: number; byStatus: Record<string, number> };
+  readonly requestsByNode: Record<string, number>;
+  /** Share of requests that succeeded, 0 to 1. */
+  readonly availability: number;
+  /** The fewest healthy serving nodes seen, as a share of those serving at the start. */
+  readonly minHealthyCapacityPercent: number;
+  readonly finalState: {
+    nodes: {
+      id: string;
+      role: string;
+      version: string | null;
+      /** `service artifact` for each service deployed on the node. */
+      services: string[];
+      weight: number;
+      healthy: boolean;
+    }[];
+    /** The shared database's schema version, which migrations set. */
+    schemaVersion: string | null;
+    lockHeld: boolean;
+    surgeNodes: number;
+  };
+  readonly awsCalls: Record<string, number>;
+  readonly stateTransitions: number;
+  readonly durationSeconds: number;
+  readonly timeScale: number;
+  readonly expectations: readonly Expectation[];
+}
+
+/** Checks the scenario's `expect` block against the run; the run fails when any does not hold. */
+export function evaluateExpectations(scenario: Scenario, report: SandboxReport): Expectation[] {
+  const expect = scenario.expect;
+  const results: Expectation[] = [];
+  const check = (what: string, expected: unknown, actual: unknown, holds: boolean) =>
+    results.push({ what, expected, actual, holds });
+  if (expect.executions) {
+    const statuses = report.executions.map((execution) => execution.status);
+    check('executions', expect.executions, statuses, JSON.stringify(statuses) === JSON.stringify(expect.executions));
+  }
+  if (expect.maxFailedRequests !== undefined) {
+    const failed = report.requests.failed;
+    check('failed requests at most', expect.maxFailedRequests, failed, failed <= expect.maxFailedRequests);
+  }
+  if (expect.minRequests !== undefined) {
+    check('requests at least', expect.minRequests, report.requests.total, report.requests.total >= expect.minRequests);
+  }
+  if (expect.finalVersion !== undefined) {
+    const versions = report.finalState.nodes.map((node) => node.version);
+    check(
+      'final version of every node',
+      expect.finalVersion,
+      versions,
+      versions.every((v) => v === expect.finalVersion),
+    );
+  }
+  if (expect.error !== undefined) {
+    const error = report.executions.find((execution) => execution.status !== 'SUCCEEDED')?.error;
+    check('error', expect.error, error, error === expect.error);
+  }
+  if (expect.schemaVersion !== undefined) {
+    const actual = report.finalState.schemaVersion;
+    check('schema version', expect.schemaVersion, actual, actual === expect.schemaVersion);
+  }
+  if (expect.serviceOnEveryNode !== undefined) {
+    const wanted = expect.serviceOnEveryNode;
+    const services = report.finalState.nodes.map((node) => node.services);
+    check(
+      'service on every node',
+      wanted,
+      services,
+      services.every((list) => list.includes(wanted)),
+    );
+  }
+  if (expect.surgeNodesLeft !== undefined) {
+    const left = report.finalState.surgeNodes;
+    check('surge nodes left', expect.surgeNodesLeft, left, left === expect.surgeNodesLeft);
+  }
+  check('lock released', false, report.finalState.lockHeld, !report.finalState.lockHeld);
+  return results;
+}

@@ -1,0 +1,452 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import { App } from 'aws-cdk-lib';
+import { buildApp, stackIdFor } from '../cdk/app';
+import type { ClusterModel } from '../functions/lib/cluster-model';
+import { type MotoServer, startMotoServer, stopProcess } from '../test/harness/moto-server';
+import { PROJECT_ROOT, TEST_REGION } from '../test/harness/settings';
+import { readCloudAssembly, type SynthesizedStack } from '../test/harness/synth';
+import { resourcesOfType } from '../test/harness/template';
+import { testClusterModel } from '../test/harness/test-app';
+import { SandboxAgent } from './agent';
+import { createDocuments } from './documents';
+import { Fleet } from './fleet';
+import { startGateway } from './gateway';
+import { HealthChecker } from './health-checker';
+import { startLoad, summarize } from './load';
+import { startLoadBalancer } from './load-balancer';
+import type { NodeStatus } from './node/protocol';
+import { type ExecutionReport, evaluateExpectations, type SandboxReport } from './report';
+import type { Scenario, ScenarioStep } from './scenario';
+
+/**
+ * Runs a scenario in the sandbox: moto behind the gateway, a node process per instance, real health checks, the
+ * load balancer's data plane and steady load, and the synthesized state machines executed locally with the real
+ * handlers. Everything it starts, it stops, also when the run fails or is interrupted through `signal`.
+ */
+
+export interface RunOptions {
+  /** Called with a line of progress as the run goes. */
+  readonly onProgress?: (line: string) => void;
+  /** Aborting stops the run and cleans up. */
+  readonly signal?: AbortSignal;
+}
+
+const STATE_MACHINE_IDS: Record<string, string> = {
+  'patch-server': 'ClusterWorkflowsPatchServer',
+  'upgrade-version': 'ClusterWorkflowsUpgradeVersion',
+  'deploy-service': 'ClusterWorkflowsDeployService',
+  'update-service': 'ClusterWorkflowsUpdateService',
+};
+const READY_TIMEOUT_MS = 60_000;
+const PROGRESS_STATE_TYPES = new Set(['Task', 'Wait', 'Succeed', 'Fail']);
+const SAMPLE_INTERVAL_MS = 100;
+const LOAD_TAIL_MS = 1_000;
+const AWS_ENVIRONMENT = [
+  'AWS_ENDPOINT_URL',
+  'AWS_REGION',
+  'AWS_ACCESS_KEY_ID',
+  'AWS_SECRET_ACCESS_KEY',
+  'AWS_SESSION_TOKEN',
+  'AWS_PROFILE',
+];
+const CREDENTIALS = { accessKeyId: 'sandbox', secretAccessKey: 'sandbox', sessionToken: 'sandbox' };
+
+export async function runScenario(scenario: Scenario, options: RunOptions = {}): Promise<SandboxReport> {
+  const progress = options.onProgress ?? (() => {});
+  const cleanups: (() => Promise<void> | void)[] = [];
+  const aborted = () => {
+    if (options.signal?.aborted) throw new Error('The sandbox run was interrupted');
+  };
+  const runsDir = path.join(PROJECT_ROOT, '.cache', 'sandbox');
+  fs.mkdirSync(runsDir, { recursive: true });
+  const workDir = fs.mkdtempSync(path.join(runsDir, 'run-'));
+  const scaled = (seconds: number) => seconds * 1000 * scenario.timeScale;
+  const started = Date.now();
+  const clock = () => ((Date.now() - started) / 1000).toFixed(1).padStart(6);
+
+  try {
+    const moto: MotoServer = await startMotoServer(path.join(workDir, 'moto'));
+    cleanups.push(() => stopProcess(moto.pid));
+    aborted();
+    const direct = { endpoint: moto.endpoint, region: TEST_REGION, credentials: CREDENTIALS };
+    const ec2 = new EC2Client(direct);
+    const elbv2 = new ElasticLoadBalancingV2Client(direct);
+    const ssm = new SSMClient(direct);
+
+    const { cluster: spec } = scenario;
+    const databaseFile = path.join(workDir, 'database.json');
+    fs.writeFileSync(databaseFile, JSON.stringify({ schemaVersion: spec.version, migrations: [] }));
+    const { freeLoopbackPort } = await import('../test/harness/moto-server');
+    const nodePort = await freeLoopbackPort();
+    const fleet = new Fleet({
+      ec2,
+      nodePort,
+      workDir,
+      imageVersion: spec.version,
+      bootMs: scaled(spec.bootSeconds),
+      syncIntervalMs: Math.max(100, scaled(5)),
+      databaseFile,
+    });
+    cleanups.push(() => fleet.stopAll());
+    let health: HealthChecker | undefined;
+    const ipOf = (id: string) => fleet.nodes.get(id)?.ip;
+    const agent = new SandboxAgent({
+      ssm,
+      nodeUrlOf: (id) => fleet.nodes.get(id)?.url,
+      isOnline: (id) => {
+        const node = fleet.nodes.get(id);
+        return (
+          node !== undefined &&
+          node.process.exitCode === null &&
+          Date.now() - node.launchedAt >= scaled(spec.bootSeconds)
+        );
+      },
+    });
+    cleanups.push(() => agent.stop());
+    const gateway = await startGateway({
+      motoEndpoint: moto.endpoint,
+      hooks: {
+        instancesLaunched: (ids) => fleet.launched(ids),
+        instancesTerminating: (ids) => fleet.stop(ids),
+        targetHealth: (arn, targets) =>
+          health?.describe(arn, targets) ?? targets.map((t) => ({ ...t, state: 'initial' })),
+        targetsDeregistered: (arn, targets) => health?.deregistered(arn, targets),
+        commandSent: (commandId, request) => agent.commandSent(commandId, request),
+        ssmRead: (operation, request) => agent.read(operation, request),
+      },
+    });
+    cleanups.push(() => gateway.close());
+    const saved = Object.fromEntries(AWS_ENVIRONMENT.map((name) => [name, process.env[name]]));
+    cleanups.push(() => {
+      for (const [name, value] of Object.entries(saved)) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+    });
+    Object.assign(process.env, {
+      AWS_ENDPOINT_URL: gateway.endpoint,
+      AWS_REGION: TEST_REGION,
+      AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
+      AWS_SESSION_TOKEN: CREDENTIALS.sessionToken,
+    });
+    delete process.env.AWS_PROFILE;
+
+    progress(`[${clock()}s] synthesizing the stack of cluster "${spec.name}"`);
+    const stack = synthesizeSandboxStack(path.join(workDir, 'cdk.out'), spec.name);
+    // Imported only now: the handlers' SDK clients read AWS_ENDPOINT_URL when they are created.
+    const { provisionStackResources } = await import('../test/harness/stack-resources');
+    const { createMotoCluster } = await import('../test/harness/moto-cluster');
+    const { runLocally } = await import('../test/harness/local-sfn');
+    await provisionStackResources(stack);
+    const commands = await createDocuments(ssm, `zerodown-${spec.name}`);
+    const cluster = await createMotoCluster({
+      name: spec.name,
+      topology: spec.topology,
+      nodePort,
+      customize: (model) => ({
+        ...model,
+        commands,
+        capacity: { minHealthyPercent: 75, drainSeconds: 30 },
+      }),
+    });
+    const model = cluster.model;
+    const slotOf = new Map(Object.entries(cluster.targetGroups).map(([slot, arn]) => [arn, slot]));
+    const settings = {
+      intervalMs: scaled(spec.healthCheck.intervalSeconds),
+      timeoutMs: Math.min(scaled(spec.healthCheck.timeoutSeconds), scaled(spec.healthCheck.intervalSeconds)),
+      healthyThreshold: spec.healthCheck.healthyThreshold,
+      unhealthyThreshold: spec.healthCheck.unhealthyThreshold,
+      deregistrationDelayMs: scaled(model.capacity.drainSeconds),
+      path: '/health',
+    };
+    health = new HealthChecker({ elbv2, targetGroupArns: Object.values(cluster.targetGroups), ipOf, settings });
+    health.start();
+    const checker = health;
+    cleanups.push(() => checker.stop());
+
+    progress(`[${clock()}s] booting ${model.nodes.length} nodes (${spec.topology}, version ${spec.version})`);
+    await waitUntil(
+      () => model.nodes.every((node) => checker.stateOf({ id: node.instanceId, port: nodePort }).state === 'healthy'),
+      READY_TIMEOUT_MS,
+      'the permanent nodes to pass their health checks',
+      options.signal,
+    );
+    await seedServices(spec.services, model, fleet, options.signal);
+    const lb = await startLoadBalancer({ elbv2, listenerArn: model.traffic.listenerArn, health: checker, ipOf });
+    cleanups.push(() => lb.close());
+    const load = startLoad(lb.url, {
+      requestsPerSecond: scenario.load.requestsPerSecond,
+      maxDurationMs: scenario.load.maxDurationSeconds * 1000,
+      timeoutMs: 5_000,
+    });
+    cleanups.push(() => load.stop());
+
+    const describeWeights = () =>
+      [...lb.weights()].map(([arn, weight]) => `${slotOf.get(arn) ?? arn}=${weight}`).join(' ');
+    const servingHealthy = () =>
+      [...lb.weights()].filter(([arn, weight]) => weight > 0 && checker.healthyTargets(arn).length > 0).length;
+    const baseline = Math.max(1, servingHealthy());
+    let minServing = baseline;
+    const sampler = setInterval(() => {
+      minServing = Math.min(minServing, servingHealthy());
+    }, SAMPLE_INTERVAL_MS);
+    cleanups.push(() => clearInterval(sampler));
+
+    const loadStarted = Date.now();
+    const executions: Promise<ExecutionReport>[] = [];
+    for (const step of [...scenario.steps].sort((a, b) => a.at - b.at)) {
+      await sleepUntil(loadStarted + scaled(step.at), options.signal);
+      if ('start' in step) {
+        const workflow = step.start;
+        const states: { name: string; at: number }[] = [];
+        const startedAt = new Date();
+        progress(`[${clock()}s] start ${workflow} ${JSON.stringify(step.input)}`);
+        executions.push(
+          runLocally({
+            stack,
+            stateMachine: STATE_MACHINE_IDS[workflow],
+            input: { cluster: spec.name, ...step.input },
+            timeScale: scenario.timeScale,
+            onEvent: (event) => {
+              if (event.type !== 'StateEntered') return;
+              states.push({ name: event.state.name, at: Date.now() - started });
+              // The loops' bookkeeping (Pass and Choice states) would drown the steps an operator follows.
+              if (!PROGRESS_STATE_TYPES.has(event.state.type)) return;
+              const requests = summarize(load.records);
+              progress(
+                `[${clock()}s] ${workflow} › ${event.state.name} | ${describeWeights()} | healthy serving ` +
+                  `${servingHealthy()}/${baseline} | requests ${requests.ok} ok, ${requests.failed} failed`,
+              );
+            },
+          }).then((result) => ({
+            workflow,
+            status: result.status,
+            ...(result.error ? { error: result.error } : {}),
+            ...(result.cause ? { cause: result.cause } : {}),
+            startedAt: startedAt.toISOString(),
+            endedAt: new Date().toISOString(),
+            stateTransitions: result.stateTransitions,
+            states,
+          })),
+        );
+      } else {
+        applyFault(step, {
+          model,
+          fleet,
+          agent,
+          health: checker,
+          progress: (line) => progress(`[${clock()}s] ${line}`),
+        });
+      }
+    }
+    const finished = await Promise.all(executions);
+    await sleepUntil(Date.now() + LOAD_TAIL_MS, options.signal);
+    await load.stop();
+    clearInterval(sampler);
+
+    const [lockTable] = resourcesOfType(stack.template, 'AWS::DynamoDB::GlobalTable');
+    const finalState = await readFinalState(
+      model,
+      fleet,
+      lb.weights(),
+      slotOf,
+      checker,
+      nodePort,
+      lockTable?.[0],
+      databaseFile,
+    );
+    const requests = summarize(load.records);
+    const report: SandboxReport = {
+      scenario: scenario.name,
+      executions: finished,
+      requests: { total: requests.total, ok: requests.ok, failed: requests.failed, byStatus: requests.byStatus },
+      requestsByNode: requests.byNode,
+      availability: requests.total === 0 ? 1 : requests.ok / requests.total,
+      minHealthyCapacityPercent: Math.round((minServing / baseline) * 100),
+      finalState,
+      awsCalls: Object.fromEntries(gateway.calls),
+      stateTransitions: finished.reduce((sum, execution) => sum + execution.stateTransitions, 0),
+      durationSeconds: (Date.now() - started) / 1000,
+      timeScale: scenario.timeScale,
+      expectations: [],
+    };
+    return { ...report, expectations: evaluateExpectations(scenario, report) };
+  } finally {
+    for (const cleanup of cleanups.reverse()) {
+      try {
+        await cleanup();
+      } catch {
+        // Keep cleaning up: one stuck part must not leave the others running.
+      }
+    }
+    fs.rmSync(workDir, { recursive: true, force: true });
+  }
+}
+
+/** The production app for one sandbox cluster; the model's ARNs are placeholders, the handlers read the real one. */
+function synthesizeSandboxStack(outdir: string, clusterName: string): SynthesizedStack {
+  const app = new App({ outdir, context: { 'aws:cdk:enable-path-metadata': true, 'aws:cdk:bundling-stacks': [] } });
+  buildApp(app, [{ ...testClusterModel(), name: clusterName }]);
+  app.synth();
+  return readCloudAssembly(outdir).stack(stackIdFor(clusterName));
+}
+
+function applyFault(
+  step: Extract<ScenarioStep, { fault: string }>,
+  parts: {
+    model: ClusterModel;
+    fleet: Fleet;
+    agent: SandboxAgent;
+    health: HealthChecker;
+    progress: (line: string) => void;
+  },
+): void {
+  const target = resolveTarget(step.target, parts.model, parts.fleet);
+  parts.progress(`fault ${step.fault} on ${step.target} (${target ?? 'no such node'})`);
+  switch (step.fault) {
+    case 'kill-node':
+      if (target) void parts.fleet.stop([target]);
+      break;
+    case 'fail-command': {
+      const documentName = step.command
+        ? parts.model.commands[step.command as keyof ClusterModel['commands']]?.documentName
+        : undefined;
+      parts.agent.failNext({ ...(documentName ? { documentName } : {}), ...(target ? { instanceId: target } : {}) });
+      break;
+    }
+    case 'unhealthy':
+      if (target) parts.health.forcedUnhealthy.add(target);
+      break;
+    case 'slow-boot':
+      parts.fleet.slowBoot(5);
+      break;
+  }
+}
+
+function resolveTarget(target: string, model: ClusterModel, fleet: Fleet): string | undefined {
+  if (target.startsWith('i-')) return target;
+  if (target === 'surge') return [...fleet.nodes.values()].find((node) => node.role === 'surge')?.instanceId;
+  return model.nodes.find((node) => node.role === target)?.instanceId;
+}
+
+async function readFinalState(
+  model: ClusterModel,
+  fleet: Fleet,
+  weights: ReadonlyMap<string, number>,
+  slotOf: ReadonlyMap<string, string>,
+  health: HealthChecker,
+  nodePort: number,
+  lockTableName: string | undefined,
+  databaseFile: string,
+): Promise<SandboxReport['finalState']> {
+  const { readLock } = await import('../functions/lib/lock');
+  const { dynamodbClient } = await import('../functions/lib/clients/dynamodb');
+  const { findSurgeNodes } = await import('../functions/lib/nodes');
+  const { ec2Client } = await import('../functions/lib/clients/ec2');
+  const nodes = await Promise.all(
+    model.nodes.map(async (node) => {
+      const running = fleet.nodes.get(node.instanceId);
+      const status = running
+        ? await fetch(`${running.url}/_control/status`, { signal: AbortSignal.timeout(2_000) })
+            .then((answer) => (answer.ok ? (answer.json() as Promise<NodeStatus>) : undefined))
+            .catch(() => undefined)
+        : undefined;
+      const arn = [...slotOf].find(([, slot]) => slot === node.slot)?.[0] ?? '';
+      return {
+        id: node.instanceId,
+        role: node.role,
+        version: status?.version ?? null,
+        services: (status?.services ?? []).map((service) => `${service.service} ${service.artifact}`),
+        weight: weights.get(arn) ?? 0,
+        healthy: health.stateOf({ id: node.instanceId, port: nodePort }).state === 'healthy',
+      };
+    }),
+  );
+  const schemaVersion = (JSON.parse(fs.readFileSync(databaseFile, 'utf8')) as { schemaVersion?: string }).schemaVersion;
+  const lock = lockTableName
+    ? await readLock({ dynamodb: dynamodbClient, tableName: lockTableName }, model.name).catch(() => undefined)
+    : undefined;
+  const surgeNodes = await findSurgeNodes(ec2Client, model);
+  return { nodes, schemaVersion: schemaVersion ?? null, lockHeld: lock !== undefined, surgeNodes: surgeNodes.length };
+}
+
+/** Deploys the scenario's services on the manager and waits until file sync has put them on every node. */
+async function seedServices(
+  services: Scenario['cluster']['services'],
+  model: ClusterModel,
+  fleet: Fleet,
+  signal?: AbortSignal,
+): Promise<void> {
+  if (services.length === 0) return;
+  const manager = model.nodes.find((node) => node.role === 'manager');
+  const url = manager ? fleet.nodes.get(manager.instanceId)?.url : undefined;
+  if (!url) throw new Error('The manager node is not running');
+  for (const service of services) {
+    const answer = await fetch(`${url}/_control/deploy`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(service),
+      signal: AbortSignal.timeout(5_000),
+    });
+    if (!answer.ok) throw new Error(`Deploying ${service.service} on the manager failed: HTTP ${answer.status}`);
+  }
+  const synced = new Set<string>();
+  await waitUntilAsync(
+    async () => {
+      for (const node of model.nodes) {
+        if (synced.has(node.instanceId)) continue;
+        const nodeUrl = fleet.nodes.get(node.instanceId)?.url;
+        const found = await Promise.all(
+          services.map((service) =>
+            fetch(`${nodeUrl}/services/${service.service}`, { signal: AbortSignal.timeout(2_000) })
+              .then(
+                async (answer) =>
+                  answer.ok && ((await answer.json()) as { artifact?: string }).artifact === service.artifact,
+              )
+              .catch(() => false),
+          ),
+        );
+        if (found.every(Boolean)) synced.add(node.instanceId);
+      }
+      return synced.size === model.nodes.length;
+    },
+    READY_TIMEOUT_MS,
+    'file sync to put the seeded services on every node',
+    signal,
+  );
+}
+
+async function waitUntilAsync(
+  done: () => Promise<boolean>,
+  timeoutMs: number,
+  what: string,
+  signal?: AbortSignal,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await done())) {
+    if (signal?.aborted) throw new Error('The sandbox run was interrupted');
+    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs / 1000} s waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+async function waitUntil(done: () => boolean, timeoutMs: number, what: string, signal?: AbortSignal): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!done()) {
+    if (signal?.aborted) throw new Error('The sandbox run was interrupted');
+    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs / 1000} s waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+async function sleepUntil(time: number, signal?: AbortSignal): Promise<void> {
+  while (Date.now() < time) {
+    if (signal?.aborted) throw new Error('The sandbox run was interrupted');
+    await new Promise((resolve) => setTimeout(resolve, Math.min(100, time - Date.now())));
+  }
+}

@@ -1,0 +1,131 @@
+import * as fs from 'node:fs';
+import * as z from 'zod/mini';
+import { ZeroDownError } from '../functions/lib/errors';
+import { FIELD_ISSUE_PARSING, toFieldIssues } from '../functions/lib/field-issues';
+
+/**
+ * A sandbox scenario: the cluster to build, the load to send, what to start and break when, and what must hold at
+ * the end. Times are in scenario seconds, the seconds AWS would take; the sandbox runs them `timeScale` times as fast.
+ */
+
+export const WORKFLOWS = ['patch-server', 'upgrade-version', 'deploy-service', 'update-service'] as const;
+export const FAULTS = ['kill-node', 'fail-command', 'unhealthy', 'slow-boot'] as const;
+
+const seconds = z.number().check(z.minimum(0), z.maximum(3600));
+
+const startStep = z.strictObject({
+  at: seconds,
+  start: z.enum(WORKFLOWS),
+  input: z._default(z.record(z.string(), z.unknown()), {}),
+});
+const faultStep = z.strictObject({
+  at: seconds,
+  fault: z.enum(FAULTS),
+  /** `manager`, `worker`, `surge`, or an instance id. */
+  target: z._default(z.string().check(z.regex(/^(manager|worker|surge|i-[0-9a-f]{8,17})$/)), 'worker'),
+  /** fail-command: the command kind to fail, such as `patch`. */
+  command: z.optional(z.string().check(z.regex(/^[a-zA-Z]{1,32}$/))),
+});
+
+export const scenarioSchema = z.strictObject({
+  name: z.string().check(z.minLength(1), z.maxLength(120)),
+  cluster: z._default(
+    z.strictObject({
+      name: z._default(z.string().check(z.regex(/^[a-z][a-z0-9-]{1,38}[a-z0-9]$/)), 'sandbox'),
+      topology: z._default(z.enum(['active-passive', 'active-active']), 'active-passive'),
+      nodes: z._default(z.literal(2), 2),
+      version: z._default(z.string().check(z.regex(/^[0-9A-Za-z][0-9A-Za-z._+-]{0,63}$/)), '1.0.0'),
+      /** How long a node takes to boot or restart. */
+      bootSeconds: z._default(seconds, 20),
+      /** Services deployed on the manager (and synced to the workers) before the scenario starts. */
+      services: z._default(
+        z
+          .array(
+            z.strictObject({
+              service: z.string().check(z.regex(/^[A-Za-z][\w.-]{0,127}$/)),
+              artifact: z.string().check(z.regex(/^(s3|https):\/\/\S{3,900}$/)),
+            }),
+          )
+          .check(z.maxLength(10)),
+        [],
+      ),
+      healthCheck: z._default(
+        z.strictObject({
+          intervalSeconds: z._default(z.number().check(z.minimum(1), z.maximum(300)), 5),
+          timeoutSeconds: z._default(z.number().check(z.minimum(1), z.maximum(120)), 4),
+          healthyThreshold: z._default(z.int().check(z.minimum(2), z.maximum(10)), 2),
+          unhealthyThreshold: z._default(z.int().check(z.minimum(2), z.maximum(10)), 2),
+        }),
+        { intervalSeconds: 5, timeoutSeconds: 4, healthyThreshold: 2, unhealthyThreshold: 2 },
+      ),
+    }),
+    {
+      name: 'sandbox',
+      topology: 'active-passive',
+      nodes: 2,
+      version: '1.0.0',
+      bootSeconds: 20,
+      services: [],
+      healthCheck: { intervalSeconds: 5, timeoutSeconds: 4, healthyThreshold: 2, unhealthyThreshold: 2 },
+    },
+  ),
+  load: z._default(
+    z.strictObject({
+      /** Real requests per second, whatever the time scale. */
+      requestsPerSecond: z._default(z.number().check(z.minimum(1), z.maximum(500)), 50),
+      /** A cap on the load's real duration. */
+      maxDurationSeconds: z._default(z.number().check(z.minimum(1), z.maximum(900)), 600),
+    }),
+    { requestsPerSecond: 50, maxDurationSeconds: 600 },
+  ),
+  timeScale: z._default(z.number().check(z.minimum(0.001), z.maximum(1)), 0.1),
+  steps: z.array(z.union([startStep, faultStep])).check(z.minLength(1), z.maxLength(20)),
+  expect: z._default(
+    z.strictObject({
+      /** The status of each started workflow, in order. */
+      executions: z.optional(z.array(z.enum(['SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED']))),
+      maxFailedRequests: z.optional(z.int().check(z.minimum(0))),
+      minRequests: z.optional(z.int().check(z.minimum(0))),
+      /** Every permanent node reports this version at the end. */
+      finalVersion: z.optional(z.string()),
+      /** The error of the first failed workflow. */
+      error: z.optional(z.string()),
+      surgeNodesLeft: z.optional(z.int().check(z.minimum(0))),
+      /** The shared database's schema version at the end. */
+      schemaVersion: z.optional(z.string()),
+      /** `service artifact`, deployed on every permanent node at the end. */
+      serviceOnEveryNode: z.optional(z.string()),
+    }),
+    {},
+  ),
+});
+export type Scenario = z.output<typeof scenarioSchema>;
+export type ScenarioStep = Scenario['steps'][number];
+
+export class ScenarioError extends ZeroDownError {
+  override readonly name = 'ScenarioError';
+}
+
+export function parseScenario(document: unknown, source: string): Scenario {
+  const result = scenarioSchema.safeParse(document, FIELD_ISSUE_PARSING);
+  if (!result.success) {
+    const issues = toFieldIssues(result.error).map((issue) => `${issue.path} ${issue.message}`);
+    throw new ScenarioError(`Invalid scenario ${source}: ${issues.join('; ')}`);
+  }
+  return result.data;
+}
+
+export function readScenario(file: string): Scenario {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new ScenarioError(`Cannot read scenario ${file}: ${(error as Error).message}`);
+  }
+  try {
+    return parseScenario(JSON.parse(text), file);
+  } catch (error) {
+    if (error instanceof ScenarioError) throw error;
+    throw new ScenarioError(`Scenario ${file} is not valid JSON: ${(error as Error).message}`);
+  }
+}
