@@ -3,6 +3,7 @@
  * they never fail a build on timing.
  */
 import { report as bundleReport, measureBundles } from './bundles';
+import { measureSandbox, report as sandboxReport } from './sandbox';
 import { measureWorkflows, report as workflowReport } from './workflows';
 
 async function main(): Promise<void> {
@@ -10,7 +11,9 @@ async function main(): Promise<void> {
   process.stdout.write('== Lambda bundles: size and cold module load ==\n');
   process.stdout.write(`${bundleReport(await measureBundles({ onProgress: progress }))}\n\n`);
   process.stdout.write('== Workflows: state transitions, AWS calls and cost of a happy path ==\n');
-  process.stdout.write(`${workflowReport(await measureWorkflows())}\n`);
+  process.stdout.write(`${workflowReport(await measureWorkflows())}\n\n`);
+  process.stdout.write('== Sandbox: the workflows under live traffic ==\n');
+  process.stdout.write(`${sandboxReport(await measureSandbox(progress))}\n`);
 }
 
 main().catch((error: unknown) => {

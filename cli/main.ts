@@ -7,7 +7,7 @@ import { installPromiseWithResolvers } from '../test/harness/polyfills';
 
 installPromiseWithResolvers();
 
-const USAGE = `usage: zerodown sandbox run --scenario FILE [--report OUT]
+const USAGE = `usage: zerodown sandbox run --scenario FILE [--report OUT] [--quiet] [--work-dir DIR]
 
 Runs a sandbox scenario on this machine (moto, local nodes, a local load balancer and live traffic) and writes the
 report. Exits 1 when an expectation in the scenario does not hold, 2 on bad usage or a bad scenario.`;
@@ -18,11 +18,16 @@ export async function main(argv: readonly string[]): Promise<number> {
     process.stderr.write(`${USAGE}\n`);
     return 2;
   }
-  let values: { scenario?: string; report?: string; quiet?: boolean };
+  let values: { scenario?: string; report?: string; quiet?: boolean; 'work-dir'?: string };
   try {
     ({ values } = parseArgs({
       args: [...rest],
-      options: { scenario: { type: 'string' }, report: { type: 'string' }, quiet: { type: 'boolean' } },
+      options: {
+        scenario: { type: 'string' },
+        report: { type: 'string' },
+        quiet: { type: 'boolean' },
+        'work-dir': { type: 'string' },
+      },
       strict: true,
     }));
   } catch (error) {
@@ -45,12 +50,15 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 
   const controller = new AbortController();
+  // Ctrl-C reaches this process twice (from the terminal and from the launcher): the first stops the run, later
+  // ones must not end the process before the sandbox has stopped what it started.
   const interrupt = () => {
+    if (controller.signal.aborted) return;
     process.stderr.write('\nInterrupted: stopping the sandbox...\n');
     controller.abort();
   };
-  process.once('SIGINT', interrupt);
-  process.once('SIGTERM', interrupt);
+  process.on('SIGINT', interrupt);
+  process.on('SIGTERM', interrupt);
   // Imported here: the runner sets the AWS environment before the handlers' clients exist.
   const { runScenario } = await import('../sandbox/runner');
   const log = (line: string) => {
@@ -59,7 +67,11 @@ export async function main(argv: readonly string[]): Promise<number> {
   log(`zerodown sandbox: ${scenario.name}`);
   let report: SandboxReport;
   try {
-    report = await runScenario(scenario, { onProgress: log, signal: controller.signal });
+    report = await runScenario(scenario, {
+      onProgress: log,
+      signal: controller.signal,
+      ...(values['work-dir'] ? { workDir: values['work-dir'] } : {}),
+    });
   } finally {
     process.off('SIGINT', interrupt);
     process.off('SIGTERM', interrupt);

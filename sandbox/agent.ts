@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { GetDocumentCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import { AwsErrorResponse, type SendCommandRequest } from './gateway';
 
@@ -97,7 +98,7 @@ export class SandboxAgent {
         PATH: `${SHIM_DIR}${path.delimiter}${process.env.PATH ?? ''}`,
         ZERODOWN_NODE_URL: nodeUrl,
         ZERODOWN_NODE_BIN: process.execPath,
-        ZERODOWN_TSX_CLI: require.resolve('tsx/cli'),
+        ZERODOWN_TSX_LOADER: pathToFileURL(require.resolve('tsx')).href,
         ZERODOWN_CONTROL: path.join(__dirname, 'node', 'control.ts'),
       },
       stdio: ['ignore', 'pipe', 'pipe'],

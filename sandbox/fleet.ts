@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { DescribeInstancesCommand, type EC2Client } from '@aws-sdk/client-ec2';
 import { ROLE_TAG_KEY } from '../functions/lib/cluster-model';
 
@@ -71,7 +72,8 @@ export class Fleet {
     const log = fs.openSync(path.join(dataDir, 'server.log'), 'a');
     const manager = this.managerUrl();
     const args = [
-      require.resolve('tsx/cli'),
+      '--import',
+      pathToFileURL(require.resolve('tsx')).href,
       SERVER_ENTRY,
       ...['--id', instanceId, '--ip', ip, '--port', String(options.nodePort)],
       ...['--data-dir', dataDir, '--db', options.databaseFile, '--version', options.imageVersion],

@@ -10,6 +10,8 @@ export interface LoadSettings {
   /** The load stops after this long even if nobody stops it. */
   readonly maxDurationMs: number;
   readonly timeoutMs: number;
+  /** How long the node takes to answer each request, so requests are in flight when traffic moves. */
+  readonly serverTimeMs: number;
 }
 
 export interface RequestRecord {
@@ -67,7 +69,13 @@ export function startLoad(url: string, settings: LoadSettings): LoadRun {
         resolve();
       };
       const outgoing = http.get(
-        { host: target.hostname, port: target.port, path: `/load/${sent}`, agent, timeout: settings.timeoutMs },
+        {
+          host: target.hostname,
+          port: target.port,
+          path: `/load/${sent}?delay-ms=${settings.serverTimeMs}`,
+          agent,
+          timeout: settings.timeoutMs,
+        },
         (response) => {
           response.resume();
           response.on('end', () => record(response.statusCode ?? 0, response.headers['x-sandbox-target'] as string));

@@ -10,6 +10,10 @@ export interface ExecutionReport {
   readonly startedAt: string;
   readonly endedAt: string;
   readonly stateTransitions: number;
+  /** Real seconds from start to end, split into time in Wait states and the rest. */
+  readonly durationSeconds: number;
+  readonly waitingSeconds: number;
+  readonly orchestrationSeconds: number;
   /** Each state entered, with milliseconds since the run started. */
   readonly states: readonly { name: string; at: number }[];
 }

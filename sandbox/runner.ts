@@ -33,6 +33,8 @@ export interface RunOptions {
   readonly onProgress?: (line: string) => void;
   /** Aborting stops the run and cleans up. */
   readonly signal?: AbortSignal;
+  /** Where the run's scratch directory (node data, logs, the cloud assembly) is made; it is removed at the end. */
+  readonly workDir?: string;
 }
 
 const STATE_MACHINE_IDS: Record<string, string> = {
@@ -62,8 +64,8 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     if (options.signal?.aborted) throw new Error('The sandbox run was interrupted');
   };
   const runsDir = path.join(PROJECT_ROOT, '.cache', 'sandbox');
-  fs.mkdirSync(runsDir, { recursive: true });
-  const workDir = fs.mkdtempSync(path.join(runsDir, 'run-'));
+  fs.mkdirSync(options.workDir ?? runsDir, { recursive: true });
+  const workDir = fs.mkdtempSync(path.join(options.workDir ?? runsDir, 'run-'));
   const scaled = (seconds: number) => seconds * 1000 * scenario.timeScale;
   const started = Date.now();
   const clock = () => ((Date.now() - started) / 1000).toFixed(1).padStart(6);
@@ -141,7 +143,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     // Imported only now: the handlers' SDK clients read AWS_ENDPOINT_URL when they are created.
     const { provisionStackResources } = await import('../test/harness/stack-resources');
     const { createMotoCluster } = await import('../test/harness/moto-cluster');
-    const { runLocally } = await import('../test/harness/local-sfn');
+    const { runLocally, definitionOf, stateMachineLogicalId } = await import('../test/harness/local-sfn');
     await provisionStackResources(stack);
     const commands = await createDocuments(ssm, `zerodown-${spec.name}`);
     const cluster = await createMotoCluster({
@@ -183,6 +185,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
       requestsPerSecond: scenario.load.requestsPerSecond,
       maxDurationMs: scenario.load.maxDurationSeconds * 1000,
       timeoutMs: 5_000,
+      serverTimeMs: scenario.load.serverTimeMs,
     });
     cleanups.push(() => load.stop());
 
@@ -204,6 +207,13 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
       if ('start' in step) {
         const workflow = step.start;
         const states: { name: string; at: number }[] = [];
+        const waits = new Set(
+          Object.entries(definitionOf(stack, stateMachineLogicalId(stack, STATE_MACHINE_IDS[workflow])).States)
+            .filter(([, state]) => state.Type === 'Wait')
+            .map(([name]) => name),
+        );
+        let waitingMs = 0;
+        let waitEnteredAt = 0;
         const startedAt = new Date();
         progress(`[${clock()}s] start ${workflow} ${JSON.stringify(step.input)}`);
         executions.push(
@@ -212,7 +222,12 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
             stateMachine: STATE_MACHINE_IDS[workflow],
             input: { cluster: spec.name, ...step.input },
             timeScale: scenario.timeScale,
+            ...(options.signal ? { signal: options.signal } : {}),
             onEvent: (event) => {
+              if ('state' in event && waits.has(event.state.name)) {
+                if (event.type === 'StateEntered') waitEnteredAt = Date.now();
+                if (event.type === 'StateExited') waitingMs += Date.now() - waitEnteredAt;
+              }
               if (event.type !== 'StateEntered') return;
               states.push({ name: event.state.name, at: Date.now() - started });
               // The loops' bookkeeping (Pass and Choice states) would drown the steps an operator follows.
@@ -226,6 +241,11 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
           }).then((result) => ({
             workflow,
             status: result.status,
+            durationSeconds: result.durationMs / 1000,
+            // Time in Wait states (drains, bakes, the pauses between polls) is the world's; the rest is the
+            // orchestration's: Lambda calls, state transitions and the polls themselves.
+            waitingSeconds: waitingMs / 1000,
+            orchestrationSeconds: (result.durationMs - waitingMs) / 1000,
             ...(result.error ? { error: result.error } : {}),
             ...(result.cause ? { cause: result.cause } : {}),
             startedAt: startedAt.toISOString(),

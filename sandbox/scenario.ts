@@ -75,8 +75,10 @@ export const scenarioSchema = z.strictObject({
       requestsPerSecond: z._default(z.number().check(z.minimum(1), z.maximum(500)), 50),
       /** A cap on the load's real duration. */
       maxDurationSeconds: z._default(z.number().check(z.minimum(1), z.maximum(900)), 600),
+      /** How long a node works on each request (real milliseconds), so requests are in flight during every shift. */
+      serverTimeMs: z._default(z.int().check(z.minimum(0), z.maximum(2000)), 50),
     }),
-    { requestsPerSecond: 50, maxDurationSeconds: 600 },
+    { requestsPerSecond: 50, maxDurationSeconds: 600, serverTimeMs: 50 },
   ),
   timeScale: z._default(z.number().check(z.minimum(0.001), z.maximum(1)), 0.1),
   steps: z.array(z.union([startStep, faultStep])).check(z.minLength(1), z.maxLength(20)),

@@ -85,14 +85,16 @@ export interface LocalExecutionOptions {
   readonly input: Json;
   /** Wait states and retry intervals last `timeScale` times their real duration. @default 0.01 */
   readonly timeScale?: number;
-  /** For Wait states whose duration comes from the input (SecondsPath, TimestampPath). @default 10 */
-  readonly dynamicWaitMs?: number;
+  /** Aborting stops the execution, as StopExecution does: the state machine leaves things where they are. */
+  readonly signal?: AbortSignal;
   /** Replaces the handler of a Task state by name, for the rare test that must stub one step. */
   readonly taskOverrides?: Record<string, LocalTaskHandler>;
   readonly executionName?: string;
   /** Called with every event as it happens: progress output and live assertions. */
   readonly onEvent?: (event: EventLog) => void;
 }
+
+const DEFAULT_TIME_SCALE = 0.01;
 
 export type ExecutionStatus = 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
 
@@ -110,13 +112,54 @@ export interface LocalExecutionResult {
   readonly path: readonly string[];
 }
 
-function waitOverrides(definition: AslDefinition, timeScale: number, dynamicWaitMs: number): Record<string, number> {
+function waitOverrides(definition: AslDefinition, timeScale: number): Record<string, number> {
   const overrides: Record<string, number> = {};
   for (const { name, state } of allStates(definition)) {
-    if (state.Type !== 'Wait') continue;
-    overrides[name] = typeof state.Seconds === 'number' ? state.Seconds * 1000 * timeScale : dynamicWaitMs;
+    if (state.Type === 'Wait' && typeof state.Seconds === 'number') overrides[name] = state.Seconds * 1000 * timeScale;
   }
   return overrides;
+}
+
+/** The Resource of the Tasks that stand in for Wait states whose seconds come from the input. */
+const SCALED_WAIT_RESOURCE = 'arn:aws:lambda:us-east-1:000000000000:function:zerodown-local-scaled-wait';
+
+/**
+ * aws-local-stepfunctions can replace a Wait's duration only by a fixed number, and a SecondsPath wait (a drain time,
+ * a bake) must last its own seconds times the time scale. Each such Wait becomes a Task of the same name that reads
+ * the same path and sleeps the scaled time, passing its input through as the Wait does.
+ */
+function withScaledDynamicWaits(definition: AslDefinition): AslDefinition {
+  const states = Object.fromEntries(
+    Object.entries(definition.States).map(([name, state]) => {
+      if (state.Type !== 'Wait' || typeof state.SecondsPath !== 'string') return [name, state];
+      const { SecondsPath: secondsPath, Type: _type, ...rest } = state;
+      return [
+        name,
+        {
+          ...rest,
+          Type: 'Task',
+          Resource: SCALED_WAIT_RESOURCE,
+          Parameters: { 'seconds.$': secondsPath },
+          ResultPath: null,
+        },
+      ];
+    }),
+  );
+  return { ...definition, States: states };
+}
+
+function scaledWait(timeScale: number, signal: AbortSignal | undefined): LocalTaskHandler {
+  return async (input) => {
+    const seconds = Number((input as { seconds?: unknown } | null)?.seconds ?? 0);
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, Math.max(0, seconds) * 1000 * timeScale);
+      signal?.addEventListener('abort', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    return null;
+  };
 }
 
 function retryOverrides(definition: AslDefinition, timeScale: number): Record<string, number[]> {
@@ -139,6 +182,10 @@ function taskHandlers(
   const loaded = new Map<string, LambdaHandler>();
   for (const { name, state } of allStates(definition)) {
     if (state.Type !== 'Task') continue;
+    if (state.Resource === SCALED_WAIT_RESOURCE) {
+      handlers[name] = scaledWait(options.timeScale ?? DEFAULT_TIME_SCALE, options.signal);
+      continue;
+    }
     const override = options.taskOverrides?.[name];
     if (override) {
       handlers[name] = override;
@@ -197,9 +244,9 @@ export function definitionOf(stack: SynthesizedStack, logicalId: string): AslDef
  */
 export async function runLocally(options: LocalExecutionOptions): Promise<LocalExecutionResult> {
   const { stack } = options;
-  const timeScale = options.timeScale ?? 0.01;
+  const timeScale = options.timeScale ?? DEFAULT_TIME_SCALE;
   const logicalId = stateMachineLogicalId(stack, options.stateMachine);
-  const definition = definitionOf(stack, logicalId);
+  const definition = withScaledDynamicWaits(definitionOf(stack, logicalId));
   const stateMachineArn = `arn:aws:states:${stack.env.region}:${stack.env.account}:stateMachine:${logicalId}`;
   const executionName = options.executionName ?? crypto.randomUUID();
   const executionArn = `arn:aws:states:${stack.env.region}:${stack.env.account}:execution:${logicalId}:${executionName}`;
@@ -209,7 +256,7 @@ export async function runLocally(options: LocalExecutionOptions): Promise<LocalE
   const execution = machine.run(options.input, {
     overrides: {
       taskResourceLocalHandlers: taskHandlers(options, definition, localFunctions(stack.template, stack.env)),
-      waitTimeOverrides: waitOverrides(definition, timeScale, options.dynamicWaitMs ?? 10),
+      waitTimeOverrides: waitOverrides(definition, timeScale),
       retryIntervalOverrides: retryOverrides(definition, timeScale),
     },
     context: {
@@ -224,6 +271,7 @@ export async function runLocally(options: LocalExecutionOptions): Promise<LocalE
     } as never,
   });
 
+  options.signal?.addEventListener('abort', () => execution.abort(), { once: true });
   const events: EventLog[] = [];
   const collecting = (async () => {
     for await (const event of execution.eventLogs) {

@@ -1,0 +1,95 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { outcome, processesUsing, removeWorkDir, runSandbox, scenarioFile } from './sandbox-cli';
+
+describe('sandbox: services, rollback and clean-up', () => {
+  it('deploys a new service on the manager and file sync carries it to the worker, with no failed request', async () => {
+    const run = await runSandbox(scenarioFile('deploy-service'));
+
+    expect(outcome(run)).toEqual({ exitCode: 0, failedExpectations: [], errors: [] });
+    expect(run.report?.requests.failed).toBe(0);
+    for (const node of run.report?.finalState.nodes ?? []) {
+      expect(node.services).toEqual(['orders-api s3://apim-artifacts/orders-api/1.4.0/orders-api.car']);
+    }
+    expect(processesUsing(run.workDir)).toEqual([]);
+    removeWorkDir(run);
+  }, 240_000);
+
+  it('hotfixes a deployed service on the manager, then on the worker by sync, with no failed request', async () => {
+    const run = await runSandbox(scenarioFile('update-service'));
+
+    expect(outcome(run)).toEqual({ exitCode: 0, failedExpectations: [], errors: [] });
+    expect(run.report?.requests.failed).toBe(0);
+    for (const node of run.report?.finalState.nodes ?? []) {
+      expect(node.services).toEqual(['orders-api s3://apim-artifacts/orders-api/1.4.1/orders-api.car']);
+    }
+    expect(run.stdout).toContain('update-service › Pause file sync on the manager node');
+    expect(processesUsing(run.workDir)).toEqual([]);
+    removeWorkDir(run);
+  }, 240_000);
+
+  it('rolls back a patch that fails on the first node: versions unchanged, no failed request', async () => {
+    const run = await runSandbox(scenarioFile('patch-rollback'));
+
+    expect(outcome(run)).toEqual({ exitCode: 0, failedExpectations: [], errors: [] });
+    expect(run.report?.executions[0]).toMatchObject({ status: 'FAILED', error: 'CommandFailedError' });
+    expect(run.report?.requests.failed).toBe(0);
+    expect(run.report?.finalState.nodes.map((node) => [node.version, node.weight])).toEqual([
+      ['1.0.0', 100],
+      ['1.0.0', 0],
+    ]);
+    expect(run.report?.finalState).toMatchObject({ lockHeld: false, surgeNodes: 0 });
+    expect(processesUsing(run.workDir)).toEqual([]);
+    removeWorkDir(run);
+  }, 240_000);
+
+  it('stops everything it started when interrupted with Ctrl-C', async () => {
+    const run = await runSandbox(scenarioFile('demo'), {
+      interruptWhen: (stdout) => stdout.includes('› Launch the surge node'),
+    });
+
+    expect(run.exitCode).not.toBe(0);
+    expect(run.stderr).toContain('Interrupted: stopping the sandbox');
+    expect(run.report).toBeUndefined();
+    expect(processesUsing(run.workDir)).toEqual([]);
+    removeWorkDir(run);
+  }, 240_000);
+
+  it('counts the requests that fail when the active node dies with nobody to fail over, and exits 1', async () => {
+    const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'zerodown-scenario-'));
+    const file = path.join(directory, 'kill.json');
+    fs.writeFileSync(
+      file,
+      JSON.stringify({
+        name: 'the active node dies',
+        load: { requestsPerSecond: 100, maxDurationSeconds: 30 },
+        steps: [{ at: 10, fault: 'kill-node', target: 'manager' }],
+        expect: { maxFailedRequests: 0 },
+      }),
+    );
+
+    const run = await runSandbox(file);
+
+    expect(run.exitCode).toBe(1);
+    expect(run.report?.requests.failed).toBeGreaterThan(0);
+    expect(run.report?.availability).toBeLessThan(1);
+    expect(run.report?.expectations.find((expectation) => !expectation.holds)?.what).toBe('failed requests at most');
+    expect(processesUsing(run.workDir)).toEqual([]);
+    removeWorkDir(run);
+    fs.rmSync(directory, { recursive: true, force: true });
+  }, 240_000);
+
+  it('refuses a bad scenario with a named error before starting anything', async () => {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'zerodown-scenario-')), 'bad.json');
+    fs.writeFileSync(file, JSON.stringify({ name: 'bad', steps: [{ at: 1, start: 'reboot-everything' }] }));
+
+    const run = await runSandbox(file);
+
+    expect(run.exitCode).toBe(2);
+    expect(run.stderr).toContain('ScenarioError: Invalid scenario');
+    expect(run.stderr).toContain('steps[0]');
+    removeWorkDir(run);
+    fs.rmSync(path.dirname(file), { recursive: true, force: true });
+  }, 60_000);
+});
