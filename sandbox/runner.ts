@@ -46,6 +46,8 @@ const STATE_MACHINE_IDS: Record<string, string> = {
 const READY_TIMEOUT_MS = 60_000;
 const PROGRESS_STATE_TYPES = new Set(['Task', 'Wait', 'Succeed', 'Fail']);
 const SAMPLE_INTERVAL_MS = 100;
+/** Generous: on a loaded machine a node serving the load can take seconds to answer its status. */
+const STATUS_TIMEOUT_MS = 10_000;
 const LOAD_TAIL_MS = 1_000;
 const AWS_ENVIRONMENT = [
   'AWS_ENDPOINT_URL',
@@ -202,8 +204,19 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
 
     const loadStarted = Date.now();
     const executions: Promise<ExecutionReport>[] = [];
-    for (const step of [...scenario.steps].sort((a, b) => a.at - b.at)) {
-      await sleepUntil(loadStarted + scaled(step.at), options.signal);
+    const faultParts = {
+      model,
+      fleet,
+      agent,
+      health: checker,
+      progress: (line: string) => progress(`[${clock()}s] ${line}`),
+    };
+    const stateFaults = scenario.steps.filter(
+      (step): step is FaultStep & { atState: string } => 'fault' in step && step.atState !== undefined,
+    );
+    const timed = scenario.steps.filter((step) => step.at !== undefined);
+    for (const step of timed.sort((a, b) => (a.at ?? 0) - (b.at ?? 0))) {
+      await sleepUntil(loadStarted + scaled(step.at ?? 0), options.signal);
       if ('start' in step) {
         const workflow = step.start;
         const states: { name: string; at: number }[] = [];
@@ -230,6 +243,10 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
               }
               if (event.type !== 'StateEntered') return;
               states.push({ name: event.state.name, at: Date.now() - started });
+              for (const fault of stateFaults.filter((candidate) => candidate.atState === event.state.name)) {
+                stateFaults.splice(stateFaults.indexOf(fault), 1);
+                applyFault(fault, faultParts);
+              }
               // The loops' bookkeeping (Pass and Choice states) would drown the steps an operator follows.
               if (!PROGRESS_STATE_TYPES.has(event.state.type)) return;
               const requests = summarize(load.records);
@@ -316,8 +333,10 @@ function synthesizeSandboxStack(outdir: string, clusterName: string): Synthesize
   return readCloudAssembly(outdir).stack(stackIdFor(clusterName));
 }
 
+type FaultStep = Extract<ScenarioStep, { fault: string }>;
+
 function applyFault(
-  step: Extract<ScenarioStep, { fault: string }>,
+  step: FaultStep,
   parts: {
     model: ClusterModel;
     fleet: Fleet;
@@ -372,7 +391,7 @@ async function readFinalState(
     model.nodes.map(async (node) => {
       const running = fleet.nodes.get(node.instanceId);
       const status = running
-        ? await fetch(`${running.url}/_control/status`, { signal: AbortSignal.timeout(2_000) })
+        ? await fetch(`${running.url}/_control/status`, { signal: AbortSignal.timeout(STATUS_TIMEOUT_MS) })
             .then((answer) => (answer.ok ? (answer.json() as Promise<NodeStatus>) : undefined))
             .catch(() => undefined)
         : undefined;
@@ -423,7 +442,7 @@ async function seedServices(
         const nodeUrl = fleet.nodes.get(node.instanceId)?.url;
         const found = await Promise.all(
           services.map((service) =>
-            fetch(`${nodeUrl}/services/${service.service}`, { signal: AbortSignal.timeout(2_000) })
+            fetch(`${nodeUrl}/services/${service.service}`, { signal: AbortSignal.timeout(STATUS_TIMEOUT_MS) })
               .then(
                 async (answer) =>
                   answer.ok && ((await answer.json()) as { artifact?: string }).artifact === service.artifact,

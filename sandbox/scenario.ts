@@ -19,7 +19,9 @@ const startStep = z.strictObject({
   input: z._default(z.record(z.string(), z.unknown()), {}),
 });
 const faultStep = z.strictObject({
-  at: seconds,
+  /** When the fault strikes: a scenario second, or the first time a workflow enters the named state. */
+  at: z.optional(seconds),
+  atState: z.optional(z.string().check(z.minLength(1), z.maxLength(80))),
   fault: z.enum(FAULTS),
   /** `manager`, `worker`, `surge`, or an instance id. */
   target: z._default(z.string().check(z.regex(/^(manager|worker|surge|i-[0-9a-f]{8,17})$/)), 'worker'),
@@ -81,7 +83,16 @@ export const scenarioSchema = z.strictObject({
     { requestsPerSecond: 50, maxDurationSeconds: 600, serverTimeMs: 50 },
   ),
   timeScale: z._default(z.number().check(z.minimum(0.001), z.maximum(1)), 0.1),
-  steps: z.array(z.union([startStep, faultStep])).check(z.minLength(1), z.maxLength(20)),
+  steps: z
+    .array(
+      z.union([
+        startStep,
+        faultStep.check(
+          z.refine((step) => (step.at === undefined) !== (step.atState === undefined), 'needs either at or atState'),
+        ),
+      ]),
+    )
+    .check(z.minLength(1), z.maxLength(20)),
   expect: z._default(
     z.strictObject({
       /** The status of each started workflow, in order. */

@@ -44,4 +44,18 @@ describe('sandbox: patch and upgrade under load', () => {
     expect(processesUsing(run.workDir)).toEqual([]);
     removeWorkDir(run);
   }, 240_000);
+
+  it('rolls back when the second node fails after the traffic moved: traffic back on the unchanged node', async () => {
+    const run = await runSandbox(scenarioFile('patch-second-node-fails'));
+
+    expect(outcome(run)).toEqual({ exitCode: 0, failedExpectations: [], errors: [] });
+    expect(run.report?.requests.failed).toBe(0);
+    // The passive node was patched and verified; the active one never changed, and the snapshot weights are back.
+    expect(run.report?.finalState.nodes.map((node) => [node.role, node.version, node.weight])).toEqual([
+      ['manager', '1.0.0', 100],
+      ['worker', '1.0.0-P42', 0],
+    ]);
+    expect(processesUsing(run.workDir)).toEqual([]);
+    removeWorkDir(run);
+  }, 240_000);
 });
