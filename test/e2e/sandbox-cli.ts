@@ -96,3 +96,21 @@ export function outcome(run: CliRun) {
     errors: run.stderr.split('\n').filter((line) => /Error|error:/.test(line)),
   };
 }
+
+/**
+ * Runs a shipped scenario that must pass: its expectations hold, no request failed, and nothing it started is left
+ * running. Returns the run for the checks particular to the scenario.
+ */
+export async function passingRun(scenario: string): Promise<CliRun & { report: SandboxReport }> {
+  const run = await runSandbox(scenarioFile(scenario));
+  try {
+    expect(outcome(run)).toEqual({ exitCode: 0, failedExpectations: [], errors: [] });
+    expect(run.report?.requests.failed).toBe(0);
+    expect(run.report?.finalState).toMatchObject({ lockHeld: false, surgeNodes: 0 });
+    expect(processesUsing(run.workDir)).toEqual([]);
+  } finally {
+    removeWorkDir(run);
+  }
+  if (!run.report) throw new Error(`${scenario} wrote no report`);
+  return { ...run, report: run.report };
+}
