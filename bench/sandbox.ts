@@ -16,6 +16,7 @@ export const SCENARIOS = [
   'deploy-service',
   'update-service',
   'patch-rollback',
+  'patch-second-node-fails',
 ] as const;
 
 export interface ScenarioMeasurement {

@@ -76,7 +76,7 @@ export async function startGateway(options: { motoEndpoint: string; hooks: Gatew
           port: moto.port,
           method: request.method,
           path: request.url,
-          headers: { ...request.headers, 'content-length': String(body.length) },
+          headers: withoutChunking({ ...request.headers, 'content-length': String(body.length) }),
           agent,
         },
         (response) => {
@@ -173,6 +173,12 @@ export function identify(request: http.IncomingMessage, body: Buffer): AwsCall {
   }
   // The RPC v2 CBOR protocol names the operation in the path: /service/<Service>/operation/<Operation>.
   return { service, operation: /\/operation\/([^/?]+)/.exec(request.url ?? '')?.[1] ?? 'unknown' };
+}
+
+/** The body is forwarded whole, so a chunked transfer encoding would contradict its content length. */
+function withoutChunking(headers: http.IncomingHttpHeaders): http.IncomingHttpHeaders {
+  const { 'transfer-encoding': _chunked, ...rest } = headers;
+  return rest;
 }
 
 function formList(body: Buffer, prefix: string): string[] {

@@ -68,6 +68,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
   const runsDir = path.join(PROJECT_ROOT, '.cache', 'sandbox');
   fs.mkdirSync(options.workDir ?? runsDir, { recursive: true });
   const workDir = fs.mkdtempSync(path.join(options.workDir ?? runsDir, 'run-'));
+  let keepWorkDir = false;
   const scaled = (seconds: number) => seconds * 1000 * scenario.timeScale;
   const started = Date.now();
   const clock = () => ((Date.now() - started) / 1000).toFixed(1).padStart(6);
@@ -313,6 +314,10 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
       expectations: [],
     };
     return { ...report, expectations: evaluateExpectations(scenario, report) };
+  } catch (error) {
+    // The node logs and moto's log explain a run that broke; an interrupted run needs no explaining.
+    if (!options.signal?.aborted) keepWorkDir = true;
+    throw error;
   } finally {
     for (const cleanup of cleanups.reverse()) {
       try {
@@ -321,7 +326,8 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
         // Keep cleaning up: one stuck part must not leave the others running.
       }
     }
-    fs.rmSync(workDir, { recursive: true, force: true });
+    if (keepWorkDir) progress(`The run failed; its logs are in ${workDir}`);
+    else fs.rmSync(workDir, { recursive: true, force: true });
   }
 }
 
