@@ -19,6 +19,9 @@ export interface LoadBalancer {
 
 const WEIGHT_REFRESH_MS = 100;
 const TARGET_TIMEOUT_MS = 10_000;
+/** How long the listener keeps an idle client connection, as an ALB's default idle timeout. */
+const LISTENER_IDLE_MS = 60_000;
+const IDLE_CONNECTION_MS = 30_000;
 
 export async function startLoadBalancer(options: {
   elbv2: ElasticLoadBalancingV2Client;
@@ -29,7 +32,9 @@ export async function startLoadBalancer(options: {
   let weights = new Map<string, number>();
   const credits = new Map<string, number>();
   const nextTarget = new Map<string, number>();
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+  // Idle connections to a node are dropped well before the node would close them (it keeps them 65 s), so a request
+  // never goes out on a connection the node is closing.
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 64, timeout: IDLE_CONNECTION_MS });
 
   const refresh = async () => {
     const answer = await options.elbv2.send(new DescribeListenersCommand({ ListenerArns: [options.listenerArn] }));
@@ -102,6 +107,8 @@ export async function startLoadBalancer(options: {
     });
     request.pipe(upstream);
   });
+  server.keepAliveTimeout = LISTENER_IDLE_MS;
+  server.headersTimeout = LISTENER_IDLE_MS + 1_000;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
 

@@ -35,10 +35,15 @@ export interface LoadSummary {
   readonly ok: number;
   readonly failed: number;
   readonly byStatus: Record<string, number>;
+  /** The first failed requests, with what went wrong. */
+  readonly failures: RequestRecord[];
   readonly byNode: Record<string, number>;
 }
 
 const MAX_RATE = 1_000;
+const IDLE_CONNECTION_MS = 30_000;
+/** How many failed requests the summary lists in full. */
+const FAILURE_SAMPLES = 20;
 
 export function startLoad(url: string, settings: LoadSettings): LoadRun {
   const target = new URL(url);
@@ -46,7 +51,10 @@ export function startLoad(url: string, settings: LoadSettings): LoadRun {
   if (!(settings.requestsPerSecond > 0 && settings.requestsPerSecond <= MAX_RATE)) {
     throw new Error(`requestsPerSecond must be between 1 and ${MAX_RATE}`);
   }
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
+  // Idle connections close on this side long before the load balancer's 60 s idle timeout, as a well-behaved client
+  // does: a request sent on a connection the server is just closing would fail for the client's sake, not the
+  // cluster's.
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 32, timeout: IDLE_CONNECTION_MS });
   const records: RequestRecord[] = [];
   const inFlight = new Set<Promise<void>>();
   const started = performance.now();
@@ -122,5 +130,6 @@ export function summarize(records: readonly RequestRecord[]): LoadSummary {
     if (record.node) byNode[record.node] = (byNode[record.node] ?? 0) + 1;
     if (record.status >= 200 && record.status < 400) ok++;
   }
-  return { total: records.length, ok, failed: records.length - ok, byStatus, byNode };
+  const failures = records.filter((record) => record.status < 200 || record.status >= 400).slice(0, FAILURE_SAMPLES);
+  return { total: records.length, ok, failed: records.length - ok, byStatus, byNode, failures };
 }

@@ -1,3 +1,4 @@
+import type { RequestRecord } from './load';
 import type { Scenario } from './scenario';
 
 /** The report of a sandbox run: the stable interface other tools read (see DESIGN.md §4). */
@@ -28,7 +29,14 @@ export interface Expectation {
 export interface SandboxReport {
   readonly scenario: string;
   readonly executions: readonly ExecutionReport[];
-  readonly requests: { total: number; ok: number; failed: number; byStatus: Record<string, number> };
+  readonly requests: {
+    total: number;
+    ok: number;
+    failed: number;
+    byStatus: Record<string, number>;
+    /** The first failed requests: when (ms after the load started), status (0 without one), error, node. */
+    failures: RequestRecord[];
+  };
   readonly requestsByNode: Record<string, number>;
   /** Share of requests that succeeded, 0 to 1. */
   readonly availability: number;

@@ -302,7 +302,13 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     const report: SandboxReport = {
       scenario: scenario.name,
       executions: finished,
-      requests: { total: requests.total, ok: requests.ok, failed: requests.failed, byStatus: requests.byStatus },
+      requests: {
+        total: requests.total,
+        ok: requests.ok,
+        failed: requests.failed,
+        byStatus: requests.byStatus,
+        failures: requests.failures,
+      },
       requestsByNode: requests.byNode,
       availability: requests.total === 0 ? 1 : requests.ok / requests.total,
       minHealthyCapacityPercent: Math.round((minServing / baseline) * 100),
