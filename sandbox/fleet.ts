@@ -32,6 +32,7 @@ export interface SandboxNode {
   readonly process: ChildProcess;
   /** When the process was started, as Date.now(). */
   readonly launchedAt: number;
+  readonly bootMs: number;
 }
 
 const STOP_GRACE_MS = 5_000;
@@ -59,6 +60,12 @@ export class Fleet {
     }
   }
 
+  /** Whether the instance's operating system is up (its agent online): the process runs and has had time to boot. */
+  isBooted(instanceId: string): boolean {
+    const node = this.nodes.get(instanceId);
+    return node !== undefined && node.process.exitCode === null && Date.now() - node.launchedAt >= node.bootMs;
+  }
+
   /** The manager's URL, which workers and surge nodes sync from. */
   managerUrl(): string | undefined {
     return [...this.nodes.values()].find((node) => node.role === 'manager')?.url;
@@ -71,20 +78,14 @@ export class Fleet {
     fs.mkdirSync(dataDir, { recursive: true });
     const log = fs.openSync(path.join(dataDir, 'server.log'), 'a');
     const manager = this.managerUrl();
+    const bootMs = options.bootMs * this.bootFactor;
     const args = [
       '--import',
       pathToFileURL(require.resolve('tsx')).href,
       SERVER_ENTRY,
       ...['--id', instanceId, '--ip', ip, '--port', String(options.nodePort)],
       ...['--data-dir', dataDir, '--db', options.databaseFile, '--version', options.imageVersion],
-      ...[
-        '--role',
-        role,
-        '--boot-ms',
-        String(options.bootMs * this.bootFactor),
-        '--sync-interval-ms',
-        String(options.syncIntervalMs),
-      ],
+      ...['--role', role, '--boot-ms', String(bootMs), '--sync-interval-ms', String(options.syncIntervalMs)],
       ...(manager && role !== 'manager' ? ['--manager-url', manager] : []),
     ];
     const child = spawn(process.execPath, args, {
@@ -99,6 +100,7 @@ export class Fleet {
       url: `http://${ip}:${options.nodePort}`,
       process: child,
       launchedAt: Date.now(),
+      bootMs,
     });
   }
 

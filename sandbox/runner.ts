@@ -6,7 +6,7 @@ import { SSMClient } from '@aws-sdk/client-ssm';
 import { App } from 'aws-cdk-lib';
 import { buildApp, stackIdFor } from '../cdk/app';
 import type { ClusterModel } from '../functions/lib/cluster-model';
-import { type MotoServer, startMotoServer, stopProcess } from '../test/harness/moto-server';
+import { freeLoopbackPort, type MotoServer, startMotoServer, stopProcess } from '../test/harness/moto-server';
 import { PROJECT_ROOT, TEST_REGION } from '../test/harness/settings';
 import { readCloudAssembly, type SynthesizedStack } from '../test/harness/synth';
 import { resourcesOfType } from '../test/harness/template';
@@ -85,7 +85,6 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     const { cluster: spec } = scenario;
     const databaseFile = path.join(workDir, 'database.json');
     fs.writeFileSync(databaseFile, JSON.stringify({ schemaVersion: spec.version, migrations: [] }));
-    const { freeLoopbackPort } = await import('../test/harness/moto-server');
     const nodePort = await freeLoopbackPort();
     const fleet = new Fleet({
       ec2,
@@ -102,14 +101,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     const agent = new SandboxAgent({
       ssm,
       nodeUrlOf: (id) => fleet.nodes.get(id)?.url,
-      isOnline: (id) => {
-        const node = fleet.nodes.get(id);
-        return (
-          node !== undefined &&
-          node.process.exitCode === null &&
-          Date.now() - node.launchedAt >= scaled(spec.bootSeconds)
-        );
-      },
+      isOnline: (id) => fleet.isBooted(id),
     });
     cleanups.push(() => agent.stop());
     const gateway = await startGateway({
@@ -176,7 +168,8 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
 
     progress(`[${clock()}s] booting ${model.nodes.length} nodes (${spec.topology}, version ${spec.version})`);
     await waitUntil(
-      () => model.nodes.every((node) => checker.stateOf({ id: node.instanceId, port: nodePort }).state === 'healthy'),
+      async () =>
+        model.nodes.every((node) => checker.stateOf({ id: node.instanceId, port: nodePort }).state === 'healthy'),
       READY_TIMEOUT_MS,
       'the permanent nodes to pass their health checks',
       options.signal,
@@ -447,7 +440,7 @@ async function seedServices(
     if (!answer.ok) throw new Error(`Deploying ${service.service} on the manager failed: HTTP ${answer.status}`);
   }
   const synced = new Set<string>();
-  await waitUntilAsync(
+  await waitUntil(
     async () => {
       for (const node of model.nodes) {
         if (synced.has(node.instanceId)) continue;
@@ -472,7 +465,7 @@ async function seedServices(
   );
 }
 
-async function waitUntilAsync(
+async function waitUntil(
   done: () => Promise<boolean>,
   timeoutMs: number,
   what: string,
@@ -480,15 +473,6 @@ async function waitUntilAsync(
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await done())) {
-    if (signal?.aborted) throw new Error('The sandbox run was interrupted');
-    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs / 1000} s waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
-async function waitUntil(done: () => boolean, timeoutMs: number, what: string, signal?: AbortSignal): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!done()) {
     if (signal?.aborted) throw new Error('The sandbox run was interrupted');
     if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs / 1000} s waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
