@@ -138,7 +138,6 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     // Imported only now: the handlers' SDK clients read AWS_ENDPOINT_URL when they are created.
     const { provisionStackResources } = await import('../test/harness/stack-resources');
     const { createMotoCluster } = await import('../test/harness/moto-cluster');
-    const { runLocally, definitionOf, stateMachineLogicalId } = await import('../test/harness/local-sfn');
     await provisionStackResources(stack);
     const commands = await createDocuments(ssm, `zerodown-${spec.name}`);
     const cluster = await createMotoCluster({
@@ -212,67 +211,31 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     for (const step of timed.sort((a, b) => (a.at ?? 0) - (b.at ?? 0))) {
       await sleepUntil(loadStarted + scaled(step.at ?? 0), options.signal);
       if ('start' in step) {
-        const workflow = step.start;
-        const states: { name: string; at: number }[] = [];
-        const waits = new Set(
-          Object.entries(definitionOf(stack, stateMachineLogicalId(stack, STATE_MACHINE_IDS[workflow])).States)
-            .filter(([, state]) => state.Type === 'Wait')
-            .map(([name]) => name),
-        );
-        let waitingMs = 0;
-        let waitEnteredAt = 0;
-        const startedAt = new Date();
-        progress(`[${clock()}s] start ${workflow} ${JSON.stringify(step.input)}`);
+        progress(`[${clock()}s] start ${step.start} ${JSON.stringify(step.input)}`);
         executions.push(
-          runLocally({
+          runWorkflow(step, {
             stack,
-            stateMachine: STATE_MACHINE_IDS[workflow],
-            input: { cluster: spec.name, ...step.input },
+            clusterName: spec.name,
             timeScale: scenario.timeScale,
             ...(options.signal ? { signal: options.signal } : {}),
-            onEvent: (event) => {
-              if ('state' in event && waits.has(event.state.name)) {
-                if (event.type === 'StateEntered') waitEnteredAt = Date.now();
-                if (event.type === 'StateExited') waitingMs += Date.now() - waitEnteredAt;
-              }
-              if (event.type !== 'StateEntered') return;
-              states.push({ name: event.state.name, at: Date.now() - started });
-              for (const fault of stateFaults.filter((candidate) => candidate.atState === event.state.name)) {
+            runStarted: started,
+            onState: (workflow, name, type) => {
+              for (const fault of stateFaults.filter((candidate) => candidate.atState === name)) {
                 stateFaults.splice(stateFaults.indexOf(fault), 1);
                 applyFault(fault, faultParts);
               }
               // The loops' bookkeeping (Pass and Choice states) would drown the steps an operator follows.
-              if (!PROGRESS_STATE_TYPES.has(event.state.type)) return;
+              if (!PROGRESS_STATE_TYPES.has(type)) return;
               const requests = summarize(load.records);
               progress(
-                `[${clock()}s] ${workflow} › ${event.state.name} | ${describeWeights()} | healthy serving ` +
+                `[${clock()}s] ${workflow} › ${name} | ${describeWeights()} | healthy serving ` +
                   `${servingHealthy()}/${baseline} | requests ${requests.ok} ok, ${requests.failed} failed`,
               );
             },
-          }).then((result) => ({
-            workflow,
-            status: result.status,
-            durationSeconds: result.durationMs / 1000,
-            // Time in Wait states (drains, bakes, the pauses between polls) is the world's; the rest is the
-            // orchestration's: Lambda calls, state transitions and the polls themselves.
-            waitingSeconds: waitingMs / 1000,
-            orchestrationSeconds: (result.durationMs - waitingMs) / 1000,
-            ...(result.error ? { error: result.error } : {}),
-            ...(result.cause ? { cause: result.cause } : {}),
-            startedAt: startedAt.toISOString(),
-            endedAt: new Date().toISOString(),
-            stateTransitions: result.stateTransitions,
-            states,
-          })),
+          }),
         );
       } else {
-        applyFault(step, {
-          model,
-          fleet,
-          agent,
-          health: checker,
-          progress: (line) => progress(`[${clock()}s] ${line}`),
-        });
+        applyFault(step, faultParts);
       }
     }
     const finished = await Promise.all(executions);
@@ -328,6 +291,67 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     if (keepWorkDir) progress(`The run failed; its logs are in ${workDir}`);
     else fs.rmSync(workDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Runs one workflow of the scenario with the real handlers, and reports it: status, states entered, and its time
+ * split into waiting on the world (Wait states: drains, bakes, the pauses between polls) and orchestration (Lambda
+ * calls, polls and state transitions).
+ */
+async function runWorkflow(
+  step: Extract<ScenarioStep, { start: string }>,
+  context: {
+    stack: SynthesizedStack;
+    clusterName: string;
+    timeScale: number;
+    signal?: AbortSignal;
+    /** Date.now() when the sandbox run started; state times count from there. */
+    runStarted: number;
+    onState: (workflow: string, name: string, type: string) => void;
+  },
+): Promise<ExecutionReport> {
+  // Imported only when the run has set AWS_ENDPOINT_URL: the handlers' SDK clients read it when they are created.
+  const { runLocally, definitionOf, stateMachineLogicalId } = await import('../test/harness/local-sfn');
+  const workflow = step.start;
+  const stateMachine = STATE_MACHINE_IDS[workflow];
+  const waits = new Set(
+    Object.entries(definitionOf(context.stack, stateMachineLogicalId(context.stack, stateMachine)).States)
+      .filter(([, state]) => state.Type === 'Wait')
+      .map(([name]) => name),
+  );
+  const states: { name: string; at: number }[] = [];
+  let waitingMs = 0;
+  let waitEnteredAt = 0;
+  const startedAt = new Date();
+  const result = await runLocally({
+    stack: context.stack,
+    stateMachine,
+    input: { cluster: context.clusterName, ...step.input },
+    timeScale: context.timeScale,
+    ...(context.signal ? { signal: context.signal } : {}),
+    onEvent: (event) => {
+      if ('state' in event && waits.has(event.state.name)) {
+        if (event.type === 'StateEntered') waitEnteredAt = Date.now();
+        if (event.type === 'StateExited') waitingMs += Date.now() - waitEnteredAt;
+      }
+      if (event.type !== 'StateEntered') return;
+      states.push({ name: event.state.name, at: Date.now() - context.runStarted });
+      context.onState(workflow, event.state.name, event.state.type);
+    },
+  });
+  return {
+    workflow,
+    status: result.status,
+    durationSeconds: result.durationMs / 1000,
+    waitingSeconds: waitingMs / 1000,
+    orchestrationSeconds: (result.durationMs - waitingMs) / 1000,
+    ...(result.error ? { error: result.error } : {}),
+    ...(result.cause ? { cause: result.cause } : {}),
+    startedAt: startedAt.toISOString(),
+    endedAt: new Date().toISOString(),
+    stateTransitions: result.stateTransitions,
+    states,
+  };
 }
 
 /** The production app for one sandbox cluster; the model's ARNs are placeholders, the handlers read the real one. */
