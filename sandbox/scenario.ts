@@ -31,7 +31,8 @@ const faultStep = z.strictObject({
 
 export const scenarioSchema = z.strictObject({
   name: z.string().check(z.minLength(1), z.maxLength(120)),
-  cluster: z._default(
+  // prefault: a missing block is parsed as {}, so the defaults of its fields are written once, on the fields.
+  cluster: z.prefault(
     z.strictObject({
       name: z._default(z.string().check(z.regex(/^[a-z][a-z0-9-]{1,38}[a-z0-9]$/)), 'sandbox'),
       topology: z._default(z.enum(['active-passive', 'active-active']), 'active-passive'),
@@ -51,27 +52,19 @@ export const scenarioSchema = z.strictObject({
           .check(z.maxLength(10)),
         [],
       ),
-      healthCheck: z._default(
+      healthCheck: z.prefault(
         z.strictObject({
           intervalSeconds: z._default(z.number().check(z.minimum(1), z.maximum(300)), 5),
           timeoutSeconds: z._default(z.number().check(z.minimum(1), z.maximum(120)), 4),
           healthyThreshold: z._default(z.int().check(z.minimum(2), z.maximum(10)), 2),
           unhealthyThreshold: z._default(z.int().check(z.minimum(2), z.maximum(10)), 2),
         }),
-        { intervalSeconds: 5, timeoutSeconds: 4, healthyThreshold: 2, unhealthyThreshold: 2 },
+        {},
       ),
     }),
-    {
-      name: 'sandbox',
-      topology: 'active-passive',
-      nodes: 2,
-      version: '1.0.0',
-      bootSeconds: 20,
-      services: [],
-      healthCheck: { intervalSeconds: 5, timeoutSeconds: 4, healthyThreshold: 2, unhealthyThreshold: 2 },
-    },
+    {},
   ),
-  load: z._default(
+  load: z.prefault(
     z.strictObject({
       /** Real requests per second, whatever the time scale. */
       requestsPerSecond: z._default(z.number().check(z.minimum(1), z.maximum(500)), 50),
@@ -80,7 +73,7 @@ export const scenarioSchema = z.strictObject({
       /** How long a node works on each request (real milliseconds), so requests are in flight during every shift. */
       serverTimeMs: z._default(z.int().check(z.minimum(0), z.maximum(2000)), 50),
     }),
-    { requestsPerSecond: 50, maxDurationSeconds: 600, serverTimeMs: 50 },
+    {},
   ),
   timeScale: z._default(z.number().check(z.minimum(0.001), z.maximum(1)), 0.1),
   steps: z

@@ -2,8 +2,6 @@ import * as z from 'zod/mini';
 import { ClusterModelError } from './errors';
 import { clusterNameSchema, FIELD_ISSUE_PARSING, pattern, toFieldIssues } from './field-issues';
 
-export { clusterNameSchema, FIELD_ISSUE_PARSING, formatPath, toFieldIssues } from './field-issues';
-
 /**
  * The cluster model: everything a workflow needs to know about one cluster. CDK validates it at synth time and
  * writes the normalized form to SSM Parameter Store; Lambdas load it by cluster name and validate it again, so a

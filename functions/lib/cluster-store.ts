@@ -6,15 +6,9 @@ import {
   PutParameterCommand,
   type SSMClient,
 } from '@aws-sdk/client-ssm';
-import {
-  type ClusterModel,
-  type ClusterModelInput,
-  clusterNameSchema,
-  clusterParameterName,
-  parseClusterModel,
-  toFieldIssues,
-} from './cluster-model';
+import { type ClusterModel, type ClusterModelInput, clusterParameterName, parseClusterModel } from './cluster-model';
 import { ClusterModelError, ClusterNotFoundError } from './errors';
+import { clusterNameSchema, toFieldIssues } from './field-issues';
 
 /** Standard-tier SSM parameters hold 4 KB; larger models need the advanced tier. */
 export const STANDARD_PARAMETER_LIMIT_BYTES = 4096;

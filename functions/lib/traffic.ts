@@ -100,10 +100,12 @@ export async function writeWeights(
   }
 
   const readBack = await readWeights(elbv2, model);
-  const mismatched = weights.filter(
-    (entry) => readBack.find((actual) => actual.targetGroupArn === entry.targetGroupArn)?.weight !== entry.weight,
-  );
-  if (mismatched.length > 0) {
+  if (
+    !tookWeights(
+      readBack.map((entry) => ({ TargetGroupArn: entry.targetGroupArn, Weight: entry.weight })),
+      weights,
+    )
+  ) {
     throw new TrafficShiftError(
       `The load balancer did not take the new weights: wrote ${describeWeights(weights)}, read back ${describeWeights(readBack)}`,
     );
@@ -124,14 +126,17 @@ async function mirrorIntoExposedRules(
   await mirrorForwardAction(elbv2, rules, forward);
   const readBack = await elbv2.send(new DescribeRulesCommand({ RuleArns: rules.map((rule) => rule.ruleArn) }));
   for (const rule of readBack.Rules ?? []) {
-    const targets = forwardTargets(rule.Actions ?? []);
-    const stale = weights.filter(
-      (entry) => targets.find((target) => target.TargetGroupArn === entry.targetGroupArn)?.Weight !== entry.weight,
-    );
-    if (stale.length > 0) {
+    if (!tookWeights(forwardTargets(rule.Actions ?? []), weights)) {
       throw new TrafficShiftError(`The rule ${rule.RuleArn} exposing a service did not take the new weights`);
     }
   }
+}
+
+/** Whether the forward targets read back carry every weight written. */
+function tookWeights(targets: readonly { TargetGroupArn?: string; Weight?: number }[], written: readonly SlotWeight[]) {
+  return written.every(
+    (entry) => targets.find((target) => target.TargetGroupArn === entry.targetGroupArn)?.Weight === entry.weight,
+  );
 }
 
 export function describeWeights(weights: readonly SlotWeight[]): string {

@@ -114,3 +114,11 @@ export async function passingRun(scenario: string): Promise<CliRun & { report: S
   if (!run.report) throw new Error(`${scenario} wrote no report`);
   return { ...run, report: run.report };
 }
+
+/** Writes a scenario written for one test to a scratch file; `remove` deletes it. */
+export function writeScenario(document: Record<string, unknown>): { file: string; remove: () => void } {
+  const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'zerodown-scenario-'));
+  const file = path.join(directory, 'scenario.json');
+  fs.writeFileSync(file, JSON.stringify(document));
+  return { file, remove: () => fs.rmSync(directory, { recursive: true, force: true }) };
+}

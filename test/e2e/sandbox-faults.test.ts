@@ -1,19 +1,8 @@
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import { outcome, processesUsing, removeWorkDir, runSandbox } from './sandbox-cli';
-
-/** Writes a scenario to a scratch file for one test. */
-function scenario(document: Record<string, unknown>): { file: string; remove: () => void } {
-  const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'zerodown-scenario-'));
-  const file = path.join(directory, 'scenario.json');
-  fs.writeFileSync(file, JSON.stringify(document));
-  return { file, remove: () => fs.rmSync(directory, { recursive: true, force: true }) };
-}
+import { outcome, processesUsing, removeWorkDir, runSandbox, writeScenario } from './sandbox-cli';
 
 describe('sandbox: faults', () => {
   it('refuses to patch when the passive node fails its health checks, before touching anything', async () => {
-    const { file, remove } = scenario({
+    const { file, remove } = writeScenario({
       name: 'the passive node is unhealthy',
       load: { requestsPerSecond: 50, maxDurationSeconds: 60 },
       steps: [
@@ -34,7 +23,7 @@ describe('sandbox: faults', () => {
   }, 240_000);
 
   it('waits for a surge node that boots slowly, and still patches with no failed request', async () => {
-    const { file, remove } = scenario({
+    const { file, remove } = writeScenario({
       name: 'the surge node boots slowly',
       load: { requestsPerSecond: 50, maxDurationSeconds: 150 },
       steps: [

@@ -1,7 +1,4 @@
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import { passingRun, processesUsing, removeWorkDir, runSandbox, scenarioFile } from './sandbox-cli';
+import { passingRun, processesUsing, removeWorkDir, runSandbox, scenarioFile, writeScenario } from './sandbox-cli';
 
 describe('sandbox: services, rollback and clean-up', () => {
   it('deploys a new service on the manager, and file sync carries it to the worker', async () => {
@@ -44,17 +41,12 @@ describe('sandbox: services, rollback and clean-up', () => {
   }, 240_000);
 
   it('counts the requests that fail when the active node dies with nobody to fail over, and exits 1', async () => {
-    const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'zerodown-scenario-'));
-    const file = path.join(directory, 'kill.json');
-    fs.writeFileSync(
-      file,
-      JSON.stringify({
-        name: 'the active node dies',
-        load: { requestsPerSecond: 100, maxDurationSeconds: 30 },
-        steps: [{ at: 10, fault: 'kill-node', target: 'manager' }],
-        expect: { maxFailedRequests: 0 },
-      }),
-    );
+    const { file, remove } = writeScenario({
+      name: 'the active node dies',
+      load: { requestsPerSecond: 100, maxDurationSeconds: 30 },
+      steps: [{ at: 10, fault: 'kill-node', target: 'manager' }],
+      expect: { maxFailedRequests: 0 },
+    });
 
     const run = await runSandbox(file);
 
@@ -64,12 +56,11 @@ describe('sandbox: services, rollback and clean-up', () => {
     expect(run.report?.expectations.find((expectation) => !expectation.holds)?.what).toBe('failed requests at most');
     expect(processesUsing(run.workDir)).toEqual([]);
     removeWorkDir(run);
-    fs.rmSync(directory, { recursive: true, force: true });
+    remove();
   }, 240_000);
 
   it('refuses a bad scenario with a named error before starting anything', async () => {
-    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'zerodown-scenario-')), 'bad.json');
-    fs.writeFileSync(file, JSON.stringify({ name: 'bad', steps: [{ at: 1, start: 'reboot-everything' }] }));
+    const { file, remove } = writeScenario({ name: 'bad', steps: [{ at: 1, start: 'reboot-everything' }] });
 
     const run = await runSandbox(file);
 
@@ -77,6 +68,6 @@ describe('sandbox: services, rollback and clean-up', () => {
     expect(run.stderr).toContain('ScenarioError: Invalid scenario');
     expect(run.stderr).toContain('steps[0]');
     removeWorkDir(run);
-    fs.rmSync(path.dirname(file), { recursive: true, force: true });
+    remove();
   }, 60_000);
 });

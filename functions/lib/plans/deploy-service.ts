@@ -1,7 +1,9 @@
 import * as z from 'zod/mini';
-import { type ClusterModel, clusterNameSchema } from '../cluster-model';
+import type { ClusterModel } from '../cluster-model';
 import { InputValidationError } from '../errors';
+import { clusterNameSchema } from '../field-issues';
 import type { ClusterSnapshot } from '../snapshot';
+import { requireCommands, weightsOf } from './preconditions';
 import type { PlanNode, PlanStep } from './rollout';
 
 /**
@@ -90,13 +92,11 @@ export interface DeployPlan {
 }
 
 export function planDeploy(model: ClusterModel, snapshot: ClusterSnapshot, request: DeployRequest): DeployPlan {
-  const missing = (['deploy', 'smokeTest'] as const).filter((kind) => !model.commands[kind]);
-  if (request.expose === true && !model.commands.expose) missing.push('expose' as never);
-  if (missing.length > 0) {
-    throw new InputValidationError(`Cluster "${model.name}" cannot run deploy-service`, [
-      ...missing.map((kind) => ({ path: `commands.${kind}`, message: 'is not defined in the cluster model' })),
-    ]);
-  }
+  requireCommands(model, 'deploy-service', [
+    'deploy',
+    'smokeTest',
+    ...(request.expose === true ? ['expose' as const] : []),
+  ]);
   const down = snapshot.nodes.filter((node) => node.state !== 'running');
   if (down.length > 0) {
     throw new InputValidationError(`Cluster "${model.name}" has nodes that do not run`, [
@@ -126,7 +126,7 @@ export function planDeploy(model: ClusterModel, snapshot: ClusterSnapshot, reque
     exposeRule: request.exposeRule ? { ...request.exposeRule, service: request.service } : null,
     syncTimeoutSeconds: request.syncTimeoutSeconds,
     syncMaxChecks: Math.max(1, Math.ceil(request.syncTimeoutSeconds / SYNC_CHECK_INTERVAL_SECONDS)),
-    weights: { initial: Object.fromEntries(snapshot.weights.map((entry) => [entry.slot, entry.weight])) },
+    weights: { initial: weightsOf(snapshot) },
     baselineServing: serving,
     steps: [
       {

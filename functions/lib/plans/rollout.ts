@@ -1,9 +1,11 @@
 import * as z from 'zod/mini';
 import { requiredServing } from '../capacity';
-import { type ClusterModel, type CommandKind, clusterNameSchema } from '../cluster-model';
+import type { ClusterModel, CommandKind } from '../cluster-model';
 import { InputValidationError } from '../errors';
+import { clusterNameSchema } from '../field-issues';
 import { parseInput } from '../input';
-import type { ClusterSnapshot, NodeSnapshot } from '../snapshot';
+import type { ClusterSnapshot } from '../snapshot';
+import { planNode, requireCommands, requireHealthyNodes, requireWeightedTraffic, weightsOf } from './preconditions';
 import { planShift, type ShiftPlan, shiftOptionsSchema } from './shift-stages';
 
 /**
@@ -153,44 +155,16 @@ export interface RolloutPlan {
   readonly steps: PlanStep[];
 }
 
-function planNode(node: NodeSnapshot): PlanNode {
-  if (!node.slot) {
-    throw new InputValidationError('Cannot plan a patch', [
-      { path: 'traffic.strategy', message: 'patch-server needs the weighted-target-groups strategy' },
-    ]);
-  }
-  return { instanceId: node.instanceId, slot: node.slot, role: node.role };
-}
-
-function weightsOf(snapshot: ClusterSnapshot): Record<string, number> {
-  return Object.fromEntries(snapshot.weights.map((entry) => [entry.slot, entry.weight]));
-}
-
 /** Plans a patch of every permanent node, from the snapshot of the cluster as it is now. */
 export function planRollout(model: ClusterModel, snapshot: ClusterSnapshot, request: RolloutSpec): RolloutPlan {
   const verb = request.verb;
   const what = verb.toLowerCase();
-  if (model.traffic.strategy !== 'weighted-target-groups') {
-    throw new InputValidationError('Cannot plan a patch', [
-      { path: 'traffic.strategy', message: `${request.workflow} needs the weighted-target-groups strategy` },
-    ]);
-  }
-  for (const kind of [request.command.kind, ...(request.migration ? [request.migration.kind] : [])]) {
-    if (!model.commands[kind]) {
-      throw new InputValidationError(`Cluster "${model.name}" cannot run ${request.workflow}`, [
-        { path: `commands.${kind}`, message: 'is not defined in the cluster model' },
-      ]);
-    }
-  }
-  const unhealthy = snapshot.nodes.filter((node) => node.state !== 'running' || node.targetHealth !== 'healthy');
-  if (unhealthy.length > 0) {
-    throw new InputValidationError(`Cluster "${model.name}" is not healthy enough to ${what}`, [
-      ...unhealthy.map((node) => ({
-        path: `nodes.${node.instanceId}`,
-        message: `is ${node.state} with target ${node.targetHealth}; restore redundancy first`,
-      })),
-    ]);
-  }
+  requireWeightedTraffic(model, request.workflow);
+  requireCommands(model, request.workflow, [
+    request.command.kind,
+    ...(request.migration ? [request.migration.kind] : []),
+  ]);
+  requireHealthyNodes(model, snapshot, what);
   const surgeSlot = model.traffic.surgeSlot;
   const initial = weightsOf(snapshot);
   const drain = model.capacity.drainSeconds;
@@ -269,8 +243,8 @@ export function planRollout(model: ClusterModel, snapshot: ClusterSnapshot, requ
         },
       ]);
     }
-    const first = planNode(passive);
-    const second = planNode(active);
+    const first = planNode(passive, request.workflow);
+    const second = planNode(active, request.workflow);
     const toFirst = { ...initial, [first.slot]: initial[second.slot] ?? 100, [second.slot]: 0 };
     const final = request.shiftBack ? initial : toFirst;
     return {
@@ -304,7 +278,7 @@ export function planRollout(model: ClusterModel, snapshot: ClusterSnapshot, requ
     };
   }
 
-  const serving = snapshot.nodes.filter((node) => node.serving).map(planNode);
+  const serving = snapshot.nodes.filter((node) => node.serving).map((node) => planNode(node, request.workflow));
   const share = Math.max(
     1,
     Math.round(Object.values(initial).reduce((sum, weight) => sum + weight, 0) / Math.max(1, serving.length)),

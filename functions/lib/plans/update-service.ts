@@ -1,9 +1,11 @@
 import * as z from 'zod/mini';
 import { requiredServing } from '../capacity';
-import { type ClusterModel, type CommandKind, clusterNameSchema } from '../cluster-model';
+import type { ClusterModel, CommandKind } from '../cluster-model';
 import { InputValidationError } from '../errors';
-import type { ClusterSnapshot, NodeSnapshot } from '../snapshot';
+import { clusterNameSchema } from '../field-issues';
+import type { ClusterSnapshot } from '../snapshot';
 import { deployRequestSchema, SYNC_CHECK_INTERVAL_SECONDS } from './deploy-service';
+import { planNode, requireCommands, requireHealthyNodes, requireWeightedTraffic, weightsOf } from './preconditions';
 import type { PlanNode, PlanStep } from './rollout';
 import { planShift, type ShiftPlan, shiftOptionsSchema, type Weights } from './shift-stages';
 
@@ -74,41 +76,25 @@ export interface UpdatePlan {
   readonly steps: PlanStep[];
 }
 
+const UPDATE_SERVICE = 'update-service';
 const REQUIRED_COMMANDS = ['syncPause', 'deploy', 'smokeTest', 'syncResume'] as const;
 
 export function planUpdate(model: ClusterModel, snapshot: ClusterSnapshot, request: UpdateRequest): UpdatePlan {
-  if (model.traffic.strategy !== 'weighted-target-groups') {
-    throw new InputValidationError('Cannot plan an update', [
-      { path: 'traffic.strategy', message: 'update-service needs the weighted-target-groups strategy' },
-    ]);
-  }
-  const missing = REQUIRED_COMMANDS.filter((kind) => !model.commands[kind]);
-  if (missing.length > 0) {
-    throw new InputValidationError(`Cluster "${model.name}" cannot run update-service`, [
-      ...missing.map((kind) => ({ path: `commands.${kind}`, message: 'is not defined in the cluster model' })),
-    ]);
-  }
-  const unhealthy = snapshot.nodes.filter((node) => node.state !== 'running' || node.targetHealth !== 'healthy');
-  if (unhealthy.length > 0) {
-    throw new InputValidationError(`Cluster "${model.name}" is not healthy enough to update`, [
-      ...unhealthy.map((node) => ({
-        path: `nodes.${node.instanceId}`,
-        message: `is ${node.state} with target ${node.targetHealth}; restore redundancy first`,
-      })),
-    ]);
-  }
+  requireWeightedTraffic(model, UPDATE_SERVICE);
+  requireCommands(model, UPDATE_SERVICE, REQUIRED_COMMANDS);
+  requireHealthyNodes(model, snapshot, 'update');
   const managerNode = snapshot.nodes.find((node) => node.role === 'manager');
   if (!managerNode)
     throw new InputValidationError('Cannot plan an update', [{ path: 'nodes', message: 'has no manager' }]);
-  const manager = planNode(managerNode);
-  const workers = snapshot.nodes.filter((node) => node.role === 'worker').map(planNode);
+  const manager = planNode(managerNode, UPDATE_SERVICE);
+  const workers = snapshot.nodes.filter((node) => node.role === 'worker').map((node) => planNode(node, UPDATE_SERVICE));
   const firstWorker = workers[0];
   if (!firstWorker) {
     throw new InputValidationError('Cannot plan an update', [{ path: 'nodes', message: 'has no worker' }]);
   }
 
   const surge = model.traffic.surgeSlot;
-  const initial: Weights = Object.fromEntries(snapshot.weights.map((entry) => [entry.slot, entry.weight]));
+  const initial = weightsOf(snapshot);
   const total = Object.values(initial).reduce((sum, weight) => sum + weight, 0) || 100;
   const managerWeight = initial[manager.slot] ?? 0;
   const zero = (nodes: readonly PlanNode[]) => Object.fromEntries(nodes.map((node) => [node.slot, 0]));
@@ -240,15 +226,6 @@ export function planUpdate(model: ClusterModel, snapshot: ClusterSnapshot, reque
     keepSurge: request.keepSurge,
     steps,
   };
-}
-
-function planNode(node: NodeSnapshot): PlanNode {
-  if (!node.slot) {
-    throw new InputValidationError('Cannot plan an update', [
-      { path: 'traffic.strategy', message: 'update-service needs the weighted-target-groups strategy' },
-    ]);
-  }
-  return { instanceId: node.instanceId, slot: node.slot, role: node.role };
 }
 
 function sameWeights(a: Weights, b: Weights): boolean {
