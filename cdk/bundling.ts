@@ -31,26 +31,78 @@ const SDK_SCHEMA_MODULE = /[\\/]@aws-sdk[\\/]client-[^\\/]+[\\/]dist-es[\\/]sche
 const STRING_CONSTANT = /^const (\w+) = ("(?:[^"\\\n]|\\.)*");$/gm;
 /** `[_xN]:`: an object key computed from one of those constants. */
 const COMPUTED_KEY = /\[(\w+)\]:/g;
+/** `n0_registry.registerError(NotFound$, NotFound);`: one modeled error class made known to the deserializer. */
+const ERROR_REGISTRATION = /^(\w+)\.registerError\((\w+)\$, \2\);$/gm;
+/** The registry of the service's base exception, which unregistered errors fall back to. */
+const BASE_EXCEPTION_REGISTRY = '_s_registry';
+/** `export class Throttled extends __BaseException { ... $retryable = ...`: errors the retry strategy recognises. */
+const RETRYABLE_ERROR_CLASS = /export class (\w+) extends [^{]+\{(?:(?!\nexport class)[\s\S])*?\$retryable =/g;
+/** `import { A, B as C } from '@aws-sdk/client-x';` in the project's own sources. */
+const SDK_CLIENT_IMPORT = /import\s*(?:type\s*)?\{([^}]*)\}\s*from\s*'@aws-sdk\/client-[^']+'/g;
+/** An SDK client's package.json, which its runtime config imports whole for the version in the user agent. */
+const SDK_CLIENT_PACKAGE_JSON = /[\\/]@aws-sdk[\\/](?:client-[^\\/]+|nested-clients)[\\/]package\.json$/;
+/** The import the SDK's HTTP protocols make only for event-stream operations. */
+const EVENT_STREAMS_MODULE = /^@smithy\/core\/event-streams$/;
+
+export interface SdkTreeShakingOptions {
+  /**
+   * The modeled error classes the code tests with `instanceof`. Every other modeled error still arrives with its name,
+   * message, fault and metadata, as an instance of the service's base exception.
+   */
+  readonly keptErrors: ReadonlySet<string>;
+}
 
 /**
- * Lets esbuild drop the SDK shapes a function never uses.
+ * Lets esbuild drop the parts of the SDK clients that a function never uses.
  *
- * The schema modules write trait objects as `{ [_xN]: _BDM }`. esbuild cannot prove a computed key free of side
- * effects, so it keeps every shape of the service: 550 KB of the 830 KB of a bundle that only calls RunInstances.
- * Replacing each key computed from a module-level string constant with that string literal means the same object and
- * makes the unused shapes removable.
+ * - The schema modules write trait objects as `{ [_xN]: _BDM }`. esbuild cannot prove a computed key free of side
+ *   effects, so it keeps every shape of the service: 550 KB of the 830 KB of a bundle that only calls RunInstances.
+ *   Replacing each key computed from a module-level string constant with that string literal means the same object
+ *   and makes the unused shapes removable.
+ * - Each client registers every modeled error class at module load (140 for SSM, 40 KB). Registration is a side
+ *   effect, so none of them could be dropped. Only the classes the code catches by class, and those that carry a
+ *   retry trait, stay registered. The SDK deserializes any other modeled error as the base exception with the same
+ *   `name`, message, `$fault` and `$metadata`, which is all our code and the SDK's retry strategy look at.
+ * - Each client bundles its whole package.json (about 2 KB) to read one field, `version`. Only that field is kept.
+ * - The HTTP protocols import the event-stream codec lazily, for streaming operations only. None of our operations
+ *   streams, so the import resolves to a module that fails clearly if that ever changes.
  */
-export function sdkSchemaTreeShaking(): Plugin {
+export function sdkTreeShaking(options: SdkTreeShakingOptions): Plugin {
   return {
-    name: 'zerodown-sdk-schema-tree-shaking',
+    name: 'zerodown-sdk-tree-shaking',
     setup(build) {
       build.onLoad({ filter: SDK_SCHEMA_MODULE }, async (args) => {
         const source = await fs.promises.readFile(args.path, 'utf8');
-        return { contents: inlineConstantKeys(source), loader: 'js' };
+        const errorsModule = path.join(path.dirname(args.path), '..', 'models', 'errors.js');
+        const retryable = fs.existsSync(errorsModule)
+          ? retryableErrorClasses(await fs.promises.readFile(errorsModule, 'utf8'))
+          : new Set<string>();
+        const kept = new Set([...options.keptErrors, ...retryable]);
+        return { contents: pruneErrorRegistrations(inlineConstantKeys(source), kept), loader: 'js' };
       });
+      build.onLoad({ filter: SDK_CLIENT_PACKAGE_JSON }, async (args) => {
+        const { version } = JSON.parse(await fs.promises.readFile(args.path, 'utf8')) as { version: string };
+        return { contents: JSON.stringify({ version }), loader: 'json' };
+      });
+      build.onResolve({ filter: EVENT_STREAMS_MODULE }, (args) => ({
+        path: args.path,
+        namespace: 'zerodown-no-event-streams',
+      }));
+      build.onLoad({ filter: /.*/, namespace: 'zerodown-no-event-streams' }, () => ({
+        contents: NO_EVENT_STREAMS_MODULE,
+        loader: 'js',
+      }));
     },
   };
 }
+
+const NO_EVENT_STREAMS_MODULE = `
+const unsupported = () => {
+  throw new Error('zerodown bundles leave out the SDK event-stream codec; add it back in cdk/bundling.ts to call a streaming operation');
+};
+export class EventStreamSerde { constructor() { unsupported(); } }
+export const eventStreamSerdeProvider = unsupported;
+`;
 
 /** Replaces `[name]:` with `"value":` wherever `name` is a top-level `const name = "value";` of the module. */
 export function inlineConstantKeys(source: string): string {
@@ -62,6 +114,47 @@ export function inlineConstantKeys(source: string): string {
     const literal = constants.get(name);
     return literal === undefined ? key : `${literal}:`;
   });
+}
+
+/** Removes the registration of every modeled error not in `kept`, except the service's base exception. */
+export function pruneErrorRegistrations(source: string, kept: ReadonlySet<string>): string {
+  return source.replace(ERROR_REGISTRATION, (registration, registry: string, errorName: string) =>
+    registry === BASE_EXCEPTION_REGISTRY || kept.has(errorName) ? registration : '',
+  );
+}
+
+/** The error classes of an SDK client's errors module that the SDK's retry strategy treats as retryable. */
+export function retryableErrorClasses(errorsModuleSource: string): Set<string> {
+  return new Set([...errorsModuleSource.matchAll(RETRYABLE_ERROR_CLASS)].map(([, name]) => name ?? ''));
+}
+
+/**
+ * Every name the given sources import from an SDK client package. Errors are caught by class only where they are
+ * imported, so this is the set of modeled errors the bundles must keep registered.
+ */
+export function sdkClientImports(sources: Iterable<string>): Set<string> {
+  const names = new Set<string>();
+  for (const source of sources) {
+    for (const [, list] of source.matchAll(SDK_CLIENT_IMPORT)) {
+      for (const specifier of (list ?? '').split(',')) {
+        const imported = specifier
+          .trim()
+          .replace(/^type\s+/, '')
+          .split(/\s+as\s+/)[0];
+        if (imported) names.add(imported);
+      }
+    }
+  }
+  return names;
+}
+
+/** The TypeScript sources of the Lambda handlers and their libraries. */
+function functionSources(): string[] {
+  const root = path.join(PROJECT_ROOT, 'functions');
+  return fs
+    .readdirSync(root, { recursive: true, encoding: 'utf8' })
+    .filter((file) => file.endsWith('.ts'))
+    .map((file) => fs.readFileSync(path.join(root, file), 'utf8'));
 }
 
 /** Bundles one handler entry exactly as deployed. Paths are relative to the project root or absolute. */
@@ -77,7 +170,7 @@ export async function buildLambdaBundle(entry: string, outfile: string) {
     mainFields: [...LAMBDA_BUNDLING.mainFields],
     // The SDK clients go into the bundle, so each function runs the SDK version it was tested with.
     external: [],
-    plugins: [sdkSchemaTreeShaking()],
+    plugins: [sdkTreeShaking({ keptErrors: sdkClientImports(functionSources()) })],
     metafile: true,
     logLevel: 'warning',
   });

@@ -1,13 +1,11 @@
 import * as z from 'zod/mini';
-import { ec2Client } from './lib/clients/ec2';
-import { elbv2Client } from './lib/clients/elbv2';
 import type { ClusterModel } from './lib/cluster-model';
 import { clusterModelFor } from './lib/handler';
 import { parseInput } from './lib/input';
 import { deployRequestSchema, planDeploy } from './lib/plans/deploy-service';
 import { planRollout, type RolloutWorkflow, rolloutSpecFor } from './lib/plans/rollout';
 import { planUpdate, updateRequestSchema } from './lib/plans/update-service';
-import { type ClusterSnapshot, snapshotCluster } from './lib/snapshot';
+import type { ClusterSnapshot } from './lib/snapshot';
 
 interface Planner {
   /** Validates the request; the error names the bad field. */
@@ -41,29 +39,31 @@ const PLANNERS: Record<string, Planner> = {
   },
 };
 
-const inputSchema = z.strictObject({
-  action: z.enum(['validate', 'plan']),
-  workflow: z.enum(['patch-server', 'upgrade-version', 'deploy-service', 'update-service']),
-  request: z.unknown(),
-  /** The snapshot taken under the lock; a dry run plans from a fresh read-only one. */
-  snapshot: z.optional(z.unknown()),
-});
+const workflowSchema = z.enum(['patch-server', 'upgrade-version', 'deploy-service', 'update-service']);
+const inputSchema = z.discriminatedUnion('action', [
+  z.strictObject({ action: z.literal('validate'), workflow: workflowSchema, request: z.unknown() }),
+  z.strictObject({
+    action: z.literal('plan'),
+    workflow: workflowSchema,
+    request: z.unknown(),
+    /** The snapshot-cluster result the plan starts from: read-only before the lock, fresh under it. */
+    snapshot: z.unknown(),
+  }),
+]);
 
 /**
- * Validates a workflow request before anything is touched (unknown cluster, malformed patch id, version or artifact,
- * a command the cluster does not define, an unhealthy cluster), and plans the workflow from a snapshot. The plan is
- * what a dry run returns and what the state machine follows.
+ * Validates a workflow request (malformed patch id, version or artifact, unknown cluster), and plans the workflow
+ * from a snapshot: a command the cluster does not define or an unhealthy cluster fails here. The state machine plans
+ * once from a read-only snapshot before it takes the lock, so a refused request touches nothing; that plan is what a
+ * dry run returns. It plans again from the snapshot taken under the lock and follows that plan.
+ *
+ * The snapshot comes in as input, so this function makes no AWS call but the cluster model read.
  */
 export async function handler(event: unknown) {
   const input = parseInput(inputSchema, event, 'plan-workflow');
   const parsed = PLANNERS[input.workflow]?.parse(input.request);
   if (!parsed) throw new Error(`No planner for ${input.workflow}`);
   const model = await clusterModelFor(parsed.request.cluster);
-  const clients = { ec2: ec2Client, elbv2: elbv2Client };
-  if (input.action === 'validate') {
-    const plan = parsed.plan(model, await snapshotCluster(clients, model));
-    return { request: parsed.request, summary: plan.steps.map((step) => step.step) };
-  }
-  const snapshot = (input.snapshot as ClusterSnapshot | undefined) ?? (await snapshotCluster(clients, model));
-  return parsed.plan(model, snapshot);
+  if (input.action === 'validate') return { request: parsed.request };
+  return parsed.plan(model, input.snapshot as ClusterSnapshot);
 }

@@ -93,10 +93,8 @@ export class NodeOperations extends Construct {
     );
     this.allowDescribe(this.snapshotCluster, ['ec2:DescribeInstances', ...ELB_READS]);
 
-    this.planWorkflow = this.operation('PlanWorkflow', 'plan-workflow', 'Validate a request and plan the rollout', {
-      inVpc: true,
-    });
-    this.allowDescribe(this.planWorkflow, ['ec2:DescribeInstances', ...ELB_READS]);
+    // Plans from the snapshot it is given, so it reads nothing but the cluster model.
+    this.planWorkflow = this.operation('PlanWorkflow', 'plan-workflow', 'Validate a request and plan the rollout');
 
     this.checkAlarms = this.operation('CheckAlarms', 'check-alarms', 'Check the operator alarms after a bake', {
       readsModel: false,

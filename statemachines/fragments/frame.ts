@@ -25,8 +25,9 @@ export interface FrameOptions {
 }
 
 /**
- * The frame every workflow shares: validate the request (a bad one fails with its named error before anything is
- * touched), answer a dry run with the plan, take the lock, snapshot, plan, run the body, release, report. Failures
+ * The frame every workflow shares: validate the request and plan it from a read-only snapshot (a bad request or an
+ * unfit cluster fails with its named error before anything is touched), answer a dry run with that plan, take the
+ * lock, snapshot, plan again, run the body, release, report. Failures
  * after the lock go to the one rollback path.
  */
 export function workflowFrame(scope: Construct, ops: WorkflowOperations, options: FrameOptions): sfn.IChainable {
@@ -41,9 +42,15 @@ export function workflowFrame(scope: Construct, ops: WorkflowOperations, options
   const keepRequest = new sfn.Pass(scope, 'Keep the validated request', {
     parameters: { 'request.$': '$.validated.request' },
   });
-  const dryRunPlan = operationStep(scope, 'Plan without touching anything', {
+  const readCluster = operationStep(scope, 'Read the cluster', {
+    operation: ops.snapshotCluster,
+    payload: cluster,
+    resultPath: '$.snapshot',
+  });
+  // Planning before the lock refuses an unhealthy cluster or a missing command without touching anything.
+  const planFirst = operationStep(scope, 'Plan without touching anything', {
     operation: ops.planWorkflow,
-    payload: { action: 'plan', workflow, 'request.$': '$.request' },
+    payload: { action: 'plan', workflow, 'request.$': '$.request', 'snapshot.$': '$.snapshot' },
     resultPath: '$.plan',
   });
   const returnPlan = new sfn.Succeed(scope, 'Return the plan', { outputPath: '$.plan' });
@@ -92,9 +99,11 @@ export function workflowFrame(scope: Construct, ops: WorkflowOperations, options
 
   return sfn.Chain.start(validate)
     .next(keepRequest)
+    .next(readCluster)
+    .next(planFirst)
     .next(
       new sfn.Choice(scope, 'Is this a dry run?')
-        .when(sfn.Condition.booleanEquals('$.request.dryRun', true), dryRunPlan.next(returnPlan))
+        .when(sfn.Condition.booleanEquals('$.request.dryRun', true), returnPlan)
         .otherwise(acquire.next(snapshot).next(plan).next(options.body(b, finish))),
     );
 }

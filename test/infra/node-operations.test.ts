@@ -71,7 +71,7 @@ describe('NodeOperations', () => {
     const inVpc = resourcesOfType(raw, 'AWS::Lambda::Function')
       .filter(([, fn]) => fn.Properties?.VpcConfig)
       .map(([, fn]) => String(fn.Metadata?.['zerodown:handler']).replace(/^functions\/|\.ts#handler$/g, ''));
-    expect(inVpc.sort()).toEqual(['check-node-ready', 'plan-workflow', 'snapshot-cluster', 'verify-node']);
+    expect(inVpc.sort()).toEqual(['check-node-ready', 'snapshot-cluster', 'verify-node']);
     template.hasResourceProperties('AWS::Lambda::Function', {
       VpcConfig: {
         SubnetIds: testClusterModel().network.subnetIds,

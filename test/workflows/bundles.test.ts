@@ -22,9 +22,13 @@ handler(JSON.parse(process.argv[2])).then(
  * The deployed artifact, not the sources: each handler is bundled exactly as CDK bundles it (minified, SDK inside,
  * the Lambda-only credential provider) and called in its own Node process against moto.
  */
-async function bundledHandler(name: string, env: Record<string, string>): Promise<Handler> {
+async function bundledHandler(
+  name: string,
+  env: Record<string, string>,
+  entry = `functions/${name}.ts`,
+): Promise<Handler> {
   const outfile = path.join(TEST_CACHE_DIR, 'bundles', `${name}-${process.pid}`, 'index.js');
-  await buildLambdaBundle(`functions/${name}.ts`, outfile);
+  await buildLambdaBundle(entry, outfile);
   return async (event) => {
     const child = spawnSync(process.execPath, ['-e', INVOKE_SCRIPT, outfile, JSON.stringify(event)], {
       env: { ...process.env, ...env },
@@ -64,5 +68,26 @@ describe('handler bundles', () => {
 
     expect(snapshot.nodes).toHaveLength(cluster.model.nodes.length);
     expect(snapshot.servingHealthyNodes).toBe(1);
+  });
+
+  it('keeps the modeled SDK errors the code catches by class registered', async () => {
+    // cluster-store turns SSM's ParameterNotFound into ClusterNotFoundError with `instanceof`.
+    const handler = await bundledHandler('snapshot-cluster', { CLUSTER_NAME: 'no-such-cluster' });
+
+    await expect(handler({ cluster: 'no-such-cluster' })).rejects.toMatchObject({ name: 'ClusterNotFoundError' });
+  });
+
+  it('delivers a modeled error it does not keep registered with its name, message and fault', async () => {
+    const handler = await bundledHandler('unkept-ssm-error', {}, 'test/fixtures/bundles/unkept-ssm-error.ts');
+
+    const outcome = await handler({ document: 'no-such-document' });
+
+    expect(outcome).toEqual({
+      thrown: true,
+      name: 'InvalidDocument',
+      message: 'The specified document does not exist.',
+      $fault: 'client',
+      isServiceException: true,
+    });
   });
 });
