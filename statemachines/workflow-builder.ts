@@ -18,6 +18,8 @@ export interface WorkflowOperations {
   readonly notify: lambda.IFunction;
   readonly checkAlarms: lambda.IFunction;
   readonly exposeService: lambda.IFunction;
+  readonly confirmNodeLoss: lambda.IFunction;
+  readonly adoptReplacement: lambda.IFunction;
 }
 
 export interface WorkflowTiming {

@@ -7,6 +7,8 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct, type IConstruct } from 'constructs';
 import { CLUSTER_TAG_KEY, type ClusterModel, ROLE_TAG_KEY } from '../../functions/lib/cluster-model';
+import { SLOT_TAG_KEY } from '../../functions/lib/failover';
+import { membershipParameterName } from '../../functions/lib/membership';
 import { SURGE_ROLE } from '../../functions/lib/nodes';
 import { acknowledgeWildcardAction, acknowledgeWildcardResource } from '../nag';
 import { ZeroDownFunction } from './zerodown-function';
@@ -45,6 +47,8 @@ export class NodeOperations extends Construct {
   public readonly planWorkflow: lambda.IFunction;
   public readonly checkAlarms: lambda.IFunction;
   public readonly exposeService: lambda.IFunction;
+  public readonly confirmNodeLoss: lambda.IFunction;
+  public readonly adoptReplacement: lambda.IFunction;
 
   private readonly props: NodeOperationsProps;
 
@@ -169,6 +173,40 @@ export class NodeOperations extends Construct {
       StringEquals: { 'elasticloadbalancing:CreateAction': 'CreateRule' },
     });
 
+    this.confirmNodeLoss = this.operation(
+      'ConfirmNodeLoss',
+      'confirm-node-loss',
+      'Probe a node an alarm reported lost',
+      {
+        inVpc: true,
+      },
+    );
+    this.allowDescribe(this.confirmNodeLoss, ['ec2:DescribeInstances', ...ELB_READS]);
+
+    this.adoptReplacement = this.operation(
+      'AdoptReplacement',
+      'adopt-replacement',
+      'Make a verified replacement the permanent node of a slot',
+    );
+    this.allowDescribe(this.adoptReplacement, ['ec2:DescribeInstances', ...ELB_READS]);
+    if (traffic.strategy === 'weighted-target-groups') {
+      this.allow(
+        this.adoptReplacement,
+        ['elasticloadbalancing:RegisterTargets', 'elasticloadbalancing:DeregisterTargets'],
+        traffic.slots.map((slot) => slot.targetGroupArn),
+      );
+    }
+    acknowledgeWildcardResource(
+      roleOf(this.adoptReplacement),
+      anyInstance,
+      'Tags only instances of this cluster, and only the role, slot and Name tags: the conditions scope it.',
+    );
+    this.allow(this.adoptReplacement, ['ec2:CreateTags'], [anyInstance], {
+      StringEquals: { [`aws:ResourceTag/${CLUSTER_TAG_KEY}`]: model.name },
+      'ForAllValues:StringEquals': { 'aws:TagKeys': [ROLE_TAG_KEY, SLOT_TAG_KEY, 'Name'] },
+    });
+    this.allow(this.adoptReplacement, ['ssm:PutParameter'], [this.membershipParameterArn()]);
+
     this.notify = this.operation('Notify', 'notify', 'Publish a workflow event to the cluster topic', {
       env: { TOPIC_ARN: props.topic.topicArn },
       readsModel: false,
@@ -196,6 +234,8 @@ export class NodeOperations extends Construct {
       this.planWorkflow,
       this.checkAlarms,
       this.exposeService,
+      this.confirmNodeLoss,
+      this.adoptReplacement,
     ];
   }
 
@@ -217,8 +257,16 @@ export class NodeOperations extends Construct {
         ? { vpc: { subnetIds: model.network.subnetIds, securityGroupIds: model.network.securityGroupIds } }
         : {}),
     });
-    if (options.readsModel ?? true) this.props.modelParameter.grantRead(fn.function);
+    if (options.readsModel ?? true) {
+      this.props.modelParameter.grantRead(fn.function);
+      // The model is read together with the record of replaced nodes, in one GetParameters call.
+      this.allow(fn.function, ['ssm:GetParameters'], [this.membershipParameterArn()]);
+    }
     return fn.function;
+  }
+
+  private membershipParameterArn(): string {
+    return this.arn('ssm', 'parameter', membershipParameterName(this.props.model.name).slice(1));
   }
 
   private arn(service: string, resource: string, resourceName: string, arnFormat = ArnFormat.SLASH_RESOURCE_NAME) {

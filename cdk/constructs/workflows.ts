@@ -3,6 +3,7 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { DEPLOY_SERVICE, deployServiceDefinition } from '../../statemachines/deploy-service';
+import { FAILOVER, failoverDefinition } from '../../statemachines/failover';
 import { PATCH_SERVER, type RolloutWording, rolloutDefinition, UPGRADE_VERSION } from '../../statemachines/rollout';
 import { UPDATE_SERVICE, updateServiceDefinition } from '../../statemachines/update-service';
 import { DEFAULT_TIMING, type WorkflowTiming } from '../../statemachines/workflow-builder';
@@ -28,6 +29,8 @@ export class Workflows extends Construct {
   public readonly upgradeVersion: sfn.StateMachine;
   public readonly deployService: sfn.StateMachine;
   public readonly updateService: sfn.StateMachine;
+  /** Started by the node alarms; see NodeAlarms. */
+  public readonly failover: sfn.StateMachine;
 
   constructor(scope: Construct, id: string, props: WorkflowsProps) {
     super(scope, id);
@@ -77,6 +80,12 @@ export class Workflows extends Construct {
       UPDATE_SERVICE,
       'hotfix a deployed service on the manager, then let file sync carry it to the workers',
       (scope, options) => updateServiceDefinition(scope, props.operations, options),
+    );
+    this.failover = machine(
+      'Failover',
+      FAILOVER,
+      'move traffic off a lost node and restore redundancy with a replacement',
+      (scope, options) => failoverDefinition(scope, props.operations, options),
     );
   }
 }

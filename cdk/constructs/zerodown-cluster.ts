@@ -14,6 +14,7 @@ import {
   parseClusterModel,
 } from '../../functions/lib/cluster-model';
 import { parameterTierFor } from '../../functions/lib/cluster-store';
+import { type HeartbeatSettings, NodeAlarms } from './node-alarms';
 import { NodeOperations } from './node-operations';
 import { Workflows } from './workflows';
 
@@ -29,6 +30,8 @@ export interface ZeroDownClusterProps {
   readonly logRetention?: logs.RetentionDays;
   /** Applies to the lock table, the key and the log group. @default RemovalPolicy.RETAIN */
   readonly removalPolicy?: RemovalPolicy;
+  /** How node loss is detected. @default DEFAULT_HEARTBEAT: 2 missed 10-second heartbeats */
+  readonly heartbeat?: HeartbeatSettings;
 }
 
 /**
@@ -47,6 +50,8 @@ export class ZeroDownCluster extends Construct {
   public readonly operations: NodeOperations;
   /** The state machines; each offers `grantStartExecution`. */
   public readonly workflows: Workflows;
+  /** The per-node alarms that start `failover`. */
+  public readonly nodeAlarms: NodeAlarms;
 
   constructor(scope: Construct, id: string, props: ZeroDownClusterProps) {
     super(scope, id);
@@ -101,6 +106,12 @@ export class ZeroDownCluster extends Construct {
       clusterName: name,
       operations: this.operations,
       logGroup: this.stateMachineLogGroup,
+    });
+
+    this.nodeAlarms = new NodeAlarms(this, 'NodeAlarms', {
+      model: this.model,
+      failover: this.workflows.failover,
+      ...(props.heartbeat ? { heartbeat: props.heartbeat } : {}),
     });
 
     Tags.of(this).add(CLUSTER_TAG_KEY, name);

@@ -55,7 +55,7 @@ const loadBalancerArnSchema = pattern(
   new RegExp(`^${ARN_PARTITION}:elasticloadbalancing:${ELB_REGION}:${ACCOUNT}:loadbalancer/app/[\\w-]+/[0-9a-f]+$`),
   'an Application Load Balancer ARN',
 );
-const slotNameSchema = pattern(/^[a-z][a-z0-9-]{0,15}$/, 'a short slot name such as "a", "b" or "surge"');
+export const slotNameSchema = pattern(/^[a-z][a-z0-9-]{0,15}$/, 'a short slot name such as "a", "b" or "surge"');
 
 const nodeSchema = z.strictObject({
   instanceId: instanceIdSchema,

@@ -1,6 +1,5 @@
 import {
-  GetParameterCommand,
-  ParameterNotFound,
+  GetParametersCommand,
   ParameterTier,
   ParameterType,
   PutParameterCommand,
@@ -9,6 +8,7 @@ import {
 import { type ClusterModel, type ClusterModelInput, clusterParameterName, parseClusterModel } from './cluster-model';
 import { ClusterModelError, ClusterNotFoundError } from './errors';
 import { clusterNameSchema, toFieldIssues } from './field-issues';
+import { applyMembership, type Membership, membershipParameterName, parseMembership } from './membership';
 
 /** Standard-tier SSM parameters hold 4 KB; larger models need the advanced tier. */
 export const STANDARD_PARAMETER_LIMIT_BYTES = 4096;
@@ -29,20 +29,24 @@ export function assertClusterName(clusterName: unknown): string {
 }
 
 /**
- * Loads and validates the model that CDK stored for a cluster. A workflow input only names the cluster, so this is
- * the first thing every operation does.
+ * Loads and validates the model that CDK stored for a cluster, with the instances failovers put in place of lost
+ * nodes. A workflow input only names the cluster, so this is the first thing every operation does.
  */
 export async function loadClusterModel(ssm: SSMClient, clusterName: unknown): Promise<ClusterModel> {
+  return (await loadClusterState(ssm, clusterName)).model;
+}
+
+/** The model as loadClusterModel returns it, and the membership record it applied. One SSM call reads both. */
+export async function loadClusterState(
+  ssm: SSMClient,
+  clusterName: unknown,
+): Promise<{ model: ClusterModel; membership: Membership }> {
   const name = assertClusterName(clusterName);
   const parameterName = clusterParameterName(name);
-  let raw: string | undefined;
-  try {
-    const response = await ssm.send(new GetParameterCommand({ Name: parameterName }));
-    raw = response.Parameter?.Value;
-  } catch (error) {
-    if (error instanceof ParameterNotFound) throw new ClusterNotFoundError(name, parameterName, { cause: error });
-    throw error;
-  }
+  const membershipName = membershipParameterName(name);
+  const response = await ssm.send(new GetParametersCommand({ Names: [parameterName, membershipName] }));
+  const valueOf = (wanted: string) => response.Parameters?.find((parameter) => parameter.Name === wanted)?.Value;
+  const raw = valueOf(parameterName);
   if (raw === undefined) throw new ClusterNotFoundError(name, parameterName);
 
   let document: unknown;
@@ -59,7 +63,8 @@ export async function loadClusterModel(ssm: SSMClient, clusterName: unknown): Pr
       { path: 'name', message: `is "${model.name}", but the parameter belongs to "${name}"` },
     ]);
   }
-  return model;
+  const membership = parseMembership(valueOf(membershipName), membershipName);
+  return { model: applyMembership(model, membership), membership };
 }
 
 /** Writes a validated model where `loadClusterModel` finds it. CDK does this on deploy; the sandbox and tests too. */

@@ -44,7 +44,7 @@ export class ClusterNotFoundError extends ZeroDownError {
   }
 }
 
-/** A required environment variable is missing at cold start. */
+/** The deployment does not fit the request: a missing environment variable, or a cluster set up for another strategy. */
 export class ConfigurationError extends ZeroDownError {
   override readonly name = 'ConfigurationError';
 }

@@ -33,6 +33,8 @@ export interface ShiftResult {
   readonly capacity: CapacityCheck;
   /** How long the workflow must wait for connections to drain before touching a node that lost traffic. */
   readonly drainSeconds: number;
+  /** When the load balancer was read back with the new weights: the failover timeline's "traffic moved". */
+  readonly shiftedAt: string;
 }
 
 const healthyIn = (targets: readonly TargetState[] | undefined) =>
@@ -48,14 +50,15 @@ export async function shiftTraffic(
   model: ClusterModel,
   request: ShiftRequest,
 ): Promise<ShiftResult> {
-  return isWeighted(model) ? shiftWeights(elbv2, model, request) : shiftMembers(elbv2, model, request);
+  const result = await (isWeighted(model) ? shiftWeights(elbv2, model, request) : shiftMembers(elbv2, model, request));
+  return { ...result, shiftedAt: new Date().toISOString() };
 }
 
 async function shiftWeights(
   elbv2: ElasticLoadBalancingV2Client,
   model: ClusterModel & Parameters<typeof readWeights>[1],
   request: ShiftRequest,
-): Promise<ShiftResult> {
+): Promise<Omit<ShiftResult, 'shiftedAt'>> {
   const requested = request.weights ?? {};
   const slotNames = model.traffic.slots.map((slot) => slot.name);
   const unknown = Object.keys(requested).filter((slot) => !slotNames.includes(slot));
@@ -97,7 +100,7 @@ async function shiftMembers(
   elbv2: ElasticLoadBalancingV2Client,
   model: ClusterModel,
   request: ShiftRequest,
-): Promise<ShiftResult> {
+): Promise<Omit<ShiftResult, 'shiftedAt'>> {
   if (model.traffic.strategy !== 'single-target-group') throw new Error('unreachable');
   if (request.weights) {
     throw new InputValidationError('Invalid traffic shift', [

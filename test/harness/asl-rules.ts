@@ -70,7 +70,7 @@ export const catchAfterLock: AslRule = {
   description: 'Every Task after the lock is taken catches States.ALL (itself or through its Map/Parallel).',
   check: (definition) => {
     const violations: string[] = [];
-    const lockState = Object.keys(definition.States).find((name) => /^acquire .*lock/i.test(name));
+    const lockState = Object.keys(definition.States).find((name) => /^(acquire|take over) .*lock/i.test(name));
     const guarded = lockState
       ? new Set([...reachableFrom(definition, lockState)].filter((name) => name !== lockState))
       : new Set(Object.keys(definition.States).filter((name) => name !== definition.StartAt));

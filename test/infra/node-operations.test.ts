@@ -26,6 +26,8 @@ const OPERATIONS = [
   'plan-workflow',
   'check-alarms',
   'expose-service',
+  'confirm-node-loss',
+  'adopt-replacement',
 ];
 
 function statementsOf(template: { Resources: Record<string, { Type: string; Properties?: Record<string, unknown> }> }) {
@@ -71,7 +73,7 @@ describe('NodeOperations', () => {
     const inVpc = resourcesOfType(raw, 'AWS::Lambda::Function')
       .filter(([, fn]) => fn.Properties?.VpcConfig)
       .map(([, fn]) => String(fn.Metadata?.['zerodown:handler']).replace(/^functions\/|\.ts#handler$/g, ''));
-    expect(inVpc.sort()).toEqual(['check-node-ready', 'snapshot-cluster', 'verify-node']);
+    expect(inVpc.sort()).toEqual(['check-node-ready', 'confirm-node-loss', 'snapshot-cluster', 'verify-node']);
     template.hasResourceProperties('AWS::Lambda::Function', {
       VpcConfig: {
         SubnetIds: testClusterModel().network.subnetIds,

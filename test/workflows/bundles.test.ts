@@ -6,6 +6,7 @@ import { buildLambdaBundle } from '../../cdk/bundling';
 import { snsClient } from '../../functions/lib/clients/sns';
 import { useMoto } from '../harness/moto';
 import { createMotoCluster } from '../harness/moto-cluster';
+import { createLockTable } from '../harness/moto-resources';
 import { TEST_CACHE_DIR } from '../harness/settings';
 
 type Handler = (event: unknown) => Promise<unknown>;
@@ -71,10 +72,18 @@ describe('handler bundles', () => {
   });
 
   it('keeps the modeled SDK errors the code catches by class registered', async () => {
-    // cluster-store turns SSM's ParameterNotFound into ClusterNotFoundError with `instanceof`.
-    const handler = await bundledHandler('snapshot-cluster', { CLUSTER_NAME: 'no-such-cluster' });
+    // The lock turns DynamoDB's ConditionalCheckFailedException into ClusterLockedError with `instanceof`.
+    const tableName = await createLockTable();
+    const handler = await bundledHandler('cluster-lock', { LOCK_TABLE_NAME: tableName, CLUSTER_NAME: 'test-cluster' });
+    const request = (owner: string) => ({
+      action: 'acquire',
+      cluster: 'test-cluster',
+      owner: `arn:aws:states:us-east-1:123456789012:execution:zerodown-test-cluster-patch-server:${owner}`,
+      workflow: 'patch-server',
+    });
+    await handler(request('first'));
 
-    await expect(handler({ cluster: 'no-such-cluster' })).rejects.toMatchObject({ name: 'ClusterNotFoundError' });
+    await expect(handler(request('second'))).rejects.toMatchObject({ name: 'ClusterLockedError' });
   });
 
   it('delivers a modeled error it does not keep registered with its name, message and fault', async () => {

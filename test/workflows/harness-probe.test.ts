@@ -116,7 +116,7 @@ describe('harness probe state machine', () => {
 
   it('lets the SDK absorb a short burst of throttling without a state retry', async () => {
     const cluster = await createMotoCluster();
-    const throttle = injectError(ssmClient, 'GetParameterCommand', ssmThrottling, { times: 2 });
+    const throttle = injectError(ssmClient, 'GetParametersCommand', ssmThrottling, { times: 2 });
 
     const execution = await runLocally({ stack: probeStack(), input: { cluster: cluster.model.name } });
 
@@ -128,7 +128,7 @@ describe('harness probe state machine', () => {
   it('retries a task that failed with a named transient error', async () => {
     // Prepare: the first call fails with throttling after the SDK's own retries are spent.
     const cluster = await createMotoCluster();
-    const throttle = injectError(ssmClient, 'GetParameterCommand', ssmThrottling, {
+    const throttle = injectError(ssmClient, 'GetParametersCommand', ssmThrottling, {
       times: 1,
       sdkRetriesExhausted: true,
     });

@@ -1,0 +1,80 @@
+import { ParameterType, PutParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
+import * as z from 'zod/mini';
+import { type ClusterModel, clusterParameterName } from './cluster-model';
+import { ClusterModelError } from './errors';
+import { toFieldIssues } from './field-issues';
+
+/**
+ * Which instance holds each slot now. The model names the permanent nodes by instance id, as the operator deployed
+ * them; a failover replaces a lost node with a new instance. CDK owns the model parameter and would put the old id
+ * back on the next deploy, so the replacement is recorded beside it, in a parameter CDK never writes.
+ *
+ * An entry applies only while the model still names one of the instances it replaced. Once the operator writes the
+ * new id into the model (or any other id), the model wins.
+ */
+
+export const membershipParameterName = (clusterName: string) => `${clusterParameterName(clusterName)}/membership`;
+
+const membershipSchema = z.strictObject({
+  slots: z.record(
+    z.string(),
+    z.strictObject({
+      instanceId: z.string(),
+      /** Every instance this slot's current one replaced, oldest first. */
+      replaced: z.array(z.string()),
+      since: z.string(),
+    }),
+  ),
+});
+export type Membership = z.output<typeof membershipSchema>;
+
+export const EMPTY_MEMBERSHIP: Membership = { slots: {} };
+
+export function parseMembership(raw: string | undefined, parameterName: string): Membership {
+  if (raw === undefined) return EMPTY_MEMBERSHIP;
+  let document: unknown;
+  try {
+    document = JSON.parse(raw);
+  } catch (error) {
+    throw new ClusterModelError(parameterName, [{ path: '', message: 'is not valid JSON' }], { cause: error });
+  }
+  const result = membershipSchema.safeParse(document);
+  if (!result.success) throw new ClusterModelError(parameterName, toFieldIssues(result.error));
+  return result.data;
+}
+
+/** The model with each replaced permanent node's instance id swapped for its replacement's. */
+export function applyMembership(model: ClusterModel, membership: Membership): ClusterModel {
+  const nodes = model.nodes.map((node) => {
+    const entry = node.slot === undefined ? undefined : membership.slots[node.slot];
+    return entry?.replaced.includes(node.instanceId) ? { ...node, instanceId: entry.instanceId } : node;
+  });
+  return nodes.some((node, index) => node !== model.nodes[index]) ? { ...model, nodes } : model;
+}
+
+/** The membership after `replacement` took over `slot` from `lost`. Recording the same change again changes nothing. */
+export function recordReplacement(
+  membership: Membership,
+  change: { slot: string; lost: string; replacement: string; at: string },
+): Membership {
+  const current = membership.slots[change.slot];
+  if (current?.instanceId === change.replacement) return membership;
+  const replaced = [...(current?.replaced ?? []), change.lost].filter((id, index, all) => all.indexOf(id) === index);
+  return {
+    slots: {
+      ...membership.slots,
+      [change.slot]: { instanceId: change.replacement, replaced: replaced.slice(-20), since: change.at },
+    },
+  };
+}
+
+export async function saveMembership(ssm: SSMClient, clusterName: string, membership: Membership): Promise<void> {
+  await ssm.send(
+    new PutParameterCommand({
+      Name: membershipParameterName(clusterName),
+      Value: JSON.stringify(membership),
+      Type: ParameterType.STRING,
+      Overwrite: true,
+    }),
+  );
+}

@@ -1,0 +1,215 @@
+import { Duration } from 'aws-cdk-lib';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import type { Construct } from 'constructs';
+import { cluster, rollbackPath, waitReady } from './fragments/node-steps';
+import { operationStep } from './fragments/operation-step';
+import { WorkflowBuilder, type WorkflowOperations, type WorkflowTiming } from './workflow-builder';
+
+export const FAILOVER = 'failover';
+
+/**
+ * failover: started by a node's alarm (through EventBridge) with `{ cluster, slot, alarmName, detectedAt }`.
+ *
+ * Confirm the loss by probing the node again (a node that answers is a blip: nothing moves) → take the cluster lock,
+ * pre-empting and stopping a maintenance workflow → move the lost node's weight to the healthy survivors, behind the
+ * capacity guard → report → launch a replacement from the AMI, wait until it is ready, verify it → make it the
+ * slot's permanent node → restore the steady weights (active/passive: it is the new passive node; active/active: it
+ * serves again) → retire surge nodes a pre-empted workflow left → release, report the timeline.
+ *
+ * Two alarms at once start two executions: the second finds the first holding the lock and ends without touching
+ * anything. A failure after the traffic moved leaves the traffic on the survivors and removes the replacement.
+ */
+export function failoverDefinition(
+  scope: Construct,
+  ops: WorkflowOperations,
+  options: { timing?: WorkflowTiming; leaseSeconds: number },
+): sfn.IChainable {
+  const b = new WorkflowBuilder(scope, ops, FAILOVER, options.timing);
+
+  const readAlarm = new sfn.Pass(scope, 'Read the alarm', { parameters: { 'request.$': '$' } });
+  const confirm = operationStep(scope, 'Confirm the node loss', {
+    operation: ops.confirmNodeLoss,
+    payload: { ...cluster, 'slot.$': '$.request.slot' },
+    resultPath: '$.loss',
+    timeout: Duration.seconds(30),
+  });
+
+  const noFailover = new sfn.Succeed(scope, 'No failover: the node answered');
+  const reportBlip = operationStep(scope, 'Report that the node answered', {
+    operation: ops.notify,
+    payload: {
+      ...cluster,
+      workflow: FAILOVER,
+      step: 'The node answered its checks again: no failover',
+      outcome: 'succeeded',
+      'execution.$': '$$.Execution.Id',
+      detail: { 'slot.$': '$.loss.slot', 'instanceId.$': '$.loss.instanceId', 'findings.$': '$.loss.findings' },
+    },
+    resultPath: '$.notified',
+  }).addCatch(noFailover, { errors: ['States.ALL'], resultPath: '$.notifyError' });
+  reportBlip.next(noFailover);
+
+  const alreadyOnIt = new sfn.Succeed(scope, 'Another failover is already on it');
+  const takeOver = operationStep(scope, 'Take over the cluster lock', {
+    operation: ops.clusterLock,
+    payload: {
+      action: 'preempt',
+      ...cluster,
+      'owner.$': '$$.Execution.Id',
+      workflow: FAILOVER,
+      leaseSeconds: options.leaseSeconds,
+    },
+    resultPath: '$.lock',
+  }).addCatch(alreadyOnIt, { errors: ['ClusterLockedError'], resultPath: '$.lockError' });
+
+  // From here on a failure leaves the traffic where it is safe, removes the replacement, releases and reports.
+  b.rollbackTo(rollbackPath(scope, b));
+
+  const move = b.step(
+    'Move traffic to the survivors',
+    ops.shiftTraffic,
+    { ...cluster, 'weights.$': '$.loss.weights', 'baselineServing.$': '$.loss.baselineServing' },
+    '$.moved',
+    Duration.seconds(30),
+  );
+  const reportMove = operationStep(scope, 'Report the traffic move', {
+    operation: ops.notify,
+    payload: {
+      ...cluster,
+      workflow: FAILOVER,
+      step: 'Traffic moved off the lost node',
+      outcome: 'step',
+      'execution.$': '$$.Execution.Id',
+      detail: {
+        'slot.$': '$.loss.slot',
+        'lostInstanceId.$': '$.loss.instanceId',
+        'findings.$': '$.loss.findings',
+        'weights.$': '$.moved.weights',
+        'degraded.$': '$.loss.degraded',
+        'preempted.$': '$.lock',
+        timeline: {
+          'detectedAt.$': '$.request.detectedAt',
+          'confirmedAt.$': '$.loss.assessedAt',
+          'trafficMovedAt.$': '$.moved.shiftedAt',
+        },
+      },
+    },
+    resultPath: '$.notified',
+  });
+
+  const launch = b.step(
+    'Launch the replacement node',
+    ops.launchSurgeNode,
+    { ...cluster, 'execution.$': '$$.Execution.Id' },
+    '$.surge',
+  );
+  const verify = b.step(
+    'Verify the replacement node',
+    ops.verifyNode,
+    { ...cluster, 'instanceId.$': '$.surge.instanceId', expectedVersion: null },
+    '$.verified',
+  );
+  const adopt = b.step(
+    'Adopt the replacement into the slot',
+    ops.adoptReplacement,
+    {
+      ...cluster,
+      'slot.$': '$.loss.slot',
+      'lostInstanceId.$': '$.loss.instanceId',
+      'replacementId.$': '$.surge.instanceId',
+    },
+    '$.adopted',
+  );
+  const restore = b.step(
+    'Restore the steady weights',
+    ops.shiftTraffic,
+    { ...cluster, 'weights.$': '$.loss.restoreWeights' },
+    '$.restored',
+    Duration.seconds(30),
+  );
+
+  const release = b.step(
+    'Release the cluster lock',
+    ops.clusterLock,
+    { action: 'release', ...cluster, 'owner.$': '$$.Execution.Id' },
+    '$.released',
+  );
+  const succeeded = new sfn.Succeed(scope, 'Failover complete');
+  const report = operationStep(scope, 'Report the failover', {
+    operation: ops.notify,
+    payload: {
+      ...cluster,
+      workflow: FAILOVER,
+      step: 'Failover complete',
+      outcome: 'succeeded',
+      'execution.$': '$$.Execution.Id',
+      detail: {
+        'slot.$': '$.loss.slot',
+        'lostInstanceId.$': '$.loss.instanceId',
+        'replacementId.$': '$.adopted.instanceId',
+        'weights.$': '$.restored.weights',
+        timeline: {
+          'detectedAt.$': '$.request.detectedAt',
+          'confirmedAt.$': '$.loss.assessedAt',
+          'trafficMovedAt.$': '$.moved.shiftedAt',
+          'redundancyRestoredAt.$': '$.restored.shiftedAt',
+        },
+      },
+    },
+    resultPath: '$.notified',
+  }).addCatch(succeeded, { errors: ['States.ALL'], resultPath: '$.notifyError' });
+  // A report that cannot be sent must not undo a failover.
+  reportMove.addCatch(launch, { errors: ['States.ALL'], resultPath: '$.notifyError' });
+
+  return sfn.Chain.start(readAlarm)
+    .next(confirm)
+    .next(
+      new sfn.Choice(scope, 'Is the node lost?')
+        .when(sfn.Condition.booleanEquals('$.loss.lost', false), reportBlip)
+        .otherwise(
+          sfn.Chain.start(takeOver)
+            .next(move)
+            .next(reportMove)
+            .next(launch)
+            .next(waitReady(b, 'the replacement node', '$.surge.instanceId', false))
+            .next(verify)
+            .next(adopt)
+            .next(restore)
+            .next(retireLeftovers(b))
+            .next(release)
+            .next(report)
+            .next(succeeded),
+        ),
+    );
+}
+
+/**
+ * Terminates the surge nodes a pre-empted maintenance workflow left behind, once the steady weights no longer send
+ * them anything. A node that cannot be retired is left for the operator, not allowed to fail the failover.
+ */
+function retireLeftovers(b: WorkflowBuilder): sfn.Chain {
+  const carryOn = (label: string, action: string, next: sfn.IChainable) => {
+    const step = operationStep(b.scope, label, {
+      operation: b.ops.retireNode,
+      payload: { ...cluster, 'instanceId.$': '$.leftover', action },
+      resultPath: '$.leftoverRetire',
+    });
+    step.addCatch(next, { errors: ['States.ALL'], resultPath: '$.leftoverError' });
+    return step;
+  };
+  const retired = new sfn.Pass(b.scope, 'Leftover surge node dealt with');
+  const terminate = carryOn('Terminate a leftover surge node', 'terminate', retired);
+  const drain = new sfn.Wait(b.scope, 'Let connections drain from a leftover surge node', {
+    time: sfn.WaitTime.secondsPath('$.leftoverRetire.drainSeconds'),
+  });
+  const deregister = carryOn('Deregister a leftover surge node', 'deregister', retired);
+  deregister.next(drain).next(terminate).next(retired);
+  return b.forEachInOrder({
+    label: 'leftover surge nodes',
+    itemsPath: '$.loss.leftoverSurgeNodes',
+    itemPath: '$.leftover',
+    loopPath: '$.leftoverLoop',
+    body: deregister,
+    bodyEnd: retired,
+  });
+}
