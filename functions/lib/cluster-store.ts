@@ -45,8 +45,8 @@ export async function loadClusterState(
   const parameterName = clusterParameterName(name);
   const membershipName = membershipParameterName(name);
   const response = await ssm.send(new GetParametersCommand({ Names: [parameterName, membershipName] }));
-  const valueOf = (wanted: string) => response.Parameters?.find((parameter) => parameter.Name === wanted)?.Value;
-  const raw = valueOf(parameterName);
+  const storedValue = (wanted: string) => response.Parameters?.find((parameter) => parameter.Name === wanted)?.Value;
+  const raw = storedValue(parameterName);
   if (raw === undefined) throw new ClusterNotFoundError(name, parameterName);
 
   let document: unknown;
@@ -63,7 +63,7 @@ export async function loadClusterState(
       { path: 'name', message: `is "${model.name}", but the parameter belongs to "${name}"` },
     ]);
   }
-  const membership = parseMembership(valueOf(membershipName), membershipName);
+  const membership = parseMembership(storedValue(membershipName), membershipName);
   return { model: applyMembership(model, membership), membership };
 }
 

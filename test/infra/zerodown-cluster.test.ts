@@ -18,6 +18,44 @@ describe('ZeroDownCluster', () => {
     });
   });
 
+  it('alarms on each permanent node after 2 missed 10-second heartbeats, a dead node counting as missing', () => {
+    for (const slot of ['a', 'b']) {
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        AlarmName: `zerodown-test-cluster-node-${slot}-lost`,
+        Namespace: 'ZeroDown',
+        MetricName: 'NodeHeartbeat',
+        Dimensions: Match.arrayWith([{ Name: 'Slot', Value: slot }]),
+        Period: 10,
+        EvaluationPeriods: 2,
+        DatapointsToAlarm: 2,
+        ComparisonOperator: 'LessThanThreshold',
+        Threshold: 1,
+        TreatMissingData: 'breaching',
+      });
+    }
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 2);
+  });
+
+  it('starts failover with the cluster, the slot and the detection time when a node alarm fires', () => {
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        source: ['aws.cloudwatch'],
+        'detail-type': ['CloudWatch Alarm State Change'],
+        detail: { state: { value: ['ALARM'] } },
+        resources: [{ 'Fn::GetAtt': [Match.stringLikeRegexp('^ClusterNodeAlarmsLosta'), 'Arn'] }],
+      },
+      Targets: [
+        Match.objectLike({
+          Arn: { Ref: Match.stringLikeRegexp('^ClusterWorkflowsFailoverStateMachine') },
+          InputTransformer: {
+            InputPathsMap: { 'detail-alarmName': '$.detail.alarmName', time: '$.time' },
+            InputTemplate: '{"cluster":"test-cluster","slot":"a","alarmName":<detail-alarmName>,"detectedAt":<time>}',
+          },
+        }),
+      ],
+    });
+  });
+
   it('creates a lock table keyed by lock id, with TTL and point-in-time recovery', () => {
     template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
       KeySchema: [{ AttributeName: 'lockId', KeyType: 'HASH' }],

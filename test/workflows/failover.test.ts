@@ -1,0 +1,203 @@
+import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
+import { ec2Client } from '../../functions/lib/clients/ec2';
+import { sfnClient } from '../../functions/lib/clients/sfn';
+import { ssmClient } from '../../functions/lib/clients/ssm';
+import { CLUSTER_TAG_KEY, ROLE_TAG_KEY } from '../../functions/lib/cluster-model';
+import { loadClusterModel } from '../../functions/lib/cluster-store';
+import { SLOT_TAG_KEY } from '../../functions/lib/failover';
+import { acquireLock, readLock } from '../../functions/lib/lock';
+import { findSurgeNodes } from '../../functions/lib/nodes';
+import { useFakeNodes } from '../harness/fake-nodes';
+import { respondWith, unhealthyTarget, useFaults } from '../harness/faults';
+import { type LocalExecutionResult, runLocally } from '../harness/local-sfn';
+import { useMoto } from '../harness/moto';
+import type { MotoCluster } from '../harness/moto-cluster';
+import type { SimulatedNodes } from '../harness/simulated-nodes';
+import { workflowFixture } from '../harness/workflow-fixture';
+
+const DETECTED_AT = '2026-11-26T04:00:00Z';
+const executionArn = (machine: string, name: string) =>
+  `arn:aws:states:us-east-1:123456789012:execution:zerodown-test-cluster-${machine}:${name}`;
+
+describe('failover', () => {
+  useMoto();
+  useFaults();
+  useFakeNodes();
+  const { stack, lockStore, prepare, run, weights, failureOf } = workflowFixture({
+    stateMachine: 'ClusterWorkflowsFailover',
+    defaultInput: { slot: 'a', alarmName: 'zerodown-test-cluster-node-a-lost', detectedAt: DETECTED_AT },
+    onCommand: () => undefined,
+  });
+
+  /** The node stops answering its health checks, and the load balancer sees its target fail too. */
+  function kill(simulated: SimulatedNodes, instanceId: string) {
+    const node = simulated.nodes.get(instanceId);
+    if (node) node.healthStatus = 503;
+    // moto reports every registered target healthy; the dead node's target is made unhealthy here.
+    unhealthyTarget(instanceId);
+  }
+
+  /** Reads the weights when the execution enters `state`, and keeps what it read. */
+  function weightsWhenEntering(cluster: MotoCluster, state: string) {
+    const seen: { weights?: string } = {};
+    const onEvent = (event: Parameters<NonNullable<Parameters<typeof run>[1]>>[0]) => {
+      if (event.type === 'StateEntered' && event.state.name === state) {
+        void weights(cluster).then((read) => {
+          seen.weights = read;
+        });
+      }
+    };
+    return { seen, onEvent };
+  }
+
+  async function tagsOf(instanceId: string) {
+    const response = await ec2Client.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }));
+    const tags = response.Reservations?.[0]?.Instances?.[0]?.Tags ?? [];
+    return Object.fromEntries(tags.map((tag) => [tag.Key ?? '', tag.Value ?? '']));
+  }
+
+  /** The replacement holds the lost node's slot and role, no surge node is left, and the lock is free. */
+  async function expectReplaced(cluster: MotoCluster, execution: LocalExecutionResult, lost: string) {
+    const model = await loadClusterModel(ssmClient, cluster.model.name);
+    const lostNode = cluster.model.nodes.find((node) => node.instanceId === lost);
+    const slotNode = model.nodes.find((node) => node.slot === lostNode?.slot);
+    const replacement = slotNode?.instanceId ?? '';
+    expect(replacement).not.toBe(lost);
+    expect(replacement).toMatch(/^i-/);
+    expect(await tagsOf(replacement)).toMatchObject({
+      [CLUSTER_TAG_KEY]: cluster.model.name,
+      [ROLE_TAG_KEY]: lostNode?.role,
+      [SLOT_TAG_KEY]: lostNode?.slot,
+    });
+    expect((await tagsOf(lost))[ROLE_TAG_KEY]).toBe('lost');
+    expect(await findSurgeNodes(ec2Client, model)).toEqual([]);
+    expect(await readLock(lockStore(), cluster.model.name)).toBeUndefined();
+    expect(execution.path.indexOf('Move traffic to the survivors')).toBeLessThan(
+      execution.path.indexOf('Launch the replacement node'),
+    );
+    return replacement;
+  }
+
+  it('active/passive: moves all traffic to the passive node, then makes a replacement the new passive node', async () => {
+    const { cluster, simulated } = await prepare('active-passive');
+    const [active] = cluster.model.nodes.map((node) => node.instanceId);
+    kill(simulated, active ?? '');
+    const whileReplacing = weightsWhenEntering(cluster, 'Launch the replacement node');
+
+    const execution = await run({}, whileReplacing.onEvent);
+
+    expect(failureOf(execution)).toMatchObject({ status: 'SUCCEEDED' });
+    expect(execution.path.at(-1)).toBe('Failover complete');
+    expect(whileReplacing.seen.weights).toBe('a=0, b=100, surge=0');
+    expect(await weights(cluster)).toBe('a=0, b=100, surge=0');
+    await expectReplaced(cluster, execution, active ?? '');
+  });
+
+  it('active/active: takes the lost node out, then returns its slot to service with the replacement', async () => {
+    const { cluster, simulated } = await prepare('active-active');
+    const [first] = cluster.model.nodes.map((node) => node.instanceId);
+    kill(simulated, first ?? '');
+    const whileReplacing = weightsWhenEntering(cluster, 'Launch the replacement node');
+
+    const execution = await run({}, whileReplacing.onEvent);
+
+    expect(failureOf(execution)).toMatchObject({ status: 'SUCCEEDED' });
+    expect(whileReplacing.seen.weights).toBe('a=0, b=100, surge=0');
+    expect(await weights(cluster)).toBe('a=50, b=50, surge=0');
+    await expectReplaced(cluster, execution, first ?? '');
+  });
+
+  it('does nothing when the node answers again (a flapping node)', async () => {
+    const { cluster } = await prepare('active-passive');
+
+    const execution = await run({});
+
+    expect(failureOf(execution)).toMatchObject({ status: 'SUCCEEDED' });
+    expect(execution.path.at(-1)).toBe('No failover: the node answered');
+    expect(execution.path).not.toContain('Take over the cluster lock');
+    expect(await weights(cluster)).toBe('a=100, b=0, surge=0');
+    expect(await findSurgeNodes(ec2Client, cluster.model)).toEqual([]);
+  });
+
+  it('leaves the cluster to the failover already running when a second alarm fires', async () => {
+    const { cluster, simulated } = await prepare('active-passive');
+    kill(simulated, cluster.model.nodes[0]?.instanceId ?? '');
+    const first = executionArn('failover', 'first-alarm');
+    await acquireLock(lockStore(), { cluster: 'test-cluster', owner: first, workflow: 'failover', leaseSeconds: 600 });
+
+    const execution = await run({});
+
+    expect(failureOf(execution)).toMatchObject({ status: 'SUCCEEDED' });
+    expect(execution.path.at(-1)).toBe('Another failover is already on it');
+    expect(await weights(cluster)).toBe('a=100, b=0, surge=0');
+    expect((await readLock(lockStore(), 'test-cluster'))?.owner).toBe(first);
+  });
+
+  it('stops a running patch, takes over, and leaves one consistent cluster', async () => {
+    const { cluster, simulated } = await prepare('active-passive');
+    const [active] = cluster.model.nodes.map((node) => node.instanceId);
+    const patch = new AbortController();
+    const patchName = 'patch-under-failover';
+    // moto cannot stop an execution of the local runner: StopExecution is answered here and aborts it.
+    const stopped: string[] = [];
+    respondWith<object, { executionArn?: string }>(sfnClient, 'StopExecutionCommand', (input) => {
+      stopped.push(input.executionArn ?? '');
+      if (input.executionArn?.endsWith(`:${patchName}`)) patch.abort();
+      return { stopDate: new Date() };
+    });
+    let failover: Promise<LocalExecutionResult> | undefined;
+
+    const patchExecution = await runLocally({
+      stack: stack(),
+      stateMachine: 'ClusterWorkflowsPatchServer',
+      executionName: patchName,
+      input: { cluster: 'test-cluster', patchId: 'P42' },
+      timeScale: 0.001,
+      signal: patch.signal,
+      onEvent: (event) => {
+        if (!failover && event.type === 'StateEntered' && event.state.name === 'Check the patch of the passive node') {
+          kill(simulated, active ?? '');
+          failover = run({});
+        }
+      },
+    });
+    const execution = await (failover ?? Promise.reject(new Error('the failover never started')));
+
+    expect(patchExecution.status).toBe('ABORTED');
+    expect(stopped).toEqual([expect.stringContaining(`:${patchName}`)]);
+    expect(failureOf(execution)).toMatchObject({ status: 'SUCCEEDED' });
+    expect(execution.path).toContain('Terminate a leftover surge node');
+    expect(await weights(cluster)).toBe('a=0, b=100, surge=0');
+    await expectReplaced(cluster, execution, active ?? '');
+  });
+
+  it('fails without moving anything when no healthy node is left to take the traffic', async () => {
+    const { cluster, simulated } = await prepare('active-passive');
+    for (const node of cluster.model.nodes) kill(simulated, node.instanceId);
+
+    const execution = await run({});
+
+    expect(failureOf(execution)).toMatchObject({ status: 'FAILED', error: 'CapacityGuardError' });
+    expect(execution.cause).toMatch(/^Move traffic to the survivors failed: /);
+    expect(execution.path).not.toContain('Launch the replacement node');
+    expect(await weights(cluster)).toBe('a=100, b=0, surge=0');
+    expect(await readLock(lockStore(), 'test-cluster')).toBeUndefined();
+  });
+
+  it('keeps the traffic on the survivor and removes a replacement that never gets ready', async () => {
+    const { cluster, simulated } = await prepare('active-passive');
+    kill(simulated, cluster.model.nodes[0]?.instanceId ?? '');
+    const permanent = new Set(cluster.model.nodes.map((node) => node.instanceId));
+
+    const execution = await run({}, (event) => {
+      if (event.type !== 'StateExited' || event.state.name !== 'Launch the replacement node') return;
+      for (const [instanceId, node] of simulated.nodes) if (!permanent.has(instanceId)) node.healthStatus = 503;
+    });
+
+    expect(failureOf(execution)).toMatchObject({ status: 'FAILED', error: 'NodeNotReadyError' });
+    expect(execution.path).toContain('Roll back: terminate the surge node');
+    expect(await weights(cluster)).toBe('a=0, b=100, surge=0');
+    expect(await findSurgeNodes(ec2Client, cluster.model)).toEqual([]);
+    expect(await readLock(lockStore(), 'test-cluster')).toBeUndefined();
+  });
+});
