@@ -17,6 +17,7 @@ export const SCENARIOS = [
   'update-service',
   'patch-rollback',
   'patch-second-node-fails',
+  'failover',
 ] as const;
 
 export interface ScenarioMeasurement {
@@ -81,6 +82,24 @@ export function report(results: readonly ScenarioMeasurement[]): string {
     'Real seconds at the scenario time scale; "AWS s" is the waiting time as it would last on AWS. Waiting is time',
     'in Wait states (drains, bakes and the pauses between polls of a restart or a command); orchestration is the rest:',
     'Lambda calls, polls and state transitions, run here in process.',
+    ...results.flatMap(({ scenario, report: run }) =>
+      run?.failover ? [failoverTimeline(scenario, run.failover)] : [],
+    ),
+  ].join('\n');
+}
+
+/** The failover of a kill-node scenario, in the seconds AWS would take. */
+function failoverTimeline(scenario: string, failover: NonNullable<SandboxReport['failover']>): string {
+  const at = (seconds: number | null) => (seconds === null ? 'never' : `${seconds.toFixed(2)} s`);
+  const after = (seconds: number | null) => (seconds === null ? '' : ` (+${(seconds - failover.diedAt).toFixed(2)} s)`);
+  return [
+    '',
+    `Failover timeline, ${scenario} (scenario seconds since the load started):`,
+    `  node dies             ${at(failover.diedAt)}`,
+    `  loss detected         ${at(failover.detectedAt)}${after(failover.detectedAt)}  detection floor ${failover.detectionFloorSeconds} s`,
+    `  weights moved         ${at(failover.trafficRestoredAt)}${after(failover.trafficRestoredAt)}  orchestration ${failover.orchestrationSeconds ?? '-'} s, RTO ${failover.rtoSeconds ?? '-'} s`,
+    `  redundancy restored   ${at(failover.redundancyRestoredAt)}${after(failover.redundancyRestoredAt)}`,
+    `  failed requests       ${failover.failedRequests}, of which outside the detection window: ${failover.failedOutsideWindow}`,
   ].join('\n');
 }
 

@@ -38,6 +38,25 @@ export interface SandboxReport {
     failures: RequestRecord[];
   };
   readonly requestsByNode: Record<string, number>;
+  /**
+   * Present when a node was killed. Times are scenario seconds since the load started. The window runs from the
+   * death to the moment the load balancer stopped sending the node traffic; failures outside it are not the loss's.
+   */
+  readonly failover?: {
+    diedAt: number;
+    detectedAt: number | null;
+    trafficRestoredAt: number | null;
+    redundancyRestoredAt: number | null;
+    /** The best the alarms allow: period × datapoints to alarm. */
+    detectionFloorSeconds: number;
+    detectionSeconds: number | null;
+    /** From the alarm to the traffic moved: the failover's own time. */
+    orchestrationSeconds: number | null;
+    rtoSeconds: number | null;
+    failedRequests: number;
+    failedOutsideWindow: number;
+    firstFailedOutsideWindow: RequestRecord[];
+  };
   /** Share of requests that succeeded, 0 to 1. */
   readonly availability: number;
   /** The fewest healthy serving nodes seen, as a share of those serving at the start. */
@@ -111,6 +130,20 @@ export function evaluateExpectations(scenario: Scenario, report: SandboxReport):
   if (expect.surgeNodesLeft !== undefined) {
     const left = report.finalState.surgeNodes;
     check('surge nodes left', expect.surgeNodesLeft, left, left === expect.surgeNodesLeft);
+  }
+  if (expect.healthyNodes !== undefined) {
+    const healthy = report.finalState.nodes.filter((node) => node.healthy).length;
+    check('healthy permanent nodes', expect.healthyNodes, healthy, healthy === expect.healthyNodes);
+  }
+  if (expect.maxFailoverOrchestrationSeconds !== undefined) {
+    const actual = report.failover?.orchestrationSeconds ?? null;
+    const limit = expect.maxFailoverOrchestrationSeconds;
+    check('failover orchestration seconds at most', limit, actual, actual !== null && actual <= limit);
+  }
+  if (expect.maxFailedOutsideFailoverWindow !== undefined) {
+    const actual = report.failover?.failedOutsideWindow ?? null;
+    const limit = expect.maxFailedOutsideFailoverWindow;
+    check('failed requests outside the failover window at most', limit, actual, actual !== null && actual <= limit);
   }
   check('lock released', false, report.finalState.lockHeld, !report.finalState.lockHeld);
   return results;

@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { SSMClient } from '@aws-sdk/client-ssm';
@@ -12,11 +13,19 @@ import { readCloudAssembly, type SynthesizedStack } from '../test/harness/synth'
 import { resourcesOfType } from '../test/harness/template';
 import { testClusterModel } from '../test/harness/test-app';
 import { SandboxAgent } from './agent';
+import {
+  AlarmEvaluator,
+  alarmRoutesOf,
+  alarmStateChangeEvent,
+  matchesPattern,
+  nodeAlarmsOf,
+  transformInput,
+} from './alarms';
 import { createDocuments } from './documents';
 import { Fleet } from './fleet';
 import { startGateway } from './gateway';
 import { HealthChecker } from './health-checker';
-import { startLoad, summarize } from './load';
+import { type RequestRecord, startLoad, summarize } from './load';
 import { startLoadBalancer } from './load-balancer';
 import type { NodeStatus } from './node/protocol';
 import { type ExecutionReport, evaluateExpectations, type SandboxReport } from './report';
@@ -42,6 +51,7 @@ const STATE_MACHINE_IDS: Record<string, string> = {
   'upgrade-version': 'ClusterWorkflowsUpgradeVersion',
   'deploy-service': 'ClusterWorkflowsDeployService',
   'update-service': 'ClusterWorkflowsUpdateService',
+  failover: 'ClusterWorkflowsFailover',
 };
 const READY_TIMEOUT_MS = 60_000;
 const PROGRESS_STATE_TYPES = new Set(['Task', 'Wait', 'Succeed', 'Fail']);
@@ -174,8 +184,12 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
       options.signal,
     );
     await seedServices(spec.services, model, fleet, options.signal);
+    // Loaded before the load starts, as the deployed engine is always up: an alarm's workflow starts at once.
+    const localSfn = await import('../test/harness/local-sfn');
+    localSfn.prepareMachine(stack, STATE_MACHINE_IDS.failover);
     const lb = await startLoadBalancer({ elbv2, listenerArn: model.traffic.listenerArn, health: checker, ipOf });
     cleanups.push(() => lb.close());
+    const loadStarted = Date.now();
     const load = startLoad(lb.url, {
       requestsPerSecond: scenario.load.requestsPerSecond,
       maxDurationMs: scenario.load.maxDurationSeconds * 1000,
@@ -195,14 +209,83 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     }, SAMPLE_INTERVAL_MS);
     cleanups.push(() => clearInterval(sampler));
 
-    const loadStarted = Date.now();
     const executions: Promise<ExecutionReport>[] = [];
+    const workflowContext = (onState?: (workflow: string, name: string, type: string) => void) => ({
+      stack,
+      clusterName: spec.name,
+      timeScale: scenario.timeScale,
+      ...(options.signal ? { signal: options.signal } : {}),
+      runStarted: started,
+      onState: (workflow: string, name: string, type: string) => {
+        onState?.(workflow, name, type);
+        // The loops' bookkeeping (Pass and Choice states) would drown the steps an operator follows.
+        if (!PROGRESS_STATE_TYPES.has(type)) return;
+        const requests = summarize(load.records);
+        progress(
+          `[${clock()}s] ${workflow} › ${name} | ${describeWeights()} | healthy serving ` +
+            `${servingHealthy()}/${baseline} | requests ${requests.ok} ok, ${requests.failed} failed`,
+        );
+      },
+    });
+
+    // Node loss is detected as deployed: heartbeat alarms, and the rules that start failover.
+    const timeline = new FailoverTimeline(loadStarted);
+    const alarms = nodeAlarmsOf(stack);
+    const routes = alarmRoutesOf(stack);
+    const { loadClusterModel } = await import('../functions/lib/cluster-store');
+    const evaluator = new AlarmEvaluator({
+      alarms,
+      cloudwatch: new CloudWatchClient(direct),
+      scaled,
+      heartbeat: async (slot) => {
+        const current = await loadClusterModel(ssm, spec.name).catch(() => model);
+        const holder = current.nodes.find((node) => node.slot === slot);
+        const url = holder ? fleet.nodes.get(holder.instanceId)?.url : undefined;
+        if (!url) return false;
+        return fetch(`${url}/health`, { signal: AbortSignal.timeout(Math.max(200, scaled(1))) })
+          .then((answer) => answer.ok)
+          .catch(() => false);
+      },
+      onAlarm: (alarm, at) => {
+        progress(`[${clock()}s] alarm ${alarm.alarmName} → ALARM`);
+        timeline.detected(at.getTime());
+        const event = alarmStateChangeEvent(alarm, 'ALARM', at, stack.env.region, stack.env.account);
+        for (const route of routes.filter((candidate) => matchesPattern(candidate.pattern, event))) {
+          const workflow = Object.entries(STATE_MACHINE_IDS).find(([, id]) =>
+            route.stateMachineArn.split(':').at(-1)?.startsWith(id),
+          )?.[0];
+          if (!workflow) continue;
+          const input = transformInput(route, event) as Record<string, unknown>;
+          progress(`[${clock()}s] start ${workflow} ${JSON.stringify(input)}`);
+          executions.push(
+            runWorkflow({ start: workflow, input }, workflowContext()).then((report) => {
+              if (workflow === 'failover' && report.status === 'SUCCEEDED') timeline.redundancyRestored(Date.now());
+              return report;
+            }),
+          );
+        }
+      },
+    });
+    await evaluator.start();
+    cleanups.push(() => evaluator.stop());
+    const detectionFloorSeconds = Math.max(0, ...alarms.map((alarm) => alarm.periodSeconds * alarm.datapointsToAlarm));
+    const trafficWatch = setInterval(() => {
+      const lostGroup = timeline.lostTargetGroup;
+      if (lostGroup && (lb.weights().get(lostGroup) ?? 0) === 0) timeline.trafficRestored(Date.now());
+    }, SAMPLE_INTERVAL_MS);
+    cleanups.push(() => clearInterval(trafficWatch));
+
     const faultParts = {
       model,
       fleet,
       agent,
       health: checker,
       progress: (line: string) => progress(`[${clock()}s] ${line}`),
+      nodeKilled: (instanceId: string) => {
+        const slot = model.nodes.find((node) => node.instanceId === instanceId)?.slot;
+        const group = slot ? cluster.targetGroups[slot] : undefined;
+        timeline.died(Date.now(), (group ?? '') && (lb.weights().get(group ?? '') ?? 0) > 0 ? group : undefined);
+      },
     };
     const stateFaults = scenario.steps.filter(
       (step): step is FaultStep & { atState: string } => 'fault' in step && step.atState !== undefined,
@@ -213,39 +296,41 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
       if ('start' in step) {
         progress(`[${clock()}s] start ${step.start} ${JSON.stringify(step.input)}`);
         executions.push(
-          runWorkflow(step, {
-            stack,
-            clusterName: spec.name,
-            timeScale: scenario.timeScale,
-            ...(options.signal ? { signal: options.signal } : {}),
-            runStarted: started,
-            onState: (workflow, name, type) => {
+          runWorkflow(
+            step,
+            workflowContext((_workflow, name) => {
               for (const fault of stateFaults.filter((candidate) => candidate.atState === name)) {
                 stateFaults.splice(stateFaults.indexOf(fault), 1);
                 applyFault(fault, faultParts);
               }
-              // The loops' bookkeeping (Pass and Choice states) would drown the steps an operator follows.
-              if (!PROGRESS_STATE_TYPES.has(type)) return;
-              const requests = summarize(load.records);
-              progress(
-                `[${clock()}s] ${workflow} › ${name} | ${describeWeights()} | healthy serving ` +
-                  `${servingHealthy()}/${baseline} | requests ${requests.ok} ok, ${requests.failed} failed`,
-              );
-            },
-          }),
+            }),
+          ),
         );
       } else {
         applyFault(step, faultParts);
       }
     }
-    const finished = await Promise.all(executions);
+    // Workflows the alarms start join the list as the run goes; the run ends once nothing is left to start.
+    const settleDeadline = loadStarted + scenario.load.maxDurationSeconds * 1000;
+    const detectionWindowMs = scaled(detectionFloorSeconds + Math.max(0, ...alarms.map((a) => a.periodSeconds)));
+    let finished: ExecutionReport[] = [];
+    for (;;) {
+      finished = await Promise.all([...executions]);
+      const settled =
+        finished.length === executions.length &&
+        evaluator.quiet() &&
+        Date.now() - (timeline.lastDeathAt ?? 0) > detectionWindowMs;
+      if (settled || Date.now() > settleDeadline) break;
+      await sleepUntil(Date.now() + SAMPLE_INTERVAL_MS, options.signal);
+    }
+    evaluator.stop();
     await sleepUntil(Date.now() + LOAD_TAIL_MS, options.signal);
     await load.stop();
     clearInterval(sampler);
 
     const [lockTable] = resourcesOfType(stack.template, 'AWS::DynamoDB::GlobalTable');
     const finalState = await readFinalState(
-      model,
+      await loadClusterModel(ssm, spec.name),
       fleet,
       lb.weights(),
       slotOf,
@@ -266,6 +351,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
         failures: requests.failures,
       },
       requestsByNode: requests.byNode,
+      ...timeline.report(detectionFloorSeconds, scenario.timeScale, load.records),
       availability: requests.total === 0 ? 1 : requests.ok / requests.total,
       minHealthyCapacityPercent: Math.round((minServing / baseline) * 100),
       finalState,
@@ -299,7 +385,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
  * calls, polls and state transitions).
  */
 async function runWorkflow(
-  step: Extract<ScenarioStep, { start: string }>,
+  step: { start: string; input: Record<string, unknown> },
   context: {
     stack: SynthesizedStack;
     clusterName: string;
@@ -372,13 +458,17 @@ function applyFault(
     agent: SandboxAgent;
     health: HealthChecker;
     progress: (line: string) => void;
+    nodeKilled: (instanceId: string) => void;
   },
 ): void {
   const target = resolveTarget(step.target, parts.model, parts.fleet);
   parts.progress(`fault ${step.fault} on ${step.target} (${target ?? 'no such node'})`);
   switch (step.fault) {
     case 'kill-node':
-      if (target) void parts.fleet.stop([target]);
+      if (target) {
+        parts.nodeKilled(target);
+        void parts.fleet.stop([target]);
+      }
       break;
     case 'fail-command': {
       const documentName = step.command
@@ -507,5 +597,82 @@ async function sleepUntil(time: number, signal?: AbortSignal): Promise<void> {
   while (Date.now() < time) {
     if (signal?.aborted) throw new Error('The sandbox run was interrupted');
     await new Promise((resolve) => setTimeout(resolve, Math.min(100, time - Date.now())));
+  }
+}
+
+/**
+ * When a killed node died, when its alarm fired, when the load balancer stopped sending it traffic (read from the
+ * data plane's own weights), and when failover restored redundancy. Reported in scenario seconds, the time AWS would
+ * take: real time divided by the time scale.
+ */
+class FailoverTimeline {
+  lastDeathAt: number | undefined;
+  lostTargetGroup: string | undefined;
+  private diedAt: number | undefined;
+  private detectedAt: number | undefined;
+  private trafficRestoredAt: number | undefined;
+  private redundancyRestoredAt: number | undefined;
+
+  constructor(private readonly loadStarted: number) {}
+
+  died(at: number, servingTargetGroup: string | undefined): void {
+    this.lastDeathAt = at;
+    if (this.diedAt !== undefined) return;
+    this.diedAt = at;
+    this.lostTargetGroup = servingTargetGroup;
+    // A node that carried no traffic leaves nothing to restore.
+    if (!servingTargetGroup) this.trafficRestoredAt = at;
+  }
+
+  detected(at: number): void {
+    this.detectedAt ??= at;
+  }
+
+  trafficRestored(at: number): void {
+    if (this.diedAt !== undefined) this.trafficRestoredAt ??= at;
+    this.lostTargetGroup = undefined;
+  }
+
+  redundancyRestored(at: number): void {
+    this.redundancyRestoredAt ??= at;
+  }
+
+  report(
+    detectionFloorSeconds: number,
+    timeScale: number,
+    records: readonly RequestRecord[],
+  ): { failover?: SandboxReport['failover'] } {
+    if (this.diedAt === undefined) return {};
+    const seconds = (at: number | undefined) =>
+      at === undefined ? null : Math.round(((at - this.loadStarted) / 1000 / timeScale) * 100) / 100;
+    const diedAt = seconds(this.diedAt) ?? 0;
+    const trafficRestoredAt = seconds(this.trafficRestoredAt);
+    const detectedAt = seconds(this.detectedAt);
+    const diedAtMs = this.diedAt;
+    const windowEnd = this.trafficRestoredAt ?? Number.POSITIVE_INFINITY;
+    const failed = records.filter((record) => record.status < 200 || record.status >= 500);
+    // A request belongs to the window if it ended after the death and was sent before the traffic moved.
+    const outside = failed.filter((record) => {
+      const sent = this.loadStarted + record.at;
+      return sent + record.latencyMs < diedAtMs || sent > windowEnd;
+    });
+    return {
+      failover: {
+        diedAt,
+        detectedAt,
+        trafficRestoredAt,
+        redundancyRestoredAt: seconds(this.redundancyRestoredAt),
+        detectionFloorSeconds,
+        detectionSeconds: detectedAt === null ? null : Math.round((detectedAt - diedAt) * 100) / 100,
+        orchestrationSeconds:
+          detectedAt === null || trafficRestoredAt === null
+            ? null
+            : Math.round((trafficRestoredAt - detectedAt) * 100) / 100,
+        rtoSeconds: trafficRestoredAt === null ? null : Math.round((trafficRestoredAt - diedAt) * 100) / 100,
+        failedRequests: failed.length,
+        failedOutsideWindow: outside.length,
+        firstFailedOutsideWindow: outside.slice(0, 5),
+      },
+    };
   }
 }

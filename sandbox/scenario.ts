@@ -101,6 +101,12 @@ export const scenarioSchema = z.strictObject({
       schemaVersion: z.optional(z.string()),
       /** `service artifact`, deployed on every permanent node at the end. */
       serviceOnEveryNode: z.optional(z.string()),
+      /** Permanent nodes (replacements included) healthy at the end. */
+      healthyNodes: z.optional(z.int().check(z.minimum(0))),
+      /** After a kill-node fault: the failover's own time, from the alarm to the traffic moved, at most. */
+      maxFailoverOrchestrationSeconds: z.optional(z.number().check(z.minimum(0))),
+      /** After a kill-node fault: failed requests outside the window from the death to the traffic moved. */
+      maxFailedOutsideFailoverWindow: z.optional(z.int().check(z.minimum(0))),
     }),
     {},
   ),

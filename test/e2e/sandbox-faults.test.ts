@@ -1,6 +1,29 @@
-import { outcome, processesUsing, removeWorkDir, runSandbox, writeScenario } from './sandbox-cli';
+import { outcome, processesUsing, removeWorkDir, runSandbox, scenarioFile, writeScenario } from './sandbox-cli';
 
 describe('sandbox: faults', () => {
+  it('fails over when the active node dies: its alarm starts failover and a replacement ends as the passive node', async () => {
+    const run = await runSandbox(scenarioFile('failover'));
+
+    expect(outcome(run)).toEqual({ exitCode: 0, failedExpectations: [], errors: [] });
+    const failover = run.report?.failover;
+    const floor = failover?.detectionFloorSeconds ?? 0;
+    // CloudWatch judges a period once it is over: detection takes between N and N+1 periods (here 10 s each).
+    expect(failover?.detectionSeconds).toBeGreaterThanOrEqual(floor);
+    expect(failover?.detectionSeconds).toBeLessThan(floor + 10);
+    expect(failover?.orchestrationSeconds).toBeLessThan(2);
+    expect(failover?.rtoSeconds).toBeLessThan(floor + 10 + 2);
+    expect(failover?.failedRequests).toBeGreaterThan(0);
+    expect(failover?.failedOutsideWindow).toBe(0);
+    const nodes = run.report?.finalState.nodes ?? [];
+    const manager = nodes.find((node) => node.role === 'manager');
+    expect(nodes.every((node) => node.healthy)).toBe(true);
+    expect(manager?.weight).toBe(0);
+    expect(nodes.find((node) => node.role === 'worker')?.weight).toBe(100);
+    expect(run.report?.awsCalls['ec2:RunInstances']).toBe(3); // the two nodes, then the replacement
+    expect(processesUsing(run.workDir)).toEqual([]);
+    removeWorkDir(run);
+  }, 300_000);
+
   it('refuses to patch when the passive node fails its health checks, before touching anything', async () => {
     const { file, remove } = writeScenario({
       name: 'the passive node is unhealthy',

@@ -40,7 +40,7 @@ describe('sandbox: services, rollback and clean-up', () => {
     removeWorkDir(run);
   }, 240_000);
 
-  it('counts the requests that fail when the active node dies with nobody to fail over, and exits 1', async () => {
+  it('counts the requests that fail while the loss of the active node is detected, and exits 1 when none may fail', async () => {
     const { file, remove } = writeScenario({
       name: 'the active node dies',
       load: { requestsPerSecond: 100, maxDurationSeconds: 30 },

@@ -231,8 +231,34 @@ export function stateMachineLogicalId(stack: SynthesizedStack, requested?: strin
   return ids[0] as string;
 }
 
+const validatedMachines = new WeakMap<AslDefinition, StateMachine>();
+
+/**
+ * The validated machine for a synthesized state machine. Validating takes a few hundred milliseconds, so it is done
+ * once per definition, not per execution; a caller that must start executions at once can prepare them early.
+ */
+export function prepareMachine(stack: SynthesizedStack, stateMachine?: string): StateMachine {
+  const resolved = definitionOf(stack, stateMachineLogicalId(stack, stateMachine));
+  let machine = validatedMachines.get(resolved);
+  if (!machine) {
+    machine = new StateMachine(withScaledDynamicWaits(resolved) as never, {
+      validationOptions: { checkArn: true, checkPaths: true },
+    });
+    validatedMachines.set(resolved, machine);
+  }
+  return machine;
+}
+
+/** Resolving every definition of a template takes a while; a run starts many executions of the same few. */
+const resolvedMachines = new WeakMap<SynthesizedStack['template'], ReturnType<typeof stateMachinesIn>>();
+
 export function definitionOf(stack: SynthesizedStack, logicalId: string): AslDefinition {
-  const found = stateMachinesIn(stack.template, stack.env).find((machine) => machine.logicalId === logicalId);
+  let machines = resolvedMachines.get(stack.template);
+  if (!machines) {
+    machines = stateMachinesIn(stack.template, stack.env);
+    resolvedMachines.set(stack.template, machines);
+  }
+  const found = machines.find((machine) => machine.logicalId === logicalId);
   if (!found) throw new Error(`No state machine ${logicalId} in ${stack.stackName}`);
   return found.definition;
 }
@@ -246,13 +272,13 @@ export async function runLocally(options: LocalExecutionOptions): Promise<LocalE
   const { stack } = options;
   const timeScale = options.timeScale ?? DEFAULT_TIME_SCALE;
   const logicalId = stateMachineLogicalId(stack, options.stateMachine);
-  const definition = withScaledDynamicWaits(definitionOf(stack, logicalId));
+  const machine = prepareMachine(stack, logicalId);
   const stateMachineArn = `arn:aws:states:${stack.env.region}:${stack.env.account}:stateMachine:${logicalId}`;
   const executionName = options.executionName ?? crypto.randomUUID();
   const executionArn = `arn:aws:states:${stack.env.region}:${stack.env.account}:execution:${logicalId}:${executionName}`;
   const startedAt = Date.now();
 
-  const machine = new StateMachine(definition as never, { validationOptions: { checkArn: true, checkPaths: true } });
+  const definition = withScaledDynamicWaits(definitionOf(stack, logicalId));
   const execution = machine.run(options.input, {
     overrides: {
       taskResourceLocalHandlers: taskHandlers(options, definition, localFunctions(stack.template, stack.env)),

@@ -59,6 +59,10 @@ export function fakeAttribute(
         : `${prefix}:logs:${region}:${account}:log-group:${name('LogGroupName')}:*`;
     case 'AWS::KMS::Key':
       return attribute === 'Ref' ? logicalId : `${prefix}:kms:${region}:${account}:key/${logicalId}`;
+    case 'AWS::CloudWatch::Alarm':
+      return attribute === 'Ref'
+        ? name('AlarmName')
+        : `${prefix}:cloudwatch:${region}:${account}:alarm:${name('AlarmName')}`;
     case 'AWS::IAM::Role':
       return attribute === 'Ref' ? logicalId : `${prefix}:iam::${account}:role/${logicalId}`;
     default:

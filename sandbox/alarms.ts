@@ -1,0 +1,208 @@
+import { type CloudWatchClient, PutMetricAlarmCommand, SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
+import type { SynthesizedStack } from '../test/harness/synth';
+import { resolveIntrinsics, resourcesOfType } from '../test/harness/template';
+
+/**
+ * The deployed detection path, run locally: the node alarms and the EventBridge rules are read from the synthesized
+ * stack, an evaluator turns missed heartbeats into alarm states (in moto too, so DescribeAlarms agrees), and a router
+ * matches the resulting "CloudWatch Alarm State Change" event against each rule's pattern and starts the rule's
+ * state machine with the rule's input transformer applied.
+ */
+
+export interface NodeAlarm {
+  readonly alarmName: string;
+  readonly alarmArn: string;
+  readonly slot: string;
+  readonly periodSeconds: number;
+  readonly datapointsToAlarm: number;
+}
+
+export interface AlarmRoute {
+  readonly pattern: Record<string, unknown>;
+  readonly stateMachineArn: string;
+  readonly inputPathsMap: Record<string, string>;
+  readonly inputTemplate: string;
+}
+
+type Json = Parameters<typeof resolveIntrinsics>[2];
+
+export function nodeAlarmsOf(stack: SynthesizedStack): NodeAlarm[] {
+  return resourcesOfType(stack.template, 'AWS::CloudWatch::Alarm').flatMap(([logicalId, resource]) => {
+    const properties = resource.Properties ?? {};
+    const dimensions = (properties.Dimensions ?? []) as { Name: string; Value: string }[];
+    const slot = dimensions.find((dimension) => dimension.Name === 'Slot')?.Value;
+    if (slot === undefined) return [];
+    return [
+      {
+        alarmName: String(properties.AlarmName),
+        alarmArn: String(resolveIntrinsics(stack.template, stack.env, { 'Fn::GetAtt': [logicalId, 'Arn'] })),
+        slot,
+        periodSeconds: Number(properties.Period),
+        datapointsToAlarm: Number(properties.DatapointsToAlarm ?? properties.EvaluationPeriods),
+      },
+    ];
+  });
+}
+
+export function alarmRoutesOf(stack: SynthesizedStack): AlarmRoute[] {
+  return resourcesOfType(stack.template, 'AWS::Events::Rule').flatMap(([, resource]) => {
+    const properties = (resolveIntrinsics(stack.template, stack.env, (resource.Properties ?? {}) as Json) ?? {}) as {
+      EventPattern?: Record<string, unknown>;
+      Targets?: { Arn: string; InputTransformer?: { InputPathsMap?: Record<string, string>; InputTemplate: string } }[];
+    };
+    return (properties.Targets ?? []).flatMap((target) =>
+      properties.EventPattern && target.InputTransformer
+        ? [
+            {
+              pattern: properties.EventPattern,
+              stateMachineArn: target.Arn,
+              inputPathsMap: target.InputTransformer.InputPathsMap ?? {},
+              inputTemplate: target.InputTransformer.InputTemplate,
+            },
+          ]
+        : [],
+    );
+  });
+}
+
+/** EventBridge's matching for the patterns we write: arrays list allowed values, objects nest. */
+export function matchesPattern(pattern: unknown, event: unknown): boolean {
+  if (Array.isArray(pattern)) {
+    const values = Array.isArray(event) ? event : [event];
+    return values.some((value) => pattern.includes(value));
+  }
+  if (typeof pattern !== 'object' || pattern === null) return pattern === event;
+  if (typeof event !== 'object' || event === null) return false;
+  return Object.entries(pattern).every(([key, inner]) =>
+    matchesPattern(inner, (event as Record<string, unknown>)[key]),
+  );
+}
+
+/** An input transformer: each `<name>` in the template becomes the JSON of the event value its path selects. */
+export function transformInput(route: AlarmRoute, event: Record<string, unknown>): unknown {
+  const text = route.inputTemplate.replace(/<([\w-]+)>/g, (placeholder, name: string) => {
+    const path = route.inputPathsMap[name];
+    if (path === undefined) return placeholder;
+    const value = path
+      .replace(/^\$\.?/, '')
+      .split('.')
+      .filter(Boolean)
+      .reduce<unknown>((at, key) => (at as Record<string, unknown> | undefined)?.[key], event);
+    return JSON.stringify(value ?? null);
+  });
+  return JSON.parse(text);
+}
+
+export function alarmStateChangeEvent(
+  alarm: NodeAlarm,
+  state: 'ALARM' | 'OK',
+  at: Date,
+  region: string,
+  account: string,
+) {
+  return {
+    version: '0',
+    id: `${alarm.alarmName}-${at.getTime()}`,
+    'detail-type': 'CloudWatch Alarm State Change',
+    source: 'aws.cloudwatch',
+    account,
+    time: at.toISOString(),
+    region,
+    resources: [alarm.alarmArn],
+    detail: { alarmName: alarm.alarmName, state: { value: state, reason: 'Heartbeat missing (sandbox evaluator)' } },
+  };
+}
+
+export interface AlarmEvaluatorOptions {
+  readonly alarms: readonly NodeAlarm[];
+  readonly cloudwatch: CloudWatchClient;
+  /** Whether the node holding the slot sent its heartbeat this period: alive and passing its own health check. */
+  readonly heartbeat: (slot: string) => Promise<boolean>;
+  /** Scenario seconds to real milliseconds. */
+  readonly scaled: (seconds: number) => number;
+  readonly onAlarm: (alarm: NodeAlarm, at: Date) => void;
+}
+
+/**
+ * Evaluates each node alarm as CloudWatch would with missing data treated as breaching. A node beats at the start of
+ * each period; the period's datapoint is missing when it did not, and CloudWatch judges a period once it is over. So
+ * the alarm fires `datapointsToAlarm` whole periods after the last beat, never sooner: a node that dies just after a
+ * beat is declared lost between N and N+1 periods later. OK again on the next beat.
+ */
+export class AlarmEvaluator {
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly missed = new Map<string, number>();
+  private readonly states = new Map<string, 'OK' | 'ALARM'>();
+  private readonly inFlight = new Set<string>();
+  /** Whether the node beat at the start of the period now running, judged when the period ends. */
+  private readonly beatThisPeriod = new Map<string, boolean>();
+
+  constructor(private readonly options: AlarmEvaluatorOptions) {}
+
+  async start(): Promise<void> {
+    for (const alarm of this.options.alarms) {
+      // moto holds the alarm too, so what the workflows and operators read agrees with the evaluator.
+      await this.options.cloudwatch.send(
+        new PutMetricAlarmCommand({
+          AlarmName: alarm.alarmName,
+          Namespace: 'ZeroDown',
+          MetricName: 'NodeHeartbeat',
+          Statistic: 'SampleCount',
+          Period: alarm.periodSeconds,
+          EvaluationPeriods: alarm.datapointsToAlarm,
+          DatapointsToAlarm: alarm.datapointsToAlarm,
+          Threshold: 1,
+          ComparisonOperator: 'LessThanThreshold',
+          TreatMissingData: 'breaching',
+        }),
+      );
+      this.states.set(alarm.alarmName, 'OK');
+      this.timers.push(setInterval(() => void this.evaluate(alarm), this.options.scaled(alarm.periodSeconds)));
+    }
+  }
+
+  stop(): void {
+    for (const timer of this.timers) clearInterval(timer);
+    this.timers.length = 0;
+  }
+
+  /** No alarm firing and no heartbeat missing: nothing more will start. */
+  quiet(): boolean {
+    return (
+      [...this.states.values()].every((state) => state === 'OK') &&
+      [...this.missed.values()].every((n) => n === 0) &&
+      [...this.beatThisPeriod.values()].every(Boolean)
+    );
+  }
+
+  private async evaluate(alarm: NodeAlarm): Promise<void> {
+    if (this.inFlight.has(alarm.alarmName)) return;
+    this.inFlight.add(alarm.alarmName);
+    try {
+      const beat = this.beatThisPeriod.get(alarm.alarmName) ?? true;
+      this.beatThisPeriod.set(alarm.alarmName, await this.options.heartbeat(alarm.slot));
+      const missed = beat ? 0 : (this.missed.get(alarm.alarmName) ?? 0) + 1;
+      this.missed.set(alarm.alarmName, missed);
+      const state = this.states.get(alarm.alarmName);
+      if (state === 'OK' && missed >= alarm.datapointsToAlarm) await this.transition(alarm, 'ALARM');
+      if (state === 'ALARM' && beat) await this.transition(alarm, 'OK');
+    } finally {
+      this.inFlight.delete(alarm.alarmName);
+    }
+  }
+
+  private async transition(alarm: NodeAlarm, state: 'OK' | 'ALARM'): Promise<void> {
+    this.states.set(alarm.alarmName, state);
+    const at = new Date();
+    await this.options.cloudwatch
+      .send(
+        new SetAlarmStateCommand({
+          AlarmName: alarm.alarmName,
+          StateValue: state,
+          StateReason: state === 'ALARM' ? 'Heartbeat missing' : 'Heartbeat back',
+        }),
+      )
+      .catch(() => undefined);
+    if (state === 'ALARM') this.options.onAlarm(alarm, at);
+  }
+}
