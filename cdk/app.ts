@@ -5,12 +5,17 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { type ClusterModelInput, parseClusterModel } from '../functions/lib/cluster-model';
 import { ClusterModelError } from '../functions/lib/errors';
 import { PROJECT_ROOT } from './paths';
+import { DrStack } from './stacks/dr-stack';
 import { OrchestrationStack } from './stacks/orchestration-stack';
 
 export const CLUSTER_FILES_CONTEXT_KEY = 'zerodown:clusterFiles';
 
 export function stackIdFor(clusterName: string): string {
   return `ZeroDown-${clusterName}`;
+}
+
+export function drStackIdFor(clusterName: string): string {
+  return `ZeroDown-${clusterName}-dr`;
 }
 
 /** Adds one orchestration stack per cluster, and the cdk-nag AwsSolutions checks over the whole app. */
@@ -21,11 +26,19 @@ export function buildApp(app: App, models: readonly ClusterModelInput[]): Orches
       throw new ClusterModelError('Duplicate cluster', [{ path: 'name', message: `"${model.name}" is defined twice` }]);
     }
     names.add(model.name);
-    return new OrchestrationStack(app, stackIdFor(model.name), {
+    const stack = new OrchestrationStack(app, stackIdFor(model.name), {
       model,
       env: { region: model.region, account: process.env.CDK_DEFAULT_ACCOUNT },
       description: `zerodown orchestration for cluster ${model.name}`,
     });
+    if (model.dr) {
+      new DrStack(app, drStackIdFor(model.name), {
+        model,
+        env: { region: model.dr.region, account: process.env.CDK_DEFAULT_ACCOUNT },
+        description: `zerodown DR orchestration for cluster ${model.name}, in ${model.dr.region}`,
+      });
+    }
+    return stack;
   });
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return stacks;

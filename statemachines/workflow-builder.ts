@@ -44,12 +44,12 @@ type FailureRoute = { readonly kind: 'rollback'; readonly target: sfn.IChainable
  * Builds workflow states from the node operations. Every step catches every error into the rollback path and records
  * which step failed, and every loop is bounded by an attempt or item count.
  */
-export class WorkflowBuilder {
+export class WorkflowBuilder<Ops extends object = WorkflowOperations> {
   private route: FailureRoute = { kind: 'raise' };
 
   constructor(
     readonly scope: Construct,
-    readonly ops: WorkflowOperations,
+    readonly ops: Ops,
     readonly workflow: string,
     readonly timing: WorkflowTiming = DEFAULT_TIMING,
   ) {}

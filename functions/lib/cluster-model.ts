@@ -198,6 +198,8 @@ const drSchema = z.strictObject({
   imageId: z.optional(imageIdSchema),
   imageParameter: z.optional(ssmParameterNameSchema),
   subnetIds: z.array(subnetIdSchema).check(z.minLength(1)),
+  /** For the DR function that checks the DR nodes on their private IPs. */
+  securityGroupIds: z.array(securityGroupIdSchema).check(z.minLength(1), z.maxLength(5)),
   nodeCount: z._default(z.int().check(z.minimum(1), z.maximum(MAX_WEIGHTED_TARGET_GROUPS - 1)), 2),
   loadBalancerArn: loadBalancerArnSchema,
   targetGroupArn: targetGroupArnSchema,

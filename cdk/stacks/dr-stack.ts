@@ -1,0 +1,187 @@
+import { ArnFormat, Duration, RemovalPolicy, Stack, type StackProps, Tags } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as ssm from 'aws-cdk-lib/aws-ssm';
+import type { Construct, IConstruct } from 'constructs';
+import {
+  CLUSTER_TAG_KEY,
+  type ClusterModelInput,
+  clusterParameterName,
+  parseClusterModel,
+  ROLE_TAG_KEY,
+} from '../../functions/lib/cluster-model';
+import { parameterTierFor } from '../../functions/lib/cluster-store';
+import { DR_ROLE, drSiteOf } from '../../functions/lib/dr';
+import { membershipParameterName } from '../../functions/lib/membership';
+import { REGION_FAILOVER, regionFailoverDefinition } from '../../statemachines/region-failover';
+import { workflowNamePrefix } from '../constructs/node-operations';
+import { WorkflowStateMachine } from '../constructs/workflow-state-machine';
+import { ZeroDownFunction } from '../constructs/zerodown-function';
+import { acknowledgeWildcardResource } from '../nag';
+
+export interface DrStackProps extends StackProps {
+  readonly model: ClusterModelInput;
+}
+
+/**
+ * The DR site's orchestration, deployed in the DR region so that losing the primary region cannot take it down: a
+ * copy of the cluster model, the functions that start and stop the cold standby and move the DNS name, and the
+ * `region-failover` state machine. The cold standby itself (launch template, AMI, load balancer and target group in
+ * the DR region, and the Route 53 records) is the operator's, named in the model's `dr` block.
+ */
+export class DrStack extends Stack {
+  public readonly regionFailover: WorkflowStateMachine;
+
+  constructor(scope: Construct, id: string, props: DrStackProps) {
+    super(scope, id, props);
+    const model = parseClusterModel(props.model);
+    const site = drSiteOf(model);
+    const logGroupName = `/aws/vendedlogs/states/zerodown-${model.name}-dr`;
+
+    const key = new kms.Key(this, 'Key', {
+      description: `zerodown ${model.name}: DR workflow logs`,
+      enableKeyRotation: true,
+      pendingWindow: Duration.days(30),
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'AllowCloudWatchLogsForThisCluster',
+        principals: [new iam.ServicePrincipal(`logs.${this.region}.amazonaws.com`)],
+        actions: ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
+        resources: ['*'],
+        conditions: {
+          ArnLike: {
+            'kms:EncryptionContext:aws:logs:arn': this.formatArn({
+              service: 'logs',
+              resource: 'log-group',
+              resourceName: `${logGroupName}*`,
+              arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+            }),
+          },
+        },
+      }),
+    );
+
+    // The DR functions read the model in their own region: the primary region may be the one that is gone.
+    const serialized = JSON.stringify(model);
+    const modelParameter = new ssm.StringParameter(this, 'Model', {
+      parameterName: clusterParameterName(model.name),
+      description: `zerodown cluster model for ${model.name} (DR copy)`,
+      stringValue: serialized,
+      tier: parameterTierFor(serialized) === 'Advanced' ? ssm.ParameterTier.ADVANCED : ssm.ParameterTier.STANDARD,
+    });
+    const membership = this.arn('ssm', 'parameter', membershipParameterName(model.name).slice(1));
+    const readsModel = (fn: lambda.IFunction) => {
+      modelParameter.grantRead(fn);
+      allow(fn, ['ssm:GetParameters'], [membership]);
+    };
+
+    const drNodes = new ZeroDownFunction(this, 'DrNodes', {
+      entry: 'functions/dr-nodes.ts',
+      description: `zerodown ${model.name}: launch, check and tear down the DR nodes`,
+      environment: { CLUSTER_NAME: model.name },
+      timeout: Duration.seconds(60),
+      vpc: { subnetIds: site.subnetIds, securityGroupIds: site.securityGroupIds },
+    }).function;
+    readsModel(drNodes);
+    allow(drNodes, ['ec2:DescribeInstances', 'elasticloadbalancing:DescribeTargetHealth'], ['*']);
+    const created = ['instance', 'volume', 'network-interface'].map((type) => this.arn('ec2', type, '*'));
+    allow(drNodes, ['ec2:RunInstances'], created, {
+      StringEquals: { [`aws:RequestTag/${CLUSTER_TAG_KEY}`]: model.name, [`aws:RequestTag/${ROLE_TAG_KEY}`]: DR_ROLE },
+    });
+    const used = [
+      this.arn('ec2', 'launch-template', site.launchTemplateId),
+      ...site.subnetIds.map((subnet) => this.arn('ec2', 'subnet', subnet)),
+      this.formatArn({ service: 'ec2', account: '', resource: 'image', resourceName: '*' }),
+      this.arn('ec2', 'security-group', '*'),
+      this.arn('ec2', 'key-pair', '*'),
+    ];
+    allow(drNodes, ['ec2:RunInstances'], used);
+    allow(drNodes, ['ec2:CreateTags'], created, { StringEquals: { 'ec2:CreateAction': 'RunInstances' } });
+    allow(
+      drNodes,
+      ['elasticloadbalancing:RegisterTargets', 'elasticloadbalancing:DeregisterTargets'],
+      [site.targetGroupArn],
+    );
+    allow(drNodes, ['ec2:TerminateInstances'], [this.arn('ec2', 'instance', '*')], {
+      StringEquals: {
+        [`aws:ResourceTag/${CLUSTER_TAG_KEY}`]: model.name,
+        [`aws:ResourceTag/${ROLE_TAG_KEY}`]: DR_ROLE,
+      },
+    });
+    if (site.imageParameter) {
+      allow(drNodes, ['ssm:GetParameter'], [this.arn('ssm', 'parameter', site.imageParameter.slice(1))]);
+    }
+    for (const resource of [...created, this.arn('ec2', 'instance', '*')]) {
+      acknowledgeWildcardResource(
+        roleOf(drNodes),
+        resource,
+        'New instances have no ARN before launch, and only instances tagged with this cluster and the dr role can be ' +
+          'terminated: the tag conditions scope it.',
+      );
+    }
+    for (const resource of used.slice(site.subnetIds.length + 1)) {
+      acknowledgeWildcardResource(
+        roleOf(drNodes),
+        resource,
+        'The AMI, security groups and key pair come from the DR launch template and AMI at launch time.',
+      );
+    }
+
+    const routeDns = new ZeroDownFunction(this, 'RouteDns', {
+      entry: 'functions/route-dns.ts',
+      description: `zerodown ${model.name}: point the DNS name at the primary or the DR region`,
+      environment: { CLUSTER_NAME: model.name },
+    }).function;
+    readsModel(routeDns);
+    const zone = this.formatArn({
+      service: 'route53',
+      region: '',
+      account: '',
+      resource: 'hostedzone',
+      resourceName: site.hostedZoneId,
+    });
+    allow(routeDns, ['route53:ListResourceRecordSets', 'route53:ChangeResourceRecordSets'], [zone]);
+    allow(
+      routeDns,
+      [
+        'elasticloadbalancing:DescribeLoadBalancers',
+        'elasticloadbalancing:DescribeListeners',
+        'elasticloadbalancing:DescribeRules',
+        'elasticloadbalancing:DescribeTargetHealth',
+      ],
+      ['*'],
+    );
+
+    const logGroup = new logs.LogGroup(this, 'StateMachineLogs', {
+      logGroupName,
+      retention: logs.RetentionDays.THREE_MONTHS,
+      encryptionKey: key,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    this.regionFailover = new WorkflowStateMachine(this, 'RegionFailover', {
+      stateMachineName: `${workflowNamePrefix(model.name)}${REGION_FAILOVER}`,
+      comment: `zerodown ${model.name}: start the DR site, move DNS to it, drill it, or fail back`,
+      definition: regionFailoverDefinition(this, { drNodes, routeDns }),
+      logGroup,
+      timeout: Duration.hours(2),
+      lambdaFunctions: [drNodes, routeDns],
+    });
+    Tags.of(this).add(CLUSTER_TAG_KEY, model.name);
+  }
+
+  private arn(service: string, resource: string, resourceName: string): string {
+    return this.formatArn({ service, resource, resourceName });
+  }
+}
+
+function allow(fn: lambda.IFunction, actions: string[], resources: string[], conditions?: Record<string, unknown>) {
+  fn.addToRolePolicy(new iam.PolicyStatement({ actions, resources, ...(conditions ? { conditions } : {}) }));
+}
+
+function roleOf(fn: lambda.IFunction): IConstruct {
+  return fn.role ?? fn;
+}

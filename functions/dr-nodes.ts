@@ -1,0 +1,27 @@
+import * as z from 'zod/mini';
+import { clientsIn } from './lib/clients/regional';
+import { drSiteOf, drStatus, launchDrNodes, tearDownDrNodes } from './lib/dr';
+import { clusterModelFor } from './lib/handler';
+import { clusterInput, executionArnInput, parseInput } from './lib/input';
+
+const since = z.optional(z.iso.datetime({ offset: true }));
+const inputSchema = z.discriminatedUnion('action', [
+  z.strictObject({ action: z.literal('launch'), ...clusterInput, execution: executionArnInput }),
+  z.strictObject({ action: z.literal('status'), ...clusterInput, execution: z.optional(executionArnInput), since }),
+  z.strictObject({ action: z.literal('teardown'), ...clusterInput, execution: z.optional(executionArnInput) }),
+]);
+
+/** Launch, poll or tear down the DR site's nodes (those of one execution, or all of the cluster's). */
+export async function handler(event: unknown) {
+  const input = parseInput(inputSchema, event, 'dr-nodes');
+  const model = await clusterModelFor(input.cluster);
+  const clients = clientsIn(drSiteOf(model).region);
+  switch (input.action) {
+    case 'launch':
+      return { nodes: await launchDrNodes(clients, model, input.execution) };
+    case 'status':
+      return drStatus(clients, model, input);
+    case 'teardown':
+      return tearDownDrNodes(clients, model, input);
+  }
+}

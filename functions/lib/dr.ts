@@ -1,0 +1,241 @@
+import { createHash } from 'node:crypto';
+import {
+  DescribeInstancesCommand,
+  type EC2Client,
+  type Instance,
+  RunInstancesCommand,
+  TerminateInstancesCommand,
+} from '@aws-sdk/client-ec2';
+import {
+  DeregisterTargetsCommand,
+  type ElasticLoadBalancingV2Client,
+  RegisterTargetsCommand,
+} from '@aws-sdk/client-elastic-load-balancing-v2';
+import { GetParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
+import { type CheckResult, runHttpCheck, targetHealthCheck } from './checks';
+import { CLUSTER_TAG_KEY, type ClusterModel, ROLE_TAG_KEY } from './cluster-model';
+import { ConfigurationError } from './errors';
+import { EXECUTION_TAG_KEY } from './nodes';
+import { isWeighted, readClusterTargetHealth, readTargetHealth, readWeights } from './traffic';
+
+/** The role tag of the nodes a region failover starts in the DR region. */
+export const DR_ROLE = 'dr';
+
+export type DrSite = NonNullable<ClusterModel['dr']>;
+
+export interface DrClients {
+  readonly ec2: EC2Client;
+  readonly elbv2: ElasticLoadBalancingV2Client;
+  readonly ssm: SSMClient;
+}
+
+export interface DrNode {
+  readonly instanceId: string;
+  readonly state: string;
+  readonly privateIp?: string;
+}
+
+export interface DrNodeStatus extends DrNode {
+  readonly checks: CheckResult[];
+  readonly passed: boolean;
+}
+
+export interface DrStatus {
+  readonly nodes: DrNodeStatus[];
+  /** Every wanted node is running and passes every check. */
+  readonly ready: boolean;
+  readonly waitingFor?: string;
+  readonly checkedAt: string;
+  /** Seconds from `since` (the execution's start) to this check, when given. */
+  readonly elapsedSeconds?: number;
+}
+
+export function drSiteOf(model: ClusterModel): DrSite {
+  if (!model.dr) {
+    throw new ConfigurationError(`Cluster "${model.name}" has no DR site: add a "dr" block to its model`);
+  }
+  return model.dr;
+}
+
+const LIVE_STATES = ['pending', 'running'];
+
+/** The DR nodes of the cluster (of one execution, when given) that are not on their way out. */
+export async function findDrNodes(ec2: EC2Client, model: ClusterModel, execution?: string): Promise<DrNode[]> {
+  const filters = [
+    { Name: `tag:${CLUSTER_TAG_KEY}`, Values: [model.name] },
+    { Name: `tag:${ROLE_TAG_KEY}`, Values: [DR_ROLE] },
+    { Name: 'instance-state-name', Values: LIVE_STATES },
+  ];
+  if (execution) filters.push({ Name: `tag:${EXECUTION_TAG_KEY}`, Values: [execution.slice(0, 256)] });
+  const response = await ec2.send(new DescribeInstancesCommand({ Filters: filters }));
+  return (response.Reservations ?? []).flatMap((reservation) => (reservation.Instances ?? []).map(toDrNode));
+}
+
+function toDrNode(instance: Instance): DrNode {
+  return {
+    instanceId: instance.InstanceId ?? '',
+    state: instance.State?.Name ?? 'unknown',
+    ...(instance.PrivateIpAddress ? { privateIp: instance.PrivateIpAddress } : {}),
+  };
+}
+
+/** One ClientToken per node of an execution: a retried launch of node 2 can never start a third node. */
+function clientToken(execution: string, index: number): string {
+  return createHash('sha256').update(`${execution}#dr#${index}`).digest('hex').slice(0, 64);
+}
+
+async function drImageId(ssm: SSMClient, site: DrSite): Promise<string | undefined> {
+  if (site.imageId) return site.imageId;
+  if (!site.imageParameter) return undefined;
+  return (await ssm.send(new GetParameterCommand({ Name: site.imageParameter }))).Parameter?.Value;
+}
+
+/**
+ * Starts the cold standby: `dr.nodeCount` nodes from the DR launch template and AMI, spread over the DR subnets,
+ * tagged with the cluster, the `dr` role and the execution, and registered in the DR target group. A retry counts
+ * the execution's nodes first and launches only the missing ones.
+ */
+export async function launchDrNodes(clients: DrClients, model: ClusterModel, execution: string): Promise<DrNode[]> {
+  const site = drSiteOf(model);
+  const existing = await findDrNodes(clients.ec2, model, execution);
+  const launched: DrNode[] = [];
+  if (existing.length < site.nodeCount) {
+    const imageId = await drImageId(clients.ssm, site);
+    const tags = [
+      { Key: CLUSTER_TAG_KEY, Value: model.name },
+      { Key: ROLE_TAG_KEY, Value: DR_ROLE },
+      { Key: EXECUTION_TAG_KEY, Value: execution.slice(0, 256) },
+      { Key: 'Name', Value: `${model.name}-dr` },
+    ];
+    for (let index = existing.length; index < site.nodeCount; index++) {
+      const response = await clients.ec2.send(
+        new RunInstancesCommand({
+          MinCount: 1,
+          MaxCount: 1,
+          LaunchTemplate: { LaunchTemplateId: site.launchTemplateId, Version: site.launchTemplateVersion },
+          ...(imageId ? { ImageId: imageId } : {}),
+          SubnetId: site.subnetIds[index % site.subnetIds.length],
+          ClientToken: clientToken(execution, index),
+          TagSpecifications: (['instance', 'volume', 'network-interface'] as const).map((ResourceType) => ({
+            ResourceType,
+            Tags: tags,
+          })),
+        }),
+      );
+      const instance = response.Instances?.[0];
+      if (instance) launched.push(toDrNode(instance));
+    }
+  }
+  const nodes = [...existing, ...launched];
+  if (nodes.length > 0) {
+    await clients.elbv2.send(
+      new RegisterTargetsCommand({
+        TargetGroupArn: site.targetGroupArn,
+        Targets: nodes.map((node) => ({ Id: node.instanceId })),
+      }),
+    );
+  }
+  return nodes;
+}
+
+/**
+ * One poll of the DR nodes: running, their target in the DR target group healthy, and the cluster's HTTP checks
+ * passing on their private IPs. Not being ready is an answer; the workflow's loop owns the deadline.
+ */
+export async function drStatus(
+  clients: DrClients,
+  model: ClusterModel,
+  request: { execution?: string; since?: string; now?: Date },
+): Promise<DrStatus> {
+  const site = drSiteOf(model);
+  const [nodes, targets] = await Promise.all([
+    findDrNodes(clients.ec2, model, request.execution),
+    readTargetHealth(clients.elbv2, site.targetGroupArn),
+  ]);
+  const statuses = await Promise.all(
+    nodes.map(async (node): Promise<DrNodeStatus> => {
+      if (node.state !== 'running' || !node.privateIp) {
+        return { ...node, checks: [{ check: 'instance', passed: false, detail: `is ${node.state}` }], passed: false };
+      }
+      const host = node.privateIp;
+      const checks = [
+        ...(await Promise.all(model.healthChecks.http.map((check) => runHttpCheck(check, host, undefined)))),
+        targetHealthCheck(node.instanceId, targets),
+      ];
+      return { ...node, checks, passed: checks.every((check) => check.passed) };
+    }),
+  );
+  const now = request.now ?? new Date();
+  const failing = statuses.flatMap((status) =>
+    status.checks
+      .filter((check) => !check.passed)
+      .map((check) => `${status.instanceId} "${check.check}" (${check.detail})`),
+  );
+  const missing = site.nodeCount - statuses.length;
+  const waitingFor =
+    missing > 0 ? `${missing} more DR node(s) to be launched` : failing.length > 0 ? failing.join('; ') : undefined;
+  return {
+    nodes: statuses,
+    ready: waitingFor === undefined,
+    ...(waitingFor ? { waitingFor } : {}),
+    checkedAt: now.toISOString(),
+    ...(request.since ? { elapsedSeconds: secondsBetween(request.since, now) } : {}),
+  };
+}
+
+export function secondsBetween(since: string, now: Date): number {
+  return Math.round((now.getTime() - Date.parse(since)) / 10) / 100;
+}
+
+export interface TeardownResult {
+  readonly instanceIds: string[];
+  /** Every DR node is terminated (or gone). */
+  readonly gone: boolean;
+}
+
+/**
+ * Takes the DR nodes (of one execution, or all of the cluster's) out of the DR target group and terminates them.
+ * Only instances tagged with this cluster and the `dr` role are touched; a repeat finds nothing left to do.
+ */
+export async function tearDownDrNodes(
+  clients: DrClients,
+  model: ClusterModel,
+  request: { execution?: string },
+): Promise<TeardownResult> {
+  const site = drSiteOf(model);
+  const nodes = await findDrNodes(clients.ec2, model, request.execution);
+  if (nodes.length === 0) return { instanceIds: [], gone: true };
+  const ids = nodes.map((node) => node.instanceId);
+  await clients.elbv2.send(
+    new DeregisterTargetsCommand({ TargetGroupArn: site.targetGroupArn, Targets: ids.map((Id) => ({ Id })) }),
+  );
+  await clients.ec2.send(new TerminateInstancesCommand({ InstanceIds: ids }));
+  return { instanceIds: ids, gone: false };
+}
+
+export interface PrimaryStatus {
+  /** Every weighted slot of the primary cluster has a healthy target, and one at least has weight. */
+  readonly serving: boolean;
+  readonly detail: string;
+}
+
+/** Whether the primary cluster can take its traffic back: read from its own load balancer, in its own region. */
+export async function primaryStatus(elbv2: ElasticLoadBalancingV2Client, model: ClusterModel): Promise<PrimaryStatus> {
+  if (model.traffic.strategy === 'single-target-group') {
+    const healthy = (await readTargetHealth(elbv2, model.traffic.targetGroupArn)).filter((t) => t.state === 'healthy');
+    return { serving: healthy.length > 0, detail: `${healthy.length} healthy target(s)` };
+  }
+  if (!isWeighted(model)) throw new Error('unreachable');
+  const [weights, health] = await Promise.all([readWeights(elbv2, model), readClusterTargetHealth(elbv2, model)]);
+  const weighted = weights.filter((entry) => entry.weight > 0);
+  const unhealthy = weighted.filter(
+    (entry) => !(health.get(entry.targetGroupArn) ?? []).some((target) => target.state === 'healthy'),
+  );
+  const serving = weighted.length > 0 && unhealthy.length === 0;
+  const detail = serving
+    ? `slots ${weighted.map((entry) => entry.slot).join(', ')} serve with healthy targets`
+    : weighted.length === 0
+      ? 'no slot has weight'
+      : `no healthy target in slot(s) ${unhealthy.map((entry) => entry.slot).join(', ')}`;
+  return { serving, detail };
+}

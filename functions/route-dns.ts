@@ -1,0 +1,33 @@
+import * as z from 'zod/mini';
+import { clientsIn } from './lib/clients/regional';
+import { route53Client } from './lib/clients/route53';
+import { pointDnsAt, readDnsState } from './lib/dns';
+import { drSiteOf, primaryStatus } from './lib/dr';
+import { clusterModelFor } from './lib/handler';
+import { clusterInput, parseInput } from './lib/input';
+
+const inputSchema = z.discriminatedUnion('action', [
+  z.strictObject({ action: z.literal('read'), ...clusterInput }),
+  z.strictObject({
+    action: z.literal('point'),
+    ...clusterInput,
+    to: z.enum(['primary', 'dr']),
+    since: z.optional(z.iso.datetime({ offset: true })),
+  }),
+  z.strictObject({ action: z.literal('check-primary'), ...clusterInput }),
+]);
+
+/** Read where the cluster's DNS name points, point it at one site, or check the primary can take traffic back. */
+export async function handler(event: unknown) {
+  const input = parseInput(inputSchema, event, 'route-dns');
+  const model = await clusterModelFor(input.cluster);
+  const clients = { route53: route53Client, drElbv2: clientsIn(drSiteOf(model).region).elbv2 };
+  switch (input.action) {
+    case 'read':
+      return readDnsState(clients, model);
+    case 'point':
+      return pointDnsAt(clients, model, input);
+    case 'check-primary':
+      return primaryStatus(clientsIn(model.region).elbv2, model);
+  }
+}

@@ -1,0 +1,188 @@
+import { Duration } from 'aws-cdk-lib';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import type { Construct } from 'constructs';
+import { operationStep } from './fragments/operation-step';
+import { DEFAULT_TIMING, WorkflowBuilder, type WorkflowTiming } from './workflow-builder';
+
+export const REGION_FAILOVER = 'region-failover';
+
+/** The functions of the DR stack, which run in the DR region so that a lost primary region cannot stop them. */
+export interface RegionOperations {
+  readonly drNodes: lambda.IFunction;
+  readonly routeDns: lambda.IFunction;
+}
+
+const cluster = { 'cluster.$': '$.request.cluster' };
+/** Alias records answer with a 60-second TTL; twice that lets every resolver move before the DR site goes. */
+const DNS_MOVE_SECONDS = 120;
+
+/**
+ * region-failover, started with `{ cluster, mode }`:
+ *
+ * - `failover`: start the cold standby (launch the DR nodes from the DR launch template and AMI, into the DR target
+ *   group) → poll until every node runs and passes its checks and its target is healthy → point the cluster's DNS
+ *   name at the DR load balancer → report the RTO, from the start of the execution to the DNS change.
+ * - `drill`: the same without the DNS change; the RTO is measured up to the moment the change would have been made,
+ *   and the DR nodes are torn down at the end.
+ * - `failback`: check that the primary cluster serves again (from its own load balancer), point DNS back at it, and
+ *   tear the DR nodes down.
+ *
+ * A failure before the DNS change tears down the execution's DR nodes, so a retry starts clean; the DNS change
+ * itself is retried on transient errors and, if it still fails, leaves the ready DR site running for the operator.
+ */
+export function regionFailoverDefinition(
+  scope: Construct,
+  ops: RegionOperations,
+  options: { timing?: WorkflowTiming } = {},
+): sfn.IChainable {
+  const b = new WorkflowBuilder(scope, ops, REGION_FAILOVER, options.timing ?? DEFAULT_TIMING);
+  const step = (label: string, operation: lambda.IFunction, payload: Record<string, unknown>, resultPath: string) =>
+    operationStep(scope, label, { operation, payload, resultPath, timeout: Duration.seconds(60) });
+
+  const readRequest = new sfn.Pass(scope, 'Read the request', { parameters: { 'request.$': '$' } });
+
+  // Failure before the DNS change: remove what this execution started, then fail with the original error.
+  const failed = new sfn.Fail(scope, 'Fail after removing the DR nodes', {
+    errorPath: '$.error.Error',
+    causePath: '$.error.Cause',
+  });
+  const cleanUp = step(
+    'Clean up: tear down the DR nodes',
+    ops.drNodes,
+    { action: 'teardown', ...cluster, 'execution.$': '$$.Execution.Id' },
+    '$.cleanup',
+  );
+  cleanUp.addCatch(failed, { errors: ['States.ALL'], resultPath: '$.cleanupError' }).next(failed);
+  b.rollbackTo(cleanUp);
+
+  const launch = b.step(
+    'Launch the DR nodes',
+    ops.drNodes,
+    { action: 'launch', ...cluster, 'execution.$': '$$.Execution.Id' },
+    '$.launched',
+  );
+  const poll = b.step(
+    'Check whether the DR site is ready',
+    ops.drNodes,
+    { action: 'status', ...cluster, 'execution.$': '$$.Execution.Id', 'since.$': '$$.Execution.StartTime' },
+    '$.ready',
+  );
+  const ready = b.pollUntil({
+    label: 'the DR site to be ready',
+    poll,
+    resultPath: '$.ready',
+    done: sfn.Condition.booleanEquals('$.ready.ready', true),
+    timeoutSeconds: b.timing.readyTimeoutSeconds,
+    timeoutError: 'DrSiteNotReadyError',
+  });
+
+  // DNS steps fail without tearing anything down: during an outage the ready DR site is what the operator needs.
+  const leftAsIs = new sfn.Fail(scope, 'Fail with the DR site left as it is', {
+    errorPath: '$.error.Error',
+    causePath: '$.error.Cause',
+  });
+  const failAsIs = (task: sfn.TaskStateBase) =>
+    task.addCatch(leftAsIs, { errors: ['States.ALL'], resultPath: '$.error' });
+
+  const pointAtDr = step(
+    'Point DNS at the DR region',
+    ops.routeDns,
+    { action: 'point', ...cluster, to: 'dr', 'since.$': '$$.Execution.StartTime' },
+    '$.dns',
+  );
+  const failoverDone = new sfn.Succeed(scope, 'Region failover complete');
+  const reportFailover = new sfn.Pass(scope, 'Report the region failover RTO', {
+    parameters: { 'rtoSeconds.$': '$.dns.elapsedSeconds', 'dns.$': '$.dns', 'nodes.$': '$.ready.nodes' },
+  });
+
+  const reportDrill = new sfn.Pass(scope, 'Record the drill RTO', {
+    parameters: { 'rtoSeconds.$': '$.ready.elapsedSeconds', 'nodes.$': '$.ready.nodes' },
+    resultPath: '$.drill',
+  });
+  const drillDone = new sfn.Succeed(scope, 'Drill complete', { outputPath: '$.drill' });
+
+  const primaryCheck = step(
+    'Check the primary region',
+    ops.routeDns,
+    { action: 'check-primary', ...cluster },
+    '$.primary',
+  );
+  const primaryNotReady = new sfn.Fail(scope, 'Fail because the primary region does not serve', {
+    error: 'PrimaryNotServingError',
+    cause: 'The primary cluster has no healthy target in a weighted slot; DNS stays on the DR region',
+  });
+  const pointAtPrimary = step(
+    'Point DNS back at the primary region',
+    ops.routeDns,
+    { action: 'point', ...cluster, to: 'primary', 'since.$': '$$.Execution.StartTime' },
+    '$.dns',
+  );
+  const failbackDone = new sfn.Succeed(scope, 'Failback complete');
+  for (const task of [pointAtDr, primaryCheck, pointAtPrimary]) failAsIs(task);
+
+  return sfn.Chain.start(readRequest).next(
+    new sfn.Choice(scope, 'Which mode?')
+      .when(
+        sfn.Condition.stringEquals('$.request.mode', 'failback'),
+        primaryCheck.next(
+          new sfn.Choice(scope, 'Does the primary region serve?')
+            .when(
+              sfn.Condition.booleanEquals('$.primary.serving', true),
+              pointAtPrimary
+                .next(
+                  // Resolvers keep the DR answer for the record's TTL; the DR site serves them until it runs out.
+                  new sfn.Wait(scope, 'Let resolvers move back to the primary region', {
+                    time: sfn.WaitTime.duration(Duration.seconds(DNS_MOVE_SECONDS)),
+                  }),
+                )
+                .next(tearDown(b, 'all', failbackDone)),
+            )
+            .otherwise(primaryNotReady),
+        ),
+      )
+      .when(
+        sfn.Condition.or(
+          sfn.Condition.stringEquals('$.request.mode', 'failover'),
+          sfn.Condition.stringEquals('$.request.mode', 'drill'),
+        ),
+        launch
+          .next(ready)
+          .next(
+            new sfn.Choice(scope, 'Drill or failover?')
+              .when(
+                sfn.Condition.stringEquals('$.request.mode', 'drill'),
+                reportDrill.next(tearDown(b, 'execution', drillDone)),
+              )
+              .otherwise(pointAtDr.next(reportFailover).next(failoverDone)),
+          ),
+      )
+      .otherwise(
+        new sfn.Fail(scope, 'Fail because the mode is unknown', {
+          error: 'InputValidationError',
+          cause: 'mode must be "failover", "drill" or "failback"',
+        }),
+      ),
+  );
+}
+
+/** Deregisters and terminates DR nodes until none is left running (the execution's, or every one of the cluster). */
+function tearDown(b: WorkflowBuilder<RegionOperations>, scopeOf: 'execution' | 'all', next: sfn.IChainable): sfn.Chain {
+  const label = scopeOf === 'all' ? 'every DR node' : 'the drill nodes';
+  const teardown = b.step(
+    `Tear down ${label}`,
+    b.ops.drNodes,
+    { action: 'teardown', ...cluster, ...(scopeOf === 'execution' ? { 'execution.$': '$$.Execution.Id' } : {}) },
+    '$.teardown',
+  );
+  return b
+    .pollUntil({
+      label: `${label} to be gone`,
+      poll: teardown,
+      resultPath: '$.teardown',
+      done: sfn.Condition.booleanEquals('$.teardown.gone', true),
+      timeoutSeconds: b.timing.readyTimeoutSeconds,
+      timeoutError: 'DrNodesNotRetiredError',
+    })
+    .next(next);
+}
