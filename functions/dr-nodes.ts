@@ -6,7 +6,13 @@ import { clusterInput, executionArnInput, parseInput } from './lib/input';
 
 const since = z.optional(z.iso.datetime({ offset: true }));
 const inputSchema = z.discriminatedUnion('action', [
-  z.strictObject({ action: z.literal('launch'), ...clusterInput, execution: executionArnInput }),
+  z.strictObject({
+    action: z.literal('launch'),
+    ...clusterInput,
+    execution: executionArnInput,
+    /** Refuse when the DR site already runs another execution's nodes (a drill must not touch a live DR site). */
+    exclusive: z._default(z.boolean(), false),
+  }),
   z.strictObject({ action: z.literal('status'), ...clusterInput, execution: z.optional(executionArnInput), since }),
   z.strictObject({ action: z.literal('teardown'), ...clusterInput, execution: z.optional(executionArnInput) }),
 ]);
@@ -18,7 +24,7 @@ export async function handler(event: unknown) {
   const clients = clientsIn(drSiteOf(model).region);
   switch (input.action) {
     case 'launch':
-      return { nodes: await launchDrNodes(clients, model, input.execution) };
+      return { nodes: await launchDrNodes(clients, model, input) };
     case 'status':
       return drStatus(clients, model, input);
     case 'teardown':

@@ -59,13 +59,18 @@ export function regionFailoverDefinition(
   const launch = b.step(
     'Launch the DR nodes',
     ops.drNodes,
-    { action: 'launch', ...cluster, 'execution.$': '$$.Execution.Id' },
+    {
+      action: 'launch',
+      ...cluster,
+      'execution.$': '$$.Execution.Id',
+      'exclusive.$': '$.site.exclusive',
+    },
     '$.launched',
   );
   const poll = b.step(
     'Check whether the DR site is ready',
     ops.drNodes,
-    { action: 'status', ...cluster, 'execution.$': '$$.Execution.Id', 'since.$': '$$.Execution.StartTime' },
+    { action: 'status', ...cluster, 'since.$': '$$.Execution.StartTime' },
     '$.ready',
   );
   const ready = b.pollUntil({
@@ -121,6 +126,27 @@ export function regionFailoverDefinition(
   const failbackDone = new sfn.Succeed(scope, 'Failback complete');
   for (const task of [pointAtDr, primaryCheck, pointAtPrimary]) failAsIs(task);
 
+  const startSite = launch
+    .next(ready)
+    .next(
+      new sfn.Choice(scope, 'Drill or failover?')
+        .when(
+          sfn.Condition.stringEquals('$.request.mode', 'drill'),
+          reportDrill.next(tearDown(b, 'execution', drillDone)),
+        )
+        .otherwise(pointAtDr.next(reportFailover).next(failoverDone)),
+    );
+  // A drill tears its nodes down at the end, so it must not share the DR site with a real failover.
+  // An object, not a bare boolean: the local runner drops a Pass result of `false`.
+  const idleSite = new sfn.Pass(scope, 'Ask for an idle DR site', {
+    result: sfn.Result.fromObject({ exclusive: true }),
+    resultPath: '$.site',
+  }).next(startSite);
+  const shareSite = new sfn.Pass(scope, 'Use the DR nodes already running', {
+    result: sfn.Result.fromObject({ exclusive: false }),
+    resultPath: '$.site',
+  }).next(startSite);
+
   return sfn.Chain.start(readRequest).next(
     new sfn.Choice(scope, 'Which mode?')
       .when(
@@ -141,22 +167,8 @@ export function regionFailoverDefinition(
             .otherwise(primaryNotReady),
         ),
       )
-      .when(
-        sfn.Condition.or(
-          sfn.Condition.stringEquals('$.request.mode', 'failover'),
-          sfn.Condition.stringEquals('$.request.mode', 'drill'),
-        ),
-        launch
-          .next(ready)
-          .next(
-            new sfn.Choice(scope, 'Drill or failover?')
-              .when(
-                sfn.Condition.stringEquals('$.request.mode', 'drill'),
-                reportDrill.next(tearDown(b, 'execution', drillDone)),
-              )
-              .otherwise(pointAtDr.next(reportFailover).next(failoverDone)),
-          ),
-      )
+      .when(sfn.Condition.stringEquals('$.request.mode', 'failover'), shareSite)
+      .when(sfn.Condition.stringEquals('$.request.mode', 'drill'), idleSite)
       .otherwise(
         new sfn.Fail(scope, 'Fail because the mode is unknown', {
           error: 'InputValidationError',

@@ -203,7 +203,7 @@ const drSchema = z.strictObject({
   nodeCount: z._default(z.int().check(z.minimum(1), z.maximum(MAX_WEIGHTED_TARGET_GROUPS - 1)), 2),
   loadBalancerArn: loadBalancerArnSchema,
   targetGroupArn: targetGroupArnSchema,
-  hostedZoneId: pattern(/^Z[A-Z0-9]{1,31}$/, 'a Route 53 hosted zone id (Z...)'),
+  hostedZoneId: pattern(/^[A-Z0-9]{1,32}$/, 'a Route 53 hosted zone id such as Z0123456789ABCDEFGHIJ'),
   recordName: pattern(/^([a-zA-Z0-9_-]{1,63}\.)+[a-zA-Z]{2,63}\.?$/, 'a DNS name'),
   routing: z._default(z.enum(['failover', 'weighted']), 'failover'),
 });

@@ -14,7 +14,7 @@ import {
 import { GetParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import { type CheckResult, runHttpCheck, targetHealthCheck } from './checks';
 import { CLUSTER_TAG_KEY, type ClusterModel, ROLE_TAG_KEY } from './cluster-model';
-import { ConfigurationError } from './errors';
+import { ConfigurationError, DrSiteInUseError } from './errors';
 import { EXECUTION_TAG_KEY } from './nodes';
 import { isWeighted, readClusterTargetHealth, readTargetHealth, readWeights } from './traffic';
 
@@ -92,12 +92,24 @@ async function drImageId(ssm: SSMClient, site: DrSite): Promise<string | undefin
 
 /**
  * Starts the cold standby: `dr.nodeCount` nodes from the DR launch template and AMI, spread over the DR subnets,
- * tagged with the cluster, the `dr` role and the execution, and registered in the DR target group. A retry counts
- * the execution's nodes first and launches only the missing ones.
+ * tagged with the cluster, the `dr` role and the execution, and registered in the DR target group. The DR nodes the
+ * cluster already runs count (a retry, or a second failover), so only the missing ones are launched; a drill, which
+ * tears its nodes down at the end, asks for an idle DR site and is refused with `DrSiteInUseError` otherwise.
  */
-export async function launchDrNodes(clients: DrClients, model: ClusterModel, execution: string): Promise<DrNode[]> {
+export async function launchDrNodes(
+  clients: DrClients,
+  model: ClusterModel,
+  request: { execution: string; exclusive?: boolean },
+): Promise<DrNode[]> {
+  const { execution } = request;
   const site = drSiteOf(model);
-  const existing = await findDrNodes(clients.ec2, model, execution);
+  const existing = await findDrNodes(clients.ec2, model);
+  const others = (await findDrNodes(clients.ec2, model, execution)).length < existing.length;
+  if (request.exclusive && others) {
+    throw new DrSiteInUseError(
+      `The DR site of "${model.name}" already runs ${existing.length} node(s) of another execution; a drill needs it idle`,
+    );
+  }
   const launched: DrNode[] = [];
   if (existing.length < site.nodeCount) {
     const imageId = await drImageId(clients.ssm, site);

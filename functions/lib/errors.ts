@@ -127,3 +127,8 @@ export class AlarmTriggeredError extends ZeroDownError {
 export class ExposeConflictError extends ZeroDownError {
   override readonly name = 'ExposeConflictError';
 }
+
+/** A drill found the DR site already running nodes of another execution (a real region failover, perhaps). */
+export class DrSiteInUseError extends ZeroDownError {
+  override readonly name = 'DrSiteInUseError';
+}

@@ -226,6 +226,7 @@ describe('parseClusterModel', () => {
               region: 'eu-west-1',
               launchTemplateId: 'lt-0123456789abcdef0',
               subnetIds: ['subnet-0123456789abcdef0'],
+              securityGroupIds: ['sg-0123456789abcdef0'],
               loadBalancerArn: elb('loadbalancer/app/apim-dr/50dc6c495c0c9188'),
               targetGroupArn: elb('targetgroup/apim-dr/73e2d6bc24d8a067'),
               hostedZoneId: 'Z0123456789ABCDEFGHIJ',

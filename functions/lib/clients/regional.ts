@@ -2,6 +2,9 @@ import { EC2Client } from '@aws-sdk/client-ec2';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { clientConfig } from './config';
+import { ec2Client } from './ec2';
+import { elbv2Client } from './elbv2';
+import { ssmClient } from './ssm';
 
 /**
  * Clients for a named region, built once per container. Region failover works in two regions from one function:
@@ -10,6 +13,8 @@ import { clientConfig } from './config';
 const byRegion = new Map<string, { ec2: EC2Client; elbv2: ElasticLoadBalancingV2Client; ssm: SSMClient }>();
 
 export function clientsIn(region: string) {
+  // The function's own region is served by the clients every other operation uses.
+  if (region === process.env.AWS_REGION) return { ec2: ec2Client, elbv2: elbv2Client, ssm: ssmClient };
   let clients = byRegion.get(region);
   if (!clients) {
     clients = {

@@ -1,0 +1,172 @@
+import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
+import { drStackIdFor } from '../../cdk/app';
+import { clientsIn } from '../../functions/lib/clients/regional';
+import { route53Client } from '../../functions/lib/clients/route53';
+import type { ClusterModel } from '../../functions/lib/cluster-model';
+import { readDnsState } from '../../functions/lib/dns';
+import { findDrNodes } from '../../functions/lib/dr';
+import { serveNode, useFakeNodes } from '../harness/fake-nodes';
+import { unhealthyTarget, useFaults } from '../harness/faults';
+import { type LocalExecutionOptions, runLocally } from '../harness/local-sfn';
+import { useMoto } from '../harness/moto';
+import { createMotoCluster } from '../harness/moto-cluster';
+import { createMotoDrSite, DR_REGION } from '../harness/moto-dr';
+import { simulateNodes } from '../harness/simulated-nodes';
+import { synthesizedApp } from '../harness/synth';
+
+describe('region-failover', () => {
+  useMoto();
+  useFaults();
+  useFakeNodes();
+  const drClients = () => clientsIn(DR_REGION);
+
+  async function prepare(routing: 'failover' | 'weighted' = 'failover') {
+    const cluster = await createMotoCluster({ topology: 'active-passive' });
+    await simulateNodes(cluster, { version: '1.0.0' });
+    const site = await createMotoDrSite(cluster, { routing });
+    return { cluster, site };
+  }
+
+  /** DR instances answer HTTP once launched: EC2 in moto starts nothing, so the test serves them. */
+  function serveDrNodes(model: ClusterModel, nodePort: number, status = 200): LocalExecutionOptions['onEvent'] {
+    const served = new Set<string>();
+    return (event) => {
+      if (event.type !== 'StateExited' || event.state.name !== 'Launch the DR nodes') return;
+      void findDrNodes(drClients().ec2, model).then(async (nodes) => {
+        for (const node of nodes.filter((candidate) => !served.has(candidate.instanceId))) {
+          served.add(node.instanceId);
+          // A node an earlier execution launched already answers.
+          const fake = await serveNode(node.instanceId, node.privateIp ?? '', nodePort).catch(() => undefined);
+          if (fake) fake.healthStatus = status;
+        }
+      });
+    };
+  }
+
+  function run(input: Record<string, unknown>, onEvent?: LocalExecutionOptions['onEvent']) {
+    return runLocally({
+      stack: synthesizedApp().stack(drStackIdFor('test-cluster')),
+      input: { cluster: 'test-cluster', ...input },
+      timeScale: 0.001,
+      ...(onEvent ? { onEvent } : {}),
+    });
+  }
+
+  const dnsServing = async (model: ClusterModel) =>
+    (await readDnsState({ route53: route53Client, drElbv2: drClients().elbv2 }, model)).serving;
+
+  async function liveDrNodes(model: ClusterModel) {
+    return findDrNodes(drClients().ec2, model);
+  }
+
+  it('starts the DR site, points DNS at it once every DR node passes its checks, and reports the RTO', async () => {
+    const { cluster, site } = await prepare();
+
+    const execution = await run({ mode: 'failover' }, serveDrNodes(site.model, cluster.nodePort));
+
+    expect(execution.status).toBe('SUCCEEDED');
+    expect(execution.path.at(-1)).toBe('Region failover complete');
+    expect(execution.path.indexOf('Point DNS at the DR region')).toBeGreaterThan(
+      execution.path.lastIndexOf('Check whether the DR site is ready'),
+    );
+    const output = execution.output as { rtoSeconds: number; dns: { serving: string; changed: boolean } };
+    expect(output.rtoSeconds).toBeGreaterThanOrEqual(0);
+    expect(output.dns).toMatchObject({ serving: 'dr', changed: true });
+    expect(await dnsServing(site.model)).toBe('dr');
+    expect(await liveDrNodes(site.model)).toHaveLength(2);
+  });
+
+  it('drills: measures the RTO, leaves DNS on the primary region and tears the DR nodes down', async () => {
+    const { cluster, site } = await prepare();
+
+    const execution = await run({ mode: 'drill' }, serveDrNodes(site.model, cluster.nodePort));
+
+    expect(execution.status).toBe('SUCCEEDED');
+    expect(execution.path.at(-1)).toBe('Drill complete');
+    expect(execution.path).not.toContain('Point DNS at the DR region');
+    expect((execution.output as { rtoSeconds: number }).rtoSeconds).toBeGreaterThanOrEqual(0);
+    expect(await dnsServing(site.model)).toBe('primary');
+    expect(await liveDrNodes(site.model)).toEqual([]);
+  });
+
+  it('fails back once the primary region serves again, and tears the DR site down', async () => {
+    const { cluster, site } = await prepare();
+    await run({ mode: 'failover' }, serveDrNodes(site.model, cluster.nodePort));
+
+    const execution = await run({ mode: 'failback' });
+
+    expect(execution.status).toBe('SUCCEEDED');
+    expect(execution.path.at(-1)).toBe('Failback complete');
+    expect(await dnsServing(site.model)).toBe('primary');
+    expect(await liveDrNodes(site.model)).toEqual([]);
+  });
+
+  it('refuses to fail back while the primary region does not serve, and leaves DNS on the DR site', async () => {
+    const { cluster, site } = await prepare();
+    await run({ mode: 'failover' }, serveDrNodes(site.model, cluster.nodePort));
+    // moto reports every registered target healthy; the primary's active node is made unhealthy here.
+    unhealthyTarget(cluster.model.nodes[0]?.instanceId ?? '');
+
+    const execution = await run({ mode: 'failback' });
+
+    expect(execution.status).toBe('FAILED');
+    expect(execution.error).toBe('PrimaryNotServingError');
+    expect(await dnsServing(site.model)).toBe('dr');
+    expect(await liveDrNodes(site.model)).toHaveLength(2);
+  });
+
+  it('tears its DR nodes down and leaves DNS alone when they never pass their checks', async () => {
+    const { cluster, site } = await prepare();
+
+    const execution = await run({ mode: 'failover' }, serveDrNodes(site.model, cluster.nodePort, 503));
+
+    expect(execution.status).toBe('FAILED');
+    expect(execution.error).toBe('DrSiteNotReadyError');
+    expect(execution.path).toContain('Clean up: tear down the DR nodes');
+    expect(await dnsServing(site.model)).toBe('primary');
+    expect(await liveDrNodes(site.model)).toEqual([]);
+  });
+
+  it('moves the weight of weighted records, and a repeat changes nothing', async () => {
+    const { cluster, site } = await prepare('weighted');
+
+    const first = await run({ mode: 'failover' }, serveDrNodes(site.model, cluster.nodePort));
+    const repeat = await run({ mode: 'failover' }, serveDrNodes(site.model, cluster.nodePort));
+
+    expect(first.status).toBe('SUCCEEDED');
+    expect(repeat.status).toBe('SUCCEEDED');
+    expect((repeat.output as { dns: { changed: boolean } }).dns.changed).toBe(false);
+    expect(await liveDrNodes(site.model)).toHaveLength(2);
+    const state = await readDnsState({ route53: route53Client, drElbv2: drClients().elbv2 }, site.model);
+    expect(state.records.map((record) => `${record.site}=${record.weight}`).sort()).toEqual(['dr=100', 'primary=0']);
+  });
+
+  it('refuses a drill while the DR site serves a real failover, and touches nothing', async () => {
+    const { cluster, site } = await prepare();
+    await run({ mode: 'failover' }, serveDrNodes(site.model, cluster.nodePort));
+
+    const drill = await run({ mode: 'drill' });
+
+    expect(drill.status).toBe('FAILED');
+    expect(drill.error).toBe('DrSiteInUseError');
+    expect(await dnsServing(site.model)).toBe('dr');
+    expect(await liveDrNodes(site.model)).toHaveLength(2);
+  });
+
+  it('launches each DR node once however often the launch is retried', async () => {
+    const { site } = await prepare();
+    const { handler } = await import('../../functions/dr-nodes');
+    const launch = {
+      action: 'launch',
+      cluster: 'test-cluster',
+      execution: 'arn:aws:states:eu-west-1:123456789012:execution:zerodown-test-cluster-region-failover:retried',
+    };
+
+    await handler(launch);
+    await handler(launch);
+
+    const all = await drClients().ec2.send(new DescribeInstancesCommand({}));
+    expect((all.Reservations ?? []).flatMap((reservation) => reservation.Instances ?? [])).toHaveLength(2);
+    expect(await liveDrNodes(site.model)).toHaveLength(2);
+  });
+});
