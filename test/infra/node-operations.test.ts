@@ -1,5 +1,6 @@
 import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import { drStackIdFor } from '../../cdk/app';
 import { ZeroDownCluster } from '../../cdk/constructs/zerodown-cluster';
 import type { ClusterModelInput } from '../../functions/lib/cluster-model';
 import { synthesizedApp } from '../harness/synth';
@@ -220,5 +221,44 @@ describe('NodeOperations', () => {
       );
       for (const statement of membership) expect(statement.resources).toEqual([targetGroupArn]);
     });
+  });
+});
+
+describe('DR stack', () => {
+  const raw = synthesizedApp().stack(drStackIdFor('test-cluster')).template;
+  const statements = statementsOf(raw);
+
+  it('terminates only instances tagged with the cluster and the dr role', () => {
+    const terminate = statements.filter((statement) => statement.actions.includes('ec2:TerminateInstances'));
+    expect(terminate).toHaveLength(1);
+    expect(terminate[0]?.Condition).toEqual({
+      StringEquals: { 'aws:ResourceTag/zerodown:cluster': 'test-cluster', 'aws:ResourceTag/zerodown:role': 'dr' },
+    });
+  });
+
+  it('launches only instances that carry the cluster and dr role tags', () => {
+    const launches = statements.filter(
+      (statement) => statement.actions.includes('ec2:RunInstances') && statement.Condition !== undefined,
+    );
+    expect(launches).toHaveLength(1);
+    expect(launches[0]?.Condition).toEqual({
+      StringEquals: { 'aws:RequestTag/zerodown:cluster': 'test-cluster', 'aws:RequestTag/zerodown:role': 'dr' },
+    });
+  });
+
+  it('changes DNS records in the cluster hosted zone only', () => {
+    const route53 = statements.filter((statement) => statement.actions.some((action) => action.startsWith('route53:')));
+    expect(route53.flatMap((statement) => statement.resources)).toEqual([
+      { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':route53:::hostedzone/Z0123456789ABCDEFGHIJ']] },
+    ]);
+  });
+
+  it('registers DR nodes only in the DR target group', () => {
+    const targets = statements.filter((statement) =>
+      statement.actions.includes('elasticloadbalancing:RegisterTargets'),
+    );
+    expect(targets.flatMap((statement) => statement.resources)).toEqual([
+      'arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/apim-dr/a3e2d6bc24d8a06a',
+    ]);
   });
 });
