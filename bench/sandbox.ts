@@ -18,6 +18,7 @@ export const SCENARIOS = [
   'patch-rollback',
   'patch-second-node-fails',
   'failover',
+  'region-drill',
 ] as const;
 
 export interface ScenarioMeasurement {

@@ -90,7 +90,8 @@ export function summaryTable(report: SandboxReport): string {
     ['scenario', report.scenario],
     ...report.executions.map((execution): [string, string] => [
       `workflow ${execution.workflow}`,
-      `${execution.status}${execution.error ? ` (${execution.error})` : ''}, ${execution.stateTransitions} transitions`,
+      `${execution.status}${execution.error ? ` (${execution.error})` : ''}, ${execution.stateTransitions} transitions` +
+        (execution.rtoSeconds !== undefined ? `, RTO ${execution.rtoSeconds} s` : ''),
     ]),
     ['requests', `${report.requests.total} sent, ${report.requests.ok} ok, ${report.requests.failed} failed`],
     ['availability', `${(report.availability * 100).toFixed(3)}%`],

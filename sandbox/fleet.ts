@@ -11,8 +11,8 @@ import { ROLE_TAG_KEY } from '../functions/lib/cluster-model';
  */
 
 export interface FleetOptions {
-  /** moto, directly: the fleet reads what RunInstances created. */
-  readonly ec2: EC2Client;
+  /** moto, directly, in each region the sandbox uses: the fleet reads what RunInstances created. */
+  readonly ec2: readonly EC2Client[];
   readonly nodePort: number;
   readonly workDir: string;
   /** The version an instance launched from the AMI runs. */
@@ -51,8 +51,15 @@ export class Fleet {
 
   /** Starts a node process for each instance moto launched. */
   async launched(instanceIds: readonly string[]): Promise<void> {
-    const described = await this.options.ec2.send(new DescribeInstancesCommand({ InstanceIds: [...instanceIds] }));
-    const instances = (described.Reservations ?? []).flatMap((reservation) => reservation.Instances ?? []);
+    // A filter, not InstanceIds: an id from another region is no error, just no match.
+    const described = await Promise.all(
+      this.options.ec2.map((ec2) =>
+        ec2.send(new DescribeInstancesCommand({ Filters: [{ Name: 'instance-id', Values: [...instanceIds] }] })),
+      ),
+    );
+    const instances = described.flatMap((answer) =>
+      (answer.Reservations ?? []).flatMap((reservation) => reservation.Instances ?? []),
+    );
     for (const instance of instances) {
       const role = instance.Tags?.find((tag) => tag.Key === ROLE_TAG_KEY)?.Value ?? 'worker';
       if (instance.InstanceId && instance.PrivateIpAddress)
@@ -86,7 +93,8 @@ export class Fleet {
       ...['--id', instanceId, '--ip', ip, '--port', String(options.nodePort)],
       ...['--data-dir', dataDir, '--db', options.databaseFile, '--version', options.imageVersion],
       ...['--role', role, '--boot-ms', String(bootMs), '--sync-interval-ms', String(options.syncIntervalMs)],
-      ...(manager && role !== 'manager' ? ['--manager-url', manager] : []),
+      // A DR node stands in for a whole cluster in another region: it syncs from no manager here.
+      ...(manager && role !== 'manager' && role !== 'dr' ? ['--manager-url', manager] : []),
     ];
     const child = spawn(process.execPath, args, {
       stdio: ['ignore', log, log],

@@ -171,8 +171,19 @@ export function identify(request: http.IncomingMessage, body: Buffer): AwsCall {
   if (contentType.startsWith('application/x-www-form-urlencoded')) {
     return { service, operation: new URLSearchParams(body.toString('utf8')).get('Action') ?? 'unknown' };
   }
+  if (service === 'route53') return { service, operation: route53Operation(request.method, request.url) };
   // The RPC v2 CBOR protocol names the operation in the path: /service/<Service>/operation/<Operation>.
   return { service, operation: /\/operation\/([^/?]+)/.exec(request.url ?? '')?.[1] ?? 'unknown' };
+}
+
+/** Route 53's REST API names the operation by method and path; these are the calls zerodown makes. */
+function route53Operation(method: string | undefined, url: string | undefined): string {
+  const path = (url ?? '').split('?')[0] ?? '';
+  if (/\/hostedzone\/[^/]+\/rrset\/?$/.test(path)) {
+    return method === 'POST' ? 'ChangeResourceRecordSets' : 'ListResourceRecordSets';
+  }
+  if (/\/hostedzone\/?$/.test(path)) return method === 'POST' ? 'CreateHostedZone' : 'ListHostedZones';
+  return 'unknown';
 }
 
 /** The body is forwarded whole, so a chunked transfer encoding would contradict its content length. */

@@ -55,7 +55,8 @@ export class HealthChecker {
 
   constructor(
     private readonly options: {
-      elbv2: ElasticLoadBalancingV2Client;
+      /** moto's ELBv2 in the region of a target group's ARN. */
+      elbv2For: (targetGroupArn: string) => ElasticLoadBalancingV2Client;
       targetGroupArns: readonly string[];
       /** The IP of an instance, or undefined when it has no running node. */
       ipOf: (instanceId: string) => string | undefined;
@@ -84,7 +85,7 @@ export class HealthChecker {
   async round(): Promise<void> {
     const groups = await Promise.all(
       this.options.targetGroupArns.map(async (arn) => {
-        const answer = await this.options.elbv2.send(new DescribeTargetHealthCommand({ TargetGroupArn: arn }));
+        const answer = await this.options.elbv2For(arn).send(new DescribeTargetHealthCommand({ TargetGroupArn: arn }));
         const targets = (answer.TargetHealthDescriptions ?? []).map((description) => ({
           id: description.Target?.Id ?? '',
           port: description.Target?.Port ?? 0,

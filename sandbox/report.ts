@@ -11,6 +11,8 @@ export interface ExecutionReport {
   readonly startedAt: string;
   readonly endedAt: string;
   readonly stateTransitions: number;
+  /** For region-failover: from the start to DNS moved (a drill: to the DR site verified), in scenario seconds. */
+  readonly rtoSeconds?: number;
   /** Real seconds from start to end, split into time in Wait states and the rest. */
   readonly durationSeconds: number;
   readonly waitingSeconds: number;

@@ -5,10 +5,10 @@ import { EC2Client } from '@aws-sdk/client-ec2';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { App } from 'aws-cdk-lib';
-import { buildApp, stackIdFor } from '../cdk/app';
+import { buildApp, drStackIdFor, stackIdFor } from '../cdk/app';
 import type { ClusterModel } from '../functions/lib/cluster-model';
 import { freeLoopbackPort, type MotoServer, startMotoServer, stopProcess } from '../test/harness/moto-server';
-import { PROJECT_ROOT, TEST_REGION } from '../test/harness/settings';
+import { DR_REGION, PROJECT_ROOT, TEST_REGION } from '../test/harness/settings';
 import { readCloudAssembly, type SynthesizedStack } from '../test/harness/synth';
 import { resourcesOfType } from '../test/harness/template';
 import { testClusterModel } from '../test/harness/test-app';
@@ -52,7 +52,10 @@ const STATE_MACHINE_IDS: Record<string, string> = {
   'deploy-service': 'ClusterWorkflowsDeployService',
   'update-service': 'ClusterWorkflowsUpdateService',
   failover: 'ClusterWorkflowsFailover',
+  'region-failover': 'RegionFailover',
 };
+/** Workflows that run from the DR stack, in the DR region. */
+const DR_WORKFLOWS = new Set(['region-failover']);
 const READY_TIMEOUT_MS = 60_000;
 const PROGRESS_STATE_TYPES = new Set(['Task', 'Wait', 'Succeed', 'Fail']);
 const SAMPLE_INTERVAL_MS = 100;
@@ -91,13 +94,16 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     const ec2 = new EC2Client(direct);
     const elbv2 = new ElasticLoadBalancingV2Client(direct);
     const ssm = new SSMClient(direct);
+    const drDirect = { ...direct, region: DR_REGION };
+    const drElbv2 = new ElasticLoadBalancingV2Client(drDirect);
+    const elbv2For = (arn: string) => (arn.split(':')[3] === DR_REGION ? drElbv2 : elbv2);
 
     const { cluster: spec } = scenario;
     const databaseFile = path.join(workDir, 'database.json');
     fs.writeFileSync(databaseFile, JSON.stringify({ schemaVersion: spec.version, migrations: [] }));
     const nodePort = await freeLoopbackPort();
     const fleet = new Fleet({
-      ec2,
+      ec2: [ec2, new EC2Client(drDirect)],
       nodePort,
       workDir,
       imageVersion: spec.version,
@@ -144,7 +150,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     delete process.env.AWS_PROFILE;
 
     progress(`[${clock()}s] synthesizing the stack of cluster "${spec.name}"`);
-    const stack = synthesizeSandboxStack(path.join(workDir, 'cdk.out'), spec.name);
+    const { stack, drStack } = synthesizeSandboxStacks(path.join(workDir, 'cdk.out'), spec.name);
     // Imported only now: the handlers' SDK clients read AWS_ENDPOINT_URL when they are created.
     const { provisionStackResources } = await import('../test/harness/stack-resources');
     const { createMotoCluster } = await import('../test/harness/moto-cluster');
@@ -160,7 +166,9 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
         capacity: { minHealthyPercent: 75, drainSeconds: 30 },
       }),
     });
-    const model = cluster.model;
+    const { createMotoDrSite } = await import('../test/harness/moto-dr');
+    const drSite = spec.dr ? await createMotoDrSite(cluster, { nodeCount: spec.nodes }) : undefined;
+    const model = drSite?.model ?? cluster.model;
     const slotOf = new Map(Object.entries(cluster.targetGroups).map(([slot, arn]) => [arn, slot]));
     const settings = {
       intervalMs: scaled(spec.healthCheck.intervalSeconds),
@@ -170,7 +178,8 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
       deregistrationDelayMs: scaled(model.capacity.drainSeconds),
       path: '/health',
     };
-    health = new HealthChecker({ elbv2, targetGroupArns: Object.values(cluster.targetGroups), ipOf, settings });
+    const targetGroupArns = [...Object.values(cluster.targetGroups), ...(drSite ? [drSite.targetGroupArn] : [])];
+    health = new HealthChecker({ elbv2For, targetGroupArns, ipOf, settings });
     health.start();
     const checker = health;
     cleanups.push(() => checker.stop());
@@ -211,7 +220,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
 
     const executions: Promise<ExecutionReport>[] = [];
     const workflowContext = (onState?: (workflow: string, name: string, type: string) => void) => ({
-      stack,
+      stackFor: (workflow: string) => (DR_WORKFLOWS.has(workflow) ? drStack : stack),
       clusterName: spec.name,
       timeScale: scenario.timeScale,
       ...(options.signal ? { signal: options.signal } : {}),
@@ -387,7 +396,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
 async function runWorkflow(
   step: { start: string; input: Record<string, unknown> },
   context: {
-    stack: SynthesizedStack;
+    stackFor: (workflow: string) => SynthesizedStack;
     clusterName: string;
     timeScale: number;
     signal?: AbortSignal;
@@ -400,8 +409,9 @@ async function runWorkflow(
   const { runLocally, definitionOf, stateMachineLogicalId } = await import('../test/harness/local-sfn');
   const workflow = step.start;
   const stateMachine = STATE_MACHINE_IDS[workflow];
+  const stack = context.stackFor(workflow);
   const waits = new Set(
-    Object.entries(definitionOf(context.stack, stateMachineLogicalId(context.stack, stateMachine)).States)
+    Object.entries(definitionOf(stack, stateMachineLogicalId(stack, stateMachine)).States)
       .filter(([, state]) => state.Type === 'Wait')
       .map(([name]) => name),
   );
@@ -410,7 +420,7 @@ async function runWorkflow(
   let waitEnteredAt = 0;
   const startedAt = new Date();
   const result = await runLocally({
-    stack: context.stack,
+    stack,
     stateMachine,
     input: { cluster: context.clusterName, ...step.input },
     timeScale: context.timeScale,
@@ -433,6 +443,7 @@ async function runWorkflow(
     orchestrationSeconds: (result.durationMs - waitingMs) / 1000,
     ...(result.error ? { error: result.error } : {}),
     ...(result.cause ? { cause: result.cause } : {}),
+    ...rtoOf(result.output, context.timeScale),
     startedAt: startedAt.toISOString(),
     endedAt: new Date().toISOString(),
     stateTransitions: result.stateTransitions,
@@ -440,12 +451,22 @@ async function runWorkflow(
   };
 }
 
-/** The production app for one sandbox cluster; the model's ARNs are placeholders, the handlers read the real one. */
-function synthesizeSandboxStack(outdir: string, clusterName: string): SynthesizedStack {
+/** A workflow that reports an RTO (region failover, drill) measures it in real seconds; the report gives AWS's. */
+function rtoOf(output: unknown, timeScale: number): { rtoSeconds?: number } {
+  const measured = (output as { rtoSeconds?: unknown } | undefined)?.rtoSeconds;
+  return typeof measured === 'number' ? { rtoSeconds: Math.round((measured / timeScale) * 100) / 100 } : {};
+}
+
+/**
+ * The production app for one sandbox cluster: its stack and its DR stack. The model's ARNs are placeholders; the
+ * handlers read the real model from moto.
+ */
+function synthesizeSandboxStacks(outdir: string, clusterName: string) {
   const app = new App({ outdir, context: { 'aws:cdk:enable-path-metadata': true, 'aws:cdk:bundling-stacks': [] } });
   buildApp(app, [{ ...testClusterModel(), name: clusterName }]);
   app.synth();
-  return readCloudAssembly(outdir).stack(stackIdFor(clusterName));
+  const assembly = readCloudAssembly(outdir);
+  return { stack: assembly.stack(stackIdFor(clusterName)), drStack: assembly.stack(drStackIdFor(clusterName)) };
 }
 
 type FaultStep = Extract<ScenarioStep, { fault: string }>;

@@ -8,7 +8,13 @@ import { FIELD_ISSUE_PARSING, toFieldIssues } from '../functions/lib/field-issue
  * the end. Times are in scenario seconds, the seconds AWS would take; the sandbox runs them `timeScale` times as fast.
  */
 
-export const WORKFLOWS = ['patch-server', 'upgrade-version', 'deploy-service', 'update-service'] as const;
+export const WORKFLOWS = [
+  'patch-server',
+  'upgrade-version',
+  'deploy-service',
+  'update-service',
+  'region-failover',
+] as const;
 export const FAULTS = ['kill-node', 'fail-command', 'unhealthy', 'slow-boot'] as const;
 
 const seconds = z.number().check(z.minimum(0), z.maximum(3600));
@@ -40,6 +46,8 @@ export const scenarioSchema = z.strictObject({
       version: z._default(z.string().check(z.regex(/^[0-9A-Za-z][0-9A-Za-z._+-]{0,63}$/)), '1.0.0'),
       /** How long a node takes to boot or restart. */
       bootSeconds: z._default(seconds, 20),
+      /** A cold standby in a second region (launch template, load balancer, Route 53 records), for region-failover. */
+      dr: z._default(z.boolean(), false),
       /** Services deployed on the manager (and synced to the workers) before the scenario starts. */
       services: z._default(
         z

@@ -13,8 +13,8 @@ export const SERVICE_PATTERN = /^[A-Za-z][\w.-]{0,127}$/;
 export const DEPLOYMENT_FILE_PATTERN = /^[A-Za-z][\w.-]{0,127}\.json$/;
 export const SHA256_PATTERN = /^[0-9a-f]{64}$/;
 
-export type NodeRole = 'manager' | 'worker' | 'surge';
-export const NODE_ROLES: readonly NodeRole[] = ['manager', 'worker', 'surge'];
+export type NodeRole = 'manager' | 'worker' | 'surge' | 'dr';
+export const NODE_ROLES: readonly NodeRole[] = ['manager', 'worker', 'surge', 'dr'];
 
 export interface ServiceRecord {
   service: string;

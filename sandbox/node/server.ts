@@ -837,7 +837,7 @@ async function writeFileAtomic(target: string, data: string | Buffer): Promise<v
 }
 
 const USAGE =
-  'usage: server.ts --id ID --ip IP --port PORT --data-dir DIR --db FILE --version V --role manager|worker|surge ' +
+  'usage: server.ts --id ID --ip IP --port PORT --data-dir DIR --db FILE --version V --role manager|worker|surge|dr ' +
   '[--manager-url URL] [--boot-ms MS] [--sync-interval-ms MS]';
 
 export function parseServerArgs(argv: string[]): NodeServerOptions {

@@ -1,4 +1,12 @@
-import { outcome, processesUsing, removeWorkDir, runSandbox, scenarioFile, writeScenario } from './sandbox-cli';
+import {
+  outcome,
+  passingRun,
+  processesUsing,
+  removeWorkDir,
+  runSandbox,
+  scenarioFile,
+  writeScenario,
+} from './sandbox-cli';
 
 describe('sandbox: faults', () => {
   it('fails over when the active node dies: its alarm starts failover and a replacement ends as the passive node', async () => {
@@ -22,6 +30,18 @@ describe('sandbox: faults', () => {
     expect(run.report?.awsCalls['ec2:RunInstances']).toBe(3); // the two nodes, then the replacement
     expect(processesUsing(run.workDir)).toEqual([]);
     removeWorkDir(run);
+  }, 300_000);
+
+  it('drills a region failover under load: the DR site boots and passes, its RTO is measured, it is torn down', async () => {
+    const run = await passingRun('region-drill');
+
+    const drill = run.report.executions[0];
+    // The DR nodes boot in 60 scenario seconds; the RTO cannot be shorter, and polls every 10 s add at most one round.
+    expect(drill?.rtoSeconds).toBeGreaterThanOrEqual(60);
+    expect(drill?.rtoSeconds).toBeLessThan(60 + 10 + 10);
+    expect(run.report.awsCalls['ec2:RunInstances']).toBe(4); // the two nodes, then the two DR nodes
+    expect(run.report.awsCalls['ec2:TerminateInstances']).toBeGreaterThanOrEqual(1);
+    expect(run.report.awsCalls['route53:ChangeResourceRecordSets'] ?? 0).toBe(0);
   }, 300_000);
 
   it('refuses to patch when the passive node fails its health checks, before touching anything', async () => {

@@ -17,8 +17,9 @@ import { ssmClient } from '../../functions/lib/clients/ssm';
 import type { ClusterModel } from '../../functions/lib/cluster-model';
 import { saveClusterModel } from '../../functions/lib/cluster-store';
 import type { MotoCluster } from './moto-cluster';
+import { DR_REGION } from './settings';
 
-export const DR_REGION = 'eu-west-1';
+export { DR_REGION };
 export const RECORD_NAME = 'api.example.com';
 
 export interface MotoDrSite {

@@ -9,5 +9,7 @@ export const MOTO_ENDPOINTS_ENV = 'ZERODOWN_TEST_MOTO_ENDPOINTS';
 export const MOTO_PIDS_FILE = path.join(TEST_CACHE_DIR, 'moto-pids.json');
 /** The region every test cluster and test stack lives in. */
 export const TEST_REGION = 'us-east-1';
+/** The region of the DR site in tests and in the sandbox. */
+export const DR_REGION = 'eu-west-1';
 /** moto's default account: the ARNs it makes carry it. */
 export const TEST_ACCOUNT = '123456789012';
