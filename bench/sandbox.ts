@@ -19,6 +19,7 @@ export const SCENARIOS = [
   'patch-second-node-fails',
   'failover',
   'region-drill',
+  'region-failover',
 ] as const;
 
 export interface ScenarioMeasurement {

@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { Route53Client } from '@aws-sdk/client-route-53';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { App } from 'aws-cdk-lib';
 import { buildApp, drStackIdFor, stackIdFor } from '../cdk/app';
@@ -21,6 +22,7 @@ import {
   nodeAlarmsOf,
   transformInput,
 } from './alarms';
+import { startDnsFront } from './dns-front';
 import { createDocuments } from './documents';
 import { Fleet } from './fleet';
 import { startGateway } from './gateway';
@@ -62,6 +64,8 @@ const SAMPLE_INTERVAL_MS = 100;
 /** Generous: on a loaded machine a node serving the load can take seconds to answer its status. */
 const STATUS_TIMEOUT_MS = 10_000;
 const LOAD_TAIL_MS = 1_000;
+/** Route 53 answers for an alias record to a load balancer with a 60-second TTL. */
+const ALIAS_TTL_SECONDS = 60;
 const AWS_ENVIRONMENT = [
   'AWS_ENDPOINT_URL',
   'AWS_REGION',
@@ -198,8 +202,28 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     localSfn.prepareMachine(stack, STATE_MACHINE_IDS.failover);
     const lb = await startLoadBalancer({ elbv2, listenerArn: model.traffic.listenerArn, health: checker, ipOf });
     cleanups.push(() => lb.close());
+    // With a DR site, clients reach the cluster by its DNS name, as Route 53 (moto's records) answers it.
+    let entry = lb.url;
+    let dnsAnswer = () => '';
+    if (drSite) {
+      const drLb = await startLoadBalancer({ elbv2: drElbv2, listenerArn: drSite.listenerArn, health: checker, ipOf });
+      cleanups.push(() => drLb.close());
+      const front = await startDnsFront({
+        route53: new Route53Client({ ...direct, region: 'us-east-1' }),
+        hostedZoneId: drSite.hostedZoneId,
+        recordName: drSite.model.dr?.recordName ?? '',
+        loadBalancers: new Map([
+          [drSite.primaryDnsName.toLowerCase(), lb.url],
+          [drSite.drDnsName.toLowerCase(), drLb.url],
+        ]),
+        ttlMs: scaled(ALIAS_TTL_SECONDS),
+      });
+      cleanups.push(() => front.close());
+      entry = front.url;
+      dnsAnswer = () => (front.answer() === drSite.drDnsName.toLowerCase() ? ' | DNS → DR' : ' | DNS → primary');
+    }
     const loadStarted = Date.now();
-    const load = startLoad(lb.url, {
+    const load = startLoad(entry, {
       requestsPerSecond: scenario.load.requestsPerSecond,
       maxDurationMs: scenario.load.maxDurationSeconds * 1000,
       timeoutMs: 5_000,
@@ -231,7 +255,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
         if (!PROGRESS_STATE_TYPES.has(type)) return;
         const requests = summarize(load.records);
         progress(
-          `[${clock()}s] ${workflow} › ${name} | ${describeWeights()} | healthy serving ` +
+          `[${clock()}s] ${workflow} › ${name} | ${describeWeights()}${dnsAnswer()} | healthy serving ` +
             `${servingHealthy()}/${baseline} | requests ${requests.ok} ok, ${requests.failed} failed`,
         );
       },

@@ -44,6 +44,19 @@ describe('sandbox: faults', () => {
     expect(run.report.awsCalls['route53:ChangeResourceRecordSets'] ?? 0).toBe(0);
   }, 300_000);
 
+  it('fails over to the DR region and back under load: clients follow DNS as the records in moto answer it', async () => {
+    const run = await passingRun('region-failover');
+
+    const [failover, failback] = run.report.executions;
+    expect(failover?.rtoSeconds).toBeGreaterThanOrEqual(60);
+    expect(failback?.status).toBe('SUCCEEDED');
+    // The active node and the two DR nodes served, the DR nodes while DNS pointed at the DR region.
+    const serving = Object.entries(run.report.requestsByNode).filter(([, count]) => count > 0);
+    expect(serving).toHaveLength(3);
+    expect(run.report.awsCalls['route53:ChangeResourceRecordSets']).toBe(3); // the records' creation, there and back
+    expect(run.report.awsCalls['ec2:TerminateInstances']).toBeGreaterThanOrEqual(1);
+  }, 300_000);
+
   it('refuses to patch when the passive node fails its health checks, before touching anything', async () => {
     const { file, remove } = writeScenario({
       name: 'the passive node is unhealthy',

@@ -6,6 +6,7 @@ import {
   RegisterImageCommand,
 } from '@aws-sdk/client-ec2';
 import {
+  CreateListenerCommand,
   CreateLoadBalancerCommand,
   CreateTargetGroupCommand,
   DescribeLoadBalancersCommand,
@@ -25,6 +26,7 @@ export const RECORD_NAME = 'api.example.com';
 export interface MotoDrSite {
   readonly model: ClusterModel;
   readonly loadBalancerArn: string;
+  readonly listenerArn: string;
   readonly targetGroupArn: string;
   readonly hostedZoneId: string;
   readonly primaryDnsName: string;
@@ -89,6 +91,17 @@ export async function createMotoDrSite(
     }),
   );
   const targetGroupArn = required(targetGroup.TargetGroups?.[0]?.TargetGroupArn, 'TargetGroupArn');
+  const listener = await elbv2.send(
+    new CreateListenerCommand({
+      LoadBalancerArn: loadBalancerArn,
+      Protocol: 'HTTP',
+      Port: 80,
+      DefaultActions: [
+        { Type: 'forward', ForwardConfig: { TargetGroups: [{ TargetGroupArn: targetGroupArn, Weight: 1 }] } },
+      ],
+    }),
+  );
+  const listenerArn = required(listener.Listeners?.[0]?.ListenerArn, 'ListenerArn');
 
   const primary = await clientsIn(cluster.model.region).elbv2.send(
     new DescribeLoadBalancersCommand({ LoadBalancerArns: [cluster.loadBalancerArn] }),
@@ -139,5 +152,5 @@ export async function createMotoDrSite(
       routing,
     },
   });
-  return { model, loadBalancerArn, targetGroupArn, hostedZoneId, primaryDnsName, drDnsName };
+  return { model, loadBalancerArn, listenerArn, targetGroupArn, hostedZoneId, primaryDnsName, drDnsName };
 }
