@@ -3,7 +3,7 @@ import { dynamodbClient } from './lib/clients/dynamodb';
 import { sfnClient } from './lib/clients/sfn';
 import { requireEnv } from './lib/errors';
 import { clusterInput, executionArnInput, parseInput } from './lib/input';
-import { acquireLock, preemptLock, releaseLock, renewLock } from './lib/lock';
+import { acquireLock, NON_PREEMPTIBLE_WORKFLOWS, preemptLock, readLock, releaseLock, renewLock } from './lib/lock';
 import { assertOwnCluster } from './lib/own-cluster';
 
 const store = { dynamodb: dynamodbClient, tableName: requireEnv('LOCK_TABLE_NAME') };
@@ -19,10 +19,11 @@ const inputSchema = z.discriminatedUnion('action', [
   z.strictObject({ action: z.literal('renew'), ...lease }),
   z.strictObject({ action: z.literal('preempt'), ...lease }),
   z.strictObject({ action: z.literal('release'), ...clusterInput, owner: executionArnInput }),
+  z.strictObject({ action: z.literal('read'), ...clusterInput }),
 ]);
 export type ClusterLockInput = z.input<typeof inputSchema>;
 
-/** Acquire, renew, release or pre-empt the cluster's lease. */
+/** Acquire, renew, release, pre-empt or read the cluster's lease. */
 export async function handler(event: unknown) {
   const input = parseInput(inputSchema, event, 'cluster-lock');
   assertOwnCluster(input.cluster);
@@ -35,5 +36,14 @@ export async function handler(event: unknown) {
       return preemptLock(store, sfnClient, input);
     case 'release':
       return releaseLock(store, input.cluster, input.owner);
+    case 'read': {
+      // A lease past its expiry no longer holds anything.
+      const holder = await readLock(store, input.cluster);
+      const live = holder && Date.parse(holder.expiresAt) > Date.now() ? holder : undefined;
+      return {
+        ...(live ? { holder: live } : {}),
+        maintenance: live ? !NON_PREEMPTIBLE_WORKFLOWS.includes(live.workflow) : false,
+      };
+    }
   }
 }

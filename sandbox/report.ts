@@ -5,6 +5,8 @@ import type { Scenario } from './scenario';
 
 export interface ExecutionReport {
   readonly workflow: string;
+  /** Started by a scenario step, or by a node alarm through its rule (failover). */
+  readonly trigger: 'scenario' | 'alarm';
   readonly status: string;
   readonly error?: string;
   readonly cause?: string;
@@ -91,9 +93,16 @@ export function evaluateExpectations(scenario: Scenario, report: SandboxReport):
   const results: Expectation[] = [];
   const check = (what: string, expected: unknown, actual: unknown, holds: boolean) =>
     results.push({ what, expected, actual, holds });
+  const statusesOf = (trigger: ExecutionReport['trigger']) =>
+    report.executions.filter((execution) => execution.trigger === trigger).map((execution) => execution.status);
   if (expect.executions) {
-    const statuses = report.executions.map((execution) => execution.status);
+    const statuses = statusesOf('scenario');
     check('executions', expect.executions, statuses, JSON.stringify(statuses) === JSON.stringify(expect.executions));
+  }
+  if (expect.alarmExecutions) {
+    const statuses = statusesOf('alarm');
+    const wanted = expect.alarmExecutions;
+    check('executions started by alarms', wanted, statuses, JSON.stringify(statuses) === JSON.stringify(wanted));
   }
   if (expect.maxFailedRequests !== undefined) {
     const failed = report.requests.failed;
@@ -112,7 +121,9 @@ export function evaluateExpectations(scenario: Scenario, report: SandboxReport):
     );
   }
   if (expect.error !== undefined) {
-    const error = report.executions.find((execution) => execution.status !== 'SUCCEEDED')?.error;
+    const error = report.executions.find(
+      (execution) => execution.trigger === 'scenario' && execution.status !== 'SUCCEEDED',
+    )?.error;
     check('error', expect.error, error, error === expect.error);
   }
   if (expect.schemaVersion !== undefined) {

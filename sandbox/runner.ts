@@ -291,8 +291,10 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
           const input = transformInput(route, event) as Record<string, unknown>;
           progress(`[${clock()}s] start ${workflow} ${JSON.stringify(input)}`);
           executions.push(
-            runWorkflow({ start: workflow, input }, workflowContext()).then((report) => {
-              if (workflow === 'failover' && report.status === 'SUCCEEDED') timeline.redundancyRestored(Date.now());
+            runWorkflow({ start: workflow, input }, workflowContext(), 'alarm').then((report) => {
+              // A failover that found the node under maintenance restored nothing.
+              const replaced = report.states.some((state) => state.name === 'Adopt the replacement into the slot');
+              if (report.status === 'SUCCEEDED' && replaced) timeline.redundancyRestored(Date.now());
               return report;
             }),
           );
@@ -428,6 +430,7 @@ async function runWorkflow(
     runStarted: number;
     onState: (workflow: string, name: string, type: string) => void;
   },
+  trigger: ExecutionReport['trigger'] = 'scenario',
 ): Promise<ExecutionReport> {
   // Imported only when the run has set AWS_ENDPOINT_URL: the handlers' SDK clients read it when they are created.
   const { runLocally, definitionOf, stateMachineLogicalId } = await import('../test/harness/local-sfn');
@@ -461,6 +464,7 @@ async function runWorkflow(
   });
   return {
     workflow,
+    trigger,
     status: result.status,
     durationSeconds: result.durationMs / 1000,
     waitingSeconds: waitingMs / 1000,

@@ -96,8 +96,10 @@ export const scenarioSchema = z.strictObject({
     .check(z.minLength(1), z.maxLength(20)),
   expect: z._default(
     z.strictObject({
-      /** The status of each started workflow, in order. */
+      /** The status of each workflow the steps started, in order. */
       executions: z.optional(z.array(z.enum(['SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED']))),
+      /** The status of each workflow a node alarm started (failover), in order. */
+      alarmExecutions: z.optional(z.array(z.enum(['SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED']))),
       maxFailedRequests: z.optional(z.int().check(z.minimum(0))),
       minRequests: z.optional(z.int().check(z.minimum(0))),
       /** Every permanent node reports this version at the end. */

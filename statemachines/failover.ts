@@ -62,6 +62,20 @@ export function failoverDefinition(
     resultPath: '$.lock',
   }).addCatch(alreadyOnIt, { errors: ['ClusterLockedError'], resultPath: '$.lockError' });
 
+  // A node that carries no traffic while a maintenance workflow holds the lock is that workflow's to restart and
+  // verify: a patch restarts the node it took out of service, and its missed heartbeats are no loss.
+  const underMaintenance = new sfn.Succeed(scope, 'No failover: the node is out of service for maintenance');
+  const readLock = operationStep(scope, 'Read the cluster lock', {
+    operation: ops.clusterLock,
+    payload: { action: 'read', ...cluster },
+    resultPath: '$.holder',
+  });
+  readLock.next(
+    new sfn.Choice(scope, 'Is the node under maintenance?')
+      .when(sfn.Condition.booleanEquals('$.holder.maintenance', true), underMaintenance)
+      .otherwise(takeOver),
+  );
+
   // From here on a failure leaves the traffic where it is safe, removes the replacement, releases and reports.
   b.rollbackTo(rollbackPath(scope, b));
 
@@ -166,6 +180,7 @@ export function failoverDefinition(
     .next(
       new sfn.Choice(scope, 'Is the node lost?')
         .when(sfn.Condition.booleanEquals('$.loss.lost', false), reportBlip)
+        .when(sfn.Condition.numberEquals('$.loss.lostWeight', 0), readLock)
         .otherwise(
           sfn.Chain.start(takeOver)
             .next(move)

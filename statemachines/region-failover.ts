@@ -41,12 +41,12 @@ export function regionFailoverDefinition(
     operationStep(scope, label, { operation, payload, resultPath, timeout: Duration.seconds(60) });
 
   const readRequest = new sfn.Pass(scope, 'Read the request', { parameters: { 'request.$': '$' } });
+  /** Ends the execution with the error a step caught into `$.error`. */
+  const failWithCaughtError = (name: string) =>
+    new sfn.Fail(scope, name, { errorPath: '$.error.Error', causePath: '$.error.Cause' });
 
   // Failure before the DNS change: remove what this execution started, then fail with the original error.
-  const failed = new sfn.Fail(scope, 'Fail after removing the DR nodes', {
-    errorPath: '$.error.Error',
-    causePath: '$.error.Cause',
-  });
+  const failed = failWithCaughtError('Fail after removing the DR nodes');
   const cleanUp = step(
     'Clean up: tear down the DR nodes',
     ops.drNodes,
@@ -83,10 +83,7 @@ export function regionFailoverDefinition(
   });
 
   // DNS steps fail without tearing anything down: during an outage the ready DR site is what the operator needs.
-  const leftAsIs = new sfn.Fail(scope, 'Fail with the DR site left as it is', {
-    errorPath: '$.error.Error',
-    causePath: '$.error.Cause',
-  });
+  const leftAsIs = failWithCaughtError('Fail with the DR site left as it is');
   const failAsIs = (task: sfn.TaskStateBase) =>
     task.addCatch(leftAsIs, { errors: ['States.ALL'], resultPath: '$.error' });
 

@@ -23,6 +23,8 @@ export interface NodeLossAssessment {
   readonly slot: string;
   readonly instanceId: string;
   readonly role: ClusterNode['role'];
+  /** The lost node's weight before the move: 0 when it carried no traffic (a passive node, or one under maintenance). */
+  readonly lostWeight: number;
   /** Why the node counts as lost, or what it answered. */
   readonly findings: string;
   /** Permanent nodes that passed their checks. */
@@ -102,6 +104,7 @@ export async function assessNodeLoss(
     slot: request.slot,
     instanceId: node.instanceId,
     role: node.role,
+    lostWeight: weightOf(current, request.slot),
     findings: lostProbe.findings,
     survivors,
     weights,

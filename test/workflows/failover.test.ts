@@ -171,6 +171,41 @@ describe('failover', () => {
     await expectReplaced(cluster, execution, active ?? '');
   });
 
+  it('leaves a node that maintenance took out of service to the maintenance workflow', async () => {
+    // A patch restarts the passive node it is patching; its heartbeats stop for the restart.
+    const { cluster, simulated } = await prepare('active-passive');
+    const passive = cluster.model.nodes[1];
+    kill(simulated, passive?.instanceId ?? '');
+    const patch = executionArn('patch-server', 'patching');
+    await acquireLock(lockStore(), {
+      cluster: 'test-cluster',
+      owner: patch,
+      workflow: 'patch-server',
+      leaseSeconds: 600,
+    });
+
+    const execution = await run({ slot: passive?.slot });
+
+    expect(failureOf(execution)).toMatchObject({ status: 'SUCCEEDED' });
+    expect(execution.path.at(-1)).toBe('No failover: the node is out of service for maintenance');
+    expect(execution.path).not.toContain('Take over the cluster lock');
+    expect((await readLock(lockStore(), 'test-cluster'))?.owner).toBe(patch);
+    expect(await findSurgeNodes(ec2Client, cluster.model)).toEqual([]);
+  });
+
+  it('replaces a lost passive node without moving any traffic', async () => {
+    const { cluster, simulated } = await prepare('active-passive');
+    const passive = cluster.model.nodes[1]?.instanceId ?? '';
+    kill(simulated, passive);
+
+    const execution = await run({ slot: 'b' });
+
+    expect(failureOf(execution)).toMatchObject({ status: 'SUCCEEDED' });
+    expect(execution.path).toContain('Read the cluster lock');
+    expect(await weights(cluster)).toBe('a=100, b=0, surge=0');
+    await expectReplaced(cluster, execution, passive);
+  });
+
   it('fails without moving anything when no healthy node is left to take the traffic', async () => {
     const { cluster, simulated } = await prepare('active-passive');
     for (const node of cluster.model.nodes) kill(simulated, node.instanceId);
