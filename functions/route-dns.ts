@@ -1,5 +1,5 @@
 import * as z from 'zod/mini';
-import { clientsIn } from './lib/clients/regional';
+import { elbv2In } from './lib/clients/elbv2';
 import { route53Client } from './lib/clients/route53';
 import { pointDnsAt, readDnsState } from './lib/dns';
 import { drSiteOf, primaryStatus } from './lib/dr';
@@ -21,13 +21,13 @@ const inputSchema = z.discriminatedUnion('action', [
 export async function handler(event: unknown) {
   const input = parseInput(inputSchema, event, 'route-dns');
   const model = await clusterModelFor(input.cluster);
-  const clients = { route53: route53Client, drElbv2: clientsIn(drSiteOf(model).region).elbv2 };
+  const clients = { route53: route53Client, drElbv2: elbv2In(drSiteOf(model).region) };
   switch (input.action) {
     case 'read':
       return readDnsState(clients, model);
     case 'point':
       return pointDnsAt(clients, model, input);
     case 'check-primary':
-      return primaryStatus(clientsIn(model.region).elbv2, model);
+      return primaryStatus(elbv2In(model.region), model);
   }
 }

@@ -10,3 +10,20 @@ export function clientConfig(region?: string) {
     retryMode: 'standard',
   } as const;
 }
+
+/**
+ * A per-region client factory, built once per container. The function's own region is served by `own`, the client
+ * every other operation uses; other regions get one client each. Region failover works in two regions at once.
+ */
+export function regionalClients<Client>(own: Client, make: (region: string) => Client): (region: string) => Client {
+  const others = new Map<string, Client>();
+  return (region) => {
+    if (region === process.env.AWS_REGION) return own;
+    let client = others.get(region);
+    if (!client) {
+      client = make(region);
+      others.set(region, client);
+    }
+    return client;
+  };
+}
