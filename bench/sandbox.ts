@@ -87,6 +87,16 @@ export function report(results: readonly ScenarioMeasurement[]): string {
     ...results.flatMap(({ scenario, report: run }) =>
       run?.failover ? [failoverTimeline(scenario, run.failover)] : [],
     ),
+    ...results.flatMap(({ scenario, report: run }) =>
+      (run?.executions ?? []).flatMap((execution) =>
+        execution.rtoSeconds === undefined
+          ? []
+          : [
+              `\n${execution.workflow} RTO, ${scenario}: ${execution.rtoSeconds} s (scenario seconds from the start to ` +
+                'DNS moved; for a drill, to the DR site verified, when DNS would move)',
+            ],
+      ),
+    ),
   ].join('\n');
 }
 

@@ -384,7 +384,7 @@ export class NodeOperations extends Construct {
 }
 
 /** Policies attach to the function's role, so acknowledgements of its findings go there too. */
-function roleOf(fn: lambda.IFunction): IConstruct {
+export function roleOf(fn: lambda.IFunction): IConstruct {
   return fn.role ?? fn;
 }
 

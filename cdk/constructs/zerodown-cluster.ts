@@ -1,7 +1,6 @@
-import { ArnFormat, Duration, RemovalPolicy, Stack, Tags } from 'aws-cdk-lib';
+import { RemovalPolicy, Tags } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
-import * as iam from 'aws-cdk-lib/aws-iam';
-import * as kms from 'aws-cdk-lib/aws-kms';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
@@ -14,6 +13,7 @@ import {
   parseClusterModel,
 } from '../../functions/lib/cluster-model';
 import { parameterTierFor } from '../../functions/lib/cluster-store';
+import { logEncryptionKey } from './log-key';
 import { type HeartbeatSettings, NodeAlarms } from './node-alarms';
 import { NodeOperations } from './node-operations';
 import { Workflows } from './workflows';
@@ -60,7 +60,13 @@ export class ZeroDownCluster extends Construct {
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const stateMachineLogGroupName = `/aws/vendedlogs/states/zerodown-${name}`;
 
-    this.encryptionKey = props.encryptionKey ?? this.createKey(stateMachineLogGroupName, removalPolicy);
+    this.encryptionKey =
+      props.encryptionKey ??
+      logEncryptionKey(this, 'Key', {
+        description: `zerodown ${name}: notifications and workflow logs`,
+        logGroupName: stateMachineLogGroupName,
+        removalPolicy,
+      });
 
     const serializedModel = JSON.stringify(this.model);
     this.modelParameter = new ssm.StringParameter(this, 'Model', {
@@ -115,35 +121,5 @@ export class ZeroDownCluster extends Construct {
     });
 
     Tags.of(this).add(CLUSTER_TAG_KEY, name);
-  }
-
-  private createKey(stateMachineLogGroupName: string, removalPolicy: RemovalPolicy): kms.Key {
-    const stack = Stack.of(this);
-    const key = new kms.Key(this, 'Key', {
-      description: `zerodown ${this.model.name}: notifications and workflow logs`,
-      enableKeyRotation: true,
-      pendingWindow: Duration.days(30),
-      removalPolicy,
-    });
-    // CloudWatch Logs encrypts with the key itself, so the key policy must name the service, scoped to our log group.
-    key.addToResourcePolicy(
-      new iam.PolicyStatement({
-        sid: 'AllowCloudWatchLogsForThisCluster',
-        principals: [new iam.ServicePrincipal(`logs.${stack.region}.amazonaws.com`)],
-        actions: ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
-        resources: ['*'],
-        conditions: {
-          ArnLike: {
-            'kms:EncryptionContext:aws:logs:arn': stack.formatArn({
-              service: 'logs',
-              resource: 'log-group',
-              resourceName: `${stateMachineLogGroupName}*`,
-              arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-            }),
-          },
-        },
-      }),
-    );
-    return key;
   }
 }

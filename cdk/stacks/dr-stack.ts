@@ -1,10 +1,9 @@
-import { ArnFormat, Duration, RemovalPolicy, Stack, type StackProps, Tags } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, type StackProps, Tags } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
-import type { Construct, IConstruct } from 'constructs';
+import type { Construct } from 'constructs';
 import {
   CLUSTER_TAG_KEY,
   type ClusterModelInput,
@@ -16,7 +15,8 @@ import { parameterTierFor } from '../../functions/lib/cluster-store';
 import { DR_ROLE, drSiteOf } from '../../functions/lib/dr';
 import { membershipParameterName } from '../../functions/lib/membership';
 import { REGION_FAILOVER, regionFailoverDefinition } from '../../statemachines/region-failover';
-import { workflowNamePrefix } from '../constructs/node-operations';
+import { logEncryptionKey } from '../constructs/log-key';
+import { roleOf, workflowNamePrefix } from '../constructs/node-operations';
 import { WorkflowStateMachine } from '../constructs/workflow-state-machine';
 import { ZeroDownFunction } from '../constructs/zerodown-function';
 import { acknowledgeWildcardResource } from '../nag';
@@ -40,30 +40,11 @@ export class DrStack extends Stack {
     const site = drSiteOf(model);
     const logGroupName = `/aws/vendedlogs/states/zerodown-${model.name}-dr`;
 
-    const key = new kms.Key(this, 'Key', {
+    const key = logEncryptionKey(this, 'Key', {
       description: `zerodown ${model.name}: DR workflow logs`,
-      enableKeyRotation: true,
-      pendingWindow: Duration.days(30),
+      logGroupName,
       removalPolicy: RemovalPolicy.RETAIN,
     });
-    key.addToResourcePolicy(
-      new iam.PolicyStatement({
-        sid: 'AllowCloudWatchLogsForThisCluster',
-        principals: [new iam.ServicePrincipal(`logs.${this.region}.amazonaws.com`)],
-        actions: ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
-        resources: ['*'],
-        conditions: {
-          ArnLike: {
-            'kms:EncryptionContext:aws:logs:arn': this.formatArn({
-              service: 'logs',
-              resource: 'log-group',
-              resourceName: `${logGroupName}*`,
-              arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-            }),
-          },
-        },
-      }),
-    );
 
     // The DR functions read the model in their own region: the primary region may be the one that is gone.
     const serialized = JSON.stringify(model);
@@ -180,8 +161,4 @@ export class DrStack extends Stack {
 
 function allow(fn: lambda.IFunction, actions: string[], resources: string[], conditions?: Record<string, unknown>) {
   fn.addToRolePolicy(new iam.PolicyStatement({ actions, resources, ...(conditions ? { conditions } : {}) }));
-}
-
-function roleOf(fn: lambda.IFunction): IConstruct {
-  return fn.role ?? fn;
 }
