@@ -41,6 +41,9 @@ const SERVER_ENTRY = path.join(__dirname, 'node', 'server.ts');
 export class Fleet {
   readonly nodes = new Map<string, SandboxNode>();
   private bootFactor = 1;
+  /** Set by stopAll: a launch still being looked up must not start a process after the clean-up. */
+  private closed = false;
+  private readonly launching = new Set<Promise<void>>();
 
   constructor(private readonly options: FleetOptions) {}
 
@@ -51,6 +54,17 @@ export class Fleet {
 
   /** Starts a node process for each instance moto launched. */
   async launched(instanceIds: readonly string[]): Promise<void> {
+    if (this.closed) return;
+    const launch = this.startLaunched(instanceIds);
+    this.launching.add(launch);
+    try {
+      await launch;
+    } finally {
+      this.launching.delete(launch);
+    }
+  }
+
+  private async startLaunched(instanceIds: readonly string[]): Promise<void> {
     // A filter, not InstanceIds: an id from another region is no error, just no match.
     const described = await Promise.all(
       this.options.ec2.map((ec2) =>
@@ -79,7 +93,7 @@ export class Fleet {
   }
 
   private start(instanceId: string, ip: string, role: string): void {
-    if (this.nodes.has(instanceId)) return;
+    if (this.closed || this.nodes.has(instanceId)) return;
     const { options } = this;
     const dataDir = path.join(options.workDir, 'nodes', instanceId);
     fs.mkdirSync(dataDir, { recursive: true });
@@ -124,6 +138,8 @@ export class Fleet {
   }
 
   async stopAll(): Promise<void> {
+    this.closed = true;
+    await Promise.allSettled([...this.launching]);
     await this.stop([...this.nodes.keys()]);
   }
 }

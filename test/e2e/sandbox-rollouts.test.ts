@@ -10,9 +10,12 @@ describe('sandbox: patch and upgrade under load', () => {
 
     const byScenario = report.executions.filter((execution) => execution.trigger === 'scenario');
     expect(byScenario.map((execution) => execution.status)).toEqual(['SUCCEEDED']);
-    // A patched node restarts and misses heartbeats; a failover its alarm starts leaves the node to the patch.
+    // A patched node restarts and misses heartbeats. A failover its alarm starts finds the node back already, or
+    // leaves it to the patch that took it out of service: it never moves anything.
     for (const failover of report.executions.filter((execution) => execution.trigger === 'alarm')) {
-      expect(failover.states.at(-1)?.name).toBe('No failover: the node is out of service for maintenance');
+      expect(failover.states.at(-1)?.name).toMatch(
+        /^No failover: the node (answered|is out of service for maintenance)$/,
+      );
     }
     expect(report.requests.total).toBeGreaterThanOrEqual(2000);
     expect(report.finalState.nodes.map((node) => [node.version, node.weight])).toEqual([
