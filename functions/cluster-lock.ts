@@ -3,7 +3,7 @@ import { dynamodbClient } from './lib/clients/dynamodb';
 import { sfnClient } from './lib/clients/sfn';
 import { requireEnv } from './lib/errors';
 import { clusterInput, executionArnInput, parseInput } from './lib/input';
-import { acquireLock, NON_PREEMPTIBLE_WORKFLOWS, preemptLock, readLock, releaseLock, renewLock } from './lib/lock';
+import { acquireLock, preemptLock, readLockState, releaseLock, renewLock } from './lib/lock';
 import { assertOwnCluster } from './lib/own-cluster';
 
 const store = { dynamodb: dynamodbClient, tableName: requireEnv('LOCK_TABLE_NAME') };
@@ -36,14 +36,7 @@ export async function handler(event: unknown) {
       return preemptLock(store, sfnClient, input);
     case 'release':
       return releaseLock(store, input.cluster, input.owner);
-    case 'read': {
-      // A lease past its expiry no longer holds anything.
-      const holder = await readLock(store, input.cluster);
-      const live = holder && Date.parse(holder.expiresAt) > Date.now() ? holder : undefined;
-      return {
-        ...(live ? { holder: live } : {}),
-        maintenance: live ? !NON_PREEMPTIBLE_WORKFLOWS.includes(live.workflow) : false,
-      };
-    }
+    case 'read':
+      return readLockState(store, input.cluster);
   }
 }

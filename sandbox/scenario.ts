@@ -35,7 +35,9 @@ const faultStep = z.strictObject({
   command: z.optional(z.string().check(z.regex(/^[a-zA-Z]{1,32}$/))),
 });
 
-export const scenarioSchema = z.strictObject({
+export const executionStatus = z.enum(['SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED']);
+
+const scenarioSchema = z.strictObject({
   name: z.string().check(z.minLength(1), z.maxLength(120)),
   // prefault: a missing block is parsed as {}, so the defaults of its fields are written once, on the fields.
   cluster: z.prefault(
@@ -97,9 +99,9 @@ export const scenarioSchema = z.strictObject({
   expect: z._default(
     z.strictObject({
       /** The status of each workflow the steps started, in order. */
-      executions: z.optional(z.array(z.enum(['SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED']))),
+      executions: z.optional(z.array(executionStatus)),
       /** The status of each workflow a node alarm started (failover), in order. */
-      alarmExecutions: z.optional(z.array(z.enum(['SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED']))),
+      alarmExecutions: z.optional(z.array(executionStatus)),
       maxFailedRequests: z.optional(z.int().check(z.minimum(0))),
       minRequests: z.optional(z.int().check(z.minimum(0))),
       /** Every permanent node reports this version at the end. */

@@ -1,16 +1,16 @@
 import { ArnFormat, Duration, type RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
-import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as ssm from 'aws-cdk-lib/aws-ssm';
-import { Construct, type IConstruct } from 'constructs';
+import { Construct } from 'constructs';
 import { CLUSTER_TAG_KEY, type ClusterModel, ROLE_TAG_KEY } from '../../functions/lib/cluster-model';
 import { SLOT_TAG_KEY } from '../../functions/lib/failover';
 import { membershipParameterName } from '../../functions/lib/membership';
 import { SURGE_ROLE } from '../../functions/lib/nodes';
 import { acknowledgeWildcardAction, acknowledgeWildcardResource } from '../nag';
+import { allow, allowTaggedLaunch, roleOf } from './launch-permissions';
 import { ZeroDownFunction } from './zerodown-function';
 
 export interface NodeOperationsProps {
@@ -274,7 +274,7 @@ export class NodeOperations extends Construct {
   }
 
   private allow(fn: lambda.IFunction, actions: string[], resources: string[], conditions?: Record<string, unknown>) {
-    fn.addToRolePolicy(new iam.PolicyStatement({ actions, resources, ...(conditions ? { conditions } : {}) }));
+    allow(fn, actions, resources, conditions);
   }
 
   /** Read-only calls without resource-level permissions. */
@@ -284,47 +284,17 @@ export class NodeOperations extends Construct {
 
   private allowLaunch(fn: lambda.IFunction) {
     const { model } = this.props;
-    const stack = Stack.of(this);
-    const created = ['instance', 'volume', 'network-interface'].map((type) => this.arn('ec2', type, '*'));
-    // What RunInstances creates must carry the cluster tag and the surge role, so nothing else can be launched.
-    this.allow(fn, ['ec2:RunInstances'], created, {
-      StringEquals: {
-        [`aws:RequestTag/${CLUSTER_TAG_KEY}`]: model.name,
-        [`aws:RequestTag/${ROLE_TAG_KEY}`]: SURGE_ROLE,
-      },
+    allowTaggedLaunch(fn, {
+      clusterName: model.name,
+      role: SURGE_ROLE,
+      launchTemplateId: model.surge.launchTemplateId,
+      subnetIds: model.surge.subnetIds,
+      imageParameter: model.surge.imageParameter,
     });
-    // What it uses: the cluster's launch template and subnets, AMIs, and the security groups and key pairs the
-    // launch template names.
-    const used = [
-      this.arn('ec2', 'launch-template', model.surge.launchTemplateId),
-      ...model.surge.subnetIds.map((subnet) => this.arn('ec2', 'subnet', subnet)),
-      stack.formatArn({ service: 'ec2', account: '', resource: 'image', resourceName: '*' }),
-      this.arn('ec2', 'security-group', '*'),
-      this.arn('ec2', 'key-pair', '*'),
-    ];
-    this.allow(fn, ['ec2:RunInstances'], used);
-    this.allow(fn, ['ec2:CreateTags'], created, { StringEquals: { 'ec2:CreateAction': 'RunInstances' } });
-    for (const resource of created) {
-      acknowledgeWildcardResource(
-        roleOf(fn),
-        resource,
-        'New instances, volumes and interfaces have no ARN before launch; the request-tag condition scopes them.',
-      );
-    }
-    for (const resource of used.slice(model.surge.subnetIds.length + 1)) {
-      acknowledgeWildcardResource(
-        roleOf(fn),
-        resource,
-        'The AMI, security groups and key pair come from the launch template and the AMI parameter at launch time.',
-      );
-    }
     if (model.surge.instanceRoleArn) {
       this.allow(fn, ['iam:PassRole'], [model.surge.instanceRoleArn], {
         StringEquals: { 'iam:PassedToService': 'ec2.amazonaws.com' },
       });
-    }
-    if (model.surge.imageParameter) {
-      this.allow(fn, ['ssm:GetParameter'], [this.arn('ssm', 'parameter', model.surge.imageParameter.slice(1))]);
     }
   }
 
@@ -381,11 +351,6 @@ export class NodeOperations extends Construct {
       );
     }
   }
-}
-
-/** Policies attach to the function's role, so acknowledgements of its findings go there too. */
-export function roleOf(fn: lambda.IFunction): IConstruct {
-  return fn.role ?? fn;
 }
 
 const ELB_READS = [

@@ -1,5 +1,4 @@
 import { Duration, RemovalPolicy, Stack, type StackProps, Tags } from 'aws-cdk-lib';
-import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
@@ -15,11 +14,11 @@ import { parameterTierFor } from '../../functions/lib/cluster-store';
 import { DR_ROLE, drSiteOf } from '../../functions/lib/dr';
 import { membershipParameterName } from '../../functions/lib/membership';
 import { REGION_FAILOVER, regionFailoverDefinition } from '../../statemachines/region-failover';
+import { allow, allowTaggedLaunch } from '../constructs/launch-permissions';
 import { logEncryptionKey } from '../constructs/log-key';
-import { roleOf, workflowNamePrefix } from '../constructs/node-operations';
+import { workflowNamePrefix } from '../constructs/node-operations';
 import { WorkflowStateMachine } from '../constructs/workflow-state-machine';
 import { ZeroDownFunction } from '../constructs/zerodown-function';
-import { acknowledgeWildcardResource } from '../nag';
 
 export interface DrStackProps extends StackProps {
   readonly model: ClusterModelInput;
@@ -69,19 +68,13 @@ export class DrStack extends Stack {
     }).function;
     readsModel(drNodes);
     allow(drNodes, ['ec2:DescribeInstances', 'elasticloadbalancing:DescribeTargetHealth'], ['*']);
-    const created = ['instance', 'volume', 'network-interface'].map((type) => this.arn('ec2', type, '*'));
-    allow(drNodes, ['ec2:RunInstances'], created, {
-      StringEquals: { [`aws:RequestTag/${CLUSTER_TAG_KEY}`]: model.name, [`aws:RequestTag/${ROLE_TAG_KEY}`]: DR_ROLE },
+    allowTaggedLaunch(drNodes, {
+      clusterName: model.name,
+      role: DR_ROLE,
+      launchTemplateId: site.launchTemplateId,
+      subnetIds: site.subnetIds,
+      imageParameter: site.imageParameter,
     });
-    const used = [
-      this.arn('ec2', 'launch-template', site.launchTemplateId),
-      ...site.subnetIds.map((subnet) => this.arn('ec2', 'subnet', subnet)),
-      this.formatArn({ service: 'ec2', account: '', resource: 'image', resourceName: '*' }),
-      this.arn('ec2', 'security-group', '*'),
-      this.arn('ec2', 'key-pair', '*'),
-    ];
-    allow(drNodes, ['ec2:RunInstances'], used);
-    allow(drNodes, ['ec2:CreateTags'], created, { StringEquals: { 'ec2:CreateAction': 'RunInstances' } });
     allow(
       drNodes,
       ['elasticloadbalancing:RegisterTargets', 'elasticloadbalancing:DeregisterTargets'],
@@ -93,25 +86,7 @@ export class DrStack extends Stack {
         [`aws:ResourceTag/${ROLE_TAG_KEY}`]: DR_ROLE,
       },
     });
-    if (site.imageParameter) {
-      allow(drNodes, ['ssm:GetParameter'], [this.arn('ssm', 'parameter', site.imageParameter.slice(1))]);
-    }
-    for (const resource of [...created, this.arn('ec2', 'instance', '*')]) {
-      acknowledgeWildcardResource(
-        roleOf(drNodes),
-        resource,
-        'New instances have no ARN before launch, and only instances tagged with this cluster and the dr role can be ' +
-          'terminated: the tag conditions scope it.',
-      );
-    }
-    for (const resource of used.slice(site.subnetIds.length + 1)) {
-      acknowledgeWildcardResource(
-        roleOf(drNodes),
-        resource,
-        'The AMI, security groups and key pair come from the DR launch template and AMI at launch time.',
-      );
-    }
-
+    // Terminating is scoped by the tags, like launching: the instance ARN is acknowledged there.
     const routeDns = new ZeroDownFunction(this, 'RouteDns', {
       entry: 'functions/route-dns.ts',
       description: `zerodown ${model.name}: point the DNS name at the primary or the DR region`,
@@ -157,8 +132,4 @@ export class DrStack extends Stack {
   private arn(service: string, resource: string, resourceName: string): string {
     return this.formatArn({ service, resource, resourceName });
   }
-}
-
-function allow(fn: lambda.IFunction, actions: string[], resources: string[], conditions?: Record<string, unknown>) {
-  fn.addToRolePolicy(new iam.PolicyStatement({ actions, resources, ...(conditions ? { conditions } : {}) }));
 }

@@ -8,7 +8,13 @@ import {
 import { type ClusterModel, type ClusterModelInput, clusterParameterName, parseClusterModel } from './cluster-model';
 import { ClusterModelError, ClusterNotFoundError } from './errors';
 import { clusterNameSchema, toFieldIssues } from './field-issues';
-import { applyMembership, type Membership, membershipParameterName, parseMembership } from './membership';
+import {
+  applyMembership,
+  EMPTY_MEMBERSHIP,
+  type Membership,
+  membershipParameterName,
+  parseMembership,
+} from './membership';
 
 /** Standard-tier SSM parameters hold 4 KB; larger models need the advanced tier. */
 export const STANDARD_PARAMETER_LIMIT_BYTES = 4096;
@@ -49,22 +55,28 @@ export async function loadClusterState(
   const raw = storedValue(parameterName);
   if (raw === undefined) throw new ClusterNotFoundError(name, parameterName);
 
-  let document: unknown;
-  try {
-    document = JSON.parse(raw);
-  } catch (error) {
-    throw new ClusterModelError(`Cluster model in ${parameterName}`, [{ path: '', message: 'is not valid JSON' }], {
-      cause: error,
-    });
-  }
+  const document = parseStoredJson(raw, `Cluster model in ${parameterName}`);
   const model = parseClusterModel(document, `cluster model in ${parameterName}`);
   if (model.name !== name) {
     throw new ClusterModelError(`Cluster model in ${parameterName}`, [
       { path: 'name', message: `is "${model.name}", but the parameter belongs to "${name}"` },
     ]);
   }
-  const membership = parseMembership(storedValue(membershipName), membershipName);
+  const storedMembership = storedValue(membershipName);
+  const membership =
+    storedMembership === undefined
+      ? EMPTY_MEMBERSHIP
+      : parseMembership(parseStoredJson(storedMembership, membershipName), membershipName);
   return { model: applyMembership(model, membership), membership };
+}
+
+/** A parameter's value as JSON; a value that is not fails with `ClusterModelError` naming `subject`. */
+function parseStoredJson(raw: string, subject: string): unknown {
+  try {
+    return JSON.parse(raw);
+  } catch (error) {
+    throw new ClusterModelError(subject, [{ path: '', message: 'is not valid JSON' }], { cause: error });
+  }
 }
 
 /** Writes a validated model where `loadClusterModel` finds it. CDK does this on deploy; the sandbox and tests too. */

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import {
   DescribeInstancesCommand,
   type EC2Client,
@@ -11,10 +10,11 @@ import {
   type ElasticLoadBalancingV2Client,
   RegisterTargetsCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { GetParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
+import type { SSMClient } from '@aws-sdk/client-ssm';
 import { type CheckResult, runHttpCheck, targetHealthCheck } from './checks';
 import { CLUSTER_TAG_KEY, type ClusterModel, ROLE_TAG_KEY } from './cluster-model';
 import { ConfigurationError, DrSiteInUseError } from './errors';
+import { clientTokenFor, imageIdFor, tagsOnLaunch } from './launch';
 import { EXECUTION_TAG_KEY } from './nodes';
 import { isWeighted, readClusterTargetHealth, readTargetHealth, readWeights } from './traffic';
 
@@ -79,17 +79,6 @@ function toDrNode(instance: Instance): DrNode {
   };
 }
 
-/** One ClientToken per node of an execution: a retried launch of node 2 can never start a third node. */
-function clientToken(execution: string, index: number): string {
-  return createHash('sha256').update(`${execution}#dr#${index}`).digest('hex').slice(0, 64);
-}
-
-async function drImageId(ssm: SSMClient, site: DrSite): Promise<string | undefined> {
-  if (site.imageId) return site.imageId;
-  if (!site.imageParameter) return undefined;
-  return (await ssm.send(new GetParameterCommand({ Name: site.imageParameter }))).Parameter?.Value;
-}
-
 /**
  * Starts the cold standby: `dr.nodeCount` nodes from the DR launch template and AMI, spread over the DR subnets,
  * tagged with the cluster, the `dr` role and the execution, and registered in the DR target group. The DR nodes the
@@ -112,7 +101,7 @@ export async function launchDrNodes(
   }
   const launched: DrNode[] = [];
   if (existing.length < site.nodeCount) {
-    const imageId = await drImageId(clients.ssm, site);
+    const imageId = await imageIdFor(clients.ssm, site);
     const tags = [
       { Key: CLUSTER_TAG_KEY, Value: model.name },
       { Key: ROLE_TAG_KEY, Value: DR_ROLE },
@@ -127,11 +116,9 @@ export async function launchDrNodes(
           LaunchTemplate: { LaunchTemplateId: site.launchTemplateId, Version: site.launchTemplateVersion },
           ...(imageId ? { ImageId: imageId } : {}),
           SubnetId: site.subnetIds[index % site.subnetIds.length],
-          ClientToken: clientToken(execution, index),
-          TagSpecifications: (['instance', 'volume', 'network-interface'] as const).map((ResourceType) => ({
-            ResourceType,
-            Tags: tags,
-          })),
+          // One token per node of an execution: a retried launch of node 2 can never start a third node.
+          ClientToken: clientTokenFor(`${execution}#dr#${index}`),
+          TagSpecifications: tagsOnLaunch(tags),
         }),
       );
       const instance = response.Instances?.[0];

@@ -194,6 +194,19 @@ export async function releaseLock(store: LockStore, cluster: string, owner: stri
   }
 }
 
+/**
+ * Who holds the lock now, if anyone (a lease past its expiry holds nothing), and whether the holder is a maintenance
+ * workflow, which a failover may pre-empt.
+ */
+export async function readLockState(
+  store: LockStore,
+  cluster: string,
+): Promise<{ holder?: LockHolder; maintenance: boolean }> {
+  const holder = await readLock(store, cluster);
+  if (!holder || Date.parse(holder.expiresAt) <= nowOf(store).getTime()) return { maintenance: false };
+  return { holder, maintenance: !NON_PREEMPTIBLE_WORKFLOWS.includes(holder.workflow) };
+}
+
 export interface PreemptResult {
   readonly holder: LockHolder;
   /** The maintenance execution that was stopped, if any. */

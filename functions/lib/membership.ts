@@ -30,14 +30,7 @@ export type Membership = z.output<typeof membershipSchema>;
 
 export const EMPTY_MEMBERSHIP: Membership = { slots: {} };
 
-export function parseMembership(raw: string | undefined, parameterName: string): Membership {
-  if (raw === undefined) return EMPTY_MEMBERSHIP;
-  let document: unknown;
-  try {
-    document = JSON.parse(raw);
-  } catch (error) {
-    throw new ClusterModelError(parameterName, [{ path: '', message: 'is not valid JSON' }], { cause: error });
-  }
+export function parseMembership(document: unknown, parameterName: string): Membership {
   const result = membershipSchema.safeParse(document);
   if (!result.success) throw new ClusterModelError(parameterName, toFieldIssues(result.error));
   return result.data;

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import {
   type _InstanceType,
   type EC2Client,
@@ -11,9 +10,10 @@ import {
   type ElasticLoadBalancingV2Client,
   RegisterTargetsCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { GetParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
+import type { SSMClient } from '@aws-sdk/client-ssm';
 import { CLUSTER_TAG_KEY, type ClusterModel, ROLE_TAG_KEY } from './cluster-model';
 import { CapacityGuardError, NotASurgeNodeError } from './errors';
+import { clientTokenFor, imageIdFor, tagsOnLaunch } from './launch';
 import {
   describeInstances,
   EXECUTION_TAG_KEY,
@@ -35,16 +35,9 @@ export interface LaunchedNode {
   readonly targetGroupArn?: string;
 }
 
-/** EC2's ClientToken: at most 64 characters, the same for every retry of one execution's launch. */
+/** The ClientToken of an execution's surge launch. */
 export function launchClientToken(execution: string): string {
-  return createHash('sha256').update(`${execution}#surge`).digest('hex').slice(0, 64);
-}
-
-async function imageIdFor(ssm: SSMClient, model: ClusterModel): Promise<string | undefined> {
-  if (model.surge.imageId) return model.surge.imageId;
-  if (!model.surge.imageParameter) return undefined;
-  const response = await ssm.send(new GetParameterCommand({ Name: model.surge.imageParameter }));
-  return response.Parameter?.Value;
+  return clientTokenFor(`${execution}#surge`);
 }
 
 function tagSpecifications(model: ClusterModel, execution: string): TagSpecification[] {
@@ -55,7 +48,7 @@ function tagSpecifications(model: ClusterModel, execution: string): TagSpecifica
     { Key: EXECUTION_TAG_KEY, Value: execution.slice(0, 256) },
     { Key: 'Name', Value: `${model.name}-surge` },
   ];
-  return (['instance', 'volume', 'network-interface'] as const).map((ResourceType) => ({ ResourceType, Tags: tags }));
+  return tagsOnLaunch(tags);
 }
 
 /**
@@ -75,7 +68,7 @@ export async function launchSurgeNode(
     node = existing;
   } else {
     reused = false;
-    const imageId = await imageIdFor(clients.ssm, model);
+    const imageId = await imageIdFor(clients.ssm, model.surge);
     const response = await clients.ec2.send(
       new RunInstancesCommand({
         MinCount: 1,
