@@ -19,5 +19,7 @@ module.exports = {
   cacheDirectory: '<rootDir>/.cache/jest',
   // Two cores: two workers, each with its own moto_server.
   maxWorkers: 2,
-  testTimeout: 60_000,
+  // Tests assert states and the order of events, never how long something took, so this limit only stops a test
+  // that hangs. It sits far above what a test needs even beside a CPU hog on every core (npm run test:stress).
+  testTimeout: 300_000,
 };

@@ -88,6 +88,9 @@ export function report(results: readonly ScenarioMeasurement[]): string {
       run?.failover ? [failoverTimeline(scenario, run.failover)] : [],
     ),
     ...results.flatMap(({ scenario, report: run }) =>
+      run && run.requests.failed > 0 ? [failureCauses(scenario, run.requests)] : [],
+    ),
+    ...results.flatMap(({ scenario, report: run }) =>
       (run?.executions ?? []).flatMap((execution) =>
         execution.rtoSeconds === undefined
           ? []
@@ -100,6 +103,12 @@ export function report(results: readonly ScenarioMeasurement[]): string {
   ].join('\n');
 }
 
+/** Why requests failed: the cluster's own failures apart from those a busy machine explains. */
+function failureCauses(scenario: string, requests: SandboxReport['requests']): string {
+  const causes = Object.entries(requests.failedByCause).map(([cause, count]) => `${count} ${cause}`);
+  return `\nFailed requests, ${scenario}: ${causes.join(', ')} (${requests.failedUnderLoad} explained by a busy machine)`;
+}
+
 /** The failover of a kill-node scenario, in the seconds AWS would take. */
 function failoverTimeline(scenario: string, failover: NonNullable<SandboxReport['failover']>): string {
   const at = (seconds: number | null) => (seconds === null ? 'never' : `${seconds.toFixed(2)} s`);
@@ -110,6 +119,7 @@ function failoverTimeline(scenario: string, failover: NonNullable<SandboxReport[
     `  node dies             ${at(failover.diedAt)}`,
     `  loss detected         ${at(failover.detectedAt)}${after(failover.detectedAt)}  detection floor ${failover.detectionFloorSeconds} s`,
     `  weights moved         ${at(failover.trafficRestoredAt)}${after(failover.trafficRestoredAt)}  orchestration ${failover.orchestrationSeconds ?? '-'} s, RTO ${failover.rtoSeconds ?? '-'} s`,
+    `  replacement launched  ${at(failover.replacementLaunchedAt)}${after(failover.replacementLaunchedAt)}`,
     `  redundancy restored   ${at(failover.redundancyRestoredAt)}${after(failover.redundancyRestoredAt)}`,
     `  failed requests       ${failover.failedRequests}, of which outside the detection window: ${failover.failedOutsideWindow}`,
   ].join('\n');

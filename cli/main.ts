@@ -93,7 +93,7 @@ export function summaryTable(report: SandboxReport): string {
       `${execution.status}${execution.error ? ` (${execution.error})` : ''}, ${execution.stateTransitions} transitions` +
         (execution.rtoSeconds !== undefined ? `, RTO ${execution.rtoSeconds} s` : ''),
     ]),
-    ['requests', `${report.requests.total} sent, ${report.requests.ok} ok, ${report.requests.failed} failed`],
+    ['requests', describeRequests(report.requests)],
     ['availability', `${(report.availability * 100).toFixed(3)}%`],
     ['min healthy capacity', `${report.minHealthyCapacityPercent}%`],
     ...report.finalState.nodes.map((node): [string, string] => [
@@ -110,6 +110,18 @@ export function summaryTable(report: SandboxReport): string {
   ];
   const width = Math.max(...rows.map(([label]) => label.length));
   return rows.map(([label, value]) => `${label.padEnd(width)}  ${value}`).join('\n');
+}
+
+/** The request counts, and the failures by cause: the cluster's own apart from those a busy machine explains. */
+function describeRequests(requests: SandboxReport['requests']): string {
+  const counts = `${requests.total} sent, ${requests.ok} ok, ${requests.failed} failed`;
+  if (requests.failed === 0) return counts;
+  const causes = Object.entries(requests.failedByCause)
+    .map(([cause, count]) => `${count} ${cause}`)
+    .join(', ');
+  const underLoad =
+    requests.failedUnderLoad > 0 ? `; ${requests.failedUnderLoad} of them timed out on a busy machine` : '';
+  return `${counts} (${causes}${underLoad})`;
 }
 
 if (require.main === module) {

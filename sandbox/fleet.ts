@@ -22,6 +22,8 @@ export interface FleetOptions {
   readonly syncIntervalMs: number;
   /** The shared database file that migrations change. */
   readonly databaseFile: string;
+  /** Called with every running node's instance id and IP whenever a node starts or stops. */
+  readonly onChange?: (nodes: readonly (readonly [string, string])[]) => void;
 }
 
 export interface SandboxNode {
@@ -124,6 +126,11 @@ export class Fleet {
       launchedAt: Date.now(),
       bootMs,
     });
+    this.changed();
+  }
+
+  private changed(): void {
+    this.options.onChange?.([...this.nodes.values()].map((node) => [node.instanceId, node.ip] as const));
   }
 
   /** Stops the node processes of instances that are being terminated (or killed by a fault). */
@@ -131,7 +138,7 @@ export class Fleet {
     await Promise.all(
       instanceIds.map(async (id) => {
         const node = this.nodes.get(id);
-        this.nodes.delete(id);
+        if (this.nodes.delete(id)) this.changed();
         if (node) await stopChild(node.process);
       }),
     );

@@ -24,7 +24,12 @@ export interface GatewayHooks {
   targetHealth(
     targetGroupArn: string,
     targets: readonly { id: string; port: number }[],
-  ): { id: string; port: number; state: string; reason?: string; description?: string }[];
+  ): Promise<{ id: string; port: number; state: string; reason?: string; description?: string }[]>;
+  /**
+   * After moto changed a listener's actions (its weights): the load balancer applies them before the caller hears
+   * back, so a workflow that moved traffic off a node can rely on no new request reaching it.
+   */
+  listenerModified(listenerArn: string): Promise<void>;
   /** After moto deregistered targets: the health checker lets them drain. */
   targetsDeregistered(targetGroupArn: string, targets: readonly { id: string; port: number }[]): void;
   /** After moto recorded a command: the agent runs it on each instance. */
@@ -135,7 +140,9 @@ export async function startGateway(options: { motoEndpoint: string; hooks: Gatew
       await hooks.instancesLaunched(xmlValues(answer.body.toString('utf8'), 'instanceId'));
     } else if (call.service === 'elasticloadbalancing' && call.operation === 'DescribeTargetHealth') {
       const targetGroupArn = new URLSearchParams(body.toString('utf8')).get('TargetGroupArn') ?? '';
-      return xml(describeTargetHealthXml(hooks.targetHealth(targetGroupArn, registeredTargets(answer.body))));
+      return xml(describeTargetHealthXml(await hooks.targetHealth(targetGroupArn, registeredTargets(answer.body))));
+    } else if (call.service === 'elasticloadbalancing' && call.operation === 'ModifyListener') {
+      await hooks.listenerModified(new URLSearchParams(body.toString('utf8')).get('ListenerArn') ?? '');
     } else if (call.service === 'elasticloadbalancing' && call.operation === 'DeregisterTargets') {
       const form = new URLSearchParams(body.toString('utf8'));
       hooks.targetsDeregistered(form.get('TargetGroupArn') ?? '', formTargets(form));

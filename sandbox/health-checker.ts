@@ -3,6 +3,7 @@ import {
   DescribeTargetHealthCommand,
   type ElasticLoadBalancingV2Client,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { deadlineAfterPendingIo } from './deadline';
 
 /**
  * The load balancer's health checks, done for real: each registered target is probed on an interval, and changes
@@ -18,15 +19,6 @@ export interface HealthCheckSettings {
   readonly deregistrationDelayMs: number;
   readonly path: string;
 }
-
-export const DEFAULT_HEALTH_CHECK: HealthCheckSettings = {
-  intervalMs: 500,
-  timeoutMs: 400,
-  healthyThreshold: 2,
-  unhealthyThreshold: 2,
-  deregistrationDelayMs: 3_000,
-  path: '/health',
-};
 
 type State = 'initial' | 'healthy' | 'unhealthy';
 
@@ -116,12 +108,19 @@ export class HealthChecker {
   private check(ip: string, port: number): Promise<boolean> {
     const { path, timeoutMs } = this.options.settings;
     return new Promise((resolve) => {
-      const request = http.get({ host: ip, port, path, agent: this.agent, timeout: timeoutMs }, (response) => {
+      const settle = (healthy: boolean) => {
+        cancelDeadline();
+        resolve(healthy);
+      };
+      const request = http.get({ host: ip, port, path, agent: this.agent }, (response) => {
         response.resume();
-        resolve(response.statusCode === 200);
+        settle(response.statusCode === 200);
       });
-      request.on('timeout', () => request.destroy());
-      request.on('error', () => resolve(false));
+      const cancelDeadline = deadlineAfterPendingIo(timeoutMs, () => {
+        request.destroy();
+        resolve(false);
+      });
+      request.on('error', () => settle(false));
     });
   }
 

@@ -1,4 +1,6 @@
 import * as http from 'node:http';
+import { deadlineAfterPendingIo } from './deadline';
+import { FAILURE_HEADER, type FailureCause, LOAD_CAUSES } from './failure-causes';
 
 /**
  * Steady traffic through the sandbox's load balancer, bounded in rate, count and time, and to loopback only. Every
@@ -15,17 +17,22 @@ export interface LoadSettings {
 }
 
 export interface RequestRecord {
-  /** Milliseconds since the load started. */
+  /** When the request was sent: milliseconds since the load started (`LoadRun.startedAt`). */
   readonly at: number;
   /** HTTP status, or 0 when the request failed without one (refused, reset, timed out). */
   readonly status: number;
+  /** Whole milliseconds from sending to the answer: `at + latencyMs` is when the request ended. */
   readonly latencyMs: number;
   readonly node?: string;
   readonly error?: string;
+  /** Why a failed request failed: what the load balancer saw, or what the client saw. */
+  readonly cause?: FailureCause;
 }
 
 export interface LoadRun {
   readonly records: RequestRecord[];
+  /** Date.now() when the load started: the origin of every record's `at`. */
+  readonly startedAt: number;
   /** Stops sending and waits for the requests in flight. */
   stop(): Promise<void>;
 }
@@ -34,6 +41,10 @@ export interface LoadSummary {
   readonly total: number;
   readonly ok: number;
   readonly failed: number;
+  /** Failed requests by cause (see failure-causes.ts). */
+  readonly failedByCause: Partial<Record<FailureCause, number>>;
+  /** Failed requests the machine's load explains (a node or the sandbox too slow to answer), not the cluster. */
+  readonly failedUnderLoad: number;
   readonly byStatus: Record<string, number>;
   /** The first failed requests, with what went wrong. */
   readonly failures: RequestRecord[];
@@ -57,6 +68,10 @@ export function startLoad(url: string, settings: LoadSettings): LoadRun {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 32, timeout: IDLE_CONNECTION_MS });
   const records: RequestRecord[] = [];
   const inFlight = new Set<Promise<void>>();
+  // Records are timed with Date.now(), the clock every part of the sandbox stamps its events with, so a request's
+  // times compare exactly with a node's death or a weight change stamped on another thread. Pacing uses the monotonic
+  // clock.
+  const startedAt = Date.now();
   const started = performance.now();
   const maxRequests = Math.ceil((settings.requestsPerSecond * settings.maxDurationMs) / 1000);
   const intervalMs = 1000 / settings.requestsPerSecond;
@@ -64,34 +79,41 @@ export function startLoad(url: string, settings: LoadSettings): LoadRun {
   let running = true;
 
   const send = () => {
-    const at = performance.now() - started;
+    const sentAt = Date.now();
     const request = new Promise<void>((resolve) => {
-      const record = (status: number, node?: string, error?: string) => {
+      let recorded = false;
+      const record = (status: number, details: { node?: string; error?: string; cause?: FailureCause }) => {
+        if (recorded) return;
+        recorded = true;
+        cancelDeadline();
+        const failed = status < 200 || status >= 400;
         records.push({
-          at: Math.round(at),
+          at: sentAt - startedAt,
           status,
-          latencyMs: Math.round((performance.now() - started - at) * 10) / 10,
-          ...(node ? { node } : {}),
-          ...(error ? { error } : {}),
+          latencyMs: Date.now() - sentAt,
+          ...(details.node ? { node: details.node } : {}),
+          ...(details.error ? { error: details.error } : {}),
+          ...(failed ? { cause: details.cause ?? 'node-error' } : {}),
         });
         resolve();
       };
       const outgoing = http.get(
-        {
-          host: target.hostname,
-          port: target.port,
-          path: `/load/${sent}?delay-ms=${settings.serverTimeMs}`,
-          agent,
-          timeout: settings.timeoutMs,
-        },
+        { host: target.hostname, port: target.port, path: `/load/${sent}?delay-ms=${settings.serverTimeMs}`, agent },
         (response) => {
           response.resume();
-          response.on('end', () => record(response.statusCode ?? 0, response.headers['x-sandbox-target'] as string));
-          response.on('error', (error) => record(0, undefined, error.message));
+          const cause = response.headers[FAILURE_HEADER] as FailureCause | undefined;
+          const node = response.headers['x-sandbox-target'] as string | undefined;
+          response.on('end', () =>
+            record(response.statusCode ?? 0, { ...(node ? { node } : {}), ...(cause ? { cause } : {}) }),
+          );
+          response.on('error', (error) => record(0, { error: error.message, cause: 'client-error' }));
         },
       );
-      outgoing.on('timeout', () => outgoing.destroy(new Error('timed out')));
-      outgoing.on('error', (error) => record(0, undefined, error.message));
+      const cancelDeadline = deadlineAfterPendingIo(settings.timeoutMs, () => {
+        record(0, { error: `no answer within ${settings.timeoutMs} ms`, cause: 'client-timeout' });
+        outgoing.destroy();
+      });
+      outgoing.on('error', (error) => record(0, { error: error.message, cause: 'client-error' }));
     });
     inFlight.add(request);
     void request.then(() => inFlight.delete(request));
@@ -112,6 +134,7 @@ export function startLoad(url: string, settings: LoadSettings): LoadRun {
 
   return {
     records,
+    startedAt,
     stop: async () => {
       running = false;
       clearInterval(timer);
@@ -124,12 +147,29 @@ export function startLoad(url: string, settings: LoadSettings): LoadRun {
 export function summarize(records: readonly RequestRecord[]): LoadSummary {
   const byStatus: Record<string, number> = {};
   const byNode: Record<string, number> = {};
+  const failedByCause: Partial<Record<FailureCause, number>> = {};
   let ok = 0;
+  let failedUnderLoad = 0;
   for (const record of records) {
     byStatus[String(record.status)] = (byStatus[String(record.status)] ?? 0) + 1;
     if (record.node) byNode[record.node] = (byNode[record.node] ?? 0) + 1;
-    if (record.status >= 200 && record.status < 400) ok++;
+    if (record.status >= 200 && record.status < 400) {
+      ok++;
+      continue;
+    }
+    const cause = record.cause ?? 'node-error';
+    failedByCause[cause] = (failedByCause[cause] ?? 0) + 1;
+    if (LOAD_CAUSES.has(cause)) failedUnderLoad++;
   }
   const failures = records.filter((record) => record.status < 200 || record.status >= 400).slice(0, FAILURE_SAMPLES);
-  return { total: records.length, ok, failed: records.length - ok, byStatus, byNode, failures };
+  return {
+    total: records.length,
+    ok,
+    failed: records.length - ok,
+    failedByCause,
+    failedUnderLoad,
+    byStatus,
+    byNode,
+    failures,
+  };
 }

@@ -1,3 +1,4 @@
+import type { FailureCause } from './failure-causes';
 import type { RequestRecord } from './load';
 import type { Scenario } from './scenario';
 
@@ -37,11 +38,23 @@ export interface SandboxReport {
     total: number;
     ok: number;
     failed: number;
+    /** Failed requests by cause: what the load balancer or the client saw (see failure-causes.ts). */
+    failedByCause: Partial<Record<FailureCause, number>>;
+    /**
+     * Failed requests that a busy machine explains rather than the cluster: a node, or the sandbox, too slow to
+     * answer in time. Counted in `failed` too.
+     */
+    failedUnderLoad: number;
     byStatus: Record<string, number>;
     /** The first failed requests: when (ms after the load started), status (0 without one), error, node. */
     failures: RequestRecord[];
   };
   readonly requestsByNode: Record<string, number>;
+  /**
+   * The listener's weights by slot each time the load balancer began to use new ones: `at` in scenario seconds since
+   * the load started (the first entry is the weights the load started with).
+   */
+  readonly weights: readonly { at: number; weights: Record<string, number> }[];
   /**
    * Present when a node was killed. Times are scenario seconds since the load started. The window runs from the
    * death to the moment the load balancer stopped sending the node traffic; failures outside it are not the loss's.
@@ -50,6 +63,8 @@ export interface SandboxReport {
     diedAt: number;
     detectedAt: number | null;
     trafficRestoredAt: number | null;
+    /** When failover began to launch the replacement node. */
+    replacementLaunchedAt: number | null;
     redundancyRestoredAt: number | null;
     /** The best the alarms allow: period × datapoints to alarm. */
     detectionFloorSeconds: number;

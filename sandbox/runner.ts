@@ -2,12 +2,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { EC2Client } from '@aws-sdk/client-ec2';
-import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { Route53Client } from '@aws-sdk/client-route-53';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { App } from 'aws-cdk-lib';
 import { buildApp, drStackIdFor, stackIdFor } from '../cdk/app';
 import type { ClusterModel } from '../functions/lib/cluster-model';
+import { FAILOVER_STATES } from '../statemachines/failover';
 import { freeLoopbackPort, type MotoServer, startMotoServer, stopProcess } from '../test/harness/moto-server';
 import { DR_REGION, PROJECT_ROOT, TEST_REGION } from '../test/harness/settings';
 import { readCloudAssembly, type SynthesizedStack } from '../test/harness/synth';
@@ -22,13 +21,12 @@ import {
   nodeAlarmsOf,
   transformInput,
 } from './alarms';
-import { startDnsFront } from './dns-front';
+import { DataPlane, type TrafficResult } from './data-plane';
+import { deadlineAfterPendingIo } from './deadline';
 import { createDocuments } from './documents';
 import { Fleet } from './fleet';
 import { startGateway } from './gateway';
-import { HealthChecker } from './health-checker';
-import { type RequestRecord, startLoad, summarize } from './load';
-import { startLoadBalancer } from './load-balancer';
+import { summarize } from './load';
 import type { NodeStatus } from './node/protocol';
 import { type ExecutionReport, evaluateExpectations, type SandboxReport } from './report';
 import type { Scenario, ScenarioStep } from './scenario';
@@ -58,11 +56,25 @@ const STATE_MACHINE_IDS: Record<string, string> = {
 };
 /** Workflows that run from the DR stack, in the DR region. */
 const DR_WORKFLOWS = new Set(['region-failover']);
-const READY_TIMEOUT_MS = 60_000;
+/** Generous: nodes boot in a few seconds, and starting their processes takes longer on a busy machine. */
+const READY_TIMEOUT_MS = 120_000;
 const PROGRESS_STATE_TYPES = new Set(['Task', 'Wait', 'Succeed', 'Fail']);
 const SAMPLE_INTERVAL_MS = 100;
 /** Generous: on a loaded machine a node serving the load can take seconds to answer its status. */
 const STATUS_TIMEOUT_MS = 10_000;
+/**
+ * The least time a health check waits for a node. Health-check intervals shrink with the time scale, but how fast a
+ * process answers does not: on a busy machine a healthy node can take a second to be scheduled. A dead node refuses
+ * at once, so the floor delays nothing but the verdict on a node that hangs.
+ */
+const HEALTH_CHECK_TIMEOUT_FLOOR_MS = 2_000;
+/**
+ * How long a node's heartbeat check waits, as the node's agent checks its own server before it publishes the beat:
+ * real time, not scaled. A beat that is late is still a beat; only a node that does not answer misses one.
+ */
+const HEARTBEAT_TIMEOUT_MS = 5_000;
+/** Longer than the load balancer's own 60 s limit, so the client sees the load balancer's verdict. */
+const CLIENT_TIMEOUT_MS = 70_000;
 const LOAD_TAIL_MS = 1_000;
 /** Route 53 answers for an alias record to a load balancer with a 60-second TTL. */
 const ALIAS_TTL_SECONDS = 60;
@@ -96,16 +108,14 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     aborted();
     const direct = { endpoint: moto.endpoint, region: TEST_REGION, credentials: CREDENTIALS };
     const ec2 = new EC2Client(direct);
-    const elbv2 = new ElasticLoadBalancingV2Client(direct);
     const ssm = new SSMClient(direct);
     const drDirect = { ...direct, region: DR_REGION };
-    const drElbv2 = new ElasticLoadBalancingV2Client(drDirect);
-    const elbv2For = (arn: string) => (arn.split(':')[3] === DR_REGION ? drElbv2 : elbv2);
 
     const { cluster: spec } = scenario;
     const databaseFile = path.join(workDir, 'database.json');
     fs.writeFileSync(databaseFile, JSON.stringify({ schemaVersion: spec.version, migrations: [] }));
     const nodePort = await freeLoopbackPort();
+    let dataPlane: DataPlane | undefined;
     const fleet = new Fleet({
       ec2: [ec2, new EC2Client(drDirect)],
       nodePort,
@@ -114,10 +124,9 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
       bootMs: scaled(spec.bootSeconds),
       syncIntervalMs: Math.max(100, scaled(5)),
       databaseFile,
+      onChange: (nodes) => void dataPlane?.call('setNodes', nodes).catch(() => undefined),
     });
     cleanups.push(() => fleet.stopAll());
-    let health: HealthChecker | undefined;
-    const ipOf = (id: string) => fleet.nodes.get(id)?.ip;
     const agent = new SandboxAgent({
       ssm,
       nodeUrlOf: (id) => fleet.nodes.get(id)?.url,
@@ -129,9 +138,15 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
       hooks: {
         instancesLaunched: (ids) => fleet.launched(ids),
         instancesTerminating: (ids) => fleet.stop(ids),
-        targetHealth: (arn, targets) =>
-          health?.describe(arn, targets) ?? targets.map((t) => ({ ...t, state: 'initial' })),
-        targetsDeregistered: (arn, targets) => health?.deregistered(arn, targets),
+        targetHealth: async (arn, targets) =>
+          dataPlane
+            ? dataPlane.call('describeTargets', arn, targets)
+            : targets.map((t) => ({ ...t, state: 'initial' })),
+        targetsDeregistered: (arn, targets) =>
+          void dataPlane?.call('deregistered', arn, targets).catch(() => undefined),
+        listenerModified: async () => {
+          await dataPlane?.call('refreshWeights');
+        },
         commandSent: (commandId, request) => agent.commandSent(commandId, request),
         ssmRead: (operation, request) => agent.read(operation, request),
       },
@@ -174,73 +189,77 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     const drSite = spec.dr ? await createMotoDrSite(cluster, { nodeCount: spec.nodes }) : undefined;
     const model = drSite?.model ?? cluster.model;
     const slotOf = new Map(Object.entries(cluster.targetGroups).map(([slot, arn]) => [arn, slot]));
-    const settings = {
-      intervalMs: scaled(spec.healthCheck.intervalSeconds),
-      timeoutMs: Math.min(scaled(spec.healthCheck.timeoutSeconds), scaled(spec.healthCheck.intervalSeconds)),
-      healthyThreshold: spec.healthCheck.healthyThreshold,
-      unhealthyThreshold: spec.healthCheck.unhealthyThreshold,
-      deregistrationDelayMs: scaled(model.capacity.drainSeconds),
-      path: '/health',
-    };
     const targetGroupArns = [...Object.values(cluster.targetGroups), ...(drSite ? [drSite.targetGroupArn] : [])];
-    health = new HealthChecker({ elbv2For, targetGroupArns, ipOf, settings });
-    health.start();
-    const checker = health;
-    cleanups.push(() => checker.stop());
+    const plane = DataPlane.start({
+      motoEndpoint: moto.endpoint,
+      credentials: CREDENTIALS,
+      primaryRegion: TEST_REGION,
+      drRegion: DR_REGION,
+      targetGroupArns,
+      health: {
+        intervalMs: scaled(spec.healthCheck.intervalSeconds),
+        // The scenario's timeout is the network's and the node's time to answer, which do not shrink with the time
+        // scale: scaled down, a node answering at its normal speed on a busy machine would fail its checks.
+        timeoutMs: Math.max(scaled(spec.healthCheck.timeoutSeconds), HEALTH_CHECK_TIMEOUT_FLOOR_MS),
+        healthyThreshold: spec.healthCheck.healthyThreshold,
+        unhealthyThreshold: spec.healthCheck.unhealthyThreshold,
+        deregistrationDelayMs: scaled(model.capacity.drainSeconds),
+        path: '/health',
+      },
+    });
+    dataPlane = plane;
+    cleanups.push(() => plane.close());
+    await plane.call(
+      'setNodes',
+      [...fleet.nodes.values()].map((node) => [node.instanceId, node.ip] as const),
+    );
 
     progress(`[${clock()}s] booting ${model.nodes.length} nodes (${spec.topology}, version ${spec.version})`);
+    const permanentTargets = model.nodes.map((node) => ({ id: node.instanceId, port: nodePort }));
     await waitUntil(
-      async () =>
-        model.nodes.every((node) => checker.stateOf({ id: node.instanceId, port: nodePort }).state === 'healthy'),
+      async () => (await plane.call('targetStates', permanentTargets)).every((state) => state === 'healthy'),
       READY_TIMEOUT_MS,
       'the permanent nodes to pass their health checks',
       options.signal,
     );
     await seedServices(spec.services, model, fleet, options.signal);
-    // Loaded before the load starts, as the deployed engine is always up: an alarm's workflow starts at once.
+    // Loaded before the load starts, as the deployed engine is always up: a workflow, an alarm's included, starts at
+    // once, and loading a handler's sources (seconds on a busy machine) never counts as a workflow's time.
     const localSfn = await import('../test/harness/local-sfn');
-    localSfn.prepareMachine(stack, STATE_MACHINE_IDS.failover);
-    const lb = await startLoadBalancer({ elbv2, listenerArn: model.traffic.listenerArn, health: checker, ipOf });
-    cleanups.push(() => lb.close());
-    // With a DR site, clients reach the cluster by its DNS name, as Route 53 (moto's records) answers it.
-    let entry = lb.url;
-    let dnsAnswer = () => '';
-    if (drSite) {
-      const drLb = await startLoadBalancer({ elbv2: drElbv2, listenerArn: drSite.listenerArn, health: checker, ipOf });
-      cleanups.push(() => drLb.close());
-      const front = await startDnsFront({
-        route53: new Route53Client({ ...direct, region: 'us-east-1' }),
-        hostedZoneId: drSite.hostedZoneId,
-        recordName: drSite.model.dr?.recordName ?? '',
-        loadBalancers: new Map([
-          [drSite.primaryDnsName.toLowerCase(), lb.url],
-          [drSite.drDnsName.toLowerCase(), drLb.url],
-        ]),
-        ttlMs: scaled(ALIAS_TTL_SECONDS),
-      });
-      cleanups.push(() => front.close());
-      entry = front.url;
-      dnsAnswer = () => (front.answer() === drSite.drDnsName.toLowerCase() ? ' | DNS → DR' : ' | DNS → primary');
-    }
-    const loadStarted = Date.now();
-    const load = startLoad(entry, {
-      requestsPerSecond: scenario.load.requestsPerSecond,
-      maxDurationMs: scenario.load.maxDurationSeconds * 1000,
-      timeoutMs: 5_000,
-      serverTimeMs: scenario.load.serverTimeMs,
+    for (const ready of drSite ? [stack, drStack] : [stack]) localSfn.prepareStack(ready);
+
+    const traffic = await plane.call('startTraffic', {
+      listenerArn: model.traffic.listenerArn,
+      ...(drSite
+        ? {
+            dr: {
+              listenerArn: drSite.listenerArn,
+              hostedZoneId: drSite.hostedZoneId,
+              recordName: drSite.model.dr?.recordName ?? '',
+              primaryDnsName: drSite.primaryDnsName,
+              drDnsName: drSite.drDnsName,
+              ttlMs: scaled(ALIAS_TTL_SECONDS),
+            },
+          }
+        : {}),
+      load: {
+        requestsPerSecond: scenario.load.requestsPerSecond,
+        maxDurationMs: scenario.load.maxDurationSeconds * 1000,
+        timeoutMs: CLIENT_TIMEOUT_MS,
+        serverTimeMs: scenario.load.serverTimeMs,
+      },
     });
-    cleanups.push(() => load.stop());
+    const loadStarted = traffic.loadStartedAt;
 
     const describeWeights = () =>
-      [...lb.weights()].map(([arn, weight]) => `${slotOf.get(arn) ?? arn}=${weight}`).join(' ');
-    const servingHealthy = () =>
-      [...lb.weights()].filter(([arn, weight]) => weight > 0 && checker.healthyTargets(arn).length > 0).length;
-    const baseline = Math.max(1, servingHealthy());
-    let minServing = baseline;
-    const sampler = setInterval(() => {
-      minServing = Math.min(minServing, servingHealthy());
-    }, SAMPLE_INTERVAL_MS);
-    cleanups.push(() => clearInterval(sampler));
+      plane
+        .view()
+        .weights.map(([arn, weight]) => `${slotOf.get(arn) ?? arn}=${weight}`)
+        .join(' ');
+    const dnsAnswer = () => {
+      const { dns } = plane.view();
+      return dns === null ? '' : ` | DNS → ${dns === 'dr' ? 'DR' : 'primary'}`;
+    };
 
     const executions: Promise<ExecutionReport>[] = [];
     const workflowContext = (onState?: (workflow: string, name: string, type: string) => void) => ({
@@ -253,16 +272,16 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
         onState?.(workflow, name, type);
         // The loops' bookkeeping (Pass and Choice states) would drown the steps an operator follows.
         if (!PROGRESS_STATE_TYPES.has(type)) return;
-        const requests = summarize(load.records);
+        const view = plane.view();
         progress(
           `[${clock()}s] ${workflow} › ${name} | ${describeWeights()}${dnsAnswer()} | healthy serving ` +
-            `${servingHealthy()}/${baseline} | requests ${requests.ok} ok, ${requests.failed} failed`,
+            `${view.servingHealthy}/${traffic.baselineServing} | requests ${view.ok} ok, ${view.failed} failed`,
         );
       },
     });
 
     // Node loss is detected as deployed: heartbeat alarms, and the rules that start failover.
-    const timeline = new FailoverTimeline(loadStarted);
+    const timeline = new FailoverTimeline();
     const alarms = nodeAlarmsOf(stack);
     const routes = alarmRoutesOf(stack);
     const { loadClusterModel } = await import('../functions/lib/cluster-store');
@@ -275,9 +294,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
         const holder = current.nodes.find((node) => node.slot === slot);
         const url = holder ? fleet.nodes.get(holder.instanceId)?.url : undefined;
         if (!url) return false;
-        return fetch(`${url}/health`, { signal: AbortSignal.timeout(Math.max(200, scaled(1))) })
-          .then((answer) => answer.ok)
-          .catch(() => false);
+        return probeHealth(`${url}/health`, HEARTBEAT_TIMEOUT_MS);
       },
       onAlarm: (alarm, at) => {
         progress(`[${clock()}s] alarm ${alarm.alarmName} → ALARM`);
@@ -290,10 +307,13 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
           if (!workflow) continue;
           const input = transformInput(route, event) as Record<string, unknown>;
           progress(`[${clock()}s] start ${workflow} ${JSON.stringify(input)}`);
+          const context = workflowContext((_workflow, name) => {
+            if (name === FAILOVER_STATES.launchReplacement) timeline.replacementLaunching(Date.now());
+          });
           executions.push(
-            runWorkflow({ start: workflow, input }, workflowContext(), 'alarm').then((report) => {
+            runWorkflow({ start: workflow, input }, context, 'alarm').then((report) => {
               // A failover that found the node under maintenance restored nothing.
-              const replaced = report.states.some((state) => state.name === 'Adopt the replacement into the slot');
+              const replaced = report.states.some((state) => state.name === FAILOVER_STATES.adoptReplacement);
               if (report.status === 'SUCCEEDED' && replaced) timeline.redundancyRestored(Date.now());
               return report;
             }),
@@ -304,22 +324,16 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     await evaluator.start();
     cleanups.push(() => evaluator.stop());
     const detectionFloorSeconds = Math.max(0, ...alarms.map((alarm) => alarm.periodSeconds * alarm.datapointsToAlarm));
-    const trafficWatch = setInterval(() => {
-      const lostGroup = timeline.lostTargetGroup;
-      if (lostGroup && (lb.weights().get(lostGroup) ?? 0) === 0) timeline.trafficRestored(Date.now());
-    }, SAMPLE_INTERVAL_MS);
-    cleanups.push(() => clearInterval(trafficWatch));
 
     const faultParts = {
       model,
       fleet,
       agent,
-      health: checker,
+      forceUnhealthy: (instanceId: string) => void plane.call('forceUnhealthy', instanceId).catch(() => undefined),
       progress: (line: string) => progress(`[${clock()}s] ${line}`),
       nodeKilled: (instanceId: string) => {
         const slot = model.nodes.find((node) => node.instanceId === instanceId)?.slot;
-        const group = slot ? cluster.targetGroups[slot] : undefined;
-        timeline.died(Date.now(), (group ?? '') && (lb.weights().get(group ?? '') ?? 0) > 0 ? group : undefined);
+        timeline.died(Date.now(), slot ? cluster.targetGroups[slot] : undefined);
       },
     };
     const stateFaults = scenario.steps.filter(
@@ -360,21 +374,24 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     }
     evaluator.stop();
     await sleepUntil(Date.now() + LOAD_TAIL_MS, options.signal);
-    await load.stop();
-    clearInterval(sampler);
+    const ended = await plane.call('stopTraffic');
 
     const [lockTable] = resourcesOfType(stack.template, 'AWS::DynamoDB::GlobalTable');
+    const finalWeights = new Map(ended.weightChanges.at(-1)?.weights ?? []);
+    // The model as it ends: a failover may have put a replacement node into a slot.
+    const finalModel = await loadClusterModel(ssm, spec.name);
+    const finalTargets = finalModel.nodes.map((node) => ({ id: node.instanceId, port: nodePort }));
+    const finalHealth = await plane.call('targetStates', finalTargets);
     const finalState = await readFinalState(
-      await loadClusterModel(ssm, spec.name),
+      finalModel,
       fleet,
-      lb.weights(),
+      finalWeights,
       slotOf,
-      checker,
-      nodePort,
+      (instanceId) => finalHealth[finalTargets.findIndex((target) => target.id === instanceId)] === 'healthy',
       lockTable?.[0],
       databaseFile,
     );
-    const requests = summarize(load.records);
+    const requests = summarize(ended.records);
     const report: SandboxReport = {
       scenario: scenario.name,
       executions: finished,
@@ -382,13 +399,19 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
         total: requests.total,
         ok: requests.ok,
         failed: requests.failed,
+        failedByCause: requests.failedByCause,
+        failedUnderLoad: requests.failedUnderLoad,
         byStatus: requests.byStatus,
         failures: requests.failures,
       },
       requestsByNode: requests.byNode,
-      ...timeline.report(detectionFloorSeconds, scenario.timeScale, load.records),
+      weights: ended.weightChanges.map((change) => ({
+        at: Math.max(0, Math.round(((change.at - ended.loadStartedAt) / 1000 / scenario.timeScale) * 100) / 100),
+        weights: Object.fromEntries(change.weights.map(([arn, weight]) => [slotOf.get(arn) ?? arn, weight])),
+      })),
+      ...timeline.report({ detectionFloorSeconds, timeScale: scenario.timeScale, traffic: ended }),
       availability: requests.total === 0 ? 1 : requests.ok / requests.total,
-      minHealthyCapacityPercent: Math.round((minServing / baseline) * 100),
+      minHealthyCapacityPercent: Math.round((ended.minServing / ended.baselineServing) * 100),
       finalState,
       awsCalls: Object.fromEntries(gateway.calls),
       stateTransitions: finished.reduce((sum, execution) => sum + execution.stateTransitions, 0),
@@ -505,7 +528,7 @@ function applyFault(
     model: ClusterModel;
     fleet: Fleet;
     agent: SandboxAgent;
-    health: HealthChecker;
+    forceUnhealthy: (instanceId: string) => void;
     progress: (line: string) => void;
     nodeKilled: (instanceId: string) => void;
   },
@@ -527,7 +550,7 @@ function applyFault(
       break;
     }
     case 'unhealthy':
-      if (target) parts.health.forcedUnhealthy.add(target);
+      if (target) parts.forceUnhealthy(target);
       break;
     case 'slow-boot':
       parts.fleet.slowBoot(5);
@@ -546,8 +569,7 @@ async function readFinalState(
   fleet: Fleet,
   weights: ReadonlyMap<string, number>,
   slotOf: ReadonlyMap<string, string>,
-  health: HealthChecker,
-  nodePort: number,
+  isHealthy: (instanceId: string) => boolean,
   lockTableName: string | undefined,
   databaseFile: string,
 ): Promise<SandboxReport['finalState']> {
@@ -570,7 +592,7 @@ async function readFinalState(
         version: status?.version ?? null,
         services: (status?.services ?? []).map((service) => `${service.service} ${service.artifact}`),
         weight: weights.get(arn) ?? 0,
-        healthy: health.stateOf({ id: node.instanceId, port: nodePort }).state === 'healthy',
+        healthy: isHealthy(node.instanceId),
       };
     }),
   );
@@ -642,6 +664,21 @@ async function waitUntil(
   }
 }
 
+/** Whether the URL answers 200 within the time, judged only after pending answers were read (see deadline.ts). */
+async function probeHealth(url: string, timeoutMs: number): Promise<boolean> {
+  const controller = new AbortController();
+  const cancel = deadlineAfterPendingIo(timeoutMs, () => controller.abort());
+  try {
+    const answer = await fetch(url, { signal: controller.signal });
+    await answer.arrayBuffer();
+    return answer.ok;
+  } catch {
+    return false;
+  } finally {
+    cancel();
+  }
+}
+
 async function sleepUntil(time: number, signal?: AbortSignal): Promise<void> {
   while (Date.now() < time) {
     if (signal?.aborted) throw new Error('The sandbox run was interrupted');
@@ -650,68 +687,69 @@ async function sleepUntil(time: number, signal?: AbortSignal): Promise<void> {
 }
 
 /**
- * When a killed node died, when its alarm fired, when the load balancer stopped sending it traffic (read from the
- * data plane's own weights), and when failover restored redundancy. Reported in scenario seconds, the time AWS would
- * take: real time divided by the time scale.
+ * When a killed node died, when its alarm fired, when the load balancer stopped sending the node's target group
+ * traffic (read from the data plane's record of the weights it applied), when failover began to launch a replacement,
+ * and when it restored redundancy. Reported in scenario seconds since the load started, the time AWS would take: real
+ * time divided by the time scale.
  */
 class FailoverTimeline {
   lastDeathAt: number | undefined;
-  lostTargetGroup: string | undefined;
-  private diedAt: number | undefined;
+  private death: { at: number; targetGroup: string | undefined } | undefined;
   private detectedAt: number | undefined;
-  private trafficRestoredAt: number | undefined;
+  private replacementLaunchedAt: number | undefined;
   private redundancyRestoredAt: number | undefined;
 
-  constructor(private readonly loadStarted: number) {}
-
-  died(at: number, servingTargetGroup: string | undefined): void {
+  died(at: number, targetGroup: string | undefined): void {
     this.lastDeathAt = at;
-    if (this.diedAt !== undefined) return;
-    this.diedAt = at;
-    this.lostTargetGroup = servingTargetGroup;
-    // A node that carried no traffic leaves nothing to restore.
-    if (!servingTargetGroup) this.trafficRestoredAt = at;
+    this.death ??= { at, targetGroup };
   }
 
   detected(at: number): void {
     this.detectedAt ??= at;
   }
 
-  trafficRestored(at: number): void {
-    if (this.diedAt !== undefined) this.trafficRestoredAt ??= at;
-    this.lostTargetGroup = undefined;
+  replacementLaunching(at: number): void {
+    this.replacementLaunchedAt ??= at;
   }
 
   redundancyRestored(at: number): void {
     this.redundancyRestoredAt ??= at;
   }
 
-  report(
-    detectionFloorSeconds: number,
-    timeScale: number,
-    records: readonly RequestRecord[],
-  ): { failover?: SandboxReport['failover'] } {
-    if (this.diedAt === undefined) return {};
+  report(options: { detectionFloorSeconds: number; timeScale: number; traffic: TrafficResult }): {
+    failover?: SandboxReport['failover'];
+  } {
+    const { death } = this;
+    if (!death) return {};
+    const { traffic, timeScale } = options;
     const seconds = (at: number | undefined) =>
-      at === undefined ? null : Math.round(((at - this.loadStarted) / 1000 / timeScale) * 100) / 100;
-    const diedAt = seconds(this.diedAt) ?? 0;
-    const trafficRestoredAt = seconds(this.trafficRestoredAt);
+      at === undefined ? null : Math.round(((at - traffic.loadStartedAt) / 1000 / timeScale) * 100) / 100;
+    const weightAt = (change: TrafficResult['weightChanges'][number] | undefined) =>
+      new Map(change?.weights ?? []).get(death.targetGroup ?? '') ?? 0;
+    const atDeath = traffic.weightChanges.filter((change) => change.at <= death.at).at(-1);
+    // A node that carried no traffic leaves nothing to restore.
+    const trafficRestoredAtMs =
+      weightAt(atDeath) > 0
+        ? traffic.weightChanges.find((change) => change.at > death.at && weightAt(change) === 0)?.at
+        : death.at;
+    const diedAt = seconds(death.at) ?? 0;
+    const trafficRestoredAt = seconds(trafficRestoredAtMs);
     const detectedAt = seconds(this.detectedAt);
-    const diedAtMs = this.diedAt;
-    const windowEnd = this.trafficRestoredAt ?? Number.POSITIVE_INFINITY;
-    const failed = records.filter((record) => record.status < 200 || record.status >= 500);
+    const windowEnd = trafficRestoredAtMs ?? Number.POSITIVE_INFINITY;
+    const failed = traffic.records.filter((record) => record.status < 200 || record.status >= 500);
     // A request belongs to the window if it ended after the death and was sent before the traffic moved.
     const outside = failed.filter((record) => {
-      const sent = this.loadStarted + record.at;
-      return sent + record.latencyMs < diedAtMs || sent > windowEnd;
+      const sent = traffic.loadStartedAt + record.at;
+      return sent + record.latencyMs < death.at || sent > windowEnd;
     });
     return {
       failover: {
         diedAt,
         detectedAt,
         trafficRestoredAt,
+        replacementLaunchedAt: seconds(this.replacementLaunchedAt),
         redundancyRestoredAt: seconds(this.redundancyRestoredAt),
-        detectionFloorSeconds,
+        detectionFloorSeconds: options.detectionFloorSeconds,
         detectionSeconds: detectedAt === null ? null : Math.round((detectedAt - diedAt) * 100) / 100,
         orchestrationSeconds:
           detectedAt === null || trafficRestoredAt === null

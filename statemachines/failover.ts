@@ -7,6 +7,12 @@ import { WorkflowBuilder, type WorkflowOperations, type WorkflowTiming } from '.
 
 export const FAILOVER = 'failover';
 
+/** States that tools outside the state machine follow (the sandbox's failover timeline). */
+export const FAILOVER_STATES = {
+  launchReplacement: 'Launch the replacement node',
+  adoptReplacement: 'Adopt the replacement into the slot',
+} as const;
+
 /**
  * failover: started by a node's alarm (through EventBridge) with `{ cluster, slot, alarmName, detectedAt }`.
  *
@@ -112,7 +118,7 @@ export function failoverDefinition(
   });
 
   const launch = b.step(
-    'Launch the replacement node',
+    FAILOVER_STATES.launchReplacement,
     ops.launchSurgeNode,
     { ...cluster, 'execution.$': '$$.Execution.Id' },
     '$.surge',
@@ -124,7 +130,7 @@ export function failoverDefinition(
     '$.verified',
   );
   const adopt = b.step(
-    'Adopt the replacement into the slot',
+    FAILOVER_STATES.adoptReplacement,
     ops.adoptReplacement,
     {
       ...cluster,

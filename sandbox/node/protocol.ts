@@ -52,6 +52,8 @@ export interface NodeStatus {
   patches: string[];
   services: ServiceRecord[];
   syncPaused: boolean;
+  /** File sync rounds this node finished since its process started (paused rounds too); 0 on the manager. */
+  syncRounds: number;
   restarting: boolean;
   db: { schemaVersion: string | null };
 }

@@ -133,6 +133,8 @@ class NodeRuntime {
   private syncTimer: NodeJS.Timeout | undefined;
   private syncAbort: AbortController | undefined;
   private lastSyncError: string | undefined;
+  /** Sync rounds finished since the process started, paused ones included: proof that sync had its chance. */
+  private syncRounds = 0;
 
   constructor(private readonly options: NodeServerOptions) {
     this.deploymentDir = path.join(options.dataDir, 'deployment');
@@ -490,6 +492,7 @@ class NodeRuntime {
       patches: [...this.state.patches],
       services,
       syncPaused: this.state.syncPaused,
+      syncRounds: this.syncRounds,
       restarting: this.restarting,
       db: { schemaVersion },
     };
@@ -579,6 +582,7 @@ class NodeRuntime {
         this.syncAbort = undefined;
       }
     }
+    this.syncRounds++;
     this.scheduleSync(this.syncIntervalMs);
   }
 

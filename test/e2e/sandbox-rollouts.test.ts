@@ -1,4 +1,7 @@
-import { passingRun } from './sandbox-cli';
+import { passingRun, SANDBOX_TEST_LIMIT_MS } from './sandbox-cli';
+
+// Each test is one sandbox run, with the run's generous limit (see sandbox-cli.ts).
+jest.setTimeout(SANDBOX_TEST_LIMIT_MS);
 
 /**
  * The sandbox under live traffic: each run is a shipped scenario through the CLI, as a user starts it. Every run must
@@ -26,7 +29,7 @@ describe('sandbox: patch and upgrade under load', () => {
     // Both nodes served during the run: traffic moved to the patched passive node and back.
     expect(Object.keys(report.requestsByNode).length).toBeGreaterThanOrEqual(2);
     expect(stdout).toContain('patch-server › Shift traffic to the patched node');
-  }, 240_000);
+  });
 
   it('patches active/active behind the surge node', async () => {
     const { report } = await passingRun('patch-active-active');
@@ -35,14 +38,14 @@ describe('sandbox: patch and upgrade under load', () => {
       ['1.0.0-P42', 50],
       ['1.0.0-P42', 50],
     ]);
-  }, 240_000);
+  });
 
   it('upgrades with the database migration first', async () => {
     const { report } = await passingRun('upgrade-version');
 
     expect(report.finalState.schemaVersion).toBe('2.0.0');
     expect(report.finalState.nodes.map((node) => node.version)).toEqual(['2.0.0', '2.0.0']);
-  }, 240_000);
+  });
 
   it('rolls back when the second node fails after the traffic moved: traffic back on the unchanged node', async () => {
     const { report } = await passingRun('patch-second-node-fails');
@@ -53,5 +56,5 @@ describe('sandbox: patch and upgrade under load', () => {
       ['manager', '1.0.0', 100],
       ['worker', '1.0.0-P42', 0],
     ]);
-  }, 240_000);
+  });
 });

@@ -1,4 +1,15 @@
-import { passingRun, processesUsing, removeWorkDir, runSandbox, scenarioFile, writeScenario } from './sandbox-cli';
+import {
+  passingRun,
+  processesUsing,
+  removeWorkDir,
+  runSandbox,
+  SANDBOX_TEST_LIMIT_MS,
+  scenarioFile,
+  writeScenario,
+} from './sandbox-cli';
+
+// Each test is one sandbox run, with the run's generous limit (see sandbox-cli.ts).
+jest.setTimeout(SANDBOX_TEST_LIMIT_MS);
 
 describe('sandbox: services, rollback and clean-up', () => {
   it('deploys a new service on the manager, and file sync carries it to the worker', async () => {
@@ -7,7 +18,7 @@ describe('sandbox: services, rollback and clean-up', () => {
     for (const node of report.finalState.nodes) {
       expect(node.services).toEqual(['orders-api s3://apim-artifacts/orders-api/1.4.0/orders-api.car']);
     }
-  }, 240_000);
+  });
 
   it('hotfixes a deployed service on the manager, then on the worker by sync', async () => {
     const { report, stdout } = await passingRun('update-service');
@@ -16,7 +27,7 @@ describe('sandbox: services, rollback and clean-up', () => {
       expect(node.services).toEqual(['orders-api s3://apim-artifacts/orders-api/1.4.1/orders-api.car']);
     }
     expect(stdout).toContain('update-service › Pause file sync on the manager node');
-  }, 240_000);
+  });
 
   it('rolls back a patch that fails on the first node: versions unchanged', async () => {
     const { report } = await passingRun('patch-rollback');
@@ -26,7 +37,7 @@ describe('sandbox: services, rollback and clean-up', () => {
       ['1.0.0', 100],
       ['1.0.0', 0],
     ]);
-  }, 240_000);
+  });
 
   it('stops everything it started when interrupted with Ctrl-C', async () => {
     const run = await runSandbox(scenarioFile('demo'), {
@@ -38,7 +49,7 @@ describe('sandbox: services, rollback and clean-up', () => {
     expect(run.report).toBeUndefined();
     expect(processesUsing(run.workDir)).toEqual([]);
     removeWorkDir(run);
-  }, 240_000);
+  });
 
   it('counts the requests that fail while the loss of the active node is detected, and exits 1 when none may fail', async () => {
     const { file, remove } = writeScenario({
@@ -57,7 +68,7 @@ describe('sandbox: services, rollback and clean-up', () => {
     expect(processesUsing(run.workDir)).toEqual([]);
     removeWorkDir(run);
     remove();
-  }, 240_000);
+  });
 
   it('refuses a bad scenario with a named error before starting anything', async () => {
     const { file, remove } = writeScenario({ name: 'bad', steps: [{ at: 1, start: 'reboot-everything' }] });
@@ -69,5 +80,5 @@ describe('sandbox: services, rollback and clean-up', () => {
     expect(run.stderr).toContain('steps[0]');
     removeWorkDir(run);
     remove();
-  }, 60_000);
+  });
 });

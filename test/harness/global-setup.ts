@@ -12,6 +12,9 @@ interface JestGlobalConfig {
  * other's resources) and synthesizes the CDK app once for the whole run.
  */
 export default async function globalSetup(globalConfig: JestGlobalConfig): Promise<void> {
+  // Every worker would print the SDK's notice that it leaves Node 20 in 2027 (the Lambdas run on Node 24), burying
+  // a failure in repeated noise. Workers and the processes tests start inherit this.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
   fs.rmSync(TEST_CACHE_DIR, { recursive: true, force: true });
   fs.mkdirSync(TEST_CACHE_DIR, { recursive: true });
   const workers = Math.max(1, globalConfig.maxWorkers);

@@ -10,7 +10,10 @@ export interface MotoServer {
 }
 
 const LAUNCHER = path.join(__dirname, 'moto_launcher.py');
-const READY_TIMEOUT_MS = 30_000;
+/** moto is ready in about a second; a busy machine may take many times that. The limit only stops a moto that hangs. */
+const READY_TIMEOUT_MS = 120_000;
+/** A reset takes 10–120 ms; the limit only stops one that hangs. */
+const RESET_TIMEOUT_MS = 60_000;
 const STOP_GRACE_MS = 5_000;
 
 export async function freeLoopbackPort(host = '127.0.0.1'): Promise<number> {
@@ -98,6 +101,9 @@ export async function stopProcess(pid: number, graceMs = STOP_GRACE_MS): Promise
 }
 
 export async function resetMotoServer(endpoint: string): Promise<void> {
-  const response = await fetch(`${endpoint}/moto-api/reset`, { method: 'POST', signal: AbortSignal.timeout(10_000) });
+  const response = await fetch(`${endpoint}/moto-api/reset`, {
+    method: 'POST',
+    signal: AbortSignal.timeout(RESET_TIMEOUT_MS),
+  });
   if (!response.ok) throw new Error(`moto reset failed: HTTP ${response.status}`);
 }

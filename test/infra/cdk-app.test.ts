@@ -6,6 +6,12 @@ import { clusterFilesFromContext, readClusterFile } from '../../cdk/app';
 import { ClusterModelError } from '../../functions/lib/errors';
 import { PROJECT_ROOT } from '../harness/settings';
 
+/**
+ * Synthesis bundles every function: about 25 s on an idle 2-core machine, several times that on a busy one. The
+ * limit only stops a synthesis that hangs.
+ */
+const SYNTH_LIMIT_MS = 240_000;
+
 /** Runs the pinned CDK CLI the way a user does, with the project's cdk.json. */
 function cdkSynth(clusterFile: string) {
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'zerodown-synth-'));
@@ -15,7 +21,7 @@ function cdkSynth(clusterFile: string) {
     {
       cwd: PROJECT_ROOT,
       encoding: 'utf8',
-      timeout: 120_000,
+      timeout: SYNTH_LIMIT_MS,
       env: { ...process.env, CDK_DISABLE_CLI_TELEMETRY: 'true' },
     },
   );
