@@ -5,8 +5,9 @@
  *
  * Run alone with `npx tsx bench/sandbox.ts`.
  */
+
+import { processesUsing, removeWorkDir, runSandbox, scenarioFile } from '../cli/sandbox-process';
 import type { SandboxReport } from '../sandbox/report';
-import { processesUsing, removeWorkDir, runSandbox, scenarioFile } from '../test/e2e/sandbox-cli';
 import { table } from './format';
 
 export const SCENARIOS = [

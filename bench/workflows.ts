@@ -25,7 +25,7 @@ export interface WorkflowMeasurement {
 
 export async function measureWorkflows(): Promise<WorkflowMeasurement[]> {
   const workdir = fs.mkdtempSync(path.join(os.tmpdir(), 'zerodown-bench-'));
-  const { startMotoServer, stopProcess, resetMotoServer } = await import('../test/harness/moto-server');
+  const { startMotoServer, stopProcess, resetMotoServer } = await import('../local/moto-server');
   const moto = await startMotoServer(workdir);
   try {
     // The SDK clients are built when their modules load: point them at moto first.
@@ -35,14 +35,14 @@ export async function measureWorkflows(): Promise<WorkflowMeasurement[]> {
       AWS_ACCESS_KEY_ID: 'bench',
       AWS_SECRET_ACCESS_KEY: 'bench',
     });
-    const { buildTestApp, TEST_CLUSTER_STACK } = await import('../test/harness/test-app');
-    const { readCloudAssembly } = await import('../test/harness/synth');
-    const { runLocally } = await import('../test/harness/local-sfn');
-    const { createMotoCluster } = await import('../test/harness/moto-cluster');
-    const { simulateNodes } = await import('../test/harness/simulated-nodes');
-    const { provisionStackResources } = await import('../test/harness/stack-resources');
-    const { recordCalls, removeAllFaults } = await import('../test/harness/faults');
-    const { closeAllFakeNodes } = await import('../test/harness/fake-nodes');
+    const { buildLocalApp, LOCAL_CLUSTER_STACK } = await import('../local/local-app');
+    const { readCloudAssembly } = await import('../local/synth');
+    const { runLocally } = await import('../local/local-sfn');
+    const { createMotoCluster } = await import('../local/moto-cluster');
+    const { simulateNodes } = await import('../local/simulated-nodes');
+    const { provisionStackResources } = await import('../local/stack-resources');
+    const { recordCalls, removeAllFaults } = await import('../local/faults');
+    const { closeAllFakeNodes } = await import('../local/fake-nodes');
     const clients = await Promise.all([
       import('../functions/lib/clients/ec2').then((m) => m.ec2Client),
       import('../functions/lib/clients/elbv2').then((m) => m.elbv2Client),
@@ -53,8 +53,8 @@ export async function measureWorkflows(): Promise<WorkflowMeasurement[]> {
     ]);
 
     const outdir = path.join(workdir, 'cdk.out');
-    buildTestApp(outdir).synth();
-    const stack = readCloudAssembly(outdir).stack(TEST_CLUSTER_STACK);
+    buildLocalApp(outdir).synth();
+    const stack = readCloudAssembly(outdir).stack(LOCAL_CLUSTER_STACK);
 
     const results: WorkflowMeasurement[] = [];
     const runs: { workflow: string; stateMachine: string; input: Record<string, string> }[] = [

@@ -1,9 +1,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
+import { installPromiseWithResolvers } from '../local/polyfills';
 import type { SandboxReport } from '../sandbox/report';
 import { readScenario, ScenarioError } from '../sandbox/scenario';
-import { installPromiseWithResolvers } from '../test/harness/polyfills';
 
 installPromiseWithResolvers();
 

@@ -1,6 +1,6 @@
 import { type CloudWatchClient, PutMetricAlarmCommand, SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
-import type { SynthesizedStack } from '../test/harness/synth';
-import { resolveIntrinsics, resourcesOfType } from '../test/harness/template';
+import type { SynthesizedStack } from '../local/synth';
+import { resolveIntrinsics, resourcesOfType } from '../local/template';
 
 /**
  * The deployed detection path, run locally: the node alarms and the EventBridge rules are read from the synthesized

@@ -3,15 +3,15 @@ import * as path from 'node:path';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { SSMClient } from '@aws-sdk/client-ssm';
-import { App } from 'aws-cdk-lib';
-import { buildApp, drStackIdFor, stackIdFor } from '../cdk/app';
+import { drStackIdFor, stackIdFor } from '../cdk/app';
+import { PROJECT_ROOT } from '../cdk/paths';
 import type { ClusterModel } from '../functions/lib/cluster-model';
+import { buildLocalApp, localClusterModel } from '../local/local-app';
+import { freeLoopbackPort, type MotoServer, startMotoServer, stopProcess } from '../local/moto-server';
+import { DR_REGION, LOCAL_REGION } from '../local/settings';
+import { readCloudAssembly, type SynthesizedStack } from '../local/synth';
+import { resourcesOfType } from '../local/template';
 import { FAILOVER_STATES } from '../statemachines/failover';
-import { freeLoopbackPort, type MotoServer, startMotoServer, stopProcess } from '../test/harness/moto-server';
-import { DR_REGION, PROJECT_ROOT, TEST_REGION } from '../test/harness/settings';
-import { readCloudAssembly, type SynthesizedStack } from '../test/harness/synth';
-import { resourcesOfType } from '../test/harness/template';
-import { testClusterModel } from '../test/harness/test-app';
 import { SandboxAgent } from './agent';
 import {
   AlarmEvaluator,
@@ -106,7 +106,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     const moto: MotoServer = await startMotoServer(path.join(workDir, 'moto'));
     cleanups.push(() => stopProcess(moto.pid));
     aborted();
-    const direct = { endpoint: moto.endpoint, region: TEST_REGION, credentials: CREDENTIALS };
+    const direct = { endpoint: moto.endpoint, region: LOCAL_REGION, credentials: CREDENTIALS };
     const ec2 = new EC2Client(direct);
     const ssm = new SSMClient(direct);
     const drDirect = { ...direct, region: DR_REGION };
@@ -161,7 +161,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     });
     Object.assign(process.env, {
       AWS_ENDPOINT_URL: gateway.endpoint,
-      AWS_REGION: TEST_REGION,
+      AWS_REGION: LOCAL_REGION,
       AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
       AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
       AWS_SESSION_TOKEN: CREDENTIALS.sessionToken,
@@ -171,8 +171,8 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     progress(`[${clock()}s] synthesizing the stack of cluster "${spec.name}"`);
     const { stack, drStack } = synthesizeSandboxStacks(path.join(workDir, 'cdk.out'), spec.name);
     // Imported only now: the handlers' SDK clients read AWS_ENDPOINT_URL when they are created.
-    const { provisionStackResources } = await import('../test/harness/stack-resources');
-    const { createMotoCluster } = await import('../test/harness/moto-cluster');
+    const { provisionStackResources } = await import('../local/stack-resources');
+    const { createMotoCluster } = await import('../local/moto-cluster');
     await provisionStackResources(stack);
     const commands = await createDocuments(ssm, `zerodown-${spec.name}`);
     const cluster = await createMotoCluster({
@@ -185,7 +185,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
         capacity: { minHealthyPercent: 75, drainSeconds: 30 },
       }),
     });
-    const { createMotoDrSite } = await import('../test/harness/moto-dr');
+    const { createMotoDrSite } = await import('../local/moto-dr');
     const drSite = spec.dr ? await createMotoDrSite(cluster, { nodeCount: spec.nodes }) : undefined;
     const model = drSite?.model ?? cluster.model;
     const slotOf = new Map(Object.entries(cluster.targetGroups).map(([slot, arn]) => [arn, slot]));
@@ -193,7 +193,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     const plane = DataPlane.start({
       motoEndpoint: moto.endpoint,
       credentials: CREDENTIALS,
-      primaryRegion: TEST_REGION,
+      primaryRegion: LOCAL_REGION,
       drRegion: DR_REGION,
       targetGroupArns,
       health: {
@@ -225,7 +225,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     await seedServices(spec.services, model, fleet, options.signal);
     // Loaded before the load starts, as the deployed engine is always up: a workflow, an alarm's included, starts at
     // once, and loading a handler's sources (seconds on a busy machine) never counts as a workflow's time.
-    const localSfn = await import('../test/harness/local-sfn');
+    const localSfn = await import('../local/local-sfn');
     for (const ready of drSite ? [stack, drStack] : [stack]) localSfn.prepareStack(ready);
 
     const traffic = await plane.call('startTraffic', {
@@ -456,7 +456,7 @@ async function runWorkflow(
   trigger: ExecutionReport['trigger'] = 'scenario',
 ): Promise<ExecutionReport> {
   // Imported only when the run has set AWS_ENDPOINT_URL: the handlers' SDK clients read it when they are created.
-  const { runLocally, definitionOf, stateMachineLogicalId } = await import('../test/harness/local-sfn');
+  const { runLocally, definitionOf, stateMachineLogicalId } = await import('../local/local-sfn');
   const workflow = step.start;
   const stateMachine = STATE_MACHINE_IDS[workflow];
   const stack = context.stackFor(workflow);
@@ -513,9 +513,7 @@ function rtoOf(output: unknown, timeScale: number): { rtoSeconds?: number } {
  * handlers read the real model from moto.
  */
 function synthesizeSandboxStacks(outdir: string, clusterName: string) {
-  const app = new App({ outdir, context: { 'aws:cdk:enable-path-metadata': true, 'aws:cdk:bundling-stacks': [] } });
-  buildApp(app, [{ ...testClusterModel(), name: clusterName }]);
-  app.synth();
+  buildLocalApp(outdir, [{ ...localClusterModel(), name: clusterName }]).synth();
   const assembly = readCloudAssembly(outdir);
   return { stack: assembly.stack(stackIdFor(clusterName)), drStack: assembly.stack(drStackIdFor(clusterName)) };
 }

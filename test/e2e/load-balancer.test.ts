@@ -1,11 +1,11 @@
 import * as http from 'node:http';
 import { ElasticLoadBalancingV2Client, ModifyListenerCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { elbv2Client } from '../../functions/lib/clients/elbv2';
+import { createMotoCluster, type MotoCluster } from '../../local/moto-cluster';
 import { FAILURE_HEADER } from '../../sandbox/failure-causes';
 import { HealthChecker } from '../../sandbox/health-checker';
 import { type LoadBalancer, startLoadBalancer } from '../../sandbox/load-balancer';
 import { useMoto } from '../harness/moto';
-import { createMotoCluster, type MotoCluster } from '../harness/moto-cluster';
 
 /**
  * The sandbox's load balancer against a moto listener and real targets on loopback: it routes by the weights moto

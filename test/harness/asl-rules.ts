@@ -1,4 +1,4 @@
-import { type AslDefinition, type AslState, allStates } from './asl';
+import { type AslDefinition, type AslState, allStates } from '../../local/asl';
 
 /**
  * The rules every zerodown state machine must pass (DESIGN.md §3), checked over the synthesized ASL. Each rule

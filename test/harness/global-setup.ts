@@ -1,5 +1,5 @@
 import * as fs from 'node:fs';
-import { startMotoServer } from './moto-server';
+import { startMotoServer } from '../../local/moto-server';
 import { MOTO_ENDPOINTS_ENV, MOTO_PIDS_FILE, TEST_CACHE_DIR } from './settings';
 import { synthesizeTestAppToDisk } from './synth';
 

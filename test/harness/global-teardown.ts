@@ -1,5 +1,5 @@
 import * as fs from 'node:fs';
-import { stopProcess } from './moto-server';
+import { stopProcess } from '../../local/moto-server';
 import { MOTO_PIDS_FILE } from './settings';
 
 export default async function globalTeardown(): Promise<void> {

@@ -1,4 +1,4 @@
-import { resetMotoServer } from './moto-server';
+import { resetMotoServer } from '../../local/moto-server';
 
 export function motoEndpoint(): string {
   const endpoint = process.env.AWS_ENDPOINT_URL;

@@ -1,5 +1,6 @@
-import { installPromiseWithResolvers } from './polyfills';
-import { MOTO_ENDPOINTS_ENV, TEST_REGION } from './settings';
+import { installPromiseWithResolvers } from '../../local/polyfills';
+import { LOCAL_REGION } from '../../local/settings';
+import { MOTO_ENDPOINTS_ENV } from './settings';
 
 installPromiseWithResolvers();
 
@@ -10,7 +11,7 @@ if (endpoint) {
   // The SDK's own setting routes every v3 client to moto; production code never names an endpoint.
   process.env.AWS_ENDPOINT_URL = endpoint;
 }
-process.env.AWS_REGION = TEST_REGION;
+process.env.AWS_REGION = LOCAL_REGION;
 process.env.AWS_ACCESS_KEY_ID = 'testing';
 process.env.AWS_SECRET_ACCESS_KEY = 'testing';
 process.env.AWS_SESSION_TOKEN = 'testing';

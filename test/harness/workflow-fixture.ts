@@ -4,13 +4,13 @@ import { elbv2Client } from '../../functions/lib/clients/elbv2';
 import { readLock } from '../../functions/lib/lock';
 import { findSurgeNodes } from '../../functions/lib/nodes';
 import { describeWeights, isWeighted, readWeights } from '../../functions/lib/traffic';
-import type { FakeNode } from './fake-nodes';
-import { type LocalExecutionOptions, type LocalExecutionResult, runLocally } from './local-sfn';
-import { createMotoCluster, type MotoCluster } from './moto-cluster';
-import { type SentCommand, simulateNodes } from './simulated-nodes';
-import { provisionStackResources } from './stack-resources';
+import type { FakeNode } from '../../local/fake-nodes';
+import { type LocalExecutionOptions, type LocalExecutionResult, runLocally } from '../../local/local-sfn';
+import { createMotoCluster, type MotoCluster } from '../../local/moto-cluster';
+import { type SentCommand, simulateNodes } from '../../local/simulated-nodes';
+import { provisionStackResources } from '../../local/stack-resources';
+import { resourcesOfType } from '../../local/template';
 import { synthesizedApp } from './synth';
-import { resourcesOfType } from './template';
 import { TEST_CLUSTER_STACK } from './test-app';
 
 /**

@@ -3,8 +3,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { clusterFilesFromContext, readClusterFile } from '../../cdk/app';
+import { PROJECT_ROOT } from '../../cdk/paths';
 import { ClusterModelError } from '../../functions/lib/errors';
-import { PROJECT_ROOT } from '../harness/settings';
 
 /**
  * Synthesis bundles every function: about 25 s on an idle 2-core machine, several times that on a busy one. The

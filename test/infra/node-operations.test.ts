@@ -3,8 +3,8 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { drStackIdFor } from '../../cdk/app';
 import { ZeroDownCluster } from '../../cdk/constructs/zerodown-cluster';
 import type { ClusterModelInput } from '../../functions/lib/cluster-model';
+import { resourcesOfType } from '../../local/template';
 import { synthesizedApp } from '../harness/synth';
-import { resourcesOfType } from '../harness/template';
 import { TEST_CLUSTER_STACK, testClusterModel } from '../harness/test-app';
 
 interface Statement {

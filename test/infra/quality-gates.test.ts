@@ -5,9 +5,9 @@ import aslValidator from 'asl-validator';
 import { App, Stack, Validations } from 'aws-cdk-lib';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { stateMachinesIn } from '../harness/asl';
+import { PROJECT_ROOT } from '../../cdk/paths';
+import { stateMachinesIn } from '../../local/asl';
 import { checkWorkflowRules } from '../harness/asl-rules';
-import { PROJECT_ROOT } from '../harness/settings';
 import { synthesizedApp } from '../harness/synth';
 
 const app = synthesizedApp();

@@ -1,4 +1,4 @@
-import type { AslDefinition } from '../harness/asl';
+import type { AslDefinition } from '../../local/asl';
 import {
   boundedLoops,
   boundedRetryAll,

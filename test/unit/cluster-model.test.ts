@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { PROJECT_ROOT } from '../../cdk/paths';
 import {
   type ClusterModelInput,
   clusterParameterName,
@@ -7,7 +8,6 @@ import {
   targetGroupOf,
 } from '../../functions/lib/cluster-model';
 import { ClusterModelError } from '../../functions/lib/errors';
-import { PROJECT_ROOT } from '../harness/settings';
 
 const ACCOUNT = '123456789012';
 const elb = (resource: string) => `arn:aws:elasticloadbalancing:eu-west-1:${ACCOUNT}:${resource}`;
@@ -69,7 +69,7 @@ describe('parseClusterModel', () => {
     expect(model.commands).toEqual({});
   });
 
-  it.each(['examples/clusters/demo.json', 'test/fixtures/clusters/test-cluster.json'])('accepts %s', (file) => {
+  it.each(['examples/clusters/demo.json', 'local/clusters/local-cluster.json'])('accepts %s', (file) => {
     const document = JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, file), 'utf8'));
     expect(parseClusterModel(document).name).toBe(document.name);
   });

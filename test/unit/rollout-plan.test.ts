@@ -1,13 +1,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { PROJECT_ROOT } from '../../cdk/paths';
 import { parseClusterModel } from '../../functions/lib/cluster-model';
 import { InputValidationError } from '../../functions/lib/errors';
 import { planRollout, rolloutSpecFor } from '../../functions/lib/plans/rollout';
 import type { ClusterSnapshot, NodeSnapshot } from '../../functions/lib/snapshot';
-import { PROJECT_ROOT } from '../harness/settings';
 
 const model = parseClusterModel(
-  JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, 'test/fixtures/clusters/test-cluster.json'), 'utf8')),
+  JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, 'local/clusters/local-cluster.json'), 'utf8')),
 );
 const [a, b] = model.nodes;
 

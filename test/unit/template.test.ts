@@ -1,4 +1,4 @@
-import { type CfnTemplate, resolveIntrinsics, UnsupportedIntrinsicError } from '../harness/template';
+import { type CfnTemplate, resolveIntrinsics, UnsupportedIntrinsicError } from '../../local/template';
 
 const template: CfnTemplate = {
   Resources: {

@@ -4,9 +4,9 @@ import * as path from 'node:path';
 import { CreateTopicCommand } from '@aws-sdk/client-sns';
 import { buildLambdaBundle } from '../../cdk/bundling';
 import { snsClient } from '../../functions/lib/clients/sns';
+import { createMotoCluster } from '../../local/moto-cluster';
+import { createLockTable } from '../../local/moto-resources';
 import { useMoto } from '../harness/moto';
-import { createMotoCluster } from '../harness/moto-cluster';
-import { createLockTable } from '../harness/moto-resources';
 import { TEST_CACHE_DIR } from '../harness/settings';
 
 type Handler = (event: unknown) => Promise<unknown>;

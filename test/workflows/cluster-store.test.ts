@@ -3,8 +3,8 @@ import { ssmClient } from '../../functions/lib/clients/ssm';
 import { clusterParameterName } from '../../functions/lib/cluster-model';
 import { loadClusterModel, saveClusterModel } from '../../functions/lib/cluster-store';
 import { ClusterModelError, ClusterNotFoundError } from '../../functions/lib/errors';
+import { createMotoCluster } from '../../local/moto-cluster';
 import { useMoto } from '../harness/moto';
-import { createMotoCluster } from '../harness/moto-cluster';
 import { testClusterModel } from '../harness/test-app';
 
 describe('cluster store', () => {

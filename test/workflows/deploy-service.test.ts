@@ -1,7 +1,7 @@
 import { DescribeRulesCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { elbv2Client } from '../../functions/lib/clients/elbv2';
-import { useFakeNodes } from '../harness/fake-nodes';
-import { failedCommand, useFaults } from '../harness/faults';
+import { failedCommand } from '../../local/faults';
+import { useFakeNodes, useFaults } from '../harness/cleanup';
 import { useMoto } from '../harness/moto';
 import { workflowFixture } from '../harness/workflow-fixture';
 

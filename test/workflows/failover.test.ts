@@ -7,12 +7,12 @@ import { loadClusterModel } from '../../functions/lib/cluster-store';
 import { SLOT_TAG_KEY } from '../../functions/lib/failover';
 import { acquireLock, readLock } from '../../functions/lib/lock';
 import { findSurgeNodes } from '../../functions/lib/nodes';
-import { useFakeNodes } from '../harness/fake-nodes';
-import { respondWith, unhealthyTarget, useFaults } from '../harness/faults';
-import { type LocalExecutionResult, runLocally } from '../harness/local-sfn';
+import { respondWith, unhealthyTarget } from '../../local/faults';
+import { type LocalExecutionResult, runLocally } from '../../local/local-sfn';
+import type { MotoCluster } from '../../local/moto-cluster';
+import type { SimulatedNodes } from '../../local/simulated-nodes';
+import { useFakeNodes, useFaults } from '../harness/cleanup';
 import { useMoto } from '../harness/moto';
-import type { MotoCluster } from '../harness/moto-cluster';
-import type { SimulatedNodes } from '../harness/simulated-nodes';
 import { workflowFixture } from '../harness/workflow-fixture';
 
 const DETECTED_AT = '2026-11-26T04:00:00Z';

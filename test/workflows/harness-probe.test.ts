@@ -3,11 +3,12 @@ import { DescribeListenersCommand } from '@aws-sdk/client-elastic-load-balancing
 import { ec2Client } from '../../functions/lib/clients/ec2';
 import { elbv2Client } from '../../functions/lib/clients/elbv2';
 import { ssmClient } from '../../functions/lib/clients/ssm';
-import { injectError, rewriteOutput, ssmThrottling, useFaults } from '../harness/faults';
+import { injectError, rewriteOutput, ssmThrottling } from '../../local/faults';
+import { runLocally } from '../../local/local-sfn';
+import { createMotoCluster } from '../../local/moto-cluster';
+import { useFaults } from '../harness/cleanup';
 import { PROBE_MAX_ATTEMPTS, PROBE_RECHECK_SECONDS } from '../harness/fixtures/probe-stack';
-import { runLocally } from '../harness/local-sfn';
 import { useMoto } from '../harness/moto';
-import { createMotoCluster } from '../harness/moto-cluster';
 import { synthesizedApp } from '../harness/synth';
 import { HARNESS_PROBE_STACK } from '../harness/test-app';
 

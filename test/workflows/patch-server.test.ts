@@ -7,9 +7,9 @@ import { ssmClient } from '../../functions/lib/clients/ssm';
 import { acquireLock, readLock } from '../../functions/lib/lock';
 import type { RolloutPlan as PatchPlan } from '../../functions/lib/plans/rollout';
 import { describeWeights, type SlotWeight } from '../../functions/lib/traffic';
-import { useFakeNodes } from '../harness/fake-nodes';
-import { failedCommand, recordCalls, unhealthyTarget, useFaults } from '../harness/faults';
-import type { LocalExecutionResult } from '../harness/local-sfn';
+import { failedCommand, recordCalls, unhealthyTarget } from '../../local/faults';
+import type { LocalExecutionResult } from '../../local/local-sfn';
+import { useFakeNodes, useFaults } from '../harness/cleanup';
 import { useMoto } from '../harness/moto';
 import { workflowFixture } from '../harness/workflow-fixture';
 

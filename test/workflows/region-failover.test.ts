@@ -5,13 +5,14 @@ import { route53Client } from '../../functions/lib/clients/route53';
 import type { ClusterModel } from '../../functions/lib/cluster-model';
 import { readDnsState } from '../../functions/lib/dns';
 import { findDrNodes } from '../../functions/lib/dr';
-import { serveNode, useFakeNodes } from '../harness/fake-nodes';
-import { unhealthyTarget, useFaults } from '../harness/faults';
-import { type LocalExecutionOptions, runLocally } from '../harness/local-sfn';
+import { serveNode } from '../../local/fake-nodes';
+import { unhealthyTarget } from '../../local/faults';
+import { type LocalExecutionOptions, runLocally } from '../../local/local-sfn';
+import { createMotoCluster } from '../../local/moto-cluster';
+import { createMotoDrSite, DR_REGION } from '../../local/moto-dr';
+import { simulateNodes } from '../../local/simulated-nodes';
+import { useFakeNodes, useFaults } from '../harness/cleanup';
 import { useMoto } from '../harness/moto';
-import { createMotoCluster } from '../harness/moto-cluster';
-import { createMotoDrSite, DR_REGION } from '../harness/moto-dr';
-import { simulateNodes } from '../harness/simulated-nodes';
 import { synthesizedApp } from '../harness/synth';
 
 describe('region-failover', () => {

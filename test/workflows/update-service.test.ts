@@ -5,11 +5,11 @@ import { elbv2Client } from '../../functions/lib/clients/elbv2';
 import { ssmClient } from '../../functions/lib/clients/ssm';
 import type { UpdatePlan } from '../../functions/lib/plans/update-service';
 import { isWeighted, readWeights, writeWeights } from '../../functions/lib/traffic';
-import { useFakeNodes } from '../harness/fake-nodes';
-import { failedCommand, recordCalls, rewriteOutput, unhealthyTarget, useFaults } from '../harness/faults';
+import { failedCommand, recordCalls, rewriteOutput, unhealthyTarget } from '../../local/faults';
+import type { MotoCluster } from '../../local/moto-cluster';
+import type { SentCommand } from '../../local/simulated-nodes';
+import { useFakeNodes, useFaults } from '../harness/cleanup';
 import { useMoto } from '../harness/moto';
-import type { MotoCluster } from '../harness/moto-cluster';
-import type { SentCommand } from '../harness/simulated-nodes';
 import { workflowFixture } from '../harness/workflow-fixture';
 
 const OLD = 's3://apim-artifacts/orders-api/1.4.0/orders-api.car';

@@ -1,5 +1,5 @@
-import { useFakeNodes } from '../harness/fake-nodes';
-import { failedCommand, useFaults } from '../harness/faults';
+import { failedCommand } from '../../local/faults';
+import { useFakeNodes, useFaults } from '../harness/cleanup';
 import { useMoto } from '../harness/moto';
 import { workflowFixture } from '../harness/workflow-fixture';
 

@@ -10,8 +10,8 @@ import {
   releaseLock,
   renewLock,
 } from '../../../functions/lib/lock';
+import { createLockTable, startMotoExecution } from '../../../local/moto-resources';
 import { useMoto } from '../../harness/moto';
-import { createLockTable, startMotoExecution } from '../../harness/moto-resources';
 
 const execution = (name: string, machine = 'zerodown-test-cluster-patch-server') =>
   `arn:aws:states:us-east-1:123456789012:execution:${machine}:${name}`;

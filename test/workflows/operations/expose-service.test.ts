@@ -10,8 +10,8 @@ import { exposeService } from '../../../functions/lib/expose';
 import { parseInput } from '../../../functions/lib/input';
 import { exposeServiceInputSchema } from '../../../functions/lib/plans/deploy-service';
 import { shiftTraffic } from '../../../functions/lib/shift-traffic';
+import { createMotoCluster } from '../../../local/moto-cluster';
 import { useMoto } from '../../harness/moto';
-import { createMotoCluster } from '../../harness/moto-cluster';
 
 const ORDERS = { service: 'orders-api', pathPatterns: ['/orders/*'], hostHeaders: [], priority: 10 };
 

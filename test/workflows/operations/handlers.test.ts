@@ -1,7 +1,7 @@
 import { InputValidationError } from '../../../functions/lib/errors';
+import { createMotoCluster } from '../../../local/moto-cluster';
+import { createLockTable } from '../../../local/moto-resources';
 import { useMoto } from '../../harness/moto';
-import { createMotoCluster } from '../../harness/moto-cluster';
-import { createLockTable } from '../../harness/moto-resources';
 
 type Handler = (event: unknown) => Promise<unknown>;
 

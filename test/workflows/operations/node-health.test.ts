@@ -5,10 +5,11 @@ import { ssmClient } from '../../../functions/lib/clients/ssm';
 import { HealthCheckFailedError, NodeLostError } from '../../../functions/lib/errors';
 import { checkNodeReady, verifyNode } from '../../../functions/lib/node-health';
 import { launchSurgeNode } from '../../../functions/lib/surge';
-import { serveNode, useFakeNodes } from '../../harness/fake-nodes';
-import { ssmAgentsOnline, unhealthyTarget, useFaults } from '../../harness/faults';
+import { serveNode } from '../../../local/fake-nodes';
+import { ssmAgentsOnline, unhealthyTarget } from '../../../local/faults';
+import { createMotoCluster, serveClusterNodes } from '../../../local/moto-cluster';
+import { useFakeNodes, useFaults } from '../../harness/cleanup';
 import { useMoto } from '../../harness/moto';
-import { createMotoCluster, serveClusterNodes } from '../../harness/moto-cluster';
 
 const clients = { ec2: ec2Client, elbv2: elbv2Client, ssm: ssmClient };
 const EXECUTION = 'arn:aws:states:us-east-1:123456789012:execution:zerodown-test-cluster-patch-server:run-1';

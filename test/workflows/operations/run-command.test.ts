@@ -2,9 +2,10 @@ import { ListCommandsCommand, type SendCommandCommandInput } from '@aws-sdk/clie
 import { ssmClient } from '../../../functions/lib/clients/ssm';
 import { CommandFailedError, CommandTimedOutError, InputValidationError } from '../../../functions/lib/errors';
 import { pollCommand, sendCommand } from '../../../functions/lib/run-command';
-import { failedCommand, injectError, respondWith, rewriteOutput, ssmThrottling, useFaults } from '../../harness/faults';
+import { failedCommand, injectError, respondWith, rewriteOutput, ssmThrottling } from '../../../local/faults';
+import { createMotoCluster } from '../../../local/moto-cluster';
+import { useFaults } from '../../harness/cleanup';
 import { useMoto } from '../../harness/moto';
-import { createMotoCluster } from '../../harness/moto-cluster';
 
 const KEY =
   'arn:aws:states:us-east-1:123456789012:execution:zerodown-test-cluster-patch-server:run-1#Patch passive node';

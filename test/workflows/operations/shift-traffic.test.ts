@@ -9,9 +9,10 @@ import { CapacityGuardError, InputValidationError } from '../../../functions/lib
 import { shiftTraffic } from '../../../functions/lib/shift-traffic';
 import { launchSurgeNode } from '../../../functions/lib/surge';
 import { describeWeights, isWeighted, readWeights } from '../../../functions/lib/traffic';
-import { injectError, throttlingError, unhealthyTarget, useFaults } from '../../harness/faults';
+import { injectError, throttlingError, unhealthyTarget } from '../../../local/faults';
+import { createMotoCluster } from '../../../local/moto-cluster';
+import { useFaults } from '../../harness/cleanup';
 import { useMoto } from '../../harness/moto';
-import { createMotoCluster } from '../../harness/moto-cluster';
 
 const EXECUTION = 'arn:aws:states:us-east-1:123456789012:execution:zerodown-test-cluster-patch-server:run-1';
 

@@ -4,10 +4,10 @@ import { ssmClient } from '../../../functions/lib/clients/ssm';
 import { snapshotCluster } from '../../../functions/lib/snapshot';
 import { launchSurgeNode } from '../../../functions/lib/surge';
 import { describeWeights } from '../../../functions/lib/traffic';
-import { useFakeNodes } from '../../harness/fake-nodes';
-import { unhealthyTarget, useFaults } from '../../harness/faults';
+import { unhealthyTarget } from '../../../local/faults';
+import { createMotoCluster, serveClusterNodes } from '../../../local/moto-cluster';
+import { useFakeNodes, useFaults } from '../../harness/cleanup';
 import { useMoto } from '../../harness/moto';
-import { createMotoCluster, serveClusterNodes } from '../../harness/moto-cluster';
 
 const clients = { ec2: ec2Client, elbv2: elbv2Client };
 

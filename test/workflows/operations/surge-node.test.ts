@@ -8,8 +8,8 @@ import { CapacityGuardError, NotASurgeNodeError } from '../../../functions/lib/e
 import { findSurgeNodes } from '../../../functions/lib/nodes';
 import { shiftTraffic } from '../../../functions/lib/shift-traffic';
 import { launchSurgeNode, retireSurgeNode } from '../../../functions/lib/surge';
+import { createMotoCluster } from '../../../local/moto-cluster';
 import { useMoto } from '../../harness/moto';
-import { createMotoCluster } from '../../harness/moto-cluster';
 
 const clients = { ec2: ec2Client, elbv2: elbv2Client, ssm: ssmClient };
 const EXECUTION = 'arn:aws:states:us-east-1:123456789012:execution:zerodown-test-cluster-patch-server:run-1';

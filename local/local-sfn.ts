@@ -1,9 +1,9 @@
 import * as path from 'node:path';
 import { StateMachine } from 'aws-local-stepfunctions';
-import { HANDLER_METADATA_KEY } from '../../cdk/constructs/zerodown-function';
+import { HANDLER_METADATA_KEY } from '../cdk/constructs/zerodown-function';
+import { PROJECT_ROOT } from '../cdk/paths';
 import { type AslDefinition, allStates, invokedFunctionArn, LAMBDA_INVOKE_RESOURCE, stateMachinesIn } from './asl';
 import { installPromiseWithResolvers } from './polyfills';
-import { PROJECT_ROOT } from './settings';
 import type { SynthesizedStack } from './synth';
 import { type CfnTemplate, resolveIntrinsics, type StackEnvironment } from './template';
 

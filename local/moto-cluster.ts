@@ -12,19 +12,19 @@ import {
   CreateTargetGroupCommand,
   RegisterTargetsCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { ec2Client } from '../../functions/lib/clients/ec2';
-import { elbv2Client } from '../../functions/lib/clients/elbv2';
-import { ssmClient } from '../../functions/lib/clients/ssm';
+import { ec2Client } from '../functions/lib/clients/ec2';
+import { elbv2Client } from '../functions/lib/clients/elbv2';
+import { ssmClient } from '../functions/lib/clients/ssm';
 import {
   CLUSTER_TAG_KEY,
   type ClusterModel,
   type ClusterModelInput,
   ROLE_TAG_KEY,
-} from '../../functions/lib/cluster-model';
-import { saveClusterModel } from '../../functions/lib/cluster-store';
+} from '../functions/lib/cluster-model';
+import { saveClusterModel } from '../functions/lib/cluster-store';
 import { type FakeNode, serveNode } from './fake-nodes';
 import { freeLoopbackPort } from './moto-server';
-import { TEST_REGION } from './settings';
+import { LOCAL_REGION } from './settings';
 
 export interface MotoClusterOptions {
   readonly name?: string;
@@ -87,7 +87,7 @@ export async function createMotoCluster(options: MotoClusterOptions = {}): Promi
       new CreateSubnetCommand({
         VpcId: vpcId,
         CidrBlock: `127.0.${index + 1}.0/24`,
-        AvailabilityZone: `${TEST_REGION}${zone}`,
+        AvailabilityZone: `${LOCAL_REGION}${zone}`,
       }),
     );
     subnetIds.push(required(subnet.Subnet?.SubnetId, 'SubnetId'));
@@ -205,7 +205,7 @@ export async function createMotoCluster(options: MotoClusterOptions = {}): Promi
 
   const generated: ClusterModelInput = {
     name,
-    region: TEST_REGION,
+    region: LOCAL_REGION,
     topology,
     nodes,
     traffic:

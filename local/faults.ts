@@ -6,8 +6,8 @@ import {
   type GetCommandInvocationCommandOutput,
   SSMServiceException,
 } from '@aws-sdk/client-ssm';
-import { elbv2Client } from '../../functions/lib/clients/elbv2';
-import { ssmClient } from '../../functions/lib/clients/ssm';
+import { elbv2Client } from '../functions/lib/clients/elbv2';
+import { ssmClient } from '../functions/lib/clients/ssm';
 
 /**
  * Failures moto cannot produce (throttling, an unhealthy target, a failed command), injected as SDK middleware on
@@ -235,9 +235,4 @@ export const ssmThrottling = throttlingError(SSMServiceException);
 
 export function removeAllFaults(): void {
   for (const fault of [...active]) fault.remove();
-}
-
-/** Removes every fault after each test in the calling file. */
-export function useFaults(): void {
-  afterEach(removeAllFaults);
 }

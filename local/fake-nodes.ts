@@ -55,8 +55,3 @@ export async function serveNode(instanceId: string, ip: string, port: number, ve
 export async function closeAllFakeNodes(): Promise<void> {
   await Promise.all([...open].map((node) => node.close()));
 }
-
-/** Closes every fake node after each test in the calling file. */
-export function useFakeNodes(): void {
-  afterEach(closeAllFakeNodes);
-}
