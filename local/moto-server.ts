@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
+import { pythonTools } from './python-tools';
 
 export interface MotoServer {
   readonly pid: number;
@@ -48,16 +49,18 @@ async function waitUntilReady(endpoint: string, child: ChildProcess, output: () 
 }
 
 /**
- * Starts moto_server on a free loopback port and waits until it answers. moto 5 ships with Python 3 here;
- * elsewhere install it with `pip install "moto[server]"`.
+ * Starts moto_server on a free loopback port and waits until it answers. It runs with the Python that
+ * local/python-tools.ts resolves ($ZERODOWN_PYTHON, the project's .cache/python/venv, or python3), which sets the
+ * tools up first where the machine lacks them, or stops with a message that says what to install.
  */
 export async function startMotoServer(logDir: string, host = '127.0.0.1'): Promise<MotoServer> {
+  const { python } = pythonTools();
   const port = await freeLoopbackPort(host);
   fs.mkdirSync(logDir, { recursive: true });
   const logFile = path.join(logDir, `moto-${port}.log`);
   // A file, not a pipe: moto logs every request, and a pipe nobody drains would block it.
   const logFd = fs.openSync(logFile, 'w');
-  const child = spawn(process.env.ZERODOWN_PYTHON ?? 'python3', [LAUNCHER, '-H', host, '-p', String(port)], {
+  const child = spawn(python, [LAUNCHER, '-H', host, '-p', String(port)], {
     stdio: ['ignore', logFd, logFd],
     env: {
       ...process.env,

@@ -7,6 +7,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { PROJECT_ROOT } from '../../cdk/paths';
 import { stateMachinesIn } from '../../local/asl';
+import { cfnLintCommand } from '../../local/python-tools';
 import { checkWorkflowRules } from '../harness/asl-rules';
 import { synthesizedApp } from '../harness/synth';
 
@@ -57,7 +58,11 @@ describe('cfn-lint', () => {
   it('accepts every synthesized template', () => {
     // .cfnlintrc.yaml in the project root holds the settings, so this is what `npm run lint:cfn` runs.
     const files = app.stacks.map((stack) => stack.templateFile);
-    const output = execFileSync('cfn-lint', ['--format', 'json', ...files], { cwd: PROJECT_ROOT, encoding: 'utf8' });
+    const cfnLint = cfnLintCommand();
+    const output = execFileSync(cfnLint.command, [...cfnLint.args, '--format', 'json', ...files], {
+      cwd: PROJECT_ROOT,
+      encoding: 'utf8',
+    });
     expect(JSON.parse(output)).toEqual([]);
   });
 });
