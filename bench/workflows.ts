@@ -44,12 +44,12 @@ export async function measureWorkflows(): Promise<WorkflowMeasurement[]> {
     const { recordCalls, removeAllFaults } = await import('../local/faults');
     const { closeAllFakeNodes } = await import('../local/fake-nodes');
     const clients = await Promise.all([
-      import('../functions/lib/clients/ec2').then((m) => m.ec2Client),
-      import('../functions/lib/clients/elbv2').then((m) => m.elbv2Client),
-      import('../functions/lib/clients/ssm').then((m) => m.ssmClient),
-      import('../functions/lib/clients/dynamodb').then((m) => m.dynamodbClient),
-      import('../functions/lib/clients/sns').then((m) => m.snsClient),
-      import('../functions/lib/clients/sfn').then((m) => m.sfnClient),
+      import('../functions/aws/clients/ec2').then((m) => m.ec2Client),
+      import('../functions/aws/clients/elbv2').then((m) => m.elbv2Client),
+      import('../functions/aws/clients/ssm').then((m) => m.ssmClient),
+      import('../functions/aws/clients/dynamodb').then((m) => m.dynamodbClient),
+      import('../functions/aws/clients/sns').then((m) => m.snsClient),
+      import('../functions/aws/clients/sfn').then((m) => m.sfnClient),
     ]);
 
     const outdir = path.join(workdir, 'cdk.out');

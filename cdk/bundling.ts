@@ -18,7 +18,7 @@ export const LAMBDA_BUNDLING = {
     '@aws-sdk/credential-provider-node': path.join(
       PROJECT_ROOT,
       'functions',
-      'lib',
+      'aws',
       'clients',
       'lambda-credentials.ts',
     ),

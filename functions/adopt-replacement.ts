@@ -1,12 +1,12 @@
 import * as z from 'zod/mini';
-import { ec2Client } from './lib/clients/ec2';
-import { elbv2Client } from './lib/clients/elbv2';
-import { ssmClient } from './lib/clients/ssm';
-import { slotNameSchema } from './lib/cluster-model';
-import { loadClusterState } from './lib/cluster-store';
-import { adoptReplacement } from './lib/failover';
-import { clusterInput, instanceIdInput, parseInput } from './lib/input';
-import { assertOwnCluster } from './lib/own-cluster';
+import { ec2Client } from './aws/clients/ec2';
+import { elbv2Client } from './aws/clients/elbv2';
+import { ssmClient } from './aws/clients/ssm';
+import { loadClusterState } from './aws/ssm';
+import { slotNameSchema } from './domain/cluster-model';
+import { clusterInput, instanceIdInput, parseInput } from './domain/input';
+import { assertOwnCluster } from './domain/own-cluster';
+import { adoptReplacement } from './operations/adopt-replacement';
 
 const inputSchema = z.strictObject({
   ...clusterInput,

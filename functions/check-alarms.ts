@@ -1,8 +1,8 @@
 import * as z from 'zod/mini';
-import { checkAlarms } from './lib/alarms';
-import { cloudwatchClient } from './lib/clients/cloudwatch';
-import { alarmNameInput, clusterInput, parseInput } from './lib/input';
-import { assertOwnCluster } from './lib/own-cluster';
+import { cloudwatchClient } from './aws/clients/cloudwatch';
+import { checkAlarms } from './aws/cloudwatch';
+import { alarmNameInput, clusterInput, parseInput } from './domain/input';
+import { assertOwnCluster } from './domain/own-cluster';
 
 const inputSchema = z.strictObject({ ...clusterInput, alarms: z.array(alarmNameInput).check(z.maxLength(20)) });
 

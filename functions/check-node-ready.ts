@@ -1,9 +1,9 @@
-import { ec2Client } from './lib/clients/ec2';
-import { elbv2Client } from './lib/clients/elbv2';
-import { ssmClient } from './lib/clients/ssm';
-import { clusterModelFor } from './lib/handler';
-import { nodeCheckInput, parseInput } from './lib/input';
-import { checkNodeReady } from './lib/node-health';
+import { ec2Client } from './aws/clients/ec2';
+import { elbv2Client } from './aws/clients/elbv2';
+import { ssmClient } from './aws/clients/ssm';
+import { nodeCheckInput, parseInput } from './domain/input';
+import { checkNodeReady } from './operations/check-node-ready';
+import { clusterModelFor } from './operations/cluster-model-for';
 
 /** One poll of a node coming up; the workflow loops on `ready` until its deadline. */
 export async function handler(event: unknown) {

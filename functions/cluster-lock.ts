@@ -1,12 +1,15 @@
 import * as z from 'zod/mini';
-import { dynamodbClient } from './lib/clients/dynamodb';
-import { sfnClient } from './lib/clients/sfn';
-import { requireEnv } from './lib/errors';
-import { clusterInput, executionArnInput, parseInput } from './lib/input';
-import { acquireLock, preemptLock, readLockState, releaseLock, renewLock } from './lib/lock';
-import { assertOwnCluster } from './lib/own-cluster';
+import { dynamodbClient } from './aws/clients/dynamodb';
+import { sfnClient } from './aws/clients/sfn';
+import { dynamoDbLockStore } from './aws/dynamodb';
+import { stepFunctionsStopper } from './aws/sfn';
+import { requireEnv } from './domain/errors';
+import { clusterInput, executionArnInput, parseInput } from './domain/input';
+import { acquireLock, preemptLock, readLockState, releaseLock, renewLock } from './domain/lock';
+import { assertOwnCluster } from './domain/own-cluster';
 
-const store = { dynamodb: dynamodbClient, tableName: requireEnv('LOCK_TABLE_NAME') };
+const store = dynamoDbLockStore({ dynamodb: dynamodbClient, tableName: requireEnv('LOCK_TABLE_NAME') });
+const stopper = stepFunctionsStopper(sfnClient);
 
 const lease = {
   ...clusterInput,
@@ -33,7 +36,7 @@ export async function handler(event: unknown) {
     case 'renew':
       return { holder: await renewLock(store, input) };
     case 'preempt':
-      return preemptLock(store, sfnClient, input);
+      return preemptLock(store, stopper, input);
     case 'release':
       return releaseLock(store, input.cluster, input.owner);
     case 'read':

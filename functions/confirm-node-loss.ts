@@ -1,10 +1,10 @@
 import * as z from 'zod/mini';
-import { ec2Client } from './lib/clients/ec2';
-import { elbv2Client } from './lib/clients/elbv2';
-import { slotNameSchema } from './lib/cluster-model';
-import { assessNodeLoss } from './lib/failover';
-import { clusterModelFor } from './lib/handler';
-import { clusterInput, parseInput } from './lib/input';
+import { ec2Client } from './aws/clients/ec2';
+import { elbv2Client } from './aws/clients/elbv2';
+import { slotNameSchema } from './domain/cluster-model';
+import { clusterInput, parseInput } from './domain/input';
+import { clusterModelFor } from './operations/cluster-model-for';
+import { assessNodeLoss } from './operations/confirm-node-loss';
 
 const inputSchema = z.strictObject({
   ...clusterInput,

@@ -1,8 +1,9 @@
 import * as z from 'zod/mini';
-import { clientsIn } from './lib/clients/regional';
-import { drSiteOf, drStatus, launchDrNodes, tearDownDrNodes } from './lib/dr';
-import { clusterModelFor } from './lib/handler';
-import { clusterInput, executionArnInput, parseInput } from './lib/input';
+import { clientsIn } from './aws/clients/regional';
+import { drSiteOf } from './domain/dr-site';
+import { clusterInput, executionArnInput, parseInput } from './domain/input';
+import { clusterModelFor } from './operations/cluster-model-for';
+import { drStatus, launchDrNodes, tearDownDrNodes } from './operations/dr-nodes';
 
 const since = z.optional(z.iso.datetime({ offset: true }));
 const inputSchema = z.discriminatedUnion('action', [

@@ -1,8 +1,8 @@
-import { elbv2Client } from './lib/clients/elbv2';
-import { exposeService } from './lib/expose';
-import { clusterModelFor } from './lib/handler';
-import { parseInput } from './lib/input';
-import { exposeServiceInputSchema } from './lib/plans/deploy-service';
+import { elbv2Client } from './aws/clients/elbv2';
+import { parseInput } from './domain/input';
+import { exposeServiceInputSchema } from './domain/plans/deploy-service';
+import { clusterModelFor } from './operations/cluster-model-for';
+import { exposeService } from './operations/expose-service';
 
 /** Exposes a deployed service through a listener rule that follows the cluster's weights. */
 export async function handler(event: unknown) {

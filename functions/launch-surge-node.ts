@@ -1,10 +1,10 @@
 import * as z from 'zod/mini';
-import { ec2Client } from './lib/clients/ec2';
-import { elbv2Client } from './lib/clients/elbv2';
-import { ssmClient } from './lib/clients/ssm';
-import { clusterModelFor } from './lib/handler';
-import { clusterInput, executionArnInput, parseInput } from './lib/input';
-import { launchSurgeNode } from './lib/surge';
+import { ec2Client } from './aws/clients/ec2';
+import { elbv2Client } from './aws/clients/elbv2';
+import { ssmClient } from './aws/clients/ssm';
+import { clusterInput, executionArnInput, parseInput } from './domain/input';
+import { clusterModelFor } from './operations/cluster-model-for';
+import { launchSurgeNode } from './operations/launch-surge-node';
 
 const inputSchema = z.strictObject({ ...clusterInput, execution: executionArnInput });
 

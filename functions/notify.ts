@@ -1,9 +1,9 @@
 import * as z from 'zod/mini';
-import { snsClient } from './lib/clients/sns';
-import { requireEnv } from './lib/errors';
-import { clusterInput, executionArnInput, parseInput } from './lib/input';
-import { OUTCOMES, publishEvent } from './lib/notify';
-import { assertOwnCluster } from './lib/own-cluster';
+import { snsClient } from './aws/clients/sns';
+import { OUTCOMES, publishEvent } from './aws/sns';
+import { requireEnv } from './domain/errors';
+import { clusterInput, executionArnInput, parseInput } from './domain/input';
+import { assertOwnCluster } from './domain/own-cluster';
 
 const topicArn = requireEnv('TOPIC_ARN');
 

@@ -1,11 +1,11 @@
 import * as z from 'zod/mini';
-import type { ClusterModel } from './lib/cluster-model';
-import { clusterModelFor } from './lib/handler';
-import { parseInput } from './lib/input';
-import { deployRequestSchema, planDeploy } from './lib/plans/deploy-service';
-import { planRollout, type RolloutWorkflow, rolloutSpecFor } from './lib/plans/rollout';
-import { planUpdate, updateRequestSchema } from './lib/plans/update-service';
-import type { ClusterSnapshot } from './lib/snapshot';
+import type { ClusterModel } from './domain/cluster-model';
+import { parseInput } from './domain/input';
+import { deployRequestSchema, planDeploy } from './domain/plans/deploy-service';
+import { planRollout, type RolloutWorkflow, rolloutSpecFor } from './domain/plans/rollout';
+import { planUpdate, updateRequestSchema } from './domain/plans/update-service';
+import type { ClusterSnapshot } from './domain/snapshot';
+import { clusterModelFor } from './operations/cluster-model-for';
 
 interface Planner {
   /** Validates the request; the error names the bad field. */

@@ -1,9 +1,9 @@
 import * as z from 'zod/mini';
-import { ec2Client } from './lib/clients/ec2';
-import { elbv2Client } from './lib/clients/elbv2';
-import { clusterModelFor } from './lib/handler';
-import { clusterInput, instanceIdInput, parseInput } from './lib/input';
-import { retireSurgeNode } from './lib/surge';
+import { ec2Client } from './aws/clients/ec2';
+import { elbv2Client } from './aws/clients/elbv2';
+import { clusterInput, instanceIdInput, parseInput } from './domain/input';
+import { clusterModelFor } from './operations/cluster-model-for';
+import { retireSurgeNode } from './operations/retire-node';
 
 const inputSchema = z.strictObject({
   ...clusterInput,

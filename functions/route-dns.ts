@@ -1,10 +1,11 @@
 import * as z from 'zod/mini';
-import { elbv2In } from './lib/clients/elbv2';
-import { route53Client } from './lib/clients/route53';
-import { pointDnsAt, readDnsState } from './lib/dns';
-import { drSiteOf, primaryStatus } from './lib/dr';
-import { clusterModelFor } from './lib/handler';
-import { clusterInput, parseInput } from './lib/input';
+import { elbv2In } from './aws/clients/elbv2';
+import { route53Client } from './aws/clients/route53';
+import { pointDnsAt, readDnsState } from './aws/route53';
+import { drSiteOf } from './domain/dr-site';
+import { clusterInput, parseInput } from './domain/input';
+import { clusterModelFor } from './operations/cluster-model-for';
+import { primaryStatus } from './operations/dr-nodes';
 
 const inputSchema = z.discriminatedUnion('action', [
   z.strictObject({ action: z.literal('read'), ...clusterInput }),

@@ -1,9 +1,9 @@
 import * as z from 'zod/mini';
-import { ssmClient } from './lib/clients/ssm';
-import { COMMAND_KINDS } from './lib/cluster-model';
-import { clusterModelFor } from './lib/handler';
-import { clusterInput, instanceIdInput, parseInput } from './lib/input';
-import { pollCommand, sendCommand } from './lib/run-command';
+import { ssmClient } from './aws/clients/ssm';
+import { COMMAND_KINDS } from './domain/cluster-model';
+import { clusterInput, instanceIdInput, parseInput } from './domain/input';
+import { clusterModelFor } from './operations/cluster-model-for';
+import { pollCommand, sendCommand } from './operations/run-command';
 
 const instanceIds = z.array(instanceIdInput).check(z.minLength(1), z.maxLength(50));
 const inputSchema = z.discriminatedUnion('action', [

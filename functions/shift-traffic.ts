@@ -1,9 +1,9 @@
 import * as z from 'zod/mini';
-import { elbv2Client } from './lib/clients/elbv2';
-import { clusterModelFor } from './lib/handler';
-import { clusterInput, instanceIdInput, parseInput } from './lib/input';
-import { shiftTraffic } from './lib/shift-traffic';
-import { MAX_WEIGHT } from './lib/traffic';
+import { elbv2Client } from './aws/clients/elbv2';
+import { clusterInput, instanceIdInput, parseInput } from './domain/input';
+import { MAX_WEIGHT } from './domain/weights';
+import { clusterModelFor } from './operations/cluster-model-for';
+import { shiftTraffic } from './operations/shift-traffic';
 
 const inputSchema = z.strictObject({
   ...clusterInput,

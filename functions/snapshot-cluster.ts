@@ -1,9 +1,9 @@
 import * as z from 'zod/mini';
-import { ec2Client } from './lib/clients/ec2';
-import { elbv2Client } from './lib/clients/elbv2';
-import { clusterModelFor } from './lib/handler';
-import { clusterInput, parseInput } from './lib/input';
-import { snapshotCluster } from './lib/snapshot';
+import { ec2Client } from './aws/clients/ec2';
+import { elbv2Client } from './aws/clients/elbv2';
+import { clusterInput, parseInput } from './domain/input';
+import { clusterModelFor } from './operations/cluster-model-for';
+import { snapshotCluster } from './operations/snapshot-cluster';
 
 const inputSchema = z.strictObject({ ...clusterInput });
 

@@ -1,8 +1,8 @@
-import { ec2Client } from './lib/clients/ec2';
-import { elbv2Client } from './lib/clients/elbv2';
-import { clusterModelFor } from './lib/handler';
-import { nodeCheckInput, parseInput } from './lib/input';
-import { verifyNode } from './lib/node-health';
+import { ec2Client } from './aws/clients/ec2';
+import { elbv2Client } from './aws/clients/elbv2';
+import { nodeCheckInput, parseInput } from './domain/input';
+import { clusterModelFor } from './operations/cluster-model-for';
+import { verifyNode } from './operations/verify-node';
 
 /** Every health check of the cluster against one node; fails with HealthCheckFailedError naming the check. */
 export async function handler(event: unknown) {

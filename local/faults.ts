@@ -6,8 +6,8 @@ import {
   type GetCommandInvocationCommandOutput,
   SSMServiceException,
 } from '@aws-sdk/client-ssm';
-import { elbv2Client } from '../functions/lib/clients/elbv2';
-import { ssmClient } from '../functions/lib/clients/ssm';
+import { elbv2Client } from '../functions/aws/clients/elbv2';
+import { ssmClient } from '../functions/aws/clients/ssm';
 
 /**
  * Failures moto cannot produce (throttling, an unhealthy target, a failed command), injected as SDK middleware on

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { buildApp, stackIdFor } from '../cdk/app';
-import type { ClusterModelInput } from '../functions/lib/cluster-model';
+import type { ClusterModelInput } from '../functions/domain/cluster-model';
 
 /**
  * The cluster the emulator builds its production app from: the sandbox, the bench and the tests all synthesize the

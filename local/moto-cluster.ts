@@ -12,16 +12,12 @@ import {
   CreateTargetGroupCommand,
   RegisterTargetsCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { ec2Client } from '../functions/lib/clients/ec2';
-import { elbv2Client } from '../functions/lib/clients/elbv2';
-import { ssmClient } from '../functions/lib/clients/ssm';
-import {
-  CLUSTER_TAG_KEY,
-  type ClusterModel,
-  type ClusterModelInput,
-  ROLE_TAG_KEY,
-} from '../functions/lib/cluster-model';
-import { saveClusterModel } from '../functions/lib/cluster-store';
+import { ec2Client } from '../functions/aws/clients/ec2';
+import { elbv2Client } from '../functions/aws/clients/elbv2';
+import { ssmClient } from '../functions/aws/clients/ssm';
+import { saveClusterModel } from '../functions/aws/ssm';
+import type { ClusterModel, ClusterModelInput } from '../functions/domain/cluster-model';
+import { CLUSTER_TAG_KEY, ROLE_TAG_KEY } from '../functions/domain/tags';
 import { type FakeNode, serveNode } from './fake-nodes';
 import { freeLoopbackPort } from './moto-server';
 import { LOCAL_REGION } from './settings';

@@ -12,11 +12,11 @@ import {
   DescribeLoadBalancersCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { ChangeResourceRecordSetsCommand, CreateHostedZoneCommand } from '@aws-sdk/client-route-53';
-import { clientsIn } from '../functions/lib/clients/regional';
-import { route53Client } from '../functions/lib/clients/route53';
-import { ssmClient } from '../functions/lib/clients/ssm';
-import type { ClusterModel } from '../functions/lib/cluster-model';
-import { saveClusterModel } from '../functions/lib/cluster-store';
+import { clientsIn } from '../functions/aws/clients/regional';
+import { route53Client } from '../functions/aws/clients/route53';
+import { ssmClient } from '../functions/aws/clients/ssm';
+import { saveClusterModel } from '../functions/aws/ssm';
+import type { ClusterModel } from '../functions/domain/cluster-model';
 import type { MotoCluster } from './moto-cluster';
 import { DR_REGION } from './settings';
 

@@ -1,7 +1,7 @@
 import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import { CreateRoleCommand, IAMClient } from '@aws-sdk/client-iam';
 import { CreateStateMachineCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { dynamodbClient } from '../functions/lib/clients/dynamodb';
+import { dynamodbClient } from '../functions/aws/clients/dynamodb';
 
 /** The lock table as ZeroDownCluster defines it. */
 export async function createLockTable(tableName = 'zerodown-locks'): Promise<string> {

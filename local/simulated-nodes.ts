@@ -5,8 +5,8 @@ import type {
   SendCommandCommandInput,
   SendCommandCommandOutput,
 } from '@aws-sdk/client-ssm';
-import { ec2Client } from '../functions/lib/clients/ec2';
-import { ssmClient } from '../functions/lib/clients/ssm';
+import { ec2Client } from '../functions/aws/clients/ec2';
+import { ssmClient } from '../functions/aws/clients/ssm';
 import { type FakeNode, serveNode } from './fake-nodes';
 import { rewriteOutput, ssmAgentsOnline } from './faults';
 import type { MotoCluster } from './moto-cluster';

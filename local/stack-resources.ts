@@ -1,7 +1,7 @@
 import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import { CreateTopicCommand } from '@aws-sdk/client-sns';
-import { dynamodbClient } from '../functions/lib/clients/dynamodb';
-import { snsClient } from '../functions/lib/clients/sns';
+import { dynamodbClient } from '../functions/aws/clients/dynamodb';
+import { snsClient } from '../functions/aws/clients/sns';
 import type { SynthesizedStack } from './synth';
 import { resourcesOfType } from './template';
 

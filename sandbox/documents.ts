@@ -1,5 +1,5 @@
 import { CreateDocumentCommand, type SSMClient } from '@aws-sdk/client-ssm';
-import type { ClusterModelInput, CommandKind } from '../functions/lib/cluster-model';
+import type { ClusterModelInput, CommandKind } from '../functions/domain/cluster-model';
 
 /**
  * The SSM documents of the reference stack: each runs the node's control script, `zerodown-node`, with the

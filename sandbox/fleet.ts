@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { DescribeInstancesCommand, type EC2Client } from '@aws-sdk/client-ec2';
-import { ROLE_TAG_KEY } from '../functions/lib/cluster-model';
+import { ROLE_TAG_KEY } from '../functions/domain/tags';
 
 /**
  * The sandbox's EC2 data plane: one reference node server process per running instance, on the instance's private

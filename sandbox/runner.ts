@@ -5,7 +5,7 @@ import { EC2Client } from '@aws-sdk/client-ec2';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { drStackIdFor, stackIdFor } from '../cdk/app';
 import { PROJECT_ROOT } from '../cdk/paths';
-import type { ClusterModel } from '../functions/lib/cluster-model';
+import type { ClusterModel } from '../functions/domain/cluster-model';
 import { buildLocalApp, localClusterModel } from '../local/local-app';
 import { freeLoopbackPort, type MotoServer, startMotoServer, stopProcess } from '../local/moto-server';
 import { DR_REGION, LOCAL_REGION } from '../local/settings';
@@ -284,7 +284,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     const timeline = new FailoverTimeline();
     const alarms = nodeAlarmsOf(stack);
     const routes = alarmRoutesOf(stack);
-    const { loadClusterModel } = await import('../functions/lib/cluster-store');
+    const { loadClusterModel } = await import('../functions/aws/ssm');
     const evaluator = new AlarmEvaluator({
       alarms,
       cloudwatch: new CloudWatchClient(direct),
@@ -571,10 +571,11 @@ async function readFinalState(
   lockTableName: string | undefined,
   databaseFile: string,
 ): Promise<SandboxReport['finalState']> {
-  const { readLock } = await import('../functions/lib/lock');
-  const { dynamodbClient } = await import('../functions/lib/clients/dynamodb');
-  const { findSurgeNodes } = await import('../functions/lib/nodes');
-  const { ec2Client } = await import('../functions/lib/clients/ec2');
+  const { readLock } = await import('../functions/domain/lock');
+  const { dynamoDbLockStore } = await import('../functions/aws/dynamodb');
+  const { dynamodbClient } = await import('../functions/aws/clients/dynamodb');
+  const { findSurgeNodes } = await import('../functions/aws/ec2');
+  const { ec2Client } = await import('../functions/aws/clients/ec2');
   const nodes = await Promise.all(
     model.nodes.map(async (node) => {
       const running = fleet.nodes.get(node.instanceId);
@@ -596,7 +597,9 @@ async function readFinalState(
   );
   const schemaVersion = (JSON.parse(fs.readFileSync(databaseFile, 'utf8')) as { schemaVersion?: string }).schemaVersion;
   const lock = lockTableName
-    ? await readLock({ dynamodb: dynamodbClient, tableName: lockTableName }, model.name).catch(() => undefined)
+    ? await readLock(dynamoDbLockStore({ dynamodb: dynamodbClient, tableName: lockTableName }), model.name).catch(
+        () => undefined,
+      )
     : undefined;
   const surgeNodes = await findSurgeNodes(ec2Client, model);
   return { nodes, schemaVersion: schemaVersion ?? null, lockHeld: lock !== undefined, surgeNodes: surgeNodes.length };

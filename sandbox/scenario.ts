@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as z from 'zod/mini';
-import { ZeroDownError } from '../functions/lib/errors';
-import { FIELD_ISSUE_PARSING, toFieldIssues } from '../functions/lib/field-issues';
+import { ZeroDownError } from '../functions/domain/errors';
+import { FIELD_ISSUE_PARSING, toFieldIssues } from '../functions/domain/field-issues';
 
 /**
  * A sandbox scenario: the cluster to build, the load to send, what to start and break when, and what must hold at

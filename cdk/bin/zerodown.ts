@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { App } from 'aws-cdk-lib';
-import { ZeroDownError } from '../../functions/lib/errors';
+import { ZeroDownError } from '../../functions/domain/errors';
 import { buildApp, CLUSTER_FILES_CONTEXT_KEY, clusterFilesFromContext, readClusterFile } from '../app';
 
 const app = new App();

@@ -2,7 +2,7 @@ import { Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type { IConstruct } from 'constructs';
-import { CLUSTER_TAG_KEY, ROLE_TAG_KEY } from '../../functions/lib/cluster-model';
+import { CLUSTER_TAG_KEY, ROLE_TAG_KEY } from '../../functions/domain/tags';
 import { acknowledgeWildcardResource } from '../nag';
 
 export function allow(

@@ -4,7 +4,7 @@ import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import type { ClusterModel } from '../../functions/lib/cluster-model';
+import type { ClusterModel } from '../../functions/domain/cluster-model';
 
 /** Where nodes publish their heartbeat: one datapoint per period while the node's own health check passes. */
 export const HEARTBEAT_NAMESPACE = 'ZeroDown';

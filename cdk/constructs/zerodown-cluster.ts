@@ -6,13 +6,13 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import {
-  CLUSTER_TAG_KEY,
   type ClusterModel,
   type ClusterModelInput,
   clusterParameterName,
+  parameterTierFor,
   parseClusterModel,
-} from '../../functions/lib/cluster-model';
-import { parameterTierFor } from '../../functions/lib/cluster-store';
+} from '../../functions/domain/cluster-model';
+import { CLUSTER_TAG_KEY } from '../../functions/domain/tags';
 import { logEncryptionKey } from './log-key';
 import { type HeartbeatSettings, NodeAlarms } from './node-alarms';
 import { NodeOperations } from './node-operations';

@@ -4,15 +4,14 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import type { Construct } from 'constructs';
 import {
-  CLUSTER_TAG_KEY,
   type ClusterModelInput,
   clusterParameterName,
+  parameterTierFor,
   parseClusterModel,
-  ROLE_TAG_KEY,
-} from '../../functions/lib/cluster-model';
-import { parameterTierFor } from '../../functions/lib/cluster-store';
-import { DR_ROLE, drSiteOf } from '../../functions/lib/dr';
-import { membershipParameterName } from '../../functions/lib/membership';
+} from '../../functions/domain/cluster-model';
+import { drSiteOf } from '../../functions/domain/dr-site';
+import { membershipParameterName } from '../../functions/domain/membership';
+import { CLUSTER_TAG_KEY, DR_ROLE, ROLE_TAG_KEY } from '../../functions/domain/tags';
 import { REGION_FAILOVER, regionFailoverDefinition } from '../../statemachines/region-failover';
 import { allow, allowTaggedLaunch } from '../constructs/launch-permissions';
 import { logEncryptionKey } from '../constructs/log-key';

@@ -1,6 +1,6 @@
 import { Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
-import type { ClusterModelInput } from '../../functions/lib/cluster-model';
+import type { ClusterModelInput } from '../../functions/domain/cluster-model';
 import { ZeroDownCluster } from '../constructs/zerodown-cluster';
 
 export interface OrchestrationStackProps extends StackProps {

@@ -1,5 +1,5 @@
 import { type CloudWatchClient, DescribeAlarmsCommand } from '@aws-sdk/client-cloudwatch';
-import { AlarmTriggeredError } from './errors';
+import { AlarmTriggeredError } from '../domain/errors';
 
 export interface AlarmCheck {
   readonly checked: string[];

@@ -1,9 +1,18 @@
-import { DescribeInstancesCommand, type EC2Client, type Instance } from '@aws-sdk/client-ec2';
-import { CLUSTER_TAG_KEY, type ClusterModel, ROLE_TAG_KEY, targetGroupOf } from './cluster-model';
-import { NodeLostError } from './errors';
-
-export const SURGE_ROLE = 'surge';
-export const EXECUTION_TAG_KEY = 'zerodown:execution';
+import {
+  CreateTagsCommand,
+  DescribeInstancesCommand,
+  type EC2Client,
+  type Filter,
+  type Instance,
+  RunInstancesCommand,
+  type RunInstancesCommandInput,
+  type Tag,
+  type TagSpecification,
+  TerminateInstancesCommand,
+} from '@aws-sdk/client-ec2';
+import { type ClusterModel, targetGroupOf } from '../domain/cluster-model';
+import { NodeLostError } from '../domain/errors';
+import { CLUSTER_TAG_KEY, EXECUTION_TAG_KEY, ROLE_TAG_KEY, SURGE_ROLE } from '../domain/tags';
 
 export interface NodeInstance {
   readonly instanceId: string;
@@ -70,4 +79,56 @@ export function targetGroupOfNode(model: ClusterModel, node: NodeInstance): stri
   return model.traffic.strategy === 'weighted-target-groups'
     ? targetGroupOf(model, { slot: model.traffic.surgeSlot })
     : model.traffic.targetGroupArn;
+}
+
+/** The same tags on the instance, its volumes and its network interfaces, set by RunInstances itself. */
+export function tagsOnLaunch(tags: Tag[]): TagSpecification[] {
+  return (['instance', 'volume', 'network-interface'] as const).map((ResourceType) => ({ ResourceType, Tags: tags }));
+}
+
+/** Instances that match EC2 filters (tags, states), across every page of the answer. */
+export async function findInstances(ec2: EC2Client, filters: Filter[]): Promise<Instance[]> {
+  const instances: Instance[] = [];
+  let NextToken: string | undefined;
+  do {
+    const response = await ec2.send(new DescribeInstancesCommand({ Filters: filters, NextToken }));
+    for (const reservation of response.Reservations ?? []) instances.push(...(reservation.Instances ?? []));
+    NextToken = response.NextToken;
+  } while (NextToken);
+  return instances;
+}
+
+/** Launches instances as the caller describes them (a surge node, DR nodes); answers what EC2 started. */
+export async function launchInstances(ec2: EC2Client, input: RunInstancesCommandInput): Promise<Instance[]> {
+  const response = await ec2.send(new RunInstancesCommand(input));
+  return response.Instances ?? [];
+}
+
+/** Terminates instances; answers each one's state as EC2 reports it right after the call. */
+export async function terminateInstances(
+  ec2: EC2Client,
+  instanceIds: readonly string[],
+): Promise<{ instanceId: string; state: string }[]> {
+  if (instanceIds.length === 0) return [];
+  const response = await ec2.send(new TerminateInstancesCommand({ InstanceIds: [...instanceIds] }));
+  return (response.TerminatingInstances ?? []).map((instance) => ({
+    instanceId: instance.InstanceId ?? '',
+    state: instance.CurrentState?.Name ?? 'shutting-down',
+  }));
+}
+
+/** Sets tags on an instance. False when the instance no longer exists, which needs no label. */
+export async function tagInstance(ec2: EC2Client, instanceId: string, tags: Record<string, string>): Promise<boolean> {
+  try {
+    await ec2.send(
+      new CreateTagsCommand({
+        Resources: [instanceId],
+        Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })),
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (error instanceof Error && error.name.startsWith('InvalidInstanceID')) return false;
+    throw error;
+  }
 }

@@ -1,39 +1,29 @@
 import {
   type Action,
+  CreateRuleCommand,
+  DeregisterTargetsCommand,
   DescribeListenersCommand,
   DescribeRulesCommand,
+  DescribeTagsCommand,
   DescribeTargetHealthCommand,
   type ElasticLoadBalancingV2Client,
   ModifyListenerCommand,
   ModifyRuleCommand,
+  PriorityInUseException,
+  RegisterTargetsCommand,
+  type Rule,
+  type RuleCondition,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
-import type { ClusterModel } from './cluster-model';
-import { TrafficShiftError } from './errors';
-import { findExposedRules, mirrorForwardAction } from './exposed-rules';
-
-/** ALB weights run from 0 to 999. */
-export const MAX_WEIGHT = 999;
-
-export interface SlotWeight {
-  readonly slot: string;
-  readonly targetGroupArn: string;
-  readonly weight: number;
-}
-
-export interface TargetState {
-  readonly instanceId: string;
-  /** initial | healthy | unhealthy | unused | draining | unavailable */
-  readonly state: string;
-  readonly reason?: string;
-}
-
-type WeightedModel = ClusterModel & {
-  traffic: Extract<ClusterModel['traffic'], { strategy: 'weighted-target-groups' }>;
-};
-
-export function isWeighted(model: ClusterModel): model is WeightedModel {
-  return model.traffic.strategy === 'weighted-target-groups';
-}
+import type { ClusterModel } from '../domain/cluster-model';
+import { TrafficShiftError } from '../domain/errors';
+import { CLUSTER_TAG_KEY, EXPOSES_TAG_KEY } from '../domain/tags';
+import {
+  clusterTargetGroups,
+  describeWeights,
+  type SlotWeight,
+  type TargetState,
+  type WeightedModel,
+} from '../domain/weights';
 
 /** The actions that carry the cluster's traffic: the rule's actions, or the listener's default actions. */
 async function readActions(elbv2: ElasticLoadBalancingV2Client, model: ClusterModel): Promise<Action[]> {
@@ -139,10 +129,6 @@ function tookWeights(targets: readonly { TargetGroupArn?: string; Weight?: numbe
   );
 }
 
-export function describeWeights(weights: readonly SlotWeight[]): string {
-  return weights.map((entry) => `${entry.slot}=${entry.weight}`).join(', ');
-}
-
 export async function readTargetHealth(
   elbv2: ElasticLoadBalancingV2Client,
   targetGroupArn: string,
@@ -155,13 +141,6 @@ export async function readTargetHealth(
   }));
 }
 
-export function clusterTargetGroups(model: ClusterModel): string[] {
-  const traffic = model.traffic;
-  return traffic.strategy === 'weighted-target-groups'
-    ? traffic.slots.map((slot) => slot.targetGroupArn)
-    : [traffic.targetGroupArn];
-}
-
 /** Target health for every target group the cluster uses, keyed by target group ARN. */
 export async function readClusterTargetHealth(
   elbv2: ElasticLoadBalancingV2Client,
@@ -170,4 +149,136 @@ export async function readClusterTargetHealth(
   const arns = clusterTargetGroups(model);
   const entries = await Promise.all(arns.map(async (arn) => [arn, await readTargetHealth(elbv2, arn)] as const));
   return new Map(entries);
+}
+
+export async function registerTargets(
+  elbv2: ElasticLoadBalancingV2Client,
+  targetGroupArn: string,
+  instanceIds: readonly string[],
+): Promise<void> {
+  if (instanceIds.length === 0) return;
+  await elbv2.send(
+    new RegisterTargetsCommand({ TargetGroupArn: targetGroupArn, Targets: instanceIds.map((Id) => ({ Id })) }),
+  );
+}
+
+export async function deregisterTargets(
+  elbv2: ElasticLoadBalancingV2Client,
+  targetGroupArn: string,
+  instanceIds: readonly string[],
+): Promise<void> {
+  if (instanceIds.length === 0) return;
+  await elbv2.send(
+    new DeregisterTargetsCommand({ TargetGroupArn: targetGroupArn, Targets: instanceIds.map((Id) => ({ Id })) }),
+  );
+}
+
+/** Deregisters the instance unless it is not registered (or already draining): true when it was deregistered now. */
+export async function deregisterIfRegistered(
+  elbv2: ElasticLoadBalancingV2Client,
+  targetGroupArn: string,
+  instanceId: string,
+): Promise<boolean> {
+  const registered = (await readTargetHealth(elbv2, targetGroupArn)).some(
+    (target) => target.instanceId === instanceId && target.state !== 'draining',
+  );
+  if (registered) await deregisterTargets(elbv2, targetGroupArn, [instanceId]);
+  return registered;
+}
+
+/**
+ * Listener rules that expose one service of the cluster (deploy-service creates them). They forward to the cluster's
+ * target groups with the cluster's weights, so every shift mirrors its weights into them: a rule that kept old
+ * weights would send traffic to a node the workflow had just drained.
+ */
+
+/** DescribeTags takes at most 20 resource ARNs per call. */
+const TAGS_PER_CALL = 20;
+
+export interface ExposedRule {
+  readonly ruleArn: string;
+  readonly service: string;
+  readonly priority: string;
+  readonly rule: Rule;
+}
+
+/** Every rule on the cluster's listener tagged as exposing a service of this cluster. */
+export async function findExposedRules(
+  elbv2: ElasticLoadBalancingV2Client,
+  model: ClusterModel,
+): Promise<ExposedRule[]> {
+  const rules: Rule[] = [];
+  let marker: string | undefined;
+  do {
+    const page = await elbv2.send(
+      new DescribeRulesCommand({ ListenerArn: model.traffic.listenerArn, ...(marker ? { Marker: marker } : {}) }),
+    );
+    rules.push(...(page.Rules ?? []));
+    marker = page.NextMarker;
+  } while (marker);
+
+  const candidates = rules.filter((rule) => !rule.IsDefault && rule.RuleArn && rule.RuleArn !== model.traffic.ruleArn);
+  const exposed: ExposedRule[] = [];
+  for (let start = 0; start < candidates.length; start += TAGS_PER_CALL) {
+    const batch = candidates.slice(start, start + TAGS_PER_CALL);
+    const tags = await elbv2.send(new DescribeTagsCommand({ ResourceArns: batch.map((rule) => rule.RuleArn ?? '') }));
+    for (const description of tags.TagDescriptions ?? []) {
+      const value = (key: string) => description.Tags?.find((tag) => tag.Key === key)?.Value;
+      const rule = batch.find((candidate) => candidate.RuleArn === description.ResourceArn);
+      const service = value(EXPOSES_TAG_KEY);
+      if (rule?.RuleArn && service && value(CLUSTER_TAG_KEY) === model.name) {
+        exposed.push({ ruleArn: rule.RuleArn, service, priority: rule.Priority ?? '', rule });
+      }
+    }
+  }
+  return exposed;
+}
+
+/** Replaces the forward action of every exposing rule with `forward`, keeping the rules' other actions. */
+export async function mirrorForwardAction(
+  elbv2: ElasticLoadBalancingV2Client,
+  rules: readonly ExposedRule[],
+  forward: Action,
+): Promise<void> {
+  for (const { ruleArn, rule } of rules) {
+    const actions = rule.Actions ?? [];
+    const index = actions.findIndex((action) => action.Type === 'forward');
+    const order = actions[index]?.Order;
+    const mirrored: Action = { ...forward, ...(order !== undefined ? { Order: order } : {}) };
+    const next = index >= 0 ? actions.map((action, i) => (i === index ? mirrored : action)) : [mirrored];
+    await elbv2.send(new ModifyRuleCommand({ RuleArn: ruleArn, Actions: next }));
+  }
+}
+
+/**
+ * Creates a listener rule with one action and its tags. Answers the rule's ARN, or `priority-in-use` when another
+ * rule of the listener has the priority, which the caller reports in its own terms.
+ */
+export async function createListenerRule(
+  elbv2: ElasticLoadBalancingV2Client,
+  rule: {
+    listenerArn: string;
+    priority: number;
+    conditions: RuleCondition[];
+    action: Action;
+    tags: Record<string, string>;
+  },
+): Promise<string> {
+  try {
+    const response = await elbv2.send(
+      new CreateRuleCommand({
+        ListenerArn: rule.listenerArn,
+        Priority: rule.priority,
+        Conditions: rule.conditions,
+        Actions: [rule.action],
+        Tags: Object.entries(rule.tags).map(([Key, Value]) => ({ Key, Value })),
+      }),
+    );
+    const ruleArn = response.Rules?.[0]?.RuleArn;
+    if (!ruleArn) throw new TrafficShiftError('CreateRule returned no rule');
+    return ruleArn;
+  } catch (error) {
+    if (error instanceof PriorityInUseException) return 'priority-in-use';
+    throw error;
+  }
 }

@@ -8,9 +8,9 @@ import {
   type ResourceRecordSet,
   type Route53Client,
 } from '@aws-sdk/client-route-53';
-import type { ClusterModel } from './cluster-model';
-import { type DrSite, drSiteOf, secondsBetween } from './dr';
-import { ConfigurationError } from './errors';
+import type { ClusterModel } from '../domain/cluster-model';
+import { type DrSite, drSiteOf, secondsBetween } from '../domain/dr-site';
+import { ConfigurationError } from '../domain/errors';
 
 /**
  * The cluster's DNS name in Route 53, moved between the primary load balancer and the DR one by editing its records,

@@ -1,27 +1,33 @@
 import {
+  CancelCommandCommand,
+  DescribeInstanceInformationCommand,
+  GetCommandInvocationCommand,
+  GetParameterCommand,
   GetParametersCommand,
+  InvocationDoesNotExist,
+  ListCommandsCommand,
   ParameterTier,
   ParameterType,
   PutParameterCommand,
+  SendCommandCommand,
   type SSMClient,
 } from '@aws-sdk/client-ssm';
-import { type ClusterModel, type ClusterModelInput, clusterParameterName, parseClusterModel } from './cluster-model';
-import { ClusterModelError, ClusterNotFoundError } from './errors';
-import { clusterNameSchema, toFieldIssues } from './field-issues';
+import {
+  type ClusterModel,
+  type ClusterModelInput,
+  clusterParameterName,
+  parameterTierFor,
+  parseClusterModel,
+} from '../domain/cluster-model';
+import { ClusterModelError, ClusterNotFoundError } from '../domain/errors';
+import { clusterNameSchema, toFieldIssues } from '../domain/field-issues';
 import {
   applyMembership,
   EMPTY_MEMBERSHIP,
   type Membership,
   membershipParameterName,
   parseMembership,
-} from './membership';
-
-/** Standard-tier SSM parameters hold 4 KB; larger models need the advanced tier. */
-export const STANDARD_PARAMETER_LIMIT_BYTES = 4096;
-
-export function parameterTierFor(serializedModel: string): 'Standard' | 'Advanced' {
-  return Buffer.byteLength(serializedModel, 'utf8') > STANDARD_PARAMETER_LIMIT_BYTES ? 'Advanced' : 'Standard';
-}
+} from '../domain/membership';
 
 export function assertClusterName(clusterName: unknown): string {
   const result = clusterNameSchema.safeParse(clusterName, { reportInput: true });
@@ -93,4 +99,99 @@ export async function saveClusterModel(ssm: SSMClient, input: ClusterModelInput)
     }),
   );
   return model;
+}
+
+export async function saveMembership(ssm: SSMClient, clusterName: string, membership: Membership): Promise<void> {
+  await ssm.send(
+    new PutParameterCommand({
+      Name: membershipParameterName(clusterName),
+      Value: JSON.stringify(membership),
+      Type: ParameterType.STRING,
+      Overwrite: true,
+    }),
+  );
+}
+
+/** The AMI to launch: given as an id, or read from an SSM parameter a release pipeline updates. */
+export async function imageIdFor(
+  ssm: SSMClient,
+  source: { imageId?: string | undefined; imageParameter?: string | undefined },
+): Promise<string | undefined> {
+  if (source.imageId) return source.imageId;
+  if (!source.imageParameter) return undefined;
+  const response = await ssm.send(new GetParameterCommand({ Name: source.imageParameter }));
+  return response.Parameter?.Value;
+}
+
+export async function agentPingStatus(ssm: SSMClient, instanceId: string): Promise<string> {
+  const response = await ssm.send(
+    new DescribeInstanceInformationCommand({ Filters: [{ Key: 'InstanceIds', Values: [instanceId] }] }),
+  );
+  return response.InstanceInformationList?.[0]?.PingStatus ?? 'NotRegistered';
+}
+
+/** The command sent to the instance with this comment, if any (the first page of its commands). */
+export async function findCommandByComment(
+  ssm: SSMClient,
+  instanceId: string | undefined,
+  comment: string,
+): Promise<{ commandId: string; requestedAt?: Date } | undefined> {
+  const earlier = await ssm.send(new ListCommandsCommand({ InstanceId: instanceId }));
+  const sent = earlier.Commands?.find((command) => command.Comment === comment);
+  if (!sent?.CommandId) return undefined;
+  return { commandId: sent.CommandId, ...(sent.RequestedDateTime ? { requestedAt: sent.RequestedDateTime } : {}) };
+}
+
+/** Sends a Run Command document to exactly these instances; answers the command id. */
+export async function sendRunCommand(
+  ssm: SSMClient,
+  command: {
+    instanceIds: readonly string[];
+    documentName: string;
+    documentVersion?: string | undefined;
+    parameters: Record<string, string[]>;
+    timeoutSeconds: number;
+    comment: string;
+  },
+): Promise<string> {
+  const response = await ssm.send(
+    new SendCommandCommand({
+      InstanceIds: [...command.instanceIds],
+      DocumentName: command.documentName,
+      ...(command.documentVersion ? { DocumentVersion: command.documentVersion } : {}),
+      Parameters: command.parameters,
+      TimeoutSeconds: command.timeoutSeconds,
+      Comment: command.comment,
+    }),
+  );
+  return response.Command?.CommandId ?? '';
+}
+
+export interface Invocation {
+  readonly status: string;
+  /** The exit code, once there is one. */
+  readonly responseCode?: number;
+  /** Standard output and standard error, one after the other. */
+  readonly output: string;
+}
+
+/** A command's invocation on one instance. Right after SendCommand it may not exist yet: that reads as Pending. */
+export async function readInvocation(ssm: SSMClient, commandId: string, instanceId: string): Promise<Invocation> {
+  try {
+    const response = await ssm.send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: instanceId }));
+    return {
+      status: response.Status ?? 'Pending',
+      ...(response.ResponseCode !== undefined && response.ResponseCode >= 0
+        ? { responseCode: response.ResponseCode }
+        : {}),
+      output: [response.StandardOutputContent, response.StandardErrorContent].filter(Boolean).join('\n'),
+    };
+  } catch (error) {
+    if (error instanceof InvocationDoesNotExist) return { status: 'Pending', output: '' };
+    throw error;
+  }
+}
+
+export async function cancelRunCommand(ssm: SSMClient, commandId: string, instanceIds: readonly string[]) {
+  await ssm.send(new CancelCommandCommand({ CommandId: commandId, InstanceIds: [...instanceIds] }));
 }

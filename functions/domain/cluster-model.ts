@@ -9,8 +9,6 @@ import { clusterNameSchema, FIELD_ISSUE_PARSING, pattern, toFieldIssues } from '
  */
 
 export const CLUSTER_PARAMETER_PREFIX = '/zerodown/clusters/';
-export const CLUSTER_TAG_KEY = 'zerodown:cluster';
-export const ROLE_TAG_KEY = 'zerodown:role';
 
 /** A weighted forward action takes at most 5 target groups: up to 4 permanent nodes plus one surge slot. */
 export const MAX_WEIGHTED_TARGET_GROUPS = 5;
@@ -336,4 +334,11 @@ export function targetGroupOf(model: ClusterModel, node: Pick<ClusterNode, 'slot
   const slot = model.traffic.slots.find((candidate) => candidate.name === node.slot);
   if (!slot) throw new ClusterModelError('Invalid cluster model', [{ path: 'nodes', message: `no slot ${node.slot}` }]);
   return slot.targetGroupArn;
+}
+
+/** Standard-tier SSM parameters hold 4 KB; larger models need the advanced tier. */
+export const STANDARD_PARAMETER_LIMIT_BYTES = 4096;
+
+export function parameterTierFor(serializedModel: string): 'Standard' | 'Advanced' {
+  return Buffer.byteLength(serializedModel, 'utf8') > STANDARD_PARAMETER_LIMIT_BYTES ? 'Advanced' : 'Standard';
 }

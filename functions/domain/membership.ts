@@ -1,4 +1,3 @@
-import { ParameterType, PutParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import * as z from 'zod/mini';
 import { type ClusterModel, clusterParameterName } from './cluster-model';
 import { ClusterModelError } from './errors';
@@ -59,15 +58,4 @@ export function recordReplacement(
       [change.slot]: { instanceId: change.replacement, replaced: replaced.slice(-20), since: change.at },
     },
   };
-}
-
-export async function saveMembership(ssm: SSMClient, clusterName: string, membership: Membership): Promise<void> {
-  await ssm.send(
-    new PutParameterCommand({
-      Name: membershipParameterName(clusterName),
-      Value: JSON.stringify(membership),
-      Type: ParameterType.STRING,
-      Overwrite: true,
-    }),
-  );
 }

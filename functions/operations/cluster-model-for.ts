@@ -1,7 +1,7 @@
-import { ssmClient } from './clients/ssm';
-import type { ClusterModel } from './cluster-model';
-import { loadClusterModel } from './cluster-store';
-import { assertOwnCluster } from './own-cluster';
+import { ssmClient } from '../aws/clients/ssm';
+import { loadClusterModel } from '../aws/ssm';
+import type { ClusterModel } from '../domain/cluster-model';
+import { assertOwnCluster } from '../domain/own-cluster';
 
 export async function clusterModelFor(cluster: string): Promise<ClusterModel> {
   assertOwnCluster(cluster);

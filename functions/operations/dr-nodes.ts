@@ -1,27 +1,22 @@
-import {
-  DescribeInstancesCommand,
-  type EC2Client,
-  type Instance,
-  RunInstancesCommand,
-  TerminateInstancesCommand,
-} from '@aws-sdk/client-ec2';
-import {
-  DeregisterTargetsCommand,
-  type ElasticLoadBalancingV2Client,
-  RegisterTargetsCommand,
-} from '@aws-sdk/client-elastic-load-balancing-v2';
+import type { EC2Client, Instance } from '@aws-sdk/client-ec2';
+import type { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { SSMClient } from '@aws-sdk/client-ssm';
-import { type CheckResult, runHttpCheck, targetHealthCheck } from './checks';
-import { CLUSTER_TAG_KEY, type ClusterModel, ROLE_TAG_KEY } from './cluster-model';
-import { ConfigurationError, DrSiteInUseError } from './errors';
-import { clientTokenFor, imageIdFor, tagsOnLaunch } from './launch';
-import { EXECUTION_TAG_KEY } from './nodes';
-import { isWeighted, readClusterTargetHealth, readTargetHealth, readWeights } from './traffic';
-
-/** The role tag of the nodes a region failover starts in the DR region. */
-export const DR_ROLE = 'dr';
-
-export type DrSite = NonNullable<ClusterModel['dr']>;
+import { findInstances, launchInstances, tagsOnLaunch, terminateInstances } from '../aws/ec2';
+import {
+  deregisterTargets,
+  readClusterTargetHealth,
+  readTargetHealth,
+  readWeights,
+  registerTargets,
+} from '../aws/elbv2';
+import { imageIdFor } from '../aws/ssm';
+import type { ClusterModel } from '../domain/cluster-model';
+import { drSiteOf, secondsBetween } from '../domain/dr-site';
+import { DrSiteInUseError } from '../domain/errors';
+import { clientTokenFor } from '../domain/launch';
+import { CLUSTER_TAG_KEY, DR_ROLE, EXECUTION_TAG_KEY, ROLE_TAG_KEY } from '../domain/tags';
+import { isWeighted } from '../domain/weights';
+import { type CheckResult, runHttpCheck, targetHealthCheck } from './node-checks';
 
 export interface DrClients {
   readonly ec2: EC2Client;
@@ -50,13 +45,6 @@ export interface DrStatus {
   readonly elapsedSeconds?: number;
 }
 
-export function drSiteOf(model: ClusterModel): DrSite {
-  if (!model.dr) {
-    throw new ConfigurationError(`Cluster "${model.name}" has no DR site: add a "dr" block to its model`);
-  }
-  return model.dr;
-}
-
 const LIVE_STATES = ['pending', 'running'];
 
 /** The DR nodes of the cluster (of one execution, when given) that are not on their way out. */
@@ -67,8 +55,7 @@ export async function findDrNodes(ec2: EC2Client, model: ClusterModel, execution
     { Name: 'instance-state-name', Values: LIVE_STATES },
   ];
   if (execution) filters.push({ Name: `tag:${EXECUTION_TAG_KEY}`, Values: [execution.slice(0, 256)] });
-  const response = await ec2.send(new DescribeInstancesCommand({ Filters: filters }));
-  return (response.Reservations ?? []).flatMap((reservation) => (reservation.Instances ?? []).map(toDrNode));
+  return (await findInstances(ec2, filters)).map(toDrNode);
 }
 
 function toDrNode(instance: Instance): DrNode {
@@ -109,31 +96,25 @@ export async function launchDrNodes(
       { Key: 'Name', Value: `${model.name}-dr` },
     ];
     for (let index = existing.length; index < site.nodeCount; index++) {
-      const response = await clients.ec2.send(
-        new RunInstancesCommand({
-          MinCount: 1,
-          MaxCount: 1,
-          LaunchTemplate: { LaunchTemplateId: site.launchTemplateId, Version: site.launchTemplateVersion },
-          ...(imageId ? { ImageId: imageId } : {}),
-          SubnetId: site.subnetIds[index % site.subnetIds.length],
-          // One token per node of an execution: a retried launch of node 2 can never start a third node.
-          ClientToken: clientTokenFor(`${execution}#dr#${index}`),
-          TagSpecifications: tagsOnLaunch(tags),
-        }),
-      );
-      const instance = response.Instances?.[0];
+      const [instance] = await launchInstances(clients.ec2, {
+        MinCount: 1,
+        MaxCount: 1,
+        LaunchTemplate: { LaunchTemplateId: site.launchTemplateId, Version: site.launchTemplateVersion },
+        ...(imageId ? { ImageId: imageId } : {}),
+        SubnetId: site.subnetIds[index % site.subnetIds.length],
+        // One token per node of an execution: a retried launch of node 2 can never start a third node.
+        ClientToken: clientTokenFor(`${execution}#dr#${index}`),
+        TagSpecifications: tagsOnLaunch(tags),
+      });
       if (instance) launched.push(toDrNode(instance));
     }
   }
   const nodes = [...existing, ...launched];
-  if (nodes.length > 0) {
-    await clients.elbv2.send(
-      new RegisterTargetsCommand({
-        TargetGroupArn: site.targetGroupArn,
-        Targets: nodes.map((node) => ({ Id: node.instanceId })),
-      }),
-    );
-  }
+  await registerTargets(
+    clients.elbv2,
+    site.targetGroupArn,
+    nodes.map((node) => node.instanceId),
+  );
   return nodes;
 }
 
@@ -182,10 +163,6 @@ export async function drStatus(
   };
 }
 
-export function secondsBetween(since: string, now: Date): number {
-  return Math.round((now.getTime() - Date.parse(since)) / 10) / 100;
-}
-
 export interface TeardownResult {
   readonly instanceIds: string[];
   /** Every DR node is terminated (or gone). */
@@ -205,10 +182,8 @@ export async function tearDownDrNodes(
   const nodes = await findDrNodes(clients.ec2, model, request.execution);
   if (nodes.length === 0) return { instanceIds: [], gone: true };
   const ids = nodes.map((node) => node.instanceId);
-  await clients.elbv2.send(
-    new DeregisterTargetsCommand({ TargetGroupArn: site.targetGroupArn, Targets: ids.map((Id) => ({ Id })) }),
-  );
-  await clients.ec2.send(new TerminateInstancesCommand({ InstanceIds: ids }));
+  await deregisterTargets(clients.elbv2, site.targetGroupArn, ids);
+  await terminateInstances(clients.ec2, ids);
   return { instanceIds: ids, gone: false };
 }
 

@@ -1,14 +1,9 @@
-import {
-  CreateRuleCommand,
-  type ElasticLoadBalancingV2Client,
-  PriorityInUseException,
-  type RuleCondition,
-} from '@aws-sdk/client-elastic-load-balancing-v2';
-import { CLUSTER_TAG_KEY, type ClusterModel } from './cluster-model';
-import { ExposeConflictError, TrafficShiftError } from './errors';
-import { EXPOSES_TAG_KEY, findExposedRules } from './exposed-rules';
-import type { ExposeRule } from './plans/deploy-service';
-import { readForwardAction } from './traffic';
+import type { ElasticLoadBalancingV2Client, RuleCondition } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { createListenerRule, findExposedRules, readForwardAction } from '../aws/elbv2';
+import type { ClusterModel } from '../domain/cluster-model';
+import { ExposeConflictError, TrafficShiftError } from '../domain/errors';
+import type { ExposeRule } from '../domain/plans/deploy-service';
+import { CLUSTER_TAG_KEY, EXPOSES_TAG_KEY } from '../domain/tags';
 
 export interface ExposeResult {
   readonly ruleArn: string;
@@ -41,31 +36,19 @@ export async function exposeService(
   if (!forward)
     throw new TrafficShiftError(`The cluster's listener ${model.traffic.listenerArn} has no forward action`);
   const { Order: _order, ...action } = forward;
-  try {
-    const response = await elbv2.send(
-      new CreateRuleCommand({
-        ListenerArn: model.traffic.listenerArn,
-        Priority: request.priority,
-        Conditions: conditions,
-        Actions: [action],
-        Tags: [
-          { Key: CLUSTER_TAG_KEY, Value: model.name },
-          { Key: EXPOSES_TAG_KEY, Value: request.service },
-        ],
-      }),
+  const ruleArn = await createListenerRule(elbv2, {
+    listenerArn: model.traffic.listenerArn,
+    priority: request.priority,
+    conditions,
+    action,
+    tags: { [CLUSTER_TAG_KEY]: model.name, [EXPOSES_TAG_KEY]: request.service },
+  });
+  if (ruleArn === 'priority-in-use') {
+    throw new ExposeConflictError(
+      `Priority ${request.priority} on ${model.traffic.listenerArn} is taken by another rule; choose a free one`,
     );
-    const ruleArn = response.Rules?.[0]?.RuleArn;
-    if (!ruleArn) throw new TrafficShiftError('CreateRule returned no rule');
-    return { ruleArn, created: true };
-  } catch (error) {
-    if (error instanceof PriorityInUseException) {
-      throw new ExposeConflictError(
-        `Priority ${request.priority} on ${model.traffic.listenerArn} is taken by another rule; choose a free one`,
-        { cause: error },
-      );
-    }
-    throw error;
   }
+  return { ruleArn, created: true };
 }
 
 function conditionsOf(rule: ExposeRule): RuleCondition[] {

@@ -1,30 +1,13 @@
-import {
-  type _InstanceType,
-  type EC2Client,
-  RunInstancesCommand,
-  type TagSpecification,
-  TerminateInstancesCommand,
-} from '@aws-sdk/client-ec2';
-import {
-  DeregisterTargetsCommand,
-  type ElasticLoadBalancingV2Client,
-  RegisterTargetsCommand,
-} from '@aws-sdk/client-elastic-load-balancing-v2';
+import type { _InstanceType, EC2Client, TagSpecification } from '@aws-sdk/client-ec2';
+import type { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { SSMClient } from '@aws-sdk/client-ssm';
-import { CLUSTER_TAG_KEY, type ClusterModel, ROLE_TAG_KEY } from './cluster-model';
-import { CapacityGuardError, NotASurgeNodeError } from './errors';
-import { clientTokenFor, imageIdFor, tagsOnLaunch } from './launch';
-import {
-  describeInstances,
-  EXECUTION_TAG_KEY,
-  findSurgeNodes,
-  isSurgeNodeOf,
-  type NodeInstance,
-  SURGE_ROLE,
-  targetGroupOfNode,
-} from './nodes';
-import { shiftTraffic } from './shift-traffic';
-import { isWeighted, readTargetHealth, readWeights } from './traffic';
+import { findSurgeNodes, launchInstances, type NodeInstance, tagsOnLaunch, targetGroupOfNode } from '../aws/ec2';
+import { registerTargets } from '../aws/elbv2';
+import { imageIdFor } from '../aws/ssm';
+import type { ClusterModel } from '../domain/cluster-model';
+import { clientTokenFor } from '../domain/launch';
+import { CLUSTER_TAG_KEY, EXECUTION_TAG_KEY, ROLE_TAG_KEY, SURGE_ROLE } from '../domain/tags';
+import { isWeighted } from '../domain/weights';
 
 export interface LaunchedNode {
   readonly instanceId: string;
@@ -69,22 +52,19 @@ export async function launchSurgeNode(
   } else {
     reused = false;
     const imageId = await imageIdFor(clients.ssm, model.surge);
-    const response = await clients.ec2.send(
-      new RunInstancesCommand({
-        MinCount: 1,
-        MaxCount: 1,
-        LaunchTemplate: {
-          LaunchTemplateId: model.surge.launchTemplateId,
-          Version: model.surge.launchTemplateVersion,
-        },
-        ...(imageId ? { ImageId: imageId } : {}),
-        ...(model.surge.instanceType ? { InstanceType: model.surge.instanceType as _InstanceType } : {}),
-        SubnetId: model.surge.subnetIds[0],
-        ClientToken: launchClientToken(execution),
-        TagSpecifications: tagSpecifications(model, execution),
-      }),
-    );
-    const instance = response.Instances?.[0];
+    const [instance] = await launchInstances(clients.ec2, {
+      MinCount: 1,
+      MaxCount: 1,
+      LaunchTemplate: {
+        LaunchTemplateId: model.surge.launchTemplateId,
+        Version: model.surge.launchTemplateVersion,
+      },
+      ...(imageId ? { ImageId: imageId } : {}),
+      ...(model.surge.instanceType ? { InstanceType: model.surge.instanceType as _InstanceType } : {}),
+      SubnetId: model.surge.subnetIds[0],
+      ClientToken: launchClientToken(execution),
+      TagSpecifications: tagSpecifications(model, execution),
+    });
     node = {
       instanceId: instance?.InstanceId ?? '',
       state: instance?.State?.Name ?? 'pending',
@@ -97,9 +77,7 @@ export async function launchSurgeNode(
   // the slot's weight rises. In the single target group, registering would send traffic, so that waits for a shift.
   const targetGroupArn = isWeighted(model) ? targetGroupOfNode(model, { ...node, tags: surgeTags(model) }) : undefined;
   if (targetGroupArn) {
-    await clients.elbv2.send(
-      new RegisterTargetsCommand({ TargetGroupArn: targetGroupArn, Targets: [{ Id: node.instanceId }] }),
-    );
+    await registerTargets(clients.elbv2, targetGroupArn, [node.instanceId]);
   }
   return {
     instanceId: node.instanceId,
@@ -112,84 +90,4 @@ export async function launchSurgeNode(
 
 function surgeTags(model: ClusterModel): Record<string, string> {
   return { [CLUSTER_TAG_KEY]: model.name, [ROLE_TAG_KEY]: SURGE_ROLE };
-}
-
-export type RetireAction = 'deregister' | 'terminate' | 'status';
-
-export interface RetireResult {
-  readonly instanceId: string;
-  readonly action: RetireAction;
-  readonly state: string;
-  readonly terminated: boolean;
-  /** After deregistering: how long in-flight requests may still drain. */
-  readonly drainSeconds: number;
-}
-
-/**
- * Retires a surge node in three idempotent steps the workflow sequences: deregister (refused while the node still
- * has traffic), terminate, and status (polled until terminated). Only surge nodes of this cluster qualify:
- * anything else is refused with `NotASurgeNodeError` before any call that changes state.
- */
-export async function retireSurgeNode(
-  clients: { ec2: EC2Client; elbv2: ElasticLoadBalancingV2Client },
-  model: ClusterModel,
-  request: { instanceId: string; action: RetireAction },
-): Promise<RetireResult> {
-  const { instanceId, action } = request;
-  const isPermanent = model.nodes.some((node) => node.instanceId === instanceId);
-  const [node] = await describeInstances(clients.ec2, [instanceId]);
-  if (isPermanent || (node && !isSurgeNodeOf(model, node))) {
-    throw new NotASurgeNodeError(
-      `Refusing to retire ${instanceId}: it is ${isPermanent ? 'a permanent node' : 'not tagged as a surge node'} of cluster "${model.name}"`,
-    );
-  }
-  const result = (state: string, drainSeconds = 0): RetireResult => ({
-    instanceId,
-    action,
-    state,
-    terminated: state === 'terminated',
-    drainSeconds,
-  });
-  if (!node) return result('terminated');
-
-  switch (action) {
-    case 'deregister':
-      return result(node.state, await deregisterSurgeNode(clients.elbv2, model, node));
-    case 'terminate':
-      if (!['shutting-down', 'terminated'].includes(node.state)) {
-        const response = await clients.ec2.send(new TerminateInstancesCommand({ InstanceIds: [instanceId] }));
-        return result(response.TerminatingInstances?.[0]?.CurrentState?.Name ?? 'shutting-down');
-      }
-      return result(node.state);
-    case 'status':
-      return result(node.state);
-  }
-}
-
-async function deregisterSurgeNode(
-  elbv2: ElasticLoadBalancingV2Client,
-  model: ClusterModel,
-  node: NodeInstance,
-): Promise<number> {
-  if (!isWeighted(model)) {
-    // In the single target group the surge node serves, so taking it out is a traffic change and is guarded.
-    return (await shiftTraffic(elbv2, model, { deregister: [node.instanceId] })).drainSeconds;
-  }
-  const targetGroupArn = targetGroupOfNode(model, node);
-  if (!targetGroupArn) return 0;
-  const weight =
-    (await readWeights(elbv2, model)).find((entry) => entry.targetGroupArn === targetGroupArn)?.weight ?? 0;
-  if (weight > 0) {
-    throw new CapacityGuardError(
-      `Refusing to deregister surge node ${node.instanceId}: its slot still has weight ${weight}; shift traffic away first`,
-    );
-  }
-  const registered = (await readTargetHealth(elbv2, targetGroupArn)).some(
-    (target) => target.instanceId === node.instanceId && target.state !== 'draining',
-  );
-  if (!registered) return 0;
-  await elbv2.send(
-    new DeregisterTargetsCommand({ TargetGroupArn: targetGroupArn, Targets: [{ Id: node.instanceId }] }),
-  );
-  return model.capacity.drainSeconds;
 }

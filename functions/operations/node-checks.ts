@@ -1,12 +1,17 @@
-import type { HttpCheck } from '../cluster-model';
-import { httpGet, nodeUrl } from '../http-probe';
-import type { TargetState } from '../traffic';
-import { bodyText } from './body-text';
-import type { CheckResult, HttpCondition } from './check';
-import { expectedVersion } from './expected-version';
-import { statusCode } from './status-code';
+import type { EC2Client } from '@aws-sdk/client-ec2';
+import type { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { isSurgeNodeOf, type NodeInstance, targetGroupOfNode } from '../aws/ec2';
+import { readTargetHealth } from '../aws/elbv2';
+import { bodyText } from '../domain/checks/body-text';
+import type { CheckResult, HttpCondition } from '../domain/checks/check';
+import { expectedVersion } from '../domain/checks/expected-version';
+import { statusCode } from '../domain/checks/status-code';
+import type { ClusterModel, HttpCheck } from '../domain/cluster-model';
+import { nodeUrl } from '../domain/probe';
+import type { TargetState } from '../domain/weights';
+import { httpGet } from '../net/http-probe';
 
-export type { CheckResult } from './check';
+export type { CheckResult } from '../domain/checks/check';
 
 /** Evaluated in order; the first that fails explains the check's failure. */
 export const HTTP_CONDITIONS: readonly HttpCondition[] = [statusCode, bodyText, expectedVersion];
@@ -30,4 +35,52 @@ export function targetHealthCheck(instanceId: string, targets: readonly TargetSt
     passed: target.state === 'healthy',
     detail: target.reason ? `${target.state} (${target.reason})` : target.state,
   };
+}
+
+export interface NodeInspection {
+  readonly instanceId: string;
+  readonly privateIp?: string;
+  readonly checks: CheckResult[];
+  readonly passed: boolean;
+}
+
+export interface InspectRequest {
+  readonly instanceId: string;
+  /** The version the workflow rolls out; checks with `expectVersion` compare against it. */
+  readonly expectedVersion?: string;
+}
+
+export async function targetCheck(
+  elbv2: ElasticLoadBalancingV2Client,
+  model: ClusterModel,
+  node: NodeInstance,
+): Promise<CheckResult | undefined> {
+  if (!model.healthChecks.targetHealth) return undefined;
+  const targetGroupArn = targetGroupOfNode(model, node);
+  if (!targetGroupArn)
+    return { check: 'target health', passed: false, detail: 'belongs to no target group of the cluster' };
+  const targets = await readTargetHealth(elbv2, targetGroupArn);
+  // A surge node in the single target group is registered only when traffic shifts to it.
+  const registered = targets.some((target) => target.instanceId === node.instanceId);
+  if (!registered && isSurgeNodeOf(model, node) && model.traffic.strategy === 'single-target-group') return undefined;
+  return targetHealthCheck(node.instanceId, targets);
+}
+
+export async function inspect(
+  clients: { ec2: EC2Client; elbv2: ElasticLoadBalancingV2Client },
+  model: ClusterModel,
+  node: NodeInstance,
+  expectedVersion: string | undefined,
+): Promise<NodeInspection> {
+  const host = node.privateIp;
+  const httpChecks = host
+    ? await Promise.all(model.healthChecks.http.map((check) => runHttpCheck(check, host, expectedVersion)))
+    : model.healthChecks.http.map((check) => ({
+        check: check.name,
+        passed: false,
+        detail: 'the node has no private IP',
+      }));
+  const target = await targetCheck(clients.elbv2, model, node);
+  const checks = target ? [...httpChecks, target] : httpChecks;
+  return { instanceId: node.instanceId, privateIp: host, checks, passed: checks.every((check) => check.passed) };
 }

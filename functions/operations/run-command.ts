@@ -1,14 +1,8 @@
 import { createHash } from 'node:crypto';
-import {
-  CancelCommandCommand,
-  GetCommandInvocationCommand,
-  InvocationDoesNotExist,
-  ListCommandsCommand,
-  SendCommandCommand,
-  type SSMClient,
-} from '@aws-sdk/client-ssm';
-import type { ClusterModel, CommandKind, CommandSpec } from './cluster-model';
-import { CommandFailedError, CommandTimedOutError, InputValidationError } from './errors';
+import type { SSMClient } from '@aws-sdk/client-ssm';
+import { cancelRunCommand, findCommandByComment, readInvocation, sendRunCommand } from '../aws/ssm';
+import type { ClusterModel, CommandKind, CommandSpec } from '../domain/cluster-model';
+import { CommandFailedError, CommandTimedOutError, InputValidationError } from '../domain/errors';
 
 export interface SendRequest {
   readonly kind: CommandKind;
@@ -71,32 +65,29 @@ export async function sendCommand(
   const instanceIds = [...request.instanceIds];
   const deadlineFrom = (sentAt: Date) => new Date(sentAt.getTime() + spec.timeoutSeconds * 1000).toISOString();
 
-  const earlier = await ssm.send(new ListCommandsCommand({ InstanceId: instanceIds[0] }));
-  const sent = earlier.Commands?.find((command) => command.Comment === comment);
-  if (sent?.CommandId) {
+  const sent = await findCommandByComment(ssm, instanceIds[0], comment);
+  if (sent) {
     return {
-      commandId: sent.CommandId,
+      commandId: sent.commandId,
       documentName: spec.documentName,
       instanceIds,
       reused: true,
-      deadline: deadlineFrom(sent.RequestedDateTime ?? now()),
+      deadline: deadlineFrom(sent.requestedAt ?? now()),
     };
   }
 
   const parameters: Record<string, string[]> = { ...spec.parameters };
   if (spec.inputParameter && request.input !== undefined) parameters[spec.inputParameter] = [request.input];
-  const response = await ssm.send(
-    new SendCommandCommand({
-      InstanceIds: instanceIds,
-      DocumentName: spec.documentName,
-      ...(spec.documentVersion ? { DocumentVersion: spec.documentVersion } : {}),
-      Parameters: parameters,
-      TimeoutSeconds: spec.timeoutSeconds,
-      Comment: comment,
-    }),
-  );
+  const commandId = await sendRunCommand(ssm, {
+    instanceIds,
+    documentName: spec.documentName,
+    documentVersion: spec.documentVersion,
+    parameters,
+    timeoutSeconds: spec.timeoutSeconds,
+    comment,
+  });
   return {
-    commandId: response.Command?.CommandId ?? '',
+    commandId,
     documentName: spec.documentName,
     instanceIds,
     reused: false,
@@ -126,22 +117,8 @@ function tail(text: string): string {
 }
 
 async function invocation(ssm: SSMClient, commandId: string, instanceId: string): Promise<InvocationResult> {
-  try {
-    const response = await ssm.send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: instanceId }));
-    const output = [response.StandardOutputContent, response.StandardErrorContent].filter(Boolean).join('\n');
-    return {
-      instanceId,
-      status: response.Status ?? 'Pending',
-      ...(response.ResponseCode !== undefined && response.ResponseCode >= 0
-        ? { responseCode: response.ResponseCode }
-        : {}),
-      outputTail: tail(output),
-    };
-  } catch (error) {
-    // Right after SendCommand the invocation may not exist yet.
-    if (error instanceof InvocationDoesNotExist) return { instanceId, status: 'Pending', outputTail: '' };
-    throw error;
-  }
+  const { output, ...result } = await readInvocation(ssm, commandId, instanceId);
+  return { instanceId, ...result, outputTail: tail(output) };
 }
 
 /**
@@ -168,7 +145,7 @@ export async function pollCommand(
   }
   const done = invocations.every((result) => result.status === 'Success');
   if (!done && request.deadline && now().getTime() > Date.parse(request.deadline)) {
-    await ssm.send(new CancelCommandCommand({ CommandId: request.commandId, InstanceIds: [...request.instanceIds] }));
+    await cancelRunCommand(ssm, request.commandId, request.instanceIds);
     const running = invocations.filter((result) => result.status !== 'Success');
     throw new CommandTimedOutError(
       `Command ${request.commandId} was still running at its deadline ${request.deadline} and was cancelled: ` +

@@ -1,20 +1,16 @@
+import type { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import {
-  DeregisterTargetsCommand,
-  type ElasticLoadBalancingV2Client,
-  RegisterTargetsCommand,
-} from '@aws-sdk/client-elastic-load-balancing-v2';
-import { type CapacityCheck, guardCapacity, type PlannedGroup } from './capacity';
-import type { ClusterModel } from './cluster-model';
-import { InputValidationError } from './errors';
-import {
-  isWeighted,
+  deregisterTargets,
   readClusterTargetHealth,
   readTargetHealth,
   readWeights,
-  type SlotWeight,
-  type TargetState,
+  registerTargets,
   writeWeights,
-} from './traffic';
+} from '../aws/elbv2';
+import { type CapacityCheck, guardCapacity, type PlannedGroup } from '../domain/capacity';
+import type { ClusterModel } from '../domain/cluster-model';
+import { InputValidationError } from '../domain/errors';
+import { isWeighted, type SlotWeight, type TargetState, type WeightedModel } from '../domain/weights';
 
 export interface ShiftRequest {
   /** New weights by slot name (weighted strategy). Slots not named keep their weight. */
@@ -56,7 +52,7 @@ export async function shiftTraffic(
 
 async function shiftWeights(
   elbv2: ElasticLoadBalancingV2Client,
-  model: ClusterModel & Parameters<typeof readWeights>[1],
+  model: ClusterModel & WeightedModel,
   request: ShiftRequest,
 ): Promise<Omit<ShiftResult, 'shiftedAt'>> {
   const requested = request.weights ?? {};
@@ -127,16 +123,8 @@ async function shiftMembers(
     model.capacity.minHealthyPercent,
     request.baselineServing,
   );
-  if (toRegister.length > 0) {
-    await elbv2.send(
-      new RegisterTargetsCommand({ TargetGroupArn: targetGroupArn, Targets: toRegister.map((Id) => ({ Id })) }),
-    );
-  }
-  if (toDeregister.length > 0) {
-    await elbv2.send(
-      new DeregisterTargetsCommand({ TargetGroupArn: targetGroupArn, Targets: toDeregister.map((Id) => ({ Id })) }),
-    );
-  }
+  await registerTargets(elbv2, targetGroupArn, toRegister);
+  await deregisterTargets(elbv2, targetGroupArn, toDeregister);
   const changed = toRegister.length + toDeregister.length > 0;
   const membership = (ids: readonly string[]) =>
     ids.map((instanceId) => ({ slot: instanceId, targetGroupArn, weight: 1 }));

@@ -1,37 +1,12 @@
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { type ClusterModel, targetGroupOf } from './cluster-model';
-import { httpGet, nodeUrl, parseVersion } from './http-probe';
-import { describeInstances, findSurgeNodes, type NodeInstance } from './nodes';
-import { isWeighted, readClusterTargetHealth, readWeights, type SlotWeight } from './traffic';
-
-export interface NodeSnapshot {
-  readonly instanceId: string;
-  readonly role: 'manager' | 'worker';
-  readonly slot?: string;
-  readonly targetGroupArn: string;
-  readonly state: string;
-  readonly privateIp?: string;
-  /** The load balancer's view: healthy, unhealthy, draining, unused, ... or "unregistered". */
-  readonly targetHealth: string;
-  /** Healthy and behind a target group with weight above 0 (or registered, in the single target group). */
-  readonly serving: boolean;
-  /** What the node's version endpoint answered; null when it did not answer. */
-  readonly version: string | null;
-}
-
-export interface ClusterSnapshot {
-  readonly cluster: string;
-  readonly takenAt: string;
-  readonly strategy: ClusterModel['traffic']['strategy'];
-  /** The weights rollback restores (weighted strategy; empty otherwise). */
-  readonly weights: SlotWeight[];
-  readonly nodes: NodeSnapshot[];
-  /** The capacity guard's baseline. */
-  readonly servingHealthyNodes: number;
-  /** Surge nodes of this cluster that already exist, such as leftovers of an interrupted run. */
-  readonly surgeNodes: { readonly instanceId: string; readonly state: string }[];
-}
+import { describeInstances, findSurgeNodes, type NodeInstance } from '../aws/ec2';
+import { readClusterTargetHealth, readWeights } from '../aws/elbv2';
+import { type ClusterModel, targetGroupOf } from '../domain/cluster-model';
+import { nodeUrl, parseVersion } from '../domain/probe';
+import type { ClusterSnapshot, NodeSnapshot } from '../domain/snapshot';
+import { isWeighted } from '../domain/weights';
+import { httpGet } from '../net/http-probe';
 
 const VERSION_TIMEOUT_MS = 2_000;
 

@@ -1,6 +1,6 @@
 import { Duration } from 'aws-cdk-lib';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import { SYNC_CHECK_INTERVAL_SECONDS } from '../../functions/lib/plans/deploy-service';
+import { SYNC_CHECK_INTERVAL_SECONDS } from '../../functions/domain/plans/deploy-service';
 import type { WorkflowBuilder } from '../workflow-builder';
 import { cluster, runCommandOn } from './node-steps';
 

@@ -1,6 +1,6 @@
 import * as http from 'node:http';
 import { ElasticLoadBalancingV2Client, ModifyListenerCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { elbv2Client } from '../../functions/lib/clients/elbv2';
+import { elbv2Client } from '../../functions/aws/clients/elbv2';
 import { createMotoCluster, type MotoCluster } from '../../local/moto-cluster';
 import { FAILURE_HEADER } from '../../sandbox/failure-causes';
 import { HealthChecker } from '../../sandbox/health-checker';

@@ -1,9 +1,11 @@
-import { dynamodbClient } from '../../functions/lib/clients/dynamodb';
-import { ec2Client } from '../../functions/lib/clients/ec2';
-import { elbv2Client } from '../../functions/lib/clients/elbv2';
-import { readLock } from '../../functions/lib/lock';
-import { findSurgeNodes } from '../../functions/lib/nodes';
-import { describeWeights, isWeighted, readWeights } from '../../functions/lib/traffic';
+import { dynamodbClient } from '../../functions/aws/clients/dynamodb';
+import { ec2Client } from '../../functions/aws/clients/ec2';
+import { elbv2Client } from '../../functions/aws/clients/elbv2';
+import { dynamoDbLockStore } from '../../functions/aws/dynamodb';
+import { findSurgeNodes } from '../../functions/aws/ec2';
+import { readWeights } from '../../functions/aws/elbv2';
+import { readLock } from '../../functions/domain/lock';
+import { describeWeights, isWeighted } from '../../functions/domain/weights';
 import type { FakeNode } from '../../local/fake-nodes';
 import { type LocalExecutionOptions, type LocalExecutionResult, runLocally } from '../../local/local-sfn';
 import { createMotoCluster, type MotoCluster } from '../../local/moto-cluster';
@@ -26,7 +28,7 @@ export function workflowFixture(options: {
   const stack = () => synthesizedApp().stack(TEST_CLUSTER_STACK);
   const lockStore = () => {
     const [table] = resourcesOfType(stack().template, 'AWS::DynamoDB::GlobalTable');
-    return { dynamodb: dynamodbClient, tableName: table?.[0] ?? '' };
+    return dynamoDbLockStore({ dynamodb: dynamodbClient, tableName: table?.[0] ?? '' });
   };
 
   async function prepare(topology: 'active-passive' | 'active-active') {

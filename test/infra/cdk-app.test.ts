@@ -4,7 +4,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { clusterFilesFromContext, readClusterFile } from '../../cdk/app';
 import { PROJECT_ROOT } from '../../cdk/paths';
-import { ClusterModelError } from '../../functions/lib/errors';
+import { ClusterModelError } from '../../functions/domain/errors';
+import { cfnLintCommand } from '../../local/python-tools';
 
 /**
  * Synthesis bundles every function: about 25 s on an idle 2-core machine, several times that on a busy one. The
@@ -35,7 +36,11 @@ describe('the CDK app', () => {
     expect(status).toBe(0);
     const template = path.join(outdir, 'ZeroDown-demo.template.json');
     expect(fs.existsSync(template)).toBe(true);
-    const lint = spawnSync('cfn-lint', ['--format', 'json', template], { cwd: PROJECT_ROOT, encoding: 'utf8' });
+    const cfnLint = cfnLintCommand();
+    const lint = spawnSync(cfnLint.command, [...cfnLint.args, '--format', 'json', template], {
+      cwd: PROJECT_ROOT,
+      encoding: 'utf8',
+    });
     expect(JSON.parse(lint.stdout)).toEqual([]);
     fs.rmSync(outdir, { recursive: true, force: true });
   });

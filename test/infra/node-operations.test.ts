@@ -2,7 +2,7 @@ import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { drStackIdFor } from '../../cdk/app';
 import { ZeroDownCluster } from '../../cdk/constructs/zerodown-cluster';
-import type { ClusterModelInput } from '../../functions/lib/cluster-model';
+import type { ClusterModelInput } from '../../functions/domain/cluster-model';
 import { resourcesOfType } from '../../local/template';
 import { synthesizedApp } from '../harness/synth';
 import { TEST_CLUSTER_STACK, testClusterModel } from '../harness/test-app';

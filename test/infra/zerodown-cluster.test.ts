@@ -1,8 +1,8 @@
 import { App, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { ZeroDownCluster } from '../../cdk/constructs/zerodown-cluster';
-import { type ClusterModelInput, parseClusterModel } from '../../functions/lib/cluster-model';
-import { ClusterModelError } from '../../functions/lib/errors';
+import { type ClusterModelInput, parseClusterModel } from '../../functions/domain/cluster-model';
+import { ClusterModelError } from '../../functions/domain/errors';
 import { synthesizedApp } from '../harness/synth';
 import { TEST_CLUSTER_STACK, testClusterModel } from '../harness/test-app';
 

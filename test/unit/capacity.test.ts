@@ -1,6 +1,6 @@
-import { guardCapacity, requiredServing } from '../../functions/lib/capacity';
-import { CapacityGuardError } from '../../functions/lib/errors';
-import { planShift } from '../../functions/lib/plans/shift-stages';
+import { guardCapacity, requiredServing } from '../../functions/domain/capacity';
+import { CapacityGuardError } from '../../functions/domain/errors';
+import { planShift } from '../../functions/domain/plans/shift-stages';
 
 const group = (name: string, before: number, after: number, healthy = true) => ({
   name,

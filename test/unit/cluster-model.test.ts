@@ -6,8 +6,8 @@ import {
   clusterParameterName,
   parseClusterModel,
   targetGroupOf,
-} from '../../functions/lib/cluster-model';
-import { ClusterModelError } from '../../functions/lib/errors';
+} from '../../functions/domain/cluster-model';
+import { ClusterModelError } from '../../functions/domain/errors';
 
 const ACCOUNT = '123456789012';
 const elb = (resource: string) => `arn:aws:elasticloadbalancing:eu-west-1:${ACCOUNT}:${resource}`;

@@ -1,6 +1,6 @@
-import { parseClusterModel } from '../../functions/lib/cluster-model';
-import { moveShare, restoredWeights } from '../../functions/lib/failover';
-import { applyMembership, EMPTY_MEMBERSHIP, recordReplacement } from '../../functions/lib/membership';
+import { parseClusterModel } from '../../functions/domain/cluster-model';
+import { applyMembership, EMPTY_MEMBERSHIP, recordReplacement } from '../../functions/domain/membership';
+import { moveShare, restoredWeights } from '../../functions/domain/weights';
 import { testClusterModel } from '../harness/test-app';
 
 const model = (topology: 'active-active' | 'active-passive') => parseClusterModel({ ...testClusterModel(), topology });

@@ -1,10 +1,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PROJECT_ROOT } from '../../cdk/paths';
-import { parseClusterModel } from '../../functions/lib/cluster-model';
-import { InputValidationError } from '../../functions/lib/errors';
-import { planRollout, rolloutSpecFor } from '../../functions/lib/plans/rollout';
-import type { ClusterSnapshot, NodeSnapshot } from '../../functions/lib/snapshot';
+import { parseClusterModel } from '../../functions/domain/cluster-model';
+import { InputValidationError } from '../../functions/domain/errors';
+import { planRollout, rolloutSpecFor } from '../../functions/domain/plans/rollout';
+import type { ClusterSnapshot, NodeSnapshot } from '../../functions/domain/snapshot';
 
 const model = parseClusterModel(
   JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, 'local/clusters/local-cluster.json'), 'utf8')),

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CreateTopicCommand } from '@aws-sdk/client-sns';
 import { buildLambdaBundle } from '../../cdk/bundling';
-import { snsClient } from '../../functions/lib/clients/sns';
+import { snsClient } from '../../functions/aws/clients/sns';
 import { createMotoCluster } from '../../local/moto-cluster';
 import { createLockTable } from '../../local/moto-resources';
 import { useMoto } from '../harness/moto';

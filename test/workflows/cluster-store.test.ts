@@ -1,8 +1,8 @@
 import { GetParameterCommand, PutParameterCommand } from '@aws-sdk/client-ssm';
-import { ssmClient } from '../../functions/lib/clients/ssm';
-import { clusterParameterName } from '../../functions/lib/cluster-model';
-import { loadClusterModel, saveClusterModel } from '../../functions/lib/cluster-store';
-import { ClusterModelError, ClusterNotFoundError } from '../../functions/lib/errors';
+import { ssmClient } from '../../functions/aws/clients/ssm';
+import { loadClusterModel, saveClusterModel } from '../../functions/aws/ssm';
+import { clusterParameterName } from '../../functions/domain/cluster-model';
+import { ClusterModelError, ClusterNotFoundError } from '../../functions/domain/errors';
 import { createMotoCluster } from '../../local/moto-cluster';
 import { useMoto } from '../harness/moto';
 import { testClusterModel } from '../harness/test-app';

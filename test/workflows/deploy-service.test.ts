@@ -1,5 +1,5 @@
 import { DescribeRulesCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { elbv2Client } from '../../functions/lib/clients/elbv2';
+import { elbv2Client } from '../../functions/aws/clients/elbv2';
 import { failedCommand } from '../../local/faults';
 import { useFakeNodes, useFaults } from '../harness/cleanup';
 import { useMoto } from '../harness/moto';

@@ -1,8 +1,8 @@
 import { DescribeInstancesCommand, type DescribeInstancesCommandOutput } from '@aws-sdk/client-ec2';
 import { DescribeListenersCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { ec2Client } from '../../functions/lib/clients/ec2';
-import { elbv2Client } from '../../functions/lib/clients/elbv2';
-import { ssmClient } from '../../functions/lib/clients/ssm';
+import { ec2Client } from '../../functions/aws/clients/ec2';
+import { elbv2Client } from '../../functions/aws/clients/elbv2';
+import { ssmClient } from '../../functions/aws/clients/ssm';
 import { injectError, rewriteOutput, ssmThrottling } from '../../local/faults';
 import { runLocally } from '../../local/local-sfn';
 import { createMotoCluster } from '../../local/moto-cluster';

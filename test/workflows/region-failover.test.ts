@@ -1,10 +1,10 @@
 import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
 import { drStackIdFor } from '../../cdk/app';
-import { clientsIn } from '../../functions/lib/clients/regional';
-import { route53Client } from '../../functions/lib/clients/route53';
-import type { ClusterModel } from '../../functions/lib/cluster-model';
-import { readDnsState } from '../../functions/lib/dns';
-import { findDrNodes } from '../../functions/lib/dr';
+import { clientsIn } from '../../functions/aws/clients/regional';
+import { route53Client } from '../../functions/aws/clients/route53';
+import { readDnsState } from '../../functions/aws/route53';
+import type { ClusterModel } from '../../functions/domain/cluster-model';
+import { findDrNodes } from '../../functions/operations/dr-nodes';
 import { serveNode } from '../../local/fake-nodes';
 import { unhealthyTarget } from '../../local/faults';
 import { type LocalExecutionOptions, runLocally } from '../../local/local-sfn';

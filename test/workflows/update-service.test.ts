@@ -1,10 +1,11 @@
 import type { ModifyListenerCommandInput } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { dynamodbClient } from '../../functions/lib/clients/dynamodb';
-import { ec2Client } from '../../functions/lib/clients/ec2';
-import { elbv2Client } from '../../functions/lib/clients/elbv2';
-import { ssmClient } from '../../functions/lib/clients/ssm';
-import type { UpdatePlan } from '../../functions/lib/plans/update-service';
-import { isWeighted, readWeights, writeWeights } from '../../functions/lib/traffic';
+import { dynamodbClient } from '../../functions/aws/clients/dynamodb';
+import { ec2Client } from '../../functions/aws/clients/ec2';
+import { elbv2Client } from '../../functions/aws/clients/elbv2';
+import { ssmClient } from '../../functions/aws/clients/ssm';
+import { readWeights, writeWeights } from '../../functions/aws/elbv2';
+import type { UpdatePlan } from '../../functions/domain/plans/update-service';
+import { isWeighted } from '../../functions/domain/weights';
 import { failedCommand, recordCalls, rewriteOutput, unhealthyTarget } from '../../local/faults';
 import type { MotoCluster } from '../../local/moto-cluster';
 import type { SentCommand } from '../../local/simulated-nodes';

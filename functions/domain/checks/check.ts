@@ -1,5 +1,5 @@
 import type { HttpCheck } from '../cluster-model';
-import type { HttpProbe } from '../http-probe';
+import type { HttpProbe } from '../probe';
 
 export interface CheckResult {
   /** The check's name from the cluster model, or "target health". */

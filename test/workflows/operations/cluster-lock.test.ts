@@ -1,7 +1,9 @@
 import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
-import { dynamodbClient } from '../../../functions/lib/clients/dynamodb';
-import { sfnClient } from '../../../functions/lib/clients/sfn';
-import { ClusterLockedError, LockLostError } from '../../../functions/lib/errors';
+import { dynamodbClient } from '../../../functions/aws/clients/dynamodb';
+import { sfnClient } from '../../../functions/aws/clients/sfn';
+import { dynamoDbLockStore } from '../../../functions/aws/dynamodb';
+import { stepFunctionsStopper } from '../../../functions/aws/sfn';
+import { ClusterLockedError, LockLostError } from '../../../functions/domain/errors';
 import {
   acquireLock,
   type LockStore,
@@ -9,7 +11,7 @@ import {
   readLock,
   releaseLock,
   renewLock,
-} from '../../../functions/lib/lock';
+} from '../../../functions/domain/lock';
 import { createLockTable, startMotoExecution } from '../../../local/moto-resources';
 import { useMoto } from '../../harness/moto';
 
@@ -19,6 +21,7 @@ const PATCH_1 = execution('patch-1');
 const PATCH_2 = execution('patch-2');
 const FAILOVER_1 = execution('alarm-1', 'zerodown-test-cluster-failover');
 const FAILOVER_2 = execution('alarm-2', 'zerodown-test-cluster-failover');
+const stopper = stepFunctionsStopper(sfnClient);
 
 describe('cluster lock', () => {
   useMoto();
@@ -31,7 +34,7 @@ describe('cluster lock', () => {
   });
 
   beforeEach(async () => {
-    store = { dynamodb: dynamodbClient, tableName: await createLockTable() };
+    store = dynamoDbLockStore({ dynamodb: dynamodbClient, tableName: await createLockTable() });
   });
 
   it('gives a free cluster to the first workflow', async () => {
@@ -95,7 +98,7 @@ describe('cluster lock', () => {
       const patch = await startMotoExecution('zerodown-test-cluster-patch-server', 'patch-1');
       await acquireLock(store, request(patch));
 
-      const result = await preemptLock(store, sfnClient, request(FAILOVER_1, 'failover'));
+      const result = await preemptLock(store, stopper, request(FAILOVER_1, 'failover'));
 
       expect(result.holder).toMatchObject({ owner: FAILOVER_1, workflow: 'failover', preemptedOwner: patch });
       expect(result.preempted).toEqual({ owner: patch, workflow: 'patch-server', stopped: true });
@@ -106,9 +109,9 @@ describe('cluster lock', () => {
     it('is idempotent when retried, and still reports whom it pre-empted', async () => {
       const patch = await startMotoExecution('zerodown-test-cluster-patch-server', 'patch-1');
       await acquireLock(store, request(patch));
-      const first = await preemptLock(store, sfnClient, request(FAILOVER_1, 'failover'));
+      const first = await preemptLock(store, stopper, request(FAILOVER_1, 'failover'));
 
-      const retried = await preemptLock(store, sfnClient, request(FAILOVER_1, 'failover'));
+      const retried = await preemptLock(store, stopper, request(FAILOVER_1, 'failover'));
 
       expect(retried.holder.owner).toBe(FAILOVER_1);
       expect(retried.holder.acquiredAt).toBe(first.holder.acquiredAt);
@@ -116,9 +119,9 @@ describe('cluster lock', () => {
     });
 
     it('does not take the lock from another failover (two alarms at once)', async () => {
-      await preemptLock(store, sfnClient, request(FAILOVER_1, 'failover'));
+      await preemptLock(store, stopper, request(FAILOVER_1, 'failover'));
 
-      const error = await preemptLock(store, sfnClient, request(FAILOVER_2, 'failover')).catch(
+      const error = await preemptLock(store, stopper, request(FAILOVER_2, 'failover')).catch(
         (caught: unknown) => caught,
       );
 
@@ -129,14 +132,14 @@ describe('cluster lock', () => {
     it('takes the lock even when the pre-empted execution no longer exists', async () => {
       await acquireLock(store, request(PATCH_1));
 
-      const result = await preemptLock(store, sfnClient, request(FAILOVER_1, 'failover'));
+      const result = await preemptLock(store, stopper, request(FAILOVER_1, 'failover'));
 
       expect(result.holder.owner).toBe(FAILOVER_1);
       expect(result.preempted).toEqual({ owner: PATCH_1, workflow: 'patch-server', stopped: false });
     });
 
     it('does not let a plain acquire take the lock from a failover', async () => {
-      await preemptLock(store, sfnClient, request(FAILOVER_1, 'failover'));
+      await preemptLock(store, stopper, request(FAILOVER_1, 'failover'));
       await expect(acquireLock(store, request(PATCH_1))).rejects.toThrow(ClusterLockedError);
     });
   });

@@ -3,13 +3,13 @@ import {
   DescribeRulesCommand,
   DescribeTagsCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { elbv2Client } from '../../../functions/lib/clients/elbv2';
-import type { ClusterModel } from '../../../functions/lib/cluster-model';
-import { ExposeConflictError, InputValidationError } from '../../../functions/lib/errors';
-import { exposeService } from '../../../functions/lib/expose';
-import { parseInput } from '../../../functions/lib/input';
-import { exposeServiceInputSchema } from '../../../functions/lib/plans/deploy-service';
-import { shiftTraffic } from '../../../functions/lib/shift-traffic';
+import { elbv2Client } from '../../../functions/aws/clients/elbv2';
+import type { ClusterModel } from '../../../functions/domain/cluster-model';
+import { ExposeConflictError, InputValidationError } from '../../../functions/domain/errors';
+import { parseInput } from '../../../functions/domain/input';
+import { exposeServiceInputSchema } from '../../../functions/domain/plans/deploy-service';
+import { exposeService } from '../../../functions/operations/expose-service';
+import { shiftTraffic } from '../../../functions/operations/shift-traffic';
 import { createMotoCluster } from '../../../local/moto-cluster';
 import { useMoto } from '../../harness/moto';
 

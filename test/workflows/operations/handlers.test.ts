@@ -1,4 +1,4 @@
-import { InputValidationError } from '../../../functions/lib/errors';
+import { InputValidationError } from '../../../functions/domain/errors';
 import { createMotoCluster } from '../../../local/moto-cluster';
 import { createLockTable } from '../../../local/moto-resources';
 import { useMoto } from '../../harness/moto';

@@ -1,10 +1,11 @@
 import { StopInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
-import { ec2Client } from '../../../functions/lib/clients/ec2';
-import { elbv2Client } from '../../../functions/lib/clients/elbv2';
-import { ssmClient } from '../../../functions/lib/clients/ssm';
-import { HealthCheckFailedError, NodeLostError } from '../../../functions/lib/errors';
-import { checkNodeReady, verifyNode } from '../../../functions/lib/node-health';
-import { launchSurgeNode } from '../../../functions/lib/surge';
+import { ec2Client } from '../../../functions/aws/clients/ec2';
+import { elbv2Client } from '../../../functions/aws/clients/elbv2';
+import { ssmClient } from '../../../functions/aws/clients/ssm';
+import { HealthCheckFailedError, NodeLostError } from '../../../functions/domain/errors';
+import { checkNodeReady } from '../../../functions/operations/check-node-ready';
+import { launchSurgeNode } from '../../../functions/operations/launch-surge-node';
+import { verifyNode } from '../../../functions/operations/verify-node';
 import { serveNode } from '../../../local/fake-nodes';
 import { ssmAgentsOnline, unhealthyTarget } from '../../../local/faults';
 import { createMotoCluster, serveClusterNodes } from '../../../local/moto-cluster';

@@ -1,7 +1,7 @@
 import { CreateTopicCommand, SubscribeCommand } from '@aws-sdk/client-sns';
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { snsClient } from '../../../functions/lib/clients/sns';
-import { publishEvent } from '../../../functions/lib/notify';
+import { snsClient } from '../../../functions/aws/clients/sns';
+import { publishEvent } from '../../../functions/aws/sns';
 import { useMoto } from '../../harness/moto';
 
 describe('publishEvent', () => {

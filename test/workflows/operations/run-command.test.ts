@@ -1,7 +1,7 @@
 import { ListCommandsCommand, type SendCommandCommandInput } from '@aws-sdk/client-ssm';
-import { ssmClient } from '../../../functions/lib/clients/ssm';
-import { CommandFailedError, CommandTimedOutError, InputValidationError } from '../../../functions/lib/errors';
-import { pollCommand, sendCommand } from '../../../functions/lib/run-command';
+import { ssmClient } from '../../../functions/aws/clients/ssm';
+import { CommandFailedError, CommandTimedOutError, InputValidationError } from '../../../functions/domain/errors';
+import { pollCommand, sendCommand } from '../../../functions/operations/run-command';
 import { failedCommand, injectError, respondWith, rewriteOutput, ssmThrottling } from '../../../local/faults';
 import { createMotoCluster } from '../../../local/moto-cluster';
 import { useFaults } from '../../harness/cleanup';

@@ -2,13 +2,14 @@ import {
   DescribeTargetHealthCommand,
   ElasticLoadBalancingV2ServiceException,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { ec2Client } from '../../../functions/lib/clients/ec2';
-import { elbv2Client } from '../../../functions/lib/clients/elbv2';
-import { ssmClient } from '../../../functions/lib/clients/ssm';
-import { CapacityGuardError, InputValidationError } from '../../../functions/lib/errors';
-import { shiftTraffic } from '../../../functions/lib/shift-traffic';
-import { launchSurgeNode } from '../../../functions/lib/surge';
-import { describeWeights, isWeighted, readWeights } from '../../../functions/lib/traffic';
+import { ec2Client } from '../../../functions/aws/clients/ec2';
+import { elbv2Client } from '../../../functions/aws/clients/elbv2';
+import { ssmClient } from '../../../functions/aws/clients/ssm';
+import { readWeights } from '../../../functions/aws/elbv2';
+import { CapacityGuardError, InputValidationError } from '../../../functions/domain/errors';
+import { describeWeights, isWeighted } from '../../../functions/domain/weights';
+import { launchSurgeNode } from '../../../functions/operations/launch-surge-node';
+import { shiftTraffic } from '../../../functions/operations/shift-traffic';
 import { injectError, throttlingError, unhealthyTarget } from '../../../local/faults';
 import { createMotoCluster } from '../../../local/moto-cluster';
 import { useFaults } from '../../harness/cleanup';

@@ -1,9 +1,9 @@
-import { ec2Client } from '../../../functions/lib/clients/ec2';
-import { elbv2Client } from '../../../functions/lib/clients/elbv2';
-import { ssmClient } from '../../../functions/lib/clients/ssm';
-import { snapshotCluster } from '../../../functions/lib/snapshot';
-import { launchSurgeNode } from '../../../functions/lib/surge';
-import { describeWeights } from '../../../functions/lib/traffic';
+import { ec2Client } from '../../../functions/aws/clients/ec2';
+import { elbv2Client } from '../../../functions/aws/clients/elbv2';
+import { ssmClient } from '../../../functions/aws/clients/ssm';
+import { describeWeights } from '../../../functions/domain/weights';
+import { launchSurgeNode } from '../../../functions/operations/launch-surge-node';
+import { snapshotCluster } from '../../../functions/operations/snapshot-cluster';
 import { unhealthyTarget } from '../../../local/faults';
 import { createMotoCluster, serveClusterNodes } from '../../../local/moto-cluster';
 import { useFakeNodes, useFaults } from '../../harness/cleanup';

@@ -1,13 +1,14 @@
 import { CreateImageCommand, DescribeInstancesCommand, RunInstancesCommand } from '@aws-sdk/client-ec2';
 import { DescribeTargetHealthCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { PutParameterCommand } from '@aws-sdk/client-ssm';
-import { ec2Client } from '../../../functions/lib/clients/ec2';
-import { elbv2Client } from '../../../functions/lib/clients/elbv2';
-import { ssmClient } from '../../../functions/lib/clients/ssm';
-import { CapacityGuardError, NotASurgeNodeError } from '../../../functions/lib/errors';
-import { findSurgeNodes } from '../../../functions/lib/nodes';
-import { shiftTraffic } from '../../../functions/lib/shift-traffic';
-import { launchSurgeNode, retireSurgeNode } from '../../../functions/lib/surge';
+import { ec2Client } from '../../../functions/aws/clients/ec2';
+import { elbv2Client } from '../../../functions/aws/clients/elbv2';
+import { ssmClient } from '../../../functions/aws/clients/ssm';
+import { findSurgeNodes } from '../../../functions/aws/ec2';
+import { CapacityGuardError, NotASurgeNodeError } from '../../../functions/domain/errors';
+import { launchSurgeNode } from '../../../functions/operations/launch-surge-node';
+import { retireSurgeNode } from '../../../functions/operations/retire-node';
+import { shiftTraffic } from '../../../functions/operations/shift-traffic';
 import { createMotoCluster } from '../../../local/moto-cluster';
 import { useMoto } from '../../harness/moto';
 

@@ -1,0 +1,131 @@
+import {
+  type AttributeValue,
+  ConditionalCheckFailedException,
+  DeleteItemCommand,
+  type DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
+import type { LockHolder, LockStore } from '../domain/lock';
+
+/** The cluster lock in DynamoDB: one item per cluster, every write conditional (see domain/lock.ts). */
+
+export const lockIdOf = (cluster: string) => `cluster#${cluster}`;
+
+function toItem(cluster: string, holder: LockHolder): Record<string, AttributeValue> {
+  const expiresAtMs = Date.parse(holder.expiresAt);
+  const item: Record<string, AttributeValue> = {
+    lockId: { S: lockIdOf(cluster) },
+    owner: { S: holder.owner },
+    workflow: { S: holder.workflow },
+    acquiredAt: { S: holder.acquiredAt },
+    expiresAt: { S: holder.expiresAt },
+    expiresAtEpochMs: { N: String(expiresAtMs) },
+    // TTL sweeps long-dead leases a day after they expire; expiry itself is enforced by the conditions.
+    expiresAtEpochSeconds: { N: String(ttlOf(holder.expiresAt)) },
+  };
+  if (holder.preemptedOwner) item.preemptedOwner = { S: holder.preemptedOwner };
+  if (holder.preemptedWorkflow) item.preemptedWorkflow = { S: holder.preemptedWorkflow };
+  return item;
+}
+
+const ttlOf = (expiresAt: string) => Math.floor(Date.parse(expiresAt) / 1000) + 86_400;
+
+function fromItem(item: Record<string, AttributeValue>): LockHolder {
+  return {
+    owner: item.owner?.S ?? '',
+    workflow: item.workflow?.S ?? '',
+    acquiredAt: item.acquiredAt?.S ?? '',
+    expiresAt: item.expiresAt?.S ?? '',
+    ...(item.preemptedOwner?.S ? { preemptedOwner: item.preemptedOwner.S } : {}),
+    ...(item.preemptedWorkflow?.S ? { preemptedWorkflow: item.preemptedWorkflow.S } : {}),
+  };
+}
+
+/** A write whose condition failed answers false; any other error is the caller's to see. */
+async function conditional<T>(write: () => Promise<T>): Promise<T | false> {
+  try {
+    return await write();
+  } catch (error) {
+    if (error instanceof ConditionalCheckFailedException) return false;
+    throw error;
+  }
+}
+
+export function dynamoDbLockStore(options: {
+  dynamodb: DynamoDBClient;
+  tableName: string;
+  /** @default - the system clock */
+  now?: () => Date;
+}): LockStore {
+  const { dynamodb, tableName } = options;
+  const key = (cluster: string) => ({ lockId: { S: lockIdOf(cluster) } });
+  const byOwner = { '#owner': 'owner' };
+  return {
+    now: options.now ?? (() => new Date()),
+    read: async (cluster) => {
+      const response = await dynamodb.send(
+        new GetItemCommand({ TableName: tableName, Key: key(cluster), ConsistentRead: true }),
+      );
+      return response.Item ? fromItem(response.Item) : undefined;
+    },
+    putIfFreeOrOwn: async (cluster, holder, now) =>
+      (await conditional(() =>
+        dynamodb.send(
+          new PutItemCommand({
+            TableName: tableName,
+            Item: toItem(cluster, holder),
+            ConditionExpression: 'attribute_not_exists(lockId) OR expiresAtEpochMs < :now OR #owner = :owner',
+            ExpressionAttributeNames: byOwner,
+            ExpressionAttributeValues: { ':now': { N: String(now.getTime()) }, ':owner': { S: holder.owner } },
+          }),
+        ),
+      )) !== false,
+    extendIfOwn: async (cluster, owner, expiresAt) => {
+      const response = await conditional(() =>
+        dynamodb.send(
+          new UpdateItemCommand({
+            TableName: tableName,
+            Key: key(cluster),
+            UpdateExpression: 'SET expiresAt = :expiresAt, expiresAtEpochMs = :ms, expiresAtEpochSeconds = :ttl',
+            ConditionExpression: '#owner = :owner',
+            ExpressionAttributeNames: byOwner,
+            ExpressionAttributeValues: {
+              ':owner': { S: owner },
+              ':expiresAt': { S: expiresAt },
+              ':ms': { N: String(Date.parse(expiresAt)) },
+              ':ttl': { N: String(ttlOf(expiresAt)) },
+            },
+            ReturnValues: 'ALL_NEW',
+          }),
+        ),
+      );
+      return response === false ? undefined : fromItem(response.Attributes ?? {});
+    },
+    deleteIfOwn: async (cluster, owner) =>
+      (await conditional(() =>
+        dynamodb.send(
+          new DeleteItemCommand({
+            TableName: tableName,
+            Key: key(cluster),
+            ConditionExpression: 'attribute_not_exists(lockId) OR #owner = :owner',
+            ExpressionAttributeNames: byOwner,
+            ExpressionAttributeValues: { ':owner': { S: owner } },
+          }),
+        ),
+      )) !== false,
+    replaceIfHeldBy: async (cluster, holder, previousOwner) =>
+      (await conditional(() =>
+        dynamodb.send(
+          new PutItemCommand({
+            TableName: tableName,
+            Item: toItem(cluster, holder),
+            ConditionExpression: '#owner = :previous',
+            ExpressionAttributeNames: byOwner,
+            ExpressionAttributeValues: { ':previous': { S: previousOwner } },
+          }),
+        ),
+      )) !== false,
+  };
+}

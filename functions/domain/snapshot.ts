@@ -1,0 +1,30 @@
+import type { ClusterModel } from './cluster-model';
+import type { SlotWeight } from './weights';
+
+export interface NodeSnapshot {
+  readonly instanceId: string;
+  readonly role: 'manager' | 'worker';
+  readonly slot?: string;
+  readonly targetGroupArn: string;
+  readonly state: string;
+  readonly privateIp?: string;
+  /** The load balancer's view: healthy, unhealthy, draining, unused, ... or "unregistered". */
+  readonly targetHealth: string;
+  /** Healthy and behind a target group with weight above 0 (or registered, in the single target group). */
+  readonly serving: boolean;
+  /** What the node's version endpoint answered; null when it did not answer. */
+  readonly version: string | null;
+}
+
+export interface ClusterSnapshot {
+  readonly cluster: string;
+  readonly takenAt: string;
+  readonly strategy: ClusterModel['traffic']['strategy'];
+  /** The weights rollback restores (weighted strategy; empty otherwise). */
+  readonly weights: SlotWeight[];
+  readonly nodes: NodeSnapshot[];
+  /** The capacity guard's baseline. */
+  readonly servingHealthyNodes: number;
+  /** Surge nodes of this cluster that already exist, such as leftovers of an interrupted run. */
+  readonly surgeNodes: { readonly instanceId: string; readonly state: string }[];
+}

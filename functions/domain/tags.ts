@@ -1,0 +1,22 @@
+/**
+ * The tags zerodown reads and writes on instances and listener rules. They are part of the contract with the
+ * operator's account (IAM conditions in the stacks match on them), so each is spelled once, here.
+ */
+
+/** Every instance and rule of a cluster carries its cluster's name. */
+export const CLUSTER_TAG_KEY = 'zerodown:cluster';
+/** What an instance is to its cluster: `manager`, `worker`, `surge`, `dr` or `lost`. */
+export const ROLE_TAG_KEY = 'zerodown:role';
+/** The traffic slot a permanent node fills (`a`, `b`, ...). */
+export const SLOT_TAG_KEY = 'zerodown:slot';
+/** The execution that launched a surge or DR node, so a retried launch finds its node. */
+export const EXECUTION_TAG_KEY = 'zerodown:execution';
+/** On a listener rule: the service the rule exposes. */
+export const EXPOSES_TAG_KEY = 'zerodown:exposes';
+
+/** A node launched beside the permanent ones for the length of a maintenance workflow. */
+export const SURGE_ROLE = 'surge';
+/** A node of the cold standby in the DR region. */
+export const DR_ROLE = 'dr';
+/** A permanent node that failover replaced; kept for examination. */
+export const LOST_ROLE = 'lost';

@@ -1,0 +1,94 @@
+import type { ClusterModel } from './cluster-model';
+import { ConfigurationError } from './errors';
+
+/** ALB weights run from 0 to 999. */
+export const MAX_WEIGHT = 999;
+
+export interface SlotWeight {
+  readonly slot: string;
+  readonly targetGroupArn: string;
+  readonly weight: number;
+}
+
+export interface TargetState {
+  readonly instanceId: string;
+  /** initial | healthy | unhealthy | unused | draining | unavailable */
+  readonly state: string;
+  readonly reason?: string;
+}
+
+export type WeightedModel = ClusterModel & {
+  traffic: Extract<ClusterModel['traffic'], { strategy: 'weighted-target-groups' }>;
+};
+
+export function isWeighted(model: ClusterModel): model is WeightedModel {
+  return model.traffic.strategy === 'weighted-target-groups';
+}
+
+export function describeWeights(weights: readonly SlotWeight[]): string {
+  return weights.map((entry) => `${entry.slot}=${entry.weight}`).join(', ');
+}
+
+export function clusterTargetGroups(model: ClusterModel): string[] {
+  const traffic = model.traffic;
+  return traffic.strategy === 'weighted-target-groups'
+    ? traffic.slots.map((slot) => slot.targetGroupArn)
+    : [traffic.targetGroupArn];
+}
+
+export function requireWeighted(model: ClusterModel): asserts model is WeightedModel {
+  if (!isWeighted(model)) {
+    throw new ConfigurationError(
+      `Cluster "${model.name}" uses one target group, where the load balancer itself stops routing to an unhealthy ` +
+        'node; failover moves weights and needs the weighted-target-groups strategy',
+    );
+  }
+}
+
+export const weightOf = (weights: readonly SlotWeight[], slot: string) =>
+  weights.find((entry) => entry.slot === slot)?.weight ?? 0;
+
+/** The lost slot's weight, shared evenly among the survivors; every other slot keeps its weight. */
+export function moveShare(
+  current: readonly SlotWeight[],
+  lostSlot: string,
+  survivors: readonly { slot: string }[],
+): Record<string, number> {
+  const weights = Object.fromEntries(current.map((entry) => [entry.slot, entry.weight]));
+  const share = weightOf(current, lostSlot);
+  weights[lostSlot] = 0;
+  if (share === 0 || survivors.length === 0) return weights;
+  const each = Math.max(1, Math.round(share / survivors.length));
+  for (const survivor of survivors) weights[survivor.slot] = (weights[survivor.slot] ?? 0) + each;
+  return weights;
+}
+
+export function servingSurge(model: WeightedModel, weights: Readonly<Record<string, number>>): boolean {
+  return (weights[model.traffic.surgeSlot] ?? 0) > 0;
+}
+
+/**
+ * The steady state once the replacement serves: active/passive keeps the traffic on the node that took it over and
+ * makes the replacement the passive node; active/active gives every permanent slot the same weight again. Either way
+ * the surge slot ends at 0, so a pre-empted maintenance workflow's surge node can be retired.
+ */
+export function restoredWeights(
+  model: ClusterModel,
+  afterMove: Readonly<Record<string, number>>,
+  lostSlot: string,
+): Record<string, number> {
+  requireWeighted(model);
+  const permanent = model.nodes.map((node) => node.slot ?? '');
+  const restored: Record<string, number> = Object.fromEntries(model.traffic.slots.map((slot) => [slot.name, 0]));
+  const total = Object.values(afterMove).reduce((sum, weight) => sum + weight, 0) || 100;
+  if (model.topology === 'active-passive') {
+    const active =
+      permanent.find((slot) => slot !== lostSlot && (afterMove[slot] ?? 0) > 0) ??
+      permanent.find((slot) => slot !== lostSlot);
+    if (active) restored[active] = total;
+    return restored;
+  }
+  const each = Math.max(1, Math.round(total / permanent.length));
+  for (const slot of permanent) restored[slot] = each;
+  return restored;
+}

@@ -1,0 +1,93 @@
+import type { EC2Client } from '@aws-sdk/client-ec2';
+import type { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
+import type { SSMClient } from '@aws-sdk/client-ssm';
+import { describeInstances, isSurgeNodeOf, tagInstance } from '../aws/ec2';
+import { deregisterIfRegistered, registerTargets } from '../aws/elbv2';
+import { saveMembership } from '../aws/ssm';
+import { type ClusterModel, type ClusterNode, targetGroupOf } from '../domain/cluster-model';
+import { InputValidationError } from '../domain/errors';
+import { type Membership, recordReplacement } from '../domain/membership';
+import { CLUSTER_TAG_KEY, LOST_ROLE, ROLE_TAG_KEY, SLOT_TAG_KEY } from '../domain/tags';
+import { requireWeighted } from '../domain/weights';
+
+export interface AdoptRequest {
+  readonly slot: string;
+  /** The node the alarm reported lost. */
+  readonly lostInstanceId: string;
+  /** The surge node the failover launched and verified. */
+  readonly replacementId: string;
+  readonly now?: Date;
+}
+
+export interface AdoptResult {
+  readonly slot: string;
+  readonly instanceId: string;
+  readonly role: ClusterNode['role'];
+  readonly replaced: string;
+  /** False when a retry found the replacement already in place. */
+  readonly changed: boolean;
+}
+
+/**
+ * Makes the verified replacement the permanent node of the lost node's slot: it joins the slot's target group and
+ * leaves the surge slot's, takes the lost node's role and slot tags, and the membership record names it, so every
+ * later workflow (and the next failover) sees it as the slot's node. The lost node leaves the slot's target group and
+ * is tagged `lost`, not terminated: it is evidence, and the operator decides. Each step is idempotent.
+ */
+export async function adoptReplacement(
+  clients: { ec2: EC2Client; elbv2: ElasticLoadBalancingV2Client; ssm: SSMClient },
+  state: { model: ClusterModel; membership: Membership },
+  request: AdoptRequest,
+): Promise<AdoptResult> {
+  const { model } = state;
+  requireWeighted(model);
+  const member = model.nodes.find((node) => node.slot === request.slot);
+  if (!member) {
+    throw new InputValidationError('Invalid adoption', [
+      { path: 'slot', message: `names no permanent node of cluster "${model.name}"` },
+    ]);
+  }
+  const alreadyAdopted = member.instanceId === request.replacementId;
+  if (!alreadyAdopted && member.instanceId !== request.lostInstanceId) {
+    throw new InputValidationError('Invalid adoption', [
+      {
+        path: 'lostInstanceId',
+        message: `is ${request.lostInstanceId}, but slot "${request.slot}" is held by ${member.instanceId} now`,
+      },
+    ]);
+  }
+  const [replacement] = await describeInstances(clients.ec2, [request.replacementId]);
+  const ownTagged = replacement?.tags[CLUSTER_TAG_KEY] === model.name;
+  if (!replacement || !ownTagged || (!alreadyAdopted && !isSurgeNodeOf(model, replacement))) {
+    throw new InputValidationError('Invalid adoption', [
+      { path: 'replacementId', message: `is not a surge node of cluster "${model.name}"` },
+    ]);
+  }
+
+  const slotGroup = targetGroupOf(model, member);
+  const surgeGroup = targetGroupOf(model, { slot: model.traffic.surgeSlot });
+  await registerTargets(clients.elbv2, slotGroup, [request.replacementId]);
+  await deregisterIfRegistered(clients.elbv2, surgeGroup, request.replacementId);
+  await deregisterIfRegistered(clients.elbv2, slotGroup, request.lostInstanceId);
+  await tagInstance(clients.ec2, request.replacementId, {
+    [ROLE_TAG_KEY]: member.role,
+    [SLOT_TAG_KEY]: request.slot,
+    Name: `${model.name}-${request.slot}`,
+  });
+  // The lost node is labelled, not terminated; one that is already gone needs no label.
+  await tagInstance(clients.ec2, request.lostInstanceId, { [ROLE_TAG_KEY]: LOST_ROLE });
+  const membership = recordReplacement(state.membership, {
+    slot: request.slot,
+    lost: request.lostInstanceId,
+    replacement: request.replacementId,
+    at: (request.now ?? new Date()).toISOString(),
+  });
+  if (membership !== state.membership) await saveMembership(clients.ssm, model.name, membership);
+  return {
+    slot: request.slot,
+    instanceId: request.replacementId,
+    role: member.role,
+    replaced: request.lostInstanceId,
+    changed: !alreadyAdopted,
+  };
+}
