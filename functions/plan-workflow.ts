@@ -5,6 +5,7 @@ import { deployRequestSchema, planDeploy } from './domain/plans/deploy-service';
 import { planRollout, type RolloutWorkflow, rolloutSpecFor } from './domain/plans/rollout';
 import { planUpdate, updateRequestSchema } from './domain/plans/update-service';
 import type { ClusterSnapshot } from './domain/snapshot';
+import { MAINTENANCE_WORKFLOWS, type MaintenanceWorkflow } from './domain/workflows';
 import { clusterModelFor } from './operations/cluster-model-for';
 
 interface Planner {
@@ -22,7 +23,8 @@ const rollout = (workflow: RolloutWorkflow): Planner => ({
   },
 });
 
-const PLANNERS: Record<string, Planner> = {
+// The compiler checks that every maintenance workflow of the registry has its planner.
+const PLANNERS = {
   'patch-server': rollout('patch-server'),
   'upgrade-version': rollout('upgrade-version'),
   'deploy-service': {
@@ -37,9 +39,9 @@ const PLANNERS: Record<string, Planner> = {
       return { request: update, plan: (model, snapshot) => planUpdate(model, snapshot, update) };
     },
   },
-};
+} satisfies Record<MaintenanceWorkflow, Planner>;
 
-const workflowSchema = z.enum(['patch-server', 'upgrade-version', 'deploy-service', 'update-service']);
+const workflowSchema = z.enum(MAINTENANCE_WORKFLOWS as [MaintenanceWorkflow, ...MaintenanceWorkflow[]]);
 const inputSchema = z.discriminatedUnion('action', [
   z.strictObject({ action: z.literal('validate'), workflow: workflowSchema, request: z.unknown() }),
   z.strictObject({
@@ -61,8 +63,7 @@ const inputSchema = z.discriminatedUnion('action', [
  */
 export async function handler(event: unknown) {
   const input = parseInput(inputSchema, event, 'plan-workflow');
-  const parsed = PLANNERS[input.workflow]?.parse(input.request);
-  if (!parsed) throw new Error(`No planner for ${input.workflow}`);
+  const parsed = PLANNERS[input.workflow].parse(input.request);
   const model = await clusterModelFor(parsed.request.cluster);
   if (input.action === 'validate') return { request: parsed.request };
   return parsed.plan(model, input.snapshot as ClusterSnapshot);

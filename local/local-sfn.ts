@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { HANDLER_METADATA_KEY } from '../cdk/constructs/zerodown-function';
 import { PROJECT_ROOT } from '../cdk/paths';
+import { WORKFLOW_METADATA_KEY } from '../functions/domain/workflows';
 import { type AslDefinition, allStates, invokedFunctionArn, LAMBDA_INVOKE_RESOURCE, stateMachinesIn } from './asl';
 import { installPromiseWithResolvers } from './polyfills';
 import type { SynthesizedStack } from './synth';
@@ -80,7 +81,7 @@ export class LocalLambdaError extends Error {
 
 export interface LocalExecutionOptions {
   readonly stack: SynthesizedStack;
-  /** The state machine's logical id; may be omitted when the stack has exactly one. */
+  /** The workflow (`patch-server`) or the state machine's logical id; may be omitted when the stack has one. */
   readonly stateMachine?: string;
   readonly input: Json;
   /** Wait states and retry intervals last `timeScale` times their real duration. @default 0.01 */
@@ -220,12 +221,19 @@ function taskHandlers(
   return handlers;
 }
 
+/**
+ * The logical id of a state machine in a synthesized stack: named by its workflow (`patch-server`, found by the
+ * workflow metadata the construct writes), by its logical id or a prefix of it, or the only one in the stack.
+ */
 export function stateMachineLogicalId(stack: SynthesizedStack, requested?: string): string {
-  const ids = Object.entries(stack.template.Resources)
-    .filter(([, resource]) => resource.Type === 'AWS::StepFunctions::StateMachine')
-    .map(([id]) => id);
+  const machines = Object.entries(stack.template.Resources).filter(
+    ([, resource]) => resource.Type === 'AWS::StepFunctions::StateMachine',
+  );
+  const ids = machines.map(([id]) => id);
   if (requested) {
-    const match = ids.find((id) => id === requested || id.startsWith(requested));
+    const match =
+      machines.find(([, resource]) => resource.Metadata?.[WORKFLOW_METADATA_KEY] === requested)?.[0] ??
+      ids.find((id) => id === requested || id.startsWith(requested));
     if (!match) throw new Error(`No state machine ${requested} in ${stack.stackName}; have ${ids.join(', ')}`);
     return match;
   }

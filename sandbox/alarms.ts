@@ -1,4 +1,5 @@
 import { type CloudWatchClient, PutMetricAlarmCommand, SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
+import { isWorkflowName, WORKFLOW_METADATA_KEY, type WorkflowName } from '../functions/domain/workflows';
 import type { SynthesizedStack } from '../local/synth';
 import { resolveIntrinsics, resourcesOfType } from '../local/template';
 
@@ -20,6 +21,8 @@ export interface NodeAlarm {
 export interface AlarmRoute {
   readonly pattern: Record<string, unknown>;
   readonly stateMachineArn: string;
+  /** The workflow of the target state machine, from the metadata its construct writes. */
+  readonly workflow: WorkflowName | undefined;
   readonly inputPathsMap: Record<string, string>;
   readonly inputTemplate: string;
 }
@@ -46,16 +49,23 @@ export function nodeAlarmsOf(stack: SynthesizedStack): NodeAlarm[] {
 
 export function alarmRoutesOf(stack: SynthesizedStack): AlarmRoute[] {
   return resourcesOfType(stack.template, 'AWS::Events::Rule').flatMap(([, resource]) => {
+    const workflowOf = (target: unknown) => {
+      const logicalId = (target as { Arn?: { Ref?: string } }).Arn?.Ref;
+      const metadata = logicalId ? stack.template.Resources[logicalId]?.Metadata?.[WORKFLOW_METADATA_KEY] : undefined;
+      return typeof metadata === 'string' && isWorkflowName(metadata) ? metadata : undefined;
+    };
+    const targets = ((resource.Properties ?? {}).Targets ?? []) as unknown[];
     const properties = (resolveIntrinsics(stack.template, stack.env, (resource.Properties ?? {}) as Json) ?? {}) as {
       EventPattern?: Record<string, unknown>;
       Targets?: { Arn: string; InputTransformer?: { InputPathsMap?: Record<string, string>; InputTemplate: string } }[];
     };
-    return (properties.Targets ?? []).flatMap((target) =>
+    return (properties.Targets ?? []).flatMap((target, index) =>
       properties.EventPattern && target.InputTransformer
         ? [
             {
               pattern: properties.EventPattern,
               stateMachineArn: target.Arn,
+              workflow: workflowOf(targets[index]),
               inputPathsMap: target.InputTransformer.InputPathsMap ?? {},
               inputTemplate: target.InputTransformer.InputTemplate,
             },

@@ -6,6 +6,7 @@ import { SSMClient } from '@aws-sdk/client-ssm';
 import { drStackIdFor, stackIdFor } from '../cdk/app';
 import { PROJECT_ROOT } from '../cdk/paths';
 import type { ClusterModel } from '../functions/domain/cluster-model';
+import { WORKFLOWS, type WorkflowName } from '../functions/domain/workflows';
 import { buildLocalApp, localClusterModel } from '../local/local-app';
 import { freeLoopbackPort, type MotoServer, startMotoServer, stopProcess } from '../local/moto-server';
 import { DR_REGION, LOCAL_REGION } from '../local/settings';
@@ -46,16 +47,6 @@ export interface RunOptions {
   readonly workDir?: string;
 }
 
-const STATE_MACHINE_IDS: Record<string, string> = {
-  'patch-server': 'ClusterWorkflowsPatchServer',
-  'upgrade-version': 'ClusterWorkflowsUpgradeVersion',
-  'deploy-service': 'ClusterWorkflowsDeployService',
-  'update-service': 'ClusterWorkflowsUpdateService',
-  failover: 'ClusterWorkflowsFailover',
-  'region-failover': 'RegionFailover',
-};
-/** Workflows that run from the DR stack, in the DR region. */
-const DR_WORKFLOWS = new Set(['region-failover']);
 /** Generous: nodes boot in a few seconds, and starting their processes takes longer on a busy machine. */
 const READY_TIMEOUT_MS = 120_000;
 const PROGRESS_STATE_TYPES = new Set(['Task', 'Wait', 'Succeed', 'Fail']);
@@ -263,7 +254,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
 
     const executions: Promise<ExecutionReport>[] = [];
     const workflowContext = (onState?: (workflow: string, name: string, type: string) => void) => ({
-      stackFor: (workflow: string) => (DR_WORKFLOWS.has(workflow) ? drStack : stack),
+      stackFor: (workflow: WorkflowName) => (WORKFLOWS[workflow].stack === 'dr' ? drStack : stack),
       clusterName: spec.name,
       timeScale: scenario.timeScale,
       ...(options.signal ? { signal: options.signal } : {}),
@@ -301,9 +292,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
         timeline.detected(at.getTime());
         const event = alarmStateChangeEvent(alarm, 'ALARM', at, stack.env.region, stack.env.account);
         for (const route of routes.filter((candidate) => matchesPattern(candidate.pattern, event))) {
-          const workflow = Object.entries(STATE_MACHINE_IDS).find(([, id]) =>
-            route.stateMachineArn.split(':').at(-1)?.startsWith(id),
-          )?.[0];
+          const { workflow } = route;
           if (!workflow) continue;
           const input = transformInput(route, event) as Record<string, unknown>;
           progress(`[${clock()}s] start ${workflow} ${JSON.stringify(input)}`);
@@ -443,9 +432,9 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
  * calls, polls and state transitions).
  */
 async function runWorkflow(
-  step: { start: string; input: Record<string, unknown> },
+  step: { start: WorkflowName; input: Record<string, unknown> },
   context: {
-    stackFor: (workflow: string) => SynthesizedStack;
+    stackFor: (workflow: WorkflowName) => SynthesizedStack;
     clusterName: string;
     timeScale: number;
     signal?: AbortSignal;
@@ -458,10 +447,9 @@ async function runWorkflow(
   // Imported only when the run has set AWS_ENDPOINT_URL: the handlers' SDK clients read it when they are created.
   const { runLocally, definitionOf, stateMachineLogicalId } = await import('../local/local-sfn');
   const workflow = step.start;
-  const stateMachine = STATE_MACHINE_IDS[workflow];
   const stack = context.stackFor(workflow);
   const waits = new Set(
-    Object.entries(definitionOf(stack, stateMachineLogicalId(stack, stateMachine)).States)
+    Object.entries(definitionOf(stack, stateMachineLogicalId(stack, workflow)).States)
       .filter(([, state]) => state.Type === 'Wait')
       .map(([name]) => name),
   );
@@ -471,7 +459,7 @@ async function runWorkflow(
   const startedAt = new Date();
   const result = await runLocally({
     stack,
-    stateMachine,
+    stateMachine: workflow,
     input: { cluster: context.clusterName, ...step.input },
     timeScale: context.timeScale,
     ...(context.signal ? { signal: context.signal } : {}),

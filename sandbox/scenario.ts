@@ -2,26 +2,25 @@ import * as fs from 'node:fs';
 import * as z from 'zod/mini';
 import { ZeroDownError } from '../functions/domain/errors';
 import { FIELD_ISSUE_PARSING, toFieldIssues } from '../functions/domain/field-issues';
+import { WORKFLOW_NAMES, type WorkflowName } from '../functions/domain/workflows';
 
 /**
  * A sandbox scenario: the cluster to build, the load to send, what to start and break when, and what must hold at
  * the end. Times are in scenario seconds, the seconds AWS would take; the sandbox runs them `timeScale` times as fast.
  */
 
-export const WORKFLOWS = [
-  'patch-server',
-  'upgrade-version',
-  'deploy-service',
-  'update-service',
-  'region-failover',
-] as const;
+/** The workflows a scenario step starts; failover starts from the node alarms, as deployed. */
+export const STARTABLE_WORKFLOWS = WORKFLOW_NAMES.filter((name) => name !== 'failover') as [
+  WorkflowName,
+  ...WorkflowName[],
+];
 export const FAULTS = ['kill-node', 'fail-command', 'unhealthy', 'slow-boot'] as const;
 
 const seconds = z.number().check(z.minimum(0), z.maximum(3600));
 
 const startStep = z.strictObject({
   at: seconds,
-  start: z.enum(WORKFLOWS),
+  start: z.enum(STARTABLE_WORKFLOWS),
   input: z._default(z.record(z.string(), z.unknown()), {}),
 });
 const faultStep = z.strictObject({

@@ -1,11 +1,12 @@
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
+import type { WorkflowName } from '../functions/domain/workflows';
 import { waitForSync } from './fragments/file-sync';
 import { workflowFrame } from './fragments/frame';
 import { cluster, runCommandOn } from './fragments/node-steps';
 import type { WorkflowBuilder, WorkflowOperations, WorkflowTiming } from './workflow-builder';
 
-export const DEPLOY_SERVICE = 'deploy-service';
+export const DEPLOY_SERVICE = 'deploy-service' satisfies WorkflowName;
 
 /**
  * deploy-service: deploy a new service once, on the manager node; wait until file sync has carried it to every

@@ -1,11 +1,12 @@
 import { Duration } from 'aws-cdk-lib';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
+import type { WorkflowName } from '../functions/domain/workflows';
 import { cluster, rollbackPath, waitReady } from './fragments/node-steps';
 import { operationStep } from './fragments/operation-step';
 import { WorkflowBuilder, type WorkflowOperations, type WorkflowTiming } from './workflow-builder';
 
-export const FAILOVER = 'failover';
+export const FAILOVER = 'failover' satisfies WorkflowName;
 
 /** States that tools outside the state machine follow (the sandbox's failover timeline). */
 export const FAILOVER_STATES = {

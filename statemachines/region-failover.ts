@@ -2,10 +2,11 @@ import { Duration } from 'aws-cdk-lib';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
+import type { WorkflowName } from '../functions/domain/workflows';
 import { operationStep } from './fragments/operation-step';
 import { DEFAULT_TIMING, WorkflowBuilder, type WorkflowTiming } from './workflow-builder';
 
-export const REGION_FAILOVER = 'region-failover';
+export const REGION_FAILOVER = 'region-failover' satisfies WorkflowName;
 
 /** The functions of the DR stack, which run in the DR region so that a lost primary region cannot stop them. */
 export interface RegionOperations {

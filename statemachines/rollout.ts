@@ -1,11 +1,12 @@
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
+import type { RolloutWorkflow } from '../functions/domain/plans/rollout';
 import { workflowFrame } from './fragments/frame';
 import { cluster, retire, runCommandOn, shift, verifyUnderTraffic, waitReady } from './fragments/node-steps';
 import type { WorkflowBuilder, WorkflowOperations, WorkflowTiming } from './workflow-builder';
 
 export interface RolloutWording {
-  readonly workflow: 'patch-server' | 'upgrade-version';
+  readonly workflow: RolloutWorkflow;
   /** The per-node step: "Patch the passive node", "Upgrade the passive node". */
   readonly verb: string;
   /** What is checked while the command runs: "Check the patch of ...". */

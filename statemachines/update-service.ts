@@ -1,12 +1,13 @@
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
+import type { WorkflowName } from '../functions/domain/workflows';
 import { waitForSync } from './fragments/file-sync';
 import { workflowFrame } from './fragments/frame';
 import { cluster, retire, runCommandOn, shift, verifyUnderTraffic, waitReady } from './fragments/node-steps';
 import { operationStep } from './fragments/operation-step';
 import type { WorkflowBuilder, WorkflowOperations, WorkflowTiming } from './workflow-builder';
 
-export const UPDATE_SERVICE = 'update-service';
+export const UPDATE_SERVICE = 'update-service' satisfies WorkflowName;
 
 /**
  * update-service: a hotfix of a deployed service, changed on the manager node (the source of file sync) while the

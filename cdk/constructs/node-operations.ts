@@ -8,6 +8,7 @@ import { Construct } from 'constructs';
 import type { ClusterModel } from '../../functions/domain/cluster-model';
 import { membershipParameterName } from '../../functions/domain/membership';
 import { CLUSTER_TAG_KEY, ROLE_TAG_KEY, SLOT_TAG_KEY, SURGE_ROLE } from '../../functions/domain/tags';
+import { workflowNamePrefix } from '../../functions/domain/workflows';
 import { acknowledgeWildcardAction, acknowledgeWildcardResource } from '../nag';
 import { allow, allowTaggedLaunch, roleOf } from './launch-permissions';
 import { ZeroDownFunction } from './zerodown-function';
@@ -21,11 +22,6 @@ export interface NodeOperationsProps {
   readonly logRetention?: logs.RetentionDays;
   /** @default - as ZeroDownFunction */
   readonly removalPolicy?: RemovalPolicy;
-}
-
-/** State machine names of this cluster's workflows start with this, so the lock may stop only their executions. */
-export function workflowNamePrefix(clusterName: string): string {
-  return `zerodown-${clusterName}-`;
 }
 
 /**

@@ -2,12 +2,13 @@ import { Duration } from 'aws-cdk-lib';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { DEPLOY_SERVICE, deployServiceDefinition } from '../../statemachines/deploy-service';
-import { FAILOVER, failoverDefinition } from '../../statemachines/failover';
-import { PATCH_SERVER, type RolloutWording, rolloutDefinition, UPGRADE_VERSION } from '../../statemachines/rollout';
-import { UPDATE_SERVICE, updateServiceDefinition } from '../../statemachines/update-service';
+import { type ClusterWorkflow, WORKFLOWS } from '../../functions/domain/workflows';
+import { deployServiceDefinition } from '../../statemachines/deploy-service';
+import { failoverDefinition } from '../../statemachines/failover';
+import { PATCH_SERVER, rolloutDefinition, UPGRADE_VERSION } from '../../statemachines/rollout';
+import { updateServiceDefinition } from '../../statemachines/update-service';
 import { DEFAULT_TIMING, type WorkflowTiming } from '../../statemachines/workflow-builder';
-import { type NodeOperations, workflowNamePrefix } from './node-operations';
+import type { NodeOperations } from './node-operations';
 import { WorkflowStateMachine } from './workflow-state-machine';
 
 export interface WorkflowsProps {
@@ -24,6 +25,8 @@ export interface WorkflowsProps {
  * The cluster's workflows as Standard state machines named `zerodown-<cluster>-<workflow>`. Grant operators, the
  * CLI or a pipeline the right to run one with its `grantStartExecution`.
  */
+type Definition = (scope: Construct, options: { timing: WorkflowTiming; leaseSeconds: number }) => sfn.IChainable;
+
 export class Workflows extends Construct {
   public readonly patchServer: sfn.StateMachine;
   public readonly upgradeVersion: sfn.StateMachine;
@@ -31,6 +34,8 @@ export class Workflows extends Construct {
   public readonly updateService: sfn.StateMachine;
   /** Started by the node alarms; see NodeAlarms. */
   public readonly failover: sfn.StateMachine;
+  /** Every workflow's state machine, by workflow name. */
+  public readonly byName: Readonly<Record<ClusterWorkflow, sfn.StateMachine>>;
 
   constructor(scope: Construct, id: string, props: WorkflowsProps) {
     super(scope, id);
@@ -38,54 +43,38 @@ export class Workflows extends Construct {
     // The lease outlives any execution, so a running workflow never has to renew it.
     const leaseSeconds = timeout.toSeconds() + 600;
     const timing = props.timing ?? DEFAULT_TIMING;
+    const ops = props.operations;
+    // The compiler checks that every workflow of the cluster's stack in the registry has its definition here.
+    const definitions = {
+      'patch-server': (scope, options) => rolloutDefinition(scope, ops, { wording: PATCH_SERVER, ...options }),
+      'upgrade-version': (scope, options) => rolloutDefinition(scope, ops, { wording: UPGRADE_VERSION, ...options }),
+      'deploy-service': (scope, options) => deployServiceDefinition(scope, ops, options),
+      'update-service': (scope, options) => updateServiceDefinition(scope, ops, options),
+      failover: (scope, options) => failoverDefinition(scope, ops, options),
+    } satisfies Record<ClusterWorkflow, Definition>;
     // Each definition lives in its own scope: state names repeat between workflows, construct ids may not.
-    const machine = (
-      id: string,
-      workflow: string,
-      comment: string,
-      define: (scope: Construct, options: { timing: WorkflowTiming; leaseSeconds: number }) => sfn.IChainable,
-    ) =>
-      new WorkflowStateMachine(this, id, {
-        stateMachineName: `${workflowNamePrefix(props.clusterName)}${workflow}`,
-        comment: `zerodown ${props.clusterName}: ${comment}`,
-        definition: define(new Construct(this, `${id}Definition`), { timing, leaseSeconds }),
+    const machine = (workflow: ClusterWorkflow) => {
+      const { constructId } = WORKFLOWS[workflow];
+      return new WorkflowStateMachine(this, constructId, {
+        workflow,
+        clusterName: props.clusterName,
+        definition: definitions[workflow](new Construct(this, `${constructId}Definition`), { timing, leaseSeconds }),
         logGroup: props.logGroup,
         timeout,
-        lambdaFunctions: props.operations.all,
+        lambdaFunctions: ops.all,
       }).stateMachine;
-    const rollout =
-      (wording: RolloutWording) => (scope: Construct, options: { timing: WorkflowTiming; leaseSeconds: number }) =>
-        rolloutDefinition(scope, props.operations, { wording, ...options });
-
-    this.patchServer = machine(
-      'PatchServer',
-      PATCH_SERVER.workflow,
-      'patch every server with a restart, without downtime',
-      rollout(PATCH_SERVER),
-    );
-    this.upgradeVersion = machine(
-      'UpgradeVersion',
-      UPGRADE_VERSION.workflow,
-      'upgrade the product version, migrations first',
-      rollout(UPGRADE_VERSION),
-    );
-    this.deployService = machine(
-      'DeployService',
-      DEPLOY_SERVICE,
-      'deploy a new service on the manager and let file sync spread it',
-      (scope, options) => deployServiceDefinition(scope, props.operations, options),
-    );
-    this.updateService = machine(
-      'UpdateService',
-      UPDATE_SERVICE,
-      'hotfix a deployed service on the manager, then let file sync carry it to the workers',
-      (scope, options) => updateServiceDefinition(scope, props.operations, options),
-    );
-    this.failover = machine(
-      'Failover',
-      FAILOVER,
-      'move traffic off a lost node and restore redundancy with a replacement',
-      (scope, options) => failoverDefinition(scope, props.operations, options),
-    );
+    };
+    this.byName = {
+      'patch-server': machine('patch-server'),
+      'upgrade-version': machine('upgrade-version'),
+      'deploy-service': machine('deploy-service'),
+      'update-service': machine('update-service'),
+      failover: machine('failover'),
+    };
+    this.patchServer = this.byName['patch-server'];
+    this.upgradeVersion = this.byName['upgrade-version'];
+    this.deployService = this.byName['deploy-service'];
+    this.updateService = this.byName['update-service'];
+    this.failover = this.byName.failover;
   }
 }

@@ -12,10 +12,10 @@ import {
 import { drSiteOf } from '../../functions/domain/dr-site';
 import { membershipParameterName } from '../../functions/domain/membership';
 import { CLUSTER_TAG_KEY, DR_ROLE, ROLE_TAG_KEY } from '../../functions/domain/tags';
+import { WORKFLOWS } from '../../functions/domain/workflows';
 import { REGION_FAILOVER, regionFailoverDefinition } from '../../statemachines/region-failover';
 import { allow, allowTaggedLaunch } from '../constructs/launch-permissions';
 import { logEncryptionKey } from '../constructs/log-key';
-import { workflowNamePrefix } from '../constructs/node-operations';
 import { WorkflowStateMachine } from '../constructs/workflow-state-machine';
 import { ZeroDownFunction } from '../constructs/zerodown-function';
 
@@ -117,9 +117,9 @@ export class DrStack extends Stack {
       encryptionKey: key,
       removalPolicy: RemovalPolicy.RETAIN,
     });
-    this.regionFailover = new WorkflowStateMachine(this, 'RegionFailover', {
-      stateMachineName: `${workflowNamePrefix(model.name)}${REGION_FAILOVER}`,
-      comment: `zerodown ${model.name}: start the DR site, move DNS to it, drill it, or fail back`,
+    this.regionFailover = new WorkflowStateMachine(this, WORKFLOWS[REGION_FAILOVER].constructId, {
+      workflow: REGION_FAILOVER,
+      clusterName: model.name,
       definition: regionFailoverDefinition(this, { drNodes, routeDns }),
       logGroup,
       timeout: Duration.hours(2),

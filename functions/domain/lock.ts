@@ -1,4 +1,5 @@
 import { ClusterLockedError, LockLostError } from './errors';
+import { WORKFLOW_NAMES, WORKFLOWS } from './workflows';
 
 /**
  * The cluster lock's rules: who may take the lease, extend it, give it back, and take it over. One lock per cluster
@@ -9,8 +10,10 @@ import { ClusterLockedError, LockLostError } from './errors';
  * persistence layer of Powertools' idempotency utility is split.
  */
 
-/** Workflows that another workflow may never take the lock from. */
-export const NON_PREEMPTIBLE_WORKFLOWS: readonly string[] = ['failover', 'region-failover'];
+/** Workflows that another workflow may never take the lock from: the recovery workflows of the registry. */
+export const NON_PREEMPTIBLE_WORKFLOWS: readonly string[] = WORKFLOW_NAMES.filter(
+  (name) => WORKFLOWS[name].kind === 'recovery',
+);
 
 export interface LockHolder {
   readonly owner: string;

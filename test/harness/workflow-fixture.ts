@@ -20,7 +20,7 @@ import { TEST_CLUSTER_STACK } from './test-app';
  * describe block that calls useMoto(), useFaults() and useFakeNodes().
  */
 export function workflowFixture(options: {
-  /** The state machine's logical id prefix, such as `ClusterWorkflowsPatchServer`. */
+  /** The workflow, such as `patch-server`. */
   stateMachine: string;
   defaultInput: Record<string, unknown>;
   onCommand: (command: SentCommand, node: FakeNode) => string | undefined;

@@ -12,7 +12,7 @@ describe('deploy-service', () => {
   useFaults();
   useFakeNodes();
   const { prepare, run, expectCleanCluster, failureOf } = workflowFixture({
-    stateMachine: 'ClusterWorkflowsDeployService',
+    stateMachine: 'deploy-service',
     defaultInput: { artifact: ARTIFACT, service: 'orders-api' },
     onCommand: () => undefined,
   });

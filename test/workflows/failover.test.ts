@@ -23,7 +23,7 @@ describe('failover', () => {
   useFaults();
   useFakeNodes();
   const { stack, lockStore, prepare, run, weights, failureOf } = workflowFixture({
-    stateMachine: 'ClusterWorkflowsFailover',
+    stateMachine: 'failover',
     defaultInput: { slot: 'a', alarmName: 'zerodown-test-cluster-node-a-lost', detectedAt: DETECTED_AT },
     onCommand: () => undefined,
   });
@@ -148,7 +148,7 @@ describe('failover', () => {
 
     const patchExecution = await runLocally({
       stack: stack(),
-      stateMachine: 'ClusterWorkflowsPatchServer',
+      stateMachine: 'patch-server',
       executionName: patchName,
       input: { cluster: 'test-cluster', patchId: 'P42' },
       timeScale: 0.001,

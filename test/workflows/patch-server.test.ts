@@ -21,7 +21,7 @@ describe('patch-server', () => {
   useFakeNodes();
   // The patch document restarts the server on the patched version.
   const { lockStore, prepare, run, expectCleanCluster, failureOf } = workflowFixture({
-    stateMachine: 'ClusterWorkflowsPatchServer',
+    stateMachine: 'patch-server',
     defaultInput: { patchId: 'P42' },
     onCommand: (command, node) => {
       if (command.documentName === 'zerodown-test-patch') node.version = PATCHED;

@@ -69,7 +69,7 @@ describe('update-service', () => {
   useFakeNodes();
   const sync = new FileSyncSimulation();
   const fixture = workflowFixture({
-    stateMachine: 'ClusterWorkflowsUpdateService',
+    stateMachine: 'update-service',
     defaultInput: { artifact: HOTFIX, service: 'orders-api' },
     onCommand: (command, node) => sync.apply(command, node.instanceId),
   });

@@ -11,7 +11,7 @@ describe('upgrade-version', () => {
   useFakeNodes();
   // The migrate document reports the scripts it applied; the upgrade document installs and restarts the version.
   const { prepare, run, expectCleanCluster, failureOf } = workflowFixture({
-    stateMachine: 'ClusterWorkflowsUpgradeVersion',
+    stateMachine: 'upgrade-version',
     defaultInput: { version: '2.0.0' },
     onCommand: (command, node) => {
       if (command.documentName === 'zerodown-test-migrate') return MIGRATION_OUTPUT;

@@ -5,6 +5,7 @@ import { InputValidationError } from '../errors';
 import { clusterNameSchema } from '../field-issues';
 import { parseInput } from '../input';
 import type { ClusterSnapshot } from '../snapshot';
+import type { MaintenanceWorkflow } from '../workflows';
 import { planNode, requireCommands, requireHealthyNodes, requireWeightedTraffic, weightsOf } from './preconditions';
 import { planShift, type ShiftPlan, shiftOptionsSchema } from './shift-stages';
 
@@ -50,7 +51,7 @@ export const upgradeRequestSchema = z.strictObject({
 });
 export type UpgradeRequest = z.output<typeof upgradeRequestSchema>;
 
-export const ROLLOUT_WORKFLOWS = ['patch-server', 'upgrade-version'] as const;
+export const ROLLOUT_WORKFLOWS = ['patch-server', 'upgrade-version'] as const satisfies readonly MaintenanceWorkflow[];
 export type RolloutWorkflow = (typeof ROLLOUT_WORKFLOWS)[number];
 
 /** What a rollout does to each node, whichever workflow asked for it. */

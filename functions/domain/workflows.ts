@@ -1,0 +1,83 @@
+/**
+ * The registry of workflows: the one contract that the planner, the constructs, the sandbox, the CLI and the bench
+ * share. A workflow's name is its state machine's name suffix (`zerodown-<cluster>-<name>`), its execution input's
+ * `workflow` and its lock's `workflow`; nothing else spells it.
+ */
+
+export interface WorkflowSpec {
+  /** The id of its state machine's construct (under the cluster's workflows, or in the DR stack). */
+  readonly constructId: string;
+  /** Where its state machine lives: the cluster's stack, or the DR stack in the DR region. */
+  readonly stack: 'cluster' | 'dr';
+  /** Maintenance workflows plan before they touch anything, and failover may pre-empt them. */
+  readonly kind: 'maintenance' | 'recovery';
+  /** What it does, for the state machine's comment and an operator's help. */
+  readonly summary: string;
+}
+
+export const WORKFLOWS = {
+  'patch-server': {
+    constructId: 'PatchServer',
+    stack: 'cluster',
+    kind: 'maintenance',
+    summary: 'patch every server with a restart, without downtime',
+  },
+  'upgrade-version': {
+    constructId: 'UpgradeVersion',
+    stack: 'cluster',
+    kind: 'maintenance',
+    summary: 'upgrade the product version, migrations first',
+  },
+  'deploy-service': {
+    constructId: 'DeployService',
+    stack: 'cluster',
+    kind: 'maintenance',
+    summary: 'deploy a new service on the manager and let file sync spread it',
+  },
+  'update-service': {
+    constructId: 'UpdateService',
+    stack: 'cluster',
+    kind: 'maintenance',
+    summary: 'hotfix a deployed service on the manager, then let file sync carry it to the workers',
+  },
+  failover: {
+    constructId: 'Failover',
+    stack: 'cluster',
+    kind: 'recovery',
+    summary: 'move traffic off a lost node and restore redundancy with a replacement',
+  },
+  'region-failover': {
+    constructId: 'RegionFailover',
+    stack: 'dr',
+    kind: 'recovery',
+    summary: 'start the DR site, move DNS to it, drill it, or fail back',
+  },
+} as const satisfies Record<string, WorkflowSpec>;
+
+export type WorkflowName = keyof typeof WORKFLOWS;
+export type MaintenanceWorkflow = {
+  [K in WorkflowName]: (typeof WORKFLOWS)[K]['kind'] extends 'maintenance' ? K : never;
+}[WorkflowName];
+export type ClusterWorkflow = {
+  [K in WorkflowName]: (typeof WORKFLOWS)[K]['stack'] extends 'cluster' ? K : never;
+}[WorkflowName];
+
+export const WORKFLOW_NAMES = Object.keys(WORKFLOWS) as WorkflowName[];
+export const MAINTENANCE_WORKFLOWS = WORKFLOW_NAMES.filter(
+  (name): name is MaintenanceWorkflow => WORKFLOWS[name].kind === 'maintenance',
+);
+
+export function isWorkflowName(name: string): name is WorkflowName {
+  return Object.hasOwn(WORKFLOWS, name);
+}
+
+/**
+ * The name prefix of every state machine of a cluster, `zerodown-<cluster>-`, so the lock may stop only their
+ * executions.
+ */
+export function workflowNamePrefix(clusterName: string): string {
+  return `zerodown-${clusterName}-`;
+}
+
+/** The metadata key on a synthesized state machine that names its workflow, for tools that read templates. */
+export const WORKFLOW_METADATA_KEY = 'zerodown:workflow';
