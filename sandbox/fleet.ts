@@ -38,6 +38,8 @@ export interface SandboxNode {
 }
 
 const STOP_GRACE_MS = 5_000;
+/** Generous: on a loaded machine a node serving the load can take seconds to answer its status. */
+export const STATUS_TIMEOUT_MS = 10_000;
 const SERVER_ENTRY = path.join(__dirname, 'node', 'server.ts');
 
 export class Fleet {

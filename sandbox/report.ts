@@ -1,5 +1,6 @@
+import type { TrafficResult } from './data-plane';
 import type { FailureCause } from './failure-causes';
-import type { RequestRecord } from './load';
+import { type RequestRecord, summarize } from './load';
 import type { Scenario } from './scenario';
 
 /** The report of a sandbox run: the stable interface other tools read (see DESIGN.md §4). */
@@ -100,6 +101,51 @@ export interface SandboxReport {
   readonly durationSeconds: number;
   readonly timeScale: number;
   readonly expectations: readonly Expectation[];
+}
+
+/** The report of a run from what it recorded, with the scenario's expectations checked against it. */
+export function buildReport(run: {
+  readonly scenario: Scenario;
+  /** Date.now() when the run started. */
+  readonly started: number;
+  readonly executions: ExecutionReport[];
+  readonly traffic: TrafficResult;
+  /** The slot of each of the primary's target groups, by ARN. */
+  readonly slotOf: ReadonlyMap<string, string>;
+  readonly failover: SandboxReport['failover'];
+  readonly finalState: SandboxReport['finalState'];
+  readonly awsCalls: ReadonlyMap<string, number>;
+}): SandboxReport {
+  const { scenario, traffic, slotOf } = run;
+  const requests = summarize(traffic.records);
+  const report: SandboxReport = {
+    scenario: scenario.name,
+    executions: run.executions,
+    requests: {
+      total: requests.total,
+      ok: requests.ok,
+      failed: requests.failed,
+      failedByCause: requests.failedByCause,
+      failedUnderLoad: requests.failedUnderLoad,
+      byStatus: requests.byStatus,
+      failures: requests.failures,
+    },
+    requestsByNode: requests.byNode,
+    weights: traffic.weightChanges.map((change) => ({
+      at: Math.max(0, Math.round(((change.at - traffic.loadStartedAt) / 1000 / scenario.timeScale) * 100) / 100),
+      weights: Object.fromEntries(change.weights.map(([arn, weight]) => [slotOf.get(arn) ?? arn, weight])),
+    })),
+    ...(run.failover ? { failover: run.failover } : {}),
+    availability: requests.total === 0 ? 1 : requests.ok / requests.total,
+    minHealthyCapacityPercent: Math.round((traffic.minServing / traffic.baselineServing) * 100),
+    finalState: run.finalState,
+    awsCalls: Object.fromEntries(run.awsCalls),
+    stateTransitions: run.executions.reduce((sum, execution) => sum + execution.stateTransitions, 0),
+    durationSeconds: (Date.now() - run.started) / 1000,
+    timeScale: scenario.timeScale,
+    expectations: [],
+  };
+  return { ...report, expectations: evaluateExpectations(scenario, report) };
 }
 
 /** Checks the scenario's `expect` block against the run; the run fails when any does not hold. */

@@ -1,10 +1,11 @@
 import { Duration } from 'aws-cdk-lib';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
+import { ErrorName } from '../functions/domain/errors';
 import type { WorkflowName } from '../functions/domain/workflows';
 import { cluster, rollbackPath, waitReady } from './fragments/node-steps';
 import { operationStep } from './fragments/operation-step';
-import { WorkflowBuilder, type WorkflowOperations, type WorkflowTiming } from './workflow-builder';
+import { RAISE, WorkflowBuilder, type WorkflowOperations, type WorkflowTiming } from './workflow-builder';
 
 export const FAILOVER = 'failover' satisfies WorkflowName;
 
@@ -31,7 +32,7 @@ export function failoverDefinition(
   ops: WorkflowOperations,
   options: { timing?: WorkflowTiming; leaseSeconds: number },
 ): sfn.IChainable {
-  const b = new WorkflowBuilder(scope, ops, FAILOVER, options.timing);
+  const raising = new WorkflowBuilder(scope, ops, FAILOVER, RAISE, options.timing);
 
   const readAlarm = new sfn.Pass(scope, 'Read the alarm', { parameters: { 'request.$': '$' } });
   const confirm = operationStep(scope, 'Confirm the node loss', {
@@ -53,7 +54,7 @@ export function failoverDefinition(
       detail: { 'slot.$': '$.loss.slot', 'instanceId.$': '$.loss.instanceId', 'findings.$': '$.loss.findings' },
     },
     resultPath: '$.notified',
-  }).addCatch(noFailover, { errors: ['States.ALL'], resultPath: '$.notifyError' });
+  }).addCatch(noFailover, { errors: [sfn.Errors.ALL], resultPath: '$.notifyError' });
   reportBlip.next(noFailover);
 
   const alreadyOnIt = new sfn.Succeed(scope, 'Another failover is already on it');
@@ -67,7 +68,7 @@ export function failoverDefinition(
       leaseSeconds: options.leaseSeconds,
     },
     resultPath: '$.lock',
-  }).addCatch(alreadyOnIt, { errors: ['ClusterLockedError'], resultPath: '$.lockError' });
+  }).addCatch(alreadyOnIt, { errors: [ErrorName.ClusterLocked], resultPath: '$.lockError' });
 
   // A node that carries no traffic while a maintenance workflow holds the lock is that workflow's to restart and
   // verify: a patch restarts the node it took out of service, and its missed heartbeats are no loss.
@@ -84,7 +85,7 @@ export function failoverDefinition(
   );
 
   // From here on a failure leaves the traffic where it is safe, removes the replacement, releases and reports.
-  b.rollbackTo(rollbackPath(scope, b));
+  const b = raising.failingTo(rollbackPath(scope, raising));
 
   const move = b.step(
     'Move traffic to the survivors',
@@ -178,9 +179,9 @@ export function failoverDefinition(
       },
     },
     resultPath: '$.notified',
-  }).addCatch(succeeded, { errors: ['States.ALL'], resultPath: '$.notifyError' });
+  }).addCatch(succeeded, { errors: [sfn.Errors.ALL], resultPath: '$.notifyError' });
   // A report that cannot be sent must not undo a failover.
-  reportMove.addCatch(launch, { errors: ['States.ALL'], resultPath: '$.notifyError' });
+  reportMove.addCatch(launch, { errors: [sfn.Errors.ALL], resultPath: '$.notifyError' });
 
   return sfn.Chain.start(readAlarm)
     .next(confirm)
@@ -216,7 +217,7 @@ function retireLeftovers(b: WorkflowBuilder): sfn.Chain {
       payload: { ...cluster, 'instanceId.$': '$.leftover', action },
       resultPath: '$.leftoverRetire',
     });
-    step.addCatch(next, { errors: ['States.ALL'], resultPath: '$.leftoverError' });
+    step.addCatch(next, { errors: [sfn.Errors.ALL], resultPath: '$.leftoverError' });
     return step;
   };
   const retired = new sfn.Pass(b.scope, 'Leftover surge node dealt with');

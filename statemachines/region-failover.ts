@@ -2,9 +2,10 @@ import { Duration } from 'aws-cdk-lib';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
+import { ErrorName } from '../functions/domain/errors';
 import type { WorkflowName } from '../functions/domain/workflows';
 import { operationStep } from './fragments/operation-step';
-import { DEFAULT_TIMING, WorkflowBuilder, type WorkflowTiming } from './workflow-builder';
+import { DEFAULT_TIMING, RAISE, WorkflowBuilder, type WorkflowTiming } from './workflow-builder';
 
 export const REGION_FAILOVER = 'region-failover' satisfies WorkflowName;
 
@@ -37,7 +38,7 @@ export function regionFailoverDefinition(
   ops: RegionOperations,
   options: { timing?: WorkflowTiming } = {},
 ): sfn.IChainable {
-  const b = new WorkflowBuilder(scope, ops, REGION_FAILOVER, options.timing ?? DEFAULT_TIMING);
+  const raising = new WorkflowBuilder(scope, ops, REGION_FAILOVER, RAISE, options.timing ?? DEFAULT_TIMING);
   const step = (label: string, operation: lambda.IFunction, payload: Record<string, unknown>, resultPath: string) =>
     operationStep(scope, label, { operation, payload, resultPath, timeout: Duration.seconds(60) });
 
@@ -54,8 +55,8 @@ export function regionFailoverDefinition(
     { action: 'teardown', ...cluster, 'execution.$': '$$.Execution.Id' },
     '$.cleanup',
   );
-  cleanUp.addCatch(failed, { errors: ['States.ALL'], resultPath: '$.cleanupError' }).next(failed);
-  b.rollbackTo(cleanUp);
+  cleanUp.addCatch(failed, { errors: [sfn.Errors.ALL], resultPath: '$.cleanupError' }).next(failed);
+  const b = raising.failingTo(cleanUp);
 
   const launch = b.step(
     'Launch the DR nodes',
@@ -80,13 +81,13 @@ export function regionFailoverDefinition(
     resultPath: '$.ready',
     done: sfn.Condition.booleanEquals('$.ready.ready', true),
     timeoutSeconds: b.timing.readyTimeoutSeconds,
-    timeoutError: 'DrSiteNotReadyError',
+    timeoutError: ErrorName.DrSiteNotReady,
   });
 
   // DNS steps fail without tearing anything down: during an outage the ready DR site is what the operator needs.
   const leftAsIs = failWithCaughtError('Fail with the DR site left as it is');
   const failAsIs = (task: sfn.TaskStateBase) =>
-    task.addCatch(leftAsIs, { errors: ['States.ALL'], resultPath: '$.error' });
+    task.addCatch(leftAsIs, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
 
   const pointAtDr = step(
     'Point DNS at the DR region',
@@ -112,7 +113,7 @@ export function regionFailoverDefinition(
     '$.primary',
   );
   const primaryNotReady = new sfn.Fail(scope, 'Fail because the primary region does not serve', {
-    error: 'PrimaryNotServingError',
+    error: ErrorName.PrimaryNotServing,
     cause: 'The primary cluster has no healthy target in a weighted slot; DNS stays on the DR region',
   });
   const pointAtPrimary = step(
@@ -169,7 +170,7 @@ export function regionFailoverDefinition(
       .when(sfn.Condition.stringEquals('$.request.mode', 'drill'), idleSite)
       .otherwise(
         new sfn.Fail(scope, 'Fail because the mode is unknown', {
-          error: 'InputValidationError',
+          error: ErrorName.InputValidation,
           cause: 'mode must be "failover", "drill" or "failback"',
         }),
       ),
@@ -192,7 +193,7 @@ function tearDown(b: WorkflowBuilder<RegionOperations>, scopeOf: 'execution' | '
       resultPath: '$.teardown',
       done: sfn.Condition.booleanEquals('$.teardown.gone', true),
       timeoutSeconds: b.timing.readyTimeoutSeconds,
-      timeoutError: 'DrNodesNotRetiredError',
+      timeoutError: ErrorName.DrNodesNotRetired,
     })
     .next(next);
 }

@@ -146,7 +146,7 @@ function resumeSyncIfUnchanged(b: WorkflowBuilder, rollback: sfn.IChainable): sf
     },
     resultPath: '$.rollback.syncResume',
   });
-  resume.addCatch(rollback, { errors: ['States.ALL'], resultPath: '$.rollback.syncResumeError' }).next(rollback);
+  resume.addCatch(rollback, { errors: [sfn.Errors.ALL], resultPath: '$.rollback.syncResumeError' }).next(rollback);
   const unchanged = new sfn.Choice(b.scope, 'Is the manager node unchanged with sync paused?')
     .when(
       sfn.Condition.and(

@@ -2,6 +2,7 @@ import { Duration } from 'aws-cdk-lib';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
+import type { ErrorName } from '../functions/domain/errors';
 import { operationStep } from './fragments/operation-step';
 
 /** The Lambda functions the workflows call. */
@@ -37,26 +38,32 @@ export const DEFAULT_TIMING: WorkflowTiming = {
   commandTimeoutSeconds: 3600,
 };
 
-/** Where a step's failure goes: the rollback path once the lock is held; before that, out of the execution. */
-type FailureRoute = { readonly kind: 'rollback'; readonly target: sfn.IChainable } | { readonly kind: 'raise' };
+/**
+ * Where a step's failure goes: out of the execution (`raise`, before anything is touched), or into a rollback path
+ * (once the lock is held), with `$.error` and `$.failedStep` set.
+ */
+export type FailureRoute = { readonly kind: 'rollback'; readonly target: sfn.IChainable } | { readonly kind: 'raise' };
+
+export const RAISE: FailureRoute = { kind: 'raise' };
 
 /**
- * Builds workflow states from the node operations. Every step catches every error into the rollback path and records
- * which step failed, and every loop is bounded by an attempt or item count.
+ * Builds workflow states from the node operations. Every step catches every error into the builder's failure route
+ * and records which step failed, and every loop is bounded by an attempt or item count. The route is fixed when the
+ * builder is made: a builder for the steps under the lock comes from `failingTo`, so no step can be built without
+ * the route it needs.
  */
 export class WorkflowBuilder<Ops extends object = WorkflowOperations> {
-  private route: FailureRoute = { kind: 'raise' };
-
   constructor(
     readonly scope: Construct,
     readonly ops: Ops,
     readonly workflow: string,
+    readonly route: FailureRoute,
     readonly timing: WorkflowTiming = DEFAULT_TIMING,
   ) {}
 
-  /** From now on, failures of new steps go to `target` (with `$.error` and `$.failedStep` set). */
-  rollbackTo(target: sfn.IChainable): void {
-    this.route = { kind: 'rollback', target };
+  /** A builder for the same workflow whose steps fail into `target`. */
+  failingTo(target: sfn.IChainable): WorkflowBuilder<Ops> {
+    return new WorkflowBuilder(this.scope, this.ops, this.workflow, { kind: 'rollback', target }, this.timing);
   }
 
   /** A node operation as one named step. */
@@ -80,11 +87,11 @@ export class WorkflowBuilder<Ops extends object = WorkflowOperations> {
       resultPath: '$.failedStep',
     });
     note.next(this.route.target);
-    state.addCatch(note, { errors: ['States.ALL'], resultPath: '$.error' });
+    state.addCatch(note, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
   }
 
   /** Fails the current route with a named error, for loops that ran out of attempts. */
-  failure(label: string, error: string, cause: string): sfn.IChainable {
+  failure(label: string, error: ErrorName, cause: string): sfn.IChainable {
     if (this.route.kind === 'raise')
       return new sfn.Fail(this.scope, `Fail because ${label} took too long`, { error, cause });
     const recordError = new sfn.Pass(this.scope, `Timed out: ${label}`, {
@@ -151,7 +158,7 @@ export class WorkflowBuilder<Ops extends object = WorkflowOperations> {
     resultPath: string;
     done: sfn.Condition;
     timeoutSeconds: number;
-    timeoutError: string;
+    timeoutError: ErrorName;
   }): sfn.Chain {
     const { label } = options;
     const maxAttempts = Math.max(1, Math.ceil(options.timeoutSeconds / this.timing.pollIntervalSeconds));

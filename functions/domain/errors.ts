@@ -1,8 +1,43 @@
 /**
  * Named errors. In a state machine the error name is part of the API: the ASL catches `CapacityGuardError`
- * by name before any `States.ALL`. Names are string literals, not `constructor.name`, because the Lambda
- * bundles are minified and class names would not survive.
+ * by name before any `States.ALL`. Names are constants, not `constructor.name`, because the Lambda bundles are
+ * minified and class names would not survive.
  */
+/**
+ * Every error name a workflow can end with: the names the Lambdas throw (each class below takes its name from here)
+ * and the names the state machines raise themselves (a loop that ran out of attempts, a Fail state). The state
+ * machines catch and raise by these constants, so a rename reaches both sides. `States.*` names are Step Functions'
+ * own (`sfn.Errors`).
+ */
+export const ErrorName = {
+  ClusterModel: 'ClusterModelError',
+  ClusterNotFound: 'ClusterNotFoundError',
+  Configuration: 'ConfigurationError',
+  InputValidation: 'InputValidationError',
+  ClusterLocked: 'ClusterLockedError',
+  LockLost: 'LockLostError',
+  CommandFailed: 'CommandFailedError',
+  CommandTimedOut: 'CommandTimedOutError',
+  HealthCheckFailed: 'HealthCheckFailedError',
+  CapacityGuard: 'CapacityGuardError',
+  TrafficShift: 'TrafficShiftError',
+  NotASurgeNode: 'NotASurgeNodeError',
+  NodeLost: 'NodeLostError',
+  AlarmTriggered: 'AlarmTriggeredError',
+  ExposeConflict: 'ExposeConflictError',
+  DrSiteInUse: 'DrSiteInUseError',
+  // Raised by the state machines, not by a Lambda.
+  NodeNotReady: 'NodeNotReadyError',
+  NodeNotRetired: 'NodeNotRetiredError',
+  FileSyncTimeout: 'FileSyncTimeoutError',
+  DrSiteNotReady: 'DrSiteNotReadyError',
+  DrNodesNotRetired: 'DrNodesNotRetiredError',
+  PrimaryNotServing: 'PrimaryNotServingError',
+  // The error a failover stops a pre-empted maintenance execution with.
+  PreemptedByFailover: 'PreemptedByFailoverError',
+} as const;
+export type ErrorName = (typeof ErrorName)[keyof typeof ErrorName];
+
 export abstract class ZeroDownError extends Error {
   abstract override readonly name: string;
 }
@@ -28,12 +63,12 @@ abstract class InvalidFieldsError extends ZeroDownError {
 
 /** A cluster model that does not validate. */
 export class ClusterModelError extends InvalidFieldsError {
-  override readonly name = 'ClusterModelError';
+  override readonly name = ErrorName.ClusterModel;
 }
 
 /** No cluster model is stored under the name a workflow was started with. */
 export class ClusterNotFoundError extends ZeroDownError {
-  override readonly name = 'ClusterNotFoundError';
+  override readonly name = ErrorName.ClusterNotFound;
 
   constructor(
     readonly clusterName: string,
@@ -46,7 +81,7 @@ export class ClusterNotFoundError extends ZeroDownError {
 
 /** The deployment does not fit the request: a missing environment variable, or a cluster set up for another strategy. */
 export class ConfigurationError extends ZeroDownError {
-  override readonly name = 'ConfigurationError';
+  override readonly name = ErrorName.Configuration;
 }
 
 export function requireEnv(name: string, env: NodeJS.ProcessEnv = process.env): string {
@@ -59,12 +94,12 @@ export function requireEnv(name: string, env: NodeJS.ProcessEnv = process.env): 
 
 /** A handler's input does not validate. Raised before anything is touched. */
 export class InputValidationError extends InvalidFieldsError {
-  override readonly name = 'InputValidationError';
+  override readonly name = ErrorName.InputValidation;
 }
 
 /** Another workflow holds the cluster lock. */
 export class ClusterLockedError extends ZeroDownError {
-  override readonly name = 'ClusterLockedError';
+  override readonly name = ErrorName.ClusterLocked;
 
   constructor(
     readonly clusterName: string,
@@ -80,55 +115,55 @@ export class ClusterLockedError extends ZeroDownError {
 
 /** The caller no longer holds the lease it tried to renew: another workflow took it over. */
 export class LockLostError extends ZeroDownError {
-  override readonly name = 'LockLostError';
+  override readonly name = ErrorName.LockLost;
 }
 
 /** An SSM command failed on a node. The message carries the tail of its output. */
 export class CommandFailedError extends ZeroDownError {
-  override readonly name = 'CommandFailedError';
+  override readonly name = ErrorName.CommandFailed;
 }
 
 /** An SSM command did not finish within its timeout. */
 export class CommandTimedOutError extends ZeroDownError {
-  override readonly name = 'CommandTimedOutError';
+  override readonly name = ErrorName.CommandTimedOut;
 }
 
 /** A node failed one of the cluster's health checks. The message names the check. */
 export class HealthCheckFailedError extends ZeroDownError {
-  override readonly name = 'HealthCheckFailedError';
+  override readonly name = ErrorName.HealthCheckFailed;
 }
 
 /** Removing traffic would leave too little healthy serving capacity. */
 export class CapacityGuardError extends ZeroDownError {
-  override readonly name = 'CapacityGuardError';
+  override readonly name = ErrorName.CapacityGuard;
 }
 
 /** The listener did not read back the weights that were written. */
 export class TrafficShiftError extends ZeroDownError {
-  override readonly name = 'TrafficShiftError';
+  override readonly name = ErrorName.TrafficShift;
 }
 
 /** A retire request named an instance that is not a surge node of this cluster. */
 export class NotASurgeNodeError extends ZeroDownError {
-  override readonly name = 'NotASurgeNodeError';
+  override readonly name = ErrorName.NotASurgeNode;
 }
 
 /** A node a workflow depends on has gone (terminated or not found). */
 export class NodeLostError extends ZeroDownError {
-  override readonly name = 'NodeLostError';
+  override readonly name = ErrorName.NodeLost;
 }
 
 /** A CloudWatch alarm named by the workflow was in ALARM after a traffic step (or does not exist). */
 export class AlarmTriggeredError extends ZeroDownError {
-  override readonly name = 'AlarmTriggeredError';
+  override readonly name = ErrorName.AlarmTriggered;
 }
 
 /** The load balancer rule that would expose a service conflicts with a rule already there. */
 export class ExposeConflictError extends ZeroDownError {
-  override readonly name = 'ExposeConflictError';
+  override readonly name = ErrorName.ExposeConflict;
 }
 
 /** A drill found the DR site already running nodes of another execution (a real region failover, perhaps). */
 export class DrSiteInUseError extends ZeroDownError {
-  override readonly name = 'DrSiteInUseError';
+  override readonly name = ErrorName.DrSiteInUse;
 }

@@ -1,4 +1,4 @@
-import { ClusterLockedError, LockLostError } from './errors';
+import { ClusterLockedError, ErrorName, LockLostError } from './errors';
 import { WORKFLOW_NAMES, WORKFLOWS } from './workflows';
 
 /**
@@ -186,7 +186,7 @@ async function stopPreempted(stopper: ExecutionStopper, holder: LockHolder, requ
   if (!holder.preemptedOwner) return {};
   const stopped = await stopper.stop(
     holder.preemptedOwner,
-    'PreemptedByFailoverError',
+    ErrorName.PreemptedByFailover,
     `${request.workflow} execution ${request.owner} took over cluster "${request.cluster}"`,
   );
   return {

@@ -1,5 +1,6 @@
 import { Duration } from 'aws-cdk-lib';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { ErrorName } from '../../functions/domain/errors';
 import { SYNC_CHECK_INTERVAL_SECONDS } from '../../functions/domain/plans/deploy-service';
 import type { WorkflowBuilder } from '../workflow-builder';
 import { cluster, runCommandOn } from './node-steps';
@@ -28,7 +29,7 @@ export function waitForSync(b: WorkflowBuilder, options: { verify: boolean }): s
   const timeLeft = new sfn.Choice(scope, 'Is there sync time left?')
     .when(
       sfn.Condition.numberGreaterThanEqualsJsonPath('$.syncChecks.count', '$.plan.syncMaxChecks'),
-      b.failure(label, 'FileSyncTimeoutError', 'The smoke test never passed on the worker within the sync timeout'),
+      b.failure(label, ErrorName.FileSyncTimeout, 'The smoke test never passed on the worker within the sync timeout'),
     )
     .otherwise(pause);
   const check = runCommandOn(b, {

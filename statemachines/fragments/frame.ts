@@ -1,6 +1,12 @@
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
-import { DEFAULT_TIMING, WorkflowBuilder, type WorkflowOperations, type WorkflowTiming } from '../workflow-builder';
+import {
+  DEFAULT_TIMING,
+  RAISE,
+  WorkflowBuilder,
+  type WorkflowOperations,
+  type WorkflowTiming,
+} from '../workflow-builder';
 import { cluster, rollbackPath } from './node-steps';
 import { operationStep } from './operation-step';
 
@@ -32,7 +38,7 @@ export interface FrameOptions {
  */
 export function workflowFrame(scope: Construct, ops: WorkflowOperations, options: FrameOptions): sfn.IChainable {
   const { workflow } = options;
-  const b = new WorkflowBuilder(scope, ops, workflow, options.timing ?? DEFAULT_TIMING);
+  const raising = new WorkflowBuilder(scope, ops, workflow, RAISE, options.timing ?? DEFAULT_TIMING);
 
   const validate = operationStep(scope, 'Validate the request', {
     operation: ops.planWorkflow,
@@ -66,8 +72,9 @@ export function workflowFrame(scope: Construct, ops: WorkflowOperations, options
     resultPath: '$.lock',
   });
 
-  const rollback = rollbackPath(scope, b);
-  b.rollbackTo(options.beforeRollback ? options.beforeRollback(b, rollback) : rollback);
+  // Steps under the lock fail into the rollback path; the rollback's own steps carry on past their failures.
+  const rollback = rollbackPath(scope, raising);
+  const b = raising.failingTo(options.beforeRollback ? options.beforeRollback(raising, rollback) : rollback);
 
   const snapshot = b.step('Snapshot the cluster', ops.snapshotCluster, cluster, '$.snapshot');
   const plan = b.step(
@@ -94,7 +101,7 @@ export function workflowFrame(scope: Construct, ops: WorkflowOperations, options
       'execution.$': '$$.Execution.Id',
     },
     resultPath: '$.notified',
-  }).addCatch(succeeded, { errors: ['States.ALL'], resultPath: '$.notifyError' });
+  }).addCatch(succeeded, { errors: [sfn.Errors.ALL], resultPath: '$.notifyError' });
   const finish = release.next(report).next(succeeded);
 
   return sfn.Chain.start(validate)

@@ -1,6 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
+import { ErrorName } from '../../functions/domain/errors';
 import type { WorkflowBuilder } from '../workflow-builder';
 import { operationStep } from './operation-step';
 
@@ -25,7 +26,7 @@ export function waitReady(b: WorkflowBuilder, label: string, instanceIdPath: str
     resultPath: '$.ready',
     done: sfn.Condition.booleanEquals('$.ready.ready', true),
     timeoutSeconds: b.timing.readyTimeoutSeconds,
-    timeoutError: 'NodeNotReadyError',
+    timeoutError: ErrorName.NodeNotReady,
   });
 }
 
@@ -78,7 +79,7 @@ export function runCommandOn(
   });
   if (options.onCommandFailed) {
     poll.addCatch(options.onCommandFailed, {
-      errors: ['CommandFailedError'],
+      errors: [ErrorName.CommandFailed],
       resultPath: `${options.resultPath}Failure`,
     });
   }
@@ -90,7 +91,7 @@ export function runCommandOn(
       resultPath: options.resultPath,
       done: sfn.Condition.stringEquals(`${options.resultPath}.status`, 'Success'),
       timeoutSeconds: b.timing.commandTimeoutSeconds,
-      timeoutError: 'CommandTimedOutError',
+      timeoutError: ErrorName.CommandTimedOut,
     }),
   );
 }
@@ -168,7 +169,7 @@ export function retire(b: WorkflowBuilder): sfn.Chain {
     resultPath: '$.retire',
     done: sfn.Condition.booleanEquals('$.retire.terminated', true),
     timeoutSeconds: b.timing.readyTimeoutSeconds,
-    timeoutError: 'NodeNotRetiredError',
+    timeoutError: ErrorName.NodeNotRetired,
   });
   const kept = new sfn.Pass(b.scope, 'Keep the surge node for debugging');
   const done = new sfn.Pass(b.scope, 'The surge node is dealt with');
@@ -243,16 +244,16 @@ export function rollbackPath(scope: Construct, b: WorkflowBuilder): sfn.IChainab
   );
 
   describe.next(fail);
-  report.addCatch(describe, { errors: ['States.ALL'], resultPath: '$.rollback.reportError' }).next(describe);
-  release.addCatch(report, { errors: ['States.ALL'], resultPath: '$.rollback.lockError' }).next(report);
+  report.addCatch(describe, { errors: [sfn.Errors.ALL], resultPath: '$.rollback.reportError' }).next(describe);
+  release.addCatch(report, { errors: [sfn.Errors.ALL], resultPath: '$.rollback.lockError' }).next(report);
   // A surge node that still has traffic (the weights could not be restored) is left running, not cut off.
-  terminate.addCatch(release, { errors: ['States.ALL'], resultPath: '$.rollback.terminateError' }).next(release);
-  deregister.addCatch(release, { errors: ['States.ALL'], resultPath: '$.rollback.deregisterError' }).next(terminate);
+  terminate.addCatch(release, { errors: [sfn.Errors.ALL], resultPath: '$.rollback.terminateError' }).next(release);
+  deregister.addCatch(release, { errors: [sfn.Errors.ALL], resultPath: '$.rollback.deregisterError' }).next(terminate);
   const surgeLaunched = new sfn.Choice(scope, 'Was a surge node launched?')
     .when(sfn.Condition.isPresent('$.surge.instanceId'), deregister)
     .otherwise(release);
   restore
-    .addCatch(surgeLaunched, { errors: ['States.ALL'], resultPath: '$.rollback.weightsError' })
+    .addCatch(surgeLaunched, { errors: [sfn.Errors.ALL], resultPath: '$.rollback.weightsError' })
     .next(surgeLaunched);
   return new sfn.Choice(scope, 'Is there a plan to roll back?')
     .when(sfn.Condition.isPresent('$.plan.weights'), restore)

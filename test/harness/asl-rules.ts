@@ -1,7 +1,8 @@
+import { ErrorName } from '../../functions/domain/errors';
 import { type AslDefinition, type AslState, allStates } from '../../local/asl';
 
 /**
- * The rules every zerodown state machine must pass (DESIGN.md §3), checked over the synthesized ASL. Each rule
+ * The rules every zerodown state machine must pass (docs/architecture.md), checked over the synthesized ASL. Each rule
  * returns the violations it found, each naming the state.
  */
 export interface AslRule {
@@ -239,6 +240,23 @@ export const uniqueStateNames: AslRule = {
   },
 };
 
+const KNOWN_ERROR_NAMES: ReadonlySet<string> = new Set(Object.values(ErrorName));
+
+export const knownErrorNames: AslRule = {
+  id: 'known-error-names',
+  description:
+    'Every error a Catch names or a Fail state raises is a Step Functions error (States.*) or one of ErrorName, ' +
+    'the constants the Lambdas throw by: a misspelt name would never match.',
+  check: (definition) =>
+    allStates(definition).flatMap(({ name, state }) => {
+      const caught = (state.Catch ?? []).flatMap((catcher) => catcher.ErrorEquals);
+      const raised = state.Type === 'Fail' && typeof state.Error === 'string' ? [state.Error] : [];
+      return [...caught, ...raised]
+        .filter((error) => !error.startsWith('States.') && !KNOWN_ERROR_NAMES.has(error))
+        .map((error) => `state "${name}" names the unknown error "${error}"`);
+    }),
+};
+
 export const WORKFLOW_RULES: readonly AslRule[] = [
   stateMachineTimeout,
   taskTimeouts,
@@ -250,6 +268,7 @@ export const WORKFLOW_RULES: readonly AslRule[] = [
   stateNameLength,
   uniqueStateNames,
   positiveTypeTests,
+  knownErrorNames,
 ];
 
 export function checkWorkflowRules(definition: AslDefinition, rules = WORKFLOW_RULES): string[] {

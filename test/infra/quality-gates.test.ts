@@ -6,9 +6,10 @@ import { App, Stack, Validations } from 'aws-cdk-lib';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { PROJECT_ROOT } from '../../cdk/paths';
+import { WORKFLOW_METADATA_KEY } from '../../functions/domain/workflows';
 import { stateMachinesIn } from '../../local/asl';
 import { cfnLintCommand } from '../../local/python-tools';
-import { checkWorkflowRules } from '../harness/asl-rules';
+import { checkWorkflowRules, knownErrorNames, WORKFLOW_RULES } from '../harness/asl-rules';
 import { synthesizedApp } from '../harness/synth';
 
 const app = synthesizedApp();
@@ -16,6 +17,10 @@ const stateMachines = app.stacks.flatMap((stack) =>
   stateMachinesIn(stack.template, stack.env).map((machine) => ({
     ...machine,
     name: `${stack.stackName}/${machine.logicalId}`,
+    // The harness's probe raises errors of its own; the zerodown workflows raise only ErrorName's.
+    rules: stack.template.Resources[machine.logicalId]?.Metadata?.[WORKFLOW_METADATA_KEY]
+      ? WORKFLOW_RULES
+      : WORKFLOW_RULES.filter((rule) => rule !== knownErrorNames),
   })),
 );
 
@@ -81,7 +86,7 @@ describe('state machine definitions', () => {
   it.each(stateMachines.map((machine) => [machine.name, machine]))(
     '%s follows the workflow rules',
     (_name, machine) => {
-      expect(checkWorkflowRules(machine.definition)).toEqual([]);
+      expect(checkWorkflowRules(machine.definition, machine.rules)).toEqual([]);
     },
   );
 });

@@ -5,6 +5,7 @@ import {
   catchAfterLock,
   checkWorkflowRules,
   hasFailState,
+  knownErrorNames,
   positiveTypeTests,
   readableStateNames,
   stateMachineTimeout,
@@ -60,7 +61,7 @@ function compliant(): AslDefinition {
         Next: 'Workflow failed',
         Catch: [{ ErrorEquals: ['States.ALL'], Next: 'Workflow failed' }],
       },
-      'Workflow failed': { Type: 'Fail', Error: 'WorkflowFailedError' },
+      'Workflow failed': { Type: 'Fail', Error: 'HealthCheckFailedError' },
     },
   } as unknown as AslDefinition;
 }
@@ -146,6 +147,26 @@ describe('workflow ASL rules', () => {
     const violations = rule.check(definition);
     expect(violations).toHaveLength(1);
     expect(violations[0]).toMatch(message);
+  });
+
+  it('known-error-names reports a misspelt error in a Catch and in a Fail state', () => {
+    const definition = compliant();
+    const misspelt: AslDefinition = {
+      ...definition,
+      States: {
+        ...definition.States,
+        'Poll command': task('Is the command done?', {
+          Catch: [{ ErrorEquals: ['CommandFailed'], Next: 'Roll back' }],
+        }),
+        'Fail the workflow': { Type: 'Fail', Error: 'HealthCheckError' },
+      },
+    };
+
+    expect(knownErrorNames.check(definition)).toEqual([]);
+    expect(knownErrorNames.check(misspelt)).toEqual([
+      'state "Poll command" names the unknown error "CommandFailed"',
+      'state "Fail the workflow" names the unknown error "HealthCheckError"',
+    ]);
   });
 
   it('unique-state-names reports a name used in a Map body and at the top level', () => {

@@ -1,0 +1,74 @@
+import type { ClusterModel } from '../functions/domain/cluster-model';
+import type { SandboxAgent } from './agent';
+import type { DataPlane } from './data-plane';
+import type { Fleet } from './fleet';
+import type { ScenarioStep } from './scenario';
+
+/** The fault steps of a scenario, and where they strike: nodes, commands, health checks, boots. */
+
+export type FaultStep = Extract<ScenarioStep, { fault: string }>;
+
+export interface FaultTargets {
+  readonly model: ClusterModel;
+  readonly fleet: Fleet;
+  readonly agent: SandboxAgent;
+  readonly plane: DataPlane;
+  readonly log: (line: string) => void;
+  /** A `kill-node` fault is about to stop the instance's node. */
+  readonly nodeKilled: (instanceId: string) => void;
+}
+
+export class FaultInjector {
+  /** Faults that strike the first time a workflow started by a step enters the named state; each strikes once. */
+  private readonly atState: (FaultStep & { atState: string })[];
+
+  constructor(
+    steps: readonly ScenarioStep[],
+    private readonly targets: FaultTargets,
+  ) {
+    this.atState = steps.filter(
+      (step): step is FaultStep & { atState: string } => 'fault' in step && step.atState !== undefined,
+    );
+  }
+
+  /** A workflow started by a step entered a state: the faults waiting for that state strike. */
+  stateEntered(name: string): void {
+    for (const fault of this.atState.filter((candidate) => candidate.atState === name)) {
+      this.atState.splice(this.atState.indexOf(fault), 1);
+      this.apply(fault);
+    }
+  }
+
+  apply(step: FaultStep): void {
+    const { model, fleet, agent, plane, log } = this.targets;
+    const target = resolveTarget(step.target, model, fleet);
+    log(`fault ${step.fault} on ${step.target} (${target ?? 'no such node'})`);
+    switch (step.fault) {
+      case 'kill-node':
+        if (target) {
+          this.targets.nodeKilled(target);
+          void fleet.stop([target]);
+        }
+        break;
+      case 'fail-command': {
+        const documentName = step.command
+          ? model.commands[step.command as keyof ClusterModel['commands']]?.documentName
+          : undefined;
+        agent.failNext({ ...(documentName ? { documentName } : {}), ...(target ? { instanceId: target } : {}) });
+        break;
+      }
+      case 'unhealthy':
+        if (target) void plane.call('forceUnhealthy', target).catch(() => undefined);
+        break;
+      case 'slow-boot':
+        fleet.slowBoot(5);
+        break;
+    }
+  }
+}
+
+function resolveTarget(target: string, model: ClusterModel, fleet: Fleet): string | undefined {
+  if (target.startsWith('i-')) return target;
+  if (target === 'surge') return [...fleet.nodes.values()].find((node) => node.role === 'surge')?.instanceId;
+  return model.nodes.find((node) => node.role === target)?.instanceId;
+}

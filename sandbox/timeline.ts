@@ -1,0 +1,84 @@
+import { FAILOVER_STATES } from '../statemachines/failover';
+import type { TrafficResult } from './data-plane';
+import type { ExecutionReport, SandboxReport } from './report';
+
+/**
+ * When a killed node died, when its alarm fired, when the load balancer stopped sending the node's target group
+ * traffic (read from the data plane's record of the weights it applied), when failover began to launch a replacement,
+ * and when it restored redundancy. Reported in scenario seconds since the load started, the time AWS would take: real
+ * time divided by the time scale.
+ */
+export class FailoverTimeline {
+  lastDeathAt: number | undefined;
+  private death: { at: number; targetGroup: string | undefined } | undefined;
+  private detectedAt: number | undefined;
+  private replacementLaunchedAt: number | undefined;
+  private redundancyRestoredAt: number | undefined;
+
+  died(at: number, targetGroup: string | undefined): void {
+    this.lastDeathAt = at;
+    this.death ??= { at, targetGroup };
+  }
+
+  detected(at: number): void {
+    this.detectedAt ??= at;
+  }
+
+  /** A workflow an alarm started entered a state: failover may be launching the replacement. */
+  alarmWorkflowEntered(state: string): void {
+    if (state === FAILOVER_STATES.launchReplacement) this.replacementLaunchedAt ??= Date.now();
+  }
+
+  /** A workflow an alarm started ended. A failover that found the node under maintenance restored nothing. */
+  alarmWorkflowEnded(report: ExecutionReport): void {
+    const replaced = report.states.some((state) => state.name === FAILOVER_STATES.adoptReplacement);
+    if (report.status === 'SUCCEEDED' && replaced) this.redundancyRestoredAt ??= Date.now();
+  }
+
+  report(options: {
+    detectionFloorSeconds: number;
+    timeScale: number;
+    traffic: TrafficResult;
+  }): SandboxReport['failover'] {
+    const { death } = this;
+    if (!death) return undefined;
+    const { traffic, timeScale } = options;
+    const seconds = (at: number | undefined) =>
+      at === undefined ? null : Math.round(((at - traffic.loadStartedAt) / 1000 / timeScale) * 100) / 100;
+    const weightAt = (change: TrafficResult['weightChanges'][number] | undefined) =>
+      new Map(change?.weights ?? []).get(death.targetGroup ?? '') ?? 0;
+    const atDeath = traffic.weightChanges.filter((change) => change.at <= death.at).at(-1);
+    // A node that carried no traffic leaves nothing to restore.
+    const trafficRestoredAtMs =
+      weightAt(atDeath) > 0
+        ? traffic.weightChanges.find((change) => change.at > death.at && weightAt(change) === 0)?.at
+        : death.at;
+    const diedAt = seconds(death.at) ?? 0;
+    const trafficRestoredAt = seconds(trafficRestoredAtMs);
+    const detectedAt = seconds(this.detectedAt);
+    const windowEnd = trafficRestoredAtMs ?? Number.POSITIVE_INFINITY;
+    const failed = traffic.records.filter((record) => record.status < 200 || record.status >= 500);
+    // A request belongs to the window if it ended after the death and was sent before the traffic moved.
+    const outside = failed.filter((record) => {
+      const sent = traffic.loadStartedAt + record.at;
+      return sent + record.latencyMs < death.at || sent > windowEnd;
+    });
+    return {
+      diedAt,
+      detectedAt,
+      trafficRestoredAt,
+      replacementLaunchedAt: seconds(this.replacementLaunchedAt),
+      redundancyRestoredAt: seconds(this.redundancyRestoredAt),
+      detectionFloorSeconds: options.detectionFloorSeconds,
+      detectionSeconds: detectedAt === null ? null : Math.round((detectedAt - diedAt) * 100) / 100,
+      orchestrationSeconds:
+        detectedAt === null || trafficRestoredAt === null
+          ? null
+          : Math.round((trafficRestoredAt - detectedAt) * 100) / 100,
+      rtoSeconds: trafficRestoredAt === null ? null : Math.round((trafficRestoredAt - diedAt) * 100) / 100,
+      failedRequests: failed.length,
+      failedOutsideWindow: outside.length,
+      firstFailedOutsideWindow: outside.slice(0, 5),
+    };
+  }
+}

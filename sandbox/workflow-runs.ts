@@ -1,0 +1,159 @@
+import { WORKFLOWS, type WorkflowName } from '../functions/domain/workflows';
+import { definitionOf, prepareStack, runLocally, stateMachineLogicalId } from '../local/local-sfn';
+import type { SynthesizedStack } from '../local/synth';
+import type { SandboxCluster } from './cluster';
+import type { DataPlane } from './data-plane';
+import type { ExecutionReport } from './report';
+import type { RunContext } from './run-context';
+
+/** A workflow to start and its input, from a scenario step or from an alarm's rule. */
+export interface WorkflowStart {
+  readonly start: WorkflowName;
+  readonly input: Record<string, unknown>;
+}
+
+interface WorkflowContext {
+  readonly stackFor: (workflow: WorkflowName) => SynthesizedStack;
+  readonly clusterName: string;
+  readonly timeScale: number;
+  readonly signal: AbortSignal | undefined;
+  /** Date.now() when the sandbox run started; state times count from there. */
+  readonly runStarted: number;
+  readonly onState: (workflow: string, name: string, type: string) => void;
+}
+
+/** What a caller follows of one workflow: the states it enters, and its report when it ends. */
+export interface WorkflowHooks {
+  readonly onState?: (name: string) => void;
+  readonly onEnd?: (report: ExecutionReport) => void;
+}
+
+const PROGRESS_STATE_TYPES = new Set(['Task', 'Wait', 'Succeed', 'Fail']);
+
+/**
+ * Gets the cluster's stacks ready before the load starts, as the deployed engine is always up: a workflow, an alarm's
+ * included, starts at once, and loading a handler's sources (seconds on a busy machine) never counts as a workflow's
+ * time.
+ */
+export function prepareWorkflows(cluster: SandboxCluster): void {
+  for (const ready of cluster.drSite ? [cluster.stack, cluster.drStack] : [cluster.stack]) prepareStack(ready);
+}
+
+/**
+ * The workflows of a run, started by its steps and by alarms, with a line of progress at each state an operator
+ * follows: the listener's weights, where DNS points, the healthy serving capacity and the requests so far.
+ */
+export class WorkflowRuns {
+  private readonly executions: Promise<ExecutionReport>[] = [];
+
+  constructor(
+    private readonly run: RunContext,
+    private readonly cluster: SandboxCluster,
+    private readonly plane: DataPlane,
+    /** Target groups serving with a healthy target when the load started. */
+    private readonly baselineServing: number,
+  ) {}
+
+  start(step: WorkflowStart, trigger: ExecutionReport['trigger'], hooks: WorkflowHooks = {}): void {
+    const { run, cluster } = this;
+    run.log(`start ${step.start} ${JSON.stringify(step.input)}`);
+    const context: WorkflowContext = {
+      stackFor: (workflow) => (WORKFLOWS[workflow].stack === 'dr' ? cluster.drStack : cluster.stack),
+      clusterName: cluster.name,
+      timeScale: run.scenario.timeScale,
+      signal: run.signal,
+      runStarted: run.started,
+      onState: (workflow, name, type) => {
+        hooks.onState?.(name);
+        // The loops' bookkeeping (Pass and Choice states) would drown the steps an operator follows.
+        if (PROGRESS_STATE_TYPES.has(type)) run.log(this.describeProgress(workflow, name));
+      },
+    };
+    const { onEnd } = hooks;
+    const execution = runWorkflow(step, context, trigger);
+    this.executions.push(
+      onEnd
+        ? execution.then((report) => {
+            onEnd(report);
+            return report;
+          })
+        : execution,
+    );
+  }
+
+  /** Waits for every workflow started so far: their reports, and whether none started while they ran. */
+  async ended(): Promise<{ reports: ExecutionReport[]; noneStarted: boolean }> {
+    const reports = await Promise.all([...this.executions]);
+    return { reports, noneStarted: reports.length === this.executions.length };
+  }
+
+  private describeProgress(workflow: string, state: string): string {
+    const view = this.plane.view();
+    const weights = view.weights.map(([arn, weight]) => `${this.cluster.slotOf.get(arn) ?? arn}=${weight}`).join(' ');
+    const dns = view.dns === null ? '' : ` | DNS → ${view.dns === 'dr' ? 'DR' : 'primary'}`;
+    return (
+      `${workflow} › ${state} | ${weights}${dns} | healthy serving ${view.servingHealthy}/${this.baselineServing} | ` +
+      `requests ${view.ok} ok, ${view.failed} failed`
+    );
+  }
+}
+
+/**
+ * Runs one workflow of the scenario with the real handlers, and reports it: status, states entered, and its time
+ * split into waiting on the world (Wait states: drains, bakes, the pauses between polls) and orchestration (Lambda
+ * calls, polls and state transitions).
+ */
+async function runWorkflow(
+  step: WorkflowStart,
+  context: WorkflowContext,
+  trigger: ExecutionReport['trigger'],
+): Promise<ExecutionReport> {
+  const workflow = step.start;
+  const stack = context.stackFor(workflow);
+  const waits = new Set(
+    Object.entries(definitionOf(stack, stateMachineLogicalId(stack, workflow)).States)
+      .filter(([, state]) => state.Type === 'Wait')
+      .map(([name]) => name),
+  );
+  const states: { name: string; at: number }[] = [];
+  let waitingMs = 0;
+  let waitEnteredAt = 0;
+  const startedAt = new Date();
+  const result = await runLocally({
+    stack,
+    stateMachine: workflow,
+    input: { cluster: context.clusterName, ...step.input },
+    timeScale: context.timeScale,
+    ...(context.signal ? { signal: context.signal } : {}),
+    onEvent: (event) => {
+      if ('state' in event && waits.has(event.state.name)) {
+        if (event.type === 'StateEntered') waitEnteredAt = Date.now();
+        if (event.type === 'StateExited') waitingMs += Date.now() - waitEnteredAt;
+      }
+      if (event.type !== 'StateEntered') return;
+      states.push({ name: event.state.name, at: Date.now() - context.runStarted });
+      context.onState(workflow, event.state.name, event.state.type);
+    },
+  });
+  return {
+    workflow,
+    trigger,
+    status: result.status,
+    durationSeconds: result.durationMs / 1000,
+    waitingSeconds: waitingMs / 1000,
+    orchestrationSeconds: (result.durationMs - waitingMs) / 1000,
+    ...(result.error ? { error: result.error } : {}),
+    ...(result.cause ? { cause: result.cause } : {}),
+    ...rtoOf(result.output, context.timeScale),
+    startedAt: startedAt.toISOString(),
+    endedAt: new Date().toISOString(),
+    stateTransitions: result.stateTransitions,
+    states,
+  };
+}
+
+/** A workflow that reports an RTO (region failover, drill) measures it in real seconds; the report gives AWS's. */
+function rtoOf(output: unknown, timeScale: number): { rtoSeconds?: number } {
+  const measured = (output as { rtoSeconds?: unknown } | undefined)?.rtoSeconds;
+  return typeof measured === 'number' ? { rtoSeconds: Math.round((measured / timeScale) * 100) / 100 } : {};
+}
