@@ -1,9 +1,12 @@
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
+import type { DeployPlan } from '../functions/domain/plans/deploy-service';
+import { STEPS } from '../functions/domain/plans/steps';
 import type { WorkflowName } from '../functions/domain/workflows';
 import { waitForSync } from './fragments/file-sync';
 import { workflowFrame } from './fragments/frame';
 import { cluster, runCommandOn } from './fragments/node-steps';
+import { planPath } from './fragments/plan-path';
 import type { WorkflowBuilder, WorkflowOperations, WorkflowTiming } from './workflow-builder';
 
 export const DEPLOY_SERVICE = 'deploy-service' satisfies WorkflowName;
@@ -30,47 +33,47 @@ export function deployServiceDefinition(
 
 function deploySteps(b: WorkflowBuilder, finish: sfn.IChainable): sfn.IChainable {
   const deploy = runCommandOn(b, {
-    label: 'Deploy the service on the manager node',
+    label: STEPS.deployOnManager,
     noun: 'deployment on the manager node',
-    kindPath: '$.plan.deploy.kind',
-    inputPath: '$.plan.deploy.input',
-    instanceIdPath: '$.plan.manager.instanceId',
+    kindPath: planPath<DeployPlan>('deploy', 'kind'),
+    inputPath: planPath<DeployPlan>('deploy', 'input'),
+    instanceIdPath: planPath<DeployPlan>('manager', 'instanceId'),
     resultPath: '$.deployment',
   });
   const smokeTestAll = runCommandOn(b, {
-    label: 'Smoke-test every node',
+    label: STEPS.smokeTestEveryNode,
     noun: 'smoke test of every node',
-    kindPath: '$.plan.smokeTest.kind',
-    inputPath: '$.plan.smokeTest.input',
-    instanceIdsPath: '$.plan.allInstanceIds',
+    kindPath: planPath<DeployPlan>('smokeTest', 'kind'),
+    inputPath: planPath<DeployPlan>('smokeTest', 'input'),
+    instanceIdsPath: planPath<DeployPlan>('allInstanceIds'),
     resultPath: '$.smokeTest',
   });
   const expose = runCommandOn(b, {
-    label: 'Expose the service',
+    label: STEPS.expose,
     noun: 'exposure of the service',
-    kindPath: '$.plan.expose.kind',
-    inputPath: '$.plan.expose.input',
-    instanceIdPath: '$.plan.manager.instanceId',
+    kindPath: planPath<DeployPlan>('expose', 'kind'),
+    inputPath: planPath<DeployPlan>('expose', 'input'),
+    instanceIdPath: planPath<DeployPlan>('manager', 'instanceId'),
     resultPath: '$.exposed',
   });
   const exposeRule = b.step(
-    'Expose the service on the load balancer',
+    STEPS.exposeRule,
     b.ops.exposeService,
     {
       ...cluster,
-      'service.$': '$.plan.exposeRule.service',
-      'pathPatterns.$': '$.plan.exposeRule.pathPatterns',
-      'hostHeaders.$': '$.plan.exposeRule.hostHeaders',
-      'priority.$': '$.plan.exposeRule.priority',
+      'service.$': planPath<DeployPlan>('exposeRule', 'service'),
+      'pathPatterns.$': planPath<DeployPlan>('exposeRule', 'pathPatterns'),
+      'hostHeaders.$': planPath<DeployPlan>('exposeRule', 'hostHeaders'),
+      'priority.$': planPath<DeployPlan>('exposeRule', 'priority'),
     },
     '$.exposedRule',
   );
   const ruleIfAsked = new sfn.Choice(b.scope, 'Expose the service on the load balancer?')
     // Not(IsNull) rather than IsNull=false: the local runner gets the `false` form of type tests wrong.
-    .when(sfn.Condition.not(sfn.Condition.isNull('$.plan.exposeRule')), exposeRule.next(finish))
+    .when(sfn.Condition.not(sfn.Condition.isNull(planPath<DeployPlan>('exposeRule'))), exposeRule.next(finish))
     .otherwise(finish);
   const exposeIfAsked = new sfn.Choice(b.scope, 'Expose the service?')
-    .when(sfn.Condition.not(sfn.Condition.isNull('$.plan.expose')), expose.next(ruleIfAsked))
+    .when(sfn.Condition.not(sfn.Condition.isNull(planPath<DeployPlan>('expose'))), expose.next(ruleIfAsked))
     .otherwise(ruleIfAsked);
 
   return sfn.Chain.start(deploy)

@@ -1,8 +1,10 @@
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
-import type { RolloutWorkflow } from '../functions/domain/plans/rollout';
+import type { RolloutPlan, RolloutWorkflow } from '../functions/domain/plans/rollout';
+import { STEPS } from '../functions/domain/plans/steps';
 import { workflowFrame } from './fragments/frame';
 import { cluster, retire, runCommandOn, shift, verifyUnderTraffic, waitReady } from './fragments/node-steps';
+import { planPath } from './fragments/plan-path';
 import type { WorkflowBuilder, WorkflowOperations, WorkflowTiming } from './workflow-builder';
 
 export interface RolloutWording {
@@ -52,15 +54,15 @@ function rolloutSteps(b: WorkflowBuilder, wording: RolloutWording, finish: sfn.I
   const retireThenFinish = retire(b).next(finish);
 
   const change = (label: string, instanceIdPath: string) => changeNode(b, wording, label, instanceIdPath);
-  const activePassive = sfn.Chain.start(change('the passive node', '$.plan.first.instanceId'))
-    .next(shift(b, 'Shift traffic to the patched node', '$.plan.shifts.toFirst'))
-    .next(verifyUnderTraffic(b, 'the patched node', '$.plan.first.instanceId'))
-    .next(change('the other node', '$.plan.second.instanceId'))
+  const activePassive = sfn.Chain.start(change('the passive node', planPath<RolloutPlan>('first', 'instanceId')))
+    .next(shift(b, STEPS.shiftToPatched, planPath<RolloutPlan>('shifts', 'toFirst')))
+    .next(verifyUnderTraffic(b, 'the patched node', planPath<RolloutPlan>('first', 'instanceId')))
+    .next(change('the other node', planPath<RolloutPlan>('second', 'instanceId')))
     .next(
       new sfn.Choice(scope, 'Shift traffic back?')
         .when(
           sfn.Condition.booleanEquals('$.request.shiftBack', true),
-          shift(b, 'Shift traffic back', '$.plan.shifts.back').next(retireThenFinish),
+          shift(b, STEPS.shiftBack, planPath<RolloutPlan>('shifts', 'back')).next(retireThenFinish),
         )
         .otherwise(retireThenFinish),
     );
@@ -72,7 +74,7 @@ function rolloutSteps(b: WorkflowBuilder, wording: RolloutWording, finish: sfn.I
   takeOut.next(change('the node in turn', '$.item.node.instanceId')).next(returned);
   const rotate = b.forEachInOrder({
     label: `${wording.noun} every node in turn`,
-    itemsPath: '$.plan.rotation',
+    itemsPath: planPath<RolloutPlan>('rotation'),
     itemPath: '$.item',
     loopPath: '$.rotationLoop',
     body: takeOut,
@@ -80,19 +82,19 @@ function rolloutSteps(b: WorkflowBuilder, wording: RolloutWording, finish: sfn.I
   });
   const activeActive = sfn.Chain.start(
     b.step(
-      'Verify the surge node',
+      STEPS.verifySurge,
       ops.verifyNode,
       { ...cluster, 'instanceId.$': '$.surge.instanceId', expectedVersion: null },
       '$.verified',
     ),
   )
-    .next(shift(b, 'Put the surge node into service', '$.plan.shifts.surgeIn'))
+    .next(shift(b, STEPS.surgeIn, planPath<RolloutPlan>('shifts', 'surgeIn')))
     .next(rotate)
-    .next(shift(b, 'Take the surge node out of service', '$.plan.shifts.surgeOut'))
+    .next(shift(b, STEPS.surgeOut, planPath<RolloutPlan>('shifts', 'surgeOut')))
     .next(retireThenFinish);
 
   const byTopology = new sfn.Choice(scope, 'Which topology?')
-    .when(sfn.Condition.stringEquals('$.plan.topology', 'active-active'), activeActive)
+    .when(sfn.Condition.stringEquals(planPath<RolloutPlan>('topology'), 'active-active'), activeActive)
     .otherwise(activePassive);
   return launch.next(surgeReady).next(migrations(b)).next(byTopology);
 }
@@ -101,18 +103,18 @@ function rolloutSteps(b: WorkflowBuilder, wording: RolloutWording, finish: sfn.I
 function migrations(b: WorkflowBuilder): sfn.Chain {
   const done = new sfn.Pass(b.scope, 'Migrations are dealt with');
   const run = runCommandOn(b, {
-    label: 'Run the database migrations',
+    label: STEPS.runMigrations,
     noun: 'migrations',
-    kindPath: '$.plan.migration.kind',
-    inputPath: '$.plan.migration.input',
-    instanceIdPath: '$.plan.migrationNode.instanceId',
+    kindPath: planPath<RolloutPlan>('migration', 'kind'),
+    inputPath: planPath<RolloutPlan>('migration', 'input'),
+    instanceIdPath: planPath<RolloutPlan>('migrationNode', 'instanceId'),
     // Kept in the execution's result: the migration output is the record of what changed in the database.
     resultPath: '$.migration',
   });
   return sfn.Chain.custom(
     new sfn.Choice(b.scope, 'Any migrations to run?')
       // Not(IsNull) rather than IsNull=false: the local runner gets the `false` form of type tests wrong.
-      .when(sfn.Condition.not(sfn.Condition.isNull('$.plan.migration')), run.next(done))
+      .when(sfn.Condition.not(sfn.Condition.isNull(planPath<RolloutPlan>('migration'))), run.next(done))
       .otherwise(done),
     [done],
     done,
@@ -124,14 +126,14 @@ function changeNode(b: WorkflowBuilder, wording: RolloutWording, label: string, 
   const verify = b.step(
     `Verify ${label}`,
     b.ops.verifyNode,
-    { ...cluster, 'instanceId.$': instanceIdPath, 'expectedVersion.$': '$.plan.expectedVersion' },
+    { ...cluster, 'instanceId.$': instanceIdPath, 'expectedVersion.$': planPath<RolloutPlan>('expectedVersion') },
     '$.verified',
   );
   return runCommandOn(b, {
     label: `${wording.verb} ${label}`,
     noun: `${wording.noun} of ${label}`,
-    kindPath: '$.plan.command.kind',
-    inputPath: '$.plan.command.input',
+    kindPath: planPath<RolloutPlan>('command', 'kind'),
+    inputPath: planPath<RolloutPlan>('command', 'input'),
     instanceIdPath,
     resultPath: '$.commandStatus',
   })

@@ -1,10 +1,13 @@
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
+import { STEPS } from '../functions/domain/plans/steps';
+import type { UpdatePlan } from '../functions/domain/plans/update-service';
 import type { WorkflowName } from '../functions/domain/workflows';
 import { waitForSync } from './fragments/file-sync';
 import { workflowFrame } from './fragments/frame';
 import { cluster, retire, runCommandOn, shift, verifyUnderTraffic, waitReady } from './fragments/node-steps';
 import { operationStep } from './fragments/operation-step';
+import { planPath } from './fragments/plan-path';
 import type { WorkflowBuilder, WorkflowOperations, WorkflowTiming } from './workflow-builder';
 
 export const UPDATE_SERVICE = 'update-service' satisfies WorkflowName;
@@ -48,7 +51,7 @@ function updateSteps(b: WorkflowBuilder, finish: sfn.IChainable): sfn.IChainable
     '$.surge',
   );
   const verifySurge = b.step(
-    'Verify the surge node',
+    STEPS.verifySurge,
     ops.verifyNode,
     { ...cluster, 'instanceId.$': '$.surge.instanceId', expectedVersion: null },
     '$.verified',
@@ -59,14 +62,14 @@ function updateSteps(b: WorkflowBuilder, finish: sfn.IChainable): sfn.IChainable
       noun,
       kindPath: `${commandPath}.kind`,
       inputPath: `${commandPath}.input`,
-      instanceIdPath: '$.plan.changed.instanceId',
+      instanceIdPath: planPath<UpdatePlan>('changed', 'instanceId'),
       resultPath,
     });
 
   const verifyChanged = b.step(
-    'Verify the updated manager node',
+    STEPS.verifyUpdatedManager,
     ops.verifyNode,
-    { ...cluster, 'instanceId.$': '$.plan.changed.instanceId', expectedVersion: null },
+    { ...cluster, 'instanceId.$': planPath<UpdatePlan>('changed', 'instanceId'), expectedVersion: null },
     '$.verified',
   );
 
@@ -74,29 +77,35 @@ function updateSteps(b: WorkflowBuilder, finish: sfn.IChainable): sfn.IChainable
     .next(waitReady(b, 'the surge node', '$.surge.instanceId', false))
     .next(verifySurge)
     .next(syncState(b, 'File sync may be paused from here', { paused: true, changed: false }))
-    .next(command('Pause file sync on the manager node', 'pause of file sync', '$.plan.syncPause', '$.syncPause'))
-    .next(shiftIfPlanned(b, 'Take the manager node out of service', '$.plan.shifts.changedOut'))
-    .next(rollBackTo(b, 'On failure keep the manager node out of service', '$.plan.weights.changedOut'))
+    .next(command(STEPS.pauseSync, 'pause of file sync', planPath<UpdatePlan>('syncPause'), '$.syncPause'))
+    .next(shiftIfPlanned(b, STEPS.managerOut, planPath<UpdatePlan>('shifts', 'changedOut')))
+    .next(
+      rollBackTo(b, 'On failure keep the manager node out of service', planPath<UpdatePlan>('weights', 'changedOut')),
+    )
     .next(syncState(b, 'The manager node changes from here', { paused: true, changed: true }))
+    .next(command(STEPS.deployHotfix, 'deployment on the manager node', planPath<UpdatePlan>('deploy'), '$.deployment'))
     .next(
       command(
-        'Deploy the hotfix on the manager node',
-        'deployment on the manager node',
-        '$.plan.deploy',
-        '$.deployment',
+        STEPS.smokeTestManager,
+        'smoke test of the manager node',
+        planPath<UpdatePlan>('smokeTest'),
+        '$.smokeTest',
       ),
     )
-    .next(command('Smoke-test the manager node', 'smoke test of the manager node', '$.plan.smokeTest', '$.smokeTest'))
     .next(verifyChanged)
-    .next(shift(b, 'Shift traffic to the updated manager node', '$.plan.shifts.toChanged'))
-    .next(verifyUnderTraffic(b, 'the updated manager node', '$.plan.changed.instanceId'))
-    .next(rollBackTo(b, 'On failure keep traffic on the updated manager node', '$.plan.weights.changedServing'))
+    .next(shift(b, STEPS.shiftToUpdated, planPath<UpdatePlan>('shifts', 'toChanged')))
+    .next(verifyUnderTraffic(b, 'the updated manager node', planPath<UpdatePlan>('changed', 'instanceId')))
     .next(
-      command('Resume file sync on the manager node', 'resumption of file sync', '$.plan.syncResume', '$.syncResume'),
+      rollBackTo(
+        b,
+        'On failure keep traffic on the updated manager node',
+        planPath<UpdatePlan>('weights', 'changedServing'),
+      ),
     )
+    .next(command(STEPS.resumeSync, 'resumption of file sync', planPath<UpdatePlan>('syncResume'), '$.syncResume'))
     .next(syncState(b, 'File sync runs again', { paused: false, changed: true }))
     .next(waitForSync(b, { verify: true }))
-    .next(shiftIfPlanned(b, 'Rebalance the traffic', '$.plan.shifts.rebalance'))
+    .next(shiftIfPlanned(b, STEPS.rebalance, planPath<UpdatePlan>('shifts', 'rebalance')))
     .next(retire(b))
     .next(finish);
 }
@@ -124,11 +133,11 @@ function rollBackTo(b: WorkflowBuilder, label: string, weightsPath: string): sfn
   return new sfn.Pass(b.scope, label, {
     parameters: {
       'initial.$': weightsPath,
-      'snapshot.$': '$.plan.weights.snapshot',
-      'changedOut.$': '$.plan.weights.changedOut',
-      'changedServing.$': '$.plan.weights.changedServing',
+      'snapshot.$': planPath<UpdatePlan>('weights', 'snapshot'),
+      'changedOut.$': planPath<UpdatePlan>('weights', 'changedOut'),
+      'changedServing.$': planPath<UpdatePlan>('weights', 'changedServing'),
     },
-    resultPath: '$.plan.weights',
+    resultPath: planPath<UpdatePlan>('weights'),
   });
 }
 
@@ -139,9 +148,9 @@ function resumeSyncIfUnchanged(b: WorkflowBuilder, rollback: sfn.IChainable): sf
     payload: {
       action: 'send',
       ...cluster,
-      'kind.$': '$.plan.syncResume.kind',
+      'kind.$': planPath<UpdatePlan>('syncResume', 'kind'),
       'instanceIds.$': 'States.Array($.plan.changed.instanceId)',
-      'input.$': '$.plan.syncResume.input',
+      'input.$': planPath<UpdatePlan>('syncResume', 'input'),
       'idempotencyKey.$': "States.Format('{}#rollback-sync-resume', $$.Execution.Id)",
     },
     resultPath: '$.rollback.syncResume',

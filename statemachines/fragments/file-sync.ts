@@ -4,6 +4,7 @@ import { ErrorName } from '../../functions/domain/errors';
 import { SYNC_CHECK_INTERVAL_SECONDS } from '../../functions/domain/plans/deploy-service';
 import type { WorkflowBuilder } from '../workflow-builder';
 import { cluster, runCommandOn } from './node-steps';
+import { planPath } from './plan-path';
 
 /**
  * For each worker, runs the service's smoke test until it passes: a failure means file sync has not delivered the
@@ -28,15 +29,15 @@ export function waitForSync(b: WorkflowBuilder, options: { verify: boolean }): s
   const label = 'Wait until file sync reaches the worker';
   const timeLeft = new sfn.Choice(scope, 'Is there sync time left?')
     .when(
-      sfn.Condition.numberGreaterThanEqualsJsonPath('$.syncChecks.count', '$.plan.syncMaxChecks'),
+      sfn.Condition.numberGreaterThanEqualsJsonPath('$.syncChecks.count', planPath('syncMaxChecks')),
       b.failure(label, ErrorName.FileSyncTimeout, 'The smoke test never passed on the worker within the sync timeout'),
     )
     .otherwise(pause);
   const check = runCommandOn(b, {
     label: 'Smoke-test the worker',
     noun: 'smoke test of the worker',
-    kindPath: '$.plan.smokeTest.kind',
-    inputPath: '$.plan.smokeTest.input',
+    kindPath: planPath('smokeTest', 'kind'),
+    inputPath: planPath('smokeTest', 'input'),
     instanceIdPath: '$.worker.instanceId',
     resultPath: '$.syncCheck',
     attemptPath: '$.syncChecks.count',
@@ -59,7 +60,7 @@ export function waitForSync(b: WorkflowBuilder, options: { verify: boolean }): s
   }
   return b.forEachInOrder({
     label: 'wait for file sync on every worker',
-    itemsPath: '$.plan.workers',
+    itemsPath: planPath('workers'),
     itemPath: '$.worker',
     loopPath: '$.workerLoop',
     body: sfn.Chain.start(start).next(check),

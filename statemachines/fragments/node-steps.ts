@@ -4,6 +4,7 @@ import type { Construct } from 'constructs';
 import { ErrorName } from '../../functions/domain/errors';
 import type { WorkflowBuilder } from '../workflow-builder';
 import { operationStep } from './operation-step';
+import { planPath } from './plan-path';
 
 /** Every operation names the cluster, which the validated request carries. */
 export const cluster = { 'cluster.$': '$.request.cluster' };
@@ -16,7 +17,7 @@ export function waitReady(b: WorkflowBuilder, label: string, instanceIdPath: str
     {
       ...cluster,
       'instanceId.$': instanceIdPath,
-      ...(withVersion ? { 'expectedVersion.$': '$.plan.expectedVersion' } : { expectedVersion: null }),
+      ...(withVersion ? { 'expectedVersion.$': planPath('expectedVersion') } : { expectedVersion: null }),
     },
     '$.ready',
   );
@@ -101,7 +102,7 @@ export function verifyUnderTraffic(b: WorkflowBuilder, label: string, instanceId
   return b.step(
     `Verify ${label} under traffic`,
     b.ops.verifyNode,
-    { ...cluster, 'instanceId.$': instanceIdPath, 'expectedVersion.$': '$.plan.expectedVersion' },
+    { ...cluster, 'instanceId.$': instanceIdPath, 'expectedVersion.$': planPath('expectedVersion') },
     '$.verified',
   );
 }
@@ -116,7 +117,7 @@ export function shift(b: WorkflowBuilder, label: string, shiftPath: string): sfn
   const setWeights = b.step(
     label,
     b.ops.shiftTraffic,
-    { ...cluster, 'weights.$': '$.stage.weights', 'baselineServing.$': '$.plan.baselineServing' },
+    { ...cluster, 'weights.$': '$.stage.weights', 'baselineServing.$': planPath('baselineServing') },
     '$.shift',
     Duration.seconds(90),
   );
@@ -239,7 +240,7 @@ export function rollbackPath(scope: Construct, b: WorkflowBuilder): sfn.IChainab
     'Roll back: restore the snapshot weights',
     ops.shiftTraffic,
     // Measured against the snapshot's serving nodes, not today's: a half-done gradual shift serves from both.
-    { ...cluster, 'weights.$': '$.plan.weights.initial', 'baselineServing.$': '$.plan.baselineServing' },
+    { ...cluster, 'weights.$': planPath('weights', 'initial'), 'baselineServing.$': planPath('baselineServing') },
     'weights',
   );
 
@@ -256,6 +257,6 @@ export function rollbackPath(scope: Construct, b: WorkflowBuilder): sfn.IChainab
     .addCatch(surgeLaunched, { errors: [sfn.Errors.ALL], resultPath: '$.rollback.weightsError' })
     .next(surgeLaunched);
   return new sfn.Choice(scope, 'Is there a plan to roll back?')
-    .when(sfn.Condition.isPresent('$.plan.weights'), restore)
+    .when(sfn.Condition.isPresent(planPath('weights')), restore)
     .otherwise(surgeLaunched);
 }

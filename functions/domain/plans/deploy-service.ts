@@ -5,6 +5,7 @@ import { clusterNameSchema } from '../field-issues';
 import type { ClusterSnapshot } from '../snapshot';
 import { requireCommands, weightsOf } from './preconditions';
 import type { PlanNode, PlanStep } from './rollout';
+import { STEPS } from './steps';
 
 /**
  * deploy-service: a new service goes to the manager node only; file sync carries it to the workers, where it is
@@ -130,7 +131,7 @@ export function planDeploy(model: ClusterModel, snapshot: ClusterSnapshot, reque
     baselineServing: serving,
     steps: [
       {
-        step: 'Deploy the service on the manager node',
+        step: STEPS.deployOnManager,
         action: `SSM ${model.commands.deploy?.documentName} ${request.artifact}`,
         instanceId: manager.instanceId,
         predictedServing: serving,
@@ -142,14 +143,14 @@ export function planDeploy(model: ClusterModel, snapshot: ClusterSnapshot, reque
         predictedServing: serving,
       })),
       {
-        step: 'Smoke-test every node',
+        step: STEPS.smokeTestEveryNode,
         action: `SSM ${model.commands.smokeTest?.documentName}`,
         predictedServing: serving,
       },
       ...(expose
         ? [
             {
-              step: 'Expose the service',
+              step: STEPS.expose,
               action: `SSM ${model.commands.expose?.documentName}`,
               predictedServing: serving,
             },
@@ -158,7 +159,7 @@ export function planDeploy(model: ClusterModel, snapshot: ClusterSnapshot, reque
       ...(request.exposeRule
         ? [
             {
-              step: 'Expose the service on the load balancer',
+              step: STEPS.exposeRule,
               action: `CreateRule on the listener at priority ${request.exposeRule.priority}: ${[
                 ...request.exposeRule.pathPatterns,
                 ...request.exposeRule.hostHeaders,

@@ -8,6 +8,7 @@ import type { ClusterSnapshot } from '../snapshot';
 import type { MaintenanceWorkflow } from '../workflows';
 import { planNode, requireCommands, requireHealthyNodes, requireWeightedTraffic, weightsOf } from './preconditions';
 import { planShift, type ShiftPlan, shiftOptionsSchema } from './shift-stages';
+import { STEPS } from './steps';
 
 /**
  * The rollout plan of patch-server and upgrade-version: which node changes first, the weights of every shift, and the healthy serving capacity
@@ -201,7 +202,7 @@ export function planRollout(model: ClusterModel, snapshot: ClusterSnapshot, requ
     request.migration
       ? [
           {
-            step: 'Run the database migrations',
+            step: STEPS.runMigrations,
             action: `SSM ${model.commands[request.migration.kind]?.documentName} on ${node.instanceId}`,
             instanceId: node.instanceId,
             predictedServing: serving,
@@ -263,16 +264,16 @@ export function planRollout(model: ClusterModel, snapshot: ClusterSnapshot, requ
         ...surgeSteps(1),
         ...migrationSteps(first, 1),
         ...changeSteps('the passive node', first, 1),
-        { step: 'Shift traffic to the patched node', action: 'ModifyListener', weights: toFirst, predictedServing: 1 },
+        { step: STEPS.shiftToPatched, action: 'ModifyListener', weights: toFirst, predictedServing: 1 },
         {
-          step: 'Verify the patched node under traffic',
+          step: STEPS.verifyPatchedUnderTraffic,
           action: 'HTTP checks and target health',
           instanceId: first.instanceId,
           predictedServing: 1,
         },
         ...changeSteps('the other node', second, 1),
         ...(request.shiftBack
-          ? [{ step: 'Shift traffic back', action: 'ModifyListener', weights: final, predictedServing: 1 }]
+          ? [{ step: STEPS.shiftBack, action: 'ModifyListener', weights: final, predictedServing: 1 }]
           : []),
         ...retireSteps(1),
       ],
@@ -306,9 +307,9 @@ export function planRollout(model: ClusterModel, snapshot: ClusterSnapshot, requ
     steps: [
       ...surgeSteps(baseline),
       ...(rotation[0] ? migrationSteps(rotation[0].node, baseline) : []),
-      { step: 'Verify the surge node', action: 'HTTP checks and target health', predictedServing: baseline },
+      { step: STEPS.verifySurge, action: 'HTTP checks and target health', predictedServing: baseline },
       {
-        step: 'Put the surge node into service',
+        step: STEPS.surgeIn,
         action: 'ModifyListener',
         weights: surgeIn,
         predictedServing: baseline + 1,
@@ -335,7 +336,7 @@ export function planRollout(model: ClusterModel, snapshot: ClusterSnapshot, requ
         },
       ]),
       {
-        step: 'Take the surge node out of service',
+        step: STEPS.surgeOut,
         action: 'ModifyListener, then drain',
         weights: surgeOut,
         predictedServing: baseline,

@@ -8,6 +8,7 @@ import { deployRequestSchema, SYNC_CHECK_INTERVAL_SECONDS } from './deploy-servi
 import { planNode, requireCommands, requireHealthyNodes, requireWeightedTraffic, weightsOf } from './preconditions';
 import type { PlanNode, PlanStep } from './rollout';
 import { planShift, type ShiftPlan, shiftOptionsSchema, type Weights } from './shift-stages';
+import { STEPS } from './steps';
 
 /**
  * update-service: a hotfix of a deployed service. It is deployed on the manager node, because file sync makes the
@@ -130,9 +131,9 @@ export function planUpdate(model: ClusterModel, snapshot: ClusterSnapshot, reque
       action: 'poll instance, SSM agent, target and HTTP checks',
       predictedServing: baseline,
     },
-    { step: 'Verify the surge node', action: 'HTTP checks and target health', predictedServing: baseline },
+    { step: STEPS.verifySurge, action: 'HTTP checks and target health', predictedServing: baseline },
     {
-      step: 'Pause file sync on the manager node',
+      step: STEPS.pauseSync,
       action: document('syncPause'),
       instanceId: manager.instanceId,
       predictedServing: baseline,
@@ -140,7 +141,7 @@ export function planUpdate(model: ClusterModel, snapshot: ClusterSnapshot, reque
     ...(managerServes
       ? [
           {
-            step: 'Take the manager node out of service',
+            step: STEPS.managerOut,
             action: 'ModifyListener, then drain',
             weights: changedOut,
             predictedServing: serving(changedOut),
@@ -148,31 +149,31 @@ export function planUpdate(model: ClusterModel, snapshot: ClusterSnapshot, reque
         ]
       : []),
     {
-      step: 'Deploy the hotfix on the manager node',
+      step: STEPS.deployHotfix,
       action: `${document('deploy')} ${request.artifact}`,
       instanceId: manager.instanceId,
       predictedServing: serving(beforeChange),
     },
     {
-      step: 'Smoke-test the manager node',
+      step: STEPS.smokeTestManager,
       action: `${document('smokeTest')} ${request.service}`,
       instanceId: manager.instanceId,
       predictedServing: serving(beforeChange),
     },
     {
-      step: 'Verify the updated manager node',
+      step: STEPS.verifyUpdatedManager,
       action: 'HTTP checks and target health',
       instanceId: manager.instanceId,
       predictedServing: serving(beforeChange),
     },
     {
-      step: 'Shift traffic to the updated manager node',
+      step: STEPS.shiftToUpdated,
       action: 'ModifyListener, then drain',
       weights: changedServing,
       predictedServing: serving(changedServing),
     },
     {
-      step: 'Resume file sync on the manager node',
+      step: STEPS.resumeSync,
       action: document('syncResume'),
       instanceId: manager.instanceId,
       predictedServing: serving(changedServing),
@@ -185,7 +186,7 @@ export function planUpdate(model: ClusterModel, snapshot: ClusterSnapshot, reque
     })),
     ...(sameWeights(changedServing, initial)
       ? []
-      : [{ step: 'Rebalance the traffic', action: 'ModifyListener', weights: initial, predictedServing: baseline }]),
+      : [{ step: STEPS.rebalance, action: 'ModifyListener', weights: initial, predictedServing: baseline }]),
     request.keepSurge
       ? { step: 'Keep the surge node', action: 'nothing (keepSurge)', predictedServing: baseline }
       : { step: 'Retire the surge node', action: 'deregister, drain, terminate', predictedServing: baseline },

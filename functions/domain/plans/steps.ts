@@ -1,0 +1,25 @@
+/**
+ * Steps that a plan predicts and its state machine runs under the same name: the plan an operator reviews names the
+ * states they will then watch. Spelled once, here, for both.
+ */
+export const STEPS = {
+  runMigrations: 'Run the database migrations',
+  shiftToPatched: 'Shift traffic to the patched node',
+  verifyPatchedUnderTraffic: 'Verify the patched node under traffic',
+  shiftBack: 'Shift traffic back',
+  verifySurge: 'Verify the surge node',
+  surgeIn: 'Put the surge node into service',
+  surgeOut: 'Take the surge node out of service',
+  deployOnManager: 'Deploy the service on the manager node',
+  smokeTestEveryNode: 'Smoke-test every node',
+  expose: 'Expose the service',
+  exposeRule: 'Expose the service on the load balancer',
+  pauseSync: 'Pause file sync on the manager node',
+  managerOut: 'Take the manager node out of service',
+  deployHotfix: 'Deploy the hotfix on the manager node',
+  smokeTestManager: 'Smoke-test the manager node',
+  verifyUpdatedManager: 'Verify the updated manager node',
+  shiftToUpdated: 'Shift traffic to the updated manager node',
+  resumeSync: 'Resume file sync on the manager node',
+  rebalance: 'Rebalance the traffic',
+} as const;
