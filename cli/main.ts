@@ -59,7 +59,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   };
   process.on('SIGINT', interrupt);
   process.on('SIGTERM', interrupt);
-  // Imported here: the runner sets the AWS environment before the handlers' clients exist.
+  // Loaded only for a run: the sandbox brings the CDK app and every handler, which usage errors do not need.
   const { runScenario } = await import('../sandbox/runner');
   const log = (line: string) => {
     if (!values.quiet) process.stdout.write(`${line}\n`);
