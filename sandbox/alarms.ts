@@ -54,7 +54,7 @@ export function alarmRoutesOf(stack: SynthesizedStack): AlarmRoute[] {
       const metadata = logicalId ? stack.template.Resources[logicalId]?.Metadata?.[WORKFLOW_METADATA_KEY] : undefined;
       return typeof metadata === 'string' && isWorkflowName(metadata) ? metadata : undefined;
     };
-    const targets = ((resource.Properties ?? {}).Targets ?? []) as unknown[];
+    const targets = (resource.Properties?.Targets ?? []) as unknown[];
     const properties = (resolveIntrinsics(stack.template, stack.env, (resource.Properties ?? {}) as Json) ?? {}) as {
       EventPattern?: Record<string, unknown>;
       Targets?: { Arn: string; InputTransformer?: { InputPathsMap?: Record<string, string>; InputTemplate: string } }[];
