@@ -6,8 +6,9 @@
 /**
  * Every error name a workflow can end with: the names the Lambdas throw (each class below takes its name from here)
  * and the names the state machines raise themselves (a loop that ran out of attempts, a Fail state). The state
- * machines catch and raise by these constants, so a rename reaches both sides. `States.*` names are Step Functions'
- * own (`sfn.Errors`).
+ * machines catch and raise by these constants, and each class's name must be one of them (`satisfies ErrorName`),
+ * so a rename that misses either side does not compile. The classes spell the literal rather than read the object,
+ * which keeps this table out of the Lambda bundles. `States.*` names are Step Functions' own (`sfn.Errors`).
  */
 export const ErrorName = {
   ClusterModel: 'ClusterModelError',
@@ -63,12 +64,12 @@ abstract class InvalidFieldsError extends ZeroDownError {
 
 /** A cluster model that does not validate. */
 export class ClusterModelError extends InvalidFieldsError {
-  override readonly name = ErrorName.ClusterModel;
+  override readonly name = 'ClusterModelError' satisfies ErrorName;
 }
 
 /** No cluster model is stored under the name a workflow was started with. */
 export class ClusterNotFoundError extends ZeroDownError {
-  override readonly name = ErrorName.ClusterNotFound;
+  override readonly name = 'ClusterNotFoundError' satisfies ErrorName;
 
   constructor(
     readonly clusterName: string,
@@ -81,7 +82,7 @@ export class ClusterNotFoundError extends ZeroDownError {
 
 /** The deployment does not fit the request: a missing environment variable, or a cluster set up for another strategy. */
 export class ConfigurationError extends ZeroDownError {
-  override readonly name = ErrorName.Configuration;
+  override readonly name = 'ConfigurationError' satisfies ErrorName;
 }
 
 export function requireEnv(name: string, env: NodeJS.ProcessEnv = process.env): string {
@@ -94,12 +95,12 @@ export function requireEnv(name: string, env: NodeJS.ProcessEnv = process.env): 
 
 /** A handler's input does not validate. Raised before anything is touched. */
 export class InputValidationError extends InvalidFieldsError {
-  override readonly name = ErrorName.InputValidation;
+  override readonly name = 'InputValidationError' satisfies ErrorName;
 }
 
 /** Another workflow holds the cluster lock. */
 export class ClusterLockedError extends ZeroDownError {
-  override readonly name = ErrorName.ClusterLocked;
+  override readonly name = 'ClusterLockedError' satisfies ErrorName;
 
   constructor(
     readonly clusterName: string,
@@ -115,55 +116,55 @@ export class ClusterLockedError extends ZeroDownError {
 
 /** The caller no longer holds the lease it tried to renew: another workflow took it over. */
 export class LockLostError extends ZeroDownError {
-  override readonly name = ErrorName.LockLost;
+  override readonly name = 'LockLostError' satisfies ErrorName;
 }
 
 /** An SSM command failed on a node. The message carries the tail of its output. */
 export class CommandFailedError extends ZeroDownError {
-  override readonly name = ErrorName.CommandFailed;
+  override readonly name = 'CommandFailedError' satisfies ErrorName;
 }
 
 /** An SSM command did not finish within its timeout. */
 export class CommandTimedOutError extends ZeroDownError {
-  override readonly name = ErrorName.CommandTimedOut;
+  override readonly name = 'CommandTimedOutError' satisfies ErrorName;
 }
 
 /** A node failed one of the cluster's health checks. The message names the check. */
 export class HealthCheckFailedError extends ZeroDownError {
-  override readonly name = ErrorName.HealthCheckFailed;
+  override readonly name = 'HealthCheckFailedError' satisfies ErrorName;
 }
 
 /** Removing traffic would leave too little healthy serving capacity. */
 export class CapacityGuardError extends ZeroDownError {
-  override readonly name = ErrorName.CapacityGuard;
+  override readonly name = 'CapacityGuardError' satisfies ErrorName;
 }
 
 /** The listener did not read back the weights that were written. */
 export class TrafficShiftError extends ZeroDownError {
-  override readonly name = ErrorName.TrafficShift;
+  override readonly name = 'TrafficShiftError' satisfies ErrorName;
 }
 
 /** A retire request named an instance that is not a surge node of this cluster. */
 export class NotASurgeNodeError extends ZeroDownError {
-  override readonly name = ErrorName.NotASurgeNode;
+  override readonly name = 'NotASurgeNodeError' satisfies ErrorName;
 }
 
 /** A node a workflow depends on has gone (terminated or not found). */
 export class NodeLostError extends ZeroDownError {
-  override readonly name = ErrorName.NodeLost;
+  override readonly name = 'NodeLostError' satisfies ErrorName;
 }
 
 /** A CloudWatch alarm named by the workflow was in ALARM after a traffic step (or does not exist). */
 export class AlarmTriggeredError extends ZeroDownError {
-  override readonly name = ErrorName.AlarmTriggered;
+  override readonly name = 'AlarmTriggeredError' satisfies ErrorName;
 }
 
 /** The load balancer rule that would expose a service conflicts with a rule already there. */
 export class ExposeConflictError extends ZeroDownError {
-  override readonly name = ErrorName.ExposeConflict;
+  override readonly name = 'ExposeConflictError' satisfies ErrorName;
 }
 
 /** A drill found the DR site already running nodes of another execution (a real region failover, perhaps). */
 export class DrSiteInUseError extends ZeroDownError {
-  override readonly name = ErrorName.DrSiteInUse;
+  override readonly name = 'DrSiteInUseError' satisfies ErrorName;
 }

@@ -1,4 +1,4 @@
-import { ClusterLockedError, ErrorName, LockLostError } from './errors';
+import { ClusterLockedError, type ErrorName, LockLostError } from './errors';
 import { WORKFLOW_NAMES, WORKFLOWS } from './workflows';
 
 /**
@@ -186,7 +186,7 @@ async function stopPreempted(stopper: ExecutionStopper, holder: LockHolder, requ
   if (!holder.preemptedOwner) return {};
   const stopped = await stopper.stop(
     holder.preemptedOwner,
-    ErrorName.PreemptedByFailover,
+    'PreemptedByFailoverError' satisfies ErrorName,
     `${request.workflow} execution ${request.owner} took over cluster "${request.cluster}"`,
   );
   return {
