@@ -3,8 +3,8 @@ import type { ClusterModel } from '../cluster-model';
 import { InputValidationError } from '../errors';
 import { clusterNameSchema } from '../field-issues';
 import type { ClusterSnapshot } from '../snapshot';
+import type { PlanNode, PlanStep } from './plan';
 import { requireCommands, weightsOf } from './preconditions';
-import type { PlanNode, PlanStep } from './rollout';
 import { STEPS } from './steps';
 
 /**

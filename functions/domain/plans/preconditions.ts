@@ -1,7 +1,7 @@
 import type { ClusterModel, CommandKind } from '../cluster-model';
 import { InputValidationError } from '../errors';
 import type { ClusterSnapshot, NodeSnapshot } from '../snapshot';
-import type { PlanNode } from './rollout';
+import type { PlanNode } from './plan';
 import type { Weights } from './shift-stages';
 
 /**

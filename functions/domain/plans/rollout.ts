@@ -6,6 +6,7 @@ import { clusterNameSchema } from '../field-issues';
 import { parseInput } from '../input';
 import type { ClusterSnapshot } from '../snapshot';
 import type { MaintenanceWorkflow } from '../workflows';
+import type { PlanNode, PlanStep } from './plan';
 import { planNode, requireCommands, requireHealthyNodes, requireWeightedTraffic, weightsOf } from './preconditions';
 import { planShift, type ShiftPlan, shiftOptionsSchema } from './shift-stages';
 import { STEPS } from './steps';
@@ -97,22 +98,6 @@ export function rolloutSpecFor(
     expectedVersion: upgrade.version,
     ...options(upgrade),
   };
-}
-
-export interface PlanNode {
-  readonly instanceId: string;
-  readonly slot: string;
-  readonly role: 'manager' | 'worker';
-}
-
-export interface PlanStep {
-  readonly step: string;
-  /** What the step does to AWS, in a few words. */
-  readonly action: string;
-  readonly instanceId?: string;
-  readonly weights?: Readonly<Record<string, number>>;
-  /** Healthy nodes serving after the step (the surge node included). */
-  readonly predictedServing: number;
 }
 
 /** One node of an active/active cluster, taken out, patched and returned in turn. */

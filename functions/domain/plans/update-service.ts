@@ -5,8 +5,8 @@ import { InputValidationError } from '../errors';
 import { clusterNameSchema } from '../field-issues';
 import type { ClusterSnapshot } from '../snapshot';
 import { deployRequestSchema, SYNC_CHECK_INTERVAL_SECONDS } from './deploy-service';
+import type { PlanNode, PlanStep } from './plan';
 import { planNode, requireCommands, requireHealthyNodes, requireWeightedTraffic, weightsOf } from './preconditions';
-import type { PlanNode, PlanStep } from './rollout';
 import { planShift, type ShiftPlan, shiftOptionsSchema, type Weights } from './shift-stages';
 import { STEPS } from './steps';
 
