@@ -82,7 +82,8 @@ export async function startMotoServer(logDir: string, host = '127.0.0.1'): Promi
   return { pid: child.pid, port, endpoint };
 }
 
-function isAlive(pid: number): boolean {
+/** Whether a process with this PID exists (signal 0 checks without sending anything). */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { startMotoServer } from '../../local/moto-server';
+import { isAlive, startMotoServer } from '../../local/moto-server';
 import { MOTO_ENDPOINTS_ENV, MOTO_PIDS_FILE, TEST_CACHE_DIR, TEST_RUN_DIR_ENV, TEST_RUNS_DIR } from './settings';
 import { synthesizeTestAppToDisk } from './synth';
 
@@ -33,16 +33,7 @@ function removeDirectoriesOfEndedRuns(): void {
   if (!fs.existsSync(TEST_RUNS_DIR)) return;
   for (const entry of fs.readdirSync(TEST_RUNS_DIR)) {
     const pid = Number(entry);
-    if (!Number.isInteger(pid) || isRunning(pid)) continue;
+    if (!Number.isInteger(pid) || isAlive(pid)) continue;
     fs.rmSync(path.join(TEST_RUNS_DIR, entry), { recursive: true, force: true });
-  }
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }
