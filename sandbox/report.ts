@@ -3,7 +3,7 @@ import type { FailureCause } from './failure-causes';
 import { type RequestRecord, summarize } from './load';
 import type { Scenario } from './scenario';
 
-/** The report of a sandbox run: the stable interface other tools read (see DESIGN.md §4). */
+/** The report of a sandbox run: the stable interface other tools read (see docs/sandbox.md). */
 
 export interface ExecutionReport {
   readonly workflow: string;
