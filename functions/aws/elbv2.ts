@@ -100,19 +100,35 @@ export async function writeWeights(
       `The load balancer did not take the new weights: wrote ${describeWeights(weights)}, read back ${describeWeights(readBack)}`,
     );
   }
-  await mirrorIntoExposedRules(elbv2, model, updated, weights);
+  await repairExposedRules(elbv2, model, weights);
   return readBack;
 }
 
-/** Gives the rules that expose the cluster's services the same weights, and checks they took them. */
-async function mirrorIntoExposedRules(
+/**
+ * Gives every rule that exposes one of the cluster's services the weights of the cluster's forward action, and checks
+ * they took them. Rules already on those weights are left alone. A shift calls this whether or not the listener
+ * changed: a retry after a failed `ModifyRule` finds the listener done and must still bring the rules along.
+ */
+export async function repairExposedRules(
   elbv2: ElasticLoadBalancingV2Client,
   model: WeightedModel,
-  forward: Action,
   weights: readonly SlotWeight[],
-): Promise<void> {
-  const rules = await findExposedRules(elbv2, model);
-  if (rules.length === 0) return;
+): Promise<{ repaired: number; removedTraffic: boolean }> {
+  const rules = (await findExposedRules(elbv2, model)).filter(
+    (rule) => !tookWeights(forwardTargets(rule.rule.Actions ?? []), weights),
+  );
+  if (rules.length === 0) return { repaired: 0, removedTraffic: false };
+  // A rule that sent traffic to a slot now at 0 leaves connections there to drain, as a listener shift does.
+  const removedTraffic = rules.some((rule) => {
+    const before = forwardTargets(rule.rule.Actions ?? []);
+    return weights.some(
+      (entry) =>
+        entry.weight === 0 &&
+        (before.find((target) => target.TargetGroupArn === entry.targetGroupArn)?.Weight ?? 0) > 0,
+    );
+  });
+  const forward = (await readActions(elbv2, model)).find((action) => action.Type === 'forward');
+  if (!forward) throw new TrafficShiftError('The cluster has no forward action to mirror into its exposed rules');
   await mirrorForwardAction(elbv2, rules, forward);
   const readBack = await elbv2.send(new DescribeRulesCommand({ RuleArns: rules.map((rule) => rule.ruleArn) }));
   for (const rule of readBack.Rules ?? []) {
@@ -120,6 +136,7 @@ async function mirrorIntoExposedRules(
       throw new TrafficShiftError(`The rule ${rule.RuleArn} exposing a service did not take the new weights`);
     }
   }
+  return { repaired: rules.length, removedTraffic };
 }
 
 /** Whether the forward targets read back carry every weight written. */

@@ -5,10 +5,10 @@ import {
   GetParameterCommand,
   GetParametersCommand,
   InvocationDoesNotExist,
-  ListCommandsCommand,
   ParameterTier,
   ParameterType,
   PutParameterCommand,
+  paginateListCommands,
   SendCommandCommand,
   type SSMClient,
 } from '@aws-sdk/client-ssm';
@@ -130,16 +130,22 @@ export async function agentPingStatus(ssm: SSMClient, instanceId: string): Promi
   return response.InstanceInformationList?.[0]?.PingStatus ?? 'NotRegistered';
 }
 
-/** The command sent to the instance with this comment, if any (the first page of its commands). */
+/**
+ * The command sent to the instance with this comment, if any. Every page is read: a busy node's earlier send of the
+ * same step may sit on any of them, and missing it would run the command twice.
+ */
 export async function findCommandByComment(
   ssm: SSMClient,
   instanceId: string | undefined,
   comment: string,
 ): Promise<{ commandId: string; requestedAt?: Date } | undefined> {
-  const earlier = await ssm.send(new ListCommandsCommand({ InstanceId: instanceId }));
-  const sent = earlier.Commands?.find((command) => command.Comment === comment);
-  if (!sent?.CommandId) return undefined;
-  return { commandId: sent.CommandId, ...(sent.RequestedDateTime ? { requestedAt: sent.RequestedDateTime } : {}) };
+  for await (const page of paginateListCommands({ client: ssm, pageSize: 50 }, { InstanceId: instanceId })) {
+    const sent = page.Commands?.find((command) => command.Comment === comment);
+    if (sent?.CommandId) {
+      return { commandId: sent.CommandId, ...(sent.RequestedDateTime ? { requestedAt: sent.RequestedDateTime } : {}) };
+    }
+  }
+  return undefined;
 }
 
 /** Sends a Run Command document to exactly these instances; answers the command id. */

@@ -5,6 +5,7 @@ import {
   readTargetHealth,
   readWeights,
   registerTargets,
+  repairExposedRules,
   writeWeights,
 } from '../aws/elbv2';
 import { type CapacityCheck, guardCapacity, type PlannedGroup } from '../domain/capacity';
@@ -38,8 +39,8 @@ const healthyIn = (targets: readonly TargetState[] | undefined) =>
 
 /**
  * Moves traffic: re-weights the listener's forward action (or registers and deregisters targets in the single
- * target group), after the capacity guard agrees. Setting the weights that are already there changes nothing, so a
- * retry is harmless.
+ * target group), after the capacity guard agrees. Setting the weights that are already there changes nothing on the
+ * listener but still brings every exposed rule to them, so a retry repairs what a failed call left half done.
  */
 export async function shiftTraffic(
   elbv2: ElasticLoadBalancingV2Client,
@@ -83,12 +84,15 @@ async function shiftWeights(
   );
   const changed = planned.some((entry, index) => entry.weight !== current[index]?.weight);
   const weights = changed ? await writeWeights(elbv2, model, planned) : current;
+  // writeWeights brings the exposed rules along; an unchanged listener may still have rules a failed call left behind.
+  const repair = changed ? undefined : await repairExposedRules(elbv2, model, weights);
+  const drains = (changed && capacity.removesTraffic) || repair?.removedTraffic === true;
   return {
-    changed,
+    changed: changed || (repair?.repaired ?? 0) > 0,
     weights,
     previousWeights: current,
     capacity,
-    drainSeconds: changed && capacity.removesTraffic ? model.capacity.drainSeconds : 0,
+    drainSeconds: drains ? model.capacity.drainSeconds : 0,
   };
 }
 

@@ -2,6 +2,7 @@ import {
   CreateRuleCommand,
   DescribeRulesCommand,
   DescribeTagsCommand,
+  ElasticLoadBalancingV2ServiceException,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { elbv2Client } from '../../../functions/aws/clients/elbv2';
 import type { ClusterModel } from '../../../functions/domain/cluster-model';
@@ -10,7 +11,9 @@ import { parseInput } from '../../../functions/domain/input';
 import { exposeServiceInputSchema } from '../../../functions/domain/plans/deploy-service';
 import { exposeService } from '../../../functions/operations/expose-service';
 import { shiftTraffic } from '../../../functions/operations/shift-traffic';
+import { injectError, throttlingError } from '../../../local/faults';
 import { createMotoCluster } from '../../../local/moto-cluster';
+import { useFaults } from '../../harness/cleanup';
 import { useMoto } from '../../harness/moto';
 
 const ORDERS = { service: 'orders-api', pathPatterns: ['/orders/*'], hostHeaders: [], priority: 10 };
@@ -32,6 +35,7 @@ async function listenerRules(model: ClusterModel) {
 
 describe('exposeService', () => {
   useMoto();
+  useFaults();
 
   it('creates a tagged rule for the service that forwards with the weights in place, once', async () => {
     const { model } = await createMotoCluster({ topology: 'active-active' });
@@ -62,6 +66,26 @@ describe('exposeService', () => {
     await shiftTraffic(elbv2Client, model, { weights: { a: 0, b: 100 }, baselineServing: 1 });
 
     expect(await ruleWeights(model, ruleArn)).toBe('0,100,0');
+  });
+
+  it('brings the rule along when a shift is retried after ModifyRule failed, and drains as the first try would', async () => {
+    const { model } = await createMotoCluster({ topology: 'active-passive' });
+    const { ruleArn } = await exposeService(elbv2Client, model, ORDERS);
+    // moto cannot throttle: the error is injected, as if the SDK had already used up its own retries.
+    injectError(elbv2Client, 'ModifyRuleCommand', throttlingError(ElasticLoadBalancingV2ServiceException), {
+      times: 1,
+      sdkRetriesExhausted: true,
+    });
+    const shift = { weights: { a: 0, b: 100 }, baselineServing: 1 };
+    await expect(shiftTraffic(elbv2Client, model, shift)).rejects.toThrow('Rate exceeded');
+    expect(await ruleWeights(model, ruleArn)).toBe('100,0,0');
+
+    const retried = await shiftTraffic(elbv2Client, model, shift);
+
+    expect(await ruleWeights(model, ruleArn)).toBe('0,100,0');
+    expect(retried).toMatchObject({ changed: true, drainSeconds: 30 });
+    const again = await shiftTraffic(elbv2Client, model, shift);
+    expect(again).toMatchObject({ changed: false, drainSeconds: 0 });
   });
 
   it('leaves rules it did not create alone when shifting', async () => {

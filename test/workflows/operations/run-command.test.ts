@@ -1,4 +1,9 @@
-import { ListCommandsCommand, type SendCommandCommandInput } from '@aws-sdk/client-ssm';
+import {
+  ListCommandsCommand,
+  type ListCommandsCommandInput,
+  type ListCommandsCommandOutput,
+  type SendCommandCommandInput,
+} from '@aws-sdk/client-ssm';
 import { ssmClient } from '../../../functions/aws/clients/ssm';
 import { CommandFailedError, CommandTimedOutError, InputValidationError } from '../../../functions/domain/errors';
 import { pollCommand, sendCommand } from '../../../functions/operations/run-command';
@@ -59,6 +64,30 @@ describe('run command', () => {
     });
 
     expect(retried).toMatchObject({ commandId: command.commandId, reused: true });
+    const all = await ssmClient.send(new ListCommandsCommand({}));
+    expect(all.Commands).toHaveLength(1);
+  });
+
+  it("finds the command it already sent on a later page of the node's commands", async () => {
+    const { cluster, passive, command } = await sent();
+    // moto answers ListCommands in one page; this splits its answer so the earlier send sits on the second page.
+    const paging = rewriteOutput(
+      ssmClient,
+      'ListCommandsCommand',
+      (output: ListCommandsCommandOutput, input: ListCommandsCommandInput) =>
+        input.NextToken === 'page-2' ? output : { ...output, Commands: [], NextToken: 'page-2' },
+    );
+
+    const retried = await sendCommand(ssmClient, cluster.model, {
+      kind: 'patch',
+      instanceIds: [passive],
+      input: 'WSO2-CARBON-PATCH-4.4.0-1234',
+      idempotencyKey: KEY,
+    });
+
+    expect(paging.hits).toBe(2);
+    expect(retried).toMatchObject({ commandId: command.commandId, reused: true });
+    paging.remove();
     const all = await ssmClient.send(new ListCommandsCommand({}));
     expect(all.Commands).toHaveLength(1);
   });
