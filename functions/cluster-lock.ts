@@ -2,14 +2,14 @@ import * as z from 'zod/mini';
 import { dynamodbClient } from './aws/clients/dynamodb';
 import { sfnClient } from './aws/clients/sfn';
 import { dynamoDbLockStore } from './aws/dynamodb';
-import { stepFunctionsStopper } from './aws/sfn';
+import { stepFunctionsExecutions } from './aws/sfn';
 import { requireEnv } from './domain/errors';
 import { clusterInput, executionArnInput, parseInput } from './domain/input';
 import { acquireLock, preemptLock, readLockState, releaseLock, renewLock } from './domain/lock';
 import { assertOwnCluster } from './domain/own-cluster';
 
 const store = dynamoDbLockStore({ dynamodb: dynamodbClient, tableName: requireEnv('LOCK_TABLE_NAME') });
-const stopper = stepFunctionsStopper(sfnClient);
+const executions = stepFunctionsExecutions(sfnClient);
 
 const lease = {
   ...clusterInput,
@@ -32,14 +32,14 @@ export async function handler(event: unknown) {
   assertOwnCluster(input.cluster);
   switch (input.action) {
     case 'acquire':
-      return { holder: await acquireLock(store, input) };
+      return { holder: await acquireLock(store, executions, input) };
     case 'renew':
       return { holder: await renewLock(store, input) };
     case 'preempt':
-      return preemptLock(store, stopper, input);
+      return preemptLock(store, executions, input);
     case 'release':
       return releaseLock(store, input.cluster, input.owner);
     case 'read':
-      return readLockState(store, input.cluster);
+      return readLockState(store, executions, input.cluster);
   }
 }

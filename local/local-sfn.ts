@@ -4,6 +4,7 @@ import { HANDLER_METADATA_KEY } from '../cdk/constructs/zerodown-function';
 import { PROJECT_ROOT } from '../cdk/paths';
 import { WORKFLOW_METADATA_KEY } from '../functions/domain/workflows';
 import { type AslDefinition, allStates, invokedFunctionArn, LAMBDA_INVOKE_RESOURCE, stateMachinesIn } from './asl';
+import { trackLocalExecution } from './local-executions';
 import { installPromiseWithResolvers } from './polyfills';
 import type { SynthesizedStack } from './synth';
 import { type CfnTemplate, resolveIntrinsics, type StackEnvironment } from './template';
@@ -321,6 +322,11 @@ export async function runLocally(options: LocalExecutionOptions): Promise<LocalE
   });
 
   options.signal?.addEventListener('abort', () => execution.abort(), { once: true });
+  const tracked = trackLocalExecution(executionArn, {
+    stateMachineArn,
+    startDate: new Date(startedAt),
+    abort: () => execution.abort(),
+  });
   const events: EventLog[] = [];
   const collecting = (async () => {
     for await (const event of execution.eventLogs) {
@@ -337,6 +343,7 @@ export async function runLocally(options: LocalExecutionOptions): Promise<LocalE
     const name = error instanceof Error ? error.name : '';
     status = name === 'ExecutionTimeoutError' ? 'TIMED_OUT' : name === 'ExecutionAbortedError' ? 'ABORTED' : 'FAILED';
   }
+  tracked.ended(status);
   await collecting;
 
   const failed = events.find((event) => event.type === 'ExecutionFailed');

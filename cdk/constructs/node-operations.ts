@@ -8,7 +8,7 @@ import { Construct } from 'constructs';
 import type { ClusterModel } from '../../functions/domain/cluster-model';
 import { membershipParameterName } from '../../functions/domain/membership';
 import { CLUSTER_TAG_KEY, ROLE_TAG_KEY, SLOT_TAG_KEY, SURGE_ROLE } from '../../functions/domain/tags';
-import { workflowNamePrefix } from '../../functions/domain/workflows';
+import { CLUSTER_WORKFLOWS, stateMachineNameOf } from '../../functions/domain/workflows';
 import { acknowledgeWildcardAction, acknowledgeWildcardResource } from '../nag';
 import { allow, allowTaggedLaunch, roleOf } from './launch-permissions';
 import { ZeroDownFunction } from './zerodown-function';
@@ -69,18 +69,18 @@ export class NodeOperations extends Construct {
       'dynamodb:UpdateItem',
       'dynamodb:DeleteItem',
     );
-    const ownExecutions = this.arn(
-      'states',
-      'execution',
-      `${workflowNamePrefix(model.name)}*:*`,
-      ArnFormat.COLON_RESOURCE_NAME,
+    // Exact state machine names: a prefix would also match the workflows of a cluster named `<this>-prod`.
+    const ownExecutions = CLUSTER_WORKFLOWS.map((workflow) =>
+      this.arn('states', 'execution', `${stateMachineNameOf(model.name, workflow)}:*`, ArnFormat.COLON_RESOURCE_NAME),
     );
-    this.allow(this.clusterLock, ['states:StopExecution'], [ownExecutions]);
-    acknowledgeWildcardResource(
-      roleOf(this.clusterLock),
-      ownExecutions,
-      'A failover stops only executions of the cluster workflows, whose state machine names share this prefix.',
-    );
+    this.allow(this.clusterLock, ['states:DescribeExecution', 'states:StopExecution'], ownExecutions);
+    for (const executions of ownExecutions) {
+      acknowledgeWildcardResource(
+        roleOf(this.clusterLock),
+        executions,
+        'Execution names are chosen at start; the lock asks whether a holder of this cluster workflow still runs, and a failover stops one it pre-empts.',
+      );
+    }
 
     this.snapshotCluster = this.operation(
       'SnapshotCluster',

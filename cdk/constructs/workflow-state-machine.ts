@@ -4,10 +4,10 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import {
+  stateMachineNameOf,
   WORKFLOW_METADATA_KEY,
   WORKFLOWS,
   type WorkflowName,
-  workflowNamePrefix,
 } from '../../functions/domain/workflows';
 
 /**
@@ -47,7 +47,7 @@ export class WorkflowStateMachine extends Construct {
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       ...('workflow' in props
         ? {
-            stateMachineName: `${workflowNamePrefix(props.clusterName)}${props.workflow}`,
+            stateMachineName: stateMachineNameOf(props.clusterName, props.workflow),
             comment: `zerodown ${props.clusterName}: ${WORKFLOWS[props.workflow].summary}`,
           }
         : { comment: props.comment }),

@@ -25,10 +25,21 @@ function toItem(cluster: string, holder: LockHolder): Record<string, AttributeVa
     // TTL sweeps long-dead leases a day after they expire; expiry itself is enforced by the conditions.
     expiresAtEpochSeconds: { N: String(ttlOf(holder.expiresAt)) },
   };
-  if (holder.preemptedOwner) item.preemptedOwner = { S: holder.preemptedOwner };
-  if (holder.preemptedWorkflow) item.preemptedWorkflow = { S: holder.preemptedWorkflow };
+  for (const field of TAKEN_FROM_FIELDS) {
+    const value = holder[field];
+    if (value) item[field] = { S: value };
+  }
   return item;
 }
+
+/** Whom a holder took the lock from, kept beside it for the recovery of that execution and the report. */
+const TAKEN_FROM_FIELDS = [
+  'preemptedOwner',
+  'preemptedWorkflow',
+  'staleOwner',
+  'staleWorkflow',
+  'staleStatus',
+] as const satisfies readonly (keyof LockHolder)[];
 
 const ttlOf = (expiresAt: string) => Math.floor(Date.parse(expiresAt) / 1000) + 86_400;
 
@@ -38,8 +49,9 @@ function fromItem(item: Record<string, AttributeValue>): LockHolder {
     workflow: item.workflow?.S ?? '',
     acquiredAt: item.acquiredAt?.S ?? '',
     expiresAt: item.expiresAt?.S ?? '',
-    ...(item.preemptedOwner?.S ? { preemptedOwner: item.preemptedOwner.S } : {}),
-    ...(item.preemptedWorkflow?.S ? { preemptedWorkflow: item.preemptedWorkflow.S } : {}),
+    ...Object.fromEntries(
+      TAKEN_FROM_FIELDS.flatMap((field) => (item[field]?.S ? [[field, item[field].S] as const] : [])),
+    ),
   };
 }
 

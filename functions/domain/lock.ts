@@ -23,6 +23,13 @@ export interface LockHolder {
   /** Set when this holder took the lock from a running maintenance execution. */
   readonly preemptedOwner?: string;
   readonly preemptedWorkflow?: string;
+  /**
+   * Set when this holder took the lock over from an execution that had ended without releasing it (aborted, timed
+   * out, failed outside its Catch, or deleted): whose it was and how that execution ended.
+   */
+  readonly staleOwner?: string;
+  readonly staleWorkflow?: string;
+  readonly staleStatus?: string;
 }
 
 export interface LeaseRequest {
@@ -48,8 +55,13 @@ export interface LockStore {
   replaceIfHeldBy(cluster: string, holder: LockHolder, previousOwner: string): Promise<boolean>;
 }
 
-/** Stops the execution that held a lock taken over from it. */
-export interface ExecutionStopper {
+/** How the lock sees a holder's execution: `RUNNING`, how it ended, or `GONE` when it no longer exists. */
+export type HolderStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED' | 'PENDING_REDRIVE' | 'GONE';
+
+/** The executions that hold locks: whether one still runs, and stopping one a failover took the lock from. */
+export interface WorkflowExecutions {
+  /** The execution's status now; `GONE` when it (or its state machine) no longer exists. */
+  status(executionArn: string): Promise<HolderStatus>;
   /** Stops the execution; false when it no longer exists. */
   stop(executionArn: string, error: string, cause: string): Promise<boolean>;
 }
@@ -73,31 +85,65 @@ async function lockedError(store: LockStore, cluster: string, cause: unknown): P
   );
 }
 
-/** A retry by the holder keeps the record of whom it pre-empted. */
-function preemptionOf(current: LockHolder | undefined, owner: string) {
-  if (current?.owner !== owner || !current.preemptedOwner) return {};
-  return { preemptedOwner: current.preemptedOwner, preemptedWorkflow: current.preemptedWorkflow };
+/** A retry by the holder keeps the record of whom it pre-empted or took a stale lock from. */
+function takenFrom(current: LockHolder | undefined, owner: string): Partial<LockHolder> {
+  if (current?.owner !== owner) return {};
+  const { preemptedOwner, preemptedWorkflow, staleOwner, staleWorkflow, staleStatus } = current;
+  return Object.fromEntries(
+    Object.entries({ preemptedOwner, preemptedWorkflow, staleOwner, staleWorkflow, staleStatus }).filter(
+      ([, value]) => value !== undefined,
+    ),
+  );
 }
+
+/**
+ * Takes over the lock of an execution that is no longer running. The write holds only if the lock is still the dead
+ * holder's, so two workflows racing for it cannot both win. Answers undefined when it changed hands meanwhile.
+ */
+async function takeOverStale(
+  store: LockStore,
+  request: LeaseRequest,
+  stale: LockHolder,
+  status: HolderStatus,
+): Promise<LockHolder | undefined> {
+  const holder: LockHolder = {
+    ...newLease(store, request),
+    staleOwner: stale.owner,
+    staleWorkflow: stale.workflow,
+    staleStatus: status,
+  };
+  return (await store.replaceIfHeldBy(request.cluster, holder, stale.owner)) ? holder : undefined;
+}
+
+const MAX_LOCK_ROUNDS = 3;
 
 export function readLock(store: LockStore, cluster: string): Promise<LockHolder | undefined> {
   return store.read(cluster);
 }
 
 /**
- * Takes the lock if it is free, expired, or already ours (a retry). Otherwise `ClusterLockedError` names the holder.
+ * Takes the lock if it is free, expired, already ours (a retry), or held by an execution that is no longer running
+ * (an abort, a timeout or a crash ended it without its release). Otherwise `ClusterLockedError` names the holder.
  */
-export async function acquireLock(store: LockStore, request: LeaseRequest): Promise<LockHolder> {
-  const current = await store.read(request.cluster);
-  const lease = newLease(store, request, current?.owner === request.owner ? current.acquiredAt : undefined);
-  const holder = { ...lease, ...preemptionOf(current, request.owner) };
-  if (!(await store.putIfFreeOrOwn(request.cluster, holder, store.now()))) {
-    throw await lockedError(
-      store,
-      request.cluster,
-      new Error('the conditional write failed: another workflow holds it'),
-    );
+export async function acquireLock(
+  store: LockStore,
+  executions: WorkflowExecutions,
+  request: LeaseRequest,
+): Promise<LockHolder> {
+  for (let round = 0; round < MAX_LOCK_ROUNDS; round++) {
+    const current = await store.read(request.cluster);
+    const lease = newLease(store, request, current?.owner === request.owner ? current.acquiredAt : undefined);
+    const holder = { ...lease, ...takenFrom(current, request.owner) };
+    if (await store.putIfFreeOrOwn(request.cluster, holder, store.now())) return holder;
+
+    const blocking = await store.read(request.cluster);
+    if (!blocking) continue; // released between the write and the read: try again
+    const status = await executions.status(blocking.owner);
+    if (status === 'RUNNING') throw new ClusterLockedError(request.cluster, blocking);
+    const taken = await takeOverStale(store, request, blocking, status);
+    if (taken) return taken;
   }
-  return holder;
+  throw await lockedError(store, request.cluster, new Error(`lock kept changing hands ${MAX_LOCK_ROUNDS} times`));
 }
 
 /** Extends the lease of the holder. Fails with `LockLostError` if the caller no longer holds the lock. */
@@ -129,42 +175,59 @@ export async function releaseLock(store: LockStore, cluster: string, owner: stri
 }
 
 /**
- * Who holds the lock now, if anyone (a lease past its expiry holds nothing), and whether the holder is a maintenance
- * workflow, which a failover may pre-empt.
+ * Who holds the lock now, if anyone, and whether the holder is a running maintenance workflow, which a failover may
+ * pre-empt. A lease past its expiry, or held by an execution that is no longer running, holds nothing: it is
+ * answered as `stale`, so a failover never stands back for a workflow that is gone.
  */
 export async function readLockState(
   store: LockStore,
+  executions: WorkflowExecutions,
   cluster: string,
-): Promise<{ holder?: LockHolder; maintenance: boolean }> {
+): Promise<{ holder?: LockHolder; maintenance: boolean; stale?: { owner: string; status: HolderStatus | 'EXPIRED' } }> {
   const holder = await store.read(cluster);
-  if (!holder || Date.parse(holder.expiresAt) <= store.now().getTime()) return { maintenance: false };
+  if (!holder) return { maintenance: false };
+  if (Date.parse(holder.expiresAt) <= store.now().getTime()) {
+    return { maintenance: false, stale: { owner: holder.owner, status: 'EXPIRED' } };
+  }
+  const status = await executions.status(holder.owner);
+  if (status !== 'RUNNING') return { maintenance: false, stale: { owner: holder.owner, status } };
   return { holder, maintenance: !NON_PREEMPTIBLE_WORKFLOWS.includes(holder.workflow) };
 }
 
 export interface PreemptResult {
   readonly holder: LockHolder;
   /** The maintenance execution that was stopped, if any. */
-  readonly preempted?: { readonly owner: string; readonly workflow: string; readonly stopped: boolean };
+  readonly preempted?: {
+    readonly owner: string;
+    readonly workflow: string;
+    readonly stopped: boolean;
+    /** Why StopExecution failed, when it did: the failover goes on, and the report says so. */
+    readonly stopError?: string;
+  };
 }
 
-const MAX_PREEMPT_ROUNDS = 3;
-
 /**
- * Takes the lock for a failover, even from a running maintenance workflow, and then stops that execution so it
- * cannot touch the cluster again. Another failover is never pre-empted: `ClusterLockedError` tells the second
- * alarm's execution that the first one is already on it.
+ * Takes the lock for a failover: from a running maintenance workflow, which it then stops so it cannot touch the
+ * cluster again, and from any execution that is no longer running, a failover's included. Another running failover
+ * is never pre-empted: `ClusterLockedError` tells the second alarm's execution that the first one is already on it.
  */
 export async function preemptLock(
   store: LockStore,
-  stopper: ExecutionStopper,
+  executions: WorkflowExecutions,
   request: LeaseRequest,
 ): Promise<PreemptResult> {
-  for (let round = 0; round < MAX_PREEMPT_ROUNDS; round++) {
+  for (let round = 0; round < MAX_LOCK_ROUNDS; round++) {
     const current = await store.read(request.cluster);
     const expired = current !== undefined && Date.parse(current.expiresAt) < store.now().getTime();
     if (!current || expired || current.owner === request.owner) {
-      const holder = await acquireLock(store, request);
-      return { holder, ...(await stopPreempted(stopper, holder, request)) };
+      const holder = await acquireLock(store, executions, request);
+      return { holder, ...(await stopPreempted(executions, holder, request)) };
+    }
+    const status = await executions.status(current.owner);
+    if (status !== 'RUNNING') {
+      const holder = await takeOverStale(store, request, current, status);
+      if (holder) return { holder };
+      continue;
     }
     if (NON_PREEMPTIBLE_WORKFLOWS.includes(current.workflow)) {
       throw new ClusterLockedError(request.cluster, current);
@@ -175,21 +238,29 @@ export async function preemptLock(
       preemptedWorkflow: current.workflow,
     };
     if (await store.replaceIfHeldBy(request.cluster, holder, current.owner)) {
-      return { holder, ...(await stopPreempted(stopper, holder, request)) };
+      return { holder, ...(await stopPreempted(executions, holder, request)) };
     }
     // The lock changed hands between the read and the write: look again.
   }
-  throw await lockedError(store, request.cluster, new Error(`lock kept changing hands ${MAX_PREEMPT_ROUNDS} times`));
+  throw await lockedError(store, request.cluster, new Error(`lock kept changing hands ${MAX_LOCK_ROUNDS} times`));
 }
 
-async function stopPreempted(stopper: ExecutionStopper, holder: LockHolder, request: LeaseRequest) {
+/**
+ * Stops the pre-empted execution. The failover holds the lock by now, so a StopExecution that fails must not fail
+ * the failover (which would strand the lock with it): the failure is reported and the failover goes on.
+ */
+async function stopPreempted(executions: WorkflowExecutions, holder: LockHolder, request: LeaseRequest) {
   if (!holder.preemptedOwner) return {};
-  const stopped = await stopper.stop(
-    holder.preemptedOwner,
-    'PreemptedByFailoverError' satisfies ErrorName,
-    `${request.workflow} execution ${request.owner} took over cluster "${request.cluster}"`,
-  );
-  return {
-    preempted: { owner: holder.preemptedOwner, workflow: holder.preemptedWorkflow ?? 'unknown', stopped },
-  };
+  const preempted = { owner: holder.preemptedOwner, workflow: holder.preemptedWorkflow ?? 'unknown' };
+  try {
+    const stopped = await executions.stop(
+      holder.preemptedOwner,
+      'PreemptedByFailoverError' satisfies ErrorName,
+      `${request.workflow} execution ${request.owner} took over cluster "${request.cluster}"`,
+    );
+    return { preempted: { ...preempted, stopped } };
+  } catch (error) {
+    const stopError = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    return { preempted: { ...preempted, stopped: false, stopError } };
+  }
 }

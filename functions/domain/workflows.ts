@@ -67,6 +67,11 @@ export const MAINTENANCE_WORKFLOWS = WORKFLOW_NAMES.filter(
   (name): name is MaintenanceWorkflow => WORKFLOWS[name].kind === 'maintenance',
 );
 
+/** The workflows whose state machines live in the cluster's own stack (region failover lives in the DR stack). */
+export const CLUSTER_WORKFLOWS = WORKFLOW_NAMES.filter(
+  (name): name is ClusterWorkflow => WORKFLOWS[name].stack === 'cluster',
+);
+
 export function isWorkflowName(name: string): name is WorkflowName {
   return Object.hasOwn(WORKFLOWS, name);
 }
@@ -77,6 +82,11 @@ export function isWorkflowName(name: string): name is WorkflowName {
  */
 export function workflowNamePrefix(clusterName: string): string {
   return `zerodown-${clusterName}-`;
+}
+
+/** The state machine of a cluster's workflow: `zerodown-<cluster>-<workflow>`. */
+export function stateMachineNameOf(clusterName: string, workflow: WorkflowName): string {
+  return `${workflowNamePrefix(clusterName)}${workflow}`;
 }
 
 /** The metadata key on a synthesized state machine that names its workflow, for tools that read templates. */

@@ -1,14 +1,17 @@
 import { dynamodbClient } from '../../functions/aws/clients/dynamodb';
 import { ec2Client } from '../../functions/aws/clients/ec2';
 import { elbv2Client } from '../../functions/aws/clients/elbv2';
+import { sfnClient } from '../../functions/aws/clients/sfn';
 import { dynamoDbLockStore } from '../../functions/aws/dynamodb';
 import { findSurgeNodes } from '../../functions/aws/ec2';
 import { readWeights } from '../../functions/aws/elbv2';
-import { readLock } from '../../functions/domain/lock';
+import { stepFunctionsExecutions } from '../../functions/aws/sfn';
+import { acquireLock, readLock } from '../../functions/domain/lock';
 import { describeWeights, isWeighted } from '../../functions/domain/weights';
 import type { FakeNode } from '../../local/fake-nodes';
 import { type LocalExecutionOptions, type LocalExecutionResult, runLocally } from '../../local/local-sfn';
 import { createMotoCluster, type MotoCluster } from '../../local/moto-cluster';
+import { startMotoExecution } from '../../local/moto-resources';
 import { type SentCommand, simulateNodes } from '../../local/simulated-nodes';
 import { provisionStackResources } from '../../local/stack-resources';
 import { resourcesOfType } from '../../local/template';
@@ -64,5 +67,16 @@ export function workflowFixture(options: {
     return { status: execution.status, error: execution.error, cause: execution.cause };
   }
 
-  return { stack, lockStore, prepare, run, weights, expectCleanCluster, failureOf };
+  /**
+   * The test cluster's lock, held by a RUNNING execution of `workflow` (in moto, which stands for any execution the
+   * lock asks about). Answers the holder's execution ARN.
+   */
+  async function holdLock(workflow: string, executionName: string): Promise<string> {
+    const owner = await startMotoExecution(`zerodown-test-cluster-${workflow}`, executionName);
+    const executions = stepFunctionsExecutions(sfnClient);
+    await acquireLock(lockStore(), executions, { cluster: 'test-cluster', owner, workflow, leaseSeconds: 3600 });
+    return owner;
+  }
+
+  return { stack, lockStore, holdLock, prepare, run, weights, expectCleanCluster, failureOf };
 }

@@ -122,8 +122,11 @@ describe('NodeOperations', () => {
           statement.actions.some((action) => !readOnly.test(action) && !allowedWithoutCondition.includes(action)) &&
           // Invoke on a function's own versions, and KMS on the cluster key named by ARN elsewhere in the statement.
           !statement.actions.every((action) => action === 'lambda:InvokeFunction' || action.startsWith('kms:')) &&
+          // Executions of the cluster's own state machines, each named exactly; only the execution name is open.
           !statement.resources.every((resource) =>
-            /states:.*:execution:zerodown-test-cluster-\*:\*/.test(JSON.stringify(resource)),
+            /states:.*:execution:zerodown-test-cluster-(patch-server|upgrade-version|deploy-service|update-service|failover):\*/.test(
+              JSON.stringify(resource),
+            ),
           ) &&
           // What RunInstances uses (AMI, groups, key pair) rather than creates; what it creates is conditioned.
           !(
@@ -132,6 +135,22 @@ describe('NodeOperations', () => {
           ),
       );
       expect(offenders.map((statement) => `${statement.policy}: ${statement.actions.join(',')}`)).toEqual([]);
+    });
+
+    it('lets only the lock describe and stop executions, of the state machines of this cluster named exactly', () => {
+      const onExecutions = statements.filter((statement) =>
+        statement.actions.some((action) => action === 'states:DescribeExecution' || action === 'states:StopExecution'),
+      );
+      expect(onExecutions.map((statement) => statement.policy)).toEqual([expect.stringContaining('ClusterLock')]);
+      expect(onExecutions[0]?.actions.sort()).toEqual(['states:DescribeExecution', 'states:StopExecution']);
+      const names = onExecutions[0]?.resources.map((resource) =>
+        JSON.stringify(resource).replace(/.*:execution:([^:"]+):\*.*/, '$1'),
+      );
+      expect(names?.sort()).toEqual(
+        ['deploy-service', 'failover', 'patch-server', 'update-service', 'upgrade-version'].map(
+          (workflow) => `zerodown-test-cluster-${workflow}`,
+        ),
+      );
     });
 
     it('terminates only surge nodes of this cluster', () => {

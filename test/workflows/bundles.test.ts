@@ -5,7 +5,7 @@ import { CreateTopicCommand } from '@aws-sdk/client-sns';
 import { buildLambdaBundle } from '../../cdk/bundling';
 import { snsClient } from '../../functions/aws/clients/sns';
 import { createMotoCluster } from '../../local/moto-cluster';
-import { createLockTable } from '../../local/moto-resources';
+import { createLockTable, startMotoExecution } from '../../local/moto-resources';
 import { useMoto } from '../harness/moto';
 import { TEST_CACHE_DIR } from '../harness/settings';
 
@@ -72,18 +72,22 @@ describe('handler bundles', () => {
   });
 
   it('keeps the modeled SDK errors the code catches by class registered', async () => {
-    // The lock turns DynamoDB's ConditionalCheckFailedException into ClusterLockedError with `instanceof`.
+    // The lock turns DynamoDB's ConditionalCheckFailedException into ClusterLockedError with `instanceof`, and reads
+    // Step Functions' ExecutionDoesNotExist as a holder that is gone.
     const tableName = await createLockTable();
     const handler = await bundledHandler('cluster-lock', { LOCK_TABLE_NAME: tableName, CLUSTER_NAME: 'test-cluster' });
-    const request = (owner: string) => ({
-      action: 'acquire',
-      cluster: 'test-cluster',
-      owner: `arn:aws:states:us-east-1:123456789012:execution:zerodown-test-cluster-patch-server:${owner}`,
-      workflow: 'patch-server',
-    });
-    await handler(request('first'));
+    const request = (owner: string) => ({ action: 'acquire', cluster: 'test-cluster', owner, workflow: 'patch-server' });
+    const running = await startMotoExecution('zerodown-test-cluster-patch-server', 'first');
+    await handler(request(running));
 
-    await expect(handler(request('second'))).rejects.toMatchObject({ name: 'ClusterLockedError' });
+    await expect(handler(request(`${running}-second`))).rejects.toMatchObject({ name: 'ClusterLockedError' });
+
+    const gone = `${running.replace(':first', ':gone')}`;
+    await handler({ action: 'release', cluster: 'test-cluster', owner: running });
+    await handler(request(gone));
+    await expect(handler(request(`${running}-third`))).resolves.toMatchObject({
+      holder: { staleOwner: gone, staleStatus: 'GONE' },
+    });
   });
 
   it('delivers a modeled error it does not keep registered with its name, message and fault', async () => {

@@ -1,12 +1,12 @@
 import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
+import { SFNClient, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { ec2Client } from '../../functions/aws/clients/ec2';
-import { sfnClient } from '../../functions/aws/clients/sfn';
 import { ssmClient } from '../../functions/aws/clients/ssm';
 import { findSurgeNodes } from '../../functions/aws/ec2';
 import { loadClusterModel } from '../../functions/aws/ssm';
-import { acquireLock, readLock } from '../../functions/domain/lock';
+import { readLock } from '../../functions/domain/lock';
 import { CLUSTER_TAG_KEY, ROLE_TAG_KEY, SLOT_TAG_KEY } from '../../functions/domain/tags';
-import { respondWith, unhealthyTarget } from '../../local/faults';
+import { unhealthyTarget } from '../../local/faults';
 import { type LocalExecutionResult, runLocally } from '../../local/local-sfn';
 import type { MotoCluster } from '../../local/moto-cluster';
 import type { SimulatedNodes } from '../../local/simulated-nodes';
@@ -15,14 +15,12 @@ import { useMoto } from '../harness/moto';
 import { workflowFixture } from '../harness/workflow-fixture';
 
 const DETECTED_AT = '2026-11-26T04:00:00Z';
-const executionArn = (machine: string, name: string) =>
-  `arn:aws:states:us-east-1:123456789012:execution:zerodown-test-cluster-${machine}:${name}`;
 
 describe('failover', () => {
   useMoto();
   useFaults();
   useFakeNodes();
-  const { stack, lockStore, prepare, run, weights, failureOf } = workflowFixture({
+  const { stack, lockStore, holdLock, prepare, run, weights, failureOf } = workflowFixture({
     stateMachine: 'failover',
     defaultInput: { slot: 'a', alarmName: 'zerodown-test-cluster-node-a-lost', detectedAt: DETECTED_AT },
     onCommand: () => undefined,
@@ -121,8 +119,7 @@ describe('failover', () => {
   it('leaves the cluster to the failover already running when a second alarm fires', async () => {
     const { cluster, simulated } = await prepare('active-passive');
     kill(simulated, cluster.model.nodes[0]?.instanceId ?? '');
-    const first = executionArn('failover', 'first-alarm');
-    await acquireLock(lockStore(), { cluster: 'test-cluster', owner: first, workflow: 'failover', leaseSeconds: 600 });
+    const first = await holdLock('failover', 'first-alarm');
 
     const execution = await run({});
 
@@ -132,18 +129,42 @@ describe('failover', () => {
     expect((await readLock(lockStore(), 'test-cluster'))?.owner).toBe(first);
   });
 
+  it('takes over the lock of a failover that is no longer running, and fails over', async () => {
+    // The probe: a lock left by a dead failover made the next one end "Another failover is already on it".
+    const { cluster, simulated } = await prepare('active-passive');
+    const [active] = cluster.model.nodes.map((node) => node.instanceId);
+    const dead = await holdLock('failover', 'dead-alarm');
+    await new SFNClient({}).send(new StopExecutionCommand({ executionArn: dead }));
+    kill(simulated, active ?? '');
+
+    const execution = await run({});
+
+    expect(failureOf(execution)).toMatchObject({ status: 'SUCCEEDED' });
+    expect(execution.path).not.toContain('Another failover is already on it');
+    expect(execution.output).toMatchObject({ lock: { holder: { staleOwner: dead, staleStatus: 'ABORTED' } } });
+    expect(await weights(cluster)).toBe('a=0, b=100, surge=0');
+    await expectReplaced(cluster, execution, active ?? '');
+  });
+
+  it('replaces a lost passive node whose lock is held by a patch that no longer runs', async () => {
+    const { cluster, simulated } = await prepare('active-passive');
+    const passive = cluster.model.nodes[1]?.instanceId ?? '';
+    const dead = await holdLock('patch-server', 'dead-patch');
+    await new SFNClient({}).send(new StopExecutionCommand({ executionArn: dead }));
+    kill(simulated, passive);
+
+    const execution = await run({ slot: 'b' });
+
+    expect(failureOf(execution)).toMatchObject({ status: 'SUCCEEDED' });
+    expect(execution.path).not.toContain('No failover: the node is out of service for maintenance');
+    expect(await weights(cluster)).toBe('a=100, b=0, surge=0');
+    await expectReplaced(cluster, execution, passive);
+  });
+
   it('stops a running patch, takes over, and leaves one consistent cluster', async () => {
     const { cluster, simulated } = await prepare('active-passive');
     const [active] = cluster.model.nodes.map((node) => node.instanceId);
-    const patch = new AbortController();
     const patchName = 'patch-under-failover';
-    // moto cannot stop an execution of the local runner: StopExecution is answered here and aborts it.
-    const stopped: string[] = [];
-    respondWith<object, { executionArn?: string }>(sfnClient, 'StopExecutionCommand', (input) => {
-      stopped.push(input.executionArn ?? '');
-      if (input.executionArn?.endsWith(`:${patchName}`)) patch.abort();
-      return { stopDate: new Date() };
-    });
     let failover: Promise<LocalExecutionResult> | undefined;
 
     const patchExecution = await runLocally({
@@ -152,7 +173,6 @@ describe('failover', () => {
       executionName: patchName,
       input: { cluster: 'test-cluster', patchId: 'P42' },
       timeScale: 0.001,
-      signal: patch.signal,
       onEvent: (event) => {
         if (!failover && event.type === 'StateEntered' && event.state.name === 'Check the patch of the passive node') {
           kill(simulated, active ?? '');
@@ -163,7 +183,9 @@ describe('failover', () => {
     const execution = await (failover ?? Promise.reject(new Error('the failover never started')));
 
     expect(patchExecution.status).toBe('ABORTED');
-    expect(stopped).toEqual([expect.stringContaining(`:${patchName}`)]);
+    expect(execution.output).toMatchObject({
+      lock: { preempted: { owner: expect.stringContaining(`:${patchName}`), workflow: 'patch-server', stopped: true } },
+    });
     expect(failureOf(execution)).toMatchObject({ status: 'SUCCEEDED' });
     expect(execution.path).toContain('Terminate a leftover surge node');
     expect(await weights(cluster)).toBe('a=0, b=100, surge=0');
@@ -175,13 +197,7 @@ describe('failover', () => {
     const { cluster, simulated } = await prepare('active-passive');
     const passive = cluster.model.nodes[1];
     kill(simulated, passive?.instanceId ?? '');
-    const patch = executionArn('patch-server', 'patching');
-    await acquireLock(lockStore(), {
-      cluster: 'test-cluster',
-      owner: patch,
-      workflow: 'patch-server',
-      leaseSeconds: 600,
-    });
+    const patch = await holdLock('patch-server', 'patching');
 
     const execution = await run({ slot: passive?.slot });
 

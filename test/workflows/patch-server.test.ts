@@ -4,7 +4,7 @@ import { dynamodbClient } from '../../functions/aws/clients/dynamodb';
 import { ec2Client } from '../../functions/aws/clients/ec2';
 import { elbv2Client } from '../../functions/aws/clients/elbv2';
 import { ssmClient } from '../../functions/aws/clients/ssm';
-import { acquireLock, readLock } from '../../functions/domain/lock';
+import { readLock } from '../../functions/domain/lock';
 import type { RolloutPlan as PatchPlan } from '../../functions/domain/plans/rollout';
 import { describeWeights, type SlotWeight } from '../../functions/domain/weights';
 import { failedCommand, recordCalls, unhealthyTarget } from '../../local/faults';
@@ -20,7 +20,7 @@ describe('patch-server', () => {
   useFaults();
   useFakeNodes();
   // The patch document restarts the server on the patched version.
-  const { lockStore, prepare, run, expectCleanCluster, failureOf } = workflowFixture({
+  const { lockStore, holdLock, prepare, run, expectCleanCluster, failureOf } = workflowFixture({
     stateMachine: 'patch-server',
     defaultInput: { patchId: 'P42' },
     onCommand: (command, node) => {
@@ -207,13 +207,7 @@ describe('patch-server', () => {
 
   it('refuses a second start on a locked cluster and leaves the running execution alone', async () => {
     await prepare('active-passive');
-    const holder = 'arn:aws:states:us-east-1:123456789012:execution:zerodown-test-cluster-patch-server:first';
-    await acquireLock(lockStore(), {
-      cluster: 'test-cluster',
-      owner: holder,
-      workflow: 'patch-server',
-      leaseSeconds: 3600,
-    });
+    const holder = await holdLock('patch-server', 'first');
 
     const execution = await run({});
 
