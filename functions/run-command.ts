@@ -14,6 +14,8 @@ const inputSchema = z.discriminatedUnion('action', [
     instanceIds,
     input: z.optional(z.string()),
     idempotencyKey: z.string().check(z.minLength(1), z.maxLength(1024)),
+    /** How often the workflow polls; the answer says how many polls the command's timeout allows. */
+    pollIntervalSeconds: z._default(z.int().check(z.minimum(1), z.maximum(3600)), 10),
   }),
   z.strictObject({
     action: z.literal('poll'),

@@ -7,7 +7,7 @@ import { waitForSync } from './fragments/file-sync';
 import { workflowFrame } from './fragments/frame';
 import { cluster, runCommandOn } from './fragments/node-steps';
 import { planPath } from './fragments/plan-path';
-import type { WorkflowBuilder, WorkflowOperations, WorkflowTiming } from './workflow-builder';
+import type { DefinitionOptions, WorkflowBuilder, WorkflowOperations } from './workflow-builder';
 
 export const DEPLOY_SERVICE = 'deploy-service' satisfies WorkflowName;
 
@@ -19,13 +19,14 @@ export const DEPLOY_SERVICE = 'deploy-service' satisfies WorkflowName;
 export function deployServiceDefinition(
   scope: Construct,
   ops: WorkflowOperations,
-  options: { timing?: WorkflowTiming; leaseSeconds: number },
+  options: DefinitionOptions,
 ): sfn.IChainable {
   return workflowFrame(scope, ops, {
     workflow: DEPLOY_SERVICE,
     planNoun: 'deployment',
     successLabel: 'Deployment succeeded',
     leaseSeconds: options.leaseSeconds,
+    executionTimeoutSeconds: options.executionTimeoutSeconds,
     ...(options.timing ? { timing: options.timing } : {}),
     body: (b, finish) => deploySteps(b, finish),
   });

@@ -5,7 +5,7 @@ import { ErrorName } from '../functions/domain/errors';
 import type { WorkflowName } from '../functions/domain/workflows';
 import { cluster, rollbackPath, waitReady } from './fragments/node-steps';
 import { operationStep } from './fragments/operation-step';
-import { RAISE, WorkflowBuilder, type WorkflowOperations, type WorkflowTiming } from './workflow-builder';
+import { type DefinitionOptions, RAISE, WorkflowBuilder, type WorkflowOperations } from './workflow-builder';
 
 export const FAILOVER = 'failover' satisfies WorkflowName;
 
@@ -30,7 +30,7 @@ export const FAILOVER_STATES = {
 export function failoverDefinition(
   scope: Construct,
   ops: WorkflowOperations,
-  options: { timing?: WorkflowTiming; leaseSeconds: number },
+  options: DefinitionOptions,
 ): sfn.IChainable {
   const raising = new WorkflowBuilder(scope, ops, FAILOVER, RAISE, options.timing);
 

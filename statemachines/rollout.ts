@@ -5,7 +5,7 @@ import { STEPS } from '../functions/domain/plans/steps';
 import { workflowFrame } from './fragments/frame';
 import { cluster, retire, runCommandOn, shift, verifyUnderTraffic, waitReady } from './fragments/node-steps';
 import { planPath } from './fragments/plan-path';
-import type { WorkflowBuilder, WorkflowOperations, WorkflowTiming } from './workflow-builder';
+import type { DefinitionOptions, WorkflowBuilder, WorkflowOperations } from './workflow-builder';
 
 export interface RolloutWording {
   readonly workflow: RolloutWorkflow;
@@ -29,7 +29,7 @@ export const UPGRADE_VERSION: RolloutWording = { workflow: 'upgrade-version', ve
 export function rolloutDefinition(
   scope: Construct,
   ops: WorkflowOperations,
-  options: { wording: RolloutWording; timing?: WorkflowTiming; leaseSeconds: number },
+  options: DefinitionOptions & { wording: RolloutWording },
 ): sfn.IChainable {
   const { wording } = options;
   return workflowFrame(scope, ops, {
@@ -37,6 +37,7 @@ export function rolloutDefinition(
     planNoun: wording.noun,
     successLabel: `${wording.verb} succeeded`,
     leaseSeconds: options.leaseSeconds,
+    executionTimeoutSeconds: options.executionTimeoutSeconds,
     ...(options.timing ? { timing: options.timing } : {}),
     body: (b, finish) => rolloutSteps(b, wording, finish),
   });

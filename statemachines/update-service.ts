@@ -8,7 +8,7 @@ import { workflowFrame } from './fragments/frame';
 import { cluster, retire, runCommandOn, shift, verifyUnderTraffic, waitReady } from './fragments/node-steps';
 import { operationStep } from './fragments/operation-step';
 import { planPath } from './fragments/plan-path';
-import type { WorkflowBuilder, WorkflowOperations, WorkflowTiming } from './workflow-builder';
+import type { DefinitionOptions, WorkflowBuilder, WorkflowOperations } from './workflow-builder';
 
 export const UPDATE_SERVICE = 'update-service' satisfies WorkflowName;
 
@@ -29,13 +29,14 @@ export const UPDATE_SERVICE = 'update-service' satisfies WorkflowName;
 export function updateServiceDefinition(
   scope: Construct,
   ops: WorkflowOperations,
-  options: { timing?: WorkflowTiming; leaseSeconds: number },
+  options: DefinitionOptions,
 ): sfn.IChainable {
   return workflowFrame(scope, ops, {
     workflow: UPDATE_SERVICE,
     planNoun: 'update',
     successLabel: 'Update succeeded',
     leaseSeconds: options.leaseSeconds,
+    executionTimeoutSeconds: options.executionTimeoutSeconds,
     ...(options.timing ? { timing: options.timing } : {}),
     body: (b, finish) => updateSteps(b, finish),
     beforeRollback: resumeSyncIfUnchanged,

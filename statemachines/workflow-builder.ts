@@ -28,15 +28,20 @@ export interface WorkflowTiming {
   readonly pollIntervalSeconds: number;
   /** How long a node may take to become ready (boot, restart, warm-up). */
   readonly readyTimeoutSeconds: number;
-  /** How long a command may run, at most; the command's own timeout applies first. */
-  readonly commandTimeoutSeconds: number;
 }
 
 export const DEFAULT_TIMING: WorkflowTiming = {
   pollIntervalSeconds: 10,
   readyTimeoutSeconds: 900,
-  commandTimeoutSeconds: 3600,
 };
+
+/** What every workflow definition is built with. */
+export interface DefinitionOptions {
+  readonly timing?: WorkflowTiming;
+  /** The state machine's execution timeout: plans must fit inside it. */
+  readonly executionTimeoutSeconds: number;
+  readonly leaseSeconds: number;
+}
 
 /**
  * Where a step's failure goes: out of the execution (`raise`, before anything is touched), or into a rollback path
@@ -152,16 +157,20 @@ export class WorkflowBuilder<Ops extends object = WorkflowOperations> {
    * Repeats `poll` every poll interval until `done` holds on its result, at most `timeoutSeconds` long; then fails
    * with `timeoutError`. The attempt count is the loop's bound.
    */
-  pollUntil(options: {
-    label: string;
-    poll: sfn.TaskStateBase;
-    resultPath: string;
-    done: sfn.Condition;
-    timeoutSeconds: number;
-    timeoutError: ErrorName;
-  }): sfn.Chain {
+  pollUntil(
+    options: {
+      label: string;
+      poll: sfn.TaskStateBase;
+      resultPath: string;
+      done: sfn.Condition;
+      timeoutError: ErrorName;
+    } & (
+      | { readonly timeoutSeconds: number }
+      /** A bound read from the state: polls allowed, and what the timeout is called in the error. */
+      | { readonly maxAttemptsPath: string; readonly timeoutDescription: string }
+    ),
+  ): sfn.Chain {
     const { label } = options;
-    const maxAttempts = Math.max(1, Math.ceil(options.timeoutSeconds / this.timing.pollIntervalSeconds));
     const counter = `${options.resultPath}Attempts`;
     const start = new sfn.Pass(this.scope, `Start counting polls: ${label}`, {
       parameters: { count: 0 },
@@ -178,8 +187,17 @@ export class WorkflowBuilder<Ops extends object = WorkflowOperations> {
     const check = new sfn.Choice(this.scope, `Is it done: ${label}?`)
       .when(options.done, finished)
       .when(
-        sfn.Condition.numberGreaterThanEquals(`${counter}.count`, maxAttempts),
-        this.failure(label, options.timeoutError, `${label}: not done after ${options.timeoutSeconds} s`),
+        'maxAttemptsPath' in options
+          ? sfn.Condition.numberGreaterThanEqualsJsonPath(`${counter}.count`, options.maxAttemptsPath)
+          : sfn.Condition.numberGreaterThanEquals(
+              `${counter}.count`,
+              Math.max(1, Math.ceil(options.timeoutSeconds / this.timing.pollIntervalSeconds)),
+            ),
+        this.failure(
+          label,
+          options.timeoutError,
+          `${label}: not done after ${'maxAttemptsPath' in options ? options.timeoutDescription : `${options.timeoutSeconds} s`}`,
+        ),
       )
       .otherwise(wait);
     start.next(options.poll);

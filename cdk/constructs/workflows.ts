@@ -7,17 +7,20 @@ import { deployServiceDefinition } from '../../statemachines/deploy-service';
 import { failoverDefinition } from '../../statemachines/failover';
 import { PATCH_SERVER, rolloutDefinition, UPGRADE_VERSION } from '../../statemachines/rollout';
 import { updateServiceDefinition } from '../../statemachines/update-service';
-import { DEFAULT_TIMING, type WorkflowTiming } from '../../statemachines/workflow-builder';
+import { DEFAULT_TIMING, type DefinitionOptions, type WorkflowTiming } from '../../statemachines/workflow-builder';
 import type { NodeOperations } from './node-operations';
 import { WorkflowStateMachine } from './workflow-state-machine';
+
+/** How long a workflow execution may run before Step Functions ends it. */
+export const DEFAULT_WORKFLOW_TIMEOUT = Duration.hours(6);
 
 export interface WorkflowsProps {
   readonly clusterName: string;
   readonly operations: NodeOperations;
   readonly logGroup: logs.ILogGroup;
-  /** @default Duration.hours(4) */
+  /** @default DEFAULT_WORKFLOW_TIMEOUT, 6 hours */
   readonly timeout?: Duration;
-  /** @default DEFAULT_TIMING: 10 s polls, 15 min for a node to be ready, 1 h for a command */
+  /** @default DEFAULT_TIMING: 10 s polls, 15 min for a node to be ready */
   readonly timing?: WorkflowTiming;
 }
 
@@ -25,7 +28,7 @@ export interface WorkflowsProps {
  * The cluster's workflows as Standard state machines named `zerodown-<cluster>-<workflow>`. Grant operators, the
  * CLI or a pipeline the right to run one with its `grantStartExecution`.
  */
-type Definition = (scope: Construct, options: { timing: WorkflowTiming; leaseSeconds: number }) => sfn.IChainable;
+type Definition = (scope: Construct, options: DefinitionOptions) => sfn.IChainable;
 
 export class Workflows extends Construct {
   public readonly patchServer: sfn.StateMachine;
@@ -39,9 +42,10 @@ export class Workflows extends Construct {
 
   constructor(scope: Construct, id: string, props: WorkflowsProps) {
     super(scope, id);
-    const timeout = props.timeout ?? Duration.hours(4);
+    const timeout = props.timeout ?? DEFAULT_WORKFLOW_TIMEOUT;
+    const executionTimeoutSeconds = timeout.toSeconds();
     // The lease outlives any execution, so a running workflow never has to renew it.
-    const leaseSeconds = timeout.toSeconds() + 600;
+    const leaseSeconds = executionTimeoutSeconds + 600;
     const timing = props.timing ?? DEFAULT_TIMING;
     const ops = props.operations;
     // The compiler checks that every workflow of the cluster's stack in the registry has its definition here.
@@ -58,7 +62,11 @@ export class Workflows extends Construct {
       return new WorkflowStateMachine(this, constructId, {
         workflow,
         clusterName: props.clusterName,
-        definition: definitions[workflow](new Construct(this, `${constructId}Definition`), { timing, leaseSeconds }),
+        definition: definitions[workflow](new Construct(this, `${constructId}Definition`), {
+          timing,
+          leaseSeconds,
+          executionTimeoutSeconds,
+        }),
         logGroup: props.logGroup,
         timeout,
         lambdaFunctions: ops.all,

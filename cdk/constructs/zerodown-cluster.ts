@@ -1,4 +1,4 @@
-import { RemovalPolicy, Tags } from 'aws-cdk-lib';
+import { type Duration, RemovalPolicy, Tags } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -12,11 +12,14 @@ import {
   parameterTierFor,
   parseClusterModel,
 } from '../../functions/domain/cluster-model';
+import { ClusterModelError } from '../../functions/domain/errors';
+import { commandsTooLongFor } from '../../functions/domain/plans/duration';
 import { CLUSTER_TAG_KEY } from '../../functions/domain/tags';
+import { DEFAULT_TIMING, type WorkflowTiming } from '../../statemachines/workflow-builder';
 import { logEncryptionKey } from './log-key';
 import { type HeartbeatSettings, NodeAlarms } from './node-alarms';
 import { NodeOperations } from './node-operations';
-import { Workflows } from './workflows';
+import { DEFAULT_WORKFLOW_TIMEOUT, Workflows } from './workflows';
 
 export interface ZeroDownClusterProps {
   /** The cluster model. It is validated here, so an invalid model fails synthesis with a `ClusterModelError`. */
@@ -32,6 +35,14 @@ export interface ZeroDownClusterProps {
   readonly removalPolicy?: RemovalPolicy;
   /** How node loss is detected. @default DEFAULT_HEARTBEAT: 2 missed 10-second heartbeats */
   readonly heartbeat?: HeartbeatSettings;
+  /**
+   * How long one workflow execution may run. Every plan's worst case (command timeouts, boot waits, bakes, drains,
+   * file sync) must fit inside it, or the workflow refuses it with `PlanTooLongError` before touching anything; and
+   * every command's `timeoutSeconds` must fit, or synthesis fails. @default Duration.hours(6)
+   */
+  readonly workflowTimeout?: Duration;
+  /** How often workflows poll, and how long a node may take to be ready. @default 10 s polls, 900 s to be ready */
+  readonly timing?: WorkflowTiming;
 }
 
 /**
@@ -57,6 +68,21 @@ export class ZeroDownCluster extends Construct {
     super(scope, id);
     this.model = parseClusterModel(props.model);
     const { name } = this.model;
+    const workflowTimeout = props.workflowTimeout ?? DEFAULT_WORKFLOW_TIMEOUT;
+    const timing = props.timing ?? DEFAULT_TIMING;
+    const tooLong = commandsTooLongFor(this.model, {
+      executionTimeoutSeconds: workflowTimeout.toSeconds(),
+      pollIntervalSeconds: timing.pollIntervalSeconds,
+    });
+    if (tooLong.length > 0) {
+      throw new ClusterModelError(
+        `Cluster "${name}" has commands its workflows cannot wait for (workflowTimeout ${workflowTimeout.toSeconds()} s)`,
+        tooLong.map(({ kind, timeoutSeconds }) => ({
+          path: `commands.${kind}.timeoutSeconds`,
+          message: `is ${timeoutSeconds} s: it must leave room for the workflow's own steps inside workflowTimeout`,
+        })),
+      );
+    }
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const stateMachineLogGroupName = `/aws/vendedlogs/states/zerodown-${name}`;
 
@@ -112,6 +138,8 @@ export class ZeroDownCluster extends Construct {
       clusterName: name,
       operations: this.operations,
       logGroup: this.stateMachineLogGroup,
+      timeout: workflowTimeout,
+      timing,
     });
 
     this.nodeAlarms = new NodeAlarms(this, 'NodeAlarms', {

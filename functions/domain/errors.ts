@@ -27,6 +27,7 @@ export const ErrorName = {
   AlarmTriggered: 'AlarmTriggeredError',
   ExposeConflict: 'ExposeConflictError',
   DrSiteInUse: 'DrSiteInUseError',
+  PlanTooLong: 'PlanTooLongError',
   // Raised by the state machines, not by a Lambda.
   NodeNotReady: 'NodeNotReadyError',
   NodeNotRetired: 'NodeNotRetiredError',
@@ -96,6 +97,11 @@ export function requireEnv(name: string, env: NodeJS.ProcessEnv = process.env): 
 /** A handler's input does not validate. Raised before anything is touched. */
 export class InputValidationError extends InvalidFieldsError {
   override readonly name = 'InputValidationError' satisfies ErrorName;
+}
+
+/** A plan whose worst case runs past its state machine's execution timeout, which would cut it off mid-way. */
+export class PlanTooLongError extends ZeroDownError {
+  override readonly name = 'PlanTooLongError' satisfies ErrorName;
 }
 
 /** Another workflow holds the cluster lock. */

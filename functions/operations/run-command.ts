@@ -11,6 +11,8 @@ export interface SendRequest {
   readonly input?: string;
   /** The same for every retry of one step, such as the execution ARN plus the state name. */
   readonly idempotencyKey: string;
+  /** How often the workflow polls the command. @default 10 */
+  readonly pollIntervalSeconds?: number;
 }
 
 export interface SentCommand {
@@ -20,6 +22,11 @@ export interface SentCommand {
   readonly reused: boolean;
   /** When polling gives up and cancels: the send time plus the command's timeout. */
   readonly deadline: string;
+  /**
+   * How many polls the workflow may make: enough to reach the deadline from the send, plus two, so the poll that
+   * finds the deadline passed (and cancels) always comes before the loop's own bound.
+   */
+  readonly maxPolls: number;
 }
 
 export const OUTPUT_TAIL_CHARS = 2_000;
@@ -64,6 +71,7 @@ export async function sendCommand(
   const comment = commandComment(request.idempotencyKey);
   const instanceIds = [...request.instanceIds];
   const deadlineFrom = (sentAt: Date) => new Date(sentAt.getTime() + spec.timeoutSeconds * 1000).toISOString();
+  const maxPolls = Math.ceil(spec.timeoutSeconds / (request.pollIntervalSeconds ?? 10)) + 2;
 
   const sent = await findCommandByComment(ssm, instanceIds[0], comment);
   if (sent) {
@@ -73,6 +81,7 @@ export async function sendCommand(
       instanceIds,
       reused: true,
       deadline: deadlineFrom(sent.requestedAt ?? now()),
+      maxPolls,
     };
   }
 
@@ -92,6 +101,7 @@ export async function sendCommand(
     instanceIds,
     reused: false,
     deadline: deadlineFrom(now()),
+    maxPolls,
   };
 }
 

@@ -17,6 +17,8 @@ export interface FrameOptions {
   /** The name of the final Succeed state: "Patch succeeded". */
   readonly successLabel: string;
   readonly leaseSeconds: number;
+  /** The state machine's execution timeout: a plan whose worst case runs past it is refused before the lock. */
+  readonly executionTimeoutSeconds: number;
   readonly timing?: WorkflowTiming;
   /**
    * The workflow's own steps, between the plan and the release of the lock. `finish` releases the lock, reports
@@ -38,7 +40,13 @@ export interface FrameOptions {
  */
 export function workflowFrame(scope: Construct, ops: WorkflowOperations, options: FrameOptions): sfn.IChainable {
   const { workflow } = options;
-  const raising = new WorkflowBuilder(scope, ops, workflow, RAISE, options.timing ?? DEFAULT_TIMING);
+  const timing = options.timing ?? DEFAULT_TIMING;
+  const raising = new WorkflowBuilder(scope, ops, workflow, RAISE, timing);
+  const budget = {
+    executionTimeoutSeconds: options.executionTimeoutSeconds,
+    pollIntervalSeconds: timing.pollIntervalSeconds,
+    readyTimeoutSeconds: timing.readyTimeoutSeconds,
+  };
 
   const validate = operationStep(scope, 'Validate the request', {
     operation: ops.planWorkflow,
@@ -56,7 +64,7 @@ export function workflowFrame(scope: Construct, ops: WorkflowOperations, options
   // Planning before the lock refuses an unhealthy cluster or a missing command without touching anything.
   const planFirst = operationStep(scope, 'Plan without touching anything', {
     operation: ops.planWorkflow,
-    payload: { action: 'plan', workflow, 'request.$': '$.request', 'snapshot.$': '$.snapshot' },
+    payload: { action: 'plan', workflow, 'request.$': '$.request', 'snapshot.$': '$.snapshot', budget },
     resultPath: '$.plan',
   });
   const returnPlan = new sfn.Succeed(scope, 'Return the plan', { outputPath: '$.plan' });
@@ -80,7 +88,7 @@ export function workflowFrame(scope: Construct, ops: WorkflowOperations, options
   const plan = b.step(
     `Plan the ${options.planNoun}`,
     ops.planWorkflow,
-    { action: 'plan', workflow, 'request.$': '$.request', 'snapshot.$': '$.snapshot' },
+    { action: 'plan', workflow, 'request.$': '$.request', 'snapshot.$': '$.snapshot', budget },
     '$.plan',
   );
   const release = b.step(

@@ -64,6 +64,7 @@ export function runCommandOn(
       'instanceIds.$': targets,
       'input.$': options.inputPath,
       'idempotencyKey.$': key,
+      pollIntervalSeconds: b.timing.pollIntervalSeconds,
     },
     '$.command',
   );
@@ -91,7 +92,9 @@ export function runCommandOn(
       poll,
       resultPath: options.resultPath,
       done: sfn.Condition.stringEquals(`${options.resultPath}.status`, 'Success'),
-      timeoutSeconds: b.timing.commandTimeoutSeconds,
+      // The command's own timeout bounds the loop: the poll cancels it at its deadline, a poll or two before this.
+      maxAttemptsPath: '$.command.maxPolls',
+      timeoutDescription: "the command's own timeout",
       timeoutError: ErrorName.CommandTimedOut,
     }),
   );

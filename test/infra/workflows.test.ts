@@ -17,7 +17,7 @@ describe('Workflows', () => {
         TracingConfiguration: { Enabled: true },
         LoggingConfiguration: Match.objectLike({ Level: 'ALL', IncludeExecutionData: true }),
         DefinitionString: Match.objectLike({
-          'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp('"TimeoutSeconds":14400')])],
+          'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp('"TimeoutSeconds":21600')])],
         }),
       });
     },

@@ -150,6 +150,16 @@ describe('ZeroDownCluster', () => {
       });
     });
 
+    it('refuses at synthesis a command its workflows could not wait for, naming it', () => {
+      const model = testClusterModel();
+      const slow: ClusterModelInput = {
+        ...model,
+        commands: { ...model.commands, migrate: { documentName: 'zerodown-test-migrate', timeoutSeconds: 172_800 } },
+      };
+      expect(() => synth(slow)).toThrow(ClusterModelError);
+      expect(() => synth(slow)).toThrow(/commands\.migrate\.timeoutSeconds is 172800 s/);
+    });
+
     it('refuses an invalid model at synthesis, naming the field', () => {
       const model = { ...testClusterModel(), topology: 'mesh' } as unknown as ClusterModelInput;
       expect(() => synth(model)).toThrow(ClusterModelError);

@@ -76,7 +76,12 @@ describe('handler bundles', () => {
     // Step Functions' ExecutionDoesNotExist as a holder that is gone.
     const tableName = await createLockTable();
     const handler = await bundledHandler('cluster-lock', { LOCK_TABLE_NAME: tableName, CLUSTER_NAME: 'test-cluster' });
-    const request = (owner: string) => ({ action: 'acquire', cluster: 'test-cluster', owner, workflow: 'patch-server' });
+    const request = (owner: string) => ({
+      action: 'acquire',
+      cluster: 'test-cluster',
+      owner,
+      workflow: 'patch-server',
+    });
     const running = await startMotoExecution('zerodown-test-cluster-patch-server', 'first');
     await handler(request(running));
 

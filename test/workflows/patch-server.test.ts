@@ -205,6 +205,32 @@ describe('patch-server', () => {
     });
   });
 
+  it('refuses a plan whose worst case runs past the execution timeout, before the lock', async () => {
+    // The probe: 10 stages of 3600 s bakes were planned against a 14,400 s execution timeout.
+    await prepare('active-passive');
+    const shift = { steps: [10, 20, 30, 40, 50, 60, 70, 80, 90, 100], bakeSeconds: 3600 };
+
+    const dryRun = await run({ dryRun: true, shift });
+    const execution = await run({ shift });
+
+    for (const refused of [dryRun, execution]) {
+      expect(failureOf(refused)).toMatchObject({ status: 'FAILED', error: 'PlanTooLongError' });
+      expect(refused.cause).toContain('bakes 72000 s');
+      expect(refused.path).not.toContain('Acquire the cluster lock');
+    }
+    expect(await readLock(lockStore(), 'test-cluster')).toBeUndefined();
+  });
+
+  it('answers a dry run with the plan and its worst case against the execution timeout', async () => {
+    await prepare('active-passive');
+
+    const execution = await run({ dryRun: true });
+
+    expect(execution.output).toMatchObject({
+      duration: { executionTimeoutSeconds: 21_600, worstCase: { commands: expect.any(Number) } },
+    });
+  });
+
   it('refuses a second start on a locked cluster and leaves the running execution alone', async () => {
     await prepare('active-passive');
     const holder = await holdLock('patch-server', 'first');

@@ -3,6 +3,7 @@ import type { ClusterModel } from '../cluster-model';
 import { InputValidationError } from '../errors';
 import { clusterNameSchema } from '../field-issues';
 import type { ClusterSnapshot } from '../snapshot';
+import { type ExecutionBudget, type PlanDuration, WorstCaseTally } from './duration';
 import type { PlanNode, PlanStep } from './plan';
 import { requireCommands, weightsOf } from './preconditions';
 import { STEPS } from './steps';
@@ -170,4 +171,15 @@ export function planDeploy(model: ClusterModel, snapshot: ClusterSnapshot, reque
         : []),
     ],
   };
+}
+
+/** The worst case of a deploy: each command at its timeout, and file sync at its timeout on every worker. */
+export function deployWorstCase(model: ClusterModel, plan: DeployPlan, budget: ExecutionBudget): PlanDuration {
+  const tally = new WorstCaseTally(model, budget)
+    .command('deploy')
+    .fileSync(plan.workers.length, plan.syncTimeoutSeconds)
+    .command('smokeTest');
+  if (plan.expose) tally.command('expose');
+  if (plan.exposeRule) tally.steps(1);
+  return tally.total();
 }

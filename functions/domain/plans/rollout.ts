@@ -6,6 +6,7 @@ import { clusterNameSchema } from '../field-issues';
 import { parseInput } from '../input';
 import type { ClusterSnapshot } from '../snapshot';
 import type { MaintenanceWorkflow } from '../workflows';
+import { type ExecutionBudget, type PlanDuration, WorstCaseTally } from './duration';
 import type { PlanNode, PlanStep } from './plan';
 import { planNode, requireCommands, requireHealthyNodes, requireWeightedTraffic, weightsOf } from './preconditions';
 import { planShift, type ShiftPlan, shiftOptionsSchema } from './shift-stages';
@@ -329,4 +330,18 @@ export function planRollout(model: ClusterModel, snapshot: ClusterSnapshot, requ
       ...retireSteps(baseline),
     ],
   };
+}
+
+/** The worst case of a rollout: every node's command at its timeout, every boot at the ready timeout, every bake. */
+export function rolloutWorstCase(model: ClusterModel, plan: RolloutPlan, budget: ExecutionBudget): PlanDuration {
+  const tally = new WorstCaseTally(model, budget).surge();
+  if (plan.migration) tally.command(plan.migration.kind);
+  const nodes = plan.topology === 'active-passive' ? 2 : plan.rotation.length;
+  tally.command(plan.command.kind, nodes).nodeUp(nodes);
+  for (const shift of [plan.shifts.toFirst, plan.shifts.back, plan.shifts.surgeIn, plan.shifts.surgeOut]) {
+    tally.shift(shift);
+  }
+  for (const item of plan.rotation) tally.shift(item.drain).shift(item.restore).steps(1);
+  // Verify the surge node (active/active) or the patched node under traffic (active/passive).
+  return tally.steps(1).retire(plan.keepSurge).total();
 }

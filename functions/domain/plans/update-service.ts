@@ -5,6 +5,7 @@ import { InputValidationError } from '../errors';
 import { clusterNameSchema } from '../field-issues';
 import type { ClusterSnapshot } from '../snapshot';
 import { deployRequestSchema, SYNC_CHECK_INTERVAL_SECONDS } from './deploy-service';
+import { type ExecutionBudget, type PlanDuration, WorstCaseTally } from './duration';
 import type { PlanNode, PlanStep } from './plan';
 import { planNode, requireCommands, requireHealthyNodes, requireWeightedTraffic, weightsOf } from './preconditions';
 import { planShift, type ShiftPlan, shiftOptionsSchema, type Weights } from './shift-stages';
@@ -232,4 +233,24 @@ export function planUpdate(model: ClusterModel, snapshot: ClusterSnapshot, reque
 function sameWeights(a: Weights, b: Weights): boolean {
   const slots = new Set([...Object.keys(a), ...Object.keys(b)]);
   return [...slots].every((slot) => (a[slot] ?? 0) === (b[slot] ?? 0));
+}
+
+/** The worst case of a hotfix: each command at its timeout, every shift's bakes and drain, file sync on each worker. */
+export function updateWorstCase(model: ClusterModel, plan: UpdatePlan, budget: ExecutionBudget): PlanDuration {
+  return (
+    new WorstCaseTally(model, budget)
+      .surge()
+      .command('syncPause')
+      .shift(plan.shifts.changedOut)
+      .command('deploy')
+      .command('smokeTest')
+      // Verify the updated manager; each worker is checked once file sync reached it.
+      .steps(1 + plan.workers.length)
+      .shift(plan.shifts.toChanged)
+      .command('syncResume')
+      .fileSync(plan.workers.length, plan.syncTimeoutSeconds)
+      .shift(plan.shifts.rebalance)
+      .retire(plan.keepSurge)
+      .total()
+  );
 }

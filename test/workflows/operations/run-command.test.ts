@@ -40,7 +40,13 @@ describe('run command', () => {
   it('sends the cluster document to the named node, with the operator value as its parameter', async () => {
     const { passive, command, requests } = await sent();
 
-    expect(command).toMatchObject({ documentName: 'zerodown-test-patch', instanceIds: [passive], reused: false });
+    // Polled every 10 s (the default), the 600 s command allows 60 polls, and 2 more for the one that cancels it.
+    expect(command).toMatchObject({
+      documentName: 'zerodown-test-patch',
+      instanceIds: [passive],
+      reused: false,
+      maxPolls: 62,
+    });
     expect(requests).toEqual([
       expect.objectContaining({
         InstanceIds: [passive],

@@ -1,0 +1,107 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { PROJECT_ROOT } from '../../cdk/paths';
+import { parseClusterModel } from '../../functions/domain/cluster-model';
+import { PlanTooLongError } from '../../functions/domain/errors';
+import { deployWorstCase, planDeploy } from '../../functions/domain/plans/deploy-service';
+import { commandsTooLongFor, requireFitsExecution } from '../../functions/domain/plans/duration';
+import { planRollout, rolloutSpecFor, rolloutWorstCase } from '../../functions/domain/plans/rollout';
+import type { ClusterSnapshot, NodeSnapshot } from '../../functions/domain/snapshot';
+
+const model = parseClusterModel(
+  JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, 'local/clusters/local-cluster.json'), 'utf8')),
+);
+const BUDGET = { executionTimeoutSeconds: 14_400, pollIntervalSeconds: 10, readyTimeoutSeconds: 900 };
+
+function activePassive(): ClusterSnapshot {
+  const nodes = model.nodes.map(
+    (node, index): NodeSnapshot => ({
+      instanceId: node.instanceId,
+      role: node.role,
+      slot: node.slot,
+      targetGroupArn: 'arn',
+      state: 'running',
+      targetHealth: 'healthy',
+      serving: index === 0,
+      version: '4.2.0',
+    }),
+  );
+  return {
+    cluster: model.name,
+    takenAt: '2026-11-30T10:00:00.000Z',
+    strategy: 'weighted-target-groups',
+    weights: [
+      { slot: 'a', targetGroupArn: 'arn-a', weight: 100 },
+      { slot: 'b', targetGroupArn: 'arn-b', weight: 0 },
+      { slot: 'surge', targetGroupArn: 'arn-surge', weight: 0 },
+    ],
+    nodes,
+    servingHealthyNodes: 1,
+    surgeNodes: [],
+  };
+}
+
+const patchPlan = (request: Record<string, unknown> = {}) =>
+  planRollout(
+    model,
+    activePassive(),
+    rolloutSpecFor('patch-server', { cluster: model.name, patchId: 'P42', ...request }),
+  );
+
+describe('the worst case of a plan', () => {
+  it('adds up a patch from its commands, boots, shifts and steps', () => {
+    const duration = rolloutWorstCase(model, patchPlan(), BUDGET);
+
+    // Two patches at their 1800 s timeout plus one poll; three boots (surge, passive, active) and the surge
+    // node's termination at the 900 s ready timeout; a drain after each of the two shifts and at the retirement.
+    expect(duration.worstCase).toEqual({
+      bakes: 0,
+      drains: 3 * 30,
+      commands: 2 * (1800 + 10),
+      bootWaits: 4 * 900,
+      fileSync: 0,
+      steps: duration.worstCase.steps,
+    });
+    expect(duration.worstCaseSeconds).toBeLessThan(BUDGET.executionTimeoutSeconds);
+    expect(() => requireFitsExecution('patch-server', duration)).not.toThrow();
+  });
+
+  it('refuses 10 stages of 3600 s bakes, naming the bakes and the execution timeout', () => {
+    // The probe: a dry run planned 72,000 s of bakes against an execution timeout of 14,400 s.
+    const shift = { steps: [10, 20, 30, 40, 50, 60, 70, 80, 90, 100], bakeSeconds: 3600 };
+    const duration = rolloutWorstCase(model, patchPlan({ shift }), BUDGET);
+
+    expect(duration.worstCase.bakes).toBe(72_000);
+    expect(() => requireFitsExecution('patch-server', duration)).toThrow(PlanTooLongError);
+    expect(() => requireFitsExecution('patch-server', duration)).toThrow(
+      /patch-server may take up to \d+ s \(bakes 72000 s, .*\), more than its state machine's execution timeout of 14400 s/,
+    );
+  });
+
+  it('counts file sync at its timeout on every worker of a deploy', () => {
+    const plan = planDeploy(model, activePassive(), {
+      cluster: model.name,
+      service: 'orders-api',
+      artifact: 's3://artifacts/orders-api-1.0.0.car',
+      syncTimeoutSeconds: 900,
+      dryRun: false,
+    } as Parameters<typeof planDeploy>[2]);
+
+    const duration = deployWorstCase(model, plan, BUDGET);
+
+    expect(duration.worstCase.fileSync).toBe(plan.workers.length * 900);
+    expect(duration.worstCase.commands).toBe(2 * (600 + 10));
+  });
+
+  it('names the commands a state machine could not wait for', () => {
+    const slow = parseClusterModel({
+      ...model,
+      commands: { ...model.commands, migrate: { ...model.commands.migrate, timeoutSeconds: 172_800 } },
+    });
+
+    expect(commandsTooLongFor(slow, { executionTimeoutSeconds: 21_600, pollIntervalSeconds: 10 })).toEqual([
+      { kind: 'migrate', timeoutSeconds: 172_800 },
+    ]);
+    expect(commandsTooLongFor(model, { executionTimeoutSeconds: 21_600, pollIntervalSeconds: 10 })).toEqual([]);
+  });
+});
