@@ -4,8 +4,9 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import type { Construct } from 'constructs';
 
 /**
- * A customer-managed key with rotation that CloudWatch Logs may use for the log groups named `<logGroupName>*` only.
- * CloudWatch Logs encrypts with the key itself, so the key policy must name the service, scoped to those groups.
+ * A customer-managed key with rotation that CloudWatch Logs may use for the one log group named `logGroupName` only.
+ * CloudWatch Logs encrypts with the key itself, so the key policy must name the service, scoped to that group. The
+ * name is matched exactly: a prefix would also let the log group of a cluster named `<cluster>-prod` use the key.
  */
 export function logEncryptionKey(
   scope: Construct,
@@ -26,11 +27,11 @@ export function logEncryptionKey(
       actions: ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
       resources: ['*'],
       conditions: {
-        ArnLike: {
+        ArnEquals: {
           'kms:EncryptionContext:aws:logs:arn': stack.formatArn({
             service: 'logs',
             resource: 'log-group',
-            resourceName: `${props.logGroupName}*`,
+            resourceName: props.logGroupName,
             arnFormat: ArnFormat.COLON_RESOURCE_NAME,
           }),
         },

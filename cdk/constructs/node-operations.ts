@@ -5,9 +5,9 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
-import type { ClusterModel } from '../../functions/domain/cluster-model';
+import { type ClusterModel, NODE_ROLES } from '../../functions/domain/cluster-model';
 import { membershipParameterName } from '../../functions/domain/membership';
-import { CLUSTER_TAG_KEY, ROLE_TAG_KEY, SLOT_TAG_KEY, SURGE_ROLE } from '../../functions/domain/tags';
+import { CLUSTER_TAG_KEY, LOST_ROLE, ROLE_TAG_KEY, SLOT_TAG_KEY, SURGE_ROLE } from '../../functions/domain/tags';
 import { CLUSTER_WORKFLOWS, stateMachineNameOf } from '../../functions/domain/workflows';
 import { acknowledgeWildcardAction, acknowledgeWildcardResource } from '../nag';
 import { allow, allowTaggedLaunch, roleOf } from './launch-permissions';
@@ -196,8 +196,12 @@ export class NodeOperations extends Construct {
       anyInstance,
       'Tags only instances of this cluster, and only the role, slot and Name tags: the conditions scope it.',
     );
+    // The role written must be a permanent one, or `lost`: never `surge`, which retire-node may terminate.
     this.allow(this.adoptReplacement, ['ec2:CreateTags'], [anyInstance], {
-      StringEquals: { [`aws:ResourceTag/${CLUSTER_TAG_KEY}`]: model.name },
+      StringEquals: {
+        [`aws:ResourceTag/${CLUSTER_TAG_KEY}`]: model.name,
+        [`aws:RequestTag/${ROLE_TAG_KEY}`]: [...NODE_ROLES, LOST_ROLE],
+      },
       'ForAllValues:StringEquals': { 'aws:TagKeys': [ROLE_TAG_KEY, SLOT_TAG_KEY, 'Name'] },
     });
     this.allow(this.adoptReplacement, ['ssm:PutParameter'], [this.membershipParameterArn()]);

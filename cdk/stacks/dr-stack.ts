@@ -99,7 +99,13 @@ export class DrStack extends Stack {
       resource: 'hostedzone',
       resourceName: site.hostedZoneId,
     });
-    allow(routeDns, ['route53:ListResourceRecordSets', 'route53:ChangeResourceRecordSets'], [zone]);
+    allow(routeDns, ['route53:ListResourceRecordSets'], [zone]);
+    // Only the cluster's own record may change: Route 53 matches the normalized name (lower case, no final dot).
+    allow(routeDns, ['route53:ChangeResourceRecordSets'], [zone], {
+      'ForAllValues:StringEquals': {
+        'route53:ChangeResourceRecordSetsNormalizedRecordNames': [site.recordName.toLowerCase().replace(/\.$/, '')],
+      },
+    });
     allow(
       routeDns,
       [

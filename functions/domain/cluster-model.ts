@@ -2,6 +2,9 @@ import * as z from 'zod/mini';
 import { ClusterModelError } from './errors';
 import { clusterNameSchema, FIELD_ISSUE_PARSING, pattern, toFieldIssues } from './field-issues';
 
+/** The roles of permanent nodes: the manager deploys, the workers receive by file sync. */
+export const NODE_ROLES = ['manager', 'worker'] as const;
+
 /**
  * The cluster model: everything a workflow needs to know about one cluster. CDK validates it at synth time and
  * writes the normalized form to SSM Parameter Store; Lambdas load it by cluster name and validate it again, so a
@@ -58,7 +61,7 @@ export const slotNameSchema = pattern(/^[a-z][a-z0-9-]{0,15}$/, 'a short slot na
 const nodeSchema = z.strictObject({
   instanceId: instanceIdSchema,
   /** The manager holds the writable deployment directory; workers receive it by file sync. */
-  role: z.enum(['manager', 'worker']),
+  role: z.enum(NODE_ROLES),
   /** The traffic slot (one target group each) of the weighted strategy. */
   slot: z.optional(slotNameSchema),
 });

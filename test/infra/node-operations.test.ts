@@ -153,6 +153,20 @@ describe('NodeOperations', () => {
       );
     });
 
+    it('lets adoption write only a permanent role or lost, never surge, on instances of this cluster', () => {
+      const tagging = statements.filter(
+        (statement) => statement.actions.includes('ec2:CreateTags') && statement.policy.includes('AdoptReplacement'),
+      );
+      expect(tagging).toHaveLength(1);
+      expect(tagging[0]?.Condition).toEqual({
+        StringEquals: {
+          'aws:ResourceTag/zerodown:cluster': 'test-cluster',
+          'aws:RequestTag/zerodown:role': ['manager', 'worker', 'lost'],
+        },
+        'ForAllValues:StringEquals': { 'aws:TagKeys': ['zerodown:role', 'zerodown:slot', 'Name'] },
+      });
+    });
+
     it('terminates only surge nodes of this cluster', () => {
       template.hasResourceProperties('AWS::IAM::Policy', {
         PolicyDocument: {
@@ -265,11 +279,17 @@ describe('DR stack', () => {
     });
   });
 
-  it('changes DNS records in the cluster hosted zone only', () => {
+  it('changes only the cluster record, in the cluster hosted zone only', () => {
     const route53 = statements.filter((statement) => statement.actions.some((action) => action.startsWith('route53:')));
-    expect(route53.flatMap((statement) => statement.resources)).toEqual([
-      { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':route53:::hostedzone/Z0123456789ABCDEFGHIJ']] },
-    ]);
+    const zone = {
+      'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':route53:::hostedzone/Z0123456789ABCDEFGHIJ']],
+    };
+    expect(route53.flatMap((statement) => statement.resources)).toEqual([zone, zone]);
+    const change = route53.find((statement) => statement.actions.includes('route53:ChangeResourceRecordSets'));
+    expect(change?.actions).toEqual(['route53:ChangeResourceRecordSets']);
+    expect(change?.Condition).toEqual({
+      'ForAllValues:StringEquals': { 'route53:ChangeResourceRecordSetsNormalizedRecordNames': ['api.example.com'] },
+    });
   });
 
   it('registers DR nodes only in the DR target group', () => {

@@ -102,10 +102,11 @@ describe('ZeroDownCluster', () => {
           Match.objectLike({
             Sid: 'AllowCloudWatchLogsForThisCluster',
             Principal: { Service: 'logs.us-east-1.amazonaws.com' },
+            // The exact log group: a prefix would also match the group of a cluster named test-cluster-prod.
             Condition: {
-              ArnLike: {
+              ArnEquals: {
                 'kms:EncryptionContext:aws:logs:arn': {
-                  'Fn::Join': ['', Match.arrayWith([':log-group:/aws/vendedlogs/states/zerodown-test-cluster*'])],
+                  'Fn::Join': ['', Match.arrayWith([':log-group:/aws/vendedlogs/states/zerodown-test-cluster'])],
                 },
               },
             },
