@@ -13,14 +13,27 @@ export const REGION_FAILOVER = 'region-failover' satisfies WorkflowName;
 export interface RegionOperations {
   readonly drNodes: lambda.IFunction;
   readonly routeDns: lambda.IFunction;
+  /** The cluster-lock function over the DR region's own lock table. */
+  readonly drLock: lambda.IFunction;
 }
+
+/**
+ * What each mode is called in the DR lock. A failover pre-empts a drill or a failback (it stops that execution and
+ * takes its DR nodes over); a drill or a failback never starts while another execution holds the DR site.
+ */
+export const DR_LOCK_HOLDERS = {
+  failover: REGION_FAILOVER,
+  drill: 'region-drill',
+  failback: 'region-failback',
+} as const;
 
 const cluster = { 'cluster.$': '$.request.cluster' };
 /** Alias records answer with a 60-second TTL; twice that lets every resolver move before the DR site goes. */
 const DNS_MOVE_SECONDS = 120;
 
 /**
- * region-failover, started with `{ cluster, mode }`:
+ * region-failover, started with `{ cluster, mode }`. Every mode first takes the DR lock, in the DR region's own lock
+ * table (`DR_LOCK_HOLDERS`), and gives it back when it ends:
  *
  * - `failover`: start the cold standby (launch the DR nodes from the DR launch template and AMI, into the DR target
  *   group) → poll until every node runs and passes its checks and its target is healthy → point the cluster's DNS
@@ -36,11 +49,43 @@ const DNS_MOVE_SECONDS = 120;
 export function regionFailoverDefinition(
   scope: Construct,
   ops: RegionOperations,
-  options: { timing?: WorkflowTiming } = {},
+  options: { timing?: WorkflowTiming; leaseSeconds: number },
 ): sfn.IChainable {
   const raising = new WorkflowBuilder(scope, ops, REGION_FAILOVER, RAISE, options.timing ?? DEFAULT_TIMING);
   const step = (label: string, operation: lambda.IFunction, payload: Record<string, unknown>, resultPath: string) =>
     operationStep(scope, label, { operation, payload, resultPath, timeout: Duration.seconds(60) });
+
+  const lockRequest = (action: 'acquire' | 'preempt', holder: string) => ({
+    action,
+    ...cluster,
+    'owner.$': '$$.Execution.Id',
+    workflow: holder,
+    leaseSeconds: options.leaseSeconds,
+  });
+  const siteInUse = (mode: string) =>
+    new sfn.Fail(scope, `Fail because the DR site is in use: ${mode}`, {
+      errorPath: '$.lockError.Error',
+      causePath: '$.lockError.Cause',
+    });
+  /** Takes the DR lock for a drill or a failback: another execution at work on the DR site refuses it. */
+  const takeLock = (mode: 'drill' | 'failback') =>
+    step(`Take the DR lock: ${mode}`, ops.drLock, lockRequest('acquire', DR_LOCK_HOLDERS[mode]), '$.lock').addCatch(
+      siteInUse(mode),
+      { errors: [ErrorName.ClusterLocked], resultPath: '$.lockError' },
+    );
+  /**
+   * Gives the DR lock back at the end. A lock that cannot be released is no danger: once this execution has ended,
+   * the next one takes it over at once.
+   */
+  const releaseLock = (mode: string, next: sfn.IChainable) =>
+    step(
+      `Release the DR lock: ${mode}`,
+      ops.drLock,
+      { action: 'release', ...cluster, 'owner.$': '$$.Execution.Id' },
+      '$.released',
+    )
+      .addCatch(next, { errors: [sfn.Errors.ALL], resultPath: '$.releaseError' })
+      .next(next);
 
   const readRequest = new sfn.Pass(scope, 'Read the request', { parameters: { 'request.$': '$' } });
   /** Ends the execution with the error a step caught into `$.error`. */
@@ -95,16 +140,20 @@ export function regionFailoverDefinition(
     { action: 'point', ...cluster, to: 'dr', 'since.$': '$$.Execution.StartTime' },
     '$.dns',
   );
-  const failoverDone = new sfn.Succeed(scope, 'Region failover complete');
+  const failoverDone = releaseLock(
+    'failover',
+    new sfn.Succeed(scope, 'Region failover complete', { outputPath: '$.report' }),
+  );
   const reportFailover = new sfn.Pass(scope, 'Report the region failover RTO', {
     parameters: { 'rtoSeconds.$': '$.dns.elapsedSeconds', 'dns.$': '$.dns', 'nodes.$': '$.ready.nodes' },
+    resultPath: '$.report',
   });
 
   const reportDrill = new sfn.Pass(scope, 'Record the drill RTO', {
     parameters: { 'rtoSeconds.$': '$.ready.elapsedSeconds', 'nodes.$': '$.ready.nodes' },
     resultPath: '$.drill',
   });
-  const drillDone = new sfn.Succeed(scope, 'Drill complete', { outputPath: '$.drill' });
+  const drillDone = releaseLock('drill', new sfn.Succeed(scope, 'Drill complete', { outputPath: '$.drill' }));
 
   const primaryCheck = step(
     'Check the primary region',
@@ -122,7 +171,7 @@ export function regionFailoverDefinition(
     { action: 'point', ...cluster, to: 'primary', 'since.$': '$$.Execution.StartTime' },
     '$.dns',
   );
-  const failbackDone = new sfn.Succeed(scope, 'Failback complete');
+  const failbackDone = releaseLock('failback', new sfn.Succeed(scope, 'Failback complete'));
   for (const task of [pointAtDr, primaryCheck, pointAtPrimary]) failAsIs(task);
 
   const startSite = launch
@@ -137,34 +186,49 @@ export function regionFailoverDefinition(
     );
   // A drill tears its nodes down at the end, so it must not share the DR site with a real failover.
   // An object, not a bare boolean: the local runner drops a Pass result of `false`.
-  const idleSite = new sfn.Pass(scope, 'Ask for an idle DR site', {
-    result: sfn.Result.fromObject({ exclusive: true }),
-    resultPath: '$.site',
-  }).next(startSite);
-  const shareSite = new sfn.Pass(scope, 'Use the DR nodes already running', {
-    result: sfn.Result.fromObject({ exclusive: false }),
-    resultPath: '$.site',
-  }).next(startSite);
+  const idleSite = takeLock('drill').next(
+    new sfn.Pass(scope, 'Ask for an idle DR site', {
+      result: sfn.Result.fromObject({ exclusive: true }),
+      resultPath: '$.site',
+    }).next(startSite),
+  );
+  // A failover stops a drill or a failback that holds the DR lock and takes its DR nodes over (see launchDrNodes).
+  const alreadyOnIt = new sfn.Succeed(scope, 'Another region failover is already on it');
+  const shareSite = step(
+    'Take over the DR lock',
+    ops.drLock,
+    lockRequest('preempt', DR_LOCK_HOLDERS.failover),
+    '$.lock',
+  )
+    .addCatch(alreadyOnIt, { errors: [ErrorName.ClusterLocked], resultPath: '$.lockError' })
+    .next(
+      new sfn.Pass(scope, 'Use the DR nodes already running', {
+        result: sfn.Result.fromObject({ exclusive: false }),
+        resultPath: '$.site',
+      }).next(startSite),
+    );
 
   return sfn.Chain.start(readRequest).next(
     new sfn.Choice(scope, 'Which mode?')
       .when(
         sfn.Condition.stringEquals('$.request.mode', 'failback'),
-        primaryCheck.next(
-          new sfn.Choice(scope, 'Does the primary region serve?')
-            .when(
-              sfn.Condition.booleanEquals('$.primary.serving', true),
-              pointAtPrimary
-                .next(
-                  // Resolvers keep the DR answer for the record's TTL; the DR site serves them until it runs out.
-                  new sfn.Wait(scope, 'Let resolvers move back to the primary region', {
-                    time: sfn.WaitTime.duration(Duration.seconds(DNS_MOVE_SECONDS)),
-                  }),
-                )
-                .next(tearDown(b, 'all', failbackDone)),
-            )
-            .otherwise(primaryNotReady),
-        ),
+        takeLock('failback')
+          .next(primaryCheck)
+          .next(
+            new sfn.Choice(scope, 'Does the primary region serve?')
+              .when(
+                sfn.Condition.booleanEquals('$.primary.serving', true),
+                pointAtPrimary
+                  .next(
+                    // Resolvers keep the DR answer for the record's TTL; the DR site serves them until it runs out.
+                    new sfn.Wait(scope, 'Let resolvers move back to the primary region', {
+                      time: sfn.WaitTime.duration(Duration.seconds(DNS_MOVE_SECONDS)),
+                    }),
+                  )
+                  .next(tearDown(b, 'all', failbackDone)),
+              )
+              .otherwise(primaryNotReady),
+          ),
       )
       .when(sfn.Condition.stringEquals('$.request.mode', 'failover'), shareSite)
       .when(sfn.Condition.stringEquals('$.request.mode', 'drill'), idleSite)

@@ -1,4 +1,5 @@
-import { Duration, RemovalPolicy, Stack, type StackProps, Tags } from 'aws-cdk-lib';
+import { ArnFormat, Duration, RemovalPolicy, Stack, type StackProps, Tags } from 'aws-cdk-lib';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
@@ -11,13 +12,14 @@ import {
 } from '../../functions/domain/cluster-model';
 import { drSiteOf } from '../../functions/domain/dr-site';
 import { membershipParameterName } from '../../functions/domain/membership';
-import { CLUSTER_TAG_KEY, DR_ROLE, ROLE_TAG_KEY } from '../../functions/domain/tags';
-import { WORKFLOWS } from '../../functions/domain/workflows';
+import { CLUSTER_TAG_KEY, DR_ROLE, EXECUTION_TAG_KEY, ROLE_TAG_KEY } from '../../functions/domain/tags';
+import { stateMachineNameOf, WORKFLOWS } from '../../functions/domain/workflows';
 import { REGION_FAILOVER, regionFailoverDefinition } from '../../statemachines/region-failover';
-import { allow, allowTaggedLaunch } from '../constructs/launch-permissions';
+import { allow, allowTaggedLaunch, roleOf } from '../constructs/launch-permissions';
 import { logEncryptionKey } from '../constructs/log-key';
 import { WorkflowStateMachine } from '../constructs/workflow-state-machine';
 import { ZeroDownFunction } from '../constructs/zerodown-function';
+import { acknowledgeWildcardResource } from '../nag';
 
 export interface DrStackProps extends StackProps {
   readonly model: ClusterModelInput;
@@ -85,6 +87,44 @@ export class DrStack extends Stack {
         [`aws:ResourceTag/${ROLE_TAG_KEY}`]: DR_ROLE,
       },
     });
+    // A failover takes over the DR nodes of a drill it pre-empted: it rewrites their execution tag, and only that.
+    allow(drNodes, ['ec2:CreateTags'], [this.arn('ec2', 'instance', '*')], {
+      StringEquals: {
+        [`aws:ResourceTag/${CLUSTER_TAG_KEY}`]: model.name,
+        [`aws:ResourceTag/${ROLE_TAG_KEY}`]: DR_ROLE,
+      },
+      'ForAllValues:StringEquals': { 'aws:TagKeys': [EXECUTION_TAG_KEY] },
+    });
+
+    // The DR site's own lock, in the DR region: drills, failovers and failbacks take it, so that none of them can
+    // tear down or point DNS at a DR site another one is using.
+    const workflowTimeout = Duration.hours(2);
+    const lockTable = new dynamodb.TableV2(this, 'DrLockTable', {
+      partitionKey: { name: 'lockId', type: dynamodb.AttributeType.STRING },
+      billing: dynamodb.Billing.onDemand(),
+      timeToLiveAttribute: 'expiresAtEpochSeconds',
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      deletionProtection: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    const drLock = new ZeroDownFunction(this, 'DrLock', {
+      entry: 'functions/cluster-lock.ts',
+      description: `zerodown ${model.name}: take, give back or take over the DR site's lock`,
+      environment: { CLUSTER_NAME: model.name, LOCK_TABLE_NAME: lockTable.tableName },
+    }).function;
+    lockTable.grant(drLock, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem');
+    const regionExecutions = this.formatArn({
+      service: 'states',
+      resource: 'execution',
+      resourceName: `${stateMachineNameOf(model.name, REGION_FAILOVER)}:*`,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+    allow(drLock, ['states:DescribeExecution', 'states:StopExecution'], [regionExecutions]);
+    acknowledgeWildcardResource(
+      roleOf(drLock),
+      regionExecutions,
+      'Execution names are chosen at start; the lock asks whether a region-failover execution of this cluster still runs, and a failover stops a drill or failback it pre-empts.',
+    );
     // Terminating is scoped by the tags, like launching: the instance ARN is acknowledged there.
     const routeDns = new ZeroDownFunction(this, 'RouteDns', {
       entry: 'functions/route-dns.ts',
@@ -126,10 +166,14 @@ export class DrStack extends Stack {
     this.regionFailover = new WorkflowStateMachine(this, WORKFLOWS[REGION_FAILOVER].constructId, {
       workflow: REGION_FAILOVER,
       clusterName: model.name,
-      definition: regionFailoverDefinition(this, { drNodes, routeDns }),
+      definition: regionFailoverDefinition(
+        this,
+        { drNodes, routeDns, drLock },
+        { leaseSeconds: workflowTimeout.toSeconds() + 600 },
+      ),
       logGroup,
-      timeout: Duration.hours(2),
-      lambdaFunctions: [drNodes, routeDns],
+      timeout: workflowTimeout,
+      lambdaFunctions: [drNodes, routeDns, drLock],
     });
     Tags.of(this).add(CLUSTER_TAG_KEY, model.name);
   }

@@ -1,7 +1,7 @@
 import type { EC2Client, Instance } from '@aws-sdk/client-ec2';
 import type { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { SSMClient } from '@aws-sdk/client-ssm';
-import { findInstances, launchInstances, tagsOnLaunch, terminateInstances } from '../aws/ec2';
+import { findInstances, launchInstances, tagInstance, tagsOnLaunch, terminateInstances } from '../aws/ec2';
 import {
   deregisterTargets,
   readClusterTargetHealth,
@@ -71,6 +71,9 @@ function toDrNode(instance: Instance): DrNode {
  * tagged with the cluster, the `dr` role and the execution, and registered in the DR target group. The DR nodes the
  * cluster already runs count (a retry, or a second failover), so only the missing ones are launched; a drill, which
  * tears its nodes down at the end, asks for an idle DR site and is refused with `DrSiteInUseError` otherwise.
+ *
+ * A failover takes over the nodes another execution started (a drill it pre-empted): they are re-tagged as its own,
+ * so the drill's tear-down, which removes only its own nodes, can no longer remove the nodes DNS is about to name.
  */
 export async function launchDrNodes(
   clients: DrClients,
@@ -107,6 +110,12 @@ export async function launchDrNodes(
         TagSpecifications: tagsOnLaunch(tags),
       });
       if (instance) launched.push(toDrNode(instance));
+    }
+  }
+  if (!request.exclusive && others) {
+    const own = new Set((await findDrNodes(clients.ec2, model, execution)).map((node) => node.instanceId));
+    for (const node of existing.filter((candidate) => !own.has(candidate.instanceId))) {
+      await tagInstance(clients.ec2, node.instanceId, { [EXECUTION_TAG_KEY]: execution.slice(0, 256) });
     }
   }
   const nodes = [...existing, ...launched];
