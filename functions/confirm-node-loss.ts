@@ -9,6 +9,11 @@ import { assessNodeLoss } from './operations/confirm-node-loss';
 const inputSchema = z.strictObject({
   ...clusterInput,
   slot: slotNameSchema,
+  /**
+   * The loss was confirmed already, before the lock: work out the move again from the weights, survivors and surge
+   * nodes as they are now, under the lock, without probing the lost node again. @default false
+   */
+  confirmed: z._default(z.boolean(), false),
 });
 
 /** Probes the node an alarm reported lost, and works out the weights that move its traffic to the survivors. */

@@ -3,7 +3,7 @@ import { ssmClient } from './aws/clients/ssm';
 import { COMMAND_KINDS } from './domain/cluster-model';
 import { clusterInput, instanceIdInput, parseInput } from './domain/input';
 import { clusterModelFor } from './operations/cluster-model-for';
-import { pollCommand, sendCommand } from './operations/run-command';
+import { cancelUnfinishedCommands, pollCommand, sendCommand } from './operations/run-command';
 
 const instanceIds = z.array(instanceIdInput).check(z.minLength(1), z.maxLength(50));
 const inputSchema = z.discriminatedUnion('action', [
@@ -24,11 +24,19 @@ const inputSchema = z.discriminatedUnion('action', [
     instanceIds,
     deadline: z.optional(z.iso.datetime()),
   }),
+  z.strictObject({ action: z.literal('cancel-unfinished'), ...clusterInput }),
 ]);
 
-/** Send the cluster's command of a kind to named nodes, or poll it. */
+/** Send the cluster's command of a kind to named nodes, poll it, or cancel what a pre-empted workflow left running. */
 export async function handler(event: unknown) {
   const input = parseInput(inputSchema, event, 'run-command');
   const model = await clusterModelFor(input.cluster);
-  return input.action === 'send' ? sendCommand(ssmClient, model, input) : pollCommand(ssmClient, input);
+  switch (input.action) {
+    case 'send':
+      return sendCommand(ssmClient, model, input);
+    case 'poll':
+      return pollCommand(ssmClient, input);
+    case 'cancel-unfinished':
+      return cancelUnfinishedCommands(ssmClient, model);
+  }
 }

@@ -53,6 +53,8 @@ export async function buildSandboxCluster(run: RunContext, environment: SandboxE
     }),
   });
   const drSite = spec.dr ? await createMotoDrSite(cluster, { nodeCount: spec.nodes }) : undefined;
+  // The DR site's own lock table.
+  if (drSite) await provisionStackResources(drStack);
   return {
     name: spec.name,
     stack,

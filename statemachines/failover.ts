@@ -87,10 +87,30 @@ export function failoverDefinition(
   // From here on a failure leaves the traffic where it is safe, removes the replacement, releases and reports.
   const b = raising.failingTo(rollbackPath(scope, raising));
 
+  // A command the pre-empted workflow sent (a patch, a migration) must not go on behind the failover's back. A
+  // cancellation that fails is reported in the output and does not stop the failover.
+  const cancelCommands = operationStep(scope, "Cancel the pre-empted workflow's commands", {
+    operation: ops.runCommand,
+    payload: { action: 'cancel-unfinished', ...cluster },
+    resultPath: '$.cancelled',
+  });
+  // The weights written must be those of the cluster as the lock found it: a pre-empted workflow may have moved
+  // traffic or launched a surge node since "Confirm the node loss".
+  const underLock = b.step(
+    'Work out the move under the lock',
+    ops.confirmNodeLoss,
+    { ...cluster, 'slot.$': '$.request.slot', confirmed: true },
+    '$.underLock',
+    Duration.seconds(30),
+  );
+  cancelCommands.addCatch(underLock, { errors: [sfn.Errors.ALL], resultPath: '$.cancelError' }).next(underLock);
+  const cancelIfPreempted = new sfn.Choice(scope, 'Was a workflow pre-empted?')
+    .when(sfn.Condition.isPresent('$.lock.preempted'), cancelCommands)
+    .otherwise(underLock);
   const move = b.step(
     'Move traffic to the survivors',
     ops.shiftTraffic,
-    { ...cluster, 'weights.$': '$.loss.weights', 'baselineServing.$': '$.loss.baselineServing' },
+    { ...cluster, 'weights.$': '$.underLock.weights', 'baselineServing.$': '$.underLock.baselineServing' },
     '$.moved',
     Duration.seconds(30),
   );
@@ -107,7 +127,7 @@ export function failoverDefinition(
         'lostInstanceId.$': '$.loss.instanceId',
         'findings.$': '$.loss.findings',
         'weights.$': '$.moved.weights',
-        'degraded.$': '$.loss.degraded',
+        'degraded.$': '$.underLock.degraded',
         'preempted.$': '$.lock',
         timeline: {
           'detectedAt.$': '$.request.detectedAt',
@@ -145,7 +165,7 @@ export function failoverDefinition(
   const restore = b.step(
     'Restore the steady weights',
     ops.shiftTraffic,
-    { ...cluster, 'weights.$': '$.loss.restoreWeights' },
+    { ...cluster, 'weights.$': '$.underLock.restoreWeights' },
     '$.restored',
     Duration.seconds(30),
   );
@@ -183,27 +203,28 @@ export function failoverDefinition(
   // A report that cannot be sent must not undo a failover.
   reportMove.addCatch(launch, { errors: [sfn.Errors.ALL], resultPath: '$.notifyError' });
 
-  return sfn.Chain.start(readAlarm)
+  const start = sfn.Chain.start(readAlarm)
     .next(confirm)
     .next(
       new sfn.Choice(scope, 'Is the node lost?')
         .when(sfn.Condition.booleanEquals('$.loss.lost', false), reportBlip)
         .when(sfn.Condition.numberEquals('$.loss.lostWeight', 0), readLock)
-        .otherwise(
-          sfn.Chain.start(takeOver)
-            .next(move)
-            .next(reportMove)
-            .next(launch)
-            .next(waitReady(b, 'the replacement node', '$.surge.instanceId', false))
-            .next(verify)
-            .next(adopt)
-            .next(restore)
-            .next(retireLeftovers(b))
-            .next(release)
-            .next(report)
-            .next(succeeded),
-        ),
+        .otherwise(takeOver.next(cancelIfPreempted)),
     );
+  // Both ways past "Was a workflow pre-empted?" meet at "Work out the move under the lock".
+  underLock
+    .next(move)
+    .next(reportMove)
+    .next(launch)
+    .next(waitReady(b, 'the replacement node', '$.surge.instanceId', false))
+    .next(verify)
+    .next(adopt)
+    .next(restore)
+    .next(retireLeftovers(b))
+    .next(release)
+    .next(report)
+    .next(succeeded);
+  return start;
 }
 
 /**
@@ -229,7 +250,7 @@ function retireLeftovers(b: WorkflowBuilder): sfn.Chain {
   deregister.next(drain).next(terminate).next(retired);
   return b.forEachInOrder({
     label: 'leftover surge nodes',
-    itemsPath: '$.loss.leftoverSurgeNodes',
+    itemsPath: '$.underLock.leftoverSurgeNodes',
     itemPath: '$.leftover',
     loopPath: '$.leftoverLoop',
     body: deregister,

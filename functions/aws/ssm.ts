@@ -148,6 +148,23 @@ export async function findCommandByComment(
   return undefined;
 }
 
+/** Commands sent to the instance that have not finished, whose comment starts with `commentPrefix`; every page. */
+export async function findUnfinishedCommands(
+  ssm: SSMClient,
+  instanceId: string,
+  commentPrefix: string,
+): Promise<string[]> {
+  const unfinished: string[] = [];
+  for await (const page of paginateListCommands({ client: ssm, pageSize: 50 }, { InstanceId: instanceId })) {
+    for (const command of page.Commands ?? []) {
+      const running = command.Status === 'Pending' || command.Status === 'InProgress';
+      if (running && command.CommandId && command.Comment?.startsWith(commentPrefix))
+        unfinished.push(command.CommandId);
+    }
+  }
+  return unfinished;
+}
+
 /** Sends a Run Command document to exactly these instances; answers the command id. */
 export async function sendRunCommand(
   ssm: SSMClient,
@@ -198,6 +215,12 @@ export async function readInvocation(ssm: SSMClient, commandId: string, instance
   }
 }
 
+/** Cancels the command on these instances, or on every instance it was sent to when none is named. */
 export async function cancelRunCommand(ssm: SSMClient, commandId: string, instanceIds: readonly string[]) {
-  await ssm.send(new CancelCommandCommand({ CommandId: commandId, InstanceIds: [...instanceIds] }));
+  await ssm.send(
+    new CancelCommandCommand({
+      CommandId: commandId,
+      ...(instanceIds.length > 0 ? { InstanceIds: [...instanceIds] } : {}),
+    }),
+  );
 }

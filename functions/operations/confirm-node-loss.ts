@@ -51,12 +51,14 @@ async function probe(
 /**
  * Confirms a node loss an alarm reported, by probing the node again with every health check of the cluster (so one
  * blip does not flip traffic), and works out the failover: the weights that move the lost node's share to the
- * healthy permanent nodes, and the weights to restore once its replacement serves.
+ * healthy permanent nodes, and the weights to restore once its replacement serves. With `confirmed`, the failover
+ * works the move out again once it holds the lock: a workflow it pre-empted may have moved traffic or launched a
+ * surge node since the first assessment.
  */
 export async function assessNodeLoss(
   clients: { ec2: EC2Client; elbv2: ElasticLoadBalancingV2Client },
   model: ClusterModel,
-  request: { slot: string; now?: Date },
+  request: { slot: string; confirmed?: boolean; now?: Date },
 ): Promise<NodeLossAssessment> {
   requireWeighted(model);
   const node = model.nodes.find((candidate) => candidate.slot === request.slot);
@@ -67,8 +69,9 @@ export async function assessNodeLoss(
     ]);
   }
   const others = model.nodes.filter((candidate) => candidate !== node);
+  const alreadyLost = { passed: false, findings: 'confirmed lost before the lock was taken' };
   const [lostProbe, otherProbes, current, surgeNodes] = await Promise.all([
-    probe(clients, model, node.instanceId),
+    request.confirmed ? alreadyLost : probe(clients, model, node.instanceId),
     Promise.all(others.map((other) => probe(clients, model, other.instanceId))),
     readWeights(clients.elbv2, model),
     findSurgeNodes(clients.ec2, model),

@@ -1,6 +1,12 @@
 import { createHash } from 'node:crypto';
 import type { SSMClient } from '@aws-sdk/client-ssm';
-import { cancelRunCommand, findCommandByComment, readInvocation, sendRunCommand } from '../aws/ssm';
+import {
+  cancelRunCommand,
+  findCommandByComment,
+  findUnfinishedCommands,
+  readInvocation,
+  sendRunCommand,
+} from '../aws/ssm';
 import type { ClusterModel, CommandKind, CommandSpec } from '../domain/cluster-model';
 import { CommandFailedError, CommandTimedOutError, InputValidationError } from '../domain/errors';
 
@@ -33,8 +39,11 @@ export const OUTPUT_TAIL_CHARS = 2_000;
 /** Operator values travel as document parameters; they must still be plain single-line text. */
 const SAFE_INPUT = /^[^\p{Cc}]{1,1024}$/u;
 
+/** Every command zerodown sends carries a comment that starts so: the marker that finds them again. */
+export const COMMAND_COMMENT_PREFIX = 'zerodown ';
+
 export function commandComment(idempotencyKey: string): string {
-  return `zerodown ${createHash('sha256').update(idempotencyKey).digest('hex').slice(0, 40)}`;
+  return `${COMMAND_COMMENT_PREFIX}${createHash('sha256').update(idempotencyKey).digest('hex').slice(0, 40)}`;
 }
 
 function specFor(model: ClusterModel, request: SendRequest): CommandSpec {
@@ -163,4 +172,21 @@ export async function pollCommand(
     );
   }
   return { commandId: request.commandId, status: done ? 'Success' : 'InProgress', invocations };
+}
+
+/**
+ * Cancels every command zerodown sent to the cluster's permanent nodes that has not finished. Only the lock holder
+ * sends commands, so once a failover holds the lock, any such command belongs to the workflow it pre-empted: a patch
+ * or a migration that must not go on behind the failover's back. A command that finished meanwhile is left alone.
+ */
+export async function cancelUnfinishedCommands(ssm: SSMClient, model: ClusterModel): Promise<{ cancelled: string[] }> {
+  const unfinished = new Set<string>();
+  for (const { instanceId } of model.nodes) {
+    for (const commandId of await findUnfinishedCommands(ssm, instanceId, COMMAND_COMMENT_PREFIX)) {
+      unfinished.add(commandId);
+    }
+  }
+  // Without instance ids, SSM cancels the command on every instance it was sent to.
+  for (const commandId of unfinished) await cancelRunCommand(ssm, commandId, []);
+  return { cancelled: [...unfinished] };
 }

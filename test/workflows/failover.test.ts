@@ -1,12 +1,16 @@
 import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
 import { SFNClient, StopExecutionCommand } from '@aws-sdk/client-sfn';
+import type { ListCommandsCommandOutput } from '@aws-sdk/client-ssm';
 import { ec2Client } from '../../functions/aws/clients/ec2';
+import { elbv2Client } from '../../functions/aws/clients/elbv2';
 import { ssmClient } from '../../functions/aws/clients/ssm';
 import { findSurgeNodes } from '../../functions/aws/ec2';
 import { loadClusterModel } from '../../functions/aws/ssm';
 import { readLock } from '../../functions/domain/lock';
 import { CLUSTER_TAG_KEY, ROLE_TAG_KEY, SLOT_TAG_KEY } from '../../functions/domain/tags';
-import { unhealthyTarget } from '../../local/faults';
+import { assessNodeLoss } from '../../functions/operations/confirm-node-loss';
+import { launchSurgeNode } from '../../functions/operations/launch-surge-node';
+import { respondWith, rewriteOutput, unhealthyTarget } from '../../local/faults';
 import { type LocalExecutionResult, runLocally } from '../../local/local-sfn';
 import type { MotoCluster } from '../../local/moto-cluster';
 import type { SimulatedNodes } from '../../local/simulated-nodes';
@@ -15,6 +19,7 @@ import { useMoto } from '../harness/moto';
 import { workflowFixture } from '../harness/workflow-fixture';
 
 const DETECTED_AT = '2026-11-26T04:00:00Z';
+const PATCH_EXECUTION = 'arn:aws:states:us-east-1:123456789012:execution:zerodown-test-cluster-patch-server';
 
 describe('failover', () => {
   useMoto();
@@ -161,11 +166,58 @@ describe('failover', () => {
     await expectReplaced(cluster, execution, passive);
   });
 
+  it('works the move out again under the lock, so a surge node launched after the first look is retired too', async () => {
+    // The probe: the weights and leftovers were worked out in "Confirm the node loss", before the lock was held.
+    const { cluster, simulated } = await prepare('active-passive');
+    const [active] = cluster.model.nodes.map((node) => node.instanceId);
+    kill(simulated, active ?? '');
+    const clients = { ec2: ec2Client, elbv2: elbv2Client, ssm: ssmClient };
+    let lateSurge = '';
+
+    const execution = await runLocally({
+      stack: stack(),
+      stateMachine: 'failover',
+      input: {
+        cluster: 'test-cluster',
+        slot: 'a',
+        alarmName: 'zerodown-test-cluster-node-a-lost',
+        detectedAt: DETECTED_AT,
+      },
+      timeScale: 0.001,
+      taskOverrides: {
+        // The real assessment, after which a maintenance workflow launches a surge node before the lock changes hands.
+        'Confirm the node loss': async () => {
+          const assessment = await assessNodeLoss(clients, cluster.model, { slot: 'a' });
+          lateSurge = (await launchSurgeNode(clients, cluster.model, `${PATCH_EXECUTION}:late`)).instanceId;
+          return JSON.parse(JSON.stringify(assessment));
+        },
+      },
+    });
+
+    expect(failureOf(execution)).toMatchObject({ status: 'SUCCEEDED' });
+    expect(lateSurge).not.toBe('');
+    expect(execution.output).toMatchObject({ underLock: { leftoverSurgeNodes: [lateSurge] } });
+    expect(execution.path).toContain('Terminate a leftover surge node');
+    expect(await weights(cluster)).toBe('a=0, b=100, surge=0');
+    await expectReplaced(cluster, execution, active ?? '');
+  });
+
   it('stops a running patch, takes over, and leaves one consistent cluster', async () => {
     const { cluster, simulated } = await prepare('active-passive');
     const [active] = cluster.model.nodes.map((node) => node.instanceId);
     const patchName = 'patch-under-failover';
     let failover: Promise<LocalExecutionResult> | undefined;
+    // moto finishes every command at once and does not implement CancelCommand: the patch is made to be still
+    // running, and the cancellation is answered here.
+    rewriteOutput(ssmClient, 'ListCommandsCommand', (output: ListCommandsCommandOutput) => ({
+      ...output,
+      Commands: (output.Commands ?? []).map((listed) => ({ ...listed, Status: 'InProgress' as const })),
+    }));
+    const cancelled: string[] = [];
+    respondWith<object, { CommandId?: string }>(ssmClient, 'CancelCommandCommand', (input) => {
+      cancelled.push(input.CommandId ?? '');
+      return {};
+    });
 
     const patchExecution = await runLocally({
       stack: stack(),
@@ -187,6 +239,9 @@ describe('failover', () => {
       lock: { preempted: { owner: expect.stringContaining(`:${patchName}`), workflow: 'patch-server', stopped: true } },
     });
     expect(failureOf(execution)).toMatchObject({ status: 'SUCCEEDED' });
+    // The patch command it had sent was cancelled, once.
+    expect(cancelled).toHaveLength(1);
+    expect(execution.output).toMatchObject({ cancelled: { cancelled } });
     expect(execution.path).toContain('Terminate a leftover surge node');
     expect(await weights(cluster)).toBe('a=0, b=100, surge=0');
     await expectReplaced(cluster, execution, active ?? '');

@@ -2,11 +2,12 @@ import {
   ListCommandsCommand,
   type ListCommandsCommandInput,
   type ListCommandsCommandOutput,
+  SendCommandCommand,
   type SendCommandCommandInput,
 } from '@aws-sdk/client-ssm';
 import { ssmClient } from '../../../functions/aws/clients/ssm';
 import { CommandFailedError, CommandTimedOutError, InputValidationError } from '../../../functions/domain/errors';
-import { pollCommand, sendCommand } from '../../../functions/operations/run-command';
+import { cancelUnfinishedCommands, pollCommand, sendCommand } from '../../../functions/operations/run-command';
 import { failedCommand, injectError, respondWith, rewriteOutput, ssmThrottling } from '../../../local/faults';
 import { createMotoCluster } from '../../../local/moto-cluster';
 import { useFaults } from '../../harness/cleanup';
@@ -168,6 +169,29 @@ describe('run command', () => {
       }),
     ).rejects.toThrow(/still running at its deadline .* and was cancelled/);
     expect(cancel.hits).toBe(1);
+  });
+
+  it('cancels the unfinished commands it sent to the cluster nodes, and no others', async () => {
+    const { cluster, passive, command } = await sent();
+    const foreign = await ssmClient.send(
+      new SendCommandCommand({ InstanceIds: [passive], DocumentName: 'AWS-RunShellScript', Comment: 'an operator' }),
+    );
+    // moto finishes every command at once and does not implement CancelCommand: both answers are supplied here.
+    rewriteOutput(ssmClient, 'ListCommandsCommand', (output: ListCommandsCommandOutput) => ({
+      ...output,
+      Commands: (output.Commands ?? []).map((listed) => ({ ...listed, Status: 'InProgress' as const })),
+    }));
+    const cancelled: string[] = [];
+    respondWith<object, { CommandId?: string }>(ssmClient, 'CancelCommandCommand', (input) => {
+      cancelled.push(input.CommandId ?? '');
+      return {};
+    });
+
+    const result = await cancelUnfinishedCommands(ssmClient, cluster.model);
+
+    expect(result.cancelled).toEqual([command.commandId]);
+    expect(cancelled).toEqual([command.commandId]);
+    expect(cancelled).not.toContain(foreign.Command?.CommandId);
   });
 
   it('rides out a throttled poll through the SDK retries', async () => {
