@@ -59,8 +59,9 @@ export function alarmRoutesOf(stack: SynthesizedStack): AlarmRoute[] {
       EventPattern?: Record<string, unknown>;
       Targets?: { Arn: string; InputTransformer?: { InputPathsMap?: Record<string, string>; InputTemplate: string } }[];
     };
+    // Only the rules that start a workflow: the rules that report ended executions go to the notify function.
     return (properties.Targets ?? []).flatMap((target, index) =>
-      properties.EventPattern && target.InputTransformer
+      properties.EventPattern && target.InputTransformer && workflowOf(targets[index])
         ? [
             {
               pattern: properties.EventPattern,

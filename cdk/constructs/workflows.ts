@@ -1,8 +1,11 @@
 import { Duration } from 'aws-cdk-lib';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { type ClusterWorkflow, WORKFLOWS } from '../../functions/domain/workflows';
+import { CLUSTER_WORKFLOWS, type ClusterWorkflow, WORKFLOWS } from '../../functions/domain/workflows';
 import { deployServiceDefinition } from '../../statemachines/deploy-service';
 import { failoverDefinition } from '../../statemachines/failover';
 import { PATCH_SERVER, rolloutDefinition, UPGRADE_VERSION } from '../../statemachines/rollout';
@@ -79,10 +82,57 @@ export class Workflows extends Construct {
       'update-service': machine('update-service'),
       failover: machine('failover'),
     };
+    for (const workflow of CLUSTER_WORKFLOWS) {
+      this.reportEndsWithoutCatch(props.clusterName, workflow, this.byName[workflow], ops.notify);
+    }
     this.patchServer = this.byName['patch-server'];
     this.upgradeVersion = this.byName['upgrade-version'];
     this.deployService = this.byName['deploy-service'];
     this.updateService = this.byName['update-service'];
     this.failover = this.byName.failover;
   }
+
+  /**
+   * An execution that is stopped, times out, or fails outside its Catch runs none of its own steps again, so it
+   * cannot report. Step Functions' status events go to the notify function instead, which tells the cluster's topic
+   * how the execution ended. The next workflow takes its lock over at once (see the cluster lock).
+   */
+  private reportEndsWithoutCatch(
+    clusterName: string,
+    workflow: ClusterWorkflow,
+    stateMachine: sfn.IStateMachine,
+    notify: lambda.IFunction,
+  ): void {
+    new events.Rule(this, `${WORKFLOWS[workflow].constructId}Ended`, {
+      description: `zerodown ${clusterName}: report a ${workflow} execution that ended aborted, timed out or failed`,
+      eventPattern: {
+        source: ['aws.states'],
+        detailType: ['Step Functions Execution Status Change'],
+        detail: { status: [...ENDED_WITHOUT_SUCCESS], stateMachineArn: [stateMachine.stateMachineArn] },
+      },
+      targets: [
+        new targets.LambdaFunction(notify, {
+          event: events.RuleTargetInput.fromObject({
+            cluster: clusterName,
+            workflow,
+            step: ENDED_STEP,
+            outcome: 'failed',
+            execution: events.EventField.fromPath('$.detail.executionArn'),
+            detail: {
+              status: events.EventField.fromPath('$.detail.status'),
+              error: events.EventField.fromPath('$.detail.error'),
+              cause: events.EventField.fromPath('$.detail.cause'),
+            },
+          }),
+          retryAttempts: 10,
+          maxEventAge: Duration.hours(1),
+        }),
+      ],
+    });
+  }
 }
+
+/** The statuses of an execution that may have ended without its own rollback and report. */
+export const ENDED_WITHOUT_SUCCESS = ['ABORTED', 'TIMED_OUT', 'FAILED'] as const;
+/** The step an ended execution's report names. */
+export const ENDED_STEP = 'The execution ended; if it ran no rollback, check the weights, surge nodes and file sync';
