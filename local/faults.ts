@@ -4,6 +4,7 @@ import {
   type DescribeInstanceInformationCommandInput,
   type DescribeInstanceInformationCommandOutput,
   type GetCommandInvocationCommandOutput,
+  type ListCommandsCommandOutput,
   SSMServiceException,
 } from '@aws-sdk/client-ssm';
 import { elbv2Client } from '../functions/aws/clients/elbv2';
@@ -228,6 +229,23 @@ export function failedCommand(
     }),
     { ...scope, when: (input) => input.InstanceId === instanceId && (scope.when?.(input) ?? true) },
   );
+}
+
+/**
+ * Every command SSM lists is still running, and CancelCommand is answered (moto finishes every command at once and
+ * does not implement CancelCommand). Answers the ids of the commands cancelled, in order.
+ */
+export function unfinishedCommands(): { cancelled: string[] } {
+  rewriteOutput<ListCommandsCommandOutput>(ssmClient, 'ListCommandsCommand', (output) => ({
+    ...output,
+    Commands: (output.Commands ?? []).map((listed) => ({ ...listed, Status: 'InProgress' as const })),
+  }));
+  const cancelled: string[] = [];
+  respondWith<object, { CommandId?: string }>(ssmClient, 'CancelCommandCommand', (input) => {
+    cancelled.push(input.CommandId ?? '');
+    return {};
+  });
+  return { cancelled };
 }
 
 /** A throttled SSM call, the failure that most often hits GetCommandInvocation polling. */

@@ -1,6 +1,5 @@
 import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
 import { SFNClient, StopExecutionCommand } from '@aws-sdk/client-sfn';
-import type { ListCommandsCommandOutput } from '@aws-sdk/client-ssm';
 import { ec2Client } from '../../functions/aws/clients/ec2';
 import { elbv2Client } from '../../functions/aws/clients/elbv2';
 import { ssmClient } from '../../functions/aws/clients/ssm';
@@ -10,7 +9,7 @@ import { readLock } from '../../functions/domain/lock';
 import { CLUSTER_TAG_KEY, ROLE_TAG_KEY, SLOT_TAG_KEY } from '../../functions/domain/tags';
 import { assessNodeLoss } from '../../functions/operations/confirm-node-loss';
 import { launchSurgeNode } from '../../functions/operations/launch-surge-node';
-import { respondWith, rewriteOutput, unhealthyTarget } from '../../local/faults';
+import { unfinishedCommands, unhealthyTarget } from '../../local/faults';
 import { type LocalExecutionResult, runLocally } from '../../local/local-sfn';
 import type { MotoCluster } from '../../local/moto-cluster';
 import type { SimulatedNodes } from '../../local/simulated-nodes';
@@ -207,17 +206,8 @@ describe('failover', () => {
     const [active] = cluster.model.nodes.map((node) => node.instanceId);
     const patchName = 'patch-under-failover';
     let failover: Promise<LocalExecutionResult> | undefined;
-    // moto finishes every command at once and does not implement CancelCommand: the patch is made to be still
-    // running, and the cancellation is answered here.
-    rewriteOutput(ssmClient, 'ListCommandsCommand', (output: ListCommandsCommandOutput) => ({
-      ...output,
-      Commands: (output.Commands ?? []).map((listed) => ({ ...listed, Status: 'InProgress' as const })),
-    }));
-    const cancelled: string[] = [];
-    respondWith<object, { CommandId?: string }>(ssmClient, 'CancelCommandCommand', (input) => {
-      cancelled.push(input.CommandId ?? '');
-      return {};
-    });
+    // The patch command is still running when the failover takes over.
+    const { cancelled } = unfinishedCommands();
 
     const patchExecution = await runLocally({
       stack: stack(),

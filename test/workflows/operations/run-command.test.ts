@@ -8,7 +8,14 @@ import {
 import { ssmClient } from '../../../functions/aws/clients/ssm';
 import { CommandFailedError, CommandTimedOutError, InputValidationError } from '../../../functions/domain/errors';
 import { cancelUnfinishedCommands, pollCommand, sendCommand } from '../../../functions/operations/run-command';
-import { failedCommand, injectError, respondWith, rewriteOutput, ssmThrottling } from '../../../local/faults';
+import {
+  failedCommand,
+  injectError,
+  respondWith,
+  rewriteOutput,
+  ssmThrottling,
+  unfinishedCommands,
+} from '../../../local/faults';
 import { createMotoCluster } from '../../../local/moto-cluster';
 import { useFaults } from '../../harness/cleanup';
 import { useMoto } from '../../harness/moto';
@@ -176,16 +183,7 @@ describe('run command', () => {
     const foreign = await ssmClient.send(
       new SendCommandCommand({ InstanceIds: [passive], DocumentName: 'AWS-RunShellScript', Comment: 'an operator' }),
     );
-    // moto finishes every command at once and does not implement CancelCommand: both answers are supplied here.
-    rewriteOutput(ssmClient, 'ListCommandsCommand', (output: ListCommandsCommandOutput) => ({
-      ...output,
-      Commands: (output.Commands ?? []).map((listed) => ({ ...listed, Status: 'InProgress' as const })),
-    }));
-    const cancelled: string[] = [];
-    respondWith<object, { CommandId?: string }>(ssmClient, 'CancelCommandCommand', (input) => {
-      cancelled.push(input.CommandId ?? '');
-      return {};
-    });
+    const { cancelled } = unfinishedCommands();
 
     const result = await cancelUnfinishedCommands(ssmClient, cluster.model);
 
