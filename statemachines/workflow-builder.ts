@@ -154,8 +154,9 @@ export class WorkflowBuilder<Ops extends object = WorkflowOperations> {
   }
 
   /**
-   * Repeats `poll` every poll interval until `done` holds on its result, at most `timeoutSeconds` long; then fails
-   * with `timeoutError`. The attempt count is the loop's bound.
+   * Repeats `poll` every poll interval until `done` holds on its result, at most `timeoutSeconds` long (or as many
+   * polls as `maxAttemptsPath` reads from the state); then fails with `timeoutError`. The attempt count is the loop's
+   * bound.
    */
   pollUntil(
     options: {
@@ -172,6 +173,19 @@ export class WorkflowBuilder<Ops extends object = WorkflowOperations> {
   ): sfn.Chain {
     const { label } = options;
     const counter = `${options.resultPath}Attempts`;
+    const limit =
+      'maxAttemptsPath' in options
+        ? {
+            reached: sfn.Condition.numberGreaterThanEqualsJsonPath(`${counter}.count`, options.maxAttemptsPath),
+            after: options.timeoutDescription,
+          }
+        : {
+            reached: sfn.Condition.numberGreaterThanEquals(
+              `${counter}.count`,
+              Math.max(1, Math.ceil(options.timeoutSeconds / this.timing.pollIntervalSeconds)),
+            ),
+            after: `${options.timeoutSeconds} s`,
+          };
     const start = new sfn.Pass(this.scope, `Start counting polls: ${label}`, {
       parameters: { count: 0 },
       resultPath: counter,
@@ -186,19 +200,7 @@ export class WorkflowBuilder<Ops extends object = WorkflowOperations> {
     const finished = new sfn.Pass(this.scope, `Done polling: ${label}`);
     const check = new sfn.Choice(this.scope, `Is it done: ${label}?`)
       .when(options.done, finished)
-      .when(
-        'maxAttemptsPath' in options
-          ? sfn.Condition.numberGreaterThanEqualsJsonPath(`${counter}.count`, options.maxAttemptsPath)
-          : sfn.Condition.numberGreaterThanEquals(
-              `${counter}.count`,
-              Math.max(1, Math.ceil(options.timeoutSeconds / this.timing.pollIntervalSeconds)),
-            ),
-        this.failure(
-          label,
-          options.timeoutError,
-          `${label}: not done after ${'maxAttemptsPath' in options ? options.timeoutDescription : `${options.timeoutSeconds} s`}`,
-        ),
-      )
+      .when(limit.reached, this.failure(label, options.timeoutError, `${label}: not done after ${limit.after}`))
       .otherwise(wait);
     start.next(options.poll);
     wait.next(count).next(options.poll);

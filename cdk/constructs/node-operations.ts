@@ -8,9 +8,10 @@ import { Construct } from 'constructs';
 import { type ClusterModel, NODE_ROLES } from '../../functions/domain/cluster-model';
 import { membershipParameterName } from '../../functions/domain/membership';
 import { CLUSTER_TAG_KEY, LOST_ROLE, ROLE_TAG_KEY, SLOT_TAG_KEY, SURGE_ROLE } from '../../functions/domain/tags';
-import { CLUSTER_WORKFLOWS, stateMachineNameOf } from '../../functions/domain/workflows';
+import { CLUSTER_WORKFLOWS } from '../../functions/domain/workflows';
 import { acknowledgeWildcardAction, acknowledgeWildcardResource } from '../nag';
 import { allow, allowTaggedLaunch, roleOf } from './launch-permissions';
+import { grantLock } from './lock-table';
 import { ZeroDownFunction } from './zerodown-function';
 
 export interface NodeOperationsProps {
@@ -62,25 +63,7 @@ export class NodeOperations extends Construct {
       env: { LOCK_TABLE_NAME: props.lockTable.tableName },
       readsModel: false,
     });
-    props.lockTable.grant(
-      this.clusterLock,
-      'dynamodb:GetItem',
-      'dynamodb:PutItem',
-      'dynamodb:UpdateItem',
-      'dynamodb:DeleteItem',
-    );
-    // Exact state machine names: a prefix would also match the workflows of a cluster named `<this>-prod`.
-    const ownExecutions = CLUSTER_WORKFLOWS.map((workflow) =>
-      this.arn('states', 'execution', `${stateMachineNameOf(model.name, workflow)}:*`, ArnFormat.COLON_RESOURCE_NAME),
-    );
-    this.allow(this.clusterLock, ['states:DescribeExecution', 'states:StopExecution'], ownExecutions);
-    for (const executions of ownExecutions) {
-      acknowledgeWildcardResource(
-        roleOf(this.clusterLock),
-        executions,
-        'Execution names are chosen at start; the lock asks whether a holder of this cluster workflow still runs, and a failover stops one it pre-empts.',
-      );
-    }
+    grantLock(this.clusterLock, props.lockTable, model.name, CLUSTER_WORKFLOWS);
 
     this.snapshotCluster = this.operation(
       'SnapshotCluster',

@@ -1,5 +1,5 @@
 import { type Duration, RemovalPolicy, Tags } from 'aws-cdk-lib';
-import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
@@ -16,6 +16,7 @@ import { ClusterModelError } from '../../functions/domain/errors';
 import { commandsTooLongFor } from '../../functions/domain/plans/duration';
 import { CLUSTER_TAG_KEY } from '../../functions/domain/tags';
 import { DEFAULT_TIMING, type WorkflowTiming } from '../../statemachines/workflow-builder';
+import { createLockTable } from './lock-table';
 import { logEncryptionKey } from './log-key';
 import { type HeartbeatSettings, NodeAlarms } from './node-alarms';
 import { NodeOperations } from './node-operations';
@@ -102,15 +103,7 @@ export class ZeroDownCluster extends Construct {
       tier: parameterTierFor(serializedModel) === 'Advanced' ? ssm.ParameterTier.ADVANCED : ssm.ParameterTier.STANDARD,
     });
 
-    this.lockTable = new dynamodb.TableV2(this, 'LockTable', {
-      partitionKey: { name: 'lockId', type: dynamodb.AttributeType.STRING },
-      billing: dynamodb.Billing.onDemand(),
-      // Expired leases are taken over by a conditional write; TTL only sweeps the leftovers.
-      timeToLiveAttribute: 'expiresAtEpochSeconds',
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      deletionProtection: removalPolicy === RemovalPolicy.RETAIN,
-      removalPolicy,
-    });
+    this.lockTable = createLockTable(this, 'LockTable', removalPolicy);
 
     this.topic = new sns.Topic(this, 'Events', {
       displayName: `zerodown ${name}`,

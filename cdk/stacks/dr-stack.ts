@@ -1,5 +1,4 @@
-import { ArnFormat, Duration, RemovalPolicy, Stack, type StackProps, Tags } from 'aws-cdk-lib';
-import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import { Duration, RemovalPolicy, Stack, type StackProps, Tags } from 'aws-cdk-lib';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
@@ -13,13 +12,13 @@ import {
 import { drSiteOf } from '../../functions/domain/dr-site';
 import { membershipParameterName } from '../../functions/domain/membership';
 import { CLUSTER_TAG_KEY, DR_ROLE, EXECUTION_TAG_KEY, ROLE_TAG_KEY } from '../../functions/domain/tags';
-import { stateMachineNameOf, WORKFLOWS } from '../../functions/domain/workflows';
+import { WORKFLOWS } from '../../functions/domain/workflows';
 import { REGION_FAILOVER, regionFailoverDefinition } from '../../statemachines/region-failover';
-import { allow, allowTaggedLaunch, roleOf } from '../constructs/launch-permissions';
+import { allow, allowTaggedLaunch } from '../constructs/launch-permissions';
+import { createLockTable, grantLock } from '../constructs/lock-table';
 import { logEncryptionKey } from '../constructs/log-key';
 import { WorkflowStateMachine } from '../constructs/workflow-state-machine';
 import { ZeroDownFunction } from '../constructs/zerodown-function';
-import { acknowledgeWildcardResource } from '../nag';
 
 export interface DrStackProps extends StackProps {
   readonly model: ClusterModelInput;
@@ -99,32 +98,13 @@ export class DrStack extends Stack {
     // The DR site's own lock, in the DR region: drills, failovers and failbacks take it, so that none of them can
     // tear down or point DNS at a DR site another one is using.
     const workflowTimeout = Duration.hours(2);
-    const lockTable = new dynamodb.TableV2(this, 'DrLockTable', {
-      partitionKey: { name: 'lockId', type: dynamodb.AttributeType.STRING },
-      billing: dynamodb.Billing.onDemand(),
-      timeToLiveAttribute: 'expiresAtEpochSeconds',
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      deletionProtection: true,
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
+    const lockTable = createLockTable(this, 'DrLockTable', RemovalPolicy.RETAIN);
     const drLock = new ZeroDownFunction(this, 'DrLock', {
       entry: 'functions/cluster-lock.ts',
       description: `zerodown ${model.name}: take, give back or take over the DR site's lock`,
       environment: { CLUSTER_NAME: model.name, LOCK_TABLE_NAME: lockTable.tableName },
     }).function;
-    lockTable.grant(drLock, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem');
-    const regionExecutions = this.formatArn({
-      service: 'states',
-      resource: 'execution',
-      resourceName: `${stateMachineNameOf(model.name, REGION_FAILOVER)}:*`,
-      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-    });
-    allow(drLock, ['states:DescribeExecution', 'states:StopExecution'], [regionExecutions]);
-    acknowledgeWildcardResource(
-      roleOf(drLock),
-      regionExecutions,
-      'Execution names are chosen at start; the lock asks whether a region-failover execution of this cluster still runs, and a failover stops a drill or failback it pre-empts.',
-    );
+    grantLock(drLock, lockTable, model.name, [REGION_FAILOVER]);
     // Terminating is scoped by the tags, like launching: the instance ARN is acknowledged there.
     const routeDns = new ZeroDownFunction(this, 'RouteDns', {
       entry: 'functions/route-dns.ts',
