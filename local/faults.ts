@@ -22,7 +22,8 @@ interface MiddlewareOptions {
   priority: 'high' | 'low';
   name: string;
 }
-interface MiddlewareStack {
+/** An SDK client's middleware stack, narrowed to the two steps the local twin uses. */
+export interface MiddlewareStack {
   add(middleware: Middleware, options: MiddlewareOptions): void;
   remove(name: string): boolean;
 }

@@ -1,5 +1,6 @@
 import type { DescribeExecutionCommandOutput, StopExecutionCommandOutput } from '@aws-sdk/client-sfn';
 import { sfnClient } from '../functions/aws/clients/sfn';
+import type { MiddlewareStack } from './faults';
 
 /**
  * The local runner's executions, as Step Functions would answer for them. The lock asks DescribeExecution whether a
@@ -20,16 +21,6 @@ interface TrackedExecution {
 const executions = new Map<string, TrackedExecution>();
 const MIDDLEWARE_NAME = 'zerodownLocalExecutions';
 let installed = false;
-
-interface Stack {
-  add(
-    middleware: (
-      next: (args: { input: object }) => Promise<{ output: unknown }>,
-      context: { commandName?: string },
-    ) => (args: { input: object }) => Promise<{ output: unknown }>,
-    options: { step: 'initialize'; priority: 'high'; name: string },
-  ): void;
-}
 
 function answerFor(commandName: string | undefined, executionArn: string, tracked: TrackedExecution) {
   if (commandName === 'DescribeExecutionCommand') {
@@ -58,7 +49,7 @@ function answerFor(commandName: string | undefined, executionArn: string, tracke
 function install(): void {
   if (installed) return;
   installed = true;
-  (sfnClient.middlewareStack as unknown as Stack).add(
+  (sfnClient.middlewareStack as unknown as MiddlewareStack).add(
     (next, context) => async (args) => {
       const executionArn = (args.input as { executionArn?: string }).executionArn;
       const tracked = executionArn ? executions.get(executionArn) : undefined;

@@ -83,8 +83,9 @@ export async function launchDrNodes(
   const { execution } = request;
   const site = drSiteOf(model);
   const existing = await findDrNodes(clients.ec2, model);
-  const others = (await findDrNodes(clients.ec2, model, execution)).length < existing.length;
-  if (request.exclusive && others) {
+  const own = new Set((await findDrNodes(clients.ec2, model, execution)).map((node) => node.instanceId));
+  const others = existing.filter((node) => !own.has(node.instanceId));
+  if (request.exclusive && others.length > 0) {
     throw new DrSiteInUseError(
       `The DR site of "${model.name}" already runs ${existing.length} node(s) of another execution; a drill needs it idle`,
     );
@@ -112,9 +113,8 @@ export async function launchDrNodes(
       if (instance) launched.push(toDrNode(instance));
     }
   }
-  if (!request.exclusive && others) {
-    const own = new Set((await findDrNodes(clients.ec2, model, execution)).map((node) => node.instanceId));
-    for (const node of existing.filter((candidate) => !own.has(candidate.instanceId))) {
+  if (!request.exclusive) {
+    for (const node of others) {
       await tagInstance(clients.ec2, node.instanceId, { [EXECUTION_TAG_KEY]: execution.slice(0, 256) });
     }
   }
