@@ -5,7 +5,15 @@ import { dynamoDbLockStore } from './aws/dynamodb';
 import { stepFunctionsExecutions } from './aws/sfn';
 import { requireEnv } from './domain/errors';
 import { clusterInput, executionArnInput, parseInput } from './domain/input';
-import { acquireLock, preemptLock, readLockState, releaseLock, renewLock } from './domain/lock';
+import {
+  acquireLock,
+  claimForRecovery,
+  preemptLock,
+  readLockState,
+  recoveryTargetOf,
+  releaseLock,
+  renewLock,
+} from './domain/lock';
 import { assertOwnCluster } from './domain/own-cluster';
 
 const store = dynamoDbLockStore({ dynamodb: dynamodbClient, tableName: requireEnv('LOCK_TABLE_NAME') });
@@ -17,24 +25,60 @@ const lease = {
   workflow: z.string().check(z.regex(/^[a-z][a-z-]{2,40}$/, 'must be a workflow name such as patch-server')),
   leaseSeconds: z._default(z.int().check(z.minimum(60), z.maximum(86_400)), 3_600),
 };
+const weights = z.record(z.string().check(z.minLength(1), z.maxLength(64)), z.number().check(z.minimum(0), z.maximum(999)));
+/** What the workflow knows to be safe at this point; see RecoveryRecord. */
+const recovery = z.strictObject({
+  weights: z.optional(weights),
+  baselineServing: z.optional(z.int().check(z.minimum(0))),
+  sync: z.optional(
+    z.strictObject({
+      paused: z.boolean(),
+      changed: z.boolean(),
+      instanceId: z.optional(z.string()),
+      resume: z.optional(z.strictObject({ kind: z.string(), input: z.optional(z.string()) })),
+    }),
+  ),
+});
 const inputSchema = z.discriminatedUnion('action', [
   z.strictObject({ action: z.literal('acquire'), ...lease }),
-  z.strictObject({ action: z.literal('renew'), ...lease }),
+  // The fence before every mutating step: renews the lease if this execution still holds it, and fails otherwise.
+  z.strictObject({ action: z.literal('renew'), ...lease, recovery: z.optional(recovery) }),
+  z.strictObject({
+    action: z.literal('recover'),
+    ...lease,
+    /** The recover workflow's own input: the execution that ended, when a status rule started it. */
+    ended: z.strictObject({
+      ...clusterInput,
+      execution: z.optional(executionArnInput),
+      status: z.optional(z.enum(['ABORTED', 'TIMED_OUT', 'FAILED'])),
+    }),
+  }),
   z.strictObject({ action: z.literal('preempt'), ...lease }),
   z.strictObject({ action: z.literal('release'), ...clusterInput, owner: executionArnInput }),
   z.strictObject({ action: z.literal('read'), ...clusterInput }),
 ]);
 export type ClusterLockInput = z.input<typeof inputSchema>;
 
-/** Acquire, renew, release, pre-empt or read the cluster's lease. */
+/** Acquire, renew (the fence), release, pre-empt, read, or claim for recovery the cluster's lease. */
 export async function handler(event: unknown) {
   const input = parseInput(inputSchema, event, 'cluster-lock');
   assertOwnCluster(input.cluster);
   switch (input.action) {
-    case 'acquire':
-      return { holder: await acquireLock(store, executions, input) };
+    case 'acquire': {
+      const holder = await acquireLock(store, executions, input);
+      const target = recoveryTargetOf(holder);
+      return { holder, ...(target ? { target } : {}) };
+    }
     case 'renew':
       return { holder: await renewLock(store, input) };
+    case 'recover': {
+      const { execution, status } = input.ended;
+      return claimForRecovery(store, executions, {
+        ...input,
+        ...(execution ? { execution } : {}),
+        ...(status ? { status } : {}),
+      });
+    }
     case 'preempt':
       return preemptLock(store, executions, input);
     case 'release':

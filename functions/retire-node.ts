@@ -1,18 +1,26 @@
 import * as z from 'zod/mini';
 import { ec2Client } from './aws/clients/ec2';
 import { elbv2Client } from './aws/clients/elbv2';
-import { clusterInput, instanceIdInput, parseInput } from './domain/input';
+import { clusterInput, executionArnInput, instanceIdInput, parseInput } from './domain/input';
 import { clusterModelFor } from './operations/cluster-model-for';
-import { retireSurgeNode } from './operations/retire-node';
+import { findSurgeNodesOf, retireSurgeNode } from './operations/retire-node';
 
-const inputSchema = z.strictObject({
-  ...clusterInput,
-  instanceId: instanceIdInput,
-  action: z.enum(['deregister', 'terminate', 'status']),
-});
+const inputSchema = z.union([
+  z.strictObject({
+    ...clusterInput,
+    instanceId: instanceIdInput,
+    action: z.enum(['deregister', 'terminate', 'status']),
+  }),
+  z.strictObject({ ...clusterInput, action: z.literal('find'), execution: executionArnInput }),
+]);
 
-/** Deregister, terminate, or report on a surge node of the cluster; nothing else can be retired. */
+/**
+ * Deregister, terminate, or report on a surge node of the cluster (nothing else can be retired), or find the surge
+ * nodes an execution launched.
+ */
 export async function handler(event: unknown) {
   const input = parseInput(inputSchema, event, 'retire-node');
-  return retireSurgeNode({ ec2: ec2Client, elbv2: elbv2Client }, await clusterModelFor(input.cluster), input);
+  const model = await clusterModelFor(input.cluster);
+  if (input.action === 'find') return findSurgeNodesOf(ec2Client, model, input.execution);
+  return retireSurgeNode({ ec2: ec2Client, elbv2: elbv2Client }, model, input);
 }

@@ -57,7 +57,7 @@ function deploySteps(b: WorkflowBuilder, finish: sfn.IChainable): sfn.IChainable
     instanceIdPath: planPath<DeployPlan>('manager', 'instanceId'),
     resultPath: '$.exposed',
   });
-  const exposeRule = b.step(
+  const exposeRule = b.change(
     STEPS.exposeRule,
     b.ops.exposeService,
     {

@@ -3,7 +3,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import { ErrorName } from '../functions/domain/errors';
 import type { WorkflowName } from '../functions/domain/workflows';
-import { cluster, rollbackPath, waitReady } from './fragments/node-steps';
+import { cluster, retireLeftovers, rollbackPath, waitReady } from './fragments/node-steps';
 import { operationStep } from './fragments/operation-step';
 import { type DefinitionOptions, RAISE, WorkflowBuilder, type WorkflowOperations } from './workflow-builder';
 
@@ -32,7 +32,10 @@ export function failoverDefinition(
   ops: WorkflowOperations,
   options: DefinitionOptions,
 ): sfn.IChainable {
-  const raising = new WorkflowBuilder(scope, ops, FAILOVER, RAISE, options.timing);
+  const raising = new WorkflowBuilder(scope, ops, FAILOVER, RAISE, options.timing).fencedBy({
+    lock: ops.clusterLock,
+    leaseSeconds: options.leaseSeconds,
+  });
 
   const readAlarm = new sfn.Pass(scope, 'Read the alarm', { parameters: { 'request.$': '$' } });
   const confirm = operationStep(scope, 'Confirm the node loss', {
@@ -107,7 +110,7 @@ export function failoverDefinition(
   const cancelIfPreempted = new sfn.Choice(scope, 'Was a workflow pre-empted?')
     .when(sfn.Condition.isPresent('$.lock.preempted'), cancelCommands)
     .otherwise(underLock);
-  const move = b.step(
+  const move = b.change(
     'Move traffic to the survivors',
     ops.shiftTraffic,
     { ...cluster, 'weights.$': '$.underLock.weights', 'baselineServing.$': '$.underLock.baselineServing' },
@@ -139,7 +142,7 @@ export function failoverDefinition(
     resultPath: '$.notified',
   });
 
-  const launch = b.step(
+  const launch = b.change(
     FAILOVER_STATES.launchReplacement,
     ops.launchSurgeNode,
     { ...cluster, 'execution.$': '$$.Execution.Id' },
@@ -151,7 +154,7 @@ export function failoverDefinition(
     { ...cluster, 'instanceId.$': '$.surge.instanceId', expectedVersion: null },
     '$.verified',
   );
-  const adopt = b.step(
+  const adopt = b.change(
     FAILOVER_STATES.adoptReplacement,
     ops.adoptReplacement,
     {
@@ -162,7 +165,7 @@ export function failoverDefinition(
     },
     '$.adopted',
   );
-  const restore = b.step(
+  const restore = b.change(
     'Restore the steady weights',
     ops.shiftTraffic,
     { ...cluster, 'weights.$': '$.underLock.restoreWeights' },
@@ -220,40 +223,9 @@ export function failoverDefinition(
     .next(verify)
     .next(adopt)
     .next(restore)
-    .next(retireLeftovers(b))
+    .next(retireLeftovers(b, '$.underLock.leftoverSurgeNodes'))
     .next(release)
     .next(report)
     .next(succeeded);
   return start;
-}
-
-/**
- * Terminates the surge nodes a pre-empted maintenance workflow left behind, once the steady weights no longer send
- * them anything. A node that cannot be retired is left for the operator, not allowed to fail the failover.
- */
-function retireLeftovers(b: WorkflowBuilder): sfn.Chain {
-  const carryOn = (label: string, action: string, next: sfn.IChainable) => {
-    const step = operationStep(b.scope, label, {
-      operation: b.ops.retireNode,
-      payload: { ...cluster, 'instanceId.$': '$.leftover', action },
-      resultPath: '$.leftoverRetire',
-    });
-    step.addCatch(next, { errors: [sfn.Errors.ALL], resultPath: '$.leftoverError' });
-    return step;
-  };
-  const retired = new sfn.Pass(b.scope, 'Leftover surge node dealt with');
-  const terminate = carryOn('Terminate a leftover surge node', 'terminate', retired);
-  const drain = new sfn.Wait(b.scope, 'Let connections drain from a leftover surge node', {
-    time: sfn.WaitTime.secondsPath('$.leftoverRetire.drainSeconds'),
-  });
-  const deregister = carryOn('Deregister a leftover surge node', 'deregister', retired);
-  deregister.next(drain).next(terminate).next(retired);
-  return b.forEachInOrder({
-    label: 'leftover surge nodes',
-    itemsPath: '$.underLock.leftoverSurgeNodes',
-    itemPath: '$.leftover',
-    loopPath: '$.leftoverLoop',
-    body: deregister,
-    bodyEnd: retired,
-  });
 }

@@ -51,7 +51,10 @@ export function regionFailoverDefinition(
   ops: RegionOperations,
   options: { timing?: WorkflowTiming; leaseSeconds: number },
 ): sfn.IChainable {
-  const raising = new WorkflowBuilder(scope, ops, REGION_FAILOVER, RAISE, options.timing ?? DEFAULT_TIMING);
+  const raising = new WorkflowBuilder(scope, ops, REGION_FAILOVER, RAISE, options.timing ?? DEFAULT_TIMING).fencedBy({
+    lock: ops.drLock,
+    leaseSeconds: options.leaseSeconds,
+  });
   const step = (label: string, operation: lambda.IFunction, payload: Record<string, unknown>, resultPath: string) =>
     operationStep(scope, label, { operation, payload, resultPath, timeout: Duration.seconds(60) });
 
@@ -103,7 +106,7 @@ export function regionFailoverDefinition(
   cleanUp.addCatch(failed, { errors: [sfn.Errors.ALL], resultPath: '$.cleanupError' }).next(failed);
   const b = raising.failingTo(cleanUp);
 
-  const launch = b.step(
+  const launch = b.change(
     'Launch the DR nodes',
     ops.drNodes,
     {
@@ -173,6 +176,9 @@ export function regionFailoverDefinition(
   );
   const failbackDone = releaseLock('failback', new sfn.Succeed(scope, 'Failback complete'));
   for (const task of [pointAtDr, primaryCheck, pointAtPrimary]) failAsIs(task);
+  // A DNS change is made only while this execution still holds the DR lock.
+  const fencedDns = (label: string, task: sfn.TaskStateBase) =>
+    sfn.Chain.start(failAsIs(b.hold(label))).next(task);
 
   const startSite = launch
     .next(ready)
@@ -182,7 +188,7 @@ export function regionFailoverDefinition(
           sfn.Condition.stringEquals('$.request.mode', 'drill'),
           reportDrill.next(tearDown(b, 'execution', drillDone)),
         )
-        .otherwise(pointAtDr.next(reportFailover).next(failoverDone)),
+        .otherwise(fencedDns('Point DNS at the DR region', pointAtDr).next(reportFailover).next(failoverDone)),
     );
   // A drill tears its nodes down at the end, so it must not share the DR site with a real failover.
   // An object, not a bare boolean: the local runner drops a Pass result of `false`.
@@ -218,7 +224,7 @@ export function regionFailoverDefinition(
             new sfn.Choice(scope, 'Does the primary region serve?')
               .when(
                 sfn.Condition.booleanEquals('$.primary.serving', true),
-                pointAtPrimary
+                fencedDns('Point DNS back at the primary region', pointAtPrimary)
                   .next(
                     // Resolvers keep the DR answer for the record's TTL; the DR site serves them until it runs out.
                     new sfn.Wait(scope, 'Let resolvers move back to the primary region', {
@@ -244,7 +250,7 @@ export function regionFailoverDefinition(
 /** Deregisters and terminates DR nodes until none is left running (the execution's, or every one of the cluster). */
 function tearDown(b: WorkflowBuilder<RegionOperations>, scopeOf: 'execution' | 'all', next: sfn.IChainable): sfn.Chain {
   const label = scopeOf === 'all' ? 'every DR node' : 'the drill nodes';
-  const teardown = b.step(
+  const teardown = b.change(
     `Tear down ${label}`,
     b.ops.drNodes,
     { action: 'teardown', ...cluster, ...(scopeOf === 'execution' ? { 'execution.$': '$$.Execution.Id' } : {}) },

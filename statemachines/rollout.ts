@@ -45,7 +45,7 @@ export function rolloutDefinition(
 
 function rolloutSteps(b: WorkflowBuilder, wording: RolloutWording, finish: sfn.IChainable): sfn.IChainable {
   const { scope, ops } = b;
-  const launch = b.step(
+  const launch = b.change(
     'Launch the surge node',
     ops.launchSurgeNode,
     { ...cluster, 'execution.$': '$$.Execution.Id' },

@@ -5,7 +5,15 @@ import type { UpdatePlan } from '../functions/domain/plans/update-service';
 import type { WorkflowName } from '../functions/domain/workflows';
 import { waitForSync } from './fragments/file-sync';
 import { workflowFrame } from './fragments/frame';
-import { cluster, retire, runCommandOn, shift, verifyUnderTraffic, waitReady } from './fragments/node-steps';
+import {
+  carryOnFence,
+  cluster,
+  retire,
+  runCommandOn,
+  shift,
+  verifyUnderTraffic,
+  waitReady,
+} from './fragments/node-steps';
 import { operationStep } from './fragments/operation-step';
 import { planPath } from './fragments/plan-path';
 import type { DefinitionOptions, WorkflowBuilder, WorkflowOperations } from './workflow-builder';
@@ -40,12 +48,14 @@ export function updateServiceDefinition(
     ...(options.timing ? { timing: options.timing } : {}),
     body: (b, finish) => updateSteps(b, finish),
     beforeRollback: resumeSyncIfUnchanged,
+    // Whether the workflow paused file sync, and how to resume it: recovery follows the rollback's rules.
+    record: { 'sync.$': '$.sync' },
   });
 }
 
 function updateSteps(b: WorkflowBuilder, finish: sfn.IChainable): sfn.IChainable {
   const { ops } = b;
-  const launch = b.step(
+  const launch = b.change(
     'Launch the surge node',
     ops.launchSurgeNode,
     { ...cluster, 'execution.$': '$$.Execution.Id' },
@@ -74,7 +84,8 @@ function updateSteps(b: WorkflowBuilder, finish: sfn.IChainable): sfn.IChainable
     '$.verified',
   );
 
-  return sfn.Chain.start(launch)
+  return sfn.Chain.start(syncState(b, 'File sync is untouched', { paused: false, changed: false }))
+    .next(launch)
     .next(waitReady(b, 'the surge node', '$.surge.instanceId', false))
     .next(verifySurge)
     .next(syncState(b, 'File sync may be paused from here', { paused: true, changed: false }))
@@ -124,9 +135,19 @@ function shiftIfPlanned(b: WorkflowBuilder, label: string, shiftPath: string): s
   );
 }
 
-/** Records where file sync stands, for the rollback to know whether it may resume it. */
+/**
+ * Records where file sync stands, for the rollback (and a recovery, through the lock's record) to know whether it may
+ * resume it, and how.
+ */
 function syncState(b: WorkflowBuilder, label: string, state: { paused: boolean; changed: boolean }): sfn.Pass {
-  return new sfn.Pass(b.scope, label, { result: sfn.Result.fromObject(state), resultPath: '$.sync' });
+  return new sfn.Pass(b.scope, label, {
+    parameters: {
+      ...state,
+      'instanceId.$': planPath<UpdatePlan>('changed', 'instanceId'),
+      'resume.$': planPath<UpdatePlan>('syncResume'),
+    },
+    resultPath: '$.sync',
+  });
 }
 
 /** From here on, a rollback restores the plan's weights at `weightsPath` instead of the snapshot's. */
@@ -157,13 +178,14 @@ function resumeSyncIfUnchanged(b: WorkflowBuilder, rollback: sfn.IChainable): sf
     resultPath: '$.rollback.syncResume',
   });
   resume.addCatch(rollback, { errors: [sfn.Errors.ALL], resultPath: '$.rollback.syncResumeError' }).next(rollback);
+  const label = 'Roll back: resume file sync on the manager node';
   const unchanged = new sfn.Choice(b.scope, 'Is the manager node unchanged with sync paused?')
     .when(
       sfn.Condition.and(
         sfn.Condition.booleanEquals('$.sync.paused', true),
         sfn.Condition.booleanEquals('$.sync.changed', false),
       ),
-      resume,
+      sfn.Chain.start(carryOnFence(b, label, rollback, '$.rollback.syncResumeError')).next(resume),
     )
     .otherwise(rollback);
   return new sfn.Choice(b.scope, 'Was file sync touched?')

@@ -35,6 +35,20 @@ export const DEFAULT_TIMING: WorkflowTiming = {
   readyTimeoutSeconds: 900,
 };
 
+/**
+ * The lock's fence: before a step changes the cluster, the workflow renews its lease with a conditional write that
+ * holds only while this execution still owns the lock, and writes what its recovery would need at that point. A
+ * step of an execution that lost the lock (pre-empted, or taken over after it was given up for dead) fails there
+ * with `LockLostError` and touches nothing.
+ */
+export interface Fence {
+  /** The function that holds the lock: the cluster's, or the DR region's. */
+  readonly lock: lambda.IFunction;
+  readonly leaseSeconds: number;
+  /** What recovery needs, as a Parameters object read from the state; written with every renewal. */
+  readonly record?: Record<string, unknown>;
+}
+
 /** What every workflow definition is built with. */
 export interface DefinitionOptions {
   readonly timing?: WorkflowTiming;
@@ -64,11 +78,51 @@ export class WorkflowBuilder<Ops extends object = WorkflowOperations> {
     readonly workflow: string,
     readonly route: FailureRoute,
     readonly timing: WorkflowTiming = DEFAULT_TIMING,
+    readonly fence?: Fence,
   ) {}
 
   /** A builder for the same workflow whose steps fail into `target`. */
   failingTo(target: sfn.IChainable): WorkflowBuilder<Ops> {
-    return new WorkflowBuilder(this.scope, this.ops, this.workflow, { kind: 'rollback', target }, this.timing);
+    return new WorkflowBuilder(this.scope, this.ops, this.workflow, { kind: 'rollback', target }, this.timing, this.fence);
+  }
+
+  /** A builder for the same workflow whose changing steps pass `fence` first. */
+  fencedBy(fence: Fence): WorkflowBuilder<Ops> {
+    return new WorkflowBuilder(this.scope, this.ops, this.workflow, this.route, this.timing, fence);
+  }
+
+  /** A node operation that changes the cluster: the fence, then the step. */
+  change(
+    label: string,
+    operation: lambda.IFunction,
+    payload: Record<string, unknown>,
+    resultPath: string,
+    timeout = Duration.seconds(60),
+  ): sfn.Chain {
+    const hold = this.hold(label);
+    this.catchInto(hold, `Hold the lock: ${label}`);
+    return sfn.Chain.start(hold).next(this.step(label, operation, payload, resultPath, timeout));
+  }
+
+  /**
+   * The fence of the step `label`, uncaught: see `change`, and `carryOnFence` for fences that carry on. A fence on a
+   * way out (rollback, recovery) renews without a record: what recovery needs was written on the way in.
+   */
+  hold(label: string, options: { record: boolean } = { record: true }): sfn.TaskStateBase {
+    const fence = this.fence;
+    if (!fence) throw new Error(`"${label}" changes the cluster, so its workflow must be built with the lock's fence`);
+    return operationStep(this.scope, `Hold the lock: ${label}`, {
+      operation: fence.lock,
+      payload: {
+        action: 'renew',
+        'cluster.$': '$.request.cluster',
+        'owner.$': '$$.Execution.Id',
+        workflow: this.workflow,
+        leaseSeconds: fence.leaseSeconds,
+        ...(fence.record && options.record ? { recovery: fence.record } : {}),
+      },
+      resultPath: sfn.JsonPath.DISCARD,
+    });
   }
 
   /** A node operation as one named step. */
@@ -161,7 +215,7 @@ export class WorkflowBuilder<Ops extends object = WorkflowOperations> {
   pollUntil(
     options: {
       label: string;
-      poll: sfn.TaskStateBase;
+      poll: sfn.IChainable & sfn.INextable;
       resultPath: string;
       done: sfn.Condition;
       timeoutError: ErrorName;

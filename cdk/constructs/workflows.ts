@@ -5,9 +5,12 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { MAX_DRAIN_SECONDS } from '../../functions/domain/cluster-model';
+import { MAX_BAKE_SECONDS } from '../../functions/domain/plans/shift-stages';
 import { CLUSTER_WORKFLOWS, type ClusterWorkflow, WORKFLOWS } from '../../functions/domain/workflows';
 import { deployServiceDefinition } from '../../statemachines/deploy-service';
 import { failoverDefinition } from '../../statemachines/failover';
+import { recoverDefinition } from '../../statemachines/recover';
 import { PATCH_SERVER, rolloutDefinition, UPGRADE_VERSION } from '../../statemachines/rollout';
 import { updateServiceDefinition } from '../../statemachines/update-service';
 import { DEFAULT_TIMING, type DefinitionOptions, type WorkflowTiming } from '../../statemachines/workflow-builder';
@@ -40,6 +43,8 @@ export class Workflows extends Construct {
   public readonly updateService: sfn.StateMachine;
   /** Started by the node alarms; see NodeAlarms. */
   public readonly failover: sfn.StateMachine;
+  /** Started when another workflow's execution ends without its rollback, or by hand. */
+  public readonly recover: sfn.StateMachine;
   /** Every workflow's state machine, by workflow name. */
   public readonly byName: Readonly<Record<ClusterWorkflow, sfn.StateMachine>>;
 
@@ -47,9 +52,8 @@ export class Workflows extends Construct {
     super(scope, id);
     const timeout = props.timeout ?? DEFAULT_WORKFLOW_TIMEOUT;
     const executionTimeoutSeconds = timeout.toSeconds();
-    // The lease outlives any execution, so a running workflow never has to renew it.
-    const leaseSeconds = executionTimeoutSeconds + 600;
     const timing = props.timing ?? DEFAULT_TIMING;
+    const leaseSeconds = lockLeaseSeconds(timing);
     const ops = props.operations;
     // The compiler checks that every workflow of the cluster's stack in the registry has its definition here.
     const definitions = {
@@ -58,6 +62,7 @@ export class Workflows extends Construct {
       'deploy-service': (scope, options) => deployServiceDefinition(scope, ops, options),
       'update-service': (scope, options) => updateServiceDefinition(scope, ops, options),
       failover: (scope, options) => failoverDefinition(scope, ops, options),
+      recover: (scope, options) => recoverDefinition(scope, ops, options),
     } satisfies Record<ClusterWorkflow, Definition>;
     // Each definition lives in its own scope: state names repeat between workflows, construct ids may not.
     const machine = (workflow: ClusterWorkflow) => {
@@ -81,30 +86,50 @@ export class Workflows extends Construct {
       'deploy-service': machine('deploy-service'),
       'update-service': machine('update-service'),
       failover: machine('failover'),
+      recover: machine('recover'),
     };
     for (const workflow of CLUSTER_WORKFLOWS) {
-      this.reportEndsWithoutCatch(props.clusterName, workflow, this.byName[workflow], ops.notify);
+      this.reportEndsWithoutCatch(props.clusterName, workflow, this.byName[workflow], ops.notify, this.byName.recover);
     }
     this.patchServer = this.byName['patch-server'];
     this.upgradeVersion = this.byName['upgrade-version'];
     this.deployService = this.byName['deploy-service'];
     this.updateService = this.byName['update-service'];
     this.failover = this.byName.failover;
+    this.recover = this.byName.recover;
   }
 
   /**
    * An execution that is stopped, times out, or fails outside its Catch runs none of its own steps again, so it
-   * cannot report. Step Functions' status events go to the notify function instead, which tells the cluster's topic
-   * how the execution ended. The next workflow takes its lock over at once (see the cluster lock).
+   * cannot report or clean up. Step Functions' status events go to the notify function, which tells the cluster's
+   * topic how the execution ended, and start `recover`, which puts the cluster back from the record the execution
+   * kept next to its lock. A failed execution that did run its rollback leaves nothing behind, and its recovery
+   * changes nothing. A recover execution that ends badly is reported, not recovered again, so a recovery that
+   * cannot succeed never loops; the next workflow (or an operator's recover) takes its lock over at once.
    */
   private reportEndsWithoutCatch(
     clusterName: string,
     workflow: ClusterWorkflow,
     stateMachine: sfn.IStateMachine,
     notify: lambda.IFunction,
+    recover: sfn.IStateMachine,
   ): void {
+    const recoverTarget =
+      workflow === 'recover'
+        ? []
+        : [
+            new targets.SfnStateMachine(recover, {
+              input: events.RuleTargetInput.fromObject({
+                cluster: clusterName,
+                execution: events.EventField.fromPath('$.detail.executionArn'),
+                status: events.EventField.fromPath('$.detail.status'),
+              }),
+              retryAttempts: 10,
+              maxEventAge: Duration.hours(1),
+            }),
+          ];
     new events.Rule(this, `${WORKFLOWS[workflow].constructId}Ended`, {
-      description: `zerodown ${clusterName}: report a ${workflow} execution that ended aborted, timed out or failed`,
+      description: `zerodown ${clusterName}: report and recover a ${workflow} execution that ended aborted, timed out or failed`,
       eventPattern: {
         source: ['aws.states'],
         detailType: ['Step Functions Execution Status Change'],
@@ -127,10 +152,22 @@ export class Workflows extends Construct {
           retryAttempts: 10,
           maxEventAge: Duration.hours(1),
         }),
+        ...recoverTarget,
       ],
     });
   }
 }
+
+/**
+ * The lock's lease. Every change a workflow makes renews it, and so does every poll of a running command; the
+ * longest stretch without a renewal is a bake of a traffic stage followed by the drain that ends the shift (each at
+ * most an hour, by the model's and the request's bounds), or a node's boot wait. A lease past its expiry is free
+ * to take; a holder that is no longer running is taken over at once, whatever its lease.
+ */
+export function lockLeaseSeconds(timing: WorkflowTiming): number {
+  return Math.max(MAX_BAKE_SECONDS + MAX_DRAIN_SECONDS, timing.readyTimeoutSeconds) + LEASE_HEADROOM_SECONDS;
+}
+const LEASE_HEADROOM_SECONDS = 600;
 
 /** The statuses of an execution that may have ended without its own rollback and report. */
 export const ENDED_WITHOUT_SUCCESS = ['ABORTED', 'TIMED_OUT', 'FAILED'] as const;

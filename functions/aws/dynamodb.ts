@@ -7,7 +7,7 @@ import {
   PutItemCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import type { LockHolder, LockStore } from '../domain/lock';
+import type { LockHolder, LockStore, RecoveryRecord } from '../domain/lock';
 
 /** The cluster lock in DynamoDB: one item per cluster, every write conditional (see domain/lock.ts). */
 
@@ -29,6 +29,10 @@ function toItem(cluster: string, holder: LockHolder): Record<string, AttributeVa
     const value = holder[field];
     if (value) item[field] = { S: value };
   }
+  for (const field of RECORD_FIELDS) {
+    const value = holder[field];
+    if (value) item[field] = { S: JSON.stringify(value) };
+  }
   return item;
 }
 
@@ -41,6 +45,13 @@ const TAKEN_FROM_FIELDS = [
   'staleStatus',
 ] as const satisfies readonly (keyof LockHolder)[];
 
+/** The recovery records, kept as JSON: recovery reads them whole and nothing queries inside them. */
+const RECORD_FIELDS = ['recovery', 'staleRecovery'] as const satisfies readonly (keyof LockHolder)[];
+
+function recordOf(value: AttributeValue | undefined): RecoveryRecord | undefined {
+  return value?.S ? (JSON.parse(value.S) as RecoveryRecord) : undefined;
+}
+
 const ttlOf = (expiresAt: string) => Math.floor(Date.parse(expiresAt) / 1000) + 86_400;
 
 function fromItem(item: Record<string, AttributeValue>): LockHolder {
@@ -51,6 +62,12 @@ function fromItem(item: Record<string, AttributeValue>): LockHolder {
     expiresAt: item.expiresAt?.S ?? '',
     ...Object.fromEntries(
       TAKEN_FROM_FIELDS.flatMap((field) => (item[field]?.S ? [[field, item[field].S] as const] : [])),
+    ),
+    ...Object.fromEntries(
+      RECORD_FIELDS.flatMap((field) => {
+        const record = recordOf(item[field]);
+        return record ? [[field, record] as const] : [];
+      }),
     ),
   };
 }
@@ -94,13 +111,15 @@ export function dynamoDbLockStore(options: {
           }),
         ),
       )) !== false,
-    extendIfOwn: async (cluster, owner, expiresAt) => {
+    extendIfOwn: async (cluster, owner, expiresAt, recovery) => {
       const response = await conditional(() =>
         dynamodb.send(
           new UpdateItemCommand({
             TableName: tableName,
             Key: key(cluster),
-            UpdateExpression: 'SET expiresAt = :expiresAt, expiresAtEpochMs = :ms, expiresAtEpochSeconds = :ttl',
+            UpdateExpression:
+              'SET expiresAt = :expiresAt, expiresAtEpochMs = :ms, expiresAtEpochSeconds = :ttl' +
+              (recovery ? ', recovery = :recovery' : ''),
             ConditionExpression: '#owner = :owner',
             ExpressionAttributeNames: byOwner,
             ExpressionAttributeValues: {
@@ -108,6 +127,7 @@ export function dynamoDbLockStore(options: {
               ':expiresAt': { S: expiresAt },
               ':ms': { N: String(Date.parse(expiresAt)) },
               ':ttl': { N: String(ttlOf(expiresAt)) },
+              ...(recovery ? { ':recovery': { S: JSON.stringify(recovery) } } : {}),
             },
             ReturnValues: 'ALL_NEW',
           }),

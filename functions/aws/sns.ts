@@ -1,6 +1,6 @@
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 
-export const OUTCOMES = ['started', 'step', 'succeeded', 'failed', 'rolled-back'] as const;
+export const OUTCOMES = ['started', 'step', 'succeeded', 'failed', 'rolled-back', 'recovered'] as const;
 
 export interface WorkflowEvent {
   readonly workflow: string;

@@ -2,6 +2,9 @@ import * as z from 'zod/mini';
 import { ClusterModelError } from './errors';
 import { clusterNameSchema, FIELD_ISSUE_PARSING, pattern, toFieldIssues } from './field-issues';
 
+/** The longest drain a model may ask for: the lock's lease must outlast it (see lockLeaseSeconds). */
+export const MAX_DRAIN_SECONDS = 3600;
+
 /** The roles of permanent nodes: the manager deploys, the workers receive by file sync. */
 export const NODE_ROLES = ['manager', 'worker'] as const;
 
@@ -189,7 +192,7 @@ const capacitySchema = z.strictObject({
   /** Share of the current load the nodes that keep serving must be able to carry (the runbook says 75). */
   minHealthyPercent: z._default(z.int().check(z.minimum(1), z.maximum(100)), 75),
   /** How long a node keeps finishing in-flight requests after its weight drops to 0. */
-  drainSeconds: z._default(z.int().check(z.minimum(0), z.maximum(3600)), 30),
+  drainSeconds: z._default(z.int().check(z.minimum(0), z.maximum(MAX_DRAIN_SECONDS)), 30),
 });
 
 const drSchema = z.strictObject({

@@ -15,6 +15,28 @@ export const NON_PREEMPTIBLE_WORKFLOWS: readonly string[] = WORKFLOW_NAMES.filte
   (name) => WORKFLOWS[name].kind === 'recovery',
 );
 
+/**
+ * What a workflow writes next to its lock as it goes, so that whoever recovers from its death restores exactly what it
+ * knew to be safe instead of guessing: the weights it would roll back to from where it is, and file sync as it left
+ * it. Surge nodes need no entry: each carries the execution's id as a tag.
+ */
+export interface RecoveryRecord {
+  /** The execution the record is about: whose surge nodes to retire and whose commands to cancel. */
+  readonly execution: string;
+  readonly workflow: string;
+  /** The last weights known to be safe, by slot, and the healthy serving count they were planned against. */
+  readonly weights?: Readonly<Record<string, number>>;
+  readonly baselineServing?: number;
+  /** File sync on the manager: paused by the workflow, and whether the manager holds an unverified change since. */
+  readonly sync?: {
+    readonly paused: boolean;
+    readonly changed: boolean;
+    readonly instanceId?: string;
+    /** The command that resumes it, as the plan put it. */
+    readonly resume?: { readonly kind: string; readonly input?: string };
+  };
+}
+
 export interface LockHolder {
   readonly owner: string;
   readonly workflow: string;
@@ -30,6 +52,10 @@ export interface LockHolder {
   readonly staleOwner?: string;
   readonly staleWorkflow?: string;
   readonly staleStatus?: string;
+  /** What this holder wrote for its own recovery (see `holdLock`). */
+  readonly recovery?: RecoveryRecord;
+  /** The record of the dead holder this one took the lock from: what recovery restores before anything else. */
+  readonly staleRecovery?: RecoveryRecord;
 }
 
 export interface LeaseRequest {
@@ -47,8 +73,16 @@ export interface LockStore {
   read(cluster: string): Promise<LockHolder | undefined>;
   /** Writes `holder` if the lock is free, expired at `now`, or already `holder.owner`'s; false otherwise. */
   putIfFreeOrOwn(cluster: string, holder: LockHolder, now: Date): Promise<boolean>;
-  /** Sets the expiry if `owner` holds the lock, and answers the holder; undefined when `owner` does not hold it. */
-  extendIfOwn(cluster: string, owner: string, expiresAt: string): Promise<LockHolder | undefined>;
+  /**
+   * Sets the expiry (and the recovery record, when given) if `owner` holds the lock, and answers the holder;
+   * undefined when `owner` does not hold it.
+   */
+  extendIfOwn(
+    cluster: string,
+    owner: string,
+    expiresAt: string,
+    recovery?: RecoveryRecord,
+  ): Promise<LockHolder | undefined>;
   /** Removes the lock if it is gone or `owner`'s; false when someone else holds it. */
   deleteIfOwn(cluster: string, owner: string): Promise<boolean>;
   /** Writes `holder` if the lock is still held by `previousOwner`; false when it changed hands meanwhile. */
@@ -88,9 +122,18 @@ async function lockedError(store: LockStore, cluster: string, cause: unknown): P
 /** A retry by the holder keeps the record of whom it pre-empted or took a stale lock from. */
 function takenFrom(current: LockHolder | undefined, owner: string): Partial<LockHolder> {
   if (current?.owner !== owner) return {};
-  const { preemptedOwner, preemptedWorkflow, staleOwner, staleWorkflow, staleStatus } = current;
+  const { preemptedOwner, preemptedWorkflow, staleOwner, staleWorkflow, staleStatus, recovery, staleRecovery } =
+    current;
   return Object.fromEntries(
-    Object.entries({ preemptedOwner, preemptedWorkflow, staleOwner, staleWorkflow, staleStatus }).filter(
+    Object.entries({
+      preemptedOwner,
+      preemptedWorkflow,
+      staleOwner,
+      staleWorkflow,
+      staleStatus,
+      recovery,
+      staleRecovery,
+    }).filter(
       ([, value]) => value !== undefined,
     ),
   );
@@ -106,11 +149,14 @@ async function takeOverStale(
   stale: LockHolder,
   status: HolderStatus,
 ): Promise<LockHolder | undefined> {
+  // A holder that died while it was still recovering someone else passes that record on.
+  const staleRecovery = stale.recovery ?? stale.staleRecovery;
   const holder: LockHolder = {
     ...newLease(store, request),
     staleOwner: stale.owner,
     staleWorkflow: stale.workflow,
     staleStatus: status,
+    ...(staleRecovery ? { staleRecovery } : {}),
   };
   return (await store.replaceIfHeldBy(request.cluster, holder, stale.owner)) ? holder : undefined;
 }
@@ -146,10 +192,18 @@ export async function acquireLock(
   throw await lockedError(store, request.cluster, new Error(`lock kept changing hands ${MAX_LOCK_ROUNDS} times`));
 }
 
-/** Extends the lease of the holder. Fails with `LockLostError` if the caller no longer holds the lock. */
-export async function renewLock(store: LockStore, request: LeaseRequest): Promise<LockHolder> {
+/**
+ * Extends the lease of the holder and, when given, keeps what its recovery would need. Every mutating step of a
+ * workflow calls it first, so it is also the fence: a step of an execution that no longer holds the lock fails here
+ * with `LockLostError`, by a conditional write, before it touches anything.
+ */
+export async function renewLock(
+  store: LockStore,
+  request: LeaseRequest & { recovery?: Omit<RecoveryRecord, 'execution' | 'workflow'> },
+): Promise<LockHolder> {
   const lease = newLease(store, request);
-  const renewed = await store.extendIfOwn(request.cluster, request.owner, lease.expiresAt);
+  const recovery = request.recovery && { ...request.recovery, execution: request.owner, workflow: request.workflow };
+  const renewed = await store.extendIfOwn(request.cluster, request.owner, lease.expiresAt, recovery);
   if (renewed) return renewed;
   const holder = await store.read(request.cluster);
   throw new LockLostError(
@@ -263,4 +317,62 @@ async function stopPreempted(executions: WorkflowExecutions, holder: LockHolder,
     const stopError = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
     return { preempted: { ...preempted, stopped: false, stopError } };
   }
+}
+
+/** What a recovery takes on: the dead execution, and the record it left, when it left one. */
+export interface RecoveryTarget {
+  readonly execution: string;
+  readonly workflow: string;
+  /** How it ended, when the lock or the caller knows. */
+  readonly status?: string;
+  readonly record?: RecoveryRecord;
+}
+
+export interface RecoveryClaim {
+  readonly holder: LockHolder;
+  /** Absent when nothing was left behind: the lock was free and no execution was named. */
+  readonly target?: RecoveryTarget;
+}
+
+/**
+ * Takes the lock for the recover workflow and works out whom it recovers: the dead execution whose lock it took over
+ * (with the record that execution wrote), else the execution the caller names (an ended execution reported by
+ * Step Functions, which may have left surge nodes or commands behind without holding the lock). A lock that a
+ * running execution holds is that execution's cluster: `ClusterLockedError`, and recovery leaves it alone.
+ */
+export async function claimForRecovery(
+  store: LockStore,
+  executions: WorkflowExecutions,
+  request: LeaseRequest & { execution?: string; status?: string },
+): Promise<RecoveryClaim> {
+  const holder = await acquireLock(store, executions, request);
+  const target = recoveryTargetOf(holder);
+  if (target) return { holder, target };
+  if (!request.execution) return { holder };
+  return {
+    holder,
+    target: {
+      execution: request.execution,
+      workflow: workflowOfExecution(request.execution),
+      ...(request.status ? { status: request.status } : {}),
+    },
+  };
+}
+
+/**
+ * The dead execution a holder took the lock from, with the record it left: what the new holder recovers before it
+ * does anything else. Undefined when the lock was free or expired.
+ */
+export function recoveryTargetOf(holder: LockHolder): RecoveryTarget | undefined {
+  const status = holder.staleStatus ? { status: holder.staleStatus } : {};
+  const record = holder.staleRecovery;
+  if (record) return { execution: record.execution, workflow: record.workflow, record, ...status };
+  if (holder.staleOwner) return { execution: holder.staleOwner, workflow: holder.staleWorkflow ?? 'unknown', ...status };
+  return undefined;
+}
+
+/** The workflow of an execution of one of zerodown's state machines, `…:execution:zerodown-<cluster>-<workflow>:…`. */
+function workflowOfExecution(executionArn: string): string {
+  const stateMachine = executionArn.split(':')[6] ?? '';
+  return WORKFLOW_NAMES.find((name) => stateMachine.endsWith(`-${name}`)) ?? 'unknown';
 }

@@ -9,8 +9,11 @@ export interface WorkflowSpec {
   readonly constructId: string;
   /** Where its state machine lives: the cluster's stack, or the DR stack in the DR region. */
   readonly stack: 'cluster' | 'dr';
-  /** Maintenance workflows plan before they touch anything, and failover may pre-empt them. */
-  readonly kind: 'maintenance' | 'recovery';
+  /**
+   * Maintenance workflows plan before they touch anything, and failover may pre-empt them. Recovery workflows are
+   * never pre-empted. Repair (`recover`) puts a cluster back after another execution died; failover may pre-empt it.
+   */
+  readonly kind: 'maintenance' | 'recovery' | 'repair';
   /** What it does, for the state machine's comment and an operator's help. */
   readonly summary: string;
 }
@@ -45,6 +48,12 @@ export const WORKFLOWS = {
     stack: 'cluster',
     kind: 'recovery',
     summary: 'move traffic off a lost node and restore redundancy with a replacement',
+  },
+  recover: {
+    constructId: 'Recover',
+    stack: 'cluster',
+    kind: 'repair',
+    summary: 'put the cluster back in a safe state after an execution that ended without its rollback',
   },
   'region-failover': {
     constructId: 'RegionFailover',

@@ -1,6 +1,6 @@
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { describeInstances, isSurgeNodeOf, type NodeInstance, targetGroupOfNode, terminateInstances } from '../aws/ec2';
+import { describeInstances, findSurgeNodes, isSurgeNodeOf, type NodeInstance, targetGroupOfNode, terminateInstances } from '../aws/ec2';
 import { deregisterIfRegistered, readWeights } from '../aws/elbv2';
 import type { ClusterModel } from '../domain/cluster-model';
 import { CapacityGuardError, NotASurgeNodeError } from '../domain/errors';
@@ -57,6 +57,19 @@ export async function retireSurgeNode(
     case 'status':
       return result(node.state);
   }
+}
+
+/** The surge nodes `execution` launched that still exist, for a recovery to retire. */
+export async function findSurgeNodesOf(
+  ec2: EC2Client,
+  model: ClusterModel,
+  execution: string,
+): Promise<{ instanceIds: string[] }> {
+  const nodes = await findSurgeNodes(ec2, model, {
+    execution,
+    states: ['pending', 'running', 'stopping', 'stopped'],
+  });
+  return { instanceIds: nodes.map((node) => node.instanceId) };
 }
 
 export async function deregisterSurgeNode(

@@ -9,6 +9,8 @@ import {
 } from '../workflow-builder';
 import { cluster, rollbackPath } from './node-steps';
 import { operationStep } from './operation-step';
+import { planPath } from './plan-path';
+import { recoverySteps } from './recovery';
 
 export interface FrameOptions {
   readonly workflow: string;
@@ -30,6 +32,11 @@ export interface FrameOptions {
    * on into `rollback` when it fails itself. @default - the shared rollback only
    */
   readonly beforeRollback?: (b: WorkflowBuilder, rollback: sfn.IChainable) => sfn.IChainable;
+  /**
+   * What the workflow's recovery needs beyond the last safe weights, as Parameters read from the state; every path
+   * must exist from the first step of the body. @default - the weights only
+   */
+  readonly record?: Record<string, unknown>;
 }
 
 /**
@@ -41,7 +48,17 @@ export interface FrameOptions {
 export function workflowFrame(scope: Construct, ops: WorkflowOperations, options: FrameOptions): sfn.IChainable {
   const { workflow } = options;
   const timing = options.timing ?? DEFAULT_TIMING;
-  const raising = new WorkflowBuilder(scope, ops, workflow, RAISE, timing);
+  // Every change renews the lease and writes the record a recovery restores from: the weights a rollback from this
+  // point would restore (workflows move `plan.weights.initial` forward as they pass safe points).
+  const raising = new WorkflowBuilder(scope, ops, workflow, RAISE, timing).fencedBy({
+    lock: ops.clusterLock,
+    leaseSeconds: options.leaseSeconds,
+    record: {
+      'weights.$': planPath('weights', 'initial'),
+      'baselineServing.$': planPath('baselineServing'),
+      ...options.record,
+    },
+  });
   const budget = {
     executionTimeoutSeconds: options.executionTimeoutSeconds,
     pollIntervalSeconds: timing.pollIntervalSeconds,
@@ -112,6 +129,7 @@ export function workflowFrame(scope: Construct, ops: WorkflowOperations, options
   }).addCatch(succeeded, { errors: [sfn.Errors.ALL], resultPath: '$.notifyError' });
   const finish = release.next(report).next(succeeded);
 
+  snapshot.next(plan).next(options.body(b, finish));
   return sfn.Chain.start(validate)
     .next(keepRequest)
     .next(readCluster)
@@ -119,6 +137,14 @@ export function workflowFrame(scope: Construct, ops: WorkflowOperations, options
     .next(
       new sfn.Choice(scope, 'Is this a dry run?')
         .when(sfn.Condition.booleanEquals('$.request.dryRun', true), returnPlan)
-        .otherwise(acquire.next(snapshot).next(plan).next(options.body(b, finish))),
+        .otherwise(
+          acquire.next(
+            // The lock was taken over from an execution that died without its rollback: recover from it first,
+            // then snapshot the cluster as recovery left it.
+            new sfn.Choice(scope, 'Did a dead execution leave work behind?')
+              .when(sfn.Condition.isPresent('$.lock.target'), recoverySteps(raising, snapshot))
+              .otherwise(snapshot),
+          ),
+        ),
     );
 }

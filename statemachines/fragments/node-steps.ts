@@ -54,7 +54,7 @@ export function runCommandOn(
   const key = options.attemptPath
     ? `States.Format('{}#{}#{}#{}', $$.Execution.Id, ${options.kindPath}, ${targetKey}, ${options.attemptPath})`
     : `States.Format('{}#{}#{}', $$.Execution.Id, ${options.kindPath}, ${targetKey})`;
-  const send = b.step(
+  const send = b.change(
     options.label,
     b.ops.runCommand,
     {
@@ -86,10 +86,13 @@ export function runCommandOn(
     });
   }
   b.catchInto(poll, `Check the ${options.noun}`);
+  // A command may run for hours: each poll renews the lease, so a long migration keeps its lock.
+  const holdWhilePolling = b.hold(`Check the ${options.noun}`);
+  b.catchInto(holdWhilePolling, `Hold the lock: Check the ${options.noun}`);
   return sfn.Chain.start(send).next(
     b.pollUntil({
       label: `the ${options.noun} to finish`,
-      poll,
+      poll: sfn.Chain.start(holdWhilePolling).next(poll),
       resultPath: options.resultPath,
       done: sfn.Condition.stringEquals(`${options.resultPath}.status`, 'Success'),
       // The command's own timeout bounds the loop: the poll cancels it at its deadline, a poll or two before this.
@@ -117,7 +120,7 @@ export function verifyUnderTraffic(b: WorkflowBuilder, label: string, instanceId
  */
 export function shift(b: WorkflowBuilder, label: string, shiftPath: string): sfn.Chain {
   const scope = b.scope;
-  const setWeights = b.step(
+  const setWeights = b.change(
     label,
     b.ops.shiftTraffic,
     { ...cluster, 'weights.$': '$.stage.weights', 'baselineServing.$': planPath('baselineServing') },
@@ -160,8 +163,9 @@ export function shift(b: WorkflowBuilder, label: string, shiftPath: string): sfn
 
 /** Deregisters the surge node, lets it drain, terminates it and waits until it is gone; or keeps it on request. */
 export function retire(b: WorkflowBuilder): sfn.Chain {
+  const retirePayload = (action: string) => ({ ...cluster, 'instanceId.$': '$.surge.instanceId', action });
   const retireAction = (label: string, action: string, resultPath: string) =>
-    b.step(label, b.ops.retireNode, { ...cluster, 'instanceId.$': '$.surge.instanceId', action }, resultPath);
+    b.change(label, b.ops.retireNode, retirePayload(action), resultPath);
   const deregister = retireAction('Deregister the surge node', 'deregister', '$.retire');
   const drain = new sfn.Wait(b.scope, 'Let connections drain from the surge node', {
     time: sfn.WaitTime.secondsPath('$.retire.drainSeconds'),
@@ -169,7 +173,7 @@ export function retire(b: WorkflowBuilder): sfn.Chain {
   const terminate = retireAction('Terminate the surge node', 'terminate', '$.retire');
   const gone = b.pollUntil({
     label: 'the surge node to be terminated',
-    poll: retireAction('Check whether the surge node is terminated', 'status', '$.retire'),
+    poll: b.step('Check whether the surge node is terminated', b.ops.retireNode, retirePayload('status'), '$.retire'),
     resultPath: '$.retire',
     done: sfn.Condition.booleanEquals('$.retire.terminated', true),
     timeoutSeconds: b.timing.readyTimeoutSeconds,
@@ -184,6 +188,50 @@ export function retire(b: WorkflowBuilder): sfn.Chain {
     [done],
     done,
   );
+}
+
+/**
+ * Terminates surge nodes a workflow that is no longer running left behind (the ids at `itemsPath`), once the weights
+ * no longer send them anything. A node that cannot be retired (it still has traffic, or the lock moved on) is left
+ * for the operator and does not fail the workflow.
+ */
+export function retireLeftovers(b: WorkflowBuilder, itemsPath: string): sfn.Chain {
+  const retired = new sfn.Pass(b.scope, 'Leftover surge node dealt with');
+  const carryOn = (label: string, action: string, next: sfn.IChainable) => {
+    const hold = carryOnFence(b, label, next, '$.leftoverError');
+    const step = operationStep(b.scope, label, {
+      operation: b.ops.retireNode,
+      payload: { ...cluster, 'instanceId.$': '$.leftover', action },
+      resultPath: '$.leftoverRetire',
+    });
+    step.addCatch(next, { errors: [sfn.Errors.ALL], resultPath: '$.leftoverError' });
+    return { start: hold, end: hold.next(step) };
+  };
+  const terminate = carryOn('Terminate a leftover surge node', 'terminate', retired);
+  const drain = new sfn.Wait(b.scope, 'Let connections drain from a leftover surge node', {
+    time: sfn.WaitTime.secondsPath('$.leftoverRetire.drainSeconds'),
+  });
+  const deregister = carryOn('Deregister a leftover surge node', 'deregister', retired);
+  deregister.end.next(drain).next(terminate.start);
+  terminate.end.next(retired);
+  return b.forEachInOrder({
+    label: 'leftover surge nodes',
+    itemsPath,
+    itemPath: '$.leftover',
+    loopPath: '$.leftoverLoop',
+    body: deregister.start,
+    bodyEnd: retired,
+  });
+}
+
+/** The lock's fence for a step that carries on when it fails: a lost lock skips the step, into `next`. */
+export function carryOnFence(
+  b: WorkflowBuilder,
+  label: string,
+  next: sfn.IChainable,
+  errorPath: string,
+): sfn.TaskStateBase {
+  return b.hold(label, { record: false }).addCatch(next, { errors: [sfn.Errors.ALL], resultPath: errorPath });
 }
 
 /**
@@ -250,16 +298,27 @@ export function rollbackPath(scope: Construct, b: WorkflowBuilder): sfn.IChainab
   describe.next(fail);
   report.addCatch(describe, { errors: [sfn.Errors.ALL], resultPath: '$.rollback.reportError' }).next(describe);
   release.addCatch(report, { errors: [sfn.Errors.ALL], resultPath: '$.rollback.lockError' }).next(report);
+  // Each change is fenced: a workflow that lost the lock (a failover took it over) changes nothing on the way out.
+  const fenced = (step: sfn.TaskStateBase, label: string, onFailure: sfn.IChainable, errorPath: string) =>
+    sfn.Chain.start(carryOnFence(b, label, onFailure, errorPath)).next(step);
   // A surge node that still has traffic (the weights could not be restored) is left running, not cut off.
   terminate.addCatch(release, { errors: [sfn.Errors.ALL], resultPath: '$.rollback.terminateError' }).next(release);
-  deregister.addCatch(release, { errors: [sfn.Errors.ALL], resultPath: '$.rollback.deregisterError' }).next(terminate);
+  deregister
+    .addCatch(release, { errors: [sfn.Errors.ALL], resultPath: '$.rollback.deregisterError' })
+    .next(fenced(terminate, 'Roll back: terminate the surge node', release, '$.rollback.terminateError'));
   const surgeLaunched = new sfn.Choice(scope, 'Was a surge node launched?')
-    .when(sfn.Condition.isPresent('$.surge.instanceId'), deregister)
+    .when(
+      sfn.Condition.isPresent('$.surge.instanceId'),
+      fenced(deregister, 'Roll back: deregister the surge node', release, '$.rollback.deregisterError'),
+    )
     .otherwise(release);
   restore
     .addCatch(surgeLaunched, { errors: [sfn.Errors.ALL], resultPath: '$.rollback.weightsError' })
     .next(surgeLaunched);
   return new sfn.Choice(scope, 'Is there a plan to roll back?')
-    .when(sfn.Condition.isPresent(planPath('weights')), restore)
+    .when(
+      sfn.Condition.isPresent(planPath('weights')),
+      fenced(restore, 'Roll back: restore the snapshot weights', surgeLaunched, '$.rollback.weightsError'),
+    )
     .otherwise(surgeLaunched);
 }

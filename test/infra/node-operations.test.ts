@@ -3,6 +3,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { drStackIdFor } from '../../cdk/app';
 import { ZeroDownCluster } from '../../cdk/constructs/zerodown-cluster';
 import type { ClusterModelInput } from '../../functions/domain/cluster-model';
+import { CLUSTER_WORKFLOWS } from '../../functions/domain/workflows';
 import { resourcesOfType } from '../../local/template';
 import { synthesizedApp } from '../harness/synth';
 import { TEST_CLUSTER_STACK, testClusterModel } from '../harness/test-app';
@@ -124,7 +125,7 @@ describe('NodeOperations', () => {
           !statement.actions.every((action) => action === 'lambda:InvokeFunction' || action.startsWith('kms:')) &&
           // Executions of the cluster's own state machines, each named exactly; only the execution name is open.
           !statement.resources.every((resource) =>
-            /states:.*:execution:zerodown-test-cluster-(patch-server|upgrade-version|deploy-service|update-service|failover):\*/.test(
+            new RegExp(`states:.*:execution:zerodown-test-cluster-(${CLUSTER_WORKFLOWS.join('|')}):\\*`).test(
               JSON.stringify(resource),
             ),
           ) &&
@@ -147,7 +148,7 @@ describe('NodeOperations', () => {
         JSON.stringify(resource).replace(/.*:execution:([^:"]+):\*.*/, '$1'),
       );
       expect(names?.sort()).toEqual(
-        ['deploy-service', 'failover', 'patch-server', 'update-service', 'upgrade-version'].map(
+        [...CLUSTER_WORKFLOWS].sort().map(
           (workflow) => `zerodown-test-cluster-${workflow}`,
         ),
       );

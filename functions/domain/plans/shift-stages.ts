@@ -1,6 +1,9 @@
 import * as z from 'zod/mini';
 import { alarmNameInput } from '../input';
 
+/** The longest bake of a traffic stage: the lock's lease must outlast it (see lockLeaseSeconds). */
+export const MAX_BAKE_SECONDS = 3600;
+
 /**
  * Gradual traffic shifting: a move of traffic from one set of weights to another happens in stages (percentages of
  * the move), each followed by a bake time and a check of the operator's CloudWatch alarms.
@@ -15,7 +18,7 @@ export const shiftOptionsSchema = z._default(
       z.refine((steps) => steps.at(-1) === 100, 'must end at 100'),
     ),
     /** How long each stage runs before the alarms are checked. */
-    bakeSeconds: z._default(z.int().check(z.minimum(0), z.maximum(3600)), 0),
+    bakeSeconds: z._default(z.int().check(z.minimum(0), z.maximum(MAX_BAKE_SECONDS)), 0),
     /** CloudWatch alarms that roll the workflow back when in ALARM after a bake. */
     alarms: z._default(z.array(alarmNameInput).check(z.maxLength(20)), []),
   }),

@@ -1,0 +1,136 @@
+import { Duration } from 'aws-cdk-lib';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { ErrorName } from '../../functions/domain/errors';
+import type { WorkflowBuilder } from '../workflow-builder';
+import { carryOnFence, cluster, retireLeftovers } from './node-steps';
+import { operationStep } from './operation-step';
+
+/** Where the lock answer puts the dead execution to recover (see `recoveryTargetOf`). */
+const TARGET = '$.lock.target';
+/** How long recovery waits for the nodes of the safe weights to pass the capacity guard again (a node restarting). */
+export const RECOVERY_GUARD_RETRY = { intervalSeconds: 15, maxAttempts: 20 } as const;
+
+/**
+ * Recovers the cluster from an execution that ended without its own rollback (aborted, timed out, crashed, its state
+ * machine deleted), from the record it kept next to its lock, so nothing is guessed:
+ *
+ * 1. cancel the zerodown commands still running (the lock is held here, so no running workflow owns one);
+ * 2. restore the last weights the record calls safe, behind the capacity guard, retried while a node comes back;
+ * 3. retire the surge nodes the execution launched (by its execution tag), unless they still carry traffic;
+ * 4. resume file sync when the execution paused it on an unchanged manager; leave it paused, and say so, when the
+ *    manager holds a change that was never verified (resuming would spread it);
+ * 5. report what was done.
+ *
+ * Every step carries on past its own failure: a step that cannot be done is reported, never allowed to keep the
+ * lock. Reads `$.lock.target`; each step renews the lease first.
+ */
+export function recoverySteps(b: WorkflowBuilder, next: sfn.IChainable): sfn.IChainable {
+  const { scope, ops } = b;
+  const begin = new sfn.Pass(scope, 'Recover: begin', {
+    parameters: { 'execution.$': `${TARGET}.execution`, 'workflow.$': `${TARGET}.workflow` },
+    resultPath: '$.recovering',
+  });
+  const report = operationStep(scope, 'Recover: report what was done', {
+    operation: ops.notify,
+    payload: {
+      ...cluster,
+      workflow: b.workflow,
+      step: RECOVERED_STEP,
+      outcome: 'recovered',
+      'execution.$': '$$.Execution.Id',
+      detail: { 'target.$': TARGET, 'done.$': '$.recovering' },
+    },
+    resultPath: '$.recovering.notified',
+  });
+  report.addCatch(next, { errors: [sfn.Errors.ALL], resultPath: '$.recovering.notifyError' }).next(next);
+
+  // 4. File sync, by the rules of the workflow's own rollback.
+  const resume = operationStep(scope, 'Recover: resume file sync on the manager node', {
+    operation: ops.runCommand,
+    payload: {
+      action: 'send',
+      ...cluster,
+      'kind.$': `${TARGET}.record.sync.resume.kind`,
+      'instanceIds.$': `States.Array(${TARGET}.record.sync.instanceId)`,
+      'input.$': `${TARGET}.record.sync.resume.input`,
+      'idempotencyKey.$': `States.Format('{}#recover-sync-resume#{}', ${TARGET}.execution, $$.Execution.Id)`,
+    },
+    resultPath: '$.recovering.syncResumed',
+  });
+  resume.addCatch(report, { errors: [sfn.Errors.ALL], resultPath: '$.recovering.syncResumeError' }).next(report);
+  const leftPaused = new sfn.Pass(scope, 'Recover: leave file sync paused', {
+    result: sfn.Result.fromObject({
+      reason: 'the manager node holds a change that was never verified; resuming sync would spread it to the workers',
+    }),
+    resultPath: '$.recovering.syncLeftPaused',
+  }).next(report);
+  // Choice rules on a missing path fail the execution, so each level is tested for presence first.
+  const syncPaused = new sfn.Choice(scope, 'Recover: did it pause file sync?')
+    .when(
+      sfn.Condition.and(
+        sfn.Condition.booleanEquals(`${TARGET}.record.sync.paused`, true),
+        sfn.Condition.booleanEquals(`${TARGET}.record.sync.changed`, false),
+      ),
+      sfn.Chain.start(
+        carryOnFence(b, 'Recover: resume file sync on the manager node', report, '$.recovering.syncResumeError'),
+      ).next(resume),
+    )
+    .when(sfn.Condition.booleanEquals(`${TARGET}.record.sync.paused`, true), leftPaused)
+    .otherwise(report);
+  const syncStep = new sfn.Choice(scope, 'Recover: did it touch file sync?')
+    .when(sfn.Condition.isPresent(`${TARGET}.record.sync`), syncPaused)
+    .otherwise(report);
+
+  // 3. The surge nodes it launched.
+  const find = operationStep(scope, 'Recover: find its surge nodes', {
+    operation: ops.retireNode,
+    payload: { ...cluster, action: 'find', 'execution.$': `${TARGET}.execution` },
+    resultPath: '$.recovering.surge',
+  });
+  const surgeDone = new sfn.Pass(scope, 'Recover: its surge nodes are dealt with');
+  find.addCatch(surgeDone, { errors: [sfn.Errors.ALL], resultPath: '$.recovering.surgeError' });
+  find.next(retireLeftovers(b, '$.recovering.surge.instanceIds')).next(surgeDone);
+  surgeDone.next(syncStep);
+
+  // 2. The last safe weights.
+  const restore = operationStep(scope, 'Recover: restore the last safe weights', {
+    operation: ops.shiftTraffic,
+    payload: {
+      ...cluster,
+      'weights.$': `${TARGET}.record.weights`,
+      'baselineServing.$': `${TARGET}.record.baselineServing`,
+    },
+    resultPath: '$.recovering.weights',
+    timeout: Duration.seconds(90),
+  });
+  // A node the dead execution was restarting fails the guard until it is back: wait for it, within bounds.
+  restore.addRetry({
+    errors: [ErrorName.CapacityGuard],
+    interval: Duration.seconds(RECOVERY_GUARD_RETRY.intervalSeconds),
+    maxAttempts: RECOVERY_GUARD_RETRY.maxAttempts,
+    backoffRate: 1,
+  });
+  restore.addCatch(find, { errors: [sfn.Errors.ALL], resultPath: '$.recovering.weightsError' }).next(find);
+  const weightsStep = new sfn.Choice(scope, 'Recover: did it record safe weights?')
+    .when(
+      sfn.Condition.isPresent(`${TARGET}.record.weights`),
+      sfn.Chain.start(
+        carryOnFence(b, 'Recover: restore the last safe weights', find, '$.recovering.weightsError'),
+      ).next(restore),
+    )
+    .otherwise(find);
+
+  // 1. Its commands.
+  const cancel = operationStep(scope, 'Recover: cancel its commands', {
+    operation: ops.runCommand,
+    payload: { action: 'cancel-unfinished', ...cluster },
+    resultPath: '$.recovering.cancelled',
+  });
+  cancel.addCatch(weightsStep, { errors: [sfn.Errors.ALL], resultPath: '$.recovering.cancelError' }).next(weightsStep);
+
+  begin.next(cancel);
+  return begin;
+}
+
+/** The step a recovery's report names. */
+export const RECOVERED_STEP = 'Recovered the cluster from an execution that ended without its rollback';
