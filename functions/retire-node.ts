@@ -5,7 +5,7 @@ import { clusterInput, executionArnInput, instanceIdInput, parseInput } from './
 import { clusterModelFor } from './operations/cluster-model-for';
 import { findSurgeNodesOf, retireSurgeNode } from './operations/retire-node';
 
-const inputSchema = z.union([
+const inputSchema = z.discriminatedUnion('action', [
   z.strictObject({
     ...clusterInput,
     instanceId: instanceIdInput,
