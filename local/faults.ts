@@ -126,6 +126,21 @@ export function injectError<Input = Record<string, unknown>>(
   });
 }
 
+/**
+ * Lets matching calls reach moto, then fails as a Lambda does when its process dies after the write went out
+ * (`Runtime.ExitError`, which Step Functions does not retry): the change is made and nobody heard of it.
+ */
+export function crashAfterWrite<Input = Record<string, unknown>>(
+  client: FaultableClient,
+  commandName: string,
+  scope: FaultScope<Input> = { times: 1 },
+): Fault {
+  return install(client, commandName, 'initialize', scope, async (next, args) => {
+    await next(args);
+    throw Object.assign(new Error(`the process exited after ${commandName}`), { name: 'Runtime.ExitError' });
+  });
+}
+
 /** Lets matching calls reach moto, then changes what they return. */
 export function rewriteOutput<Output, Input = Record<string, unknown>>(
   client: FaultableClient,

@@ -5,6 +5,7 @@ import { ErrorName } from '../functions/domain/errors';
 import type { WorkflowName } from '../functions/domain/workflows';
 import { cluster, retireLeftovers, rollbackPath, waitReady } from './fragments/node-steps';
 import { operationStep } from './fragments/operation-step';
+import { syncAfterTakeover } from './fragments/recovery';
 import { type DefinitionOptions, RAISE, WorkflowBuilder, type WorkflowOperations } from './workflow-builder';
 
 export const FAILOVER = 'failover' satisfies WorkflowName;
@@ -108,7 +109,14 @@ export function failoverDefinition(
   );
   cancelCommands.addCatch(underLock, { errors: [sfn.Errors.ALL], resultPath: '$.cancelError' }).next(underLock);
   const cancelIfPreempted = new sfn.Choice(scope, 'Was a workflow pre-empted?')
-    .when(sfn.Condition.isPresent('$.lock.preempted'), cancelCommands)
+    .when(
+      // Pre-empted, or dead without its rollback: either way its commands may still run.
+      sfn.Condition.or(
+        sfn.Condition.isPresent('$.lock.preempted'),
+        sfn.Condition.isPresent('$.lock.holder.staleOwner'),
+      ),
+      cancelCommands,
+    )
     .otherwise(underLock);
   const move = b.change(
     'Move traffic to the survivors',
@@ -224,8 +232,7 @@ export function failoverDefinition(
     .next(adopt)
     .next(restore)
     .next(retireLeftovers(b, '$.underLock.leftoverSurgeNodes'))
-    .next(release)
-    .next(report)
-    .next(succeeded);
+    .next(syncAfterTakeover(b, release));
+  release.next(report).next(succeeded);
   return start;
 }

@@ -18,7 +18,11 @@ export const RECOVER = 'recover' satisfies WorkflowName;
  * run finds the lock free and the execution's surge nodes and commands gone, and changes nothing. A lock a running
  * execution holds is that execution's cluster, and recovery leaves it alone.
  */
-export function recoverDefinition(scope: Construct, ops: WorkflowOperations, options: DefinitionOptions): sfn.IChainable {
+export function recoverDefinition(
+  scope: Construct,
+  ops: WorkflowOperations,
+  options: DefinitionOptions,
+): sfn.IChainable {
   const b = new WorkflowBuilder(scope, ops, RECOVER, RAISE, options.timing).fencedBy({
     lock: ops.clusterLock,
     leaseSeconds: options.leaseSeconds,

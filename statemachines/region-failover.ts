@@ -177,8 +177,7 @@ export function regionFailoverDefinition(
   const failbackDone = releaseLock('failback', new sfn.Succeed(scope, 'Failback complete'));
   for (const task of [pointAtDr, primaryCheck, pointAtPrimary]) failAsIs(task);
   // A DNS change is made only while this execution still holds the DR lock.
-  const fencedDns = (label: string, task: sfn.TaskStateBase) =>
-    sfn.Chain.start(failAsIs(b.hold(label))).next(task);
+  const fencedDns = (label: string, task: sfn.TaskStateBase) => sfn.Chain.start(failAsIs(b.hold(label))).next(task);
 
   const startSite = launch
     .next(ready)

@@ -83,7 +83,14 @@ export class WorkflowBuilder<Ops extends object = WorkflowOperations> {
 
   /** A builder for the same workflow whose steps fail into `target`. */
   failingTo(target: sfn.IChainable): WorkflowBuilder<Ops> {
-    return new WorkflowBuilder(this.scope, this.ops, this.workflow, { kind: 'rollback', target }, this.timing, this.fence);
+    return new WorkflowBuilder(
+      this.scope,
+      this.ops,
+      this.workflow,
+      { kind: 'rollback', target },
+      this.timing,
+      this.fence,
+    );
   }
 
   /** A builder for the same workflow whose changing steps pass `fence` first. */

@@ -54,7 +54,10 @@ export interface LockHolder {
   readonly staleStatus?: string;
   /** What this holder wrote for its own recovery (see `holdLock`). */
   readonly recovery?: RecoveryRecord;
-  /** The record of the dead holder this one took the lock from: what recovery restores before anything else. */
+  /**
+   * The record of the holder this one took the lock from, dead or pre-empted: what recovery restores before anything
+   * else (a failover, which moves the traffic itself, takes only its file sync rules).
+   */
   readonly staleRecovery?: RecoveryRecord;
 }
 
@@ -290,6 +293,7 @@ export async function preemptLock(
       ...newLease(store, request),
       preemptedOwner: current.owner,
       preemptedWorkflow: current.workflow,
+      ...(current.recovery ? { staleRecovery: current.recovery } : {}),
     };
     if (await store.replaceIfHeldBy(request.cluster, holder, current.owner)) {
       return { holder, ...(await stopPreempted(executions, holder, request)) };

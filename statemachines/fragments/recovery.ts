@@ -26,60 +26,10 @@ export const RECOVERY_GUARD_RETRY = { intervalSeconds: 15, maxAttempts: 20 } as 
  */
 export function recoverySteps(b: WorkflowBuilder, next: sfn.IChainable): sfn.IChainable {
   const { scope, ops } = b;
-  const begin = new sfn.Pass(scope, 'Recover: begin', {
-    parameters: { 'execution.$': `${TARGET}.execution`, 'workflow.$': `${TARGET}.workflow` },
-    resultPath: '$.recovering',
-  });
-  const report = operationStep(scope, 'Recover: report what was done', {
-    operation: ops.notify,
-    payload: {
-      ...cluster,
-      workflow: b.workflow,
-      step: RECOVERED_STEP,
-      outcome: 'recovered',
-      'execution.$': '$$.Execution.Id',
-      detail: { 'target.$': TARGET, 'done.$': '$.recovering' },
-    },
-    resultPath: '$.recovering.notified',
-  });
-  report.addCatch(next, { errors: [sfn.Errors.ALL], resultPath: '$.recovering.notifyError' }).next(next);
+  const { begin, report } = beginAndReport(b, TARGET, next);
 
   // 4. File sync, by the rules of the workflow's own rollback.
-  const resume = operationStep(scope, 'Recover: resume file sync on the manager node', {
-    operation: ops.runCommand,
-    payload: {
-      action: 'send',
-      ...cluster,
-      'kind.$': `${TARGET}.record.sync.resume.kind`,
-      'instanceIds.$': `States.Array(${TARGET}.record.sync.instanceId)`,
-      'input.$': `${TARGET}.record.sync.resume.input`,
-      'idempotencyKey.$': `States.Format('{}#recover-sync-resume#{}', ${TARGET}.execution, $$.Execution.Id)`,
-    },
-    resultPath: '$.recovering.syncResumed',
-  });
-  resume.addCatch(report, { errors: [sfn.Errors.ALL], resultPath: '$.recovering.syncResumeError' }).next(report);
-  const leftPaused = new sfn.Pass(scope, 'Recover: leave file sync paused', {
-    result: sfn.Result.fromObject({
-      reason: 'the manager node holds a change that was never verified; resuming sync would spread it to the workers',
-    }),
-    resultPath: '$.recovering.syncLeftPaused',
-  }).next(report);
-  // Choice rules on a missing path fail the execution, so each level is tested for presence first.
-  const syncPaused = new sfn.Choice(scope, 'Recover: did it pause file sync?')
-    .when(
-      sfn.Condition.and(
-        sfn.Condition.booleanEquals(`${TARGET}.record.sync.paused`, true),
-        sfn.Condition.booleanEquals(`${TARGET}.record.sync.changed`, false),
-      ),
-      sfn.Chain.start(
-        carryOnFence(b, 'Recover: resume file sync on the manager node', report, '$.recovering.syncResumeError'),
-      ).next(resume),
-    )
-    .when(sfn.Condition.booleanEquals(`${TARGET}.record.sync.paused`, true), leftPaused)
-    .otherwise(report);
-  const syncStep = new sfn.Choice(scope, 'Recover: did it touch file sync?')
-    .when(sfn.Condition.isPresent(`${TARGET}.record.sync`), syncPaused)
-    .otherwise(report);
+  const syncStep = syncSteps(b, `${TARGET}.record`, report);
 
   // 3. The surge nodes it launched.
   const find = operationStep(scope, 'Recover: find its surge nodes', {
@@ -134,3 +84,87 @@ export function recoverySteps(b: WorkflowBuilder, next: sfn.IChainable): sfn.ICh
 
 /** The step a recovery's report names. */
 export const RECOVERED_STEP = 'Recovered the cluster from an execution that ended without its rollback';
+
+/**
+ * File sync as the record at `recordPath` left it, by the rules of the workflow's own rollback: resumed when it was
+ * paused on a manager that is still unchanged, left paused (and `$.recovering.syncLeftPaused` says why) when the
+ * manager holds a change that was never verified. Both ways go on to `report`.
+ */
+function syncSteps(b: WorkflowBuilder, recordPath: string, report: sfn.IChainable): sfn.IChainable {
+  const { scope, ops } = b;
+  const resume = operationStep(scope, 'Recover: resume file sync on the manager node', {
+    operation: ops.runCommand,
+    payload: {
+      action: 'send',
+      ...cluster,
+      'kind.$': `${recordPath}.sync.resume.kind`,
+      'instanceIds.$': `States.Array(${recordPath}.sync.instanceId)`,
+      'input.$': `${recordPath}.sync.resume.input`,
+      'idempotencyKey.$': `States.Format('{}#recover-sync-resume#{}', ${recordPath}.execution, $$.Execution.Id)`,
+    },
+    resultPath: '$.recovering.syncResumed',
+  });
+  resume.addCatch(report, { errors: [sfn.Errors.ALL], resultPath: '$.recovering.syncResumeError' }).next(report);
+  const leftPaused = new sfn.Pass(scope, 'Recover: leave file sync paused', {
+    result: sfn.Result.fromObject({
+      reason: 'the manager node holds a change that was never verified; resuming sync would spread it to the workers',
+    }),
+    resultPath: '$.recovering.syncLeftPaused',
+  }).next(report);
+  // Choice rules on a missing path fail the execution, so each level is tested for presence first.
+  const syncPaused = new sfn.Choice(scope, 'Recover: did it pause file sync?')
+    .when(
+      sfn.Condition.and(
+        sfn.Condition.booleanEquals(`${recordPath}.sync.paused`, true),
+        sfn.Condition.booleanEquals(`${recordPath}.sync.changed`, false),
+      ),
+      sfn.Chain.start(
+        carryOnFence(b, 'Recover: resume file sync on the manager node', report, '$.recovering.syncResumeError'),
+      ).next(resume),
+    )
+    .when(sfn.Condition.booleanEquals(`${recordPath}.sync.paused`, true), leftPaused)
+    .otherwise(report);
+  return new sfn.Choice(scope, 'Recover: did it touch file sync?')
+    .when(sfn.Condition.isPresent(`${recordPath}.sync`), syncPaused)
+    .otherwise(report);
+}
+
+/**
+ * After a failover took the lock from a workflow (pre-empted, or dead), the file sync that workflow paused: the
+ * failover moves traffic and retires surge nodes itself, but only the record knows about sync. Reads
+ * `$.lock.holder.staleRecovery`; goes on to `next`.
+ */
+export function syncAfterTakeover(b: WorkflowBuilder, next: sfn.IChainable): sfn.IChainable {
+  const record = '$.lock.holder.staleRecovery';
+  const { begin, report } = beginAndReport(b, record, next);
+  begin.next(syncSteps(b, record, report));
+  return new sfn.Choice(b.scope, 'Did the workflow it took over from touch file sync?')
+    .when(sfn.Condition.isPresent(`${record}.sync`), begin)
+    .otherwise(next);
+}
+
+/**
+ * The first and last states of a recovery: `$.recovering` names the execution recovered (from `targetPath`, which
+ * has its `execution` and `workflow`), and the report sends what was done to the cluster's topic, then goes to `next`
+ * whether or not it could be sent.
+ */
+function beginAndReport(b: WorkflowBuilder, targetPath: string, next: sfn.IChainable) {
+  const begin = new sfn.Pass(b.scope, 'Recover: begin', {
+    parameters: { 'execution.$': `${targetPath}.execution`, 'workflow.$': `${targetPath}.workflow` },
+    resultPath: '$.recovering',
+  });
+  const report = operationStep(b.scope, 'Recover: report what was done', {
+    operation: b.ops.notify,
+    payload: {
+      ...cluster,
+      workflow: b.workflow,
+      step: RECOVERED_STEP,
+      outcome: 'recovered',
+      'execution.$': '$$.Execution.Id',
+      detail: { 'target.$': targetPath, 'done.$': '$.recovering' },
+    },
+    resultPath: '$.recovering.notified',
+  });
+  report.addCatch(next, { errors: [sfn.Errors.ALL], resultPath: '$.recovering.notifyError' }).next(next);
+  return { begin, report };
+}
