@@ -25,7 +25,10 @@ const lease = {
   workflow: z.string().check(z.regex(/^[a-z][a-z-]{2,40}$/, 'must be a workflow name such as patch-server')),
   leaseSeconds: z._default(z.int().check(z.minimum(60), z.maximum(86_400)), 3_600),
 };
-const weights = z.record(z.string().check(z.minLength(1), z.maxLength(64)), z.number().check(z.minimum(0), z.maximum(999)));
+const weights = z.record(
+  z.string().check(z.minLength(1), z.maxLength(64)),
+  z.number().check(z.minimum(0), z.maximum(999)),
+);
 /** What the workflow knows to be safe at this point; see RecoveryRecord. */
 const recovery = z.strictObject({
   weights: z.optional(weights),

@@ -3,7 +3,7 @@ import { ssmClient } from './aws/clients/ssm';
 import { COMMAND_KINDS } from './domain/cluster-model';
 import { clusterInput, instanceIdInput, parseInput } from './domain/input';
 import { clusterModelFor } from './operations/cluster-model-for';
-import { cancelUnfinishedCommands, pollCommand, sendCommand } from './operations/run-command';
+import { cancelUnfinishedCommands, pollCommand, sendCommand, unfinishedCommands } from './operations/run-command';
 
 const instanceIds = z.array(instanceIdInput).check(z.minLength(1), z.maxLength(50));
 const inputSchema = z.discriminatedUnion('action', [
@@ -25,9 +25,13 @@ const inputSchema = z.discriminatedUnion('action', [
     deadline: z.optional(z.iso.datetime()),
   }),
   z.strictObject({ action: z.literal('cancel-unfinished'), ...clusterInput }),
+  z.strictObject({ action: z.literal('unfinished'), ...clusterInput }),
 ]);
 
-/** Send the cluster's command of a kind to named nodes, poll it, or cancel what a pre-empted workflow left running. */
+/**
+ * Send the cluster's command of a kind to named nodes, poll it, cancel what a pre-empted or dead workflow left running,
+ * or list what has not ended yet.
+ */
 export async function handler(event: unknown) {
   const input = parseInput(inputSchema, event, 'run-command');
   const model = await clusterModelFor(input.cluster);
@@ -38,5 +42,7 @@ export async function handler(event: unknown) {
       return pollCommand(ssmClient, input);
     case 'cancel-unfinished':
       return cancelUnfinishedCommands(ssmClient, model);
+    case 'unfinished':
+      return unfinishedCommands(ssmClient, model);
   }
 }

@@ -59,7 +59,7 @@ export function alarmRoutesOf(stack: SynthesizedStack): AlarmRoute[] {
       EventPattern?: Record<string, unknown>;
       Targets?: { Arn: string; InputTransformer?: { InputPathsMap?: Record<string, string>; InputTemplate: string } }[];
     };
-    // Only the rules that start a workflow: the rules that report ended executions go to the notify function.
+    // Only the targets that start a workflow: failover on a node alarm, recover on an execution that ended badly.
     return (properties.Targets ?? []).flatMap((target, index) =>
       properties.EventPattern && target.InputTransformer && workflowOf(targets[index])
         ? [

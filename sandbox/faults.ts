@@ -31,15 +31,18 @@ export class FaultInjector {
     );
   }
 
-  /** A workflow started by a step entered a state: the faults waiting for that state strike. */
-  stateEntered(name: string): void {
+  /**
+   * A workflow started by a step entered a state: the faults waiting for that state strike. `stop` stops that
+   * workflow, for an `abort` fault.
+   */
+  stateEntered(name: string, stop?: () => void): void {
     for (const fault of this.atState.filter((candidate) => candidate.atState === name)) {
       this.atState.splice(this.atState.indexOf(fault), 1);
-      this.apply(fault);
+      this.apply(fault, stop);
     }
   }
 
-  apply(step: FaultStep): void {
+  apply(step: FaultStep, stop?: () => void): void {
     const { model, fleet, agent, plane, log } = this.targets;
     const target = resolveTarget(step.target, model, fleet);
     log(`fault ${step.fault} on ${step.target} (${target ?? 'no such node'})`);
@@ -62,6 +65,9 @@ export class FaultInjector {
         break;
       case 'slow-boot':
         fleet.slowBoot(5);
+        break;
+      case 'abort':
+        stop?.();
         break;
     }
   }

@@ -8,7 +8,8 @@ import type { Scenario } from './scenario';
 export interface ExecutionReport {
   readonly workflow: string;
   /** Started by a scenario step, or by a node alarm through its rule (failover). */
-  readonly trigger: 'scenario' | 'alarm';
+  /** What started it: a scenario step, a node alarm's rule, or the rule on another execution's end. */
+  readonly trigger: 'scenario' | 'alarm' | 'rule';
   readonly status: string;
   readonly error?: string;
   readonly cause?: string;
@@ -165,6 +166,11 @@ export function evaluateExpectations(scenario: Scenario, report: SandboxReport):
     const wanted = expect.alarmExecutions;
     check('executions started by alarms', wanted, statuses, JSON.stringify(statuses) === JSON.stringify(wanted));
   }
+  if (expect.ruleExecutions) {
+    const statuses = statusesOf('rule');
+    const wanted = expect.ruleExecutions;
+    check('executions started by status rules', wanted, statuses, JSON.stringify(statuses) === JSON.stringify(wanted));
+  }
   if (expect.maxFailedRequests !== undefined) {
     const failed = report.requests.failed;
     check('failed requests at most', expect.maxFailedRequests, failed, failed <= expect.maxFailedRequests);
@@ -208,6 +214,10 @@ export function evaluateExpectations(scenario: Scenario, report: SandboxReport):
   if (expect.healthyNodes !== undefined) {
     const healthy = report.finalState.nodes.filter((node) => node.healthy).length;
     check('healthy permanent nodes', expect.healthyNodes, healthy, healthy === expect.healthyNodes);
+  }
+  if (expect.servingNodes !== undefined) {
+    const serving = report.finalState.nodes.filter((node) => node.healthy && node.weight > 0).length;
+    check('permanent nodes serving', expect.servingNodes, serving, serving === expect.servingNodes);
   }
   if (expect.maxFailoverOrchestrationSeconds !== undefined) {
     const actual = report.failover?.orchestrationSeconds ?? null;

@@ -153,8 +153,9 @@ async function playTimedSteps(
   const timed = run.scenario.steps.filter((step) => step.at !== undefined);
   for (const step of timed.sort((a, b) => (a.at ?? 0) - (b.at ?? 0))) {
     await sleepUntil(loadStartedAt + run.scaled(step.at ?? 0), run.signal);
-    if ('start' in step) workflows.start(step, 'scenario', { onState: (state) => faults.stateEntered(state) });
-    else faults.apply(step);
+    if ('start' in step) {
+      workflows.start(step, 'scenario', { onState: (state, stop) => faults.stateEntered(state, stop) });
+    } else faults.apply(step);
   }
 }
 

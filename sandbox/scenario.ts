@@ -14,7 +14,8 @@ export const STARTABLE_WORKFLOWS = WORKFLOW_NAMES.filter((name) => name !== 'fai
   WorkflowName,
   ...WorkflowName[],
 ];
-export const FAULTS = ['kill-node', 'fail-command', 'unhealthy', 'slow-boot'] as const;
+/** `abort` stops the workflow that entered the step's state, as an operator's StopExecution would. */
+export const FAULTS = ['kill-node', 'fail-command', 'unhealthy', 'slow-boot', 'abort'] as const;
 
 const seconds = z.number().check(z.minimum(0), z.maximum(3600));
 
@@ -91,6 +92,10 @@ const scenarioSchema = z.strictObject({
         startStep,
         faultStep.check(
           z.refine((step) => (step.at === undefined) !== (step.atState === undefined), 'needs either at or atState'),
+          z.refine(
+            (step) => step.fault !== 'abort' || step.atState !== undefined,
+            'abort needs atState: the workflow to stop',
+          ),
         ),
       ]),
     )
@@ -101,6 +106,10 @@ const scenarioSchema = z.strictObject({
       executions: z.optional(z.array(executionStatus)),
       /** The status of each workflow a node alarm started (failover), in order. */
       alarmExecutions: z.optional(z.array(executionStatus)),
+      /** The status of each workflow a rule on execution status changes started (recover), in order. */
+      ruleExecutions: z.optional(z.array(executionStatus)),
+      /** Permanent nodes healthy and carrying traffic at the end. */
+      servingNodes: z.optional(z.int().check(z.minimum(0))),
       maxFailedRequests: z.optional(z.int().check(z.minimum(0))),
       minRequests: z.optional(z.int().check(z.minimum(0))),
       /** Every permanent node reports this version at the end. */

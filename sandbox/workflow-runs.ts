@@ -1,6 +1,8 @@
+import { ENDED_WITHOUT_SUCCESS } from '../cdk/constructs/workflows';
 import { WORKFLOWS, type WorkflowName } from '../functions/domain/workflows';
 import { definitionOf, prepareStack, runLocally, stateMachineLogicalId } from '../local/local-sfn';
 import type { SynthesizedStack } from '../local/synth';
+import { alarmRoutesOf, matchesPattern, transformInput } from './alarms';
 import type { SandboxCluster } from './cluster';
 import type { DataPlane } from './data-plane';
 import type { ExecutionReport } from './report';
@@ -16,7 +18,8 @@ interface WorkflowContext {
   readonly stackFor: (workflow: WorkflowName) => SynthesizedStack;
   readonly clusterName: string;
   readonly timeScale: number;
-  readonly signal: AbortSignal | undefined;
+  /** Stops this workflow (a scenario's `abort` fault) or, through the run's signal, every workflow. */
+  readonly signal: AbortSignal;
   /** Date.now() when the sandbox run started; state times count from there. */
   readonly runStarted: number;
   readonly onState: (workflow: string, name: string, type: string) => void;
@@ -24,7 +27,8 @@ interface WorkflowContext {
 
 /** What a caller follows of one workflow: the states it enters, and its report when it ends. */
 export interface WorkflowHooks {
-  readonly onState?: (name: string) => void;
+  /** A state was entered; `stop` stops the execution, as StopExecution would. */
+  readonly onState?: (name: string, stop: () => void) => void;
   readonly onEnd?: (report: ExecutionReport) => void;
 }
 
@@ -57,28 +61,62 @@ export class WorkflowRuns {
   start(step: WorkflowStart, trigger: ExecutionReport['trigger'], hooks: WorkflowHooks = {}): void {
     const { run, cluster } = this;
     run.log(`start ${step.start} ${JSON.stringify(step.input)}`);
+    const stopping = new AbortController();
+    const stop = () => {
+      run.log(`stop ${step.start} (as StopExecution would)`);
+      stopping.abort();
+    };
     const context: WorkflowContext = {
       stackFor: (workflow) => (WORKFLOWS[workflow].stack === 'dr' ? cluster.drStack : cluster.stack),
       clusterName: cluster.name,
       timeScale: run.scenario.timeScale,
-      signal: run.signal,
+      signal: run.signal ? AbortSignal.any([run.signal, stopping.signal]) : stopping.signal,
       runStarted: run.started,
       onState: (workflow, name, type) => {
-        hooks.onState?.(name);
+        hooks.onState?.(name, stop);
         // The loops' bookkeeping (Pass and Choice states) would drown the steps an operator follows.
         if (PROGRESS_STATE_TYPES.has(type)) run.log(this.describeProgress(workflow, name));
       },
     };
     const { onEnd } = hooks;
-    const execution = runWorkflow(step, context, trigger);
-    this.executions.push(
-      onEnd
-        ? execution.then((report) => {
-            onEnd(report);
-            return report;
-          })
-        : execution,
-    );
+    const execution = runWorkflow(step, context, trigger).then(({ report, executionArn }) => {
+      onEnd?.(report);
+      // Started before this execution's promise settles, so `ended()` waits for what the rules start too.
+      this.routeStatusChange(context.stackFor(step.start), step.start, executionArn, report);
+      return report;
+    });
+    this.executions.push(execution);
+  }
+
+  /**
+   * As deployed, EventBridge sees Step Functions' status change of every execution that ends without success, and
+   * the stack's rules on it start `recover`: the sandbox plays that event through the same rules.
+   */
+  private routeStatusChange(
+    stack: SynthesizedStack,
+    workflow: WorkflowName,
+    executionArn: string,
+    report: ExecutionReport,
+  ): void {
+    if (!(ENDED_WITHOUT_SUCCESS as readonly string[]).includes(report.status)) return;
+    const logicalId = stateMachineLogicalId(stack, workflow);
+    const event = {
+      version: '0',
+      'detail-type': 'Step Functions Execution Status Change',
+      source: 'aws.states',
+      detail: {
+        executionArn,
+        stateMachineArn: `arn:aws:states:${stack.env.region}:${stack.env.account}:stateMachine:${logicalId}`,
+        status: report.status,
+        error: report.error ?? null,
+        cause: report.cause ?? null,
+      },
+    };
+    for (const route of alarmRoutesOf(stack).filter((candidate) => matchesPattern(candidate.pattern, event))) {
+      if (route.workflow) {
+        this.start({ start: route.workflow, input: transformInput(route, event) as Record<string, unknown> }, 'rule');
+      }
+    }
   }
 
   /** Waits for every workflow started so far: their reports, and whether none started while they ran. */
@@ -107,7 +145,7 @@ async function runWorkflow(
   step: WorkflowStart,
   context: WorkflowContext,
   trigger: ExecutionReport['trigger'],
-): Promise<ExecutionReport> {
+): Promise<{ report: ExecutionReport; executionArn: string }> {
   const workflow = step.start;
   const stack = context.stackFor(workflow);
   const waits = new Set(
@@ -124,7 +162,7 @@ async function runWorkflow(
     stateMachine: workflow,
     input: { cluster: context.clusterName, ...step.input },
     timeScale: context.timeScale,
-    ...(context.signal ? { signal: context.signal } : {}),
+    signal: context.signal,
     onEvent: (event) => {
       if ('state' in event && waits.has(event.state.name)) {
         if (event.type === 'StateEntered') waitEnteredAt = Date.now();
@@ -135,7 +173,7 @@ async function runWorkflow(
       context.onState(workflow, event.state.name, event.state.type);
     },
   });
-  return {
+  const report: ExecutionReport = {
     workflow,
     trigger,
     status: result.status,
@@ -150,6 +188,7 @@ async function runWorkflow(
     stateTransitions: result.stateTransitions,
     states,
   };
+  return { report, executionArn: result.executionArn };
 }
 
 /** A workflow that reports an RTO (region failover, drill) measures it in real seconds; the report gives AWS's. */

@@ -8,7 +8,7 @@ import { Construct } from 'constructs';
 import { type ClusterModel, NODE_ROLES } from '../../functions/domain/cluster-model';
 import { membershipParameterName } from '../../functions/domain/membership';
 import { CLUSTER_TAG_KEY, LOST_ROLE, ROLE_TAG_KEY, SLOT_TAG_KEY, SURGE_ROLE } from '../../functions/domain/tags';
-import { CLUSTER_WORKFLOWS } from '../../functions/domain/workflows';
+import { CLUSTER_WORKFLOWS, LONGEST_OPERATION_SECONDS } from '../../functions/domain/workflows';
 import { acknowledgeWildcardAction, acknowledgeWildcardResource } from '../nag';
 import { allow, allowTaggedLaunch, roleOf } from './launch-permissions';
 import { grantLock } from './lock-table';
@@ -108,7 +108,7 @@ export class NodeOperations extends Construct {
     this.allowDescribe(this.verifyNode, ['ec2:DescribeInstances', 'elasticloadbalancing:DescribeTargetHealth']);
 
     this.shiftTraffic = this.operation('ShiftTraffic', 'shift-traffic', 'Re-weight traffic behind the capacity guard', {
-      timeout: Duration.seconds(60),
+      timeout: Duration.seconds(LONGEST_OPERATION_SECONDS),
     });
     this.allowDescribe(this.shiftTraffic, ELB_READS);
     this.allowTrafficChanges(this.shiftTraffic);
@@ -228,6 +228,11 @@ export class NodeOperations extends Construct {
     options: { env?: Record<string, string>; inVpc?: boolean; readsModel?: boolean; timeout?: Duration } = {},
   ): lambda.IFunction {
     const { model } = this.props;
+    if ((options.timeout?.toSeconds() ?? 0) > LONGEST_OPERATION_SECONDS) {
+      throw new Error(
+        `${id}: a node operation may run at most ${LONGEST_OPERATION_SECONDS} s (recovery waits that out)`,
+      );
+    }
     const fn = new ZeroDownFunction(this, id, {
       entry: `functions/${entry}.ts`,
       description: `zerodown ${model.name}: ${description}`,

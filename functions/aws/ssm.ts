@@ -157,7 +157,9 @@ export async function findUnfinishedCommands(
   const unfinished: string[] = [];
   for await (const page of paginateListCommands({ client: ssm, pageSize: 50 }, { InstanceId: instanceId })) {
     for (const command of page.Commands ?? []) {
-      const running = command.Status === 'Pending' || command.Status === 'InProgress';
+      // A command being cancelled may still be changing the node: it has not ended either.
+      const running =
+        command.Status === 'Pending' || command.Status === 'InProgress' || command.Status === 'Cancelling';
       if (running && command.CommandId && command.Comment?.startsWith(commentPrefix))
         unfinished.push(command.CommandId);
     }

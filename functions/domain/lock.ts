@@ -136,9 +136,7 @@ function takenFrom(current: LockHolder | undefined, owner: string): Partial<Lock
       staleStatus,
       recovery,
       staleRecovery,
-    }).filter(
-      ([, value]) => value !== undefined,
-    ),
+    }).filter(([, value]) => value !== undefined),
   );
 }
 
@@ -371,7 +369,8 @@ export function recoveryTargetOf(holder: LockHolder): RecoveryTarget | undefined
   const status = holder.staleStatus ? { status: holder.staleStatus } : {};
   const record = holder.staleRecovery;
   if (record) return { execution: record.execution, workflow: record.workflow, record, ...status };
-  if (holder.staleOwner) return { execution: holder.staleOwner, workflow: holder.staleWorkflow ?? 'unknown', ...status };
+  if (holder.staleOwner)
+    return { execution: holder.staleOwner, workflow: holder.staleWorkflow ?? 'unknown', ...status };
   return undefined;
 }
 

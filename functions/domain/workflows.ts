@@ -98,5 +98,11 @@ export function stateMachineNameOf(clusterName: string, workflow: WorkflowName):
   return `${workflowNamePrefix(clusterName)}${workflow}`;
 }
 
+/**
+ * No node operation runs longer than this: it bounds every function's timeout. A stopped execution's last Lambda may
+ * still be running for this long, so a recovery waits it out before it touches anything.
+ */
+export const LONGEST_OPERATION_SECONDS = 60;
+
 /** The metadata key on a synthesized state machine that names its workflow, for tools that read templates. */
 export const WORKFLOW_METADATA_KEY = 'zerodown:workflow';

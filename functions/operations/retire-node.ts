@@ -1,6 +1,13 @@
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { describeInstances, findSurgeNodes, isSurgeNodeOf, type NodeInstance, targetGroupOfNode, terminateInstances } from '../aws/ec2';
+import {
+  describeInstances,
+  findSurgeNodes,
+  isSurgeNodeOf,
+  type NodeInstance,
+  targetGroupOfNode,
+  terminateInstances,
+} from '../aws/ec2';
 import { deregisterIfRegistered, readWeights } from '../aws/elbv2';
 import type { ClusterModel } from '../domain/cluster-model';
 import { CapacityGuardError, NotASurgeNodeError } from '../domain/errors';

@@ -180,13 +180,25 @@ export async function pollCommand(
  * or a migration that must not go on behind the failover's back. A command that finished meanwhile is left alone.
  */
 export async function cancelUnfinishedCommands(ssm: SSMClient, model: ClusterModel): Promise<{ cancelled: string[] }> {
+  const { unfinished } = await unfinishedCommands(ssm, model);
+  // Without instance ids, SSM cancels the command on every instance it was sent to.
+  for (const commandId of unfinished) await cancelRunCommand(ssm, commandId, []);
+  return { cancelled: unfinished };
+}
+
+/**
+ * The zerodown commands on the cluster's permanent nodes that have not ended (pending, running, or being
+ * cancelled): a recovery waits until there are none before it sends traffic back to a node.
+ */
+export async function unfinishedCommands(
+  ssm: SSMClient,
+  model: ClusterModel,
+): Promise<{ unfinished: string[]; settled: boolean }> {
   const unfinished = new Set<string>();
   for (const { instanceId } of model.nodes) {
     for (const commandId of await findUnfinishedCommands(ssm, instanceId, COMMAND_COMMENT_PREFIX)) {
       unfinished.add(commandId);
     }
   }
-  // Without instance ids, SSM cancels the command on every instance it was sent to.
-  for (const commandId of unfinished) await cancelRunCommand(ssm, commandId, []);
-  return { cancelled: [...unfinished] };
+  return { unfinished: [...unfinished], settled: unfinished.size === 0 };
 }

@@ -1,6 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { ErrorName } from '../../functions/domain/errors';
+import { LONGEST_OPERATION_SECONDS } from '../../functions/domain/workflows';
 import type { WorkflowBuilder } from '../workflow-builder';
 import { carryOnFence, cluster, retireLeftovers } from './node-steps';
 import { operationStep } from './operation-step';
@@ -14,7 +15,9 @@ export const RECOVERY_GUARD_RETRY = { intervalSeconds: 15, maxAttempts: 20 } as 
  * Recovers the cluster from an execution that ended without its own rollback (aborted, timed out, crashed, its state
  * machine deleted), from the record it kept next to its lock, so nothing is guessed:
  *
- * 1. cancel the zerodown commands still running (the lock is held here, so no running workflow owns one);
+ * 1. when it was stopped mid-step, let its last Lambda finish (a stop does not end a Lambda already running, and
+ *    that Lambda may still send a command); cancel the zerodown commands still running (the lock is held here, so
+ *    no running workflow owns one), and wait until they have ended, so no node is restarting behind the guard;
  * 2. restore the last weights the record calls safe, behind the capacity guard, retried while a node comes back;
  * 3. retire the surge nodes the execution launched (by its execution tag), unless they still carry traffic;
  * 4. resume file sync when the execution paused it on an unchanged manager; leave it paused, and say so, when the
@@ -70,15 +73,39 @@ export function recoverySteps(b: WorkflowBuilder, next: sfn.IChainable): sfn.ICh
     )
     .otherwise(find);
 
-  // 1. Its commands.
+  // 1. Its last Lambda and its commands.
   const cancel = operationStep(scope, 'Recover: cancel its commands', {
     operation: ops.runCommand,
     payload: { action: 'cancel-unfinished', ...cluster },
     resultPath: '$.recovering.cancelled',
   });
-  cancel.addCatch(weightsStep, { errors: [sfn.Errors.ALL], resultPath: '$.recovering.cancelError' }).next(weightsStep);
-
-  begin.next(cancel);
+  // A poll that runs out of time carries on: the capacity guard still keeps traffic off a node that is down.
+  const settled = b.failingTo(weightsStep).pollUntil({
+    label: 'its commands to end',
+    poll: operationStep(scope, 'Recover: check that its commands have ended', {
+      operation: ops.runCommand,
+      payload: { action: 'unfinished', ...cluster },
+      resultPath: '$.recovering.commands',
+    }).addCatch(weightsStep, { errors: [sfn.Errors.ALL], resultPath: '$.recovering.commandsError' }),
+    resultPath: '$.recovering.commands',
+    done: sfn.Condition.booleanEquals('$.recovering.commands.settled', true),
+    timeoutSeconds: b.timing.readyTimeoutSeconds,
+    timeoutError: ErrorName.CommandTimedOut,
+  });
+  settled.next(weightsStep);
+  cancel.addCatch(settled, { errors: [sfn.Errors.ALL], resultPath: '$.recovering.cancelError' }).next(settled);
+  const lastCall = new sfn.Wait(scope, 'Recover: let its last call finish', {
+    time: sfn.WaitTime.duration(Duration.seconds(LONGEST_OPERATION_SECONDS)),
+  }).next(cancel);
+  // Only a failure ends an execution between steps; a stop, a timeout or an unknown end may leave one running.
+  const howItEnded = new sfn.Choice(scope, 'Recover: did it end inside a step?')
+    .when(sfn.Condition.stringEquals(`${TARGET}.status`, 'FAILED'), cancel)
+    .otherwise(lastCall);
+  begin.next(
+    new sfn.Choice(scope, 'Recover: is it known how it ended?')
+      .when(sfn.Condition.isPresent(`${TARGET}.status`), howItEnded)
+      .otherwise(lastCall),
+  );
   return begin;
 }
 

@@ -90,6 +90,32 @@ describe('sandbox: faults', () => {
     expect(run.report.awsCalls['ec2:TerminateInstances']).toBeGreaterThanOrEqual(1);
   });
 
+  it('recovers a patch stopped mid-rotation under load: recover restores the weights, retires the surge node', async () => {
+    const run = await passingRun('patch-aborted');
+
+    // The stopped patch is recovered by the workflow its status change starts, as the deployed rule does.
+    const [patch, recover] = ['patch-server', 'recover'].map((workflow) =>
+      run.report.executions.find((execution) => execution.workflow === workflow),
+    );
+    expect(patch?.status).toBe('ABORTED');
+    expect(recover).toMatchObject({ trigger: 'rule', status: 'SUCCEEDED' });
+    // Traffic went back only once the stopped patch's command had ended, then the surge node left.
+    expect(
+      outOfOrder(recover?.states ?? [], [
+        'Recover: check that its commands have ended',
+        'Recover: restore the last safe weights',
+        'Deregister a leftover surge node',
+        'Terminate a leftover surge node',
+        'Release the cluster lock',
+      ]),
+    ).toEqual([]);
+    const nodes = run.report.finalState.nodes;
+    expect(nodes.map((node) => ({ healthy: node.healthy, serving: node.weight > 0 }))).toEqual([
+      { healthy: true, serving: true },
+      { healthy: true, serving: true },
+    ]);
+  });
+
   it('refuses to patch when the passive node fails its health checks, before touching anything', async () => {
     const { file, remove } = writeScenario({
       name: 'the passive node is unhealthy',

@@ -148,9 +148,7 @@ describe('NodeOperations', () => {
         JSON.stringify(resource).replace(/.*:execution:([^:"]+):\*.*/, '$1'),
       );
       expect(names?.sort()).toEqual(
-        [...CLUSTER_WORKFLOWS].sort().map(
-          (workflow) => `zerodown-test-cluster-${workflow}`,
-        ),
+        [...CLUSTER_WORKFLOWS].sort().map((workflow) => `zerodown-test-cluster-${workflow}`),
       );
     });
 

@@ -10,7 +10,15 @@ describe('workflow diagrams', () => {
 
   it('draws every workflow', () => {
     expect([...pages.keys()].sort()).toEqual(
-      ['deploy-service', 'failover', 'patch-server', 'recover', 'region-failover', 'update-service', 'upgrade-version'].sort(),
+      [
+        'deploy-service',
+        'failover',
+        'patch-server',
+        'recover',
+        'region-failover',
+        'update-service',
+        'upgrade-version',
+      ].sort(),
     );
   });
 
