@@ -73,3 +73,36 @@ export async function violatedInvariants(
   if (sync.paused && !sync.reportedReason) violations.push(`${INVARIANTS[4]}: paused, and nobody was told why`);
   return violations;
 }
+
+/** What must hold in the DR region after any fault of a region failover, a drill or a failback. */
+export const REGION_INVARIANTS = [
+  'DNS never names a DR site with fewer nodes than the cluster',
+  'no DR node is left that neither DNS nor a running execution uses',
+  'the DR lock is free or held by a running execution',
+] as const;
+
+export interface DrSiteState {
+  /** Where the cluster's DNS name points now. */
+  readonly dnsServing: 'primary' | 'dr' | string;
+  /** The DR nodes that are running, with the execution each is tagged with. */
+  readonly drNodes: readonly { readonly instanceId: string; readonly execution: string | undefined }[];
+  /** How many nodes a DR site needs. */
+  readonly nodesNeeded: number;
+}
+
+export async function violatedRegionInvariants(site: DrSiteState, drLockStore: LockStore, cluster: string) {
+  const violations: string[] = [];
+  const executions = stepFunctionsExecutions(sfnClient);
+  if (site.dnsServing === 'dr' && site.drNodes.length < site.nodesNeeded) {
+    violations.push(`${REGION_INVARIANTS[0]}: ${site.drNodes.length} of ${site.nodesNeeded}`);
+  }
+  if (site.dnsServing !== 'dr') {
+    for (const node of site.drNodes) {
+      const status = node.execution ? await executions.status(node.execution) : 'GONE';
+      if (status !== 'RUNNING') violations.push(`${REGION_INVARIANTS[1]}: ${node.instanceId} (${status})`);
+    }
+  }
+  const lock = await readLockState(drLockStore, executions, cluster);
+  if (lock.stale) violations.push(`${REGION_INVARIANTS[2]}: held by ${lock.stale.owner} (${lock.stale.status})`);
+  return violations;
+}
