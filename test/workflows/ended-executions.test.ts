@@ -5,7 +5,7 @@ import { snsClient } from '../../functions/aws/clients/sns';
 import { CLUSTER_WORKFLOWS } from '../../functions/domain/workflows';
 import { stateMachineLogicalId } from '../../local/local-sfn';
 import { resolveIntrinsics, resourcesOfType } from '../../local/template';
-import { matchesPattern, transformInput } from '../../sandbox/alarms';
+import { type AlarmRoute, alarmRoutesOf, matchesPattern, transformInput } from '../../sandbox/alarms';
 import { useMoto } from '../harness/moto';
 import { synthesizedApp } from '../harness/synth';
 import { TEST_CLUSTER_STACK } from '../harness/test-app';
@@ -104,5 +104,24 @@ describe('executions that end without their own report', () => {
       execution: statusChange('ABORTED').detail.executionArn,
       detail: { status: 'ABORTED' },
     });
+  });
+
+  it('starts recover for an ended execution of every workflow but recover itself, with its ARN and status', () => {
+    const stack = synthesizedApp().stack(TEST_CLUSTER_STACK);
+    const routes = alarmRoutesOf(stack).filter((route) => route.workflow === 'recover');
+    const event = statusChange('TIMED_OUT');
+
+    const [route, ...others] = routes.filter((candidate) => matchesPattern(candidate.pattern, event));
+
+    expect(others).toEqual([]);
+    expect(transformInput(route as AlarmRoute, event)).toEqual({
+      cluster: 'test-cluster',
+      execution: event.detail.executionArn,
+      status: 'TIMED_OUT',
+    });
+    // Every workflow's rule starts recover, but recover's own: a recovery that cannot succeed must not loop.
+    expect(routes).toHaveLength(CLUSTER_WORKFLOWS.length - 1);
+    const recoverArn = `arn:aws:states:us-east-1:123456789012:stateMachine:${stateMachineLogicalId(stack, 'recover')}`;
+    expect(routes.some((candidate) => JSON.stringify(candidate.pattern).includes(recoverArn))).toBe(false);
   });
 });
