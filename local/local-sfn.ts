@@ -91,6 +91,11 @@ export interface LocalExecutionOptions {
   readonly signal?: AbortSignal;
   /** Replaces the handler of a Task state by name, for the rare test that must stub one step. */
   readonly taskOverrides?: Record<string, LocalTaskHandler>;
+  /**
+   * Stops the execution inside this Task, as StopExecution would while the step runs: the task never answers, so
+   * the stop lands exactly there however busy the machine is.
+   */
+  readonly stopInside?: string;
   readonly executionName?: string;
   /** Called with every event as it happens: progress output and live assertions. */
   readonly onEvent?: (event: EventLog) => void;
@@ -303,9 +308,22 @@ export async function runLocally(options: LocalExecutionOptions): Promise<LocalE
 
   const definition = withScaledDynamicWaits(definitionOf(stack, logicalId));
   const waits = waitOverrides(definition, timeScale);
+  const stopping = new AbortController();
+  const stopInside: Record<string, LocalTaskHandler> = options.stopInside
+    ? {
+        [options.stopInside]: () => {
+          stopping.abort();
+          return new Promise<Json>(() => {});
+        },
+      }
+    : {};
   const execution = machine.run(options.input, {
     overrides: {
-      taskResourceLocalHandlers: taskHandlers(options, definition, localFunctions(stack.template, stack.env)),
+      taskResourceLocalHandlers: taskHandlers(
+        { ...options, taskOverrides: { ...options.taskOverrides, ...stopInside } },
+        definition,
+        localFunctions(stack.template, stack.env),
+      ),
       waitTimeOverrides: waits,
       retryIntervalOverrides: retryOverrides(definition, timeScale),
     },
@@ -322,6 +340,7 @@ export async function runLocally(options: LocalExecutionOptions): Promise<LocalE
   });
 
   options.signal?.addEventListener('abort', () => execution.abort(), { once: true });
+  stopping.signal.addEventListener('abort', () => execution.abort(), { once: true });
   const tracked = trackLocalExecution(executionArn, {
     stateMachineArn,
     startDate: new Date(startedAt),

@@ -6,7 +6,7 @@ import type { WorkflowName } from '../functions/domain/workflows';
 import { cluster, retireLeftovers, rollbackPath, waitReady } from './fragments/node-steps';
 import { operationStep } from './fragments/operation-step';
 import { syncAfterTakeover } from './fragments/recovery';
-import { type DefinitionOptions, RAISE, WorkflowBuilder, type WorkflowOperations } from './workflow-builder';
+import { type DefinitionOptions, WorkflowBuilder, type WorkflowOperations } from './workflow-builder';
 
 export const FAILOVER = 'failover' satisfies WorkflowName;
 
@@ -33,10 +33,7 @@ export function failoverDefinition(
   ops: WorkflowOperations,
   options: DefinitionOptions,
 ): sfn.IChainable {
-  const raising = new WorkflowBuilder(scope, ops, FAILOVER, RAISE, options.timing).fencedBy({
-    lock: ops.clusterLock,
-    leaseSeconds: options.leaseSeconds,
-  });
+  const raising = WorkflowBuilder.underClusterLock(scope, ops, FAILOVER, options);
 
   const readAlarm = new sfn.Pass(scope, 'Read the alarm', { parameters: { 'request.$': '$' } });
   const confirm = operationStep(scope, 'Confirm the node loss', {

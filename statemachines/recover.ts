@@ -5,7 +5,7 @@ import type { WorkflowName } from '../functions/domain/workflows';
 import { cluster } from './fragments/node-steps';
 import { operationStep } from './fragments/operation-step';
 import { recoverySteps } from './fragments/recovery';
-import { type DefinitionOptions, RAISE, WorkflowBuilder, type WorkflowOperations } from './workflow-builder';
+import { type DefinitionOptions, WorkflowBuilder, type WorkflowOperations } from './workflow-builder';
 
 export const RECOVER = 'recover' satisfies WorkflowName;
 
@@ -23,10 +23,7 @@ export function recoverDefinition(
   ops: WorkflowOperations,
   options: DefinitionOptions,
 ): sfn.IChainable {
-  const b = new WorkflowBuilder(scope, ops, RECOVER, RAISE, options.timing).fencedBy({
-    lock: ops.clusterLock,
-    leaseSeconds: options.leaseSeconds,
-  });
+  const b = WorkflowBuilder.underClusterLock(scope, ops, RECOVER, options);
   const readRequest = new sfn.Pass(scope, 'Read the request', { parameters: { 'request.$': '$' } });
   const inUse = new sfn.Succeed(scope, 'Nothing to recover: a running execution holds the cluster');
   const claim = operationStep(scope, 'Take the cluster lock for recovery', {

@@ -81,6 +81,23 @@ export class WorkflowBuilder<Ops extends object = WorkflowOperations> {
     readonly fence?: Fence,
   ) {}
 
+  /**
+   * The builder a cluster workflow starts from: its steps raise until it routes them elsewhere, and every change
+   * passes the cluster lock's fence, writing `record` (see `Fence`) when given.
+   */
+  static underClusterLock(
+    scope: Construct,
+    ops: WorkflowOperations,
+    workflow: string,
+    options: Pick<DefinitionOptions, 'timing' | 'leaseSeconds'> & { record?: Record<string, unknown> },
+  ): WorkflowBuilder {
+    return new WorkflowBuilder(scope, ops, workflow, RAISE, options.timing ?? DEFAULT_TIMING, {
+      lock: ops.clusterLock,
+      leaseSeconds: options.leaseSeconds,
+      ...(options.record ? { record: options.record } : {}),
+    });
+  }
+
   /** A builder for the same workflow whose steps fail into `target`. */
   failingTo(target: sfn.IChainable): WorkflowBuilder<Ops> {
     return new WorkflowBuilder(

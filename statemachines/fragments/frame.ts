@@ -1,12 +1,6 @@
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
-import {
-  DEFAULT_TIMING,
-  RAISE,
-  WorkflowBuilder,
-  type WorkflowOperations,
-  type WorkflowTiming,
-} from '../workflow-builder';
+import { DEFAULT_TIMING, WorkflowBuilder, type WorkflowOperations, type WorkflowTiming } from '../workflow-builder';
 import { cluster, rollbackPath } from './node-steps';
 import { operationStep } from './operation-step';
 import { planPath } from './plan-path';
@@ -50,8 +44,8 @@ export function workflowFrame(scope: Construct, ops: WorkflowOperations, options
   const timing = options.timing ?? DEFAULT_TIMING;
   // Every change renews the lease and writes the record a recovery restores from: the weights a rollback from this
   // point would restore (workflows move `plan.weights.initial` forward as they pass safe points).
-  const raising = new WorkflowBuilder(scope, ops, workflow, RAISE, timing).fencedBy({
-    lock: ops.clusterLock,
+  const raising = WorkflowBuilder.underClusterLock(scope, ops, workflow, {
+    timing,
     leaseSeconds: options.leaseSeconds,
     record: {
       'weights.$': planPath('weights', 'initial'),

@@ -25,7 +25,7 @@ export const RECOVERY_GUARD_RETRY = { intervalSeconds: 15, maxAttempts: 20 } as 
  * 5. report what was done.
  *
  * Every step carries on past its own failure: a step that cannot be done is reported, never allowed to keep the
- * lock. Reads `$.lock.target`; each step renews the lease first.
+ * lock. Reads `$.lock.target`; each change passes the lock's fence first.
  */
 export function recoverySteps(b: WorkflowBuilder, next: sfn.IChainable): sfn.IChainable {
   const { scope, ops } = b;

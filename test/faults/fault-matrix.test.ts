@@ -136,7 +136,7 @@ describe('fault matrix', () => {
   function run(
     workflow: string,
     input: Record<string, unknown>,
-    options: Pick<Parameters<typeof runLocally>[0], 'signal' | 'taskOverrides'> = {},
+    options: Pick<Parameters<typeof runLocally>[0], 'stopInside' | 'taskOverrides'> = {},
   ): Promise<LocalExecutionResult> {
     return runLocally({
       stack: stack(),
@@ -176,16 +176,7 @@ describe('fault matrix', () => {
 
   /** Runs the workflow and stops it inside `state`, as StopExecution would. */
   async function stopIn(testCase: WorkflowCase, state: string) {
-    const controller = new AbortController();
-    const execution = await run(testCase.workflow, testCase.input, {
-      signal: controller.signal,
-      taskOverrides: {
-        [state]: () => {
-          controller.abort();
-          return new Promise(() => {});
-        },
-      },
-    });
+    const execution = await run(testCase.workflow, testCase.input, { stopInside: state });
     expect(execution.status).toBe('ABORTED');
     return execution;
   }

@@ -43,19 +43,12 @@ describe('recover', () => {
    * finishes, so the stop lands exactly there however busy the machine is.
    */
   async function abortAt(workflow: string, state: string, input: Record<string, unknown> = {}) {
-    const controller = new AbortController();
     const execution = await runLocally({
       stack: stack(),
       stateMachine: workflow,
       input: { cluster: 'test-cluster', ...input },
       timeScale: 0.001,
-      signal: controller.signal,
-      taskOverrides: {
-        [state]: () => {
-          controller.abort();
-          return new Promise(() => {});
-        },
-      },
+      stopInside: state,
     });
     expect(execution.status).toBe('ABORTED');
     return execution;
