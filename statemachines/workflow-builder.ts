@@ -132,10 +132,10 @@ export class WorkflowBuilder<Ops extends object = WorkflowOperations> {
    * The fence of the step `label`, uncaught: see `change`, and `carryOnFence` for fences that carry on. A fence on a
    * way out (rollback, recovery) renews without a record: what recovery needs was written on the way in.
    */
-  hold(label: string, options: { record: boolean } = { record: true }): sfn.TaskStateBase {
+  hold(label: string, options: { record?: boolean; stateName?: string } = {}): sfn.TaskStateBase {
     const fence = this.fence;
     if (!fence) throw new Error(`"${label}" changes the cluster, so its workflow must be built with the lock's fence`);
-    return operationStep(this.scope, `Hold the lock: ${label}`, {
+    return operationStep(this.scope, options.stateName ?? `Hold the lock: ${label}`, {
       operation: fence.lock,
       payload: {
         action: 'renew',
@@ -143,7 +143,7 @@ export class WorkflowBuilder<Ops extends object = WorkflowOperations> {
         'owner.$': '$$.Execution.Id',
         workflow: this.workflow,
         leaseSeconds: fence.leaseSeconds,
-        ...(fence.record && options.record ? { recovery: fence.record } : {}),
+        ...(fence.record && options.record !== false ? { recovery: fence.record } : {}),
       },
       resultPath: sfn.JsonPath.DISCARD,
     });

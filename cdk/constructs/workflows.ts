@@ -159,13 +159,13 @@ export class Workflows extends Construct {
 }
 
 /**
- * The lock's lease. Every change a workflow makes renews it, and so does every poll of a running command; the
- * longest stretch without a renewal is a bake of a traffic stage followed by the drain that ends the shift (each at
- * most an hour, by the model's and the request's bounds), or a node's boot wait. A lease past its expiry is free
- * to take; a holder that is no longer running is taken over at once, whatever its lease.
+ * The lock's lease. Every change a workflow makes renews it, and so does every poll of a running command and the
+ * start of every bake and drain; the longest stretch without a renewal is one bake or one drain (each at most an
+ * hour, by the request's and the model's bounds) or a node's boot wait. A lease past its expiry is free to take; a
+ * holder that is no longer running is taken over at once, whatever its lease.
  */
 export function lockLeaseSeconds(timing: WorkflowTiming): number {
-  return Math.max(MAX_BAKE_SECONDS + MAX_DRAIN_SECONDS, timing.readyTimeoutSeconds) + LEASE_HEADROOM_SECONDS;
+  return Math.max(MAX_BAKE_SECONDS, MAX_DRAIN_SECONDS, timing.readyTimeoutSeconds) + LEASE_HEADROOM_SECONDS;
 }
 const LEASE_HEADROOM_SECONDS = 600;
 

@@ -14,10 +14,12 @@ import { membershipParameterName } from '../../functions/domain/membership';
 import { CLUSTER_TAG_KEY, DR_ROLE, EXECUTION_TAG_KEY, ROLE_TAG_KEY } from '../../functions/domain/tags';
 import { WORKFLOWS } from '../../functions/domain/workflows';
 import { REGION_FAILOVER, regionFailoverDefinition } from '../../statemachines/region-failover';
+import { DEFAULT_TIMING } from '../../statemachines/workflow-builder';
 import { allow, allowTaggedLaunch } from '../constructs/launch-permissions';
 import { createLockTable, grantLock } from '../constructs/lock-table';
 import { logEncryptionKey } from '../constructs/log-key';
 import { WorkflowStateMachine } from '../constructs/workflow-state-machine';
+import { lockLeaseSeconds } from '../constructs/workflows';
 import { ZeroDownFunction } from '../constructs/zerodown-function';
 
 export interface DrStackProps extends StackProps {
@@ -149,7 +151,8 @@ export class DrStack extends Stack {
       definition: regionFailoverDefinition(
         this,
         { drNodes, routeDns, drLock },
-        { leaseSeconds: workflowTimeout.toSeconds() + 600 },
+        // The DR site's waits are boot waits and the DNS move; every launch, tear-down poll and DNS change renews.
+        { leaseSeconds: lockLeaseSeconds(DEFAULT_TIMING) },
       ),
       logGroup,
       timeout: workflowTimeout,

@@ -127,7 +127,8 @@ export function shift(b: WorkflowBuilder, label: string, shiftPath: string): sfn
     '$.shift',
     Duration.seconds(90),
   );
-  const bake = new sfn.Wait(scope, `Bake: ${label}`, { time: sfn.WaitTime.secondsPath('$.stage.bakeSeconds') });
+  // A bake or a drain may last an hour: the lease is renewed before each, so it only has to outlast one of them.
+  const bake = renewedWait(b, { wait: `Bake: ${label}`, renew: `Renew to bake: ${label}` }, '$.stage.bakeSeconds');
   const alarms = b.step(
     `Check the alarms: ${label}`,
     b.ops.checkAlarms,
@@ -146,9 +147,11 @@ export function shift(b: WorkflowBuilder, label: string, shiftPath: string): sfn
       )
       .otherwise(stageDone),
   );
-  const drain = new sfn.Wait(scope, `Let connections drain: ${label}`, {
-    time: sfn.WaitTime.secondsPath(`${shiftPath}.drainSeconds`),
-  });
+  const drain = renewedWait(
+    b,
+    { wait: `Let connections drain: ${label}`, renew: `Renew to drain: ${label}` },
+    `${shiftPath}.drainSeconds`,
+  );
   return b
     .forEachInOrder({
       label: `stages of ${label}`,
@@ -159,6 +162,16 @@ export function shift(b: WorkflowBuilder, label: string, shiftPath: string): sfn
       bodyEnd: stageDone,
     })
     .next(drain);
+}
+
+/**
+ * A Wait of the seconds at `secondsPath`, after a renewal of the lock's lease (which fails into the route). The
+ * renewal has a short name of its own: state names end at 80 characters.
+ */
+function renewedWait(b: WorkflowBuilder, names: { wait: string; renew: string }, secondsPath: string): sfn.Chain {
+  const hold = b.hold(names.wait, { stateName: names.renew });
+  b.catchInto(hold, names.renew);
+  return sfn.Chain.start(hold).next(new sfn.Wait(b.scope, names.wait, { time: sfn.WaitTime.secondsPath(secondsPath) }));
 }
 
 /** Deregisters the surge node, lets it drain, terminates it and waits until it is gone; or keeps it on request. */

@@ -34,6 +34,8 @@ export interface PlanDuration {
 
 /** A Lambda step's timeout, the most a step other than a wait or a poll can take. */
 export const STEP_SECONDS = 60;
+/** Every step that changes the cluster passes the lock's fence first: a step of its own. */
+const FENCED = 2;
 /** Validate, read, plan, lock, snapshot, plan again, release and report. */
 const FRAME_STEPS = 8;
 
@@ -57,7 +59,7 @@ export class WorstCaseTally {
   command(kind: CommandKind, times = 1): this {
     const timeout = this.model.commands[kind]?.timeoutSeconds ?? 0;
     this.parts.commands += times * (timeout + this.budget.pollIntervalSeconds);
-    this.parts.steps += times * STEP_SECONDS;
+    this.parts.steps += times * FENCED * STEP_SECONDS;
     return this;
   }
 
@@ -70,7 +72,7 @@ export class WorstCaseTally {
 
   /** A surge node launched and made ready. */
   surge(): this {
-    this.parts.steps += STEP_SECONDS;
+    this.parts.steps += FENCED * STEP_SECONDS;
     return this.nodeUp();
   }
 
@@ -79,7 +81,8 @@ export class WorstCaseTally {
     if (keepSurge) return this;
     this.parts.drains += this.model.capacity.drainSeconds;
     this.parts.bootWaits += this.budget.readyTimeoutSeconds;
-    this.parts.steps += STEP_SECONDS;
+    // Deregister and terminate, each fenced.
+    this.parts.steps += 2 * FENCED * STEP_SECONDS;
     return this;
   }
 
@@ -88,7 +91,8 @@ export class WorstCaseTally {
     if (!plan) return this;
     for (const stage of plan.stages) {
       this.parts.bakes += stage.bakeSeconds;
-      this.parts.steps += 2 * STEP_SECONDS;
+      // The fenced shift, then the alarms.
+      this.parts.steps += (FENCED + 1) * STEP_SECONDS;
     }
     this.parts.drains += plan.drainSeconds;
     return this;
@@ -136,7 +140,7 @@ export function commandsTooLongFor(
   model: ClusterModel,
   budget: Omit<ExecutionBudget, 'readyTimeoutSeconds'>,
 ): { kind: CommandKind; timeoutSeconds: number }[] {
-  const room = budget.executionTimeoutSeconds - budget.pollIntervalSeconds - (FRAME_STEPS + 1) * STEP_SECONDS;
+  const room = budget.executionTimeoutSeconds - budget.pollIntervalSeconds - (FRAME_STEPS + FENCED) * STEP_SECONDS;
   return Object.entries(model.commands)
     .filter(([, spec]) => spec !== undefined && spec.timeoutSeconds > room)
     .map(([kind, spec]) => ({ kind: kind as CommandKind, timeoutSeconds: spec?.timeoutSeconds ?? 0 }));
