@@ -31,6 +31,7 @@ export interface FaultMatrix {
 /** The kinds of fault, by the words each case's name uses. */
 const KINDS: readonly [string, RegExp][] = [
   ['stopped mid-run, then recovered', /stopped in/],
+  ['execution timeout midway, then recovered', /execution timeout/],
   ['throttle on every mutating call', /throttle/],
   ['Lambda dies after its write', /dies right after/],
   ['started twice at once', /twice at once/],

@@ -96,6 +96,11 @@ export interface LocalExecutionOptions {
    * the stop lands exactly there however busy the machine is.
    */
   readonly stopInside?: string;
+  /**
+   * Replaces the state machine's execution timeout, in real seconds: Step Functions ends the execution `TIMED_OUT`
+   * wherever it is, as the deployed timeout would, without the hours a real one takes.
+   */
+  readonly executionTimeoutSeconds?: number;
   readonly executionName?: string;
   /** Called with every event as it happens: progress output and live assertions. */
   readonly onEvent?: (event: EventLog) => void;
@@ -300,7 +305,16 @@ export async function runLocally(options: LocalExecutionOptions): Promise<LocalE
   const { stack } = options;
   const timeScale = options.timeScale ?? DEFAULT_TIME_SCALE;
   const logicalId = stateMachineLogicalId(stack, options.stateMachine);
-  const machine = prepareMachine(stack, logicalId);
+  const machine =
+    options.executionTimeoutSeconds === undefined
+      ? prepareMachine(stack, logicalId)
+      : new StateMachine(
+          withScaledDynamicWaits({
+            ...definitionOf(stack, logicalId),
+            TimeoutSeconds: options.executionTimeoutSeconds,
+          }) as never,
+          { validationOptions: { checkArn: true, checkPaths: true } },
+        );
   const stateMachineArn = `arn:aws:states:${stack.env.region}:${stack.env.account}:stateMachine:${logicalId}`;
   const executionName = options.executionName ?? crypto.randomUUID();
   const executionArn = `arn:aws:states:${stack.env.region}:${stack.env.account}:execution:${logicalId}:${executionName}`;

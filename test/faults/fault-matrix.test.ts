@@ -136,7 +136,7 @@ describe('fault matrix', () => {
   function run(
     workflow: string,
     input: Record<string, unknown>,
-    options: Pick<Parameters<typeof runLocally>[0], 'stopInside' | 'taskOverrides'> = {},
+    options: Pick<Parameters<typeof runLocally>[0], 'stopInside' | 'taskOverrides' | 'executionTimeoutSeconds'> = {},
   ): Promise<LocalExecutionResult> {
     return runLocally({
       stack: stack(),
@@ -200,6 +200,24 @@ describe('fault matrix', () => {
       await expectInvariants(cluster, next);
     }
   });
+
+  it.each(CASES.map((testCase) => [label(testCase), testCase] as const))(
+    '%s that reaches its execution timeout midway is recovered inside every invariant',
+    async (_label, testCase) => {
+      const { cluster } = await prepare(testCase.topology);
+      // A step midway never answers (a command that hangs, a node that never comes back), so the execution timeout
+      // ends the run there at the latest (sooner on a busy machine: any state is a fair place for it to strike).
+      // Step Functions runs no Catch on a timeout.
+      const midway = testCase.stopIn[Math.floor(testCase.stopIn.length / 2)] ?? '';
+      const timedOut = await run(testCase.workflow, testCase.input, {
+        executionTimeoutSeconds: 3,
+        taskOverrides: { [midway]: () => new Promise(() => {}) },
+      });
+
+      expect(timedOut.status).toBe('TIMED_OUT');
+      await expectInvariants(cluster, await recoverFrom(timedOut));
+    },
+  );
 
   it.each(CASES.map((testCase) => [label(testCase), testCase] as const))(
     '%s succeeds through a throttle on every mutating call, inside every invariant',
