@@ -18,6 +18,7 @@ export const SCENARIOS = [
   'update-service',
   'patch-rollback',
   'patch-second-node-fails',
+  'patch-aborted',
   'failover',
   'region-drill',
   'region-failover',
