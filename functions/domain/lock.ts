@@ -52,7 +52,7 @@ export interface LockHolder {
   readonly staleOwner?: string;
   readonly staleWorkflow?: string;
   readonly staleStatus?: string;
-  /** What this holder wrote for its own recovery (see `holdLock`). */
+  /** What this holder wrote for its own recovery (see `renewLock`). */
   readonly recovery?: RecoveryRecord;
   /**
    * The record of the holder this one took the lock from, dead or pre-empted: what recovery restores before anything

@@ -6,10 +6,12 @@ import { stepFunctionsExecutions } from '../../../functions/aws/sfn';
 import { ClusterLockedError, LockLostError } from '../../../functions/domain/errors';
 import {
   acquireLock,
+  claimForRecovery,
   type LockStore,
   preemptLock,
   readLock,
   readLockState,
+  recoveryTargetOf,
   releaseLock,
   renewLock,
 } from '../../../functions/domain/lock';
@@ -115,6 +117,40 @@ describe('cluster lock', () => {
 
     await expect(renewLock(store, request(PATCH_2))).rejects.toThrow(LockLostError);
     await expect(renewLock(store, request(PATCH_2))).rejects.toThrow(`patch-server execution ${PATCH_1} does`);
+  });
+
+  describe('recovery records', () => {
+    const record = { weights: { a: 50, b: 50, surge: 0 }, baselineServing: 2 };
+
+    it('keeps the record a renewal writes, and hands it to whoever takes the dead lock over', async () => {
+      await acquireLock(store, executions, request(PATCH_1));
+      await renewLock(store, { ...request(PATCH_1), recovery: record });
+
+      const next = await acquireLock(store, executions, request(PATCH_2));
+
+      expect(next).toMatchObject({ owner: PATCH_2, staleOwner: PATCH_1 });
+      expect(next.staleRecovery).toEqual({ ...record, execution: PATCH_1, workflow: 'patch-server' });
+      expect(recoveryTargetOf(next)).toMatchObject({
+        execution: PATCH_1,
+        workflow: 'patch-server',
+        record: next.staleRecovery,
+      });
+    });
+
+    it('passes the record on when its recoverer dies too, and recovers nothing from a free lock', async () => {
+      await acquireLock(store, executions, request(PATCH_1));
+      await renewLock(store, { ...request(PATCH_1), recovery: record });
+      const recoverer = execution('recover-1', 'zerodown-test-cluster-recover');
+      await claimForRecovery(store, executions, request(recoverer, 'recover'));
+
+      const again = await claimForRecovery(store, executions, request(execution('recover-2'), 'recover'));
+
+      expect(again.target).toMatchObject({ execution: PATCH_1, record: { weights: record.weights } });
+      await releaseLock(store, 'test-cluster', again.holder.owner);
+      expect(
+        (await claimForRecovery(store, executions, request(execution('recover-3'), 'recover'))).target,
+      ).toBeUndefined();
+    });
   });
 
   it('releases for the holder, and never fails a release', async () => {
