@@ -6,7 +6,7 @@ import type { WorkflowName } from '../functions/domain/workflows';
 import { waitForSync } from './fragments/file-sync';
 import { workflowFrame } from './fragments/frame';
 import {
-  carryOnFence,
+  behindCarryOnFence,
   cluster,
   retire,
   runCommandOn,
@@ -178,14 +178,13 @@ function resumeSyncIfUnchanged(b: WorkflowBuilder, rollback: sfn.IChainable): sf
     resultPath: '$.rollback.syncResume',
   });
   resume.addCatch(rollback, { errors: [sfn.Errors.ALL], resultPath: '$.rollback.syncResumeError' }).next(rollback);
-  const label = 'Roll back: resume file sync on the manager node';
   const unchanged = new sfn.Choice(b.scope, 'Is the manager node unchanged with sync paused?')
     .when(
       sfn.Condition.and(
         sfn.Condition.booleanEquals('$.sync.paused', true),
         sfn.Condition.booleanEquals('$.sync.changed', false),
       ),
-      sfn.Chain.start(carryOnFence(b, label, rollback, '$.rollback.syncResumeError')).next(resume),
+      behindCarryOnFence(b, resume, rollback, '$.rollback.syncResumeError'),
     )
     .otherwise(rollback);
   return new sfn.Choice(b.scope, 'Was file sync touched?')

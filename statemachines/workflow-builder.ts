@@ -123,14 +123,22 @@ export class WorkflowBuilder<Ops extends object = WorkflowOperations> {
     resultPath: string,
     timeout = Duration.seconds(60),
   ): sfn.Chain {
-    const hold = this.hold(label);
-    this.catchInto(hold, `Hold the lock: ${label}`);
-    return sfn.Chain.start(hold).next(this.step(label, operation, payload, resultPath, timeout));
+    return this.fenced(label, this.step(label, operation, payload, resultPath, timeout));
   }
 
   /**
-   * The fence of the step `label`, uncaught: see `change`, and `carryOnFence` for fences that carry on. A fence on a
-   * way out (rollback, recovery) renews without a record: what recovery needs was written on the way in.
+   * `state` behind the fence of the step `label`, the fence failing into the builder's route. `stateName` names the
+   * fence when `Hold the lock: <label>` would pass the 80 characters a state name may have.
+   */
+  fenced(label: string, state: sfn.IChainable, options: { stateName?: string } = {}): sfn.Chain {
+    const hold = this.hold(label, options);
+    this.catchInto(hold, options.stateName ?? `Hold the lock: ${label}`);
+    return sfn.Chain.start(hold).next(state);
+  }
+
+  /**
+   * The fence of the step `label`, uncaught: see `fenced`, and `behindCarryOnFence` for fences that carry on. A fence
+   * on a way out (rollback, recovery) renews without a record: what recovery needs was written on the way in.
    */
   hold(label: string, options: { record?: boolean; stateName?: string } = {}): sfn.TaskStateBase {
     const fence = this.fence;

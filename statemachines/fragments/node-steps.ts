@@ -86,13 +86,11 @@ export function runCommandOn(
     });
   }
   b.catchInto(poll, `Check the ${options.noun}`);
-  // A command may run for hours: each poll renews the lease, so a long migration keeps its lock.
-  const holdWhilePolling = b.hold(`Check the ${options.noun}`);
-  b.catchInto(holdWhilePolling, `Hold the lock: Check the ${options.noun}`);
   return sfn.Chain.start(send).next(
     b.pollUntil({
       label: `the ${options.noun} to finish`,
-      poll: sfn.Chain.start(holdWhilePolling).next(poll),
+      // A command may run for hours: each poll renews the lease, so a long migration keeps its lock.
+      poll: b.fenced(`Check the ${options.noun}`, poll),
       resultPath: options.resultPath,
       done: sfn.Condition.stringEquals(`${options.resultPath}.status`, 'Success'),
       // The command's own timeout bounds the loop: the poll cancels it at its deadline, a poll or two before this.
@@ -169,9 +167,8 @@ export function shift(b: WorkflowBuilder, label: string, shiftPath: string): sfn
  * renewal has a short name of its own: state names end at 80 characters.
  */
 function renewedWait(b: WorkflowBuilder, names: { wait: string; renew: string }, secondsPath: string): sfn.Chain {
-  const hold = b.hold(names.wait, { stateName: names.renew });
-  b.catchInto(hold, names.renew);
-  return sfn.Chain.start(hold).next(new sfn.Wait(b.scope, names.wait, { time: sfn.WaitTime.secondsPath(secondsPath) }));
+  const wait = new sfn.Wait(b.scope, names.wait, { time: sfn.WaitTime.secondsPath(secondsPath) });
+  return b.fenced(names.wait, wait, { stateName: names.renew });
 }
 
 /** Deregisters the surge node, lets it drain, terminates it and waits until it is gone; or keeps it on request. */
@@ -210,41 +207,44 @@ export function retire(b: WorkflowBuilder): sfn.Chain {
  */
 export function retireLeftovers(b: WorkflowBuilder, itemsPath: string): sfn.Chain {
   const retired = new sfn.Pass(b.scope, 'Leftover surge node dealt with');
-  const carryOn = (label: string, action: string, next: sfn.IChainable) => {
-    const hold = carryOnFence(b, label, next, '$.leftoverError');
+  const carryOn = (label: string, action: string) => {
     const step = operationStep(b.scope, label, {
       operation: b.ops.retireNode,
       payload: { ...cluster, 'instanceId.$': '$.leftover', action },
       resultPath: '$.leftoverRetire',
     });
-    step.addCatch(next, { errors: [sfn.Errors.ALL], resultPath: '$.leftoverError' });
-    return { start: hold, end: hold.next(step) };
+    step.addCatch(retired, { errors: [sfn.Errors.ALL], resultPath: '$.leftoverError' });
+    return behindCarryOnFence(b, step, retired, '$.leftoverError');
   };
-  const terminate = carryOn('Terminate a leftover surge node', 'terminate', retired);
+  const terminate = carryOn('Terminate a leftover surge node', 'terminate').next(retired);
   const drain = new sfn.Wait(b.scope, 'Let connections drain from a leftover surge node', {
     time: sfn.WaitTime.secondsPath('$.leftoverRetire.drainSeconds'),
   });
-  const deregister = carryOn('Deregister a leftover surge node', 'deregister', retired);
-  deregister.end.next(drain).next(terminate.start);
-  terminate.end.next(retired);
+  const deregister = carryOn('Deregister a leftover surge node', 'deregister').next(drain).next(terminate);
   return b.forEachInOrder({
     label: 'leftover surge nodes',
     itemsPath,
     itemPath: '$.leftover',
     loopPath: '$.leftoverLoop',
-    body: deregister.start,
+    body: deregister,
     bodyEnd: retired,
   });
 }
 
-/** The lock's fence for a step that carries on when it fails: a lost lock skips the step, into `next`. */
-export function carryOnFence(
+/**
+ * `step` behind the lock's fence, for a step that carries on when it fails: a lost lock skips the step, into
+ * `onFailure`, with the error at `errorPath`. The fence is named after the step.
+ */
+export function behindCarryOnFence(
   b: WorkflowBuilder,
-  label: string,
-  next: sfn.IChainable,
+  step: sfn.TaskStateBase,
+  onFailure: sfn.IChainable,
   errorPath: string,
-): sfn.TaskStateBase {
-  return b.hold(label, { record: false }).addCatch(next, { errors: [sfn.Errors.ALL], resultPath: errorPath });
+): sfn.Chain {
+  const hold = b
+    .hold(step.node.id, { record: false })
+    .addCatch(onFailure, { errors: [sfn.Errors.ALL], resultPath: errorPath });
+  return sfn.Chain.start(hold).next(step);
 }
 
 /**
@@ -312,17 +312,15 @@ export function rollbackPath(scope: Construct, b: WorkflowBuilder): sfn.IChainab
   report.addCatch(describe, { errors: [sfn.Errors.ALL], resultPath: '$.rollback.reportError' }).next(describe);
   release.addCatch(report, { errors: [sfn.Errors.ALL], resultPath: '$.rollback.lockError' }).next(report);
   // Each change is fenced: a workflow that lost the lock (a failover took it over) changes nothing on the way out.
-  const fenced = (step: sfn.TaskStateBase, label: string, onFailure: sfn.IChainable, errorPath: string) =>
-    sfn.Chain.start(carryOnFence(b, label, onFailure, errorPath)).next(step);
   // A surge node that still has traffic (the weights could not be restored) is left running, not cut off.
   terminate.addCatch(release, { errors: [sfn.Errors.ALL], resultPath: '$.rollback.terminateError' }).next(release);
   deregister
     .addCatch(release, { errors: [sfn.Errors.ALL], resultPath: '$.rollback.deregisterError' })
-    .next(fenced(terminate, 'Roll back: terminate the surge node', release, '$.rollback.terminateError'));
+    .next(behindCarryOnFence(b, terminate, release, '$.rollback.terminateError'));
   const surgeLaunched = new sfn.Choice(scope, 'Was a surge node launched?')
     .when(
       sfn.Condition.isPresent('$.surge.instanceId'),
-      fenced(deregister, 'Roll back: deregister the surge node', release, '$.rollback.deregisterError'),
+      behindCarryOnFence(b, deregister, release, '$.rollback.deregisterError'),
     )
     .otherwise(release);
   restore
@@ -331,7 +329,7 @@ export function rollbackPath(scope: Construct, b: WorkflowBuilder): sfn.IChainab
   return new sfn.Choice(scope, 'Is there a plan to roll back?')
     .when(
       sfn.Condition.isPresent(planPath('weights')),
-      fenced(restore, 'Roll back: restore the snapshot weights', surgeLaunched, '$.rollback.weightsError'),
+      behindCarryOnFence(b, restore, surgeLaunched, '$.rollback.weightsError'),
     )
     .otherwise(surgeLaunched);
 }

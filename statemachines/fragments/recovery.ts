@@ -3,7 +3,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { ErrorName } from '../../functions/domain/errors';
 import { LONGEST_OPERATION_SECONDS } from '../../functions/domain/workflows';
 import type { WorkflowBuilder } from '../workflow-builder';
-import { carryOnFence, cluster, retireLeftovers } from './node-steps';
+import { behindCarryOnFence, cluster, retireLeftovers } from './node-steps';
 import { operationStep } from './operation-step';
 
 /** Where the lock answer puts the dead execution to recover (see `recoveryTargetOf`). */
@@ -67,9 +67,7 @@ export function recoverySteps(b: WorkflowBuilder, next: sfn.IChainable): sfn.ICh
   const weightsStep = new sfn.Choice(scope, 'Recover: did it record safe weights?')
     .when(
       sfn.Condition.isPresent(`${TARGET}.record.weights`),
-      sfn.Chain.start(
-        carryOnFence(b, 'Recover: restore the last safe weights', find, '$.recovering.weightsError'),
-      ).next(restore),
+      behindCarryOnFence(b, restore, find, '$.recovering.weightsError'),
     )
     .otherwise(find);
 
@@ -145,9 +143,7 @@ function syncSteps(b: WorkflowBuilder, recordPath: string, report: sfn.IChainabl
         sfn.Condition.booleanEquals(`${recordPath}.sync.paused`, true),
         sfn.Condition.booleanEquals(`${recordPath}.sync.changed`, false),
       ),
-      sfn.Chain.start(
-        carryOnFence(b, 'Recover: resume file sync on the manager node', report, '$.recovering.syncResumeError'),
-      ).next(resume),
+      behindCarryOnFence(b, resume, report, '$.recovering.syncResumeError'),
     )
     .when(sfn.Condition.booleanEquals(`${recordPath}.sync.paused`, true), leftPaused)
     .otherwise(report);
