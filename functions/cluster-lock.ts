@@ -8,6 +8,8 @@ import { clusterInput, executionArnInput, parseInput } from './domain/input';
 import {
   acquireLock,
   claimForRecovery,
+  leftToMaintenance,
+  outOfServiceAfterTakeover,
   preemptLock,
   readLockState,
   recoveryTargetOf,
@@ -33,6 +35,7 @@ const weights = z.record(
 const recovery = z.strictObject({
   weights: z.optional(weights),
   baselineServing: z.optional(z.int().check(z.minimum(0))),
+  outOfService: z.optional(z.array(z.string().check(z.minLength(1), z.maxLength(64)))),
   sync: z.optional(
     z.strictObject({
       paused: z.boolean(),
@@ -58,7 +61,12 @@ const inputSchema = z.discriminatedUnion('action', [
   }),
   z.strictObject({ action: z.literal('preempt'), ...lease }),
   z.strictObject({ action: z.literal('release'), ...clusterInput, owner: executionArnInput }),
-  z.strictObject({ action: z.literal('read'), ...clusterInput }),
+  z.strictObject({
+    action: z.literal('read'),
+    ...clusterInput,
+    /** A lost node: the answer says whether the holder's own checks of it are still to come. */
+    instanceId: z.optional(z.string().check(z.minLength(1), z.maxLength(64))),
+  }),
 ]);
 export type ClusterLockInput = z.input<typeof inputSchema>;
 
@@ -82,11 +90,15 @@ export async function handler(event: unknown) {
         ...(status ? { status } : {}),
       });
     }
-    case 'preempt':
-      return preemptLock(store, executions, input);
+    case 'preempt': {
+      const taken = await preemptLock(store, executions, input);
+      return { ...taken, outOfService: outOfServiceAfterTakeover(taken.holder) };
+    }
     case 'release':
       return releaseLock(store, input.cluster, input.owner);
-    case 'read':
-      return readLockState(store, executions, input.cluster);
+    case 'read': {
+      const state = await readLockState(store, executions, input.cluster);
+      return { ...state, leaveToWorkflow: input.instanceId ? leftToMaintenance(state, input.instanceId) : false };
+    }
   }
 }

@@ -2,7 +2,7 @@ import * as z from 'zod/mini';
 import { ec2Client } from './aws/clients/ec2';
 import { elbv2Client } from './aws/clients/elbv2';
 import { slotNameSchema } from './domain/cluster-model';
-import { clusterInput, parseInput } from './domain/input';
+import { clusterInput, instanceIdInput, parseInput } from './domain/input';
 import { clusterModelFor } from './operations/cluster-model-for';
 import { assessNodeLoss } from './operations/confirm-node-loss';
 
@@ -14,6 +14,8 @@ const inputSchema = z.strictObject({
    * nodes as they are now, under the lock, without probing the lost node again. @default false
    */
   confirmed: z._default(z.boolean(), false),
+  /** Nodes the pre-empted workflow took out of service and had not verified since, from its recovery record. */
+  outOfService: z._default(z.array(instanceIdInput), []),
 });
 
 /** Probes the node an alarm reported lost, and works out the weights that move its traffic to the survivors. */

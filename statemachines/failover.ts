@@ -1,4 +1,3 @@
-import { Duration } from 'aws-cdk-lib';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import { ErrorName } from '../functions/domain/errors';
@@ -14,19 +13,28 @@ export const FAILOVER = 'failover' satisfies WorkflowName;
 export const FAILOVER_STATES = {
   launchReplacement: 'Launch the replacement node',
   adoptReplacement: 'Adopt the replacement into the slot',
+  takeStandby: 'Take the standby surge node as the replacement',
 } as const;
 
+/** How a failover was started: by the alarm's change into ALARM, or by the re-check of alarms that stay in ALARM. */
+export const FAILOVER_TRIGGERS = ['alarm', 'recheck'] as const;
+
 /**
- * failover: started by a node's alarm (through EventBridge) with `{ cluster, slot, alarmName, detectedAt }`.
+ * failover: started by a node's alarm (through EventBridge) with `{ cluster, slot, alarmName, detectedAt }`, or by
+ * the re-check of alarms that stay in ALARM with `trigger: 'recheck'` as well.
  *
- * Confirm the loss by probing the node again (a node that answers is a blip: nothing moves) → take the cluster lock,
- * pre-empting and stopping a maintenance workflow → move the lost node's weight to the healthy survivors, behind the
- * capacity guard → report → launch a replacement from the AMI, wait until it is ready, verify it → make it the
- * slot's permanent node → restore the steady weights (active/passive: it is the new passive node; active/active: it
- * serves again) → retire surge nodes a pre-empted workflow left → release, report the timeline.
+ * Check the input → confirm the loss by probing the node again (a node that answers is a blip: nothing moves) →
+ * leave the node to a maintenance workflow only when that workflow's record names it as taken out of service and
+ * not yet verified → take the cluster lock, pre-empting and stopping a maintenance workflow → move the lost node's
+ * weight to the nodes known good (a healthy surge node included; never a node a workflow took out of service and
+ * has not verified), behind the capacity guard → report → adopt the healthy surge node into the lost slot, or launch
+ * a replacement from the AMI, wait until it is ready and verify it, when there is none → make it the slot's permanent
+ * node → restore the steady weights → retire surge nodes a pre-empted workflow left → release, report the timeline.
  *
  * Two alarms at once start two executions: the second finds the first holding the lock and ends without touching
- * anything. A failure after the traffic moved leaves the traffic on the survivors and removes the replacement.
+ * anything. A failure after the traffic moved leaves the traffic on the survivors and removes the replacement. A
+ * failure before the lock is reported before the execution fails; every way it ends leaves the slot's alarm to the
+ * re-check, so a node that stays lost is acted on again.
  */
 export function failoverDefinition(
   scope: Construct,
@@ -36,11 +44,55 @@ export function failoverDefinition(
   const raising = WorkflowBuilder.underClusterLock(scope, ops, FAILOVER, options);
 
   const readAlarm = new sfn.Pass(scope, 'Read the alarm', { parameters: { 'request.$': '$' } });
+  // Checked in the state machine, not a Lambda: no hop on the way to moving traffic, and a clear error for a rule or
+  // an operator that starts it with the wrong input.
+  const invalidInput = new sfn.Fail(scope, 'Fail because the input names no cluster and slot', {
+    error: ErrorName.InputValidation,
+    cause: 'failover needs {"cluster": "<name>", "slot": "<slot>"} as strings; see docs/failover.md',
+  });
+  // Rules are tried in order, so no rule reads a path an earlier one found missing.
+  const checkInput = new sfn.Choice(scope, 'Does the input name a cluster and a slot?')
+    .when(sfn.Condition.not(sfn.Condition.isPresent('$.cluster')), invalidInput)
+    .when(sfn.Condition.not(sfn.Condition.isPresent('$.slot')), invalidInput)
+    .when(sfn.Condition.and(sfn.Condition.isString('$.cluster'), sfn.Condition.isString('$.slot')), readAlarm)
+    .otherwise(invalidInput);
+
+  // A failure before the lock is held moved nothing: it is reported, and the execution fails with its error.
+  const failEarly = new sfn.Fail(scope, 'Fail without having moved anything', {
+    errorPath: '$.error.Error',
+    causePath: '$.error.Cause',
+  });
+  const reportEarlyFailure = operationStep(scope, 'Report that the failover could not act', {
+    operation: ops.notify,
+    payload: {
+      ...cluster,
+      workflow: FAILOVER,
+      'step.$': '$.failedStep.step',
+      outcome: 'failed',
+      'execution.$': '$$.Execution.Id',
+      error: { 'name.$': '$.error.Error', 'cause.$': '$.error.Cause' },
+      detail: { 'slot.$': '$.request.slot' },
+    },
+    resultPath: '$.notified',
+  });
+  reportEarlyFailure.addCatch(failEarly, { errors: [sfn.Errors.ALL], resultPath: '$.notifyError' }).next(failEarly);
+  const failedBeforeLock = (label: string) => {
+    const note = new sfn.Pass(scope, `Failed: ${label}`, {
+      result: sfn.Result.fromObject({ step: label }),
+      resultPath: '$.failedStep',
+    });
+    note.next(reportEarlyFailure);
+    return note;
+  };
+
   const confirm = operationStep(scope, 'Confirm the node loss', {
     operation: ops.confirmNodeLoss,
     payload: { ...cluster, 'slot.$': '$.request.slot' },
     resultPath: '$.loss',
-    timeout: Duration.seconds(30),
+  });
+  confirm.addCatch(failedBeforeLock('Confirm the node loss'), {
+    errors: [sfn.Errors.ALL],
+    resultPath: '$.error',
   });
 
   const noFailover = new sfn.Succeed(scope, 'No failover: the node answered');
@@ -57,6 +109,36 @@ export function failoverDefinition(
     resultPath: '$.notified',
   }).addCatch(noFailover, { errors: [sfn.Errors.ALL], resultPath: '$.notifyError' });
   reportBlip.next(noFailover);
+  // The re-check found the node answering while its alarm stays in ALARM: it publishes no heartbeat, so a real loss
+  // would change no alarm state. Told at the first re-check and hourly; failover stays armed meanwhile.
+  const quietRecheck = new sfn.Succeed(scope, 'No failover: the node answered the re-check');
+  const reportSilentNode = operationStep(scope, 'Report a node that answers but sends no heartbeat', {
+    operation: ops.notify,
+    payload: {
+      ...cluster,
+      workflow: FAILOVER,
+      step: 'The node answers its checks, but its heartbeat alarm stays in ALARM: check its heartbeat publisher',
+      outcome: 'attention',
+      'execution.$': '$$.Execution.Id',
+      detail: {
+        'slot.$': '$.loss.slot',
+        'instanceId.$': '$.loss.instanceId',
+        'alarmName.$': '$.request.alarmName',
+        'inAlarmSince.$': '$.request.detectedAt',
+      },
+    },
+    resultPath: '$.notified',
+  }).addCatch(quietRecheck, { errors: [sfn.Errors.ALL], resultPath: '$.notifyError' });
+  reportSilentNode.next(quietRecheck);
+  // Nested rather than And: a Choice that reads a path the input lacks fails the execution.
+  const remindNow = new sfn.Choice(scope, 'Time to remind the operator?')
+    .when(sfn.Condition.not(sfn.Condition.isPresent('$.request.remind')), reportSilentNode)
+    .when(sfn.Condition.booleanEquals('$.request.remind', true), reportSilentNode)
+    .otherwise(quietRecheck);
+  const answered = new sfn.Choice(scope, 'Was it a re-check?')
+    .when(sfn.Condition.not(sfn.Condition.isPresent('$.request.trigger')), reportBlip)
+    .when(sfn.Condition.stringEquals('$.request.trigger', 'recheck'), remindNow)
+    .otherwise(reportBlip);
 
   const alreadyOnIt = new sfn.Succeed(scope, 'Another failover is already on it');
   const takeOver = operationStep(scope, 'Take over the cluster lock', {
@@ -70,18 +152,24 @@ export function failoverDefinition(
     },
     resultPath: '$.lock',
   }).addCatch(alreadyOnIt, { errors: [ErrorName.ClusterLocked], resultPath: '$.lockError' });
+  takeOver.addCatch(failedBeforeLock('Take over the cluster lock'), {
+    errors: [sfn.Errors.ALL],
+    resultPath: '$.error',
+  });
 
-  // A node that carries no traffic while a maintenance workflow holds the lock is that workflow's to restart and
-  // verify: a patch restarts the node it took out of service, and its missed heartbeats are no loss.
+  // A node that carries no traffic is the maintenance workflow's to restart and verify only when that workflow's
+  // record names it as taken out of service, with its checks still to come: a patch restarts the node it patches,
+  // and its missed heartbeats are no loss. Any other idle node that is lost is replaced.
   const underMaintenance = new sfn.Succeed(scope, 'No failover: the node is out of service for maintenance');
   const readLock = operationStep(scope, 'Read the cluster lock', {
     operation: ops.clusterLock,
-    payload: { action: 'read', ...cluster },
+    payload: { action: 'read', ...cluster, 'instanceId.$': '$.loss.instanceId' },
     resultPath: '$.holder',
   });
+  readLock.addCatch(takeOver, { errors: [sfn.Errors.ALL], resultPath: '$.readLockError' });
   readLock.next(
     new sfn.Choice(scope, 'Is the node under maintenance?')
-      .when(sfn.Condition.booleanEquals('$.holder.maintenance', true), underMaintenance)
+      .when(sfn.Condition.booleanEquals('$.holder.leaveToWorkflow', true), underMaintenance)
       .otherwise(takeOver),
   );
 
@@ -100,9 +188,8 @@ export function failoverDefinition(
   const underLock = b.step(
     'Work out the move under the lock',
     ops.confirmNodeLoss,
-    { ...cluster, 'slot.$': '$.request.slot', confirmed: true },
+    { ...cluster, 'slot.$': '$.request.slot', confirmed: true, 'outOfService.$': '$.lock.outOfService' },
     '$.underLock',
-    Duration.seconds(30),
   );
   cancelCommands.addCatch(underLock, { errors: [sfn.Errors.ALL], resultPath: '$.cancelError' }).next(underLock);
   const cancelIfPreempted = new sfn.Choice(scope, 'Was a workflow pre-empted?')
@@ -120,7 +207,6 @@ export function failoverDefinition(
     ops.shiftTraffic,
     { ...cluster, 'weights.$': '$.underLock.weights', 'baselineServing.$': '$.underLock.baselineServing' },
     '$.moved',
-    Duration.seconds(30),
   );
   const reportMove = operationStep(scope, 'Report the traffic move', {
     operation: ops.notify,
@@ -136,6 +222,8 @@ export function failoverDefinition(
         'findings.$': '$.loss.findings',
         'weights.$': '$.moved.weights',
         'degraded.$': '$.underLock.degraded',
+        'standby.$': '$.underLock.standby',
+        'outOfService.$': '$.underLock.outOfService',
         'preempted.$': '$.lock',
         timeline: {
           'detectedAt.$': '$.request.detectedAt',
@@ -159,15 +247,29 @@ export function failoverDefinition(
     { ...cluster, 'instanceId.$': '$.surge.instanceId', expectedVersion: null },
     '$.verified',
   );
-  const adopt = b.change(
-    FAILOVER_STATES.adoptReplacement,
+  // The launched node, or the standby: either way `$.replacement` is the node that takes the slot. The standby is
+  // kept apart from `$.surge`, which the rollback retires.
+  const launchedIsReplacement = new sfn.Pass(scope, 'Take the launched node as the replacement', {
+    parameters: { 'instanceId.$': '$.surge.instanceId' },
+    resultPath: '$.replacement',
+  });
+  const standbyIsReplacement = new sfn.Pass(scope, FAILOVER_STATES.takeStandby, {
+    parameters: { 'instanceId.$': '$.underLock.standby' },
+    resultPath: '$.replacement',
+  });
+  const adoptPayload = {
+    ...cluster,
+    'slot.$': '$.loss.slot',
+    'lostInstanceId.$': '$.loss.instanceId',
+    'replacementId.$': '$.replacement.instanceId',
+  };
+  const adopt = b.change(FAILOVER_STATES.adoptReplacement, ops.adoptReplacement, adoptPayload, '$.adopted');
+  // A standby that serves keeps its surge registration until the restore has moved its weight to the slot; the
+  // adoption run again after the restore leaves the surge slot.
+  const leaveSurgeSlot = b.change(
+    'Take the adopted node out of the surge slot',
     ops.adoptReplacement,
-    {
-      ...cluster,
-      'slot.$': '$.loss.slot',
-      'lostInstanceId.$': '$.loss.instanceId',
-      'replacementId.$': '$.surge.instanceId',
-    },
+    adoptPayload,
     '$.adopted',
   );
   const restore = b.change(
@@ -175,7 +277,6 @@ export function failoverDefinition(
     ops.shiftTraffic,
     { ...cluster, 'weights.$': '$.underLock.restoreWeights' },
     '$.restored',
-    Duration.seconds(30),
   );
 
   const release = b.step(
@@ -197,6 +298,8 @@ export function failoverDefinition(
         'slot.$': '$.loss.slot',
         'lostInstanceId.$': '$.loss.instanceId',
         'replacementId.$': '$.adopted.instanceId',
+        'adoptedStandby.$': '$.underLock.adopt',
+        'outOfService.$': '$.underLock.outOfService',
         'weights.$': '$.restored.weights',
         timeline: {
           'detectedAt.$': '$.request.detectedAt',
@@ -208,28 +311,35 @@ export function failoverDefinition(
     },
     resultPath: '$.notified',
   }).addCatch(succeeded, { errors: [sfn.Errors.ALL], resultPath: '$.notifyError' });
-  // A report that cannot be sent must not undo a failover.
-  reportMove.addCatch(launch, { errors: [sfn.Errors.ALL], resultPath: '$.notifyError' });
 
-  const start = sfn.Chain.start(readAlarm)
+  readAlarm
     .next(confirm)
     .next(
       new sfn.Choice(scope, 'Is the node lost?')
-        .when(sfn.Condition.booleanEquals('$.loss.lost', false), reportBlip)
+        .when(sfn.Condition.booleanEquals('$.loss.lost', false), answered)
         .when(sfn.Condition.numberEquals('$.loss.lostWeight', 0), readLock)
         .otherwise(takeOver.next(cancelIfPreempted)),
     );
   // Both ways past "Was a workflow pre-empted?" meet at "Work out the move under the lock".
-  underLock
-    .next(move)
-    .next(reportMove)
-    .next(launch)
+  const replacement = new sfn.Choice(scope, 'Is a standby ready to take the slot?')
+    .when(sfn.Condition.booleanEquals('$.underLock.adopt', true), standbyIsReplacement)
+    .otherwise(launch);
+  underLock.next(move).next(reportMove).next(replacement);
+  // A report that cannot be sent must not undo a failover.
+  reportMove.addCatch(replacement, { errors: [sfn.Errors.ALL], resultPath: '$.notifyError' });
+  launch
     .next(waitReady(b, 'the replacement node', '$.surge.instanceId', false))
     .next(verify)
-    .next(adopt)
+    .next(launchedIsReplacement)
+    .next(adopt);
+  standbyIsReplacement.next(adopt);
+  adopt
+    // In its slot's target group now: healthy there before the restore may send it traffic.
+    .next(waitReady(b, 'the node in its slot', '$.replacement.instanceId', false))
     .next(restore)
+    .next(leaveSurgeSlot)
     .next(retireLeftovers(b, '$.underLock.leftoverSurgeNodes'))
     .next(syncAfterTakeover(b, release));
   release.next(report).next(succeeded);
-  return start;
+  return checkInput;
 }

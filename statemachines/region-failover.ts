@@ -56,7 +56,7 @@ export function regionFailoverDefinition(
     leaseSeconds: options.leaseSeconds,
   });
   const step = (label: string, operation: lambda.IFunction, payload: Record<string, unknown>, resultPath: string) =>
-    operationStep(scope, label, { operation, payload, resultPath, timeout: Duration.seconds(60) });
+    operationStep(scope, label, { operation, payload, resultPath });
 
   const lockRequest = (action: 'acquire' | 'preempt', holder: string) => ({
     action,

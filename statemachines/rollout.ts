@@ -2,7 +2,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import type { RolloutPlan, RolloutWorkflow } from '../functions/domain/plans/rollout';
 import { STEPS } from '../functions/domain/plans/steps';
-import { workflowFrame } from './fragments/frame';
+import { markOutOfService, markVerified, workflowFrame } from './fragments/frame';
 import { cluster, retire, runCommandOn, shift, verifyUnderTraffic, waitReady } from './fragments/node-steps';
 import { planPath } from './fragments/plan-path';
 import type { DefinitionOptions, WorkflowBuilder, WorkflowOperations } from './workflow-builder';
@@ -68,11 +68,15 @@ function rolloutSteps(b: WorkflowBuilder, wording: RolloutWording, finish: sfn.I
         .otherwise(retireThenFinish),
     );
 
-  const takeOut = shift(b, 'Take the node out of service', '$.item.drain');
+  // Out of service from the drain on: a failover must not send it traffic back before its patch is verified.
+  const takeOut = markOutOfService(scope, 'the drained node', '$.item.node.instanceId');
   const returned = shift(b, 'Return the node to service', '$.item.restore').next(
     verifyUnderTraffic(b, 'the node back in service', '$.item.node.instanceId'),
   );
-  takeOut.next(change('the node in turn', '$.item.node.instanceId')).next(returned);
+  takeOut
+    .next(shift(b, 'Take the node out of service', '$.item.drain'))
+    .next(change('the node in turn', '$.item.node.instanceId'))
+    .next(returned);
   const rotate = b.forEachInOrder({
     label: `${wording.noun} every node in turn`,
     itemsPath: planPath<RolloutPlan>('rotation'),
@@ -122,7 +126,11 @@ function migrations(b: WorkflowBuilder): sfn.Chain {
   );
 }
 
-/** Sends the rollout's command to one node, waits for it, waits for the node to come back, verifies it. */
+/**
+ * Sends the rollout's command to one node, waits for it, waits for the node to come back, verifies it. The lock's
+ * record names the node as out of service from the command to its verification: a failover in between leaves the
+ * node's loss to this workflow and never moves traffic to it.
+ */
 function changeNode(b: WorkflowBuilder, wording: RolloutWording, label: string, instanceIdPath: string): sfn.Chain {
   const verify = b.step(
     `Verify ${label}`,
@@ -130,14 +138,17 @@ function changeNode(b: WorkflowBuilder, wording: RolloutWording, label: string, 
     { ...cluster, 'instanceId.$': instanceIdPath, 'expectedVersion.$': planPath<RolloutPlan>('expectedVersion') },
     '$.verified',
   );
-  return runCommandOn(b, {
-    label: `${wording.verb} ${label}`,
-    noun: `${wording.noun} of ${label}`,
-    kindPath: planPath<RolloutPlan>('command', 'kind'),
-    inputPath: planPath<RolloutPlan>('command', 'input'),
-    instanceIdPath,
-    resultPath: '$.commandStatus',
-  })
-    .next(waitReady(b, label, instanceIdPath, true))
-    .next(verify);
+  return sfn.Chain.start(markOutOfService(b.scope, label, instanceIdPath)).next(
+    runCommandOn(b, {
+      label: `${wording.verb} ${label}`,
+      noun: `${wording.noun} of ${label}`,
+      kindPath: planPath<RolloutPlan>('command', 'kind'),
+      inputPath: planPath<RolloutPlan>('command', 'input'),
+      instanceIdPath,
+      resultPath: '$.commandStatus',
+    })
+      .next(waitReady(b, label, instanceIdPath, true))
+      .next(verify)
+      .next(markVerified(b.scope, label)),
+  );
 }

@@ -116,14 +116,8 @@ export class WorkflowBuilder<Ops extends object = WorkflowOperations> {
   }
 
   /** A node operation that changes the cluster: the fence, then the step. */
-  change(
-    label: string,
-    operation: lambda.IFunction,
-    payload: Record<string, unknown>,
-    resultPath: string,
-    timeout = Duration.seconds(60),
-  ): sfn.Chain {
-    return this.fenced(label, this.step(label, operation, payload, resultPath, timeout));
+  change(label: string, operation: lambda.IFunction, payload: Record<string, unknown>, resultPath: string): sfn.Chain {
+    return this.fenced(label, this.step(label, operation, payload, resultPath));
   }
 
   /**
@@ -163,9 +157,8 @@ export class WorkflowBuilder<Ops extends object = WorkflowOperations> {
     operation: lambda.IFunction,
     payload: Record<string, unknown>,
     resultPath: string,
-    timeout = Duration.seconds(60),
   ): sfn.TaskStateBase {
-    const task = operationStep(this.scope, label, { operation, payload, resultPath, timeout });
+    const task = operationStep(this.scope, label, { operation, payload, resultPath });
     this.catchInto(task, label);
     return task;
   }

@@ -1,10 +1,16 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import type { ClusterModel } from '../../functions/domain/cluster-model';
+import { RECHECK_INTERVAL_MINUTES, type SlotAlarm } from '../../functions/domain/recheck';
+import { allow } from './launch-permissions';
+import { ZeroDownFunction } from './zerodown-function';
 
 /** Where nodes publish their heartbeat: one datapoint per period while the node's own health check passes. */
 export const HEARTBEAT_NAMESPACE = 'ZeroDown';
@@ -42,6 +48,12 @@ export interface NodeAlarmsProps {
   readonly failover: sfn.IStateMachine;
   /** @default DEFAULT_HEARTBEAT */
   readonly heartbeat?: HeartbeatSettings;
+  /** Where EventBridge puts an alarm event or a re-check it could not deliver. */
+  readonly deadLetters: sqs.IQueue;
+  /** @default - as ZeroDownFunction */
+  readonly logRetention?: logs.RetentionDays;
+  /** @default - as ZeroDownFunction */
+  readonly removalPolicy?: RemovalPolicy;
 }
 
 /**
@@ -52,6 +64,11 @@ export interface NodeAlarmsProps {
  */
 export class NodeAlarms extends Construct {
   public readonly alarms: cloudwatch.Alarm[];
+  /**
+   * Starts failover again every minute for each slot whose alarm stays in ALARM (see domain/recheck.ts); none when
+   * the cluster has no slots to fail over.
+   */
+  public readonly recheck?: lambda.IFunction;
 
   constructor(scope: Construct, id: string, props: NodeAlarmsProps) {
     super(scope, id);
@@ -93,10 +110,52 @@ export class NodeAlarms extends Construct {
             }),
             retryAttempts: 10,
             maxEventAge: Duration.minutes(15),
+            deadLetterQueue: props.deadLetters,
           }),
         ],
       });
       return alarm;
     });
+    if (slots.length > 0) this.recheck = this.recheckFunction(props, slots);
+  }
+
+  /**
+   * The re-check: an alarm starts failover only on its change into ALARM, so one that stays there (after a failed or
+   * skipped failover, or a node that never sent a heartbeat) is looked at again every minute.
+   */
+  private recheckFunction(props: NodeAlarmsProps, slots: string[]): lambda.IFunction {
+    const { model } = props;
+    const nodeAlarms: SlotAlarm[] = slots.map((slot) => ({ slot, alarmName: nodeAlarmName(model.name, slot) }));
+    const fn = new ZeroDownFunction(this, 'Recheck', {
+      entry: 'functions/recheck-failover.ts',
+      description: `zerodown ${model.name}: start failover again for a node alarm that stays in ALARM`,
+      environment: {
+        CLUSTER_NAME: model.name,
+        FAILOVER_STATE_MACHINE_ARN: props.failover.stateMachineArn,
+        NODE_ALARMS: JSON.stringify(nodeAlarms),
+      },
+      logRetention: props.logRetention,
+      removalPolicy: props.removalPolicy,
+    }).function;
+    allow(
+      fn,
+      ['cloudwatch:DescribeAlarms'],
+      this.alarms.map((alarm) => alarm.alarmArn),
+    );
+    allow(fn, ['states:ListExecutions'], [props.failover.stateMachineArn]);
+    props.failover.grantStartExecution(fn);
+    new events.Rule(this, 'RecheckSchedule', {
+      description: `zerodown ${model.name}: re-check the node alarms that stay in ALARM`,
+      schedule: events.Schedule.rate(Duration.minutes(RECHECK_INTERVAL_MINUTES)),
+      targets: [
+        new targets.LambdaFunction(fn, {
+          event: events.RuleTargetInput.fromObject({ cluster: model.name }),
+          retryAttempts: 2,
+          maxEventAge: Duration.minutes(2),
+          deadLetterQueue: props.deadLetters,
+        }),
+      ],
+    });
+    return fn;
   }
 }

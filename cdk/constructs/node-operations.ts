@@ -6,7 +6,9 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { type ClusterModel, NODE_ROLES } from '../../functions/domain/cluster-model';
+import { ClusterModelError } from '../../functions/domain/errors';
 import { membershipParameterName } from '../../functions/domain/membership';
+import { checksTooSlowFor, nodeProbeSeconds } from '../../functions/domain/probe';
 import { CLUSTER_TAG_KEY, LOST_ROLE, ROLE_TAG_KEY, SLOT_TAG_KEY, SURGE_ROLE } from '../../functions/domain/tags';
 import { CLUSTER_WORKFLOWS, LONGEST_OPERATION_SECONDS } from '../../functions/domain/workflows';
 import { acknowledgeWildcardAction, acknowledgeWildcardResource } from '../nag';
@@ -233,11 +235,21 @@ export class NodeOperations extends Construct {
         `${id}: a node operation may run at most ${LONGEST_OPERATION_SECONDS} s (recovery waits that out)`,
       );
     }
+    // A function that probes nodes waits as long as the model's slowest check lets a silent node keep it waiting.
+    const timeout =
+      options.timeout ??
+      (options.inVpc ? Duration.seconds(Math.max(DEFAULT_TIMEOUT_SECONDS, nodeProbeSeconds(model))) : undefined);
+    if ((timeout?.toSeconds() ?? 0) > LONGEST_OPERATION_SECONDS) {
+      throw new ClusterModelError(
+        `Cluster "${model.name}" has health checks its probes cannot wait for`,
+        checksTooSlowFor(model, LONGEST_OPERATION_SECONDS),
+      );
+    }
     const fn = new ZeroDownFunction(this, id, {
       entry: `functions/${entry}.ts`,
       description: `zerodown ${model.name}: ${description}`,
       environment: { CLUSTER_NAME: model.name, ...options.env },
-      timeout: options.timeout ?? Duration.seconds(30),
+      timeout: timeout ?? Duration.seconds(DEFAULT_TIMEOUT_SECONDS),
       logRetention: this.props.logRetention,
       removalPolicy: this.props.removalPolicy,
       ...(options.inVpc
@@ -351,3 +363,6 @@ const ELB_READS = [
 function exposedRuleArns(listenerArn: string): string {
   return `${listenerArn.replace(':listener/', ':listener-rule/')}/*`;
 }
+
+/** A node operation's timeout unless it needs longer. */
+const DEFAULT_TIMEOUT_SECONDS = 30;

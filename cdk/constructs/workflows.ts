@@ -1,8 +1,8 @@
 import { Duration } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
-import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { MAX_DRAIN_SECONDS } from '../../functions/domain/cluster-model';
@@ -28,6 +28,8 @@ export interface WorkflowsProps {
   readonly timeout?: Duration;
   /** @default DEFAULT_TIMING: 10 s polls, 15 min for a node to be ready */
   readonly timing?: WorkflowTiming;
+  /** Where EventBridge puts a status event it could not deliver to the report or the recovery. */
+  readonly deadLetters: sqs.IQueue;
 }
 
 /**
@@ -89,7 +91,8 @@ export class Workflows extends Construct {
       recover: machine('recover'),
     };
     for (const workflow of CLUSTER_WORKFLOWS) {
-      this.reportEndsWithoutCatch(props.clusterName, workflow, this.byName[workflow], ops.notify, this.byName.recover);
+      this.reportEndsWithoutCatch(props, workflow, this.byName[workflow], this.byName.recover);
+      this.reportStarts(props, workflow, this.byName[workflow]);
     }
     this.patchServer = this.byName['patch-server'];
     this.upgradeVersion = this.byName['upgrade-version'];
@@ -108,12 +111,13 @@ export class Workflows extends Construct {
    * cannot succeed never loops; the next workflow (or an operator's recover) takes its lock over at once.
    */
   private reportEndsWithoutCatch(
-    clusterName: string,
+    props: WorkflowsProps,
     workflow: ClusterWorkflow,
     stateMachine: sfn.IStateMachine,
-    notify: lambda.IFunction,
     recover: sfn.IStateMachine,
   ): void {
+    const { clusterName, deadLetters } = props;
+    const notify = props.operations.notify;
     const recoverTarget =
       workflow === 'recover'
         ? []
@@ -126,6 +130,7 @@ export class Workflows extends Construct {
               }),
               retryAttempts: 10,
               maxEventAge: Duration.hours(1),
+              deadLetterQueue: deadLetters,
             }),
           ];
     new events.Rule(this, `${WORKFLOWS[workflow].constructId}Ended`, {
@@ -151,12 +156,43 @@ export class Workflows extends Construct {
           }),
           retryAttempts: 10,
           maxEventAge: Duration.hours(1),
+          deadLetterQueue: deadLetters,
         }),
         ...recoverTarget,
       ],
     });
   }
+
+  /** Every execution's start is reported as it happens, from Step Functions' own status event: no step of its own. */
+  private reportStarts(props: WorkflowsProps, workflow: ClusterWorkflow, stateMachine: sfn.IStateMachine): void {
+    new events.Rule(this, `${WORKFLOWS[workflow].constructId}Started`, {
+      description: `zerodown ${props.clusterName}: report each ${workflow} execution that starts`,
+      eventPattern: {
+        source: ['aws.states'],
+        detailType: ['Step Functions Execution Status Change'],
+        detail: { status: ['RUNNING'], stateMachineArn: [stateMachine.stateMachineArn] },
+      },
+      targets: [
+        new targets.LambdaFunction(props.operations.notify, {
+          event: events.RuleTargetInput.fromObject({
+            cluster: props.clusterName,
+            workflow,
+            step: STARTED_STEP,
+            outcome: 'started',
+            execution: events.EventField.fromPath('$.detail.executionArn'),
+            detail: { input: events.EventField.fromPath('$.detail.input') },
+          }),
+          retryAttempts: 10,
+          maxEventAge: Duration.hours(1),
+          deadLetterQueue: props.deadLetters,
+        }),
+      ],
+    });
+  }
 }
+
+/** The step a start's report names. */
+export const STARTED_STEP = 'The execution started';
 
 /**
  * The lock's lease. Every change a workflow makes renews it, and so does every poll of a running command and the

@@ -16,6 +16,7 @@ import { ClusterModelError } from '../../functions/domain/errors';
 import { commandsTooLongFor } from '../../functions/domain/plans/duration';
 import { CLUSTER_TAG_KEY } from '../../functions/domain/tags';
 import { DEFAULT_TIMING, type WorkflowTiming } from '../../statemachines/workflow-builder';
+import { Alerts } from './alerts';
 import { createLockTable } from './lock-table';
 import { logEncryptionKey } from './log-key';
 import { type HeartbeatSettings, NodeAlarms } from './node-alarms';
@@ -64,6 +65,8 @@ export class ZeroDownCluster extends Construct {
   public readonly workflows: Workflows;
   /** The per-node alarms that start `failover`. */
   public readonly nodeAlarms: NodeAlarms;
+  /** Alarms on executions that fail, time out or are aborted, the paging topic, and the events' dead-letter queue. */
+  public readonly alerts: Alerts;
 
   constructor(scope: Construct, id: string, props: ZeroDownClusterProps) {
     super(scope, id);
@@ -127,7 +130,10 @@ export class ZeroDownCluster extends Construct {
       removalPolicy,
     });
 
+    this.alerts = new Alerts(this, 'Alerts', { prefix: name, encryptionKey: this.encryptionKey });
+
     this.workflows = new Workflows(this, 'Workflows', {
+      deadLetters: this.alerts.deadLetters,
       clusterName: name,
       operations: this.operations,
       logGroup: this.stateMachineLogGroup,
@@ -138,8 +144,19 @@ export class ZeroDownCluster extends Construct {
     this.nodeAlarms = new NodeAlarms(this, 'NodeAlarms', {
       model: this.model,
       failover: this.workflows.failover,
+      deadLetters: this.alerts.deadLetters,
+      logRetention: props.logRetention,
+      removalPolicy,
       ...(props.heartbeat ? { heartbeat: props.heartbeat } : {}),
     });
+    // A failover that could not act leaves a node lost: that pages. Any other workflow's end is the cluster topic's.
+    for (const [workflow, stateMachine] of Object.entries(this.workflows.byName)) {
+      this.alerts.watchExecutions(
+        workflow,
+        stateMachine,
+        workflow === 'failover' ? this.alerts.pagingTopic : this.topic,
+      );
+    }
 
     Tags.of(this).add(CLUSTER_TAG_KEY, name);
   }

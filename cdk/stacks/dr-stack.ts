@@ -1,4 +1,6 @@
 import { Duration, RemovalPolicy, Stack, type StackProps, Tags } from 'aws-cdk-lib';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
@@ -15,6 +17,7 @@ import { CLUSTER_TAG_KEY, DR_ROLE, EXECUTION_TAG_KEY, ROLE_TAG_KEY } from '../..
 import { WORKFLOWS } from '../../functions/domain/workflows';
 import { REGION_FAILOVER, regionFailoverDefinition } from '../../statemachines/region-failover';
 import { DEFAULT_TIMING } from '../../statemachines/workflow-builder';
+import { Alerts } from '../constructs/alerts';
 import { allow, allowTaggedLaunch } from '../constructs/launch-permissions';
 import { createLockTable, grantLock } from '../constructs/lock-table';
 import { logEncryptionKey } from '../constructs/log-key';
@@ -34,6 +37,8 @@ export interface DrStackProps extends StackProps {
  */
 export class DrStack extends Stack {
   public readonly regionFailover: WorkflowStateMachine;
+  /** The DR site's own topic (the primary region's may be gone), its execution alarms and dead-letter queue. */
+  public readonly alerts: Alerts;
 
   constructor(scope: Construct, id: string, props: DrStackProps) {
     super(scope, id, props);
@@ -157,6 +162,31 @@ export class DrStack extends Stack {
       logGroup,
       timeout: workflowTimeout,
       lambdaFunctions: [drNodes, routeDns, drLock],
+    });
+    this.alerts = new Alerts(this, 'Alerts', { prefix: `${model.name}-dr`, encryptionKey: key });
+    const stateMachine = this.regionFailover.stateMachine;
+    this.alerts.watchExecutions(REGION_FAILOVER, stateMachine, this.alerts.pagingTopic);
+    // Every start and end of a region failover, told in the DR region itself, with the execution's console link.
+    new events.Rule(this, 'RegionFailoverStatus', {
+      description: `zerodown ${model.name}: tell the DR topic when a region failover starts or ends`,
+      eventPattern: {
+        source: ['aws.states'],
+        detailType: ['Step Functions Execution Status Change'],
+        detail: { stateMachineArn: [stateMachine.stateMachineArn] },
+      },
+      targets: [
+        new targets.SnsTopic(this.alerts.pagingTopic, {
+          message: events.RuleTargetInput.fromText(
+            `zerodown ${model.name}: region-failover ${events.EventField.fromPath('$.detail.status')}. ` +
+              `https://${events.EventField.fromPath('$.region')}.console.aws.amazon.com/states/home?region=` +
+              `${events.EventField.fromPath('$.region')}#/v2/executions/details/` +
+              events.EventField.fromPath('$.detail.executionArn'),
+          ),
+          retryAttempts: 10,
+          maxEventAge: Duration.hours(1),
+          deadLetterQueue: this.alerts.deadLetters,
+        }),
+      ],
     });
     Tags.of(this).add(CLUSTER_TAG_KEY, model.name);
   }

@@ -1,5 +1,6 @@
 import { type CloudWatchClient, DescribeAlarmsCommand } from '@aws-sdk/client-cloudwatch';
 import { AlarmTriggeredError } from '../domain/errors';
+import type { AlarmState } from '../domain/recheck';
 
 export interface AlarmCheck {
   readonly checked: string[];
@@ -28,4 +29,15 @@ export async function checkAlarms(cloudwatch: CloudWatchClient, alarmNames: read
     throw new AlarmTriggeredError(`Alarm ${missing.map((name) => `"${name}"`).join(', ')} does not exist`);
   }
   return { checked: [...alarmNames], missing };
+}
+
+/** The state of each named alarm, and when it last changed; alarms that do not exist are left out. */
+export async function alarmStates(cloudwatch: CloudWatchClient, alarmNames: readonly string[]): Promise<AlarmState[]> {
+  if (alarmNames.length === 0) return [];
+  const response = await cloudwatch.send(new DescribeAlarmsCommand({ AlarmNames: [...alarmNames] }));
+  return (response.MetricAlarms ?? []).map((alarm) => ({
+    alarmName: alarm.AlarmName ?? '',
+    state: (alarm.StateValue ?? 'INSUFFICIENT_DATA') as AlarmState['state'],
+    since: alarm.StateUpdatedTimestamp ?? new Date(0),
+  }));
 }

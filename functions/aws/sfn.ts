@@ -1,7 +1,10 @@
 import {
   DescribeExecutionCommand,
+  ExecutionAlreadyExists,
   ExecutionDoesNotExist,
+  ListExecutionsCommand,
   type SFNClient,
+  StartExecutionCommand,
   StateMachineDoesNotExist,
   StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
@@ -30,6 +33,29 @@ export function stepFunctionsExecutions(sfn: SFNClient): WorkflowExecutions {
         return true;
       } catch (caught) {
         if (gone(caught)) return false;
+        throw caught;
+      }
+    },
+  };
+}
+
+/** One state machine's executions, as the failover re-check needs them. */
+export function stateMachineStarter(sfn: SFNClient, stateMachineArn: string) {
+  return {
+    /** Whether any execution of the state machine is running. */
+    running: async (): Promise<boolean> => {
+      const response = await sfn.send(
+        new ListExecutionsCommand({ stateMachineArn, statusFilter: 'RUNNING', maxResults: 1 }),
+      );
+      return (response.executions ?? []).length > 0;
+    },
+    /** Starts an execution by name; false when one of that name exists already (a retried start). */
+    start: async (name: string, input: unknown): Promise<boolean> => {
+      try {
+        await sfn.send(new StartExecutionCommand({ stateMachineArn, name, input: JSON.stringify(input) }));
+        return true;
+      } catch (caught) {
+        if (caught instanceof ExecutionAlreadyExists) return false;
         throw caught;
       }
     },

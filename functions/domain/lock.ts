@@ -27,6 +27,11 @@ export interface RecoveryRecord {
   /** The last weights known to be safe, by slot, and the healthy serving count they were planned against. */
   readonly weights?: Readonly<Record<string, number>>;
   readonly baselineServing?: number;
+  /**
+   * Nodes the workflow took out of service (drained, or sent a command that may restart them) and has not verified
+   * since. A failover leaves such a node's loss to the workflow, and never moves traffic to it.
+   */
+  readonly outOfService?: readonly string[];
   /** File sync on the manager: paused by the workflow, and whether the manager holds an unverified change since. */
   readonly sync?: {
     readonly paused: boolean;
@@ -319,6 +324,20 @@ async function stopPreempted(executions: WorkflowExecutions, holder: LockHolder,
     const stopError = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
     return { preempted: { ...preempted, stopped: false, stopError } };
   }
+}
+
+/**
+ * Whether a failover leaves the loss of `instanceId` to the workflow holding the lock: only when that workflow is a
+ * running maintenance workflow whose record names the very node as taken out of service and not yet verified, so its
+ * own checks are still to come. A node that is merely idle, or one a dead workflow left, is the failover's.
+ */
+export function leftToMaintenance(state: { holder?: LockHolder; maintenance: boolean }, instanceId: string): boolean {
+  return state.maintenance && (state.holder?.recovery?.outOfService ?? []).includes(instanceId);
+}
+
+/** The nodes the holder a failover took the lock from left out of service: they are no survivors. */
+export function outOfServiceAfterTakeover(holder: LockHolder): string[] {
+  return [...(holder.staleRecovery?.outOfService ?? [])];
 }
 
 /** What a recovery takes on: the dead execution, and the record it left, when it left one. */

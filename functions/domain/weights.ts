@@ -67,28 +67,47 @@ export function servingSurge(model: WeightedModel, weights: Readonly<Record<stri
   return (weights[model.traffic.surgeSlot] ?? 0) > 0;
 }
 
+export interface RestoreOptions {
+  /** The surge node standing by was adopted into the lost slot: whatever the surge slot carries, that slot carries. */
+  readonly adoptedFromSurge?: boolean;
+  /** Slots whose node a workflow took out of service and never verified since: they get no traffic back. */
+  readonly outOfServiceSlots?: readonly string[];
+}
+
 /**
- * The steady state once the replacement serves: active/passive keeps the traffic on the node that took it over and
- * makes the replacement the passive node; active/active gives every permanent slot the same weight again. Either way
- * the surge slot ends at 0, so a pre-empted maintenance workflow's surge node can be retired.
+ * The steady state once the replacement serves in the lost slot: active/passive keeps the traffic on the node that
+ * took it over (the adopted standby, when the traffic went to it) and makes the other the passive node;
+ * active/active gives every permanent slot in service the same weight again. Either way the surge slot ends at 0, so
+ * a pre-empted maintenance workflow's surge node can be retired.
  */
 export function restoredWeights(
   model: ClusterModel,
   afterMove: Readonly<Record<string, number>>,
   lostSlot: string,
+  options: RestoreOptions = {},
 ): Record<string, number> {
   requireWeighted(model);
+  const surgeSlot = model.traffic.surgeSlot;
+  const moved = { ...afterMove };
+  if (options.adoptedFromSurge) {
+    moved[lostSlot] = (moved[lostSlot] ?? 0) + (moved[surgeSlot] ?? 0);
+    moved[surgeSlot] = 0;
+  }
+  const outOfService = new Set(options.outOfServiceSlots ?? []);
   const permanent = model.nodes.map((node) => node.slot ?? '');
+  const inService = permanent.filter((slot) => !outOfService.has(slot));
   const restored: Record<string, number> = Object.fromEntries(model.traffic.slots.map((slot) => [slot.name, 0]));
   const total = Object.values(afterMove).reduce((sum, weight) => sum + weight, 0) || 100;
   if (model.topology === 'active-passive') {
+    const serving = [...permanent].sort((x, y) => (moved[y] ?? 0) - (moved[x] ?? 0))[0];
     const active =
-      permanent.find((slot) => slot !== lostSlot && (afterMove[slot] ?? 0) > 0) ??
-      permanent.find((slot) => slot !== lostSlot);
-    if (active) restored[active] = total;
+      serving !== undefined && (moved[serving] ?? 0) > 0
+        ? serving
+        : (inService.find((slot) => slot !== lostSlot) ?? lostSlot);
+    restored[active] = total;
     return restored;
   }
-  const each = Math.max(1, Math.round(total / permanent.length));
-  for (const slot of permanent) restored[slot] = each;
+  const each = Math.max(1, Math.round(total / Math.max(1, inService.length)));
+  for (const slot of inService) restored[slot] = each;
   return restored;
 }

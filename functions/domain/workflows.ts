@@ -104,5 +104,11 @@ export function stateMachineNameOf(clusterName: string, workflow: WorkflowName):
  */
 export const LONGEST_OPERATION_SECONDS = 60;
 
+/**
+ * What a workflow's task waits beyond its function's timeout: the invocation's own latency, a cold start included.
+ * A task that gave up first could be retried beside an invocation that is still running.
+ */
+export const TASK_TIMEOUT_HEADROOM_SECONDS = 10;
+
 /** The metadata key on a synthesized state machine that names its workflow, for tools that read templates. */
 export const WORKFLOW_METADATA_KEY = 'zerodown:workflow';

@@ -2,13 +2,13 @@ import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import { describeInstances, isSurgeNodeOf, tagInstance } from '../aws/ec2';
-import { deregisterIfRegistered, registerTargets } from '../aws/elbv2';
+import { deregisterIfRegistered, readWeights, registerTargets } from '../aws/elbv2';
 import { saveMembership } from '../aws/ssm';
 import { type ClusterModel, type ClusterNode, targetGroupOf } from '../domain/cluster-model';
 import { InputValidationError } from '../domain/errors';
 import { type Membership, recordReplacement } from '../domain/membership';
 import { CLUSTER_TAG_KEY, LOST_ROLE, ROLE_TAG_KEY, SLOT_TAG_KEY } from '../domain/tags';
-import { requireWeighted } from '../domain/weights';
+import { requireWeighted, weightOf } from '../domain/weights';
 
 export interface AdoptRequest {
   readonly slot: string;
@@ -26,11 +26,17 @@ export interface AdoptResult {
   readonly replaced: string;
   /** False when a retry found the replacement already in place. */
   readonly changed: boolean;
+  /**
+   * False while the surge slot still has weight: a standby that took the lost node's traffic keeps serving through
+   * the surge slot until the weights move to its own slot, and the adoption run again then leaves it.
+   */
+  readonly leftSurgeSlot: boolean;
 }
 
 /**
- * Makes the verified replacement the permanent node of the lost node's slot: it joins the slot's target group and
- * leaves the surge slot's, takes the lost node's role and slot tags, and the membership record names it, so every
+ * Makes the verified replacement (a node the failover launched, or the standby surge node) the permanent node of the
+ * lost node's slot: it joins the slot's target group and leaves the surge slot's once that carries no traffic, takes
+ * the lost node's role and slot tags (so no surge clean-up retires it), and the membership record names it, so every
  * later workflow (and the next failover) sees it as the slot's node. The lost node leaves the slot's target group and
  * is tagged `lost`, not terminated: it is evidence, and the operator decides. Each step is idempotent.
  */
@@ -67,7 +73,8 @@ export async function adoptReplacement(
   const slotGroup = targetGroupOf(model, member);
   const surgeGroup = targetGroupOf(model, { slot: model.traffic.surgeSlot });
   await registerTargets(clients.elbv2, slotGroup, [request.replacementId]);
-  await deregisterIfRegistered(clients.elbv2, surgeGroup, request.replacementId);
+  const surgeServes = weightOf(await readWeights(clients.elbv2, model), model.traffic.surgeSlot) > 0;
+  if (!surgeServes) await deregisterIfRegistered(clients.elbv2, surgeGroup, request.replacementId);
   await deregisterIfRegistered(clients.elbv2, slotGroup, request.lostInstanceId);
   await tagInstance(clients.ec2, request.replacementId, {
     [ROLE_TAG_KEY]: member.role,
@@ -89,5 +96,6 @@ export async function adoptReplacement(
     role: member.role,
     replaced: request.lostInstanceId,
     changed: !alreadyAdopted,
+    leftSurgeSlot: !surgeServes,
   };
 }

@@ -17,8 +17,20 @@ export interface NodeLossAssessment {
   readonly lostWeight: number;
   /** Why the node counts as lost, or what it answered. */
   readonly findings: string;
-  /** Permanent nodes that passed their checks. */
+  /**
+   * Permanent nodes that passed their checks and that no workflow took out of service without verifying them since:
+   * the nodes known good.
+   */
   readonly survivors: readonly { slot: string; instanceId: string }[];
+  /**
+   * A surge node that passed every check of the cluster: the runbook's extra passive node. It takes the lost node's
+   * slot instead of a replacement (`adopt`), and its traffic when no permanent node can. Empty when there is none.
+   */
+  readonly standby: string;
+  /** True when the standby is adopted into the lost slot, so no replacement is launched. */
+  readonly adopt: boolean;
+  /** Permanent nodes left out because a workflow took them out of service and has not verified them since. */
+  readonly outOfService: readonly { slot: string; instanceId: string }[];
   /** The weights that take the lost node's share to the survivors. */
   readonly weights: Readonly<Record<string, number>>;
   /** The weights once the replacement serves in the lost node's slot. */
@@ -27,7 +39,10 @@ export interface NodeLossAssessment {
   readonly baselineServing: number;
   /** True when the survivors are fewer than `minHealthyPercent` of the cluster's permanent nodes. */
   readonly degraded: boolean;
-  /** Surge nodes left by a maintenance workflow that the failover pre-empts; they are retired at the end. */
+  /**
+   * Surge nodes left by a maintenance workflow that the failover pre-empts, but for the adopted standby; they are
+   * retired at the end.
+   */
   readonly leftoverSurgeNodes: readonly string[];
   readonly assessedAt: string;
 }
@@ -48,17 +63,33 @@ async function probe(
   }
 }
 
+export interface NodeLossRequest {
+  readonly slot: string;
+  /** The loss was confirmed before the lock was taken: work the move out again without probing the lost node. */
+  readonly confirmed?: boolean;
+  /**
+   * Nodes the workflow that held the lock took out of service and had not verified since (its recovery record):
+   * never a survivor, whatever their checks answer now, since a patch may be half applied.
+   */
+  readonly outOfService?: readonly string[];
+  readonly now?: Date;
+}
+
 /**
  * Confirms a node loss an alarm reported, by probing the node again with every health check of the cluster (so one
- * blip does not flip traffic), and works out the failover: the weights that move the lost node's share to the
- * healthy permanent nodes, and the weights to restore once its replacement serves. With `confirmed`, the failover
+ * blip does not flip traffic), and works out the failover: the weights that move the lost node's share to the nodes
+ * known good, and the weights to restore once a node serves in the lost slot again. With `confirmed`, the failover
  * works the move out again once it holds the lock: a workflow it pre-empted may have moved traffic or launched a
  * surge node since the first assessment.
+ *
+ * A healthy surge node is a standby, as the runbook's extra passive node is: it is adopted into the lost slot, so
+ * redundancy is back without a launch. It takes the traffic itself when no permanent node is known good, and shares it
+ * in active/active when it serves already. Active/passive otherwise moves the traffic to the passive node, as always.
  */
 export async function assessNodeLoss(
   clients: { ec2: EC2Client; elbv2: ElasticLoadBalancingV2Client },
   model: ClusterModel,
-  request: { slot: string; confirmed?: boolean; now?: Date },
+  request: NodeLossRequest,
 ): Promise<NodeLossAssessment> {
   requireWeighted(model);
   const node = model.nodes.find((candidate) => candidate.slot === request.slot);
@@ -68,20 +99,39 @@ export async function assessNodeLoss(
       { path: 'slot', message: `names no permanent node of cluster "${model.name}" (${slots})` },
     ]);
   }
+  const outOfServiceIds = new Set(request.outOfService ?? []);
+  const slotOf = (member: ClusterNode) => ({ slot: member.slot ?? '', instanceId: member.instanceId });
   const others = model.nodes.filter((candidate) => candidate !== node);
+  const candidates = others.filter((other) => !outOfServiceIds.has(other.instanceId));
   const alreadyLost = { passed: false, findings: 'confirmed lost before the lock was taken' };
-  const [lostProbe, otherProbes, current, surgeNodes] = await Promise.all([
+  // Standbys are probed only under the lock, where the move is decided: the first look only confirms the loss.
+  const probeStandbys = async () => {
+    const surgeNodes = await findSurgeNodes(clients.ec2, model);
+    const standbys = request.confirmed ? surgeNodes.filter((surge) => !outOfServiceIds.has(surge.instanceId)) : [];
+    const probes = await Promise.all(standbys.map((surge) => probe(clients, model, surge.instanceId)));
+    return { surgeNodes, standby: standbys.find((_, index) => probes[index]?.passed)?.instanceId ?? '' };
+  };
+  const [lostProbe, candidateProbes, current, { surgeNodes, standby }] = await Promise.all([
     request.confirmed ? alreadyLost : probe(clients, model, node.instanceId),
-    Promise.all(others.map((other) => probe(clients, model, other.instanceId))),
+    Promise.all(candidates.map((other) => probe(clients, model, other.instanceId))),
     readWeights(clients.elbv2, model),
-    findSurgeNodes(clients.ec2, model),
+    probeStandbys(),
   ]);
-  const survivors = others
-    .filter((_, index) => otherProbes[index]?.passed)
-    .map((other) => ({ slot: other.slot ?? '', instanceId: other.instanceId }));
-  const weights = moveShare(current, request.slot, survivors);
-  const restoreWeights = restoredWeights(model, weights, request.slot);
-  const servingAfter = survivors.length + (servingSurge(model, weights) ? surgeNodes.length : 0);
+  const survivors = candidates.filter((_, index) => candidateProbes[index]?.passed).map(slotOf);
+  const surgeSlot = model.traffic.surgeSlot;
+  const surgeServes = weightOf(current, surgeSlot) > 0;
+  const takers: { slot: string }[] =
+    model.topology === 'active-passive' && survivors.length > 0
+      ? survivors
+      : [...survivors, ...(standby && (surgeServes || survivors.length === 0) ? [{ slot: surgeSlot }] : [])];
+  const weights = moveShare(current, request.slot, takers);
+  const outOfService = others.filter((other) => outOfServiceIds.has(other.instanceId)).map(slotOf);
+  const restoreWeights = restoredWeights(model, weights, request.slot, {
+    adoptedFromSurge: standby !== '',
+    outOfServiceSlots: outOfService.map((entry) => entry.slot),
+  });
+  const servingAfter =
+    survivors.filter((survivor) => (weights[survivor.slot] ?? 0) > 0).length + (servingSurge(model, weights) ? 1 : 0);
   const required = Math.ceil((model.nodes.length * model.capacity.minHealthyPercent) / 100);
   return {
     lost: !lostProbe.passed,
@@ -91,11 +141,14 @@ export async function assessNodeLoss(
     lostWeight: weightOf(current, request.slot),
     findings: lostProbe.findings,
     survivors,
+    standby,
+    adopt: standby !== '',
+    outOfService,
     weights,
     restoreWeights,
     baselineServing: servingAfter,
-    degraded: survivors.length < required,
-    leftoverSurgeNodes: surgeNodes.map((surge) => surge.instanceId),
+    degraded: survivors.length + (standby ? 1 : 0) < required,
+    leftoverSurgeNodes: surgeNodes.map((surge) => surge.instanceId).filter((instanceId) => instanceId !== standby),
     assessedAt: (request.now ?? new Date()).toISOString(),
   };
 }

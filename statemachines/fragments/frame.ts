@@ -6,6 +6,32 @@ import { operationStep } from './operation-step';
 import { planPath } from './plan-path';
 import { recoverySteps } from './recovery';
 
+/**
+ * Where a workflow keeps the nodes it took out of service and has not verified since (see `markOutOfService`): the
+ * record a failover reads to know which nodes are no survivors, and which lost node is the workflow's own to check.
+ */
+export const OUT_OF_SERVICE_PATH = '$.progress.outOfService';
+
+/**
+ * Notes that the node at `instanceIdPath` is out of service from here on; the next fence writes it into the lock's
+ * record, before the step that takes it out.
+ */
+export function markOutOfService(scope: Construct, label: string, instanceIdPath: string): sfn.Pass {
+  return new sfn.Pass(scope, `Note: ${label} is out of service`, {
+    parameters: { 'outOfService.$': `States.Array(${instanceIdPath})` },
+    resultPath: PROGRESS_PATH,
+  });
+}
+
+/** Notes that the node taken out of service passed its checks again; the next fence writes it. */
+export function markVerified(scope: Construct, label: string): sfn.Pass {
+  return new sfn.Pass(scope, `Note: ${label} is verified`, {
+    result: sfn.Result.fromObject({ outOfService: [] }),
+    resultPath: PROGRESS_PATH,
+  });
+}
+const PROGRESS_PATH = '$.progress';
+
 export interface FrameOptions {
   readonly workflow: string;
   /** The noun of the plan step: "Plan the patch". */
@@ -50,6 +76,7 @@ export function workflowFrame(scope: Construct, ops: WorkflowOperations, options
     record: {
       'weights.$': planPath('weights', 'initial'),
       'baselineServing.$': planPath('baselineServing'),
+      'outOfService.$': OUT_OF_SERVICE_PATH,
       ...options.record,
     },
   });
@@ -65,7 +92,7 @@ export function workflowFrame(scope: Construct, ops: WorkflowOperations, options
     resultPath: '$.validated',
   });
   const keepRequest = new sfn.Pass(scope, 'Keep the validated request', {
-    parameters: { 'request.$': '$.validated.request' },
+    parameters: { 'request.$': '$.validated.request', progress: { outOfService: [] } },
   });
   const readCluster = operationStep(scope, 'Read the cluster', {
     operation: ops.snapshotCluster,

@@ -1,4 +1,3 @@
-import { Duration } from 'aws-cdk-lib';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import { ErrorName } from '../../functions/domain/errors';
@@ -123,7 +122,6 @@ export function shift(b: WorkflowBuilder, label: string, shiftPath: string): sfn
     b.ops.shiftTraffic,
     { ...cluster, 'weights.$': '$.stage.weights', 'baselineServing.$': planPath('baselineServing') },
     '$.shift',
-    Duration.seconds(90),
   );
   // A bake or a drain may last an hour: the lease is renewed before each, so it only has to outlast one of them.
   const bake = renewedWait(b, { wait: `Bake: ${label}`, renew: `Renew to bake: ${label}` }, '$.stage.bakeSeconds');

@@ -1,8 +1,9 @@
 import { Duration } from 'aws-cdk-lib';
-import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
+import { LONGEST_OPERATION_SECONDS, TASK_TIMEOUT_HEADROOM_SECONDS } from '../../functions/domain/workflows';
 
 /**
  * Errors an AWS control plane raises under load, which reach the state machine only after the SDK's own retries are
@@ -24,14 +25,27 @@ export interface OperationStepProps {
   readonly payload: Record<string, unknown>;
   /** Where the operation's result goes in the state, such as `$.snapshot`. */
   readonly resultPath: string;
-  /** @default Duration.seconds(60) */
-  readonly timeout?: Duration;
 }
 
 /**
- * A Lambda node operation as a Task: the handler's result is the task result (no Lambda envelope), the step has a
- * timeout, and transient AWS errors are retried with backoff and jitter. Lambda service errors are retried by the
- * integration itself.
+ * Errors of the Lambda integration and of the task itself that are safe to retry for an idempotent operation: Lambda
+ * throttled the invocation (it never ran), or the task outlived its timeout. The task timeout is longer than the
+ * function's own, so by then the first invocation has ended and a retry cannot run beside it.
+ */
+export const RETRIED_INVOCATION_ERRORS = ['Lambda.TooManyRequestsException', sfn.Errors.TIMEOUT] as const;
+
+/** The function's timeout, or the longest any node operation may have when the function is imported. */
+export function functionTimeoutSeconds(operation: lambda.IFunction): number {
+  return operation instanceof lambda.Function && operation.timeout
+    ? operation.timeout.toSeconds()
+    : LONGEST_OPERATION_SECONDS;
+}
+
+/**
+ * A Lambda node operation as a Task: the handler's result is the task result (no Lambda envelope), the step's timeout
+ * outlasts the function's own (so a task never gives up on an invocation that is still running), and transient AWS
+ * errors, throttled invocations and task timeouts are retried with backoff and full jitter. Lambda service errors are
+ * retried by the integration itself.
  */
 export function operationStep(scope: Construct, stateName: string, props: OperationStepProps): tasks.LambdaInvoke {
   const step = new tasks.LambdaInvoke(scope, stateName, {
@@ -39,13 +53,22 @@ export function operationStep(scope: Construct, stateName: string, props: Operat
     payload: sfn.TaskInput.fromObject(props.payload),
     payloadResponseOnly: true,
     resultPath: props.resultPath,
-    taskTimeout: sfn.Timeout.duration(props.timeout ?? Duration.seconds(60)),
+    taskTimeout: sfn.Timeout.duration(
+      Duration.seconds(functionTimeoutSeconds(props.operation) + TASK_TIMEOUT_HEADROOM_SECONDS),
+    ),
     retryOnServiceExceptions: true,
   });
   step.addRetry({
     errors: [...TRANSIENT_AWS_ERRORS],
     maxAttempts: 3,
     interval: Duration.seconds(2),
+    backoffRate: 2,
+    jitterStrategy: sfn.JitterType.FULL,
+  });
+  step.addRetry({
+    errors: [...RETRIED_INVOCATION_ERRORS],
+    maxAttempts: 3,
+    interval: Duration.seconds(1),
     backoffRate: 2,
     jitterStrategy: sfn.JitterType.FULL,
   });

@@ -54,7 +54,6 @@ export function recoverySteps(b: WorkflowBuilder, next: sfn.IChainable): sfn.ICh
       'baselineServing.$': `${TARGET}.record.baselineServing`,
     },
     resultPath: '$.recovering.weights',
-    timeout: Duration.seconds(90),
   });
   // A node the dead execution was restarting fails the guard until it is back: wait for it, within bounds.
   restore.addRetry({

@@ -28,6 +28,8 @@ const OPERATIONS = [
   'plan-workflow',
   'check-alarms',
   'expose-service',
+  // Not a workflow step: the schedule runs it to start failover again for an alarm that stays in ALARM.
+  'recheck-failover',
   'confirm-node-loss',
   'adopt-replacement',
 ];
@@ -66,7 +68,9 @@ describe('NodeOperations', () => {
   });
 
   it('gives each function its own log group with a retention', () => {
-    const groups = resourcesOfType(raw, 'AWS::Logs::LogGroup').filter(([id]) => id.includes('Operations'));
+    const groups = resourcesOfType(raw, 'AWS::Logs::LogGroup').filter(
+      ([id]) => id.includes('Operations') || id.includes('Recheck'),
+    );
     expect(groups).toHaveLength(OPERATIONS.length);
     for (const [, group] of groups) expect(group.Properties?.RetentionInDays).toBe(90);
   });

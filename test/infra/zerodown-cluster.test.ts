@@ -3,6 +3,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { ZeroDownCluster } from '../../cdk/constructs/zerodown-cluster';
 import { type ClusterModelInput, parseClusterModel } from '../../functions/domain/cluster-model';
 import { ClusterModelError } from '../../functions/domain/errors';
+import { resourcesOfType } from '../../local/template';
 import { synthesizedApp } from '../harness/synth';
 import { TEST_CLUSTER_STACK, testClusterModel } from '../harness/test-app';
 
@@ -33,7 +34,10 @@ describe('ZeroDownCluster', () => {
         TreatMissingData: 'breaching',
       });
     }
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 2);
+    const nodeAlarms = resourcesOfType(template.toJSON() as never, 'AWS::CloudWatch::Alarm').filter(([, alarm]) =>
+      String(alarm.Properties?.AlarmName).endsWith('-lost'),
+    );
+    expect(nodeAlarms).toHaveLength(2);
   });
 
   it('starts failover with the cluster, the slot and the detection time when a node alarm fires', () => {

@@ -1,5 +1,6 @@
 import type { ClusterModel, CommandKind } from '../cluster-model';
 import { PlanTooLongError } from '../errors';
+import { LONGEST_OPERATION_SECONDS, TASK_TIMEOUT_HEADROOM_SECONDS } from '../workflows';
 import type { ShiftPlan } from './shift-stages';
 
 /**
@@ -32,8 +33,8 @@ export interface PlanDuration {
   readonly worstCase: WorstCase;
 }
 
-/** A Lambda step's timeout, the most a step other than a wait or a poll can take. */
-export const STEP_SECONDS = 60;
+/** A Lambda step's task timeout, the most a step other than a wait or a poll can take. */
+export const STEP_SECONDS = LONGEST_OPERATION_SECONDS + TASK_TIMEOUT_HEADROOM_SECONDS;
 /** Every step that changes the cluster passes the lock's fence first: a step of its own. */
 const FENCED = 2;
 /** Validate, read, plan, lock, snapshot, plan again, release and report. */

@@ -1,0 +1,68 @@
+/**
+ * The re-check that keeps failover armed. A node alarm starts failover only on its change into ALARM; an alarm that
+ * stays there (a failover that failed, one that found the node answering, one that left the node to a workflow that
+ * then gave up) would never start another. Every minute, each slot whose alarm is still in ALARM gets a failover
+ * again, unless one is running: a node that is still lost is acted on, and one that answers ends as a blip.
+ */
+
+export interface SlotAlarm {
+  readonly slot: string;
+  readonly alarmName: string;
+}
+
+export interface AlarmState {
+  readonly alarmName: string;
+  readonly state: 'OK' | 'ALARM' | 'INSUFFICIENT_DATA';
+  /** When the alarm last changed state. */
+  readonly since: Date;
+}
+
+export interface FailoverStart {
+  /** Unique per slot and minute: a retried re-check starts nothing twice. */
+  readonly name: string;
+  readonly input: {
+    readonly cluster: string;
+    readonly slot: string;
+    readonly alarmName: string;
+    readonly detectedAt: string;
+    readonly trigger: 'recheck';
+    /**
+     * Whether a node that answers its checks should be reported this time: at the first re-check of an alarm, and
+     * hourly after. A node that answers but stays in ALARM publishes no heartbeat, a configuration fault worth
+     * telling without telling it every minute.
+     */
+    readonly remind: boolean;
+  };
+}
+
+/** How often the schedule runs the re-check. */
+export const RECHECK_INTERVAL_MINUTES = 1;
+const REMIND_EVERY_MINUTES = 60;
+
+export function failoversToStart(
+  cluster: string,
+  slots: readonly SlotAlarm[],
+  states: readonly AlarmState[],
+  options: { failoverRunning: boolean; now: Date },
+): FailoverStart[] {
+  if (options.failoverRunning) return [];
+  const minute = options.now.toISOString().slice(0, 16).replace(/[-:]/g, '');
+  return slots.flatMap(({ slot, alarmName }) => {
+    const alarm = states.find((candidate) => candidate.alarmName === alarmName);
+    if (alarm?.state !== 'ALARM') return [];
+    const minutesInAlarm = Math.floor((options.now.getTime() - alarm.since.getTime()) / 60_000);
+    return [
+      {
+        name: `recheck-${slot}-${minute}`,
+        input: {
+          cluster,
+          slot,
+          alarmName,
+          detectedAt: alarm.since.toISOString(),
+          trigger: 'recheck' as const,
+          remind: minutesInAlarm <= RECHECK_INTERVAL_MINUTES || minutesInAlarm % REMIND_EVERY_MINUTES === 0,
+        },
+      },
+    ];
+  });
+}
