@@ -6,7 +6,7 @@ import { dynamoDbLockStore } from '../../functions/aws/dynamodb';
 import { findSurgeNodes } from '../../functions/aws/ec2';
 import { readWeights } from '../../functions/aws/elbv2';
 import { stepFunctionsExecutions } from '../../functions/aws/sfn';
-import { acquireLock, readLock } from '../../functions/domain/lock';
+import { acquireLock, type RecoveryRecord, readLock, renewLock } from '../../functions/domain/lock';
 import { describeWeights, isWeighted } from '../../functions/domain/weights';
 import type { FakeNode } from '../../local/fake-nodes';
 import { type LocalExecutionOptions, type LocalExecutionResult, runLocally } from '../../local/local-sfn';
@@ -71,10 +71,17 @@ export function workflowFixture(options: {
    * The test cluster's lock, held by a RUNNING execution of `workflow` (in moto, which stands for any execution the
    * lock asks about). Answers the holder's execution ARN.
    */
-  async function holdLock(workflow: string, executionName: string): Promise<string> {
+  /** A running execution of `workflow` holds the lock, with the recovery record it wrote at its last fence. */
+  async function holdLock(
+    workflow: string,
+    executionName: string,
+    recovery?: Omit<RecoveryRecord, 'execution' | 'workflow'>,
+  ): Promise<string> {
     const owner = await startMotoExecution(`zerodown-test-cluster-${workflow}`, executionName);
     const executions = stepFunctionsExecutions(sfnClient);
-    await acquireLock(lockStore(), executions, { cluster: 'test-cluster', owner, workflow, leaseSeconds: 3600 });
+    const lease = { cluster: 'test-cluster', owner, workflow, leaseSeconds: 3600 };
+    await acquireLock(lockStore(), executions, lease);
+    if (recovery) await renewLock(lockStore(), { ...lease, recovery });
     return owner;
   }
 

@@ -96,7 +96,7 @@ describe('executions that end without their own report', () => {
 
     const received = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queue.QueueUrl, WaitTimeSeconds: 1 }));
     const envelope = JSON.parse(received.Messages?.[0]?.Body ?? '{}');
-    expect(envelope.Subject).toBe('zerodown test-cluster: patch-server failed');
+    expect(envelope.Subject).toMatch(/^zerodown test-cluster: patch-server FAILED - The execution ended/);
     expect(JSON.parse(envelope.Message)).toMatchObject({
       cluster: 'test-cluster',
       workflow: 'patch-server',

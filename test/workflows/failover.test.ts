@@ -1,7 +1,10 @@
 import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
 import { SFNClient, StopExecutionCommand } from '@aws-sdk/client-sfn';
+import { ListTopicsCommand, SubscribeCommand } from '@aws-sdk/client-sns';
+import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { ec2Client } from '../../functions/aws/clients/ec2';
 import { elbv2Client } from '../../functions/aws/clients/elbv2';
+import { snsClient } from '../../functions/aws/clients/sns';
 import { ssmClient } from '../../functions/aws/clients/ssm';
 import { findSurgeNodes } from '../../functions/aws/ec2';
 import { loadClusterModel } from '../../functions/aws/ssm';
@@ -9,6 +12,7 @@ import { readLock } from '../../functions/domain/lock';
 import { CLUSTER_TAG_KEY, ROLE_TAG_KEY, SLOT_TAG_KEY } from '../../functions/domain/tags';
 import { assessNodeLoss } from '../../functions/operations/confirm-node-loss';
 import { launchSurgeNode } from '../../functions/operations/launch-surge-node';
+import { shiftTraffic } from '../../functions/operations/shift-traffic';
 import { unfinishedCommands, unhealthyTarget } from '../../local/faults';
 import { type LocalExecutionResult, runLocally } from '../../local/local-sfn';
 import type { MotoCluster } from '../../local/moto-cluster';
@@ -29,6 +33,27 @@ describe('failover', () => {
     defaultInput: { slot: 'a', alarmName: 'zerodown-test-cluster-node-a-lost', detectedAt: DETECTED_AT },
     onCommand: () => undefined,
   });
+
+  /** What the workflows publish to the cluster's topic from now on, read through a subscribed queue. */
+  async function topicEvents() {
+    const sqs = new SQSClient({});
+    const { Topics = [] } = await snsClient.send(new ListTopicsCommand({}));
+    const queue = await sqs.send(new CreateQueueCommand({ QueueName: `operator-${Topics.length}-${Date.now()}` }));
+    const { Attributes } = await sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: queue.QueueUrl, AttributeNames: ['QueueArn'] }),
+    );
+    for (const topic of Topics) {
+      await snsClient.send(
+        new SubscribeCommand({ TopicArn: topic.TopicArn, Protocol: 'sqs', Endpoint: Attributes?.QueueArn }),
+      );
+    }
+    return async () => {
+      const received = await sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: queue.QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }),
+      );
+      return (received.Messages ?? []).map((message) => JSON.parse(JSON.parse(message.Body ?? '{}').Message));
+    };
+  }
 
   /** The node stops answering its health checks, and the load balancer sees its target fail too. */
   function kill(simulated: SimulatedNodes, instanceId: string) {
@@ -73,8 +98,10 @@ describe('failover', () => {
     expect((await tagsOf(lost))[ROLE_TAG_KEY]).toBe('lost');
     expect(await findSurgeNodes(ec2Client, model)).toEqual([]);
     expect(await readLock(lockStore(), cluster.model.name)).toBeUndefined();
+    // Traffic moves first; redundancy comes back after.
+    expect(execution.path.indexOf('Move traffic to the survivors')).toBeGreaterThan(-1);
     expect(execution.path.indexOf('Move traffic to the survivors')).toBeLessThan(
-      execution.path.indexOf('Launch the replacement node'),
+      execution.path.indexOf('Adopt the replacement into the slot'),
     );
     return replacement;
   }
@@ -165,7 +192,7 @@ describe('failover', () => {
     await expectReplaced(cluster, execution, passive);
   });
 
-  it('works the move out again under the lock, so a surge node launched after the first look is retired too', async () => {
+  it('works the move out again under the lock, so an unhealthy surge node launched after the first look is retired too', async () => {
     // The probe: the weights and leftovers were worked out in "Confirm the node loss", before the lock was held.
     const { cluster, simulated } = await prepare('active-passive');
     const [active] = cluster.model.nodes.map((node) => node.instanceId);
@@ -188,6 +215,8 @@ describe('failover', () => {
         'Confirm the node loss': async () => {
           const assessment = await assessNodeLoss(clients, cluster.model, { slot: 'a' });
           lateSurge = (await launchSurgeNode(clients, cluster.model, `${PATCH_EXECUTION}:late`)).instanceId;
+          // Not ready: no standby, so it is a leftover and a replacement is launched.
+          unhealthyTarget(lateSurge);
           return JSON.parse(JSON.stringify(assessment));
         },
       },
@@ -201,13 +230,16 @@ describe('failover', () => {
     await expectReplaced(cluster, execution, active ?? '');
   });
 
-  it('stops a running patch, takes over, and leaves one consistent cluster', async () => {
+  it("stops a running patch, moves the traffic to the patch's surge node and adopts it into the lost slot", async () => {
+    // The probe: the failover moved the traffic onto the node whose patch it interrupted, and terminated the healthy
+    // surge node, the very node the runbook launches in case the active node goes down during the change.
     const { cluster, simulated } = await prepare('active-passive');
-    const [active] = cluster.model.nodes.map((node) => node.instanceId);
+    const [active, passive] = cluster.model.nodes.map((node) => node.instanceId);
     const patchName = 'patch-under-failover';
     let failover: Promise<LocalExecutionResult> | undefined;
     // The patch command is still running when the failover takes over.
     const { cancelled } = unfinishedCommands();
+    const whileAdopting = weightsWhenEntering(cluster, 'Adopt the replacement into the slot');
 
     const patchExecution = await runLocally({
       stack: stack(),
@@ -218,31 +250,59 @@ describe('failover', () => {
       onEvent: (event) => {
         if (!failover && event.type === 'StateEntered' && event.state.name === 'Check the patch of the passive node') {
           kill(simulated, active ?? '');
-          failover = run({});
+          failover = run({}, whileAdopting.onEvent);
         }
       },
     });
     const execution = await (failover ?? Promise.reject(new Error('the failover never started')));
 
     expect(patchExecution.status).toBe('ABORTED');
-    expect(execution.output).toMatchObject({
-      lock: { preempted: { owner: expect.stringContaining(`:${patchName}`), workflow: 'patch-server', stopped: true } },
-    });
     expect(failureOf(execution)).toMatchObject({ status: 'SUCCEEDED' });
-    // The patch command it had sent was cancelled, once.
+    expect(execution.output).toMatchObject({
+      lock: { preempted: { owner: expect.stringContaining(`:${patchName}`), stopped: true }, outOfService: [passive] },
+      underLock: { survivors: [], outOfService: [{ slot: 'b', instanceId: passive }], adopt: true },
+    });
+    const standby = (execution.output as { underLock: { standby: string } }).underLock.standby;
+    // The surge node took the traffic; the node under its patch never got any.
+    expect(whileAdopting.seen.weights).toBe('a=0, b=0, surge=100');
+    expect(execution.path).toContain('Take the standby surge node as the replacement');
+    expect(execution.path).not.toContain('Launch the replacement node');
+    expect(execution.path).not.toContain('Terminate a leftover surge node');
     expect(cancelled).toHaveLength(1);
-    expect(execution.output).toMatchObject({ cancelled: { cancelled } });
-    expect(execution.path).toContain('Terminate a leftover surge node');
-    expect(await weights(cluster)).toBe('a=0, b=100, surge=0');
-    await expectReplaced(cluster, execution, active ?? '');
+    // The standby holds the lost slot as its permanent node: redundancy is back without a launch.
+    expect(await expectReplaced(cluster, execution, active ?? '')).toBe(standby);
+    expect(await weights(cluster)).toBe('a=100, b=0, surge=0');
+    const model = await loadClusterModel(ssmClient, cluster.model.name);
+    expect(model.nodes.map((node) => node.instanceId)).toEqual([standby, passive]);
   });
 
-  it('leaves a node that maintenance took out of service to the maintenance workflow', async () => {
+  it('shares the lost node out among the serving surge node and never the node a rotation drained', async () => {
+    // Active/active patch mid-rotation: the surge node serves, node a is drained and being patched, b is lost.
+    const { cluster, simulated } = await prepare('active-active');
+    const [drained, lost] = cluster.model.nodes.map((node) => node.instanceId);
+    const clients = { ec2: ec2Client, elbv2: elbv2Client, ssm: ssmClient };
+    const patch = await holdLock('patch-server', 'rotating', { outOfService: [drained ?? ''] });
+    const surge = (await launchSurgeNode(clients, cluster.model, patch)).instanceId;
+    await shiftTraffic(elbv2Client, cluster.model, { weights: { a: 0, b: 50, surge: 50 } });
+    kill(simulated, lost ?? '');
+
+    const execution = await run({ slot: 'b' });
+
+    expect(failureOf(execution)).toMatchObject({ status: 'SUCCEEDED' });
+    expect(execution.output).toMatchObject({
+      underLock: { weights: { a: 0, b: 0, surge: 100 }, standby: surge, adopt: true },
+    });
+    // The drained node stays out of service: its patch was never verified.
+    expect(await weights(cluster)).toBe('a=0, b=100, surge=0');
+    expect(await expectReplaced(cluster, execution, lost ?? '')).toBe(surge);
+  });
+
+  it('leaves a node to the maintenance workflow only when its record names that node as out of service', async () => {
     // A patch restarts the passive node it is patching; its heartbeats stop for the restart.
     const { cluster, simulated } = await prepare('active-passive');
     const passive = cluster.model.nodes[1];
     kill(simulated, passive?.instanceId ?? '');
-    const patch = await holdLock('patch-server', 'patching');
+    const patch = await holdLock('patch-server', 'patching', { outOfService: [passive?.instanceId ?? ''] });
 
     const execution = await run({ slot: passive?.slot });
 
@@ -251,6 +311,72 @@ describe('failover', () => {
     expect(execution.path).not.toContain('Take over the cluster lock');
     expect((await readLock(lockStore(), 'test-cluster'))?.owner).toBe(patch);
     expect(await findSurgeNodes(ec2Client, cluster.model)).toEqual([]);
+  });
+
+  it('replaces a dead idle node while a deploy-service runs that never took it out of service', async () => {
+    // The probe: with a deploy-service lock held, a dead passive node gave "No failover: the node is out of service
+    // for maintenance", and no replacement was launched.
+    const { cluster, simulated } = await prepare('active-passive');
+    const passive = cluster.model.nodes[1]?.instanceId ?? '';
+    const deploy = await holdLock('deploy-service', 'deploying', { outOfService: [] });
+    kill(simulated, passive);
+
+    const execution = await run({ slot: 'b' });
+
+    expect(failureOf(execution)).toMatchObject({ status: 'SUCCEEDED' });
+    expect(execution.path).not.toContain('No failover: the node is out of service for maintenance');
+    expect(execution.output).toMatchObject({ lock: { preempted: { owner: deploy, workflow: 'deploy-service' } } });
+    expect(await weights(cluster)).toBe('a=100, b=0, surge=0');
+    await expectReplaced(cluster, execution, passive);
+  });
+
+  it('fails with a named error, before anything, when the input names no slot', async () => {
+    // The probe: a failover input without `slot` failed with States.Runtime.
+    const { cluster } = await prepare('active-passive');
+
+    const execution = await runLocally({
+      stack: stack(),
+      stateMachine: 'failover',
+      input: { cluster: 'test-cluster', alarmName: 'zerodown-test-cluster-node-a-lost' },
+      timeScale: 0.001,
+    });
+
+    expect(failureOf(execution)).toMatchObject({ status: 'FAILED', error: 'InputValidationError' });
+    expect(execution.path).toEqual([
+      'Does the input name a cluster and a slot?',
+      'Fail because the input names no cluster and slot',
+    ]);
+    expect(await weights(cluster)).toBe('a=100, b=0, surge=0');
+  });
+
+  it('reports a failure to confirm the loss before it fails, having moved nothing', async () => {
+    // The probe: "Confirm the node loss" and "Take over the cluster lock" published nothing when they failed.
+    const { cluster } = await prepare('active-passive');
+    const published = await topicEvents();
+
+    const execution = await run({ slot: 'nope' });
+
+    expect(failureOf(execution)).toMatchObject({ status: 'FAILED', error: 'InputValidationError' });
+    expect(execution.path).toContain('Report that the failover could not act');
+    expect(await published()).toEqual([
+      expect.objectContaining({ workflow: 'failover', outcome: 'failed', step: 'Confirm the node loss' }),
+    ]);
+    expect(await weights(cluster)).toBe('a=100, b=0, surge=0');
+  });
+
+  it('on a re-check, ends quietly when the node answers, and reminds the operator when it is time', async () => {
+    const { cluster } = await prepare('active-passive');
+    const published = await topicEvents();
+    const recheck = { trigger: 'recheck', detectedAt: DETECTED_AT };
+
+    const quiet = await run({ ...recheck, remind: false });
+    const reminded = await run({ ...recheck, remind: true });
+
+    expect(quiet.path.at(-1)).toBe('No failover: the node answered the re-check');
+    expect(quiet.path).not.toContain('Report a node that answers but sends no heartbeat');
+    expect(reminded.path).toContain('Report a node that answers but sends no heartbeat');
+    expect(await published()).toEqual([expect.objectContaining({ workflow: 'failover', outcome: 'attention' })]);
+    expect(await weights(cluster)).toBe('a=100, b=0, surge=0');
   });
 
   it('replaces a lost passive node without moving any traffic', async () => {

@@ -1,8 +1,10 @@
 import { CreateTopicCommand, SubscribeCommand } from '@aws-sdk/client-sns';
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { snsClient } from '../../../functions/aws/clients/sns';
-import { publishEvent } from '../../../functions/aws/sns';
+import { publishEvent, subjectOf } from '../../../functions/aws/sns';
 import { useMoto } from '../../harness/moto';
+
+const EXECUTION = 'arn:aws:states:eu-west-1:123456789012:execution:zerodown-apim-prod-patch-server:p-1';
 
 describe('publishEvent', () => {
   useMoto();
@@ -28,6 +30,7 @@ describe('publishEvent', () => {
         cluster: 'apim-prod',
         step: 'Patch passive node',
         outcome: 'rolled-back',
+        execution: EXECUTION,
         error: { name: 'CommandFailedError', cause: 'exit 2' },
       },
       () => new Date('2026-11-25T10:00:00Z'),
@@ -37,8 +40,12 @@ describe('publishEvent', () => {
     expect(published.messageId).not.toBe('');
     const received = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queue.QueueUrl, WaitTimeSeconds: 1 }));
     const envelope = JSON.parse(received.Messages?.[0]?.Body ?? '{}');
-    expect(envelope.Subject).toBe('zerodown apim-prod: patch-server rolled-back');
+    // A person reads the subject; the message links the execution in its own region's console.
+    expect(envelope.Subject).toBe('zerodown apim-prod: patch-server FAILED and rolled back - Patch passive node');
     expect(JSON.parse(envelope.Message)).toEqual({
+      summary: 'zerodown apim-prod: patch-server FAILED and rolled back - Patch passive node',
+      console: `https://eu-west-1.console.aws.amazon.com/states/home?region=eu-west-1#/v2/executions/details/${EXECUTION}`,
+      execution: EXECUTION,
       workflow: 'patch-server',
       cluster: 'apim-prod',
       step: 'Patch passive node',
@@ -47,5 +54,18 @@ describe('publishEvent', () => {
       at: '2026-11-25T10:00:00.000Z',
     });
     expect(envelope.MessageAttributes.outcome).toEqual({ Type: 'String', Value: 'rolled-back' });
+  });
+
+  it('keeps a subject within what SNS accepts: printable ASCII, at most 100 characters', () => {
+    const subject = subjectOf({
+      workflow: 'failover',
+      cluster: 'apim-prod',
+      step: `Traffic moved off the lost node\n${'é'.repeat(200)}`,
+      outcome: 'attention',
+    });
+    expect(subject).toHaveLength(100);
+    expect(subject).toMatch(
+      /^zerodown apim-prod: failover needs attention - Traffic moved off the lost node [ ]+\.\.\.$/,
+    );
   });
 });

@@ -1,0 +1,98 @@
+import { CloudWatchClient, PutMetricAlarmCommand, SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
+import { DescribeExecutionCommand, ListExecutionsCommand, SFNClient, StopExecutionCommand } from '@aws-sdk/client-sfn';
+import { failoversToStart } from '../../../functions/domain/recheck';
+import { recheckFailover } from '../../../functions/operations/recheck-failover';
+import { startMotoExecution } from '../../../local/moto-resources';
+import { useMoto } from '../../harness/moto';
+
+const SLOTS = [
+  { slot: 'a', alarmName: 'zerodown-apim-node-a-lost' },
+  { slot: 'b', alarmName: 'zerodown-apim-node-b-lost' },
+];
+
+describe('the failover re-check', () => {
+  useMoto();
+  const cloudwatch = new CloudWatchClient({});
+  const sfn = new SFNClient({});
+
+  async function alarm(name: string, state: 'OK' | 'ALARM') {
+    await cloudwatch.send(
+      new PutMetricAlarmCommand({
+        AlarmName: name,
+        Namespace: 'ZeroDown',
+        MetricName: 'NodeHeartbeat',
+        Statistic: 'SampleCount',
+        Period: 10,
+        EvaluationPeriods: 2,
+        Threshold: 1,
+        ComparisonOperator: 'LessThanThreshold',
+      }),
+    );
+    await cloudwatch.send(new SetAlarmStateCommand({ AlarmName: name, StateValue: state, StateReason: 'test' }));
+  }
+
+  /** A failover state machine in moto, with one execution that ended, so the re-check finds none running. */
+  async function failoverMachine() {
+    const ended = await startMotoExecution('zerodown-apim-failover', 'ended-before');
+    await sfn.send(new StopExecutionCommand({ executionArn: ended }));
+    const described = await sfn.send(new DescribeExecutionCommand({ executionArn: ended }));
+    return described.stateMachineArn ?? '';
+  }
+
+  it('starts failover again for a slot whose alarm stays in ALARM, once per minute however often it runs', async () => {
+    // The probe: after a failed or skipped failover the alarm stays in ALARM, and no state change ever comes again.
+    await alarm('zerodown-apim-node-a-lost', 'ALARM');
+    await alarm('zerodown-apim-node-b-lost', 'OK');
+    const failoverStateMachineArn = await failoverMachine();
+    const now = new Date('2026-11-30T15:03:20Z');
+
+    const first = await recheckFailover(
+      { cloudwatch, sfn },
+      { cluster: 'apim', slots: SLOTS, failoverStateMachineArn, now },
+    );
+    const retried = await recheckFailover(
+      { cloudwatch, sfn },
+      { cluster: 'apim', slots: SLOTS, failoverStateMachineArn, now },
+    );
+
+    expect(first).toEqual({ failoverRunning: false, inAlarm: ['a'], started: ['recheck-a-20261130T1503'] });
+    // The same minute again (EventBridge retried the target): the name is taken, nothing starts twice.
+    expect(retried.started).toEqual([]);
+    const executions = await sfn.send(new ListExecutionsCommand({ stateMachineArn: failoverStateMachineArn }));
+    const started = executions.executions?.find((execution) => execution.name === 'recheck-a-20261130T1503');
+    expect(started?.status).toBe('RUNNING');
+  });
+
+  it('starts nothing while a failover runs, or when no alarm is in ALARM', async () => {
+    await alarm('zerodown-apim-node-a-lost', 'ALARM');
+    await alarm('zerodown-apim-node-b-lost', 'OK');
+    const running = await startMotoExecution('zerodown-apim-failover', 'still-running');
+    const described = await sfn.send(new DescribeExecutionCommand({ executionArn: running }));
+    const failoverStateMachineArn = described.stateMachineArn ?? '';
+
+    const whileRunning = await recheckFailover(
+      { cloudwatch, sfn },
+      { cluster: 'apim', slots: SLOTS, failoverStateMachineArn },
+    );
+    await sfn.send(new StopExecutionCommand({ executionArn: running }));
+    await alarm('zerodown-apim-node-a-lost', 'OK');
+    const allOk = await recheckFailover(
+      { cloudwatch, sfn },
+      { cluster: 'apim', slots: SLOTS, failoverStateMachineArn },
+    );
+
+    expect(whileRunning).toEqual({ failoverRunning: true, inAlarm: [], started: [] });
+    expect(allOk).toEqual({ failoverRunning: false, inAlarm: [], started: [] });
+  });
+
+  it('asks for a reminder at the first re-check of an alarm and hourly after, not every minute', () => {
+    const since = new Date('2026-11-30T15:00:00Z');
+    const remindAt = (minutes: number) =>
+      failoversToStart('apim', SLOTS.slice(0, 1), [{ alarmName: 'zerodown-apim-node-a-lost', state: 'ALARM', since }], {
+        failoverRunning: false,
+        now: new Date(since.getTime() + minutes * 60_000 + 5_000),
+      })[0]?.input.remind;
+
+    expect([0, 1, 2, 30, 59, 60, 61, 120].map(remindAt)).toEqual([true, true, false, false, false, true, false, true]);
+  });
+});
