@@ -23,15 +23,17 @@ function endedRules(): EndedRule[] {
   const stack = synthesizedApp().stack(TEST_CLUSTER_STACK);
   return resourcesOfType(stack.template, 'AWS::Events::Rule').flatMap(([, rule]) => {
     const properties = resolveIntrinsics(stack.template, stack.env, (rule.Properties ?? {}) as Json) as {
-      EventPattern: Record<string, unknown> & { source: string[] };
+      EventPattern?: Record<string, unknown> & { source: string[]; detail?: { status?: string[] } };
       Targets: { InputTransformer: { InputPathsMap: Record<string, string>; InputTemplate: string } }[];
     };
-    if (!properties.EventPattern.source.includes('aws.states')) return [];
+    // Status rules only (not the schedule), and of those the ones on an end (not the start reports).
+    const pattern = properties.EventPattern;
+    if (!pattern?.source.includes('aws.states') || pattern.detail?.status?.includes('RUNNING')) return [];
     const [target] = properties.Targets;
     return target
       ? [
           {
-            pattern: properties.EventPattern,
+            pattern,
             inputTemplate: target.InputTransformer.InputTemplate,
             inputPathsMap: target.InputTransformer.InputPathsMap,
           },
