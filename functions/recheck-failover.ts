@@ -1,13 +1,14 @@
 import * as z from 'zod/mini';
 import { cloudwatchClient } from './aws/clients/cloudwatch';
 import { sfnClient } from './aws/clients/sfn';
+import { stateMachineStarter } from './aws/sfn';
 import { requireEnv } from './domain/errors';
 import { clusterInput, parseInput } from './domain/input';
 import { assertOwnCluster } from './domain/own-cluster';
 import type { SlotAlarm } from './domain/recheck';
 import { recheckFailover } from './operations/recheck-failover';
 
-const failoverStateMachineArn = requireEnv('FAILOVER_STATE_MACHINE_ARN');
+const failover = stateMachineStarter(sfnClient, requireEnv('FAILOVER_STATE_MACHINE_ARN'));
 /** The cluster's node alarms by slot, as the stack made them. */
 const slots: SlotAlarm[] = JSON.parse(requireEnv('NODE_ALARMS'));
 
@@ -17,8 +18,5 @@ const inputSchema = z.object({ ...clusterInput });
 export async function handler(event: unknown) {
   const input = parseInput(inputSchema, event, 'recheck-failover');
   assertOwnCluster(input.cluster);
-  return recheckFailover(
-    { cloudwatch: cloudwatchClient, sfn: sfnClient },
-    { cluster: input.cluster, slots, failoverStateMachineArn },
-  );
+  return recheckFailover({ cloudwatch: cloudwatchClient }, failover, { cluster: input.cluster, slots });
 }

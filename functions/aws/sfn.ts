@@ -9,6 +9,7 @@ import {
   StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import type { HolderStatus, WorkflowExecutions } from '../domain/lock';
+import type { FailoverStarter } from '../domain/recheck';
 
 const gone = (error: unknown) => error instanceof ExecutionDoesNotExist || error instanceof StateMachineDoesNotExist;
 
@@ -40,7 +41,7 @@ export function stepFunctionsExecutions(sfn: SFNClient): WorkflowExecutions {
 }
 
 /** One state machine's executions, as the failover re-check needs them. */
-export function stateMachineStarter(sfn: SFNClient, stateMachineArn: string) {
+export function stateMachineStarter(sfn: SFNClient, stateMachineArn: string): FailoverStarter {
   return {
     /** Whether any execution of the state machine is running. */
     running: async (): Promise<boolean> => {

@@ -5,6 +5,14 @@
  * again, unless one is running: a node that is still lost is acted on, and one that answers ends as a blip.
  */
 
+/** The failover state machine, as the re-check needs it (Step Functions, or the sandbox's local runner). */
+export interface FailoverStarter {
+  /** Whether any failover execution is running. */
+  running(): Promise<boolean>;
+  /** Starts a failover by name; false when one of that name exists already (a retried start). */
+  start(name: string, input: unknown): Promise<boolean>;
+}
+
 export interface SlotAlarm {
   readonly slot: string;
   readonly alarmName: string;

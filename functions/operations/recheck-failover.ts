@@ -1,8 +1,6 @@
 import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
-import type { SFNClient } from '@aws-sdk/client-sfn';
 import { alarmStates } from '../aws/cloudwatch';
-import { stateMachineStarter } from '../aws/sfn';
-import { failoversToStart, type SlotAlarm } from '../domain/recheck';
+import { type FailoverStarter, failoversToStart, type SlotAlarm } from '../domain/recheck';
 
 export interface RecheckResult {
   readonly failoverRunning: boolean;
@@ -14,10 +12,10 @@ export interface RecheckResult {
 
 /** Starts failover again for each slot whose node alarm stays in ALARM, unless a failover is running. */
 export async function recheckFailover(
-  clients: { cloudwatch: CloudWatchClient; sfn: SFNClient },
-  request: { cluster: string; slots: readonly SlotAlarm[]; failoverStateMachineArn: string; now?: Date },
+  clients: { cloudwatch: CloudWatchClient },
+  failover: FailoverStarter,
+  request: { cluster: string; slots: readonly SlotAlarm[]; now?: Date },
 ): Promise<RecheckResult> {
-  const failover = stateMachineStarter(clients.sfn, request.failoverStateMachineArn);
   const [states, failoverRunning] = await Promise.all([
     alarmStates(
       clients.cloudwatch,

@@ -1,5 +1,6 @@
 import { CloudWatchClient, PutMetricAlarmCommand, SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
 import { DescribeExecutionCommand, ListExecutionsCommand, SFNClient, StopExecutionCommand } from '@aws-sdk/client-sfn';
+import { stateMachineStarter } from '../../../functions/aws/sfn';
 import { failoversToStart } from '../../../functions/domain/recheck';
 import { recheckFailover } from '../../../functions/operations/recheck-failover';
 import { startMotoExecution } from '../../../local/moto-resources';
@@ -46,14 +47,9 @@ describe('the failover re-check', () => {
     const failoverStateMachineArn = await failoverMachine();
     const now = new Date('2026-11-30T15:03:20Z');
 
-    const first = await recheckFailover(
-      { cloudwatch, sfn },
-      { cluster: 'apim', slots: SLOTS, failoverStateMachineArn, now },
-    );
-    const retried = await recheckFailover(
-      { cloudwatch, sfn },
-      { cluster: 'apim', slots: SLOTS, failoverStateMachineArn, now },
-    );
+    const failover = stateMachineStarter(sfn, failoverStateMachineArn);
+    const first = await recheckFailover({ cloudwatch }, failover, { cluster: 'apim', slots: SLOTS, now });
+    const retried = await recheckFailover({ cloudwatch }, failover, { cluster: 'apim', slots: SLOTS, now });
 
     expect(first).toEqual({ failoverRunning: false, inAlarm: ['a'], started: ['recheck-a-20261130T1503'] });
     // The same minute again (EventBridge retried the target): the name is taken, nothing starts twice.
@@ -70,16 +66,11 @@ describe('the failover re-check', () => {
     const described = await sfn.send(new DescribeExecutionCommand({ executionArn: running }));
     const failoverStateMachineArn = described.stateMachineArn ?? '';
 
-    const whileRunning = await recheckFailover(
-      { cloudwatch, sfn },
-      { cluster: 'apim', slots: SLOTS, failoverStateMachineArn },
-    );
+    const failover = stateMachineStarter(sfn, failoverStateMachineArn);
+    const whileRunning = await recheckFailover({ cloudwatch }, failover, { cluster: 'apim', slots: SLOTS });
     await sfn.send(new StopExecutionCommand({ executionArn: running }));
     await alarm('zerodown-apim-node-a-lost', 'OK');
-    const allOk = await recheckFailover(
-      { cloudwatch, sfn },
-      { cluster: 'apim', slots: SLOTS, failoverStateMachineArn },
-    );
+    const allOk = await recheckFailover({ cloudwatch }, failover, { cluster: 'apim', slots: SLOTS });
 
     expect(whileRunning).toEqual({ failoverRunning: true, inAlarm: [], started: [] });
     expect(allOk).toEqual({ failoverRunning: false, inAlarm: [], started: [] });
