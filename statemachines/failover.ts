@@ -339,7 +339,38 @@ export function failoverDefinition(
     .next(restore)
     .next(leaveSurgeSlot)
     .next(retireLeftovers(b, '$.underLock.leftoverSurgeNodes'))
-    .next(syncAfterTakeover(b, release));
+    .next(returnNodeLeftOutOfService(b, syncAfterTakeover(b, release)));
   release.next(report).next(succeeded);
   return checkInput;
+}
+
+/**
+ * The node a pre-empted workflow had taken out of service (a patch it was applying, now cancelled) is nobody's once
+ * the failover releases the lock: the failover waits for it to come back, verifies it and gives it its share again,
+ * so the cluster ends known good. A node that does not come back or fails its checks is left out of service, which
+ * the report says, and the re-check replaces it while its alarm stays in ALARM.
+ */
+function returnNodeLeftOutOfService(b: WorkflowBuilder, next: sfn.IChainable): sfn.IChainable {
+  const { scope, ops } = b;
+  const done = new sfn.Pass(scope, 'The node left out of service is dealt with');
+  done.next(next);
+  const carryOn = b.failingTo(done);
+  const node = '$.underLock.outOfService[0].instanceId';
+  const verify = carryOn.step(
+    'Verify the node left out of service',
+    ops.verifyNode,
+    { ...cluster, 'instanceId.$': node, expectedVersion: null },
+    '$.returned',
+  );
+  const giveBack = carryOn.change(
+    'Give the verified node its traffic back',
+    ops.shiftTraffic,
+    { ...cluster, 'weights.$': '$.underLock.returnWeights' },
+    '$.returnedWeights',
+  );
+  const back = waitReady(carryOn, 'the node left out of service', node, false);
+  back.next(verify).next(giveBack).next(done);
+  return new sfn.Choice(scope, 'Did the workflow leave a node out of service?')
+    .when(sfn.Condition.isPresent('$.underLock.outOfService[0]'), back)
+    .otherwise(done);
 }

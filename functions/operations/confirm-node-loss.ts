@@ -35,6 +35,8 @@ export interface NodeLossAssessment {
   readonly weights: Readonly<Record<string, number>>;
   /** The weights once the replacement serves in the lost node's slot. */
   readonly restoreWeights: Readonly<Record<string, number>>;
+  /** The weights once the nodes left out of service are verified again and serve as they did. */
+  readonly returnWeights: Readonly<Record<string, number>>;
   /** Nodes serving after the move: what the capacity guard measures the shift against. */
   readonly baselineServing: number;
   /** True when the survivors are fewer than `minHealthyPercent` of the cluster's permanent nodes. */
@@ -130,6 +132,7 @@ export async function assessNodeLoss(
     adoptedFromSurge: standby !== '',
     outOfServiceSlots: outOfService.map((entry) => entry.slot),
   });
+  const returnWeights = restoredWeights(model, weights, request.slot, { adoptedFromSurge: standby !== '' });
   const servingAfter =
     survivors.filter((survivor) => (weights[survivor.slot] ?? 0) > 0).length + (servingSurge(model, weights) ? 1 : 0);
   const required = Math.ceil((model.nodes.length * model.capacity.minHealthyPercent) / 100);
@@ -146,6 +149,7 @@ export async function assessNodeLoss(
     outOfService,
     weights,
     restoreWeights,
+    returnWeights,
     baselineServing: servingAfter,
     degraded: survivors.length + (standby ? 1 : 0) < required,
     leftoverSurgeNodes: surgeNodes.map((surge) => surge.instanceId).filter((instanceId) => instanceId !== standby),

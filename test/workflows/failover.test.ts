@@ -285,15 +285,20 @@ describe('failover', () => {
     const surge = (await launchSurgeNode(clients, cluster.model, patch)).instanceId;
     await shiftTraffic(elbv2Client, cluster.model, { weights: { a: 0, b: 50, surge: 50 } });
     kill(simulated, lost ?? '');
+    const beforeReturn = weightsWhenEntering(cluster, 'Verify the node left out of service');
 
-    const execution = await run({ slot: 'b' });
+    const execution = await run({ slot: 'b' }, beforeReturn.onEvent);
 
     expect(failureOf(execution)).toMatchObject({ status: 'SUCCEEDED' });
     expect(execution.output).toMatchObject({
       underLock: { weights: { a: 0, b: 0, surge: 100 }, standby: surge, adopt: true },
     });
-    // The drained node stays out of service: its patch was never verified.
-    expect(await weights(cluster)).toBe('a=0, b=100, surge=0');
+    // The drained node got nothing until the failover itself had verified it again (its patch was cancelled).
+    expect(execution.path.indexOf('Verify the node left out of service')).toBeLessThan(
+      execution.path.indexOf('Give the verified node its traffic back'),
+    );
+    expect(beforeReturn.seen.weights).toBe('a=0, b=100, surge=0');
+    expect(await weights(cluster)).toBe('a=50, b=50, surge=0');
     expect(await expectReplaced(cluster, execution, lost ?? '')).toBe(surge);
   });
 
