@@ -20,6 +20,8 @@ export const SCENARIOS = [
   'patch-second-node-fails',
   'patch-aborted',
   'failover',
+  'patch-failover-standby',
+  'failover-recheck',
   'region-drill',
   'region-failover',
 ] as const;

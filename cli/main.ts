@@ -89,7 +89,7 @@ export function summaryTable(report: SandboxReport): string {
   const rows: [string, string][] = [
     ['scenario', report.scenario],
     ...report.executions.map((execution): [string, string] => [
-      `workflow ${execution.workflow}${execution.trigger === 'alarm' ? ' (alarm)' : ''}`,
+      `workflow ${execution.workflow}${execution.trigger === 'scenario' ? '' : ` (${execution.trigger})`}`,
       `${execution.status}${execution.error ? ` (${execution.error})` : ''}, ${execution.stateTransitions} transitions` +
         (execution.rtoSeconds !== undefined ? `, RTO ${execution.rtoSeconds} s` : ''),
     ]),

@@ -1,10 +1,12 @@
 import { loadClusterModel } from '../functions/aws/ssm';
+import { recheckFailover } from '../functions/operations/recheck-failover';
 import {
   AlarmEvaluator,
   alarmRoutesOf,
   alarmStateChangeEvent,
   matchesPattern,
   nodeAlarmsOf,
+  recheckScheduleOf,
   transformInput,
 } from './alarms';
 import type { SandboxCluster } from './cluster';
@@ -36,6 +38,12 @@ export interface AlarmRoutingOptions {
   readonly detected: (at: number) => void;
   /** Starts the workflow of a rule that matched the alarm's event, with the rule's input. */
   readonly startWorkflow: (step: WorkflowStart) => void;
+  /** Starts a failover the re-check of alarms that stay in ALARM asked for. */
+  readonly startRecheck: (step: WorkflowStart) => void;
+  /** Whether a failover runs now: the re-check starts none while one does. */
+  readonly failoverRunning: () => boolean;
+  /** Nodes whose heartbeat publisher stopped (a `stop-heartbeat` fault): they serve, but beat no more. */
+  readonly silenced: ReadonlySet<string>;
 }
 
 /**
@@ -54,7 +62,7 @@ export async function startAlarmRouting(options: AlarmRoutingOptions): Promise<A
     alarms,
     cloudwatch: environment.cloudwatch,
     scaled: run.scaled,
-    heartbeat: (slot) => heartbeat(slot, environment, cluster),
+    heartbeat: (slot) => heartbeat(slot, environment, cluster, options.silenced),
     onAlarm: (alarm, at) => {
       run.log(`alarm ${alarm.alarmName} → ALARM`);
       options.detected(at.getTime());
@@ -71,19 +79,65 @@ export async function startAlarmRouting(options: AlarmRoutingOptions): Promise<A
   });
   environment.defer(() => evaluator.stop());
   await evaluator.start();
+  const stopRecheck = startRecheck(options);
+  environment.defer(stopRecheck);
   const detectionFloorSeconds = Math.max(0, ...alarms.map((alarm) => alarm.periodSeconds * alarm.datapointsToAlarm));
   return {
     detectionFloorSeconds,
     detectionWindowMs: run.scaled(detectionFloorSeconds + Math.max(0, ...alarms.map((a) => a.periodSeconds))),
     quiet: () => evaluator.quiet(),
-    stop: () => evaluator.stop(),
+    stop: () => {
+      evaluator.stop();
+      stopRecheck();
+    },
   };
 }
 
-/** Whether the node that now holds the slot (a failover may have replaced it) answers its own health check. */
-async function heartbeat(slot: string, environment: SandboxEnvironment, cluster: SandboxCluster): Promise<boolean> {
+/**
+ * The stack's schedule that starts failover again for an alarm that stays in ALARM, run on the sandbox's clock with
+ * the real re-check against the alarms in moto; the failovers it asks for start on the local runner.
+ */
+function startRecheck(options: AlarmRoutingOptions): () => void {
+  const { run, environment, cluster } = options;
+  const schedule = recheckScheduleOf(cluster.stack);
+  if (!schedule) return () => undefined;
+  const failover = {
+    running: async () => options.failoverRunning(),
+    start: async (_name: string, input: unknown) => {
+      run.log(`re-check: alarm still in ALARM → failover ${JSON.stringify(input)}`);
+      options.startRecheck({ start: 'failover', input: input as Record<string, unknown> });
+      return true;
+    },
+  };
+  let checking = false;
+  const timer = setInterval(() => {
+    if (checking) return;
+    checking = true;
+    void recheckFailover({ cloudwatch: environment.cloudwatch }, failover, {
+      cluster: cluster.name,
+      slots: schedule.slots,
+    })
+      .catch((error: unknown) => run.log(`re-check failed: ${String(error)}`))
+      .finally(() => {
+        checking = false;
+      });
+  }, run.scaled(schedule.intervalSeconds));
+  return () => clearInterval(timer);
+}
+
+/**
+ * Whether the node that now holds the slot (a failover may have replaced it) answers its own health check, as its
+ * agent publishes the beat only then; a node whose publisher was stopped sends none however well it serves.
+ */
+async function heartbeat(
+  slot: string,
+  environment: SandboxEnvironment,
+  cluster: SandboxCluster,
+  silenced: ReadonlySet<string>,
+): Promise<boolean> {
   const current = await loadClusterModel(environment.ssm, cluster.name).catch(() => cluster.model);
   const holder = current.nodes.find((node) => node.slot === slot);
+  if (holder && silenced.has(holder.instanceId)) return false;
   const url = holder ? environment.fleet.nodes.get(holder.instanceId)?.url : undefined;
   if (!url) return false;
   return probeHealth(`${url}/health`, HEARTBEAT_TIMEOUT_MS);

@@ -1,4 +1,5 @@
 import { type CloudWatchClient, PutMetricAlarmCommand, SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
+import type { SlotAlarm } from '../functions/domain/recheck';
 import { isWorkflowName, WORKFLOW_METADATA_KEY, type WorkflowName } from '../functions/domain/workflows';
 import type { SynthesizedStack } from '../local/synth';
 import { resolveIntrinsics, resourcesOfType } from '../local/template';
@@ -45,6 +46,29 @@ export function nodeAlarmsOf(stack: SynthesizedStack): NodeAlarm[] {
       },
     ];
   });
+}
+
+/** The schedule that re-checks the node alarms, as the stack deploys it: how often, and which alarm is whose slot. */
+export interface RecheckSchedule {
+  readonly intervalSeconds: number;
+  readonly slots: SlotAlarm[];
+}
+
+export function recheckScheduleOf(stack: SynthesizedStack): RecheckSchedule | undefined {
+  for (const [, rule] of resourcesOfType(stack.template, 'AWS::Events::Rule')) {
+    const expression = rule.Properties?.ScheduleExpression;
+    const rate = typeof expression === 'string' ? /^rate\((\d+) minutes?\)$/.exec(expression) : null;
+    if (!rate) continue;
+    for (const target of (rule.Properties?.Targets ?? []) as { Arn?: { 'Fn::GetAtt'?: [string, string] } }[]) {
+      const functionId = target.Arn?.['Fn::GetAtt']?.[0];
+      const environment = functionId
+        ? (stack.template.Resources[functionId]?.Properties?.Environment as { Variables?: Record<string, string> })
+        : undefined;
+      const slots = environment?.Variables?.NODE_ALARMS;
+      if (slots) return { intervalSeconds: Number(rate[1]) * 60, slots: JSON.parse(slots) as SlotAlarm[] };
+    }
+  }
+  return undefined;
 }
 
 export function alarmRoutesOf(stack: SynthesizedStack): AlarmRoute[] {

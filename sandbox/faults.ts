@@ -16,6 +16,8 @@ export interface FaultTargets {
   readonly log: (line: string) => void;
   /** A `kill-node` fault is about to stop the instance's node. */
   readonly nodeKilled: (instanceId: string) => void;
+  /** A `stop-heartbeat` fault: the node serves and answers its checks, but its heartbeat publisher is gone. */
+  readonly heartbeatStopped: (instanceId: string) => void;
 }
 
 export class FaultInjector {
@@ -62,6 +64,9 @@ export class FaultInjector {
       }
       case 'unhealthy':
         if (target) void plane.call('forceUnhealthy', target).catch(() => undefined);
+        break;
+      case 'stop-heartbeat':
+        if (target) this.targets.heartbeatStopped(target);
         break;
       case 'slow-boot':
         fleet.slowBoot(5);

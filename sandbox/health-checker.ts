@@ -35,7 +35,10 @@ export interface RegisteredTarget {
 }
 
 export class HealthChecker {
-  /** Health by `instanceId:port`; a node answers the same health check in every group. */
+  /**
+   * Health by group and `instanceId:port`: as an ALB does, each target group checks its own targets, so a node that
+   * serves in one group starts `initial` in a group it joins (a surge node adopted into a slot).
+   */
   private readonly records = new Map<string, TargetRecord>();
   /** Targets moto lists per group, as of the last round. */
   private readonly registered = new Map<string, RegisteredTarget[]>();
@@ -86,13 +89,11 @@ export class HealthChecker {
       }),
     );
     for (const [arn, targets] of groups) this.registered.set(arn, targets);
-    const unique = new Map<string, RegisteredTarget>();
-    for (const [, targets] of groups) for (const target of targets) unique.set(`${target.id}:${target.port}`, target);
-    await Promise.all([...unique.values()].map((target) => this.probe(target)));
+    await Promise.all(groups.flatMap(([arn, targets]) => targets.map((target) => this.probe(arn, target))));
   }
 
-  private async probe(target: RegisteredTarget): Promise<void> {
-    const key = `${target.id}:${target.port}`;
+  private async probe(targetGroupArn: string, target: RegisteredTarget): Promise<void> {
+    const key = recordKey(targetGroupArn, target);
     const record = this.records.get(key) ?? { state: 'initial' as State, streak: 0 };
     this.records.set(key, record);
     const ip = this.options.ipOf(target.id);
@@ -124,9 +125,13 @@ export class HealthChecker {
     });
   }
 
-  /** The health of one target as the load balancer reports it. */
-  stateOf(target: RegisteredTarget): { state: string; reason?: string } {
-    const record = this.records.get(`${target.id}:${target.port}`);
+  /**
+   * The health of one target as the load balancer reports it in a group; without a group, its best state in any
+   * group it is registered in (whether the node serves at all).
+   */
+  stateOf(target: RegisteredTarget, targetGroupArn?: string): { state: string; reason?: string } {
+    const record =
+      targetGroupArn === undefined ? this.bestRecordOf(target) : this.records.get(recordKey(targetGroupArn, target));
     if (!record) return { state: 'initial', reason: 'Elb.RegistrationInProgress' };
     if (record.state === 'initial') return { state: 'initial', reason: 'Elb.InitialHealthChecking' };
     return record.reason && record.state === 'unhealthy'
@@ -140,7 +145,7 @@ export class HealthChecker {
     const draining = (this.draining.get(targetGroupArn) ?? []).filter((entry) => entry.until > now);
     this.draining.set(targetGroupArn, draining);
     return [
-      ...registered.map((target) => ({ ...target, ...this.stateOf(target) })),
+      ...registered.map((target) => ({ ...target, ...this.stateOf(target, targetGroupArn) })),
       ...draining
         .filter((entry) => !registered.some((target) => target.id === entry.target.id))
         .map((entry) => ({ ...entry.target, state: 'draining', reason: 'Target.DeregistrationInProgress' })),
@@ -161,10 +166,23 @@ export class HealthChecker {
 
   /** Registered targets of a group that pass their health checks. */
   healthyTargets(targetGroupArn: string): RegisteredTarget[] {
-    return (this.registered.get(targetGroupArn) ?? []).filter((target) => this.stateOf(target).state === 'healthy');
+    return (this.registered.get(targetGroupArn) ?? []).filter(
+      (target) => this.stateOf(target, targetGroupArn).state === 'healthy',
+    );
+  }
+
+  private bestRecordOf(target: RegisteredTarget): TargetRecord | undefined {
+    const records = [...this.registered.keys()]
+      .map((arn) => this.records.get(recordKey(arn, target)))
+      .filter((record): record is TargetRecord => record !== undefined);
+    return records.find((record) => record.state === 'healthy') ?? records[0];
   }
 
   registeredTargets(targetGroupArn: string): RegisteredTarget[] {
     return this.registered.get(targetGroupArn) ?? [];
   }
+}
+
+function recordKey(targetGroupArn: string, target: RegisteredTarget): string {
+  return `${targetGroupArn}|${target.id}:${target.port}`;
 }

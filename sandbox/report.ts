@@ -1,3 +1,4 @@
+import { FAILOVER_STATES } from '../statemachines/failover';
 import type { TrafficResult } from './data-plane';
 import type { FailureCause } from './failure-causes';
 import { type RequestRecord, summarize } from './load';
@@ -9,7 +10,7 @@ export interface ExecutionReport {
   readonly workflow: string;
   /** Started by a scenario step, or by a node alarm through its rule (failover). */
   /** What started it: a scenario step, a node alarm's rule, or the rule on another execution's end. */
-  readonly trigger: 'scenario' | 'alarm' | 'rule';
+  readonly trigger: 'scenario' | 'alarm' | 'rule' | 'recheck';
   readonly status: string;
   readonly error?: string;
   readonly cause?: string;
@@ -170,6 +171,17 @@ export function evaluateExpectations(scenario: Scenario, report: SandboxReport):
     const statuses = statusesOf('rule');
     const wanted = expect.ruleExecutions;
     check('executions started by status rules', wanted, statuses, JSON.stringify(statuses) === JSON.stringify(wanted));
+  }
+  if (expect.standbyAdopted !== undefined) {
+    const failovers = report.executions.filter((execution) => execution.workflow === 'failover');
+    const entered = (state: string) => failovers.some((execution) => execution.states.some((s) => s.name === state));
+    const adopted = entered(FAILOVER_STATES.takeStandby) && !entered(FAILOVER_STATES.launchReplacement);
+    check(
+      'a standby surge node adopted, no replacement launched',
+      expect.standbyAdopted,
+      adopted,
+      adopted === expect.standbyAdopted,
+    );
   }
   if (expect.maxFailedRequests !== undefined) {
     const failed = report.requests.failed;

@@ -51,16 +51,23 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
 
     const workflows = new WorkflowRuns(run, cluster, plane, baselineServing);
     const timeline = new FailoverTimeline();
+    const silenced = new Set<string>();
+    const followed = {
+      onState: (state: string) => timeline.alarmWorkflowEntered(state),
+      onEnd: (report: ExecutionReport) => timeline.alarmWorkflowEnded(report),
+    };
     const alarms = await startAlarmRouting({
       run,
       environment,
       cluster,
+      silenced,
       detected: (at) => timeline.detected(at),
-      startWorkflow: (step) =>
-        workflows.start(step, 'alarm', {
-          onState: (state) => timeline.alarmWorkflowEntered(state),
-          onEnd: (report) => timeline.alarmWorkflowEnded(report),
-        }),
+      startWorkflow: (step) => workflows.start(step, 'alarm', followed),
+      startRecheck: (step) => {
+        timeline.detected(Date.now());
+        workflows.start(step, 'recheck', followed);
+      },
+      failoverRunning: () => workflows.running('failover'),
     });
     const faults = new FaultInjector(scenario.steps, {
       model: cluster.model,
@@ -69,6 +76,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
       plane,
       log: run.log,
       nodeKilled: (instanceId) => timeline.died(Date.now(), targetGroupOf(instanceId, cluster)),
+      heartbeatStopped: (instanceId) => silenced.add(instanceId),
     });
     await playTimedSteps(run, loadStartedAt, workflows, faults);
     const executions = await settle(run, loadStartedAt, workflows, alarms, timeline);

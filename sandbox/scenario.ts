@@ -14,8 +14,11 @@ export const STARTABLE_WORKFLOWS = WORKFLOW_NAMES.filter((name) => name !== 'fai
   WorkflowName,
   ...WorkflowName[],
 ];
-/** `abort` stops the workflow that entered the step's state, as an operator's StopExecution would. */
-export const FAULTS = ['kill-node', 'fail-command', 'unhealthy', 'slow-boot', 'abort'] as const;
+/**
+ * `abort` stops the workflow that entered the step's state, as an operator's StopExecution would. `stop-heartbeat`
+ * stops a node's heartbeat publisher while the node goes on serving (its alarm goes to ALARM and stays there).
+ */
+export const FAULTS = ['kill-node', 'fail-command', 'unhealthy', 'slow-boot', 'abort', 'stop-heartbeat'] as const;
 
 const seconds = z.number().check(z.minimum(0), z.maximum(3600));
 
@@ -108,6 +111,11 @@ const scenarioSchema = z.strictObject({
       alarmExecutions: z.optional(z.array(executionStatus)),
       /** The status of each workflow a rule on execution status changes started (recover), in order. */
       ruleExecutions: z.optional(z.array(executionStatus)),
+      /**
+       * True: a failover adopted a standby surge node into the lost slot and none launched a replacement. False:
+       * none adopted one.
+       */
+      standbyAdopted: z.optional(z.boolean()),
       /** Permanent nodes healthy and carrying traffic at the end. */
       servingNodes: z.optional(z.int().check(z.minimum(0))),
       maxFailedRequests: z.optional(z.int().check(z.minimum(0))),

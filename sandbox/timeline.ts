@@ -20,8 +20,9 @@ export class FailoverTimeline {
     this.death ??= { at, targetGroup };
   }
 
+  /** A node alarm fired, or the re-check found one still firing: the first time after a death is its detection. */
   detected(at: number): void {
-    this.detectedAt ??= at;
+    if (this.death && at >= this.death.at) this.detectedAt ??= at;
   }
 
   /** A workflow an alarm started entered a state: failover may be launching the replacement. */

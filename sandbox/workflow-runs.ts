@@ -49,6 +49,7 @@ export function prepareWorkflows(cluster: SandboxCluster): void {
  */
 export class WorkflowRuns {
   private readonly executions: Promise<ExecutionReport>[] = [];
+  private readonly runningByWorkflow = new Map<WorkflowName, number>();
 
   constructor(
     private readonly run: RunContext,
@@ -79,7 +80,11 @@ export class WorkflowRuns {
       },
     };
     const { onEnd } = hooks;
-    const execution = runWorkflow(step, context, trigger).then(({ report, executionArn }) => {
+    const count = (change: number) =>
+      this.runningByWorkflow.set(step.start, (this.runningByWorkflow.get(step.start) ?? 0) + change);
+    count(1);
+    const finished = runWorkflow(step, context, trigger).finally(() => count(-1));
+    const execution = finished.then(({ report, executionArn }) => {
       onEnd?.(report);
       // Started before this execution's promise settles, so `ended()` waits for what the rules start too.
       this.routeStatusChange(context.stackFor(step.start), step.start, executionArn, report);
@@ -117,6 +122,11 @@ export class WorkflowRuns {
         this.start({ start: route.workflow, input: transformInput(route, event) as Record<string, unknown> }, 'rule');
       }
     }
+  }
+
+  /** Whether an execution of the workflow is running now. */
+  running(workflow: WorkflowName): boolean {
+    return (this.runningByWorkflow.get(workflow) ?? 0) > 0;
   }
 
   /** Waits for every workflow started so far: their reports, and whether none started while they ran. */

@@ -35,9 +35,10 @@ export interface FailoverStart {
     readonly detectedAt: string;
     readonly trigger: 'recheck';
     /**
-     * Whether a node that answers its checks should be reported this time: at the first re-check of an alarm, and
-     * hourly after. A node that answers but stays in ALARM publishes no heartbeat, a configuration fault worth
-     * telling without telling it every minute.
+     * Whether a node that answers its checks should be reported this time: once its alarm has been in ALARM for
+     * `REMIND_AFTER_MINUTES`, and hourly after. A node that answers but stays in ALARM that long publishes no
+     * heartbeat, a configuration fault worth telling without telling it every minute. Sooner would also tell of a
+     * replacement whose first heartbeats the alarm has not judged yet.
      */
     readonly remind: boolean;
   };
@@ -45,6 +46,7 @@ export interface FailoverStart {
 
 /** How often the schedule runs the re-check. */
 export const RECHECK_INTERVAL_MINUTES = 1;
+export const REMIND_AFTER_MINUTES = 5;
 const REMIND_EVERY_MINUTES = 60;
 
 export function failoversToStart(
@@ -68,7 +70,9 @@ export function failoversToStart(
           alarmName,
           detectedAt: alarm.since.toISOString(),
           trigger: 'recheck' as const,
-          remind: minutesInAlarm <= RECHECK_INTERVAL_MINUTES || minutesInAlarm % REMIND_EVERY_MINUTES === 0,
+          remind:
+            minutesInAlarm >= REMIND_AFTER_MINUTES &&
+            (minutesInAlarm - REMIND_AFTER_MINUTES) % REMIND_EVERY_MINUTES === 0,
         },
       },
     ];

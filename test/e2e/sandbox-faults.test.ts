@@ -13,6 +13,30 @@ import {
 // Each test is one sandbox run, with the run's generous limit (see sandbox-cli.ts).
 jest.setTimeout(SANDBOX_TEST_LIMIT_MS);
 
+/**
+ * A run where a node dies: it passes its expectations, and the requests that failed did so only because the load
+ * balancer still sent them to the dead node, between its death and the traffic moved.
+ */
+async function failoverRun(scenario: string) {
+  const run = await runSandbox(scenarioFile(scenario));
+  try {
+    expect({ ...outcome(run), outsideWindow: run.report?.failover?.firstFailedOutsideWindow }).toEqual({
+      exitCode: 0,
+      failedExpectations: [],
+      errors: [],
+      outsideWindow: [],
+    });
+    expect(run.report?.failover?.failedOutsideWindow).toBe(0);
+    expect(Object.keys(run.report?.requests.failedByCause ?? {})).toEqual(['target-down']);
+    expect(run.report?.finalState).toMatchObject({ lockHeld: false, surgeNodes: 0 });
+    expect(processesUsing(run.workDir)).toEqual([]);
+  } finally {
+    removeWorkDir(run);
+  }
+  if (!run.report) throw new Error(`${scenario} wrote no report`);
+  return { ...run, report: run.report };
+}
+
 describe('sandbox: faults', () => {
   it('fails over when the active node dies: its alarm starts failover and a replacement ends as the passive node', async () => {
     const run = await runSandbox(scenarioFile('failover'));
@@ -47,6 +71,43 @@ describe('sandbox: faults', () => {
     expect(run.report?.awsCalls['ec2:RunInstances']).toBe(3); // the two nodes, then the replacement
     expect(processesUsing(run.workDir)).toEqual([]);
     removeWorkDir(run);
+  });
+
+  it('fails over to the surge node of a running patch: it takes the traffic and the slot, and nothing is launched', async () => {
+    const run = await failoverRun('patch-failover-standby');
+
+    const failover = run.report.executions.find(
+      (execution) =>
+        execution.workflow === 'failover' &&
+        execution.states.some((state) => state.name === 'Move traffic to the survivors'),
+    );
+    // The standby was adopted, then the node the patch had taken out of service was verified before the release.
+    expect(
+      outOfOrder(failover?.states ?? [], [
+        'Move traffic to the survivors',
+        'Take the standby surge node as the replacement',
+        'Adopt the replacement into the slot',
+        'Restore the steady weights',
+        'Verify the node left out of service',
+        'Release the cluster lock',
+      ]),
+    ).toEqual([]);
+    expect(run.report.awsCalls['ec2:RunInstances']).toBe(3); // the two nodes, then the patch's surge node
+  });
+
+  it('fails over a node whose alarm stayed in ALARM: the re-check starts the failover that no state change would', async () => {
+    const run = await failoverRun('failover-recheck');
+
+    const [blip, ...rechecked] = run.report.executions.filter((execution) => execution.workflow === 'failover');
+    // The alarm's one change into ALARM found the node answering; the node died later without any alarm change.
+    expect(blip).toMatchObject({ trigger: 'alarm', status: 'SUCCEEDED' });
+    expect(blip?.states.at(-1)?.name).toBe('No failover: the node answered');
+    const moved = rechecked.find((execution) =>
+      execution.states.some((state) => state.name === 'Move traffic to the survivors'),
+    );
+    expect(moved).toMatchObject({ trigger: 'recheck', status: 'SUCCEEDED' });
+    expect(rechecked.every((execution) => execution.status === 'SUCCEEDED')).toBe(true);
+    expect(run.report.awsCalls['ec2:RunInstances']).toBe(3); // the two nodes, then the replacement
   });
 
   it('drills a region failover under load: the DR site boots and passes, its RTO is measured, it is torn down', async () => {

@@ -76,7 +76,7 @@ describe('the failover re-check', () => {
     expect(allOk).toEqual({ failoverRunning: false, inAlarm: [], started: [] });
   });
 
-  it('asks for a reminder at the first re-check of an alarm and hourly after, not every minute', () => {
+  it('asks for a reminder once an alarm has stayed in ALARM 5 minutes, and hourly after, not every minute', () => {
     const since = new Date('2026-11-30T15:00:00Z');
     const remindAt = (minutes: number) =>
       failoversToStart('apim', SLOTS.slice(0, 1), [{ alarmName: 'zerodown-apim-node-a-lost', state: 'ALARM', since }], {
@@ -84,6 +84,17 @@ describe('the failover re-check', () => {
         now: new Date(since.getTime() + minutes * 60_000 + 5_000),
       })[0]?.input.remind;
 
-    expect([0, 1, 2, 30, 59, 60, 61, 120].map(remindAt)).toEqual([true, true, false, false, false, true, false, true]);
+    expect([0, 1, 4, 5, 6, 30, 64, 65, 66, 125].map(remindAt)).toEqual([
+      false,
+      false,
+      false,
+      true,
+      false,
+      false,
+      false,
+      true,
+      false,
+      true,
+    ]);
   });
 });
