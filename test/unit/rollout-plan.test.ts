@@ -68,6 +68,26 @@ describe('planRollout', () => {
     expect(Math.min(...plan.steps.map((step) => step.predictedServing))).toBe(2);
   });
 
+  it('says at each step which node takes over if the serving node is lost: the surge node once it is ready', () => {
+    const plan = planRollout(model, snapshot({ a: 100, b: 0 }), patch());
+    const during = (step: string) => plan.steps.find((candidate) => candidate.step === step)?.ifNodeLost;
+
+    expect(plan.steps.every((step) => step.ifNodeLost !== undefined)).toBe(true);
+    expect(during('Launch surge node')).toBe(
+      'If a is lost: b takes its traffic, and a replacement is launched into its slot',
+    );
+    expect(during('Patch the passive node')).toBe(
+      'If a is lost: the surge node takes its traffic, and the surge node is adopted into its slot; b stays out of ' +
+        'service until the failover has verified it',
+    );
+    expect(during('Shift traffic to the patched node')).toBe(
+      'If b is lost: a takes its traffic, and the surge node is adopted into its slot',
+    );
+    expect(during('Retire the surge node')).toBe(
+      'If a is lost: b takes its traffic, and a replacement is launched into its slot',
+    );
+  });
+
   it('refuses a cluster with an unhealthy node before anything is touched', () => {
     expect(() => planRollout(model, snapshot({ a: 100, b: 0 }, [{}, { targetHealth: 'unhealthy' }]), patch())).toThrow(
       /is running with target unhealthy; restore redundancy first/,

@@ -14,4 +14,47 @@ export interface PlanStep {
   readonly weights?: Readonly<Record<string, number>>;
   /** Healthy nodes serving after the step (the surge node included). */
   readonly predictedServing: number;
+  /** Who takes over if a node that serves is lost during the step: the traffic, and the lost node's slot. */
+  readonly ifNodeLost?: string;
+}
+
+/** Steps that share what a failover would do during them. */
+export function duringSteps(steps: readonly PlanStep[], ifNodeLost: string): PlanStep[] {
+  return steps.map((step) => ({ ...step, ifNodeLost }));
+}
+
+/**
+ * Active/passive: what failover does if the serving node is lost while `idle` stands by (a permanent node that is
+ * neither serving nor out of service), with or without a ready surge node.
+ */
+export function activePassiveTakeover(options: {
+  serving: PlanNode;
+  idle?: PlanNode;
+  outOfService?: PlanNode;
+  surgeReady: boolean;
+}): string {
+  const { serving, idle, outOfService, surgeReady } = options;
+  const taker = idle
+    ? `${idle.slot} takes its traffic`
+    : surgeReady
+      ? 'the surge node takes its traffic'
+      : 'nothing can take its traffic';
+  const slot = surgeReady ? 'the surge node is adopted into its slot' : 'a replacement is launched into its slot';
+  const left = outOfService ? `; ${outOfService.slot} stays out of service until the failover has verified it` : '';
+  return `If ${serving.slot} is lost: ${taker}, and ${slot}${left}`;
+}
+
+/** Active/active: what failover does if a serving node is lost, by whether the surge node is ready and serves. */
+export function activeActiveTakeover(options: {
+  surge: 'none' | 'ready' | 'serving';
+  outOfService?: PlanNode;
+}): string {
+  const { surge, outOfService } = options;
+  const taker =
+    surge === 'serving'
+      ? 'the nodes still serving, the surge node included, take its traffic'
+      : 'the other nodes take its traffic';
+  const slot = surge === 'none' ? 'a replacement is launched into its slot' : 'the surge node is adopted into its slot';
+  const left = outOfService ? `; ${outOfService.slot} stays out of service until the failover has verified it` : '';
+  return `If a serving node is lost: ${taker}, and ${slot}${left}`;
 }

@@ -7,7 +7,7 @@ import { parseInput } from '../input';
 import type { ClusterSnapshot } from '../snapshot';
 import type { MaintenanceWorkflow } from '../workflows';
 import { type ExecutionBudget, type PlanDuration, WorstCaseTally } from './duration';
-import type { PlanNode, PlanStep } from './plan';
+import { activeActiveTakeover, activePassiveTakeover, duringSteps, type PlanNode, type PlanStep } from './plan';
 import { planNode, requireCommands, requireHealthyNodes, requireWeightedTraffic, weightsOf } from './preconditions';
 import { planShift, type ShiftPlan, shiftOptionsSchema } from './shift-stages';
 import { STEPS } from './steps';
@@ -235,6 +235,9 @@ export function planRollout(model: ClusterModel, snapshot: ClusterSnapshot, requ
     const second = planNode(active, request.workflow);
     const toFirst = { ...initial, [first.slot]: initial[second.slot] ?? 100, [second.slot]: 0 };
     const final = request.shiftBack ? initial : toFirst;
+    const takeover = (serving: PlanNode, others: { idle?: PlanNode; outOfService?: PlanNode }, surgeReady = true) =>
+      activePassiveTakeover({ serving, ...others, surgeReady });
+    const [lastServing, lastIdle] = request.shiftBack ? [second, first] : [first, second];
     return {
       ...common,
       first,
@@ -247,21 +250,33 @@ export function planRollout(model: ClusterModel, snapshot: ClusterSnapshot, requ
       },
       rotation: [],
       steps: [
-        ...surgeSteps(1),
-        ...migrationSteps(first, 1),
-        ...changeSteps('the passive node', first, 1),
-        { step: STEPS.shiftToPatched, action: 'ModifyListener', weights: toFirst, predictedServing: 1 },
-        {
-          step: STEPS.verifyPatchedUnderTraffic,
-          action: 'HTTP checks and target health',
-          instanceId: first.instanceId,
-          predictedServing: 1,
-        },
-        ...changeSteps('the other node', second, 1),
-        ...(request.shiftBack
-          ? [{ step: STEPS.shiftBack, action: 'ModifyListener', weights: final, predictedServing: 1 }]
-          : []),
-        ...retireSteps(1),
+        ...duringSteps(surgeSteps(1), takeover(second, { idle: first }, false)),
+        ...duringSteps(
+          [...migrationSteps(first, 1), ...changeSteps('the passive node', first, 1)],
+          takeover(second, { outOfService: first }),
+        ),
+        ...duringSteps(
+          [
+            { step: STEPS.shiftToPatched, action: 'ModifyListener', weights: toFirst, predictedServing: 1 },
+            {
+              step: STEPS.verifyPatchedUnderTraffic,
+              action: 'HTTP checks and target health',
+              instanceId: first.instanceId,
+              predictedServing: 1,
+            },
+          ],
+          takeover(first, { idle: second }),
+        ),
+        ...duringSteps(changeSteps('the other node', second, 1), takeover(first, { outOfService: second })),
+        ...duringSteps(
+          [
+            ...(request.shiftBack
+              ? [{ step: STEPS.shiftBack, action: 'ModifyListener', weights: final, predictedServing: 1 }]
+              : []),
+          ],
+          takeover(second, { idle: first }),
+        ),
+        ...duringSteps(retireSteps(1), takeover(lastServing, { idle: lastIdle }, false)),
       ],
     };
   }
@@ -291,43 +306,54 @@ export function planRollout(model: ClusterModel, snapshot: ClusterSnapshot, requ
     },
     rotation,
     steps: [
-      ...surgeSteps(baseline),
-      ...(rotation[0] ? migrationSteps(rotation[0].node, baseline) : []),
-      { step: STEPS.verifySurge, action: 'HTTP checks and target health', predictedServing: baseline },
-      {
-        step: STEPS.surgeIn,
-        action: 'ModifyListener',
-        weights: surgeIn,
-        predictedServing: baseline + 1,
-      },
+      ...duringSteps(surgeSteps(baseline), activeActiveTakeover({ surge: 'none' })),
+      ...duringSteps(
+        [
+          ...(rotation[0] ? migrationSteps(rotation[0].node, baseline) : []),
+          { step: STEPS.verifySurge, action: 'HTTP checks and target health', predictedServing: baseline },
+        ],
+        activeActiveTakeover({ surge: 'ready' }),
+      ),
+      ...duringSteps(
+        [{ step: STEPS.surgeIn, action: 'ModifyListener', weights: surgeIn, predictedServing: baseline + 1 }],
+        activeActiveTakeover({ surge: 'serving' }),
+      ),
       ...rotation.flatMap((item) => [
-        {
-          step: `Take ${item.node.instanceId} out of service`,
-          action: 'ModifyListener, then drain',
-          weights: item.drain.stages.at(-1)?.weights,
-          predictedServing: baseline,
-        },
-        ...changeSteps(`node ${item.node.instanceId}`, item.node, baseline),
-        {
-          step: `Return ${item.node.instanceId} to service`,
-          action: 'ModifyListener',
-          weights: item.restore.stages.at(-1)?.weights,
-          predictedServing: baseline + 1,
-        },
-        {
-          step: `Verify ${item.node.instanceId} under traffic`,
-          action: 'HTTP checks and target health',
-          instanceId: item.node.instanceId,
-          predictedServing: baseline + 1,
-        },
+        ...duringSteps(
+          [
+            {
+              step: `Take ${item.node.instanceId} out of service`,
+              action: 'ModifyListener, then drain',
+              weights: item.drain.stages.at(-1)?.weights,
+              predictedServing: baseline,
+            },
+            ...changeSteps(`node ${item.node.instanceId}`, item.node, baseline),
+          ],
+          activeActiveTakeover({ surge: 'serving', outOfService: item.node }),
+        ),
+        ...duringSteps(
+          [
+            {
+              step: `Return ${item.node.instanceId} to service`,
+              action: 'ModifyListener',
+              weights: item.restore.stages.at(-1)?.weights,
+              predictedServing: baseline + 1,
+            },
+            {
+              step: `Verify ${item.node.instanceId} under traffic`,
+              action: 'HTTP checks and target health',
+              instanceId: item.node.instanceId,
+              predictedServing: baseline + 1,
+            },
+          ],
+          activeActiveTakeover({ surge: 'serving' }),
+        ),
       ]),
-      {
-        step: STEPS.surgeOut,
-        action: 'ModifyListener, then drain',
-        weights: surgeOut,
-        predictedServing: baseline,
-      },
-      ...retireSteps(baseline),
+      ...duringSteps(
+        [{ step: STEPS.surgeOut, action: 'ModifyListener, then drain', weights: surgeOut, predictedServing: baseline }],
+        activeActiveTakeover({ surge: 'ready' }),
+      ),
+      ...duringSteps(retireSteps(baseline), activeActiveTakeover({ surge: 'none' })),
     ],
   };
 }
