@@ -274,6 +274,18 @@ describe('failover', () => {
     expect(await weights(cluster)).toBe('a=100, b=0, surge=0');
     const model = await loadClusterModel(ssmClient, cluster.model.name);
     expect(model.nodes.map((node) => node.instanceId)).toEqual([standby, passive]);
+
+    // The stopped patch's recovery, as its status rule starts it, treats the adopted node as permanent.
+    const recovery = await runLocally({
+      stack: stack(),
+      stateMachine: 'recover',
+      input: { cluster: 'test-cluster', execution: patchExecution.executionArn, status: 'ABORTED' },
+      timeScale: 0.001,
+    });
+    expect(failureOf(recovery)).toMatchObject({ status: 'SUCCEEDED' });
+    expect(recovery.path).not.toContain('Terminate a leftover surge node');
+    expect((await tagsOf(standby))[ROLE_TAG_KEY]).toBe(cluster.model.nodes[0]?.role);
+    expect(await weights(cluster)).toBe('a=100, b=0, surge=0');
   });
 
   it('shares the lost node out among the serving surge node and never the node a rotation drained', async () => {
