@@ -29,12 +29,33 @@ export function outcome(run: CliRun) {
  * Runs a shipped scenario that must pass: its expectations hold, no request failed, and nothing it started is left
  * running. Returns the run for the checks particular to the scenario.
  */
-export async function passingRun(scenario: string): Promise<CliRun & { report: SandboxReport }> {
+export function passingRun(scenario: string): Promise<CliRun & { report: SandboxReport }> {
+  return checkedRun(scenario, (run) => {
+    expect(run.report?.requests.failures).toEqual([]);
+    expect(run.report?.requests.failedByCause).toEqual({});
+  });
+}
+
+/**
+ * Runs a shipped scenario where a node dies: it passes its expectations, and the requests that failed did so only
+ * because the load balancer still sent them to the dead node, between its death and the traffic moved.
+ */
+export function failoverRun(scenario: string): Promise<CliRun & { report: SandboxReport }> {
+  return checkedRun(scenario, (run) => {
+    expect(run.report?.failover?.firstFailedOutsideWindow).toEqual([]);
+    expect(run.report?.failover?.failedOutsideWindow).toBe(0);
+    expect(Object.keys(run.report?.requests.failedByCause ?? {})).toEqual(['target-down']);
+  });
+}
+
+async function checkedRun(
+  scenario: string,
+  requests: (run: CliRun) => void,
+): Promise<CliRun & { report: SandboxReport }> {
   const run = await runSandbox(scenarioFile(scenario));
   try {
     expect(outcome(run)).toEqual({ exitCode: 0, failedExpectations: [], errors: [] });
-    expect(run.report?.requests.failures).toEqual([]);
-    expect(run.report?.requests.failedByCause).toEqual({});
+    requests(run);
     expect(run.report?.finalState).toMatchObject({ lockHeld: false, surgeNodes: 0 });
     expect(processesUsing(run.workDir)).toEqual([]);
   } finally {

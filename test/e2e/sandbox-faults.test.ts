@@ -1,4 +1,5 @@
 import {
+  failoverRun,
   outcome,
   outOfOrder,
   passingRun,
@@ -12,30 +13,6 @@ import {
 
 // Each test is one sandbox run, with the run's generous limit (see sandbox-cli.ts).
 jest.setTimeout(SANDBOX_TEST_LIMIT_MS);
-
-/**
- * A run where a node dies: it passes its expectations, and the requests that failed did so only because the load
- * balancer still sent them to the dead node, between its death and the traffic moved.
- */
-async function failoverRun(scenario: string) {
-  const run = await runSandbox(scenarioFile(scenario));
-  try {
-    expect({ ...outcome(run), outsideWindow: run.report?.failover?.firstFailedOutsideWindow }).toEqual({
-      exitCode: 0,
-      failedExpectations: [],
-      errors: [],
-      outsideWindow: [],
-    });
-    expect(run.report?.failover?.failedOutsideWindow).toBe(0);
-    expect(Object.keys(run.report?.requests.failedByCause ?? {})).toEqual(['target-down']);
-    expect(run.report?.finalState).toMatchObject({ lockHeld: false, surgeNodes: 0 });
-    expect(processesUsing(run.workDir)).toEqual([]);
-  } finally {
-    removeWorkDir(run);
-  }
-  if (!run.report) throw new Error(`${scenario} wrote no report`);
-  return { ...run, report: run.report };
-}
 
 describe('sandbox: faults', () => {
   it('fails over when the active node dies: its alarm starts failover and a replacement ends as the passive node', async () => {
