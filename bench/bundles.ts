@@ -29,6 +29,8 @@ const LOAD_ENV: Record<string, string> = {
   TOPIC_ARN: 'arn:aws:sns:us-east-1:123456789012:bench',
   CLUSTER_NAME: 'bench',
   AWS_REGION: 'us-east-1',
+  FAILOVER_STATE_MACHINE_ARN: 'arn:aws:states:us-east-1:123456789012:stateMachine:zerodown-bench-failover',
+  NODE_ALARMS: '[]',
 };
 
 const LOAD_TIMEOUT_MS = 30_000;
