@@ -1,11 +1,13 @@
+import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { drStackIdFor } from '../../cdk/app';
+import { ZeroDownCluster } from '../../cdk/constructs/zerodown-cluster';
 import { checksTooSlowFor, nodeProbeSeconds, PROBE_AWS_SECONDS } from '../../functions/domain/probe';
 import { TASK_TIMEOUT_HEADROOM_SECONDS } from '../../functions/domain/workflows';
 import { allStates, invokedFunctionArn, stateMachinesIn } from '../../local/asl';
 import { resourcesOfType } from '../../local/template';
 import { synthesizedApp } from '../harness/synth';
-import { TEST_CLUSTER_STACK } from '../harness/test-app';
+import { TEST_CLUSTER_STACK, testClusterModel } from '../harness/test-app';
 
 type Raw = Parameters<typeof resourcesOfType>[0];
 
@@ -137,6 +139,27 @@ describe('budgets that fit', () => {
       }
     }
     expect(tasks).toBeGreaterThan(100);
+  });
+
+  it('gives the confirmation of a node loss room for a 30-second health check against a node that never answers', () => {
+    // The probe: the model allowed 30 s checks while "Confirm the node loss" had 30 s in all.
+    const model = testClusterModel();
+    const slowChecks = {
+      ...model,
+      healthChecks: {
+        ...model.healthChecks,
+        http: model.healthChecks.http.map((check) => ({ ...check, timeoutMs: 30_000 })),
+      },
+    };
+    const stack = new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'SlowChecks', {
+      env: { region: model.region, account: '123456789012' },
+    });
+    new ZeroDownCluster(stack, 'Cluster', { model: slowChecks });
+    const raw = Template.fromStack(stack).toJSON() as Raw;
+    const confirm = resourcesOfType(raw, 'AWS::Lambda::Function').find(([id]) =>
+      id.startsWith('ClusterOperationsConfirmNodeLoss'),
+    );
+    expect(confirm?.[1].Properties?.Timeout).toBe(30 + PROBE_AWS_SECONDS);
   });
 
   it('lets the functions that probe nodes wait out the slowest health check of the model', () => {
