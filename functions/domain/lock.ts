@@ -292,11 +292,13 @@ export async function preemptLock(
     if (NON_PREEMPTIBLE_WORKFLOWS.includes(current.workflow)) {
       throw new ClusterLockedError(request.cluster, current);
     }
+    // A pre-empted recovery passes on the record of the execution it was recovering.
+    const staleRecovery = current.recovery ?? current.staleRecovery;
     const holder: LockHolder = {
       ...newLease(store, request),
       preemptedOwner: current.owner,
       preemptedWorkflow: current.workflow,
-      ...(current.recovery ? { staleRecovery: current.recovery } : {}),
+      ...(staleRecovery ? { staleRecovery } : {}),
     };
     if (await store.replaceIfHeldBy(request.cluster, holder, current.owner)) {
       return { holder, ...(await stopPreempted(executions, holder, request)) };
@@ -329,10 +331,17 @@ async function stopPreempted(executions: WorkflowExecutions, holder: LockHolder,
 /**
  * Whether a failover leaves the loss of `instanceId` to the workflow holding the lock: only when that workflow is a
  * running maintenance workflow whose record names the very node as taken out of service and not yet verified, so its
- * own checks are still to come. A node that is merely idle, or one a dead workflow left, is the failover's.
+ * own checks are still to come; or the record of a dead workflow it is recovering does (a recovery waits for that
+ * node's command to end and for the node to pass the capacity guard again). A node that is merely idle, or one a dead
+ * workflow left with nobody recovering it, is the failover's.
  */
 export function leftToMaintenance(state: { holder?: LockHolder; maintenance: boolean }, instanceId: string): boolean {
-  return state.maintenance && (state.holder?.recovery?.outOfService ?? []).includes(instanceId);
+  return state.maintenance && state.holder !== undefined && outOfServiceIn(state.holder).includes(instanceId);
+}
+
+/** The nodes a holder's own record names as out of service, and those of the record it took over. */
+function outOfServiceIn(holder: LockHolder): string[] {
+  return [...(holder.recovery?.outOfService ?? []), ...(holder.staleRecovery?.outOfService ?? [])];
 }
 
 /** The nodes the holder a failover took the lock from left out of service: they are no survivors. */

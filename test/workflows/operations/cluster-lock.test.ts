@@ -8,6 +8,8 @@ import {
   acquireLock,
   claimForRecovery,
   type LockStore,
+  leftToMaintenance,
+  outOfServiceAfterTakeover,
   preemptLock,
   readLock,
   readLockState,
@@ -188,6 +190,22 @@ describe('cluster lock', () => {
       expect(retried.holder.owner).toBe(FAILOVER_1);
       expect(retried.holder.acquiredAt).toBe(first.holder.acquiredAt);
       expect(retried.preempted?.owner).toBe(patch);
+    });
+
+    it('leaves to a workflow only the node its record, or the record it recovers, names as out of service', async () => {
+      // A dead patch left node i-0a out of service; recover took its lock over and now recovers it.
+      await acquireLock(store, executions, request(PATCH_1));
+      await renewLock(store, { ...request(PATCH_1), recovery: { outOfService: ['i-0a'] } });
+      const recover = await running('recover', 'recovering');
+      await claimForRecovery(store, executions, request(recover, 'recover'));
+
+      const state = await readLockState(store, executions, 'test-cluster');
+
+      expect(leftToMaintenance(state, 'i-0a')).toBe(true);
+      expect(leftToMaintenance(state, 'i-0b')).toBe(false);
+      // A failover that pre-empts the recovery gets the record it was recovering, with the node out of service.
+      const taken = await preemptLock(store, executions, request(FAILOVER_1, 'failover'));
+      expect(outOfServiceAfterTakeover(taken.holder)).toEqual(['i-0a']);
     });
 
     it('does not take the lock from another running failover (two alarms at once)', async () => {
