@@ -25,6 +25,8 @@ export class Alerts extends Construct {
   public readonly pagingTopic: sns.Topic;
   /** The dead-letter queue of every EventBridge target: a lost alarm event or status change lands here. */
   public readonly deadLetters: sqs.Queue;
+  /** Every alarm on zerodown's own failures made so far: the undelivered events, and each watched execution. */
+  public readonly alarms: cloudwatch.Alarm[] = [];
   private readonly prefix: string;
 
   constructor(scope: Construct, id: string, props: AlertsProps) {
@@ -103,6 +105,7 @@ export class Alerts extends Construct {
 
   private page(alarm: cloudwatch.Alarm, topic: sns.ITopic): cloudwatch.Alarm {
     alarm.addAlarmAction(new cloudwatchActions.SnsAction(topic));
+    this.alarms.push(alarm);
     return alarm;
   }
 }

@@ -64,6 +64,8 @@ export interface NodeAlarmsProps {
  */
 export class NodeAlarms extends Construct {
   public readonly alarms: cloudwatch.Alarm[];
+  /** The same alarms, by the slot they watch. */
+  public readonly bySlot: Readonly<Record<string, cloudwatch.Alarm>>;
   /**
    * Starts failover again every minute for each slot whose alarm stays in ALARM (see domain/recheck.ts); none when
    * the cluster has no slots to fail over.
@@ -116,6 +118,7 @@ export class NodeAlarms extends Construct {
       });
       return alarm;
     });
+    this.bySlot = Object.fromEntries(slots.map((slot, index) => [slot, this.alarms[index] as cloudwatch.Alarm]));
     if (slots.length > 0) this.recheck = this.recheckFunction(props, slots);
   }
 

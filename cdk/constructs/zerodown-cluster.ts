@@ -17,6 +17,7 @@ import { commandsTooLongFor } from '../../functions/domain/plans/duration';
 import { CLUSTER_TAG_KEY } from '../../functions/domain/tags';
 import { DEFAULT_TIMING, type WorkflowTiming } from '../../statemachines/workflow-builder';
 import { Alerts } from './alerts';
+import { ClusterDashboard } from './dashboard';
 import { createLockTable } from './lock-table';
 import { logEncryptionKey } from './log-key';
 import { type HeartbeatSettings, NodeAlarms } from './node-alarms';
@@ -67,6 +68,8 @@ export class ZeroDownCluster extends Construct {
   public readonly nodeAlarms: NodeAlarms;
   /** Alarms on executions that fail, time out or are aborted, the paging topic, and the events' dead-letter queue. */
   public readonly alerts: Alerts;
+  /** The CloudWatch dashboard `zerodown-<cluster>`: failover's detection, zerodown's own failures, executions. */
+  public readonly dashboard: ClusterDashboard;
 
   constructor(scope: Construct, id: string, props: ZeroDownClusterProps) {
     super(scope, id);
@@ -157,7 +160,14 @@ export class ZeroDownCluster extends Construct {
         workflow === 'failover' ? this.alerts.pagingTopic : this.topic,
       );
     }
+    this.dashboard = new ClusterDashboard(this, 'Dashboard', {
+      clusterName: name,
+      nodeAlarms: this.nodeAlarms.bySlot,
+      ownFailures: this.alerts.alarms,
+      stateMachines: this.workflows.byName,
+    });
 
-    Tags.of(this).add(CLUSTER_TAG_KEY, name);
+    // CloudFormation's dashboard takes no tags, though CDK offers them.
+    Tags.of(this).add(CLUSTER_TAG_KEY, name, { excludeResourceTypes: ['AWS::CloudWatch::Dashboard'] });
   }
 }

@@ -176,3 +176,18 @@ describe('budgets that fit', () => {
     ]);
   });
 });
+
+describe('the dashboard', () => {
+  it('shows the node alarms, zerodown’s own failure alarms, the heartbeats per slot and the executions', () => {
+    const raw = synthesizedApp().stack(TEST_CLUSTER_STACK).template as Raw;
+    const [[, dashboard] = ['', {}]] = resourcesOfType(raw, 'AWS::CloudWatch::Dashboard');
+    const body = JSON.stringify(dashboard.Properties?.DashboardBody);
+
+    expect(dashboard.Properties?.DashboardName).toBe('zerodown-test-cluster');
+    for (const widget of ['Failover detection: node alarms', "zerodown's own failures", 'Heartbeats per slot']) {
+      expect(body).toContain(widget);
+    }
+    expect(body).toMatch(/ClusterNodeAlarmsLosta.*ClusterNodeAlarmsLostb/);
+    expect(body).toContain('ExecutionsFailed');
+  });
+});
