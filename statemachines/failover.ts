@@ -46,15 +46,19 @@ export function failoverDefinition(
   const readAlarm = new sfn.Pass(scope, 'Read the alarm', { parameters: { 'request.$': '$' } });
   // Checked in the state machine, not a Lambda: no hop on the way to moving traffic, and a clear error for a rule or
   // an operator that starts it with the wrong input.
-  const invalidInput = new sfn.Fail(scope, 'Fail because the input names no cluster and slot', {
+  const invalidInput = new sfn.Fail(scope, 'Fail because the input is not an alarm of a slot', {
     error: ErrorName.InputValidation,
-    cause: 'failover needs {"cluster": "<name>", "slot": "<slot>"} as strings; see docs/failover.md',
+    cause:
+      'failover needs {"cluster", "slot", "alarmName", "detectedAt"} as strings, as the node alarm rule sends them; ' +
+      'see docs/failover.md',
   });
-  // Rules are tried in order, so no rule reads a path an earlier one found missing.
-  const checkInput = new sfn.Choice(scope, 'Does the input name a cluster and a slot?')
-    .when(sfn.Condition.not(sfn.Condition.isPresent('$.cluster')), invalidInput)
-    .when(sfn.Condition.not(sfn.Condition.isPresent('$.slot')), invalidInput)
-    .when(sfn.Condition.and(sfn.Condition.isString('$.cluster'), sfn.Condition.isString('$.slot')), readAlarm)
+  // Rules are tried in order, so no rule reads a path an earlier one found missing (a Choice that reads a missing
+  // path fails the execution with States.Runtime, which no Catch sees).
+  const fields = ['$.cluster', '$.slot', '$.alarmName', '$.detectedAt'];
+  const checkInput = new sfn.Choice(scope, 'Is the input an alarm of a slot?');
+  for (const field of fields) checkInput.when(sfn.Condition.not(sfn.Condition.isPresent(field)), invalidInput);
+  checkInput
+    .when(sfn.Condition.and(...fields.map((field) => sfn.Condition.isString(field))), readAlarm)
     .otherwise(invalidInput);
 
   // A failure before the lock is held moved nothing: it is reported, and the execution fails with its error.
@@ -110,7 +114,8 @@ export function failoverDefinition(
   }).addCatch(noFailover, { errors: [sfn.Errors.ALL], resultPath: '$.notifyError' });
   reportBlip.next(noFailover);
   // The re-check found the node answering while its alarm stays in ALARM: it publishes no heartbeat, so a real loss
-  // would change no alarm state. Told at the first re-check and hourly; failover stays armed meanwhile.
+  // would change no alarm state. Told when the re-check says so (5 minutes in ALARM, then hourly); failover stays
+  // armed meanwhile.
   const quietRecheck = new sfn.Succeed(scope, 'No failover: the node answered the re-check');
   const reportSilentNode = operationStep(scope, 'Report a node that answers but sends no heartbeat', {
     operation: ops.notify,

@@ -360,8 +360,8 @@ describe('failover', () => {
 
     expect(failureOf(execution)).toMatchObject({ status: 'FAILED', error: 'InputValidationError' });
     expect(execution.path).toEqual([
-      'Does the input name a cluster and a slot?',
-      'Fail because the input names no cluster and slot',
+      'Is the input an alarm of a slot?',
+      'Fail because the input is not an alarm of a slot',
     ]);
     expect(await weights(cluster)).toBe('a=100, b=0, surge=0');
   });
