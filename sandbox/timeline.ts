@@ -14,6 +14,8 @@ export class FailoverTimeline {
   private detectedAt: number | undefined;
   private replacementLaunchedAt: number | undefined;
   private redundancyRestoredAt: number | undefined;
+  /** When a failover had a node serving in the lost slot, the steady weights restored; counted once it succeeds. */
+  private slotFilledAt: number | undefined;
 
   died(at: number, targetGroup: string | undefined): void {
     this.lastDeathAt = at;
@@ -28,12 +30,14 @@ export class FailoverTimeline {
   /** A workflow an alarm started entered a state: failover may be launching the replacement. */
   alarmWorkflowEntered(state: string): void {
     if (state === FAILOVER_STATES.launchReplacement) this.replacementLaunchedAt ??= Date.now();
+    if (state === FAILOVER_STATES.leaveSurgeSlot) this.slotFilledAt ??= Date.now();
   }
 
   /** A workflow an alarm started ended. A failover that found the node under maintenance restored nothing. */
   alarmWorkflowEnded(report: ExecutionReport): void {
     const replaced = report.states.some((state) => state.name === FAILOVER_STATES.adoptReplacement);
-    if (report.status === 'SUCCEEDED' && replaced) this.redundancyRestoredAt ??= Date.now();
+    // The clean-up after (leftover surge nodes, a node a pre-empted workflow left out of service) is not counted.
+    if (report.status === 'SUCCEEDED' && replaced) this.redundancyRestoredAt ??= this.slotFilledAt ?? Date.now();
   }
 
   report(options: {

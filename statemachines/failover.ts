@@ -14,6 +14,8 @@ export const FAILOVER_STATES = {
   launchReplacement: 'Launch the replacement node',
   adoptReplacement: 'Adopt the replacement into the slot',
   takeStandby: 'Take the standby surge node as the replacement',
+  /** Entered once the steady weights are restored with a node in the lost slot: redundancy is back. */
+  leaveSurgeSlot: 'Take the adopted node out of the surge slot',
 } as const;
 
 /** How a failover was started: by the alarm's change into ALARM, or by the re-check of alarms that stay in ALARM. */
@@ -271,12 +273,7 @@ export function failoverDefinition(
   const adopt = b.change(FAILOVER_STATES.adoptReplacement, ops.adoptReplacement, adoptPayload, '$.adopted');
   // A standby that serves keeps its surge registration until the restore has moved its weight to the slot; the
   // adoption run again after the restore leaves the surge slot.
-  const leaveSurgeSlot = b.change(
-    'Take the adopted node out of the surge slot',
-    ops.adoptReplacement,
-    adoptPayload,
-    '$.adopted',
-  );
+  const leaveSurgeSlot = b.change(FAILOVER_STATES.leaveSurgeSlot, ops.adoptReplacement, adoptPayload, '$.adopted');
   const restore = b.change(
     'Restore the steady weights',
     ops.shiftTraffic,
