@@ -165,10 +165,31 @@ export type CommandKind = (typeof COMMAND_KINDS)[number];
 
 const documentParameterName = pattern(/^[A-Za-z][A-Za-z0-9]{0,63}$/, 'an SSM document parameter name');
 
+/**
+ * AWS documents that run whatever script or playbook their caller passes: with one of them, an operator value would
+ * be a command line run as root. A command must name a document with typed parameters (the node kit's, or the
+ * user's own).
+ */
+export const ARBITRARY_SHELL_DOCUMENTS = [
+  'AWS-RunShellScript',
+  'AWS-RunPowerShellScript',
+  'AWS-RunRemoteScript',
+  'AWS-RunDocument',
+  'AWS-RunAnsiblePlaybook',
+  'AWS-ApplyAnsiblePlaybooks',
+  'AWS-RunSaltState',
+  'AWS-ApplyChefRecipes',
+] as const;
+
 const commandSchema = z.strictObject({
   documentName: pattern(
     /^(arn:aws(?:-[a-z]+)*:ssm:[a-z0-9-]+:\d{12}:document\/)?[a-zA-Z0-9_.-]{3,128}$/,
     'an SSM document name or ARN',
+  ).check(
+    z.refine(
+      (name) => !(ARBITRARY_SHELL_DOCUMENTS as readonly string[]).includes(name.split('/').at(-1) ?? name),
+      'runs any shell its caller passes; name a document with typed parameters and an allowedPattern instead',
+    ),
   ),
   documentVersion: z.optional(pattern(/^(\$LATEST|\$DEFAULT|\d+)$/, 'a document version number, $LATEST or $DEFAULT')),
   /** Fixed document parameters. Values the operator supplies per run are added under `inputParameter`. */

@@ -36,8 +36,12 @@ export interface SentCommand {
 }
 
 export const OUTPUT_TAIL_CHARS = 2_000;
-/** Operator values travel as document parameters; they must still be plain single-line text. */
-const SAFE_INPUT = /^[^\p{Cc}]{1,1024}$/u;
+/**
+ * Operator values travel as document parameters, which a document's script may put on a shell line. Whatever the
+ * workflow's own schema allowed, they must be single-line text without the characters a shell treats as syntax
+ * (quotes, `;`, `|`, `$`, backticks, redirections, backslashes); `&` stays, for the query of an artifact URL.
+ */
+const SAFE_INPUT = /^[^\p{Cc}'"`;|$<>\\]{1,1024}$/u;
 
 /** Every command zerodown sends carries a comment that starts so: the marker that finds them again. */
 export const COMMAND_COMMENT_PREFIX = 'zerodown ';
@@ -60,7 +64,10 @@ function specFor(model: ClusterModel, request: SendRequest): CommandSpec {
   }
   if (request.input !== undefined && !SAFE_INPUT.test(request.input)) {
     throw new InputValidationError(`Invalid ${request.kind} command`, [
-      { path: 'input', message: 'must be 1-1024 characters of single-line text' },
+      {
+        path: 'input',
+        message: 'must be 1-1024 characters of single-line text without quotes, ;, |, $, `, <, > or \\',
+      },
     ]);
   }
   return spec;

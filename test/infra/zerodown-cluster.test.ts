@@ -165,6 +165,13 @@ describe('ZeroDownCluster', () => {
       expect(() => synth(slow)).toThrow(/commands\.migrate\.timeoutSeconds is 172800 s/);
     });
 
+    it('refuses at synthesis a command that would run any shell an operator value carries', () => {
+      const model = testClusterModel();
+      const shell = { ...model, commands: { ...model.commands, patch: { documentName: 'AWS-RunShellScript' } } };
+      expect(() => synth(shell)).toThrow(ClusterModelError);
+      expect(() => synth(shell)).toThrow(/commands\.patch\.documentName runs any shell its caller passes/);
+    });
+
     it('refuses an invalid model at synthesis, naming the field', () => {
       const model = { ...testClusterModel(), topology: 'mesh' } as unknown as ClusterModelInput;
       expect(() => synth(model)).toThrow(ClusterModelError);

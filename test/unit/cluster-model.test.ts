@@ -142,6 +142,24 @@ describe('parseClusterModel', () => {
       /SSM document name/,
     ],
     [
+      'a document that runs any shell it is passed',
+      (m) => Object.assign(m, { commands: { ...m.commands, patch: { documentName: 'AWS-RunShellScript' } } }),
+      'commands.patch.documentName',
+      /runs any shell its caller passes/,
+    ],
+    [
+      'such a document named by its ARN',
+      (m) =>
+        Object.assign(m, {
+          commands: {
+            ...m.commands,
+            upgrade: { documentName: 'arn:aws:ssm:eu-west-1:123456789012:document/AWS-RunPowerShellScript' },
+          },
+        }),
+      'commands.upgrade.documentName',
+      /runs any shell its caller passes/,
+    ],
+    [
       'an unknown command kind',
       (m) => Object.assign(m, { commands: { reboot: { documentName: 'AWS-RunShellScript' } } }),
       'commands.reboot',

@@ -120,6 +120,20 @@ describe('run command', () => {
     await expect(
       sendCommand(ssmClient, full.model, { kind: 'patch', instanceIds, input: 'x\nrm -rf /', idempotencyKey: KEY }),
     ).rejects.toThrow('input must be 1-1024 characters of single-line text');
+    // Whatever a workflow's schema let through, a value a shell line would run is refused here, before the send.
+    for (const input of ["P42'; reboot; '", 'P42;reboot', '$(reboot)', 'P42`reboot`', 'P42 | sh', 'P42 > /etc/x']) {
+      await expect(
+        sendCommand(ssmClient, full.model, { kind: 'patch', instanceIds, input, idempotencyKey: KEY }),
+      ).rejects.toThrow(/without quotes, ;, \|, \$/);
+    }
+    expect(
+      await sendCommand(ssmClient, full.model, {
+        kind: 'patch',
+        instanceIds,
+        input: 'WSO2-CARBON-UPDATE-4.2.0-0042',
+        idempotencyKey: `${KEY}-safe`,
+      }),
+    ).toMatchObject({ commandId: expect.any(String) });
   });
 
   it('reports success once every invocation succeeded', async () => {
