@@ -44,6 +44,19 @@ export function failoverDefinition(
   options: DefinitionOptions,
 ): sfn.IChainable {
   const raising = WorkflowBuilder.underClusterLock(scope, ops, FAILOVER, options);
+  /** A report of this execution to the cluster topic; `event` holds the step, the outcome and what else it says. */
+  const report = (name: string, event: Record<string, unknown>) =>
+    operationStep(scope, name, {
+      operation: ops.notify,
+      payload: { ...cluster, workflow: FAILOVER, 'execution.$': '$$.Execution.Id', ...event },
+      resultPath: '$.notified',
+    });
+  /** A report that cannot be sent must not change what the failover does: sent or not, it goes on to `next`. */
+  const reportThen = (name: string, event: Record<string, unknown>, next: sfn.IChainable) => {
+    const step = report(name, event);
+    step.addCatch(next, { errors: [sfn.Errors.ALL], resultPath: '$.notifyError' }).next(next);
+    return step;
+  };
 
   const readAlarm = new sfn.Pass(scope, 'Read the alarm', { parameters: { 'request.$': '$' } });
   // Checked in the state machine, not a Lambda: no hop on the way to moving traffic, and a clear error for a rule or
@@ -68,20 +81,16 @@ export function failoverDefinition(
     errorPath: '$.error.Error',
     causePath: '$.error.Cause',
   });
-  const reportEarlyFailure = operationStep(scope, 'Report that the failover could not act', {
-    operation: ops.notify,
-    payload: {
-      ...cluster,
-      workflow: FAILOVER,
+  const reportEarlyFailure = reportThen(
+    'Report that the failover could not act',
+    {
       'step.$': '$.failedStep.step',
       outcome: 'failed',
-      'execution.$': '$$.Execution.Id',
       error: { 'name.$': '$.error.Error', 'cause.$': '$.error.Cause' },
       detail: { 'slot.$': '$.request.slot' },
     },
-    resultPath: '$.notified',
-  });
-  reportEarlyFailure.addCatch(failEarly, { errors: [sfn.Errors.ALL], resultPath: '$.notifyError' }).next(failEarly);
+    failEarly,
+  );
   const failedBeforeLock = (label: string) => {
     const note = new sfn.Pass(scope, `Failed: ${label}`, {
       result: sfn.Result.fromObject({ step: label }),
@@ -102,31 +111,24 @@ export function failoverDefinition(
   });
 
   const noFailover = new sfn.Succeed(scope, 'No failover: the node answered');
-  const reportBlip = operationStep(scope, 'Report that the node answered', {
-    operation: ops.notify,
-    payload: {
-      ...cluster,
-      workflow: FAILOVER,
+  const reportBlip = reportThen(
+    'Report that the node answered',
+    {
       step: 'The node answered its checks again: no failover',
       outcome: 'succeeded',
-      'execution.$': '$$.Execution.Id',
       detail: { 'slot.$': '$.loss.slot', 'instanceId.$': '$.loss.instanceId', 'findings.$': '$.loss.findings' },
     },
-    resultPath: '$.notified',
-  }).addCatch(noFailover, { errors: [sfn.Errors.ALL], resultPath: '$.notifyError' });
-  reportBlip.next(noFailover);
+    noFailover,
+  );
   // The re-check found the node answering while its alarm stays in ALARM: it publishes no heartbeat, so a real loss
   // would change no alarm state. Told when the re-check says so (5 minutes in ALARM, then hourly); failover stays
   // armed meanwhile.
   const quietRecheck = new sfn.Succeed(scope, 'No failover: the node answered the re-check');
-  const reportSilentNode = operationStep(scope, 'Report a node that answers but sends no heartbeat', {
-    operation: ops.notify,
-    payload: {
-      ...cluster,
-      workflow: FAILOVER,
+  const reportSilentNode = reportThen(
+    'Report a node that answers but sends no heartbeat',
+    {
       step: 'The node answers its checks, but its heartbeat alarm stays in ALARM: check its heartbeat publisher',
       outcome: 'attention',
-      'execution.$': '$$.Execution.Id',
       detail: {
         'slot.$': '$.loss.slot',
         'instanceId.$': '$.loss.instanceId',
@@ -134,9 +136,8 @@ export function failoverDefinition(
         'inAlarmSince.$': '$.request.detectedAt',
       },
     },
-    resultPath: '$.notified',
-  }).addCatch(quietRecheck, { errors: [sfn.Errors.ALL], resultPath: '$.notifyError' });
-  reportSilentNode.next(quietRecheck);
+    quietRecheck,
+  );
   // Nested rather than And: a Choice that reads a path the input lacks fails the execution.
   const remindNow = new sfn.Choice(scope, 'Time to remind the operator?')
     .when(sfn.Condition.not(sfn.Condition.isPresent('$.request.remind')), reportSilentNode)
@@ -215,31 +216,24 @@ export function failoverDefinition(
     { ...cluster, 'weights.$': '$.underLock.weights', 'baselineServing.$': '$.underLock.baselineServing' },
     '$.moved',
   );
-  const reportMove = operationStep(scope, 'Report the traffic move', {
-    operation: ops.notify,
-    payload: {
-      ...cluster,
-      workflow: FAILOVER,
-      step: 'Traffic moved off the lost node',
-      outcome: 'step',
-      'execution.$': '$$.Execution.Id',
-      detail: {
-        'slot.$': '$.loss.slot',
-        'lostInstanceId.$': '$.loss.instanceId',
-        'findings.$': '$.loss.findings',
-        'weights.$': '$.moved.weights',
-        'degraded.$': '$.underLock.degraded',
-        'standby.$': '$.underLock.standby',
-        'outOfService.$': '$.underLock.outOfService',
-        'preempted.$': '$.lock',
-        timeline: {
-          'detectedAt.$': '$.request.detectedAt',
-          'confirmedAt.$': '$.loss.assessedAt',
-          'trafficMovedAt.$': '$.moved.shiftedAt',
-        },
+  const reportMove = report('Report the traffic move', {
+    step: 'Traffic moved off the lost node',
+    outcome: 'step',
+    detail: {
+      'slot.$': '$.loss.slot',
+      'lostInstanceId.$': '$.loss.instanceId',
+      'findings.$': '$.loss.findings',
+      'weights.$': '$.moved.weights',
+      'degraded.$': '$.underLock.degraded',
+      'standby.$': '$.underLock.standby',
+      'outOfService.$': '$.underLock.outOfService',
+      'preempted.$': '$.lock',
+      timeline: {
+        'detectedAt.$': '$.request.detectedAt',
+        'confirmedAt.$': '$.loss.assessedAt',
+        'trafficMovedAt.$': '$.moved.shiftedAt',
       },
     },
-    resultPath: '$.notified',
   });
 
   const launch = b.change(
@@ -288,14 +282,11 @@ export function failoverDefinition(
     '$.released',
   );
   const succeeded = new sfn.Succeed(scope, 'Failover complete');
-  const report = operationStep(scope, 'Report the failover', {
-    operation: ops.notify,
-    payload: {
-      ...cluster,
-      workflow: FAILOVER,
+  const reportEnd = reportThen(
+    'Report the failover',
+    {
       step: 'Failover complete',
       outcome: 'succeeded',
-      'execution.$': '$$.Execution.Id',
       detail: {
         'slot.$': '$.loss.slot',
         'lostInstanceId.$': '$.loss.instanceId',
@@ -311,8 +302,8 @@ export function failoverDefinition(
         },
       },
     },
-    resultPath: '$.notified',
-  }).addCatch(succeeded, { errors: [sfn.Errors.ALL], resultPath: '$.notifyError' });
+    succeeded,
+  );
 
   readAlarm
     .next(confirm)
@@ -342,7 +333,7 @@ export function failoverDefinition(
     .next(leaveSurgeSlot)
     .next(retireLeftovers(b, '$.underLock.leftoverSurgeNodes'))
     .next(returnNodeLeftOutOfService(b, syncAfterTakeover(b, release)));
-  release.next(report).next(succeeded);
+  release.next(reportEnd);
   return checkInput;
 }
 
