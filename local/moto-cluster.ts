@@ -220,14 +220,14 @@ export async function createMotoCluster(options: MotoClusterOptions = {}): Promi
       version: { path: '/version', port: nodePort },
     },
     commands: {
-      patch: { documentName: 'zerodown-test-patch', inputParameter: 'PatchId' },
-      upgrade: { documentName: 'zerodown-test-upgrade', inputParameter: 'TargetVersion' },
-      deploy: { documentName: 'zerodown-test-deploy', inputParameter: 'Artifact' },
-      migrate: { documentName: 'zerodown-test-migrate', inputParameter: 'TargetVersion' },
-      syncPause: { documentName: 'zerodown-test-sync', parameters: { Action: ['pause'] } },
-      syncResume: { documentName: 'zerodown-test-sync', parameters: { Action: ['resume'] } },
-      smokeTest: { documentName: 'zerodown-test-smoke-test', inputParameter: 'Service' },
-      expose: { documentName: 'zerodown-test-expose', inputParameter: 'Service' },
+      patch: { documentName: 'zerodown-test-patch', documentVersion: '1', inputParameter: 'PatchId' },
+      upgrade: { documentName: 'zerodown-test-upgrade', documentVersion: '1', inputParameter: 'TargetVersion' },
+      deploy: { documentName: 'zerodown-test-deploy', documentVersion: '1', inputParameter: 'Artifact' },
+      migrate: { documentName: 'zerodown-test-migrate', documentVersion: '1', inputParameter: 'TargetVersion' },
+      syncPause: { documentName: 'zerodown-test-sync', documentVersion: '1', parameters: { Action: ['pause'] } },
+      syncResume: { documentName: 'zerodown-test-sync', documentVersion: '1', parameters: { Action: ['resume'] } },
+      smokeTest: { documentName: 'zerodown-test-smoke-test', documentVersion: '1', inputParameter: 'Service' },
+      expose: { documentName: 'zerodown-test-expose', documentVersion: '1', inputParameter: 'Service' },
     },
   };
   const model = await saveClusterModel(ssmClient, options.customize ? options.customize(generated) : generated);

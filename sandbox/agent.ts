@@ -88,7 +88,9 @@ export class SandboxAgent {
       Object.assign(invocation, { status: 'Failed', responseCode: 1, stderr: 'the instance is not running' });
       return;
     }
-    const document = await this.options.ssm.send(new GetDocumentCommand({ Name: invocation.documentName }));
+    const document = await this.options.ssm.send(
+      new GetDocumentCommand({ Name: invocation.documentName, DocumentVersion: request.DocumentVersion }),
+    );
     const script = renderScript(JSON.parse(document.Content ?? '{}') as DocumentContent, request.Parameters ?? {});
     invocation.status = 'InProgress';
     const child = spawn('/bin/sh', ['-c', script], {

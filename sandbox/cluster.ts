@@ -7,7 +7,7 @@ import { createMotoDrSite, type MotoDrSite } from '../local/moto-dr';
 import { provisionStackResources } from '../local/stack-resources';
 import { readCloudAssembly, type SynthesizedStack } from '../local/synth';
 import type { DataPlane } from './data-plane';
-import { createDocuments } from './documents';
+import { createStackDocuments, storedCommandsOf } from './documents';
 import type { SandboxEnvironment } from './environment';
 import { STATUS_TIMEOUT_MS } from './fleet';
 import { type RunContext, waitUntil } from './run-context';
@@ -41,7 +41,8 @@ export async function buildSandboxCluster(run: RunContext, environment: SandboxE
   run.log(`synthesizing the stack of cluster "${spec.name}"`);
   const { stack, drStack } = synthesizeSandboxStacks(path.join(environment.workDir, 'cdk.out'), spec.name);
   await provisionStackResources(stack);
-  const commands = await createDocuments(environment.ssm, `zerodown-${spec.name}`);
+  await createStackDocuments(environment.ssm, stack);
+  const commands = storedCommandsOf(stack);
   const cluster = await createMotoCluster({
     name: spec.name,
     topology: spec.topology,
@@ -68,8 +69,8 @@ export async function buildSandboxCluster(run: RunContext, environment: SandboxE
 }
 
 /**
- * The production app for one sandbox cluster: its stack and its DR stack. The model's ARNs are placeholders; the
- * handlers read the real model from moto.
+ * The production app for one sandbox cluster, whose commands are the node kit's: its stack and its DR stack. The
+ * model's ARNs are placeholders; the handlers read the real model from moto, with the commands the stack stores.
  */
 function synthesizeSandboxStacks(outdir: string, clusterName: string) {
   buildLocalApp(outdir, [{ ...localClusterModel(), name: clusterName }]).synth();

@@ -41,6 +41,7 @@ export interface GatewayHooks {
 export interface SendCommandRequest {
   readonly InstanceIds?: string[];
   readonly DocumentName?: string;
+  readonly DocumentVersion?: string;
   readonly Parameters?: Record<string, string[]>;
   readonly TimeoutSeconds?: number;
 }

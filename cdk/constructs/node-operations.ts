@@ -5,7 +5,7 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
-import { type ClusterModel, NODE_ROLES } from '../../functions/domain/cluster-model';
+import { type ClusterModel, type CommandKind, commandDocument, NODE_ROLES } from '../../functions/domain/cluster-model';
 import { ClusterModelError } from '../../functions/domain/errors';
 import { membershipParameterName } from '../../functions/domain/membership';
 import { checksTooSlowFor, nodeProbeSeconds } from '../../functions/domain/probe';
@@ -300,7 +300,10 @@ export class NodeOperations extends Construct {
   private allowRunCommand(fn: lambda.IFunction) {
     const { model } = this.props;
     const stack = Stack.of(this);
-    const documents = [...new Set(Object.values(model.commands).map((command) => command.documentName))].map((name) => {
+    const names = Object.entries(model.commands).map(
+      ([kind, command]) => commandDocument(kind as CommandKind, command).name,
+    );
+    const documents = [...new Set(names)].map((name) => {
       if (name.startsWith('arn:')) return name;
       // Documents named AWS-* are owned by AWS and have no account in their ARN.
       return stack.formatArn({

@@ -1,4 +1,4 @@
-import { type Duration, RemovalPolicy, Tags } from 'aws-cdk-lib';
+import { CfnOutput, type Duration, RemovalPolicy, Tags } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -15,6 +15,8 @@ import {
 import { ClusterModelError } from '../../functions/domain/errors';
 import { commandsTooLongFor } from '../../functions/domain/plans/duration';
 import { CLUSTER_TAG_KEY } from '../../functions/domain/tags';
+import { withKitDocuments } from '../../kits/node/documents';
+import { NodeKit } from '../../kits/node/node-kit';
 import { DEFAULT_TIMING, type WorkflowTiming } from '../../statemachines/workflow-builder';
 import { Alerts } from './alerts';
 import { ClusterDashboard } from './dashboard';
@@ -46,6 +48,8 @@ export interface ZeroDownClusterProps {
   readonly workflowTimeout?: Duration;
   /** How often workflows poll, and how long a node may take to be ready. @default 10 s polls, 900 s to be ready */
   readonly timing?: WorkflowTiming;
+  /** Buckets the nodes may read deploy artifacts from, granted by the node kit's node policy. @default none */
+  readonly artifactBuckets?: readonly string[];
 }
 
 /**
@@ -53,8 +57,10 @@ export interface ZeroDownClusterProps {
  * off the same cluster, the SNS topic workflows report to, and the encrypted log group for its state machines.
  */
 export class ZeroDownCluster extends Construct {
-  /** The validated model, with defaults filled in. */
+  /** The validated model, with defaults filled in and the node kit's documents in place of `"kit": "node"`. */
   public readonly model: ClusterModel;
+  /** The node kit: its documents and the policy for the nodes' instance role. */
+  public readonly nodeKit: NodeKit;
   public readonly modelParameter: ssm.IStringParameter;
   public readonly lockTable: dynamodb.ITableV2;
   public readonly topic: sns.ITopic;
@@ -73,7 +79,12 @@ export class ZeroDownCluster extends Construct {
 
   constructor(scope: Construct, id: string, props: ZeroDownClusterProps) {
     super(scope, id);
-    this.model = parseClusterModel(props.model);
+    const parsed = parseClusterModel(props.model);
+    this.nodeKit = new NodeKit(this, 'NodeKit', {
+      model: parsed,
+      ...(props.artifactBuckets ? { artifactBuckets: props.artifactBuckets } : {}),
+    });
+    this.model = withKitDocuments(parsed);
     const { name } = this.model;
     const workflowTimeout = props.workflowTimeout ?? DEFAULT_WORKFLOW_TIMEOUT;
     const timing = props.timing ?? DEFAULT_TIMING;
@@ -107,6 +118,12 @@ export class ZeroDownCluster extends Construct {
       description: `zerodown cluster model for ${name}`,
       stringValue: serializedModel,
       tier: parameterTierFor(serializedModel) === 'Advanced' ? ssm.ParameterTier.ADVANCED : ssm.ParameterTier.STANDARD,
+    });
+    // The stored model names the kit's documents only once they exist.
+    for (const document of Object.values(this.nodeKit.documents)) this.modelParameter.node.addDependency(document);
+    new CfnOutput(this, 'NodePolicyArn', {
+      description: "Attach to the nodes' instance role: heartbeat, SSM agent, artifact reads",
+      value: this.nodeKit.nodePolicy.managedPolicyArn,
     });
 
     this.lockTable = createLockTable(this, 'LockTable', removalPolicy);

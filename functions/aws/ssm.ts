@@ -173,7 +173,7 @@ export async function sendRunCommand(
   command: {
     instanceIds: readonly string[];
     documentName: string;
-    documentVersion?: string | undefined;
+    documentVersion: string;
     parameters: Record<string, string[]>;
     timeoutSeconds: number;
     comment: string;
@@ -183,7 +183,7 @@ export async function sendRunCommand(
     new SendCommandCommand({
       InstanceIds: [...command.instanceIds],
       DocumentName: command.documentName,
-      ...(command.documentVersion ? { DocumentVersion: command.documentVersion } : {}),
+      DocumentVersion: command.documentVersion,
       Parameters: command.parameters,
       TimeoutSeconds: command.timeoutSeconds,
       Comment: command.comment,

@@ -181,17 +181,41 @@ export const ARBITRARY_SHELL_DOCUMENTS = [
   'AWS-ApplyChefRecipes',
 ] as const;
 
+/** The command kinds the node kit (kits/node) has a document for. */
+export const NODE_KIT_COMMAND_KINDS = [
+  'patch',
+  'upgrade',
+  'deploy',
+  'migrate',
+  'syncPause',
+  'syncResume',
+  'smokeTest',
+] as const satisfies readonly CommandKind[];
+
 const commandSchema = z.strictObject({
-  documentName: pattern(
-    /^(arn:aws(?:-[a-z]+)*:ssm:[a-z0-9-]+:\d{12}:document\/)?[a-zA-Z0-9_.-]{3,128}$/,
-    'an SSM document name or ARN',
-  ).check(
-    z.refine(
-      (name) => !(ARBITRARY_SHELL_DOCUMENTS as readonly string[]).includes(name.split('/').at(-1) ?? name),
-      'runs any shell its caller passes; name a document with typed parameters and an allowedPattern instead',
+  /**
+   * Run the node kit's document for this kind, which the cluster's stack creates; the stack stores the model with
+   * the document's name, version and parameter in place of this field.
+   */
+  kit: z.optional(z.literal('node')),
+  documentName: z.optional(
+    pattern(
+      /^(arn:aws(?:-[a-z]+)*:ssm:[a-z0-9-]+:\d{12}:document\/)?[a-zA-Z0-9_.-]{3,128}$/,
+      'an SSM document name or ARN',
+    ).check(
+      z.refine(
+        (name) => !(ARBITRARY_SHELL_DOCUMENTS as readonly string[]).includes(name.split('/').at(-1) ?? name),
+        'runs any shell its caller passes; name a document with typed parameters and an allowedPattern instead',
+      ),
     ),
   ),
-  documentVersion: z.optional(pattern(/^(\$LATEST|\$DEFAULT|\d+)$/, 'a document version number, $LATEST or $DEFAULT')),
+  /**
+   * The document version to run, pinned: an edit of the document changes nothing until the model names the new
+   * version. `$LATEST` and `$DEFAULT` are refused for that reason.
+   */
+  documentVersion: z.optional(
+    pattern(/^[1-9]\d{0,9}$/, 'a document version number such as 1 ($LATEST and $DEFAULT are not pinned)'),
+  ),
   /** Fixed document parameters. Values the operator supplies per run are added under `inputParameter`. */
   parameters: z._default(
     z.record(documentParameterName, z.array(z.string().check(z.maxLength(4096))).check(z.maxLength(50))),
@@ -315,6 +339,27 @@ function checkCrossFieldRules(
     });
   }
 
+  for (const kind of COMMAND_KINDS) {
+    const command = model.commands[kind];
+    if (!command) continue;
+    const path = ['commands', kind];
+    if (command.kit) {
+      if (!(NODE_KIT_COMMAND_KINDS as readonly string[]).includes(kind)) {
+        issue([...path, 'kit'], `has no ${kind} document in the node kit; name a document of your own`);
+      }
+      for (const field of ['documentName', 'documentVersion', 'inputParameter'] as const) {
+        if (command[field] !== undefined) issue([...path, field], 'is set by the node kit; remove it or the kit');
+      }
+      if (Object.keys(command.parameters).length > 0) {
+        issue([...path, 'parameters'], 'are set by the node kit; remove them or the kit');
+      }
+    } else if (command.documentName === undefined) {
+      issue(path, 'must name a document (documentName and documentVersion) or use the node kit ("kit": "node")');
+    } else if (command.documentVersion === undefined) {
+      issue([...path, 'documentVersion'], 'is required: a command runs a pinned document version');
+    }
+  }
+
   if (model.surge.imageId && model.surge.imageParameter) {
     issue(['surge', 'imageParameter'], 'cannot be combined with surge.imageId; give one of them');
   }
@@ -368,4 +413,22 @@ export const STANDARD_PARAMETER_LIMIT_BYTES = 4096;
 
 export function parameterTierFor(serializedModel: string): 'Standard' | 'Advanced' {
   return Buffer.byteLength(serializedModel, 'utf8') > STANDARD_PARAMETER_LIMIT_BYTES ? 'Advanced' : 'Standard';
+}
+
+/**
+ * The document a command runs, pinned to its version. A node kit command has one once the cluster's stack has put
+ * the kit's document in its place, which the stored model always has.
+ */
+export function commandDocument(kind: CommandKind, spec: CommandSpec): { name: string; version: string } {
+  if (spec.documentName === undefined || spec.documentVersion === undefined) {
+    throw new ClusterModelError(`Command ${kind} names no document`, [
+      {
+        path: `commands.${kind}`,
+        message: spec.kit
+          ? `uses the ${spec.kit} kit, whose document the cluster's stack puts in the stored model: deploy the stack`
+          : 'must name a document and its version',
+      },
+    ]);
+  }
+  return { name: spec.documentName, version: spec.documentVersion };
 }

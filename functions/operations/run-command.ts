@@ -7,8 +7,9 @@ import {
   readInvocation,
   sendRunCommand,
 } from '../aws/ssm';
-import type { ClusterModel, CommandKind, CommandSpec } from '../domain/cluster-model';
+import { type ClusterModel, type CommandKind, type CommandSpec, commandDocument } from '../domain/cluster-model';
 import { CommandFailedError, CommandTimedOutError, InputValidationError } from '../domain/errors';
+import { OPERATOR_VALUE_DESCRIPTIONS, OPERATOR_VALUE_OF, OPERATOR_VALUE_PATTERNS } from '../domain/operator-values';
 
 export interface SendRequest {
   readonly kind: CommandKind;
@@ -70,6 +71,12 @@ function specFor(model: ClusterModel, request: SendRequest): CommandSpec {
       },
     ]);
   }
+  const value = OPERATOR_VALUE_OF[request.kind];
+  if (request.input !== undefined && !OPERATOR_VALUE_PATTERNS[value].test(request.input)) {
+    throw new InputValidationError(`Invalid ${request.kind} command`, [
+      { path: 'input', message: `must be ${OPERATOR_VALUE_DESCRIPTIONS[value]}, as the workflow's input requires` },
+    ]);
+  }
   return spec;
 }
 
@@ -84,6 +91,7 @@ export async function sendCommand(
   now: () => Date = () => new Date(),
 ): Promise<SentCommand> {
   const spec = specFor(model, request);
+  const document = commandDocument(request.kind, spec);
   const comment = commandComment(request.idempotencyKey);
   const instanceIds = [...request.instanceIds];
   const deadlineFrom = (sentAt: Date) => new Date(sentAt.getTime() + spec.timeoutSeconds * 1000).toISOString();
@@ -93,7 +101,7 @@ export async function sendCommand(
   if (sent) {
     return {
       commandId: sent.commandId,
-      documentName: spec.documentName,
+      documentName: document.name,
       instanceIds,
       reused: true,
       deadline: deadlineFrom(sent.requestedAt ?? now()),
@@ -105,15 +113,15 @@ export async function sendCommand(
   if (spec.inputParameter && request.input !== undefined) parameters[spec.inputParameter] = [request.input];
   const commandId = await sendRunCommand(ssm, {
     instanceIds,
-    documentName: spec.documentName,
-    documentVersion: spec.documentVersion,
+    documentName: document.name,
+    documentVersion: document.version,
     parameters,
     timeoutSeconds: spec.timeoutSeconds,
     comment,
   });
   return {
     commandId,
-    documentName: spec.documentName,
+    documentName: document.name,
     instanceIds,
     reused: false,
     deadline: deadlineFrom(now()),

@@ -3,6 +3,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { ZeroDownCluster } from '../../cdk/constructs/zerodown-cluster';
 import { type ClusterModelInput, parseClusterModel } from '../../functions/domain/cluster-model';
 import { ClusterModelError } from '../../functions/domain/errors';
+import { withKitDocuments } from '../../kits/node/documents';
 import { resourcesOfType } from '../../local/template';
 import { synthesizedApp } from '../harness/synth';
 import { TEST_CLUSTER_STACK, testClusterModel } from '../harness/test-app';
@@ -10,12 +11,12 @@ import { TEST_CLUSTER_STACK, testClusterModel } from '../harness/test-app';
 describe('ZeroDownCluster', () => {
   const template = Template.fromJSON(synthesizedApp().stack(TEST_CLUSTER_STACK).template);
 
-  it('stores the normalized cluster model where the Lambdas read it', () => {
+  it("stores the normalized cluster model where the Lambdas read it, with the node kit's documents in place", () => {
     template.hasResourceProperties('AWS::SSM::Parameter', {
       Name: '/zerodown/clusters/test-cluster',
       Type: 'String',
       Tier: 'Standard',
-      Value: JSON.stringify(parseClusterModel(testClusterModel())),
+      Value: JSON.stringify(withKitDocuments(parseClusterModel(testClusterModel()))),
     });
   });
 
@@ -159,7 +160,7 @@ describe('ZeroDownCluster', () => {
       const model = testClusterModel();
       const slow: ClusterModelInput = {
         ...model,
-        commands: { ...model.commands, migrate: { documentName: 'zerodown-test-migrate', timeoutSeconds: 172_800 } },
+        commands: { ...model.commands, migrate: { kit: 'node', timeoutSeconds: 172_800 } },
       };
       expect(() => synth(slow)).toThrow(ClusterModelError);
       expect(() => synth(slow)).toThrow(/commands\.migrate\.timeoutSeconds is 172800 s/);

@@ -137,13 +137,16 @@ describe('parseClusterModel', () => {
     ],
     [
       'a command document name with shell characters',
-      (m) => Object.assign(m, { commands: { patch: { documentName: 'patch; rm -rf /' } } }),
+      (m) => Object.assign(m, { commands: { patch: { documentName: 'patch; rm -rf /', documentVersion: '1' } } }),
       'commands.patch.documentName',
       /SSM document name/,
     ],
     [
       'a document that runs any shell it is passed',
-      (m) => Object.assign(m, { commands: { ...m.commands, patch: { documentName: 'AWS-RunShellScript' } } }),
+      (m) =>
+        Object.assign(m, {
+          commands: { ...m.commands, patch: { documentName: 'AWS-RunShellScript', documentVersion: '1' } },
+        }),
       'commands.patch.documentName',
       /runs any shell its caller passes/,
     ],
@@ -153,11 +156,50 @@ describe('parseClusterModel', () => {
         Object.assign(m, {
           commands: {
             ...m.commands,
-            upgrade: { documentName: 'arn:aws:ssm:eu-west-1:123456789012:document/AWS-RunPowerShellScript' },
+            upgrade: {
+              documentName: 'arn:aws:ssm:eu-west-1:123456789012:document/AWS-RunPowerShellScript',
+              documentVersion: '1',
+            },
           },
         }),
       'commands.upgrade.documentName',
       /runs any shell its caller passes/,
+    ],
+    [
+      'a document version that is not pinned',
+      (m) =>
+        Object.assign(m, {
+          commands: { ...m.commands, patch: { documentName: 'zerodown-test-patch', documentVersion: '$LATEST' } },
+        }),
+      'commands.patch.documentVersion',
+      /a document version number such as 1 \(\$LATEST and \$DEFAULT are not pinned\)/,
+    ],
+    [
+      'a document with no version',
+      (m) => Object.assign(m, { commands: { ...m.commands, patch: { documentName: 'zerodown-test-patch' } } }),
+      'commands.patch.documentVersion',
+      /is required: a command runs a pinned document version/,
+    ],
+    [
+      'a command with neither a document nor the kit',
+      (m) => Object.assign(m, { commands: { ...m.commands, patch: { timeoutSeconds: 900 } } }),
+      'commands.patch',
+      /must name a document \(documentName and documentVersion\) or use the node kit/,
+    ],
+    [
+      'a kit command that also names a document',
+      (m) =>
+        Object.assign(m, {
+          commands: { ...m.commands, patch: { kit: 'node', documentName: 'zerodown-test-patch' } },
+        }),
+      'commands.patch.documentName',
+      /is set by the node kit; remove it or the kit/,
+    ],
+    [
+      'the kit for a command it has no document for',
+      (m) => Object.assign(m, { commands: { ...m.commands, expose: { kit: 'node' } } }),
+      'commands.expose.kit',
+      /has no expose document in the node kit/,
     ],
     [
       'an unknown command kind',

@@ -2,6 +2,7 @@ import * as z from 'zod/mini';
 import type { ClusterModel } from '../cluster-model';
 import { InputValidationError } from '../errors';
 import { clusterNameSchema } from '../field-issues';
+import { operatorValueSchema } from '../operator-values';
 import type { ClusterSnapshot } from '../snapshot';
 import { type ExecutionBudget, type PlanDuration, WorstCaseTally } from './duration';
 import type { PlanNode, PlanStep } from './plan';
@@ -16,9 +17,7 @@ import { STEPS } from './steps';
 /** The pause between two smoke tests of a worker that file sync has not reached yet. */
 export const SYNC_CHECK_INTERVAL_SECONDS = 15;
 
-export const serviceNameSchema = z
-  .string()
-  .check(z.regex(/^[A-Za-z][\w.-]{0,127}$/, 'must be a service name of letters, digits and ._-'));
+export const serviceNameSchema = operatorValueSchema('service');
 
 /** An ALB rule takes at most five condition values across its conditions. */
 const MAX_CONDITION_VALUES = 5;
@@ -52,14 +51,7 @@ export const exposeServiceInputSchema = z
 export const deployRequestSchema = z.strictObject({
   cluster: clusterNameSchema,
   /** What the deploy document fetches: an S3 URI or an HTTPS URL. */
-  artifact: z
-    .string()
-    .check(
-      z.regex(
-        /^(s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/[\w./+=@-]{1,900}|https:\/\/[\w.-]+(:\d{1,5})?\/[\w./%+=@~-]{1,900})$/,
-        'must be an s3:// URI or an https:// URL of the artifact',
-      ),
-    ),
+  artifact: operatorValueSchema('artifact'),
   /** The service's name, given to the smoke-test and expose documents. */
   service: serviceNameSchema,
   /** Run the cluster's expose command at the end. @default - when the cluster defines an expose command */

@@ -4,6 +4,7 @@ import type { ClusterModel, CommandKind } from '../cluster-model';
 import { InputValidationError } from '../errors';
 import { clusterNameSchema } from '../field-issues';
 import { parseInput } from '../input';
+import { operatorValueSchema } from '../operator-values';
 import type { ClusterSnapshot } from '../snapshot';
 import type { MaintenanceWorkflow } from '../workflows';
 import { type ExecutionBudget, type PlanDuration, WorstCaseTally } from './duration';
@@ -18,9 +19,7 @@ import { STEPS } from './steps';
  * as the answer, so what an operator reviews is what runs.
  */
 
-const versionSchema = z
-  .string()
-  .check(z.regex(/^[0-9A-Za-z][0-9A-Za-z._+-]{0,63}$/, 'must be a version such as 4.2.0 or 4.2.0-p3'));
+const versionSchema = operatorValueSchema('version');
 
 const rolloutOptions = {
   cluster: clusterNameSchema,
@@ -37,9 +36,7 @@ const rolloutOptions = {
 export const patchRequestSchema = z.strictObject({
   ...rolloutOptions,
   /** Passed to the cluster's patch document as its input parameter. */
-  patchId: z
-    .string()
-    .check(z.regex(/^[A-Za-z0-9][A-Za-z0-9._:+-]{0,127}$/, 'must be a patch id of letters, digits and ._:+-')),
+  patchId: operatorValueSchema('patchId'),
   /** The version nodes must report after the patch; checks with `expectVersion` compare against it. */
   version: z.optional(versionSchema),
 });

@@ -126,6 +126,18 @@ describe('run command', () => {
         sendCommand(ssmClient, full.model, { kind: 'patch', instanceIds, input, idempotencyKey: KEY }),
       ).rejects.toThrow(/without quotes, ;, \|, \$/);
     }
+    // A value free of shell syntax must still be what the workflow's input allows for that kind of command.
+    await expect(
+      sendCommand(ssmClient, full.model, { kind: 'patch', instanceIds, input: 'reboot now', idempotencyKey: KEY }),
+    ).rejects.toThrow('input must be a patch id of letters, digits and ._:+-');
+    await expect(
+      sendCommand(ssmClient, full.model, {
+        kind: 'deploy',
+        instanceIds,
+        input: 'file:///etc/shadow',
+        idempotencyKey: KEY,
+      }),
+    ).rejects.toThrow('input must be an s3:// URI or an https:// URL of the artifact');
     expect(
       await sendCommand(ssmClient, full.model, {
         kind: 'patch',

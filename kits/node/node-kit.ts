@@ -1,0 +1,177 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as ssm from 'aws-cdk-lib/aws-ssm';
+import { Construct } from 'constructs';
+import { HEARTBEAT_NAMESPACE } from '../../cdk/constructs/node-alarms';
+import { acknowledgeWildcardResource } from '../../cdk/nag';
+import type { ClusterModel } from '../../functions/domain/cluster-model';
+import { CLUSTER_TAG_KEY, ROLE_TAG_KEY, SLOT_TAG_KEY } from '../../functions/domain/tags';
+import { kitDocumentContent, kitDocumentName, kitKindsOf, type NodeKitKind } from './documents';
+
+/** The files the kit installs on a node, by their path there. */
+const FILES_DIR = path.join(__dirname, 'files');
+export const NODE_FILES = {
+  '/usr/local/bin/zerodown-heartbeat': 'zerodown-heartbeat',
+  '/etc/systemd/system/zerodown-heartbeat.service': 'zerodown-heartbeat.service',
+  '/etc/systemd/system/zerodown-heartbeat.timer': 'zerodown-heartbeat.timer',
+} as const;
+export const NODE_CONFIG_PATH = '/etc/zerodown/node.env';
+
+export function nodeFile(name: (typeof NODE_FILES)[keyof typeof NODE_FILES]): string {
+  return path.join(FILES_DIR, name);
+}
+
+export interface NodeKitProps {
+  /** The validated model: the cluster's name, region, health checks and the commands that use the kit. */
+  readonly model: ClusterModel;
+  /** Buckets the nodes may read artifacts from (the deploy document fetches `s3://` artifacts). @default none */
+  readonly artifactBuckets?: readonly string[];
+}
+
+/**
+ * What runs on the nodes: the SSM documents of the commands that use the kit, the node policy (heartbeat, SSM
+ * agent, artifact reads), and what a node's user data needs to install the heartbeat publisher.
+ */
+export class NodeKit extends Construct {
+  /** The kit's documents, by command kind. */
+  public readonly documents: Readonly<Partial<Record<NodeKitKind, ssm.CfnDocument>>>;
+  /** Attach to the nodes' instance role. */
+  public readonly nodePolicy: iam.ManagedPolicy;
+
+  constructor(
+    scope: Construct,
+    id: string,
+    private readonly props: NodeKitProps,
+  ) {
+    super(scope, id);
+    const { model } = props;
+    const documents: Partial<Record<NodeKitKind, ssm.CfnDocument>> = {};
+    for (const kind of kitKindsOf(model)) {
+      documents[kind] = new ssm.CfnDocument(this, `${kind[0]?.toUpperCase()}${kind.slice(1)}Document`, {
+        name: kitDocumentName(model.name, kind),
+        documentType: 'Command',
+        documentFormat: 'JSON',
+        content: kitDocumentContent(kind),
+        // The name carries the content's hash: new content is a new document, and the old one goes once nothing
+        // names it.
+        updateMethod: 'Replace',
+      });
+    }
+    this.documents = documents;
+    this.nodePolicy = this.createNodePolicy();
+  }
+
+  private createNodePolicy(): iam.ManagedPolicy {
+    const { model } = this.props;
+    const stack = Stack.of(this);
+    const anyInstance = stack.formatArn({ service: 'ec2', resource: 'instance', resourceName: '*' });
+    const policy = new iam.ManagedPolicy(this, 'NodePolicy', {
+      description: `zerodown ${model.name} nodes: heartbeat, SSM agent, artifact reads`,
+    });
+    // PutMetricData has no resource type; the namespace condition keeps a node to its heartbeat.
+    policy.addStatements(
+      new iam.PolicyStatement({
+        sid: 'Heartbeat',
+        actions: ['cloudwatch:PutMetricData'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'cloudwatch:namespace': HEARTBEAT_NAMESPACE } },
+      }),
+      // The agent registers the instance it runs on, which must be one of this cluster's.
+      new iam.PolicyStatement({
+        sid: 'SsmAgentRegistration',
+        actions: ['ssm:UpdateInstanceInformation', 'ssm:ListInstanceAssociations'],
+        resources: [anyInstance],
+        conditions: { StringEquals: { [`aws:ResourceTag/${CLUSTER_TAG_KEY}`]: model.name } },
+      }),
+      // The agent's message channels, through which Run Command reaches it, take no resource.
+      new iam.PolicyStatement({
+        sid: 'SsmAgentMessages',
+        actions: [
+          'ec2messages:AcknowledgeMessage',
+          'ec2messages:DeleteMessage',
+          'ec2messages:FailMessage',
+          'ec2messages:GetEndpoint',
+          'ec2messages:GetMessages',
+          'ec2messages:SendReply',
+          'ssmmessages:CreateControlChannel',
+          'ssmmessages:CreateDataChannel',
+          'ssmmessages:OpenControlChannel',
+          'ssmmessages:OpenDataChannel',
+        ],
+        resources: ['*'],
+      }),
+    );
+    for (const bucket of this.props.artifactBuckets ?? []) {
+      const objects = `arn:${stack.partition}:s3:::${bucket}/*`;
+      policy.addStatements(
+        new iam.PolicyStatement({
+          sid: `ReadArtifacts${policy.document.statementCount}`,
+          actions: ['s3:GetObject'],
+          resources: [objects],
+        }),
+      );
+      acknowledgeWildcardResource(
+        policy,
+        objects,
+        'The deploy document fetches whatever artifact the operator names, from this bucket only.',
+      );
+    }
+    acknowledgeWildcardResource(
+      policy,
+      '*',
+      'PutMetricData has no resource type (the namespace condition limits it to the heartbeat), and the SSM agent ' +
+        'message channels take no resource.',
+    );
+    acknowledgeWildcardResource(
+      policy,
+      anyInstance,
+      "The SSM agent registers its own instance, limited by the condition to the cluster's tagged instances.",
+    );
+    return policy;
+  }
+}
+
+/**
+ * The node's configuration for the heartbeat: the cluster, the region, and the model's health checks against the
+ * node itself (checks that look for the rolled-out version are left out: a node beats whatever version it runs).
+ */
+export function nodeConfigOf(model: ClusterModel, host = '127.0.0.1'): string {
+  const checks = model.healthChecks.http
+    .filter((check) => !check.expectVersion)
+    .map((check) => `${check.protocol}://${host}:${check.port}${check.path}|${check.expectedStatus}`);
+  return [
+    `ZERODOWN_CLUSTER=${model.name}`,
+    `ZERODOWN_REGION=${model.region}`,
+    `ZERODOWN_HEALTH_CHECKS="${checks.join(' ')}"`,
+    '',
+  ].join('\n');
+}
+
+/** The tags zerodown reads on a permanent node. Surge and replacement nodes get theirs from the workflows. */
+export function nodeTags(
+  clusterName: string,
+  node: { role: string; slot?: string | undefined },
+): Record<string, string> {
+  return {
+    [CLUSTER_TAG_KEY]: clusterName,
+    [ROLE_TAG_KEY]: node.role,
+    ...(node.slot === undefined ? {} : { [SLOT_TAG_KEY]: node.slot }),
+  };
+}
+
+/** Shell lines for user data that install the heartbeat publisher and start its timer. */
+export function heartbeatInstallCommands(model: ClusterModel): string[] {
+  const lines: string[] = ['set -eu', `install -d -m 0755 ${path.dirname(NODE_CONFIG_PATH)}`];
+  const write = (target: string, content: string, mode: string) => {
+    const marker = 'ZERODOWN_END_OF_FILE';
+    lines.push(`cat > ${target} <<'${marker}'`, content.replace(/\n$/, ''), marker, `chmod ${mode} ${target}`);
+  };
+  for (const [target, name] of Object.entries(NODE_FILES)) {
+    write(target, fs.readFileSync(nodeFile(name), 'utf8'), target.startsWith('/usr/local/bin/') ? '0755' : '0644');
+  }
+  write(NODE_CONFIG_PATH, nodeConfigOf(model), '0644');
+  lines.push('systemctl daemon-reload', 'systemctl enable --now zerodown-heartbeat.timer');
+  return lines;
+}
