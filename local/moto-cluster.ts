@@ -17,7 +17,7 @@ import { elbv2Client } from '../functions/aws/clients/elbv2';
 import { ssmClient } from '../functions/aws/clients/ssm';
 import { saveClusterModel } from '../functions/aws/ssm';
 import type { ClusterModel, ClusterModelInput } from '../functions/domain/cluster-model';
-import { CLUSTER_TAG_KEY, ROLE_TAG_KEY } from '../functions/domain/tags';
+import { CLUSTER_TAG_KEY, ROLE_TAG_KEY, SLOT_TAG_KEY } from '../functions/domain/tags';
 import { type FakeNode, serveNode } from './fake-nodes';
 import { freeLoopbackPort } from './moto-server';
 import { LOCAL_REGION } from './settings';
@@ -130,6 +130,7 @@ export async function createMotoCluster(options: MotoClusterOptions = {}): Promi
             Tags: [
               { Key: CLUSTER_TAG_KEY, Value: name },
               { Key: ROLE_TAG_KEY, Value: role },
+              { Key: SLOT_TAG_KEY, Value: slot },
               { Key: 'Name', Value: `${name}-${slot}` },
             ],
           },

@@ -1,5 +1,5 @@
-import { loadClusterModel } from '../functions/aws/ssm';
 import { recheckFailover } from '../functions/operations/recheck-failover';
+import { HEARTBEAT_PERIOD_SECONDS } from '../kits/node/node-kit';
 import {
   AlarmEvaluator,
   alarmRoutesOf,
@@ -10,8 +10,8 @@ import {
   transformInput,
 } from './alarms';
 import type { SandboxCluster } from './cluster';
-import { deadlineAfterPendingIo } from './deadline';
 import type { SandboxEnvironment } from './environment';
+import { heartbeatPublishers } from './heartbeat';
 import type { RunContext } from './run-context';
 import type { WorkflowStart } from './workflow-runs';
 
@@ -46,23 +46,34 @@ export interface AlarmRoutingOptions {
   readonly silenced: ReadonlySet<string>;
 }
 
-/**
- * How long a node's heartbeat check waits, as the node's agent checks its own server before it publishes the beat:
- * real time, not scaled. A beat that is late is still a beat; only a node that does not answer misses one.
- */
-const HEARTBEAT_TIMEOUT_MS = 5_000;
-
 /** Starts evaluating the node alarms; they stop with the environment, or before when the run stops them. */
 export async function startAlarmRouting(options: AlarmRoutingOptions): Promise<AlarmRouting> {
   const { run, environment, cluster } = options;
   const { stack } = cluster;
   const alarms = nodeAlarmsOf(stack);
   const routes = alarmRoutesOf(stack);
+  const lastFailure = new Map<string, string>();
+  const publishers = heartbeatPublishers({
+    fleet: environment.fleet,
+    log: environment.beats,
+    model: cluster.model,
+    workDir: environment.workDir,
+    endpoint: environment.gateway.endpoint,
+    silenced: options.silenced,
+    onFailure: (instanceId, output) => {
+      // A node that is down fails every beat alike: say so once, and again only when the reason changes.
+      if (lastFailure.get(instanceId) === output) return;
+      lastFailure.set(instanceId, output);
+      run.log(`heartbeat of ${instanceId} not sent: ${output}`);
+    },
+  });
+  environment.defer(publishers.stop);
   const evaluator = new AlarmEvaluator({
     alarms,
     cloudwatch: environment.cloudwatch,
     scaled: run.scaled,
-    heartbeat: (slot) => heartbeat(slot, environment, cluster, options.silenced),
+    beats: environment.beats,
+    heartbeat: { periodSeconds: HEARTBEAT_PERIOD_SECONDS, beat: publishers.beat },
     onAlarm: (alarm, at) => {
       run.log(`alarm ${alarm.alarmName} → ALARM`);
       options.detected(at.getTime());
@@ -123,37 +134,4 @@ function startRecheck(options: AlarmRoutingOptions): () => void {
       });
   }, run.scaled(schedule.intervalSeconds));
   return () => clearInterval(timer);
-}
-
-/**
- * Whether the node that now holds the slot (a failover may have replaced it) answers its own health check, as its
- * agent publishes the beat only then; a node whose publisher was stopped sends none however well it serves.
- */
-async function heartbeat(
-  slot: string,
-  environment: SandboxEnvironment,
-  cluster: SandboxCluster,
-  silenced: ReadonlySet<string>,
-): Promise<boolean> {
-  const current = await loadClusterModel(environment.ssm, cluster.name).catch(() => cluster.model);
-  const holder = current.nodes.find((node) => node.slot === slot);
-  if (holder && silenced.has(holder.instanceId)) return false;
-  const url = holder ? environment.fleet.nodes.get(holder.instanceId)?.url : undefined;
-  if (!url) return false;
-  return probeHealth(`${url}/health`, HEARTBEAT_TIMEOUT_MS);
-}
-
-/** Whether the URL answers 200 within the time, judged only after pending answers were read (see deadline.ts). */
-async function probeHealth(url: string, timeoutMs: number): Promise<boolean> {
-  const controller = new AbortController();
-  const cancel = deadlineAfterPendingIo(timeoutMs, () => controller.abort());
-  try {
-    const answer = await fetch(url, { signal: controller.signal });
-    await answer.arrayBuffer();
-    return answer.ok;
-  } catch {
-    return false;
-  } finally {
-    cancel();
-  }
 }

@@ -3,6 +3,7 @@ import type { SlotAlarm } from '../functions/domain/recheck';
 import { isWorkflowName, WORKFLOW_METADATA_KEY, type WorkflowName } from '../functions/domain/workflows';
 import type { SynthesizedStack } from '../local/synth';
 import { resolveIntrinsics, resourcesOfType } from '../local/template';
+import type { BeatLog } from './heartbeat';
 
 /**
  * The deployed detection path, run locally: the node alarms and the EventBridge rules are read from the synthesized
@@ -151,26 +152,34 @@ export function alarmStateChangeEvent(
 export interface AlarmEvaluatorOptions {
   readonly alarms: readonly NodeAlarm[];
   readonly cloudwatch: CloudWatchClient;
-  /** Whether the node holding the slot sent its heartbeat this period: alive and passing its own health check. */
-  readonly heartbeat: (slot: string) => Promise<boolean>;
+  /** The heartbeats the nodes published, by the slot they were sent for. */
+  readonly beats: Pick<BeatLog, 'received' | 'settle'>;
+  /**
+   * The nodes' heartbeat timers, driven from the evaluator's clock: every node starts a beat right after each
+   * period boundary (the phase that detects a loss slowest, so no figure is flattered by a lucky phase).
+   */
+  readonly heartbeat: { readonly periodSeconds: number; readonly beat: () => void };
   /** Scenario seconds to real milliseconds. */
   readonly scaled: (seconds: number) => number;
   readonly onAlarm: (alarm: NodeAlarm, at: Date) => void;
 }
 
 /**
- * Evaluates each node alarm as CloudWatch would with missing data treated as breaching. A node beats at the start of
- * each period; the period's datapoint is missing when it did not, and CloudWatch judges a period once it is over. So
- * the alarm fires `datapointsToAlarm` whole periods after the last beat, never sooner: a node that dies just after a
- * beat is declared lost between N and N+1 periods later. OK again on the next beat.
+ * Evaluates each node alarm as CloudWatch would with missing data treated as breaching. The nodes' publishers beat
+ * once a period; the period's datapoint is missing when no beat stamped inside it arrived, and CloudWatch judges a
+ * period once it is over (here, once the beats started in it have finished, however slow the machine). So the alarm
+ * fires `datapointsToAlarm` whole periods after the last beat, never sooner: a node that dies just after a beat is
+ * declared lost between N and N+1 periods later. OK again on the next beat.
  */
 export class AlarmEvaluator {
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly missed = new Map<string, number>();
   private readonly states = new Map<string, 'OK' | 'ALARM'>();
   private readonly inFlight = new Set<string>();
-  /** Whether the node beat at the start of the period now running, judged when the period ends. */
-  private readonly beatThisPeriod = new Map<string, boolean>();
+  /** When the period now running began, by alarm. */
+  private readonly periodStart = new Map<string, number>();
+  /** Whether the last period judged had its beat, by alarm. */
+  private readonly lastPeriodBeat = new Map<string, boolean>();
 
   constructor(private readonly options: AlarmEvaluatorOptions) {}
 
@@ -192,8 +201,13 @@ export class AlarmEvaluator {
         }),
       );
       this.states.set(alarm.alarmName, 'OK');
+      this.periodStart.set(alarm.alarmName, Date.now());
       this.timers.push(setInterval(() => void this.evaluate(alarm), this.options.scaled(alarm.periodSeconds)));
     }
+    // Timers due together run in the order they were set: each alarm closes its period before the beats start.
+    const { heartbeat } = this.options;
+    heartbeat.beat();
+    this.timers.push(setInterval(heartbeat.beat, this.options.scaled(heartbeat.periodSeconds)));
   }
 
   stop(): void {
@@ -206,7 +220,7 @@ export class AlarmEvaluator {
     return (
       [...this.states.values()].every((state) => state === 'OK') &&
       [...this.missed.values()].every((n) => n === 0) &&
-      [...this.beatThisPeriod.values()].every(Boolean)
+      [...this.lastPeriodBeat.values()].every(Boolean)
     );
   }
 
@@ -214,8 +228,12 @@ export class AlarmEvaluator {
     if (this.inFlight.has(alarm.alarmName)) return;
     this.inFlight.add(alarm.alarmName);
     try {
-      const beat = this.beatThisPeriod.get(alarm.alarmName) ?? true;
-      this.beatThisPeriod.set(alarm.alarmName, await this.options.heartbeat(alarm.slot));
+      const from = this.periodStart.get(alarm.alarmName) ?? Date.now();
+      const to = Date.now();
+      this.periodStart.set(alarm.alarmName, to);
+      await this.options.beats.settle(to);
+      const beat = this.options.beats.received(alarm.slot, from, to);
+      this.lastPeriodBeat.set(alarm.alarmName, beat);
       const missed = beat ? 0 : (this.missed.get(alarm.alarmName) ?? 0) + 1;
       this.missed.set(alarm.alarmName, missed);
       const state = this.states.get(alarm.alarmName);

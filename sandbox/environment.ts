@@ -10,6 +10,7 @@ import { SandboxAgent } from './agent';
 import { DataPlane, type DataPlaneConfig } from './data-plane';
 import { Fleet } from './fleet';
 import { type Gateway, type GatewayHooks, startGateway } from './gateway';
+import { BeatLog, instanceTagReader } from './heartbeat';
 import { type RunContext, throwIfInterrupted } from './run-context';
 
 /**
@@ -32,6 +33,8 @@ export interface SandboxEnvironment extends AsyncDisposable {
   readonly fleet: Fleet;
   readonly agent: SandboxAgent;
   readonly gateway: Gateway;
+  /** The heartbeats the nodes' publishers sent through the gateway. */
+  readonly beats: BeatLog;
   /**
    * Starts the data plane for the cluster's target groups, which exist only once the cluster is built; from then on
    * the fleet and the gateway talk to it.
@@ -92,6 +95,8 @@ async function startParts(run: RunContext, teardown: Teardown): Promise<SandboxE
     onChange: (nodes) => void dataPlane?.call('setNodes', nodes).catch(() => undefined),
   });
   teardown.push(() => fleet.stopAll());
+  const beats = new BeatLog();
+  const ec2 = [new EC2Client(direct), new EC2Client({ ...direct, region: DR_REGION })];
   const agent = new SandboxAgent({
     ssm,
     nodeUrlOf: (id) => fleet.nodes.get(id)?.url,
@@ -100,7 +105,11 @@ async function startParts(run: RunContext, teardown: Teardown): Promise<SandboxE
   teardown.push(() => agent.stop());
   const gateway = await startGateway({
     motoEndpoint: moto.endpoint,
-    hooks: gatewayHooks(fleet, agent, () => dataPlane),
+    hooks: {
+      ...gatewayHooks(fleet, agent, () => dataPlane),
+      metricDataPut: (form) => beats.recordPut(form, spec.name),
+      instanceTags: instanceTagReader(ec2),
+    },
   });
   teardown.push(() => gateway.close());
   teardown.push(sendAwsClientsTo(gateway.endpoint));
@@ -113,6 +122,7 @@ async function startParts(run: RunContext, teardown: Teardown): Promise<SandboxE
     fleet,
     agent,
     gateway,
+    beats,
     async startDataPlane(targetGroupArns, health) {
       const plane = DataPlane.start({
         motoEndpoint: moto.endpoint,
@@ -137,7 +147,11 @@ async function startParts(run: RunContext, teardown: Teardown): Promise<SandboxE
 }
 
 /** The calls moto has no data plane for go to the fleet, the agent and, once it runs, the data plane. */
-function gatewayHooks(fleet: Fleet, agent: SandboxAgent, dataPlane: () => DataPlane | undefined): GatewayHooks {
+function gatewayHooks(
+  fleet: Fleet,
+  agent: SandboxAgent,
+  dataPlane: () => DataPlane | undefined,
+): Omit<GatewayHooks, 'metricDataPut' | 'instanceTags'> {
   return {
     instancesLaunched: (ids) => fleet.launched(ids),
     instancesTerminating: (ids) => fleet.stop(ids),

@@ -4,7 +4,8 @@ import type { AddressInfo } from 'node:net';
 /**
  * The sandbox's AWS endpoint: a proxy in front of moto_server that forwards every call, except the few for which
  * moto has no data plane. Those go to the sandbox's own parts: instance launch and termination start and stop node
- * processes, target health comes from the health checker, and Run Command is carried out by the agent.
+ * processes, target health comes from the health checker, and Run Command is carried out by the agent. It also
+ * serves each node's instance metadata (IMDSv2: the token and the instance's tags) under `/_imds/<instance id>`.
  */
 
 export interface AwsCall {
@@ -36,6 +37,10 @@ export interface GatewayHooks {
   commandSent(commandId: string, request: SendCommandRequest): void;
   /** The agent's answer to an SSM read, or undefined to let moto answer. */
   ssmRead(operation: string, request: Record<string, unknown>): Record<string, unknown> | undefined;
+  /** After moto stored metric data: the heartbeats the node alarms are judged on. */
+  metricDataPut(form: URLSearchParams): void;
+  /** An instance's tags, as its instance metadata service shows them; undefined for an unknown instance. */
+  instanceTags(instanceId: string): Promise<Readonly<Record<string, string>> | undefined>;
 }
 
 export interface SendCommandRequest {
@@ -118,6 +123,7 @@ export async function startGateway(options: { motoEndpoint: string; hooks: Gatew
   });
 
   async function handle(request: http.IncomingMessage, body: Buffer) {
+    if (request.url?.startsWith(IMDS_PREFIX)) return instanceMetadata(request, options.hooks);
     const call = identify(request, body);
     const key = `${call.service}:${call.operation}`;
     calls.set(key, (calls.get(key) ?? 0) + 1);
@@ -147,6 +153,8 @@ export async function startGateway(options: { motoEndpoint: string; hooks: Gatew
     } else if (call.service === 'elasticloadbalancing' && call.operation === 'DeregisterTargets') {
       const form = new URLSearchParams(body.toString('utf8'));
       hooks.targetsDeregistered(form.get('TargetGroupArn') ?? '', formTargets(form));
+    } else if (call.service === 'monitoring' && call.operation === 'PutMetricData') {
+      hooks.metricDataPut(new URLSearchParams(body.toString('utf8')));
     } else if (call.service === 'ssm' && call.operation === 'SendCommand') {
       const sent = JSON.parse(answer.body.toString('utf8')) as { Command?: { CommandId?: string } };
       const commandId = sent.Command?.CommandId;
@@ -167,6 +175,31 @@ export async function startGateway(options: { motoEndpoint: string; hooks: Gatew
         server.close(() => resolve());
       }),
   };
+}
+
+const IMDS_PREFIX = '/_imds/';
+const IMDS_TOKEN = 'sandbox-imds-token';
+
+/**
+ * IMDSv2 as a node's scripts use it: PUT for a session token, then reads that present it. Only the instance's tags
+ * are served, each under `meta-data/tags/instance/<key>`, with 404 for a tag the instance does not have.
+ */
+async function instanceMetadata(request: http.IncomingMessage, hooks: GatewayHooks) {
+  const [instanceId = '', ...rest] = (request.url ?? '').slice(IMDS_PREFIX.length).split('?')[0]?.split('/') ?? [];
+  const path = rest.join('/');
+  const text = (status: number, body: string) => ({
+    status,
+    headers: { 'content-type': 'text/plain' } as http.OutgoingHttpHeaders,
+    body: Buffer.from(body),
+  });
+  if (path === 'latest/api/token') return request.method === 'PUT' ? text(200, IMDS_TOKEN) : text(405, '');
+  if (request.headers['x-aws-ec2-metadata-token'] !== IMDS_TOKEN) return text(401, '');
+  const tags = await hooks.instanceTags(instanceId);
+  if (!tags) return text(404, '');
+  const key = /^latest\/meta-data\/tags\/instance\/(.+)$/.exec(path)?.[1];
+  if (key === undefined) return text(404, '');
+  const value = tags[decodeURIComponent(key)];
+  return value === undefined ? text(404, '') : text(200, value);
 }
 
 /** The service comes from the SigV4 credential scope, the operation from the JSON target or the query form. */

@@ -18,6 +18,8 @@ export const NODE_FILES = {
   '/etc/systemd/system/zerodown-heartbeat.timer': 'zerodown-heartbeat.timer',
 } as const;
 export const NODE_CONFIG_PATH = '/etc/zerodown/node.env';
+/** How often zerodown-heartbeat.timer beats: the default heartbeat alarm's period. */
+export const HEARTBEAT_PERIOD_SECONDS = 10;
 
 export function nodeFile(name: (typeof NODE_FILES)[keyof typeof NODE_FILES]): string {
   return path.join(FILES_DIR, name);
