@@ -7,6 +7,7 @@ import { ClusterModelError } from '../functions/domain/errors';
 import { PROJECT_ROOT } from './paths';
 import { DrStack } from './stacks/dr-stack';
 import { OrchestrationStack } from './stacks/orchestration-stack';
+import { ReferenceClusterStack } from './stacks/reference-cluster-stack';
 
 export const CLUSTER_FILES_CONTEXT_KEY = 'zerodown:clusterFiles';
 
@@ -42,6 +43,23 @@ export function buildApp(app: App, models: readonly ClusterModelInput[]): Orches
   });
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return stacks;
+}
+
+export const REFERENCE_CONTEXT_KEY = 'reference';
+export const REFERENCE_STACK_ID = 'ZeroDown-reference';
+
+/**
+ * The reference cluster stack alone (`cdk deploy -c reference=true`): a VPC, a load balancer, two nodes and zerodown
+ * protecting them. Its region is the context's `region`, else the CLI's default region, else us-east-1: the model needs
+ * one it can name.
+ */
+export function buildReferenceApp(app: App, region: string | undefined): ReferenceClusterStack {
+  const stack = new ReferenceClusterStack(app, REFERENCE_STACK_ID, {
+    env: { region: region ?? 'us-east-1', account: process.env.CDK_DEFAULT_ACCOUNT },
+    description: 'zerodown reference cluster: a VPC, an Application Load Balancer, two nodes, and zerodown',
+  });
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  return stack;
 }
 
 /** The cluster files named in the `zerodown:clusterFiles` context: a list, or one comma-separated string. */

@@ -1,15 +1,27 @@
 #!/usr/bin/env node
 import { App } from 'aws-cdk-lib';
 import { ZeroDownError } from '../../functions/domain/errors';
-import { buildApp, CLUSTER_FILES_CONTEXT_KEY, clusterFilesFromContext, readClusterFile } from '../app';
+import {
+  buildApp,
+  buildReferenceApp,
+  CLUSTER_FILES_CONTEXT_KEY,
+  clusterFilesFromContext,
+  REFERENCE_CONTEXT_KEY,
+  readClusterFile,
+} from '../app';
 
 const app = new App();
 try {
-  const files = clusterFilesFromContext(app.node.tryGetContext(CLUSTER_FILES_CONTEXT_KEY));
-  if (files.length === 0) {
-    console.warn(`No clusters: set the context ${CLUSTER_FILES_CONTEXT_KEY} to one or more cluster model files.`);
+  if (String(app.node.tryGetContext(REFERENCE_CONTEXT_KEY)) === 'true') {
+    const region = app.node.tryGetContext('region') ?? process.env.CDK_DEFAULT_REGION;
+    buildReferenceApp(app, typeof region === 'string' ? region : undefined);
+  } else {
+    const files = clusterFilesFromContext(app.node.tryGetContext(CLUSTER_FILES_CONTEXT_KEY));
+    if (files.length === 0) {
+      console.warn(`No clusters: set the context ${CLUSTER_FILES_CONTEXT_KEY} to one or more cluster model files.`);
+    }
+    buildApp(app, files.map(readClusterFile));
   }
-  buildApp(app, files.map(readClusterFile));
 } catch (error) {
   if (error instanceof ZeroDownError) {
     console.error(`${error.name}: ${error.message}`);

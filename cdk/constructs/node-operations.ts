@@ -1,4 +1,4 @@
-import { ArnFormat, Duration, type RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { ArnFormat, Duration, Fn, type RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
@@ -364,6 +364,11 @@ const ELB_READS = [
 
 /** Every rule on the listener: `listener-rule/app/<lb>/<lb id>/<listener id>/*`. */
 function exposedRuleArns(listenerArn: string): string {
+  if (Token.isUnresolved(listenerArn)) {
+    // The listener is created in the same app: its rules' ARN is built when the stack deploys.
+    const parts = Fn.split(':listener/', listenerArn, 2);
+    return Fn.join('', [Fn.select(0, parts), ':listener-rule/', Fn.select(1, parts), '/*']);
+  }
   return `${listenerArn.replace(':listener/', ':listener-rule/')}/*`;
 }
 

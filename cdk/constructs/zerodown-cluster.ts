@@ -18,6 +18,7 @@ import { CLUSTER_TAG_KEY } from '../../functions/domain/tags';
 import { withKitDocuments } from '../../kits/node/documents';
 import { NodeKit } from '../../kits/node/node-kit';
 import { DEFAULT_TIMING, type WorkflowTiming } from '../../statemachines/workflow-builder';
+import { standInsForTokens } from '../model-tokens';
 import { Alerts } from './alerts';
 import { ClusterDashboard } from './dashboard';
 import { createLockTable } from './lock-table';
@@ -79,7 +80,8 @@ export class ZeroDownCluster extends Construct {
 
   constructor(scope: Construct, id: string, props: ZeroDownClusterProps) {
     super(scope, id);
-    const parsed = parseClusterModel(props.model);
+    const tokens = standInsForTokens(props.model, (model) => model.region);
+    const parsed = tokens.restore(parseClusterModel(tokens.validatable));
     this.nodeKit = new NodeKit(this, 'NodeKit', {
       model: parsed,
       ...(props.artifactBuckets ? { artifactBuckets: props.artifactBuckets } : {}),
