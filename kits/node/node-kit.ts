@@ -163,17 +163,32 @@ export function nodeTags(
   };
 }
 
+/**
+ * Shell lines that write each file in place with its mode: a quoted here-document, so nothing in the content is
+ * expanded. Programs go to /usr/local/bin as executables.
+ */
+export function fileInstallLines(files: readonly { target: string; content: string; mode?: string }[]): string[] {
+  const marker = 'ZERODOWN_END_OF_FILE';
+  return files.flatMap(({ target, content, mode }) => {
+    if (content.split('\n').includes(marker)) throw new Error(`${target} contains the line ${marker}`);
+    const chmod = mode ?? (target.startsWith('/usr/local/bin/') ? '0755' : '0644');
+    return [`cat > ${target} <<'${marker}'`, content.replace(/\n$/, ''), marker, `chmod ${chmod} ${target}`];
+  });
+}
+
 /** Shell lines for user data that install the heartbeat publisher and start its timer. */
 export function heartbeatInstallCommands(model: ClusterModel): string[] {
-  const lines: string[] = ['set -eu', `install -d -m 0755 ${path.dirname(NODE_CONFIG_PATH)}`];
-  const write = (target: string, content: string, mode: string) => {
-    const marker = 'ZERODOWN_END_OF_FILE';
-    lines.push(`cat > ${target} <<'${marker}'`, content.replace(/\n$/, ''), marker, `chmod ${mode} ${target}`);
-  };
-  for (const [target, name] of Object.entries(NODE_FILES)) {
-    write(target, fs.readFileSync(nodeFile(name), 'utf8'), target.startsWith('/usr/local/bin/') ? '0755' : '0644');
-  }
-  write(NODE_CONFIG_PATH, nodeConfigOf(model), '0644');
-  lines.push('systemctl daemon-reload', 'systemctl enable --now zerodown-heartbeat.timer');
-  return lines;
+  return [
+    'set -eu',
+    `install -d -m 0755 ${path.dirname(NODE_CONFIG_PATH)}`,
+    ...fileInstallLines([
+      ...Object.entries(NODE_FILES).map(([target, name]) => ({
+        target,
+        content: fs.readFileSync(nodeFile(name), 'utf8'),
+      })),
+      { target: NODE_CONFIG_PATH, content: nodeConfigOf(model) },
+    ]),
+    'systemctl daemon-reload',
+    'systemctl enable --now zerodown-heartbeat.timer',
+  ];
 }
