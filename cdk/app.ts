@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { type App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { type ClusterModelInput, parseClusterModel } from '../functions/domain/cluster-model';
+import { checkCommandSources } from '../functions/domain/command-sources';
 import { ClusterModelError } from '../functions/domain/errors';
 import { PROJECT_ROOT } from './paths';
 import { DrStack } from './stacks/dr-stack';
@@ -91,6 +92,6 @@ export function readClusterFile(file: string): ClusterModelInput {
   } catch (error) {
     throw new ClusterModelError(`Cluster file ${file}`, [{ path: '', message: 'is not valid JSON' }], { cause: error });
   }
-  parseClusterModel(document, `cluster model in ${file}`);
+  checkCommandSources(parseClusterModel(document, `cluster model in ${file}`), `cluster model in ${file}`);
   return document as ClusterModelInput;
 }

@@ -12,6 +12,7 @@ import {
   parameterTierFor,
   parseClusterModel,
 } from '../../functions/domain/cluster-model';
+import { checkCommandSources } from '../../functions/domain/command-sources';
 import { ClusterModelError } from '../../functions/domain/errors';
 import { commandsTooLongFor } from '../../functions/domain/plans/duration';
 import { CLUSTER_TAG_KEY } from '../../functions/domain/tags';
@@ -82,6 +83,7 @@ export class ZeroDownCluster extends Construct {
     super(scope, id);
     const tokens = standInsForTokens(props.model, (model) => model.region);
     const parsed = tokens.restore(parseClusterModel(tokens.validatable));
+    checkCommandSources(parsed);
     this.nodeKit = new NodeKit(this, 'NodeKit', {
       model: parsed,
       ...(props.artifactBuckets ? { artifactBuckets: props.artifactBuckets } : {}),

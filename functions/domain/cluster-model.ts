@@ -339,27 +339,6 @@ function checkCrossFieldRules(
     });
   }
 
-  for (const kind of COMMAND_KINDS) {
-    const command = model.commands[kind];
-    if (!command) continue;
-    const path = ['commands', kind];
-    if (command.kit) {
-      if (!(NODE_KIT_COMMAND_KINDS as readonly string[]).includes(kind)) {
-        issue([...path, 'kit'], `has no ${kind} document in the node kit; name a document of your own`);
-      }
-      for (const field of ['documentName', 'documentVersion', 'inputParameter'] as const) {
-        if (command[field] !== undefined) issue([...path, field], 'is set by the node kit; remove it or the kit');
-      }
-      if (Object.keys(command.parameters).length > 0) {
-        issue([...path, 'parameters'], 'are set by the node kit; remove them or the kit');
-      }
-    } else if (command.documentName === undefined) {
-      issue(path, 'must name a document (documentName and documentVersion) or use the node kit ("kit": "node")');
-    } else if (command.documentVersion === undefined) {
-      issue([...path, 'documentVersion'], 'is required: a command runs a pinned document version');
-    }
-  }
-
   if (model.surge.imageId && model.surge.imageParameter) {
     issue(['surge', 'imageParameter'], 'cannot be combined with surge.imageId; give one of them');
   }

@@ -7,6 +7,7 @@ import {
   parseClusterModel,
   targetGroupOf,
 } from '../../functions/domain/cluster-model';
+import { commandSourceIssues } from '../../functions/domain/command-sources';
 import { ClusterModelError } from '../../functions/domain/errors';
 
 const ACCOUNT = '123456789012';
@@ -175,33 +176,6 @@ describe('parseClusterModel', () => {
       /a document version number such as 1 \(\$LATEST and \$DEFAULT are not pinned\)/,
     ],
     [
-      'a document with no version',
-      (m) => Object.assign(m, { commands: { ...m.commands, patch: { documentName: 'zerodown-test-patch' } } }),
-      'commands.patch.documentVersion',
-      /is required: a command runs a pinned document version/,
-    ],
-    [
-      'a command with neither a document nor the kit',
-      (m) => Object.assign(m, { commands: { ...m.commands, patch: { timeoutSeconds: 900 } } }),
-      'commands.patch',
-      /must name a document \(documentName and documentVersion\) or use the node kit/,
-    ],
-    [
-      'a kit command that also names a document',
-      (m) =>
-        Object.assign(m, {
-          commands: { ...m.commands, patch: { kit: 'node', documentName: 'zerodown-test-patch' } },
-        }),
-      'commands.patch.documentName',
-      /is set by the node kit; remove it or the kit/,
-    ],
-    [
-      'the kit for a command it has no document for',
-      (m) => Object.assign(m, { commands: { ...m.commands, expose: { kit: 'node' } } }),
-      'commands.expose.kit',
-      /has no expose document in the node kit/,
-    ],
-    [
       'an unknown command kind',
       (m) => Object.assign(m, { commands: { reboot: { documentName: 'AWS-RunShellScript' } } }),
       'commands.reboot',
@@ -319,5 +293,55 @@ describe('parseClusterModel', () => {
 
   it('stores each cluster under its own parameter name', () => {
     expect(clusterParameterName('apim-prod')).toBe('/zerodown/clusters/apim-prod');
+  });
+});
+
+describe('commandSourceIssues', () => {
+  it.each<[string, (model: Record<string, unknown> & ClusterModelInput) => void, string, RegExp]>([
+    [
+      'a document with no version',
+      (m) => Object.assign(m, { commands: { ...m.commands, patch: { documentName: 'zerodown-test-patch' } } }),
+      'commands.patch.documentVersion',
+      /is required: a command runs a pinned document version/,
+    ],
+    [
+      'a command with neither a document nor the kit',
+      (m) => Object.assign(m, { commands: { ...m.commands, patch: { timeoutSeconds: 900 } } }),
+      'commands.patch',
+      /must name a document \(documentName and documentVersion\) or use the node kit/,
+    ],
+    [
+      'a kit command that also names a document',
+      (m) =>
+        Object.assign(m, {
+          commands: { ...m.commands, patch: { kit: 'node', documentName: 'zerodown-test-patch' } },
+        }),
+      'commands.patch.documentName',
+      /is set by the node kit; remove it or the kit/,
+    ],
+    [
+      'the kit for a command it has no document for',
+      (m) => Object.assign(m, { commands: { ...m.commands, expose: { kit: 'node' } } }),
+      'commands.expose.kit',
+      /has no expose document in the node kit/,
+    ],
+  ])('names %s', (_case, change, fieldPath, message) => {
+    const issues = commandSourceIssues(parseClusterModel(edit(change)));
+    expect(issues.map((issue) => issue.path)).toEqual([fieldPath]);
+    expect(issues[0]?.message).toMatch(message);
+  });
+
+  it('accepts the node kit and pinned documents of your own', () => {
+    const model = parseClusterModel(
+      edit((m) =>
+        Object.assign(m, {
+          commands: {
+            patch: { kit: 'node' },
+            expose: { documentName: 'apim-expose', documentVersion: '3', inputParameter: 'Service' },
+          },
+        }),
+      ),
+    );
+    expect(commandSourceIssues(model)).toEqual([]);
   });
 });
