@@ -8,12 +8,18 @@ import { readScenario, ScenarioError } from '../sandbox/scenario';
 installPromiseWithResolvers();
 
 const USAGE = `usage: zerodown sandbox run --scenario FILE [--report OUT] [--quiet] [--work-dir DIR]
+       zerodown preflight CLUSTER [--json]
 
-Runs a sandbox scenario on this machine (moto, local nodes, a local load balancer and live traffic) and writes the
-report. Exits 1 when an expectation in the scenario does not hold, 2 on bad usage or a bad scenario.`;
+sandbox run: runs a sandbox scenario on this machine (moto, local nodes, a local load balancer and live traffic) and
+writes the report. Exits 1 when an expectation in the scenario does not hold, 2 on bad usage or a bad scenario.
+
+preflight: checks a deployed cluster with the AWS credentials and region of the environment (read-only): its
+documents, nodes, tags, SSM agents, heartbeats, launch template, AMI and listener. Exits 0 when every check passes,
+1 otherwise, 2 on bad usage.`;
 
 export async function main(argv: readonly string[]): Promise<number> {
   const [group, command, ...rest] = argv;
+  if (group === 'preflight') return preflight(argv.slice(1));
   if (group !== 'sandbox' || command !== 'run') {
     process.stderr.write(`${USAGE}\n`);
     return 2;
@@ -132,4 +138,42 @@ if (require.main === module) {
       process.exit(1);
     },
   );
+}
+
+async function preflight(args: readonly string[]): Promise<number> {
+  let parsed: { values: { json?: boolean }; positionals: string[] };
+  try {
+    parsed = parseArgs({
+      args: [...args],
+      options: { json: { type: 'boolean' } },
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n${USAGE}\n`);
+    return 2;
+  }
+  const [cluster, ...extra] = parsed.positionals;
+  if (!cluster || extra.length > 0) {
+    process.stderr.write(`preflight takes one cluster name\n${USAGE}\n`);
+    return 2;
+  }
+  // Loaded only here: the SDK clients read the region and credentials from the environment when first used.
+  const { runPreflight } = await import('../functions/operations/preflight');
+  const { ssmClient } = await import('../functions/aws/clients/ssm');
+  const { ec2Client } = await import('../functions/aws/clients/ec2');
+  const { elbv2Client } = await import('../functions/aws/clients/elbv2');
+  const { cloudwatchClient } = await import('../functions/aws/clients/cloudwatch');
+  const checks = await runPreflight(
+    { ssm: ssmClient, ec2: ec2Client, elbv2: elbv2Client, cloudwatch: cloudwatchClient },
+    cluster,
+  );
+  if (parsed.values.json) {
+    process.stdout.write(`${JSON.stringify(checks, null, 2)}\n`);
+  } else {
+    for (const check of checks) process.stdout.write(`${check.ok ? 'ok  ' : 'FAIL'} ${check.check}: ${check.detail}\n`);
+    const failed = checks.filter((check) => !check.ok).length;
+    process.stdout.write(failed === 0 ? 'every check passed\n' : `${failed} of ${checks.length} checks failed\n`);
+  }
+  return checks.every((check) => check.ok) ? 0 : 1;
 }

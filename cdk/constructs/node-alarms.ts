@@ -8,7 +8,7 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import type { ClusterModel } from '../../functions/domain/cluster-model';
-import { RECHECK_INTERVAL_MINUTES, type SlotAlarm } from '../../functions/domain/recheck';
+import { nodeAlarmName, RECHECK_INTERVAL_MINUTES, type SlotAlarm } from '../../functions/domain/recheck';
 import { allow } from './launch-permissions';
 import { ZeroDownFunction } from './zerodown-function';
 
@@ -39,9 +39,7 @@ export function detectionFloorSeconds(settings: HeartbeatSettings): number {
   return settings.periodSeconds * settings.datapointsToAlarm;
 }
 
-export function nodeAlarmName(clusterName: string, slot: string): string {
-  return `zerodown-${clusterName}-node-${slot}-lost`;
-}
+
 
 export interface NodeAlarmsProps {
   readonly model: ClusterModel;

@@ -5,6 +5,11 @@
  * again, unless one is running: a node that is still lost is acted on, and one that answers ends as a blip.
  */
 
+/** The heartbeat alarm of a slot: the node that holds the slot beats for it, so a replacement inherits it. */
+export function nodeAlarmName(clusterName: string, slot: string): string {
+  return `zerodown-${clusterName}-node-${slot}-lost`;
+}
+
 /** The failover state machine, as the re-check needs it (Step Functions, or the sandbox's local runner). */
 export interface FailoverStarter {
   /** Whether any failover execution is running. */
