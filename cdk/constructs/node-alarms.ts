@@ -39,8 +39,6 @@ export function detectionFloorSeconds(settings: HeartbeatSettings): number {
   return settings.periodSeconds * settings.datapointsToAlarm;
 }
 
-
-
 export interface NodeAlarmsProps {
   readonly model: ClusterModel;
   readonly failover: sfn.IStateMachine;

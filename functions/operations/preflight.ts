@@ -91,7 +91,7 @@ function checkNodes({ ec2, ssm }: PreflightClients, model: ClusterModel) {
       model.nodes.map(async (node) => {
         const check = `node ${node.instanceId} (${node.role}${node.slot ? `, slot ${node.slot}` : ''})`;
         const instance = found.find((candidate) => candidate.instanceId === node.instanceId);
-        if (!instance || instance.state !== 'running') {
+        if (instance?.state !== 'running') {
           return { check, ok: false, detail: instance ? `is ${instance.state}` : 'not found' };
         }
         const expected: Record<string, string | undefined> = {
