@@ -182,15 +182,9 @@ export const ARBITRARY_SHELL_DOCUMENTS = [
 ] as const;
 
 /** The command kinds the node kit (kits/node) has a document for. */
-export const NODE_KIT_COMMAND_KINDS = [
-  'patch',
-  'upgrade',
-  'deploy',
-  'migrate',
-  'syncPause',
-  'syncResume',
-  'smokeTest',
-] as const satisfies readonly CommandKind[];
+export const NODE_KIT_COMMAND_KINDS = COMMAND_KINDS.filter(
+  (kind): kind is Exclude<CommandKind, 'expose'> => kind !== 'expose',
+);
 
 const commandSchema = z.strictObject({
   /**

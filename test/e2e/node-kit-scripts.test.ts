@@ -1,13 +1,13 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseClusterModel } from '../../functions/domain/cluster-model';
 import { kitDocumentContent } from '../../kits/node/documents';
 import { heartbeatInstallCommands, nodeConfigOf, nodeFile } from '../../kits/node/node-kit';
 import { renderScript } from '../../sandbox/agent';
+import { listenOnLoopback, runScript } from '../harness/shell';
 import { testClusterModel } from '../harness/test-app';
 
 /**
@@ -63,34 +63,20 @@ async function nodeStandIn(): Promise<NodeStandIn> {
       response.writeHead(404).end();
     }
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return Object.assign(state, {
-    url: `http://127.0.0.1:${port}`,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  });
+  return Object.assign(state, await listenOnLoopback(server));
 }
 
-/** Runs the script beside this process's own servers, so not with spawnSync, which would stop them answering. */
-function runHeartbeat(dir: string, node: NodeStandIn): Promise<{ status: number | null; stderr: string }> {
+function runHeartbeat(dir: string, node: NodeStandIn) {
   const config = path.join(dir, 'node.env');
   const model = parseClusterModel(testClusterModel());
   const checks = model.healthChecks.http.map((check) => ({ ...check, port: Number(new URL(node.url).port) }));
   fs.writeFileSync(config, nodeConfigOf({ ...model, healthChecks: { ...model.healthChecks, http: checks } }));
-  const child = spawn('/bin/sh', [nodeFile('zerodown-heartbeat')], {
-    env: {
-      PATH: `${dir}${path.delimiter}${process.env.PATH ?? ''}`,
-      ZERODOWN_NODE_CONFIG: config,
-      ZERODOWN_IMDS_URL: node.url,
-      ZERODOWN_CHECK_TIMEOUT: '10',
-    },
-    stdio: ['ignore', 'ignore', 'pipe'],
+  return runScript(nodeFile('zerodown-heartbeat'), [], {
+    PATH: `${dir}${path.delimiter}${process.env.PATH ?? ''}`,
+    ZERODOWN_NODE_CONFIG: config,
+    ZERODOWN_IMDS_URL: node.url,
+    ZERODOWN_CHECK_TIMEOUT: '10',
   });
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString('utf8');
-  });
-  return new Promise((resolve) => child.on('close', (status) => resolve({ status, stderr })));
 }
 
 describe('zerodown-heartbeat', () => {

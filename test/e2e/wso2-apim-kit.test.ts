@@ -1,7 +1,5 @@
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseClusterModel } from '../../functions/domain/cluster-model';
@@ -11,6 +9,7 @@ import {
   wso2ApimFile,
   wso2ApimHealthChecks,
 } from '../../kits/wso2-apim/wso2-apim-kit';
+import { listenOnLoopback, runScript } from '../harness/shell';
 import { testClusterModel } from '../harness/test-app';
 
 /**
@@ -134,21 +133,10 @@ async function product(site: Layout): Promise<Product> {
       response.writeHead(404).end();
     }
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return Object.assign(state, {
-    url: `http://127.0.0.1:${port}`,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  });
+  return Object.assign(state, await listenOnLoopback(server));
 }
 
-interface Run {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs a kit script as SSM would, beside this process's stand-in servers (so not with spawnSync). */
+/** Runs a kit script as SSM would, with the stand-ins on its PATH. */
 function run(site: Layout, node: Product, script: 'zerodown-node' | 'zerodown-sync', args: string[], extra = {}) {
   const config = path.join(site.root, 'wso2-apim.env');
   write(
@@ -162,29 +150,17 @@ function run(site: Layout, node: Product, script: 'zerodown-node' | 'zerodown-sy
       migrationCommand: `env | grep -E '^WSO2_(DB|TARGET)' | sort > "${site.root}/migration.env"`,
     }),
   );
-  const child = spawn('/bin/sh', [wso2ApimFile(script), ...args], {
-    env: {
-      PATH: `${path.join(site.root, 'bin')}${path.delimiter}/usr/bin${path.delimiter}/bin`,
-      ZERODOWN_WSO2_CONFIG: config,
-      ZERODOWN_STATE_DIR: site.state,
-      ZERODOWN_IMDS_URL: node.url,
-      WSO2_VERSION_URL: `${node.url}/services/Version`,
-      WSO2_GATEWAY_URL: node.url,
-      WSO2_TOKEN_URL: `${node.url}/oauth2/token`,
-      WSO2_READY_SECONDS: '60',
-      ...extra,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  return runScript(wso2ApimFile(script), args, {
+    PATH: `${path.join(site.root, 'bin')}${path.delimiter}/usr/bin${path.delimiter}/bin`,
+    ZERODOWN_WSO2_CONFIG: config,
+    ZERODOWN_STATE_DIR: site.state,
+    ZERODOWN_IMDS_URL: node.url,
+    WSO2_VERSION_URL: `${node.url}/services/Version`,
+    WSO2_GATEWAY_URL: node.url,
+    WSO2_TOKEN_URL: `${node.url}/oauth2/token`,
+    WSO2_READY_SECONDS: '60',
+    ...extra,
   });
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (chunk: Buffer) => {
-    stdout += chunk.toString('utf8');
-  });
-  child.stderr?.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString('utf8');
-  });
-  return new Promise<Run>((resolve) => child.on('close', (status) => resolve({ status, stdout, stderr })));
 }
 
 const updateLevel = (site: Layout, version = '4.2.0') =>

@@ -1,6 +1,5 @@
 import { execFile } from 'node:child_process';
 import * as path from 'node:path';
-import { PutMetricAlarmCommand, SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
 import { CreateTagsCommand, DeleteTagsCommand } from '@aws-sdk/client-ec2';
 import { CreateDocumentCommand } from '@aws-sdk/client-ssm';
 import { cloudwatchClient } from '../../../functions/aws/clients/cloudwatch';
@@ -15,6 +14,7 @@ import { kitDocumentContent, withKitDocuments } from '../../../kits/node/documen
 import { ssmAgentsOnline } from '../../../local/faults';
 import { createMotoCluster } from '../../../local/moto-cluster';
 import { useFaults } from '../../harness/cleanup';
+import { putHeartbeatAlarm } from '../../harness/heartbeat-alarms';
 import { useMoto } from '../../harness/moto';
 
 const CLI = path.join(__dirname, '..', '..', '..', 'cli', 'zerodown.cjs');
@@ -42,19 +42,7 @@ async function deployedCluster(alarmState: 'OK' | 'ALARM' = 'OK'): Promise<Clust
   }
   for (const node of cluster.model.nodes) {
     const AlarmName = nodeAlarmName(cluster.model.name, node.slot ?? '');
-    await cloudwatchClient.send(
-      new PutMetricAlarmCommand({
-        AlarmName,
-        Namespace: 'ZeroDown',
-        MetricName: 'NodeHeartbeat',
-        Statistic: 'SampleCount',
-        Period: 10,
-        EvaluationPeriods: 2,
-        Threshold: 1,
-        ComparisonOperator: 'LessThanThreshold',
-      }),
-    );
-    await cloudwatchClient.send(new SetAlarmStateCommand({ AlarmName, StateValue: alarmState, StateReason: 'test' }));
+    await putHeartbeatAlarm(cloudwatchClient, AlarmName, alarmState);
   }
   return cluster.model;
 }

@@ -1,9 +1,10 @@
-import { CloudWatchClient, PutMetricAlarmCommand, SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { DescribeExecutionCommand, ListExecutionsCommand, SFNClient, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { stateMachineStarter } from '../../../functions/aws/sfn';
 import { failoversToStart } from '../../../functions/domain/recheck';
 import { recheckFailover } from '../../../functions/operations/recheck-failover';
 import { startMotoExecution } from '../../../local/moto-resources';
+import { putHeartbeatAlarm } from '../../harness/heartbeat-alarms';
 import { useMoto } from '../../harness/moto';
 
 const SLOTS = [
@@ -16,21 +17,7 @@ describe('the failover re-check', () => {
   const cloudwatch = new CloudWatchClient({});
   const sfn = new SFNClient({});
 
-  async function alarm(name: string, state: 'OK' | 'ALARM') {
-    await cloudwatch.send(
-      new PutMetricAlarmCommand({
-        AlarmName: name,
-        Namespace: 'ZeroDown',
-        MetricName: 'NodeHeartbeat',
-        Statistic: 'SampleCount',
-        Period: 10,
-        EvaluationPeriods: 2,
-        Threshold: 1,
-        ComparisonOperator: 'LessThanThreshold',
-      }),
-    );
-    await cloudwatch.send(new SetAlarmStateCommand({ AlarmName: name, StateValue: state, StateReason: 'test' }));
-  }
+  const alarm = (name: string, state: 'OK' | 'ALARM') => putHeartbeatAlarm(cloudwatch, name, state);
 
   /** A failover state machine in moto, with one execution that ended, so the re-check finds none running. */
   async function failoverMachine() {
