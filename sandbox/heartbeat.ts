@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DescribeTagsCommand, type EC2Client } from '@aws-sdk/client-ec2';
+import { HEARTBEAT_METRIC, HEARTBEAT_NAMESPACE } from '../cdk/constructs/node-alarms';
 import type { ClusterModel } from '../functions/domain/cluster-model';
 import { nodeConfigOf, nodeFile } from '../kits/node/node-kit';
 import type { Fleet } from './fleet';
@@ -34,7 +35,7 @@ export class BeatLog {
   /** From the gateway: a PutMetricData call. Only the cluster's heartbeats count. */
   recordPut(form: URLSearchParams, clusterName: string): void {
     const member = 'MetricData.member.1';
-    if (form.get('Namespace') !== 'ZeroDown' || form.get(`${member}.MetricName`) !== 'NodeHeartbeat') return;
+    if (form.get('Namespace') !== HEARTBEAT_NAMESPACE || form.get(`${member}.MetricName`) !== HEARTBEAT_METRIC) return;
     const dimensions = new Map<string, string>();
     for (let index = 1; form.has(`${member}.Dimensions.member.${index}.Name`); index++) {
       dimensions.set(
