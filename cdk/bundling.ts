@@ -43,6 +43,8 @@ const SDK_CLIENT_IMPORT = /import\s*(?:type\s*)?\{([^}]*)\}\s*from\s*'@aws-sdk\/
 const SDK_CLIENT_PACKAGE_JSON = /[\\/]@aws-sdk[\\/](?:client-[^\\/]+|nested-clients)[\\/]package\.json$/;
 /** The import the SDK's HTTP protocols make only for event-stream operations. */
 const EVENT_STREAMS_MODULE = /^@smithy\/core\/event-streams$/;
+/** The pure-JavaScript SHA-256 that the SDK's Node hash falls back to where `node:crypto` has no SHA-256. */
+const SHA256_JS_MODULE = /[\\/]@smithy[\\/]core[\\/]dist-es[\\/]submodules[\\/]checksum[\\/]sha256[\\/]Sha256Js\.js$/;
 
 export interface SdkTreeShakingOptions {
   /**
@@ -66,6 +68,8 @@ export interface SdkTreeShakingOptions {
  * - Each client bundles its whole package.json (about 2 KB) to read one field, `version`. Only that field is kept.
  * - The HTTP protocols import the event-stream codec lazily, for streaming operations only. None of our operations
  *   streams, so the import resolves to a module that fails clearly if that ever changes.
+ * - The SDK's SHA-256 for Node carries a pure-JavaScript fallback (3 KB) for a runtime without native SHA-256. The
+ *   Lambda runtime always has it, so the fallback is replaced by a class that fails clearly if it is ever used.
  */
 export function sdkTreeShaking(options: SdkTreeShakingOptions): Plugin {
   return {
@@ -84,6 +88,7 @@ export function sdkTreeShaking(options: SdkTreeShakingOptions): Plugin {
         const { version } = JSON.parse(await fs.promises.readFile(args.path, 'utf8')) as { version: string };
         return { contents: JSON.stringify({ version }), loader: 'json' };
       });
+      build.onLoad({ filter: SHA256_JS_MODULE }, () => ({ contents: NO_SHA256_JS_MODULE, loader: 'js' }));
       build.onResolve({ filter: EVENT_STREAMS_MODULE }, (args) => ({
         path: args.path,
         namespace: 'zerodown-no-event-streams',
@@ -95,6 +100,14 @@ export function sdkTreeShaking(options: SdkTreeShakingOptions): Plugin {
     },
   };
 }
+
+const NO_SHA256_JS_MODULE = `
+export class Sha256Js {
+  constructor() {
+    throw new Error('zerodown bundles leave out the SDK pure-JavaScript SHA-256; this runtime has no native SHA-256');
+  }
+}
+`;
 
 const NO_EVENT_STREAMS_MODULE = `
 const unsupported = () => {

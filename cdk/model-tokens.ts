@@ -34,7 +34,8 @@ export interface TokenStandIns<T> {
 export function standInsForTokens<T>(model: T, regionOf: (model: T) => string): TokenStandIns<T> {
   const tokens = new Map<string, string>();
   let counter = 0;
-  const replace = (value: Json, field: string, path: string): Json => {
+  // A stand-in ARN is in the region of the block that holds it: the model's, or the DR site's in the `dr` block.
+  const replace = (value: Json, field: string, path: string, region: string): Json => {
     if (typeof value === 'string') {
       if (!Token.isUnresolved(value)) return value;
       const standIn = STAND_INS[field];
@@ -43,16 +44,20 @@ export function standInsForTokens<T>(model: T, regionOf: (model: T) => string): 
           { path, message: 'is a token, which only the ids and ARNs of resources may be' },
         ]);
       }
-      const region = regionOf(model);
       counter += 1;
       const made = standIn(`0000${counter.toString(16).padStart(13, '0')}`, region);
       tokens.set(made, value);
       return made;
     }
-    if (Array.isArray(value)) return value.map((item, index) => replace(item, field, `${path}.${index}`));
+    if (Array.isArray(value)) return value.map((item, index) => replace(item, field, `${path}.${index}`, region));
     if (value && typeof value === 'object') {
+      const blockRegion = typeof value.region === 'string' && !Token.isUnresolved(value.region) ? value.region : region;
       return Object.fromEntries(
-        Object.entries(value).map(([key, item]) => [key, replace(item, key, path ? `${path}.${key}` : key)]),
+        // An additional listener's target groups are keyed by slot name; each value is a target group ARN.
+        Object.entries(value).map(([key, item]) => [
+          key,
+          replace(item, field === 'targetGroups' ? 'targetGroupArn' : key, path ? `${path}.${key}` : key, blockRegion),
+        ]),
       );
     }
     return value;
@@ -71,7 +76,7 @@ export function standInsForTokens<T>(model: T, regionOf: (model: T) => string): 
     ]);
   }
   return {
-    validatable: replace(model as Json, '', '') as T,
+    validatable: replace(model as Json, '', '', regionOf(model)) as T,
     restore: <U>(validated: U) => (tokens.size === 0 ? validated : (restoreValue(validated) as U)),
   };
 }

@@ -86,11 +86,28 @@ function install<Input>(
 
 /** Records the name of every command the client sends (such as `ModifyListenerCommand`) into `calls`. */
 export function recordCalls(client: FaultableClient, calls: string[]): Fault {
+  return spy(client, (commandName) => calls.push(commandName ?? 'unknown'));
+}
+
+/** Records the input of every call of one command (such as `ModifyListenerCommand`) into `inputs`, in order. */
+export function recordInputs<Input = Record<string, unknown>>(
+  client: FaultableClient,
+  commandName: string,
+  inputs: Input[],
+): Fault {
+  return spy(client, (name, input) => {
+    if (name === commandName) inputs.push(structuredClone(input) as Input);
+  });
+}
+
+function spy(client: FaultableClient, record: (commandName: string | undefined, input: object) => void): Fault {
   const name = `zerodownSpy${++sequence}`;
   const stack = client.middlewareStack as MiddlewareStack;
+  let hits = 0;
   stack.add(
     (next, context) => async (args) => {
-      calls.push(context.commandName ?? 'unknown');
+      hits++;
+      record(context.commandName, args.input as object);
       return next(args);
     },
     { step: 'initialize', priority: 'high', name },
@@ -98,7 +115,7 @@ export function recordCalls(client: FaultableClient, calls: string[]): Fault {
   const fault: Fault = {
     name,
     get hits() {
-      return calls.length;
+      return hits;
     },
     remove() {
       stack.remove(name);

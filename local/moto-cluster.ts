@@ -29,6 +29,11 @@ export interface MotoClusterOptions {
   readonly strategy?: 'weighted-target-groups' | 'single-target-group';
   /** The port nodes answer on. @default - a free port, so parallel test workers do not collide */
   readonly nodePort?: number;
+  /**
+   * A second listener (port 9443, "management") with its own target group per slot, as WSO2 API Manager's
+   * management port beside its gateway: the model's `additionalListeners`. Weighted strategy only.
+   */
+  readonly managementListener?: boolean;
   /** Changes applied to the generated model before it is validated and stored. */
   readonly customize?: (model: ClusterModelInput) => ClusterModelInput;
 }
@@ -44,6 +49,8 @@ export interface MotoCluster {
   readonly loadBalancerArn: string;
   /** Target group ARN by slot name. */
   readonly targetGroups: Record<string, string>;
+  /** The management listener and its target group ARN by slot name, when asked for. */
+  readonly management?: { readonly listenerArn: string; readonly targetGroups: Record<string, string> };
 }
 
 const SLOTS = ['a', 'b'] as const;
@@ -147,32 +154,36 @@ export async function createMotoCluster(options: MotoClusterOptions = {}): Promi
   );
   const loadBalancerArn = required(loadBalancer.LoadBalancers?.[0]?.LoadBalancerArn, 'LoadBalancerArn');
 
-  const targetGroups: Record<string, string> = {};
   const groupNames = strategy === 'weighted-target-groups' ? [...SLOTS, SURGE_SLOT] : ['all'];
-  for (const slot of groupNames) {
-    const group = await elbv2Client.send(
-      new CreateTargetGroupCommand({
-        Name: `${name}-${slot}`.slice(0, 32),
-        Protocol: 'HTTP',
-        Port: nodePort,
-        VpcId: vpcId,
-        TargetType: 'instance',
-        HealthCheckPath: '/health',
-        HealthCheckIntervalSeconds: 5,
-        HealthyThresholdCount: 2,
-        UnhealthyThresholdCount: 2,
-      }),
-    );
-    targetGroups[slot] = required(group.TargetGroups?.[0]?.TargetGroupArn, 'TargetGroupArn');
-  }
-  for (const node of nodes) {
-    await elbv2Client.send(
-      new RegisterTargetsCommand({
-        TargetGroupArn: targetGroups[node.slot ?? 'all'],
-        Targets: [{ Id: node.instanceId, Port: nodePort }],
-      }),
-    );
-  }
+  const createGroups = async (prefix: string) => {
+    const groups: Record<string, string> = {};
+    for (const slot of groupNames) {
+      const group = await elbv2Client.send(
+        new CreateTargetGroupCommand({
+          Name: `${prefix}-${slot}`.slice(0, 32),
+          Protocol: 'HTTP',
+          Port: nodePort,
+          VpcId: vpcId,
+          TargetType: 'instance',
+          HealthCheckPath: '/health',
+          HealthCheckIntervalSeconds: 5,
+          HealthyThresholdCount: 2,
+          UnhealthyThresholdCount: 2,
+        }),
+      );
+      groups[slot] = required(group.TargetGroups?.[0]?.TargetGroupArn, 'TargetGroupArn');
+    }
+    for (const node of nodes) {
+      await elbv2Client.send(
+        new RegisterTargetsCommand({
+          TargetGroupArn: groups[node.slot ?? 'all'],
+          Targets: [{ Id: node.instanceId, Port: nodePort }],
+        }),
+      );
+    }
+    return groups;
+  };
+  const targetGroups = await createGroups(name);
 
   const weights: Record<string, number> =
     strategy === 'single-target-group'
@@ -180,25 +191,35 @@ export async function createMotoCluster(options: MotoClusterOptions = {}): Promi
       : topology === 'active-active'
         ? { a: 50, b: 50, surge: 0 }
         : { a: 100, b: 0, surge: 0 };
-  const listener = await elbv2Client.send(
-    new CreateListenerCommand({
-      LoadBalancerArn: loadBalancerArn,
-      Protocol: 'HTTP',
-      Port: 80,
-      DefaultActions: [
-        {
-          Type: 'forward',
-          ForwardConfig: {
-            TargetGroups: Object.entries(targetGroups).map(([slot, arn]) => ({
-              TargetGroupArn: arn,
-              Weight: weights[slot] ?? 0,
-            })),
+  const createListener = async (port: number, groups: Record<string, string>) => {
+    const listener = await elbv2Client.send(
+      new CreateListenerCommand({
+        LoadBalancerArn: loadBalancerArn,
+        Protocol: 'HTTP',
+        Port: port,
+        DefaultActions: [
+          {
+            Type: 'forward',
+            ForwardConfig: {
+              TargetGroups: Object.entries(groups).map(([slot, arn]) => ({
+                TargetGroupArn: arn,
+                Weight: weights[slot] ?? 0,
+              })),
+            },
           },
-        },
-      ],
-    }),
-  );
-  const listenerArn = required(listener.Listeners?.[0]?.ListenerArn, 'ListenerArn');
+        ],
+      }),
+    );
+    return required(listener.Listeners?.[0]?.ListenerArn, 'ListenerArn');
+  };
+  const listenerArn = await createListener(80, targetGroups);
+  const management =
+    options.managementListener && strategy === 'weighted-target-groups'
+      ? await (async () => {
+          const groups = await createGroups(`${name}-m`);
+          return { listenerArn: await createListener(9443, groups), targetGroups: groups };
+        })()
+      : undefined;
 
   const generated: ClusterModelInput = {
     name,
@@ -212,6 +233,7 @@ export async function createMotoCluster(options: MotoClusterOptions = {}): Promi
             listenerArn,
             slots: Object.entries(targetGroups).map(([slot, targetGroupArn]) => ({ name: slot, targetGroupArn })),
             surgeSlot: SURGE_SLOT,
+            ...(management ? { additionalListeners: [{ name: 'management', ...management }] } : {}),
           }
         : { strategy, listenerArn, targetGroupArn: required(targetGroups.all, 'target group') },
     network: { vpcId, subnetIds, securityGroupIds: [securityGroupId] },
@@ -232,5 +254,15 @@ export async function createMotoCluster(options: MotoClusterOptions = {}): Promi
     },
   };
   const model = await saveClusterModel(ssmClient, options.customize ? options.customize(generated) : generated);
-  return { model, nodePort, privateIps, vpcId, subnetIds, imageId, loadBalancerArn, targetGroups };
+  return {
+    model,
+    nodePort,
+    privateIps,
+    vpcId,
+    subnetIds,
+    imageId,
+    loadBalancerArn,
+    targetGroups,
+    ...(management ? { management } : {}),
+  };
 }

@@ -5,11 +5,18 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
-import { type ClusterModel, type CommandKind, commandDocument, NODE_ROLES } from '../../functions/domain/cluster-model';
+import {
+  type ClusterModel,
+  type CommandKind,
+  commandDocument,
+  NODE_ROLES,
+  targetGroupsOf,
+} from '../../functions/domain/cluster-model';
 import { ClusterModelError } from '../../functions/domain/errors';
 import { membershipParameterName } from '../../functions/domain/membership';
 import { checksTooSlowFor, nodeProbeSeconds } from '../../functions/domain/probe';
 import { CLUSTER_TAG_KEY, LOST_ROLE, ROLE_TAG_KEY, SLOT_TAG_KEY, SURGE_ROLE } from '../../functions/domain/tags';
+import { clusterTargetGroups, isWeighted, weightedListeners } from '../../functions/domain/weights';
 import { CLUSTER_WORKFLOWS, LONGEST_OPERATION_SECONDS } from '../../functions/domain/workflows';
 import { acknowledgeWildcardAction, acknowledgeWildcardResource } from '../nag';
 import { allow, allowTaggedLaunch, roleOf } from './launch-permissions';
@@ -56,10 +63,11 @@ export class NodeOperations extends Construct {
     const { model } = props;
     const traffic = model.traffic;
     const weighted = traffic.strategy === 'weighted-target-groups';
-    const surgeTargetGroup =
+    // Behind several listeners the surge slot has a target group on each; a surge node is registered in all.
+    const surgeTargetGroups =
       traffic.strategy === 'weighted-target-groups'
-        ? traffic.slots.find((slot) => slot.name === traffic.surgeSlot)?.targetGroupArn
-        : traffic.targetGroupArn;
+        ? targetGroupsOf(model, { slot: traffic.surgeSlot })
+        : [traffic.targetGroupArn];
 
     this.clusterLock = this.operation('ClusterLock', 'cluster-lock', 'Acquire, renew, release or pre-empt the lock', {
       env: { LOCK_TABLE_NAME: props.lockTable.tableName },
@@ -88,9 +96,7 @@ export class NodeOperations extends Construct {
     this.launchSurgeNode = this.operation('LaunchSurgeNode', 'launch-surge-node', 'Launch the surge node from the AMI');
     this.allowDescribe(this.launchSurgeNode, ['ec2:DescribeInstances']);
     this.allowLaunch(this.launchSurgeNode);
-    if (weighted && surgeTargetGroup) {
-      this.allow(this.launchSurgeNode, ['elasticloadbalancing:RegisterTargets'], [surgeTargetGroup]);
-    }
+    if (weighted) this.allow(this.launchSurgeNode, ['elasticloadbalancing:RegisterTargets'], surgeTargetGroups);
 
     this.checkNodeReady = this.operation('CheckNodeReady', 'check-node-ready', 'One readiness poll of a node', {
       inVpc: true,
@@ -103,6 +109,8 @@ export class NodeOperations extends Construct {
 
     this.runCommand = this.operation('RunCommand', 'run-command', 'Send or poll an SSM command on named nodes');
     this.allowRunCommand(this.runCommand);
+    // reconfigure passes the nodes' private addresses, which it reads when it runs: a replacement has a new one.
+    if (model.commands.reconfigure) this.allowDescribe(this.runCommand, ['ec2:DescribeInstances']);
 
     this.verifyNode = this.operation('VerifyNode', 'verify-node', 'Run the health checks against one node', {
       inVpc: true,
@@ -129,9 +137,7 @@ export class NodeOperations extends Construct {
         [`aws:ResourceTag/${ROLE_TAG_KEY}`]: SURGE_ROLE,
       },
     });
-    if (surgeTargetGroup) {
-      this.allow(this.retireNode, ['elasticloadbalancing:DeregisterTargets'], [surgeTargetGroup]);
-    }
+    this.allow(this.retireNode, ['elasticloadbalancing:DeregisterTargets'], surgeTargetGroups);
     if (!weighted) this.allowTrafficChanges(this.retireNode);
 
     this.exposeService = this.operation(
@@ -173,7 +179,7 @@ export class NodeOperations extends Construct {
       this.allow(
         this.adoptReplacement,
         ['elasticloadbalancing:RegisterTargets', 'elasticloadbalancing:DeregisterTargets'],
-        traffic.slots.map((slot) => slot.targetGroupArn),
+        clusterTargetGroups(model),
       );
     }
     acknowledgeWildcardResource(
@@ -330,11 +336,12 @@ export class NodeOperations extends Construct {
 
   private allowTrafficChanges(fn: lambda.IFunction) {
     const { model } = this.props;
-    if (model.traffic.ruleArn) {
-      this.allow(fn, ['elasticloadbalancing:ModifyRule'], [model.traffic.ruleArn]);
-    } else {
-      this.allow(fn, ['elasticloadbalancing:ModifyListener'], [model.traffic.listenerArn]);
-    }
+    // Every listener that carries the cluster's weights, each by its rule or its default action.
+    const entries = isWeighted(model) ? weightedListeners(model) : [model.traffic];
+    const rules = entries.flatMap((entry) => (entry.ruleArn ? [entry.ruleArn] : []));
+    const listeners = entries.flatMap((entry) => (entry.ruleArn ? [] : [entry.listenerArn]));
+    if (rules.length > 0) this.allow(fn, ['elasticloadbalancing:ModifyRule'], rules);
+    if (listeners.length > 0) this.allow(fn, ['elasticloadbalancing:ModifyListener'], listeners);
     // Rules that expose the cluster's services follow its weights; only those tagged with this cluster.
     const exposedRules = exposedRuleArns(model.traffic.listenerArn);
     acknowledgeWildcardResource(

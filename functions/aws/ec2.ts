@@ -10,7 +10,7 @@ import {
   type TagSpecification,
   TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
-import { type ClusterModel, targetGroupOf } from '../domain/cluster-model';
+import { type ClusterModel, targetGroupsOf } from '../domain/cluster-model';
 import { NodeLostError } from '../domain/errors';
 import { CLUSTER_TAG_KEY, EXECUTION_TAG_KEY, ROLE_TAG_KEY, SURGE_ROLE } from '../domain/tags';
 
@@ -71,14 +71,19 @@ export function isSurgeNodeOf(model: ClusterModel, node: NodeInstance): boolean 
   return node.tags[CLUSTER_TAG_KEY] === model.name && node.tags[ROLE_TAG_KEY] === SURGE_ROLE;
 }
 
-/** The target group a node serves through: its slot's, the surge slot's, or the cluster's only one. */
+/** The target group a node serves through behind the cluster's listener: its slot's, the surge slot's, or the only one. */
 export function targetGroupOfNode(model: ClusterModel, node: NodeInstance): string | undefined {
+  return targetGroupsOfNode(model, node)[0];
+}
+
+/** Every target group a node serves through, one per listener of the cluster; none for a node not of the cluster. */
+export function targetGroupsOfNode(model: ClusterModel, node: NodeInstance): string[] {
   const permanent = model.nodes.find((candidate) => candidate.instanceId === node.instanceId);
-  if (permanent) return targetGroupOf(model, permanent);
-  if (!isSurgeNodeOf(model, node)) return undefined;
+  if (permanent) return targetGroupsOf(model, permanent);
+  if (!isSurgeNodeOf(model, node)) return [];
   return model.traffic.strategy === 'weighted-target-groups'
-    ? targetGroupOf(model, { slot: model.traffic.surgeSlot })
-    : model.traffic.targetGroupArn;
+    ? targetGroupsOf(model, { slot: model.traffic.surgeSlot })
+    : [model.traffic.targetGroupArn];
 }
 
 /** The same tags on the instance, its volumes and its network interfaces, set by RunInstances itself. */

@@ -22,25 +22,29 @@ import {
   describeWeights,
   type SlotWeight,
   type TargetState,
+  type WeightedListener,
   type WeightedModel,
+  weightedListeners,
 } from '../domain/weights';
 
-/** The actions that carry the cluster's traffic: the rule's actions, or the listener's default actions. */
-async function readActions(elbv2: ElasticLoadBalancingV2Client, model: ClusterModel): Promise<Action[]> {
-  if (model.traffic.ruleArn) {
-    const rules = await elbv2.send(new DescribeRulesCommand({ RuleArns: [model.traffic.ruleArn] }));
+type TrafficEntry = Pick<WeightedListener, 'listenerArn' | 'ruleArn'>;
+
+/** The actions that carry a listener's share of the cluster's traffic: the rule's, or the listener's default ones. */
+async function readActions(elbv2: ElasticLoadBalancingV2Client, entry: TrafficEntry): Promise<Action[]> {
+  if (entry.ruleArn) {
+    const rules = await elbv2.send(new DescribeRulesCommand({ RuleArns: [entry.ruleArn] }));
     return rules.Rules?.[0]?.Actions ?? [];
   }
-  const listeners = await elbv2.send(new DescribeListenersCommand({ ListenerArns: [model.traffic.listenerArn] }));
+  const listeners = await elbv2.send(new DescribeListenersCommand({ ListenerArns: [entry.listenerArn] }));
   return listeners.Listeners?.[0]?.DefaultActions ?? [];
 }
 
-/** The forward action that carries the cluster's traffic, if there is one. */
+/** The forward action that carries the cluster's traffic on its (first) listener, if there is one. */
 export async function readForwardAction(
   elbv2: ElasticLoadBalancingV2Client,
   model: ClusterModel,
 ): Promise<Action | undefined> {
-  return (await readActions(elbv2, model)).find((action) => action.Type === 'forward');
+  return (await readActions(elbv2, model.traffic)).find((action) => action.Type === 'forward');
 }
 
 function forwardTargets(actions: Action[]): { TargetGroupArn?: string; Weight?: number }[] {
@@ -50,58 +54,112 @@ function forwardTargets(actions: Action[]): { TargetGroupArn?: string; Weight?: 
   return forward.TargetGroupArn ? [{ TargetGroupArn: forward.TargetGroupArn, Weight: 1 }] : [];
 }
 
-/** The weight of every slot, as the listener (or rule) holds it now. Slots missing from the action weigh 0. */
-export async function readWeights(elbv2: ElasticLoadBalancingV2Client, model: WeightedModel): Promise<SlotWeight[]> {
-  const targets = forwardTargets(await readActions(elbv2, model));
-  return model.traffic.slots.map((slot) => ({
-    slot: slot.name,
-    targetGroupArn: slot.targetGroupArn,
-    weight: targets.find((target) => target.TargetGroupArn === slot.targetGroupArn)?.Weight ?? 0,
-  }));
+export interface ListenerWeights {
+  readonly listener: WeightedListener;
+  /** Each slot's weight behind this listener, with this listener's target group of the slot. */
+  readonly weights: SlotWeight[];
+}
+
+/** Every slot's weight as each of the cluster's listeners (or rules) holds it now. Slots missing from one weigh 0. */
+export async function readListenerWeights(
+  elbv2: ElasticLoadBalancingV2Client,
+  model: WeightedModel,
+): Promise<ListenerWeights[]> {
+  return Promise.all(
+    weightedListeners(model).map(async (listener) => {
+      const targets = forwardTargets(await readActions(elbv2, listener));
+      return {
+        listener,
+        weights: model.traffic.slots.map((slot) => {
+          const targetGroupArn = listener.targetGroups[slot.name] ?? slot.targetGroupArn;
+          const weight = targets.find((target) => target.TargetGroupArn === targetGroupArn)?.Weight ?? 0;
+          return { slot: slot.name, targetGroupArn, weight };
+        }),
+      };
+    }),
+  );
 }
 
 /**
- * Writes the weights into the forward action, keeping every other action (authentication, for one) and the
- * stickiness settings as they are, and reads them back: a shift is done only when the load balancer says so.
+ * The weight of every slot, keyed by its target group behind the cluster's listener. Where the listeners disagree (a
+ * shift that stopped between two of them), a slot weighs the most any listener gives it: a slot that still takes
+ * traffic anywhere must not look idle to a step that is about to take its node away.
+ */
+export function mergedWeights(model: WeightedModel, listeners: readonly ListenerWeights[]): SlotWeight[] {
+  return model.traffic.slots.map((slot) => ({
+    slot: slot.name,
+    targetGroupArn: slot.targetGroupArn,
+    weight: Math.max(0, ...listeners.map((entry) => weightOfSlot(entry.weights, slot.name))),
+  }));
+}
+
+const weightOfSlot = (weights: readonly SlotWeight[], slot: string) =>
+  weights.find((entry) => entry.slot === slot)?.weight ?? 0;
+
+/** Whether one listener holds exactly the weights given for every slot. */
+export function holdsWeights(entry: ListenerWeights, weights: readonly Pick<SlotWeight, 'slot' | 'weight'>[]): boolean {
+  return weights.every((wanted) => weightOfSlot(entry.weights, wanted.slot) === wanted.weight);
+}
+
+export async function readWeights(elbv2: ElasticLoadBalancingV2Client, model: WeightedModel): Promise<SlotWeight[]> {
+  return mergedWeights(model, await readListenerWeights(elbv2, model));
+}
+
+/**
+ * Writes the weights into the forward action of every listener of the cluster, keeping every other action
+ * (authentication, for one) and the stickiness settings as they are, and reads all of them back: a shift is done
+ * only when the load balancer says so on every port. A listener that already holds the weights (a retry after a
+ * shift that stopped halfway) is not written again.
  */
 export async function writeWeights(
   elbv2: ElasticLoadBalancingV2Client,
   model: WeightedModel,
   weights: readonly SlotWeight[],
 ): Promise<SlotWeight[]> {
-  const actions = await readActions(elbv2, model);
+  for (const entry of await readListenerWeights(elbv2, model)) {
+    if (!holdsWeights(entry, weights)) await writeListenerWeights(elbv2, entry.listener, weights);
+  }
+
+  const readBack = await readListenerWeights(elbv2, model);
+  for (const entry of readBack) {
+    if (!holdsWeights(entry, weights)) {
+      const on = readBack.length > 1 ? ` on listener "${entry.listener.name}"` : '';
+      throw new TrafficShiftError(
+        `The load balancer did not take the new weights${on}: wrote ${describeWeights(weights)}, read back ${describeWeights(entry.weights)}`,
+      );
+    }
+  }
+  await repairExposedRules(elbv2, model, weights);
+  return mergedWeights(model, readBack);
+}
+
+async function writeListenerWeights(
+  elbv2: ElasticLoadBalancingV2Client,
+  listener: WeightedListener,
+  weights: readonly SlotWeight[],
+): Promise<void> {
+  const actions = await readActions(elbv2, listener);
   const forwardIndex = actions.findIndex((action) => action.Type === 'forward');
   const forward = actions[forwardIndex];
   const updated: Action = {
     Type: 'forward',
     ...(forward?.Order !== undefined ? { Order: forward.Order } : {}),
     ForwardConfig: {
-      TargetGroups: weights.map((entry) => ({ TargetGroupArn: entry.targetGroupArn, Weight: entry.weight })),
+      TargetGroups: weights.map((entry) => ({
+        TargetGroupArn: listener.targetGroups[entry.slot] ?? entry.targetGroupArn,
+        Weight: entry.weight,
+      })),
       ...(forward?.ForwardConfig?.TargetGroupStickinessConfig
         ? { TargetGroupStickinessConfig: forward.ForwardConfig.TargetGroupStickinessConfig }
         : {}),
     },
   };
   const next = forwardIndex >= 0 ? actions.map((action, i) => (i === forwardIndex ? updated : action)) : [updated];
-  if (model.traffic.ruleArn) {
-    await elbv2.send(new ModifyRuleCommand({ RuleArn: model.traffic.ruleArn, Actions: next }));
+  if (listener.ruleArn) {
+    await elbv2.send(new ModifyRuleCommand({ RuleArn: listener.ruleArn, Actions: next }));
   } else {
-    await elbv2.send(new ModifyListenerCommand({ ListenerArn: model.traffic.listenerArn, DefaultActions: next }));
+    await elbv2.send(new ModifyListenerCommand({ ListenerArn: listener.listenerArn, DefaultActions: next }));
   }
-
-  const readBack = await readWeights(elbv2, model);
-  if (
-    !tookWeights(
-      readBack.map((entry) => ({ TargetGroupArn: entry.targetGroupArn, Weight: entry.weight })),
-      weights,
-    )
-  ) {
-    throw new TrafficShiftError(
-      `The load balancer did not take the new weights: wrote ${describeWeights(weights)}, read back ${describeWeights(readBack)}`,
-    );
-  }
-  await repairExposedRules(elbv2, model, weights);
-  return readBack;
 }
 
 /**
@@ -127,7 +185,7 @@ export async function repairExposedRules(
         (before.find((target) => target.TargetGroupArn === entry.targetGroupArn)?.Weight ?? 0) > 0,
     );
   });
-  const forward = (await readActions(elbv2, model)).find((action) => action.Type === 'forward');
+  const forward = (await readActions(elbv2, model.traffic)).find((action) => action.Type === 'forward');
   if (!forward) throw new TrafficShiftError('The cluster has no forward action to mirror into its exposed rules');
   await mirrorForwardAction(elbv2, rules, forward);
   const readBack = await elbv2.send(new DescribeRulesCommand({ RuleArns: rules.map((rule) => rule.ruleArn) }));
@@ -168,14 +226,18 @@ export async function readClusterTargetHealth(
   return new Map(entries);
 }
 
+/** Registers the instances in one target group, or in each of a slot's target groups. */
 export async function registerTargets(
   elbv2: ElasticLoadBalancingV2Client,
-  targetGroupArn: string,
+  targetGroups: string | readonly string[],
   instanceIds: readonly string[],
 ): Promise<void> {
   if (instanceIds.length === 0) return;
-  await elbv2.send(
-    new RegisterTargetsCommand({ TargetGroupArn: targetGroupArn, Targets: instanceIds.map((Id) => ({ Id })) }),
+  const arns = typeof targetGroups === 'string' ? [targetGroups] : targetGroups;
+  await Promise.all(
+    arns.map((TargetGroupArn) =>
+      elbv2.send(new RegisterTargetsCommand({ TargetGroupArn, Targets: instanceIds.map((Id) => ({ Id })) })),
+    ),
   );
 }
 
@@ -190,17 +252,26 @@ export async function deregisterTargets(
   );
 }
 
-/** Deregisters the instance unless it is not registered (or already draining): true when it was deregistered now. */
+/**
+ * Deregisters the instance from each target group it is registered in (and not already draining from): true when
+ * it was deregistered from any of them now.
+ */
 export async function deregisterIfRegistered(
   elbv2: ElasticLoadBalancingV2Client,
-  targetGroupArn: string,
+  targetGroups: string | readonly string[],
   instanceId: string,
 ): Promise<boolean> {
-  const registered = (await readTargetHealth(elbv2, targetGroupArn)).some(
-    (target) => target.instanceId === instanceId && target.state !== 'draining',
+  const arns = typeof targetGroups === 'string' ? [targetGroups] : targetGroups;
+  const deregistered = await Promise.all(
+    arns.map(async (targetGroupArn) => {
+      const registered = (await readTargetHealth(elbv2, targetGroupArn)).some(
+        (target) => target.instanceId === instanceId && target.state !== 'draining',
+      );
+      if (registered) await deregisterTargets(elbv2, targetGroupArn, [instanceId]);
+      return registered;
+    }),
   );
-  if (registered) await deregisterTargets(elbv2, targetGroupArn, [instanceId]);
-  return registered;
+  return deregistered.some(Boolean);
 }
 
 /**

@@ -69,6 +69,23 @@ const nodeSchema = z.strictObject({
   slot: z.optional(slotNameSchema),
 });
 
+/** A listener can forward to at most 5 weighted target groups; a product rarely serves on more than a few ports. */
+export const MAX_ADDITIONAL_LISTENERS = 3;
+
+/**
+ * Another listener that reaches the same nodes on another port (WSO2 API Manager's management listener on 9443 beside
+ * its gateway on 8243). Each slot has its own target group behind it, and every shift gives this listener the same
+ * weights as the cluster's listener: a node drained from the gateway must stop taking management calls too.
+ */
+const additionalListenerSchema = z.strictObject({
+  /** How reports and errors name this listener, such as "management". */
+  name: pattern(/^[a-z][a-z0-9-]{0,31}$/, 'a short listener name such as "management"'),
+  listenerArn: listenerArnSchema,
+  ruleArn: z.optional(listenerRuleArnSchema),
+  /** The target group of every slot behind this listener, by slot name. */
+  targetGroups: z.record(slotNameSchema, targetGroupArnSchema),
+});
+
 const weightedTrafficSchema = z.strictObject({
   strategy: z.literal('weighted-target-groups'),
   listenerArn: listenerArnSchema,
@@ -79,6 +96,8 @@ const weightedTrafficSchema = z.strictObject({
     .check(z.minLength(2), z.maxLength(MAX_WEIGHTED_TARGET_GROUPS)),
   /** The slot that surge nodes are registered in. No permanent node may occupy it. */
   surgeSlot: slotNameSchema,
+  /** Listeners on the nodes' other ports, re-weighted and read back with the cluster's listener. */
+  additionalListeners: z.optional(z.array(additionalListenerSchema).check(z.maxLength(MAX_ADDITIONAL_LISTENERS))),
 });
 
 const singleTargetGroupTrafficSchema = z.strictObject({
@@ -160,6 +179,8 @@ export const COMMAND_KINDS = [
   'syncResume',
   'smokeTest',
   'expose',
+  /** Run on every node once a failover adopted a replacement: the members' and the manager's new addresses. */
+  'reconfigure',
 ] as const;
 export type CommandKind = (typeof COMMAND_KINDS)[number];
 
@@ -249,6 +270,8 @@ const drSchema = z.strictObject({
   hostedZoneId: pattern(/^[A-Z0-9]{1,32}$/, 'a Route 53 hosted zone id such as Z0123456789ABCDEFGHIJ'),
   recordName: pattern(/^([a-zA-Z0-9_-]{1,63}\.)+[a-zA-Z]{2,63}\.?$/, 'a DNS name'),
   routing: z._default(z.enum(['failover', 'weighted']), 'failover'),
+  /** The role of the instance profile the DR launch template names, which launching from it passes to EC2. */
+  instanceRoleArn: z.optional(roleArnSchema),
 });
 
 const clusterModelShape = z.strictObject({
@@ -304,6 +327,7 @@ function checkCrossFieldRules(
     if (!slotNames.includes(traffic.surgeSlot)) {
       issue(['traffic', 'surgeSlot'], `names no slot in traffic.slots (${slotNames.join(', ')})`);
     }
+    checkAdditionalListeners(traffic, model.region, issue);
     if (model.nodes.length > MAX_WEIGHTED_TARGET_GROUPS - 1) {
       issue(
         ['nodes'],
@@ -348,6 +372,50 @@ function checkCrossFieldRules(
   }
 }
 
+/**
+ * Every additional listener maps exactly the cluster's slots, and no listener or target group is named twice: a target
+ * group shared between two slots or two listeners would make one shift's weights contradict another's.
+ */
+function checkAdditionalListeners(
+  traffic: Extract<z.output<typeof trafficSchema>, { strategy: 'weighted-target-groups' }>,
+  region: string,
+  issue: (path: (string | number)[], message: string) => void,
+): void {
+  const slotNames = traffic.slots.map((slot) => slot.name);
+  const listeners = new Map<string, string>([[traffic.listenerArn, 'traffic.listenerArn']]);
+  const groups = new Map<string, string>(
+    traffic.slots.map((slot, index) => [slot.targetGroupArn, `traffic.slots.${index}.targetGroupArn`]),
+  );
+  const names = new Set<string>();
+  (traffic.additionalListeners ?? []).forEach((listener, index) => {
+    const at = ['traffic', 'additionalListeners', index];
+    if (names.has(listener.name)) issue([...at, 'name'], `repeats listener name "${listener.name}"`);
+    names.add(listener.name);
+    const sameListener = listeners.get(listener.listenerArn);
+    if (sameListener) issue([...at, 'listenerArn'], `is already ${sameListener}`);
+    listeners.set(listener.listenerArn, `traffic.additionalListeners.${index}.listenerArn`);
+    for (const [field, arn] of [
+      ['listenerArn', listener.listenerArn],
+      ['ruleArn', listener.ruleArn],
+    ] as const) {
+      if (arn !== undefined && arnRegion(arn) !== region)
+        issue([...at, field], `is in ${arnRegion(arn)}, not ${region}`);
+    }
+    const mapped = Object.keys(listener.targetGroups);
+    const missing = slotNames.filter((slot) => !mapped.includes(slot));
+    if (missing.length > 0) issue([...at, 'targetGroups'], `has no target group for slot ${missing.join(', ')}`);
+    for (const slot of mapped) {
+      if (!slotNames.includes(slot)) {
+        issue([...at, 'targetGroups', slot], `names no slot in traffic.slots (${slotNames.join(', ')})`);
+      }
+      const arn = listener.targetGroups[slot] ?? '';
+      const sameGroup = groups.get(arn);
+      if (sameGroup) issue([...at, 'targetGroups', slot], `is already ${sameGroup}`);
+      groups.set(arn, `traffic.additionalListeners.${index}.targetGroups.${slot}`);
+    }
+  });
+}
+
 export const clusterModelSchema = clusterModelShape.check(z.superRefine(checkCrossFieldRules));
 
 /** The model as written by a user (defaults may be omitted). */
@@ -373,7 +441,21 @@ export function parseClusterModel(input: unknown, source = 'cluster model'): Clu
   return result.data;
 }
 
-/** The target group a node serves in, or the cluster's only target group. */
+/**
+ * Every target group a node serves in: its slot's behind the cluster's listener first, then its slot's behind each
+ * additional listener. A node is registered in all of them and healthy only when it is healthy in all of them.
+ */
+export function targetGroupsOf(model: ClusterModel, node: Pick<ClusterNode, 'slot'>): string[] {
+  const primary = targetGroupOf(model, node);
+  if (model.traffic.strategy === 'single-target-group') return [primary];
+  const slot = node.slot ?? '';
+  return [
+    primary,
+    ...(model.traffic.additionalListeners ?? []).flatMap((listener) => listener.targetGroups[slot] ?? []),
+  ];
+}
+
+/** The target group a node serves in behind the cluster's listener, or the cluster's only target group. */
 export function targetGroupOf(model: ClusterModel, node: Pick<ClusterNode, 'slot'>): string {
   if (model.traffic.strategy === 'single-target-group') return model.traffic.targetGroupArn;
   const slot = model.traffic.slots.find((candidate) => candidate.name === node.slot);

@@ -32,8 +32,54 @@ export function describeWeights(weights: readonly SlotWeight[]): string {
 export function clusterTargetGroups(model: ClusterModel): string[] {
   const traffic = model.traffic;
   return traffic.strategy === 'weighted-target-groups'
-    ? traffic.slots.map((slot) => slot.targetGroupArn)
+    ? weightedListeners(model as WeightedModel).flatMap((listener) => Object.values(listener.targetGroups))
     : [traffic.targetGroupArn];
+}
+
+/**
+ * A node's state across the target groups it serves in: unregistered (undefined) when any of them lacks it, else the
+ * first that is not healthy, else healthy. Behind several listeners a node serves only when every port does.
+ */
+export function targetStateIn(
+  health: ReadonlyMap<string, readonly TargetState[]>,
+  targetGroups: readonly string[],
+  instanceId: string,
+): TargetState | undefined {
+  const states = targetGroups.map((arn) => health.get(arn)?.find((target) => target.instanceId === instanceId));
+  if (states.length === 0 || states.some((state) => state === undefined)) return undefined;
+  return states.find((state) => state?.state !== 'healthy') ?? states[0];
+}
+
+/** The instances healthy in every one of the target groups. */
+export function healthyInEvery(
+  health: ReadonlyMap<string, readonly TargetState[]>,
+  targetGroups: readonly string[],
+): string[] {
+  const ids = new Set((health.get(targetGroups[0] ?? '') ?? []).map((target) => target.instanceId));
+  return [...ids].filter((id) => targetStateIn(health, targetGroups, id)?.state === 'healthy');
+}
+
+/** A listener that carries the cluster's weights, and the target group of each slot behind it. */
+export interface WeightedListener {
+  /** "traffic" for the cluster's listener, else the additional listener's own name. */
+  readonly name: string;
+  readonly listenerArn: string;
+  readonly ruleArn?: string;
+  readonly targetGroups: Readonly<Record<string, string>>;
+}
+
+/** The cluster's listener first, then every additional one: all of them take every shift's weights. */
+export function weightedListeners(model: WeightedModel): WeightedListener[] {
+  const traffic = model.traffic;
+  return [
+    {
+      name: 'traffic',
+      listenerArn: traffic.listenerArn,
+      ...(traffic.ruleArn ? { ruleArn: traffic.ruleArn } : {}),
+      targetGroups: Object.fromEntries(traffic.slots.map((slot) => [slot.name, slot.targetGroupArn])),
+    },
+    ...(traffic.additionalListeners ?? []),
+  ];
 }
 
 export function requireWeighted(model: ClusterModel): asserts model is WeightedModel {

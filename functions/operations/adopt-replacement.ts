@@ -4,7 +4,7 @@ import type { SSMClient } from '@aws-sdk/client-ssm';
 import { describeInstances, isSurgeNodeOf, tagInstance } from '../aws/ec2';
 import { deregisterIfRegistered, readWeights, registerTargets } from '../aws/elbv2';
 import { saveMembership } from '../aws/ssm';
-import { type ClusterModel, type ClusterNode, targetGroupOf } from '../domain/cluster-model';
+import { type ClusterModel, type ClusterNode, targetGroupsOf } from '../domain/cluster-model';
 import { InputValidationError } from '../domain/errors';
 import { type Membership, recordReplacement } from '../domain/membership';
 import { CLUSTER_TAG_KEY, LOST_ROLE, ROLE_TAG_KEY, SLOT_TAG_KEY } from '../domain/tags';
@@ -70,12 +70,12 @@ export async function adoptReplacement(
     ]);
   }
 
-  const slotGroup = targetGroupOf(model, member);
-  const surgeGroup = targetGroupOf(model, { slot: model.traffic.surgeSlot });
-  await registerTargets(clients.elbv2, slotGroup, [request.replacementId]);
+  const slotGroups = targetGroupsOf(model, member);
+  const surgeGroups = targetGroupsOf(model, { slot: model.traffic.surgeSlot });
+  await registerTargets(clients.elbv2, slotGroups, [request.replacementId]);
   const surgeServes = weightOf(await readWeights(clients.elbv2, model), model.traffic.surgeSlot) > 0;
-  if (!surgeServes) await deregisterIfRegistered(clients.elbv2, surgeGroup, request.replacementId);
-  await deregisterIfRegistered(clients.elbv2, slotGroup, request.lostInstanceId);
+  if (!surgeServes) await deregisterIfRegistered(clients.elbv2, surgeGroups, request.replacementId);
+  await deregisterIfRegistered(clients.elbv2, slotGroups, request.lostInstanceId);
   await tagInstance(clients.ec2, request.replacementId, {
     [ROLE_TAG_KEY]: member.role,
     [SLOT_TAG_KEY]: request.slot,

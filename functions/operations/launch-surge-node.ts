@@ -1,7 +1,7 @@
 import type { _InstanceType, EC2Client, TagSpecification } from '@aws-sdk/client-ec2';
 import type { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { SSMClient } from '@aws-sdk/client-ssm';
-import { findSurgeNodes, launchInstances, type NodeInstance, tagsOnLaunch, targetGroupOfNode } from '../aws/ec2';
+import { findSurgeNodes, launchInstances, type NodeInstance, tagsOnLaunch, targetGroupsOfNode } from '../aws/ec2';
 import { registerTargets } from '../aws/elbv2';
 import { imageIdFor } from '../aws/ssm';
 import type { ClusterModel } from '../domain/cluster-model';
@@ -75,9 +75,10 @@ export async function launchSurgeNode(
 
   // In the weighted strategy the surge slot is its own target group: registering there sends it nothing until
   // the slot's weight rises. In the single target group, registering would send traffic, so that waits for a shift.
-  const targetGroupArn = isWeighted(model) ? targetGroupOfNode(model, { ...node, tags: surgeTags(model) }) : undefined;
+  const targetGroups = isWeighted(model) ? targetGroupsOfNode(model, { ...node, tags: surgeTags(model) }) : [];
+  const targetGroupArn = targetGroups[0];
   if (targetGroupArn) {
-    await registerTargets(clients.elbv2, targetGroupArn, [node.instanceId]);
+    await registerTargets(clients.elbv2, targetGroups, [node.instanceId]);
   }
   return {
     instanceId: node.instanceId,

@@ -1,6 +1,6 @@
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { isSurgeNodeOf, type NodeInstance, targetGroupOfNode } from '../aws/ec2';
+import { isSurgeNodeOf, type NodeInstance, targetGroupsOfNode } from '../aws/ec2';
 import { readTargetHealth } from '../aws/elbv2';
 import { bodyText } from '../domain/checks/body-text';
 import type { CheckResult, HttpCondition } from '../domain/checks/check';
@@ -56,14 +56,19 @@ export async function targetCheck(
   node: NodeInstance,
 ): Promise<CheckResult | undefined> {
   if (!model.healthChecks.targetHealth) return undefined;
-  const targetGroupArn = targetGroupOfNode(model, node);
-  if (!targetGroupArn)
+  const targetGroups = targetGroupsOfNode(model, node);
+  if (targetGroups.length === 0)
     return { check: 'target health', passed: false, detail: 'belongs to no target group of the cluster' };
-  const targets = await readTargetHealth(elbv2, targetGroupArn);
+  const groupTargets = await Promise.all(targetGroups.map((arn) => readTargetHealth(elbv2, arn)));
   // A surge node in the single target group is registered only when traffic shifts to it.
-  const registered = targets.some((target) => target.instanceId === node.instanceId);
+  const registered = groupTargets[0]?.some((target) => target.instanceId === node.instanceId) ?? false;
   if (!registered && isSurgeNodeOf(model, node) && model.traffic.strategy === 'single-target-group') return undefined;
-  return targetHealthCheck(node.instanceId, targets);
+  // Behind several listeners, the node passes only when every one of its target groups finds it healthy.
+  const results = groupTargets.map((targets) => targetHealthCheck(node.instanceId, targets));
+  const failed = results.findIndex((result) => !result.passed);
+  const result = results[Math.max(failed, 0)] as CheckResult;
+  if (failed < 0 || results.length === 1) return result;
+  return { ...result, detail: `${result.detail} in target group ${targetGroups[failed]}` };
 }
 
 export async function inspect(

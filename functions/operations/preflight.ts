@@ -5,12 +5,12 @@ import type { SSMClient } from '@aws-sdk/client-ssm';
 import { alarmStates } from '../aws/cloudwatch';
 import { documentVersionExists, imageExists, launchTemplateVersionExists } from '../aws/deployed-resources';
 import { describeInstances } from '../aws/ec2';
-import { readWeights } from '../aws/elbv2';
+import { holdsWeights, readListenerWeights } from '../aws/elbv2';
 import { agentPingStatus, imageIdFor, loadClusterModel } from '../aws/ssm';
 import { type ClusterModel, COMMAND_KINDS, type CommandSpec, commandDocument } from '../domain/cluster-model';
 import { nodeAlarmName } from '../domain/recheck';
 import { CLUSTER_TAG_KEY, ROLE_TAG_KEY, SLOT_TAG_KEY } from '../domain/tags';
-import { isWeighted } from '../domain/weights';
+import { describeWeights, isWeighted } from '../domain/weights';
 
 /**
  * Checks a deployed cluster before its first workflow: what each workflow and failover rely on is there and as the
@@ -164,17 +164,21 @@ function checkLaunch({ ec2, ssm }: PreflightClients, model: ClusterModel) {
 function checkListener({ elbv2 }: PreflightClients, model: ClusterModel) {
   return guarded('listener', async () => {
     if (!isWeighted(model)) return [];
-    const weights = await readWeights(elbv2, model);
-    const serving = weights.filter((weight) => weight.weight > 0).map((weight) => `${weight.slot}=${weight.weight}`);
-    return [
-      {
-        check: `listener ${model.traffic.ruleArn ?? model.traffic.listenerArn}`,
-        ok: serving.length > 0,
-        detail:
-          serving.length > 0
-            ? `forwards by weight: ${weights.map((weight) => `${weight.slot}=${weight.weight}`).join(', ')}`
-            : "no slot's target group carries weight in its forward action",
-      },
-    ];
+    const listeners = await readListenerWeights(elbv2, model);
+    const [first] = listeners;
+    return listeners.map(({ listener, weights }) => {
+      const serving = weights.some((weight) => weight.weight > 0);
+      // Every listener must carry the same weights: a port that disagrees sends traffic a shift meant to move.
+      const agrees = first === undefined || holdsWeights(first, weights);
+      return {
+        check: `listener ${listener.ruleArn ?? listener.listenerArn}`,
+        ok: serving && agrees,
+        detail: !serving
+          ? "no slot's target group carries weight in its forward action"
+          : agrees
+            ? `forwards by weight: ${describeWeights(weights)}`
+            : `forwards by weight ${describeWeights(weights)}, unlike the cluster's listener (${describeWeights(first.weights)}): a shift stopped halfway, and the next shift or recover writes both`,
+      };
+    });
   });
 }

@@ -5,7 +5,7 @@ import {
   findSurgeNodes,
   isSurgeNodeOf,
   type NodeInstance,
-  targetGroupOfNode,
+  targetGroupsOfNode,
   terminateInstances,
 } from '../aws/ec2';
 import { deregisterIfRegistered, readWeights } from '../aws/elbv2';
@@ -88,7 +88,7 @@ export async function deregisterSurgeNode(
     // In the single target group the surge node serves, so taking it out is a traffic change and is guarded.
     return (await shiftTraffic(elbv2, model, { deregister: [node.instanceId] })).drainSeconds;
   }
-  const targetGroupArn = targetGroupOfNode(model, node);
+  const [targetGroupArn, ...others] = targetGroupsOfNode(model, node);
   if (!targetGroupArn) return 0;
   const weight =
     (await readWeights(elbv2, model)).find((entry) => entry.targetGroupArn === targetGroupArn)?.weight ?? 0;
@@ -97,5 +97,6 @@ export async function deregisterSurgeNode(
       `Refusing to deregister surge node ${node.instanceId}: its slot still has weight ${weight}; shift traffic away first`,
     );
   }
-  return (await deregisterIfRegistered(elbv2, targetGroupArn, node.instanceId)) ? model.capacity.drainSeconds : 0;
+  const deregistered = await deregisterIfRegistered(elbv2, [targetGroupArn, ...others], node.instanceId);
+  return deregistered ? model.capacity.drainSeconds : 0;
 }

@@ -1,17 +1,19 @@
 import type { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import {
   deregisterTargets,
+  holdsWeights,
+  mergedWeights,
   readClusterTargetHealth,
+  readListenerWeights,
   readTargetHealth,
-  readWeights,
   registerTargets,
   repairExposedRules,
   writeWeights,
 } from '../aws/elbv2';
 import { type CapacityCheck, guardCapacity, type PlannedGroup } from '../domain/capacity';
-import type { ClusterModel } from '../domain/cluster-model';
+import { type ClusterModel, targetGroupsOf } from '../domain/cluster-model';
 import { InputValidationError } from '../domain/errors';
-import { isWeighted, type SlotWeight, type TargetState, type WeightedModel } from '../domain/weights';
+import { healthyInEvery, isWeighted, type SlotWeight, type TargetState, type WeightedModel } from '../domain/weights';
 
 export interface ShiftRequest {
   /** New weights by slot name (weighted strategy). Slots not named keep their weight. */
@@ -68,7 +70,11 @@ async function shiftWeights(
     ]);
   }
 
-  const [current, health] = await Promise.all([readWeights(elbv2, model), readClusterTargetHealth(elbv2, model)]);
+  const [listeners, health] = await Promise.all([
+    readListenerWeights(elbv2, model),
+    readClusterTargetHealth(elbv2, model),
+  ]);
+  const current = mergedWeights(model, listeners);
   const planned = current.map((entry) => ({ ...entry, weight: requested[entry.slot] ?? entry.weight }));
   const capacity = guardCapacity(
     planned.map(
@@ -76,13 +82,14 @@ async function shiftWeights(
         name: `slot ${entry.slot}`,
         weightBefore: current[index]?.weight ?? 0,
         weightAfter: entry.weight,
-        healthyInstances: healthyIn(health.get(entry.targetGroupArn)),
+        healthyInstances: healthyInEvery(health, targetGroupsOf(model, { slot: entry.slot })),
       }),
     ),
     model.capacity.minHealthyPercent,
     request.baselineServing,
   );
-  const changed = planned.some((entry, index) => entry.weight !== current[index]?.weight);
+  // Every listener is compared, not the merged view: one a stopped shift left behind still needs the weights.
+  const changed = listeners.some((entry) => !holdsWeights(entry, planned));
   const weights = changed ? await writeWeights(elbv2, model, planned) : current;
   // writeWeights brings the exposed rules along; an unchanged listener may still have rules a failed call left behind.
   const repair = changed ? undefined : await repairExposedRules(elbv2, model, weights);

@@ -2,10 +2,10 @@ import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { describeInstances, findSurgeNodes, type NodeInstance } from '../aws/ec2';
 import { readClusterTargetHealth, readWeights } from '../aws/elbv2';
-import { type ClusterModel, targetGroupOf } from '../domain/cluster-model';
+import { type ClusterModel, targetGroupsOf } from '../domain/cluster-model';
 import { nodeUrl, parseVersion } from '../domain/probe';
 import type { ClusterSnapshot, NodeSnapshot } from '../domain/snapshot';
-import { isWeighted } from '../domain/weights';
+import { isWeighted, targetStateIn } from '../domain/weights';
 import { httpGet } from '../net/http-probe';
 
 const VERSION_TIMEOUT_MS = 2_000;
@@ -43,8 +43,9 @@ export async function snapshotCluster(
   const nodes = await Promise.all(
     model.nodes.map(async (node): Promise<NodeSnapshot> => {
       const instance = instances.find((candidate) => candidate.instanceId === node.instanceId);
-      const targetGroupArn = targetGroupOf(model, node);
-      const target = health.get(targetGroupArn)?.find((candidate) => candidate.instanceId === node.instanceId);
+      const targetGroups = targetGroupsOf(model, node);
+      const targetGroupArn = targetGroups[0] ?? '';
+      const target = targetStateIn(health, targetGroups, node.instanceId);
       const weight = isWeighted(model)
         ? (weights.find((entry) => entry.targetGroupArn === targetGroupArn)?.weight ?? 0)
         : target

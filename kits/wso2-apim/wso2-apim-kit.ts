@@ -58,6 +58,43 @@ export function wso2ApimHealthChecks(): ClusterModelInput['healthChecks'] {
   };
 }
 
+/** A listener of the product's and the target group of each slot behind it (the surge slot's included). */
+export interface Wso2ApimListener {
+  readonly listenerArn: string;
+  /** When a listener rule, not the listener's default action, carries the cluster's traffic. */
+  readonly ruleArn?: string;
+  readonly targetGroups: Readonly<Record<string, string>>;
+}
+
+/**
+ * The model's traffic for API-M behind one load balancer: the gateway listener (8243) carries the cluster's weights
+ * and the management listener (9443: Publisher, Developer Portal, Admin, the key manager) takes the same weights on
+ * every shift, so a node drained for a patch stops taking management calls as well as API calls.
+ */
+export function wso2ApimTraffic(settings: {
+  readonly gateway: Wso2ApimListener;
+  readonly management: Wso2ApimListener;
+  /** @default 'surge' */
+  readonly surgeSlot?: string;
+}): ClusterModelInput['traffic'] {
+  const { gateway, management } = settings;
+  return {
+    strategy: 'weighted-target-groups',
+    listenerArn: gateway.listenerArn,
+    ...(gateway.ruleArn ? { ruleArn: gateway.ruleArn } : {}),
+    slots: Object.entries(gateway.targetGroups).map(([name, targetGroupArn]) => ({ name, targetGroupArn })),
+    surgeSlot: settings.surgeSlot ?? 'surge',
+    additionalListeners: [
+      {
+        name: 'management',
+        listenerArn: management.listenerArn,
+        ...(management.ruleArn ? { ruleArn: management.ruleArn } : {}),
+        targetGroups: { ...management.targetGroups },
+      },
+    ],
+  };
+}
+
 /** Every command from the node kit's documents, which call this kit's `zerodown-node`; a patch may take an hour. */
 export function wso2ApimCommands(): ClusterModelInput['commands'] {
   return Object.fromEntries(

@@ -10,7 +10,7 @@ import { acquireLock, type RecoveryRecord, readLock, renewLock } from '../../fun
 import { describeWeights, isWeighted } from '../../functions/domain/weights';
 import type { FakeNode } from '../../local/fake-nodes';
 import { type LocalExecutionOptions, type LocalExecutionResult, runLocally } from '../../local/local-sfn';
-import { createMotoCluster, type MotoCluster } from '../../local/moto-cluster';
+import { createMotoCluster, type MotoCluster, type MotoClusterOptions } from '../../local/moto-cluster';
 import { startMotoExecution } from '../../local/moto-resources';
 import { type SentCommand, simulateNodes } from '../../local/simulated-nodes';
 import { provisionStackResources } from '../../local/stack-resources';
@@ -34,8 +34,8 @@ export function workflowFixture(options: {
     return dynamoDbLockStore({ dynamodb: dynamodbClient, tableName: table?.[0] ?? '' });
   };
 
-  async function prepare(topology: 'active-passive' | 'active-active') {
-    const cluster = await createMotoCluster({ topology });
+  async function prepare(topology: 'active-passive' | 'active-active', clusterOptions: MotoClusterOptions = {}) {
+    const cluster = await createMotoCluster({ ...clusterOptions, topology });
     await provisionStackResources(stack());
     const simulated = await simulateNodes(cluster, { version: '1.0.0', onCommand: options.onCommand });
     return { cluster, simulated };

@@ -243,6 +243,54 @@ describe('NodeOperations', () => {
       ]);
     });
 
+    it('behind a second listener, modifies both listeners and registers only in the target groups of the slots', () => {
+      const model = testClusterModel();
+      const traffic = model.traffic;
+      if (traffic.strategy !== 'weighted-target-groups') throw new Error('weighted test model expected');
+      const managementListener = traffic.listenerArn.replace(/\/[0-9a-f]+$/, '/0000000000009443');
+      const managementGroup = (slot: string) =>
+        (traffic.slots.find((candidate) => candidate.name === slot)?.targetGroupArn ?? '').replace(
+          /targetgroup\/[\w-]+\//,
+          `targetgroup/mgmt-${slot}/`,
+        );
+      const slots = traffic.slots.map((slot) => slot.name);
+      const statements = synth({
+        ...model,
+        traffic: {
+          ...traffic,
+          additionalListeners: [
+            {
+              name: 'management',
+              listenerArn: managementListener,
+              targetGroups: Object.fromEntries(slots.map((slot) => [slot, managementGroup(slot)])),
+            },
+          ],
+        },
+      });
+      const modify = statements.filter((statement) =>
+        statement.actions.includes('elasticloadbalancing:ModifyListener'),
+      );
+      expect(modify.length).toBeGreaterThan(0);
+      for (const statement of modify) expect(statement.resources).toEqual([traffic.listenerArn, managementListener]);
+
+      const allGroups = [
+        ...traffic.slots.map((slot) => slot.targetGroupArn),
+        ...slots.map((slot) => managementGroup(slot)),
+      ];
+      const surgeGroups = [
+        traffic.slots.find((slot) => slot.name === traffic.surgeSlot)?.targetGroupArn,
+        managementGroup(traffic.surgeSlot),
+      ];
+      const membership = statements.filter((statement) =>
+        statement.actions.some((action) => /RegisterTargets|DeregisterTargets/.test(action)),
+      );
+      expect(membership.length).toBeGreaterThan(0);
+      for (const statement of membership) {
+        // Adoption moves a node between any slots; launch and retirement touch only the surge slot's groups.
+        expect([JSON.stringify(allGroups), JSON.stringify(surgeGroups)]).toContain(JSON.stringify(statement.resources));
+      }
+    });
+
     it('registers and deregisters only in the cluster target group with the single-target-group strategy', () => {
       const model = testClusterModel();
       const targetGroupArn =

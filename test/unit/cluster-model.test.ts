@@ -6,9 +6,11 @@ import {
   clusterParameterName,
   parseClusterModel,
   targetGroupOf,
+  targetGroupsOf,
 } from '../../functions/domain/cluster-model';
 import { commandSourceIssues } from '../../functions/domain/command-sources';
 import { ClusterModelError } from '../../functions/domain/errors';
+import { wso2ApimTraffic } from '../../kits/wso2-apim/wso2-apim-kit';
 
 const ACCOUNT = '123456789012';
 const elb = (resource: string) => `arn:aws:elasticloadbalancing:eu-west-1:${ACCOUNT}:${resource}`;
@@ -250,6 +252,92 @@ describe('parseClusterModel', () => {
     ])('rejects %s', (_case, change, fieldPath, message) => {
       const issues = issuesOf(edit(change));
       expect(issues).toContainEqual({ path: fieldPath, message: expect.stringMatching(message) });
+    });
+
+    describe('additional listeners', () => {
+      const management = () => ({
+        name: 'management',
+        listenerArn: elb('listener/app/apim/50dc6c495c0c9188/0000000000009443'),
+        targetGroups: {
+          a: elb('targetgroup/apim-mgmt-a/83e2d6bc24d8a067'),
+          b: elb('targetgroup/apim-mgmt-b/83e2d6bc24d8a068'),
+          surge: elb('targetgroup/apim-mgmt-surge/83e2d6bc24d8a069'),
+        },
+      });
+      const withManagement = (change: (listener: ReturnType<typeof management>) => void = () => {}) =>
+        edit((model) => {
+          const listener = management();
+          change(listener);
+          Object.assign(model.traffic, { additionalListeners: [listener] });
+        });
+
+      it("accepts a management listener beside the gateway's, and gives each node both target groups", () => {
+        const model = parseClusterModel(withManagement());
+        const node = model.nodes[0] ?? { slot: 'a' };
+        expect(targetGroupsOf(model, node)).toEqual([
+          elb('targetgroup/apim-a/73e2d6bc24d8a067'),
+          elb('targetgroup/apim-mgmt-a/83e2d6bc24d8a067'),
+        ]);
+        expect(targetGroupOf(model, node)).toBe(elb('targetgroup/apim-a/73e2d6bc24d8a067'));
+      });
+
+      it("expresses the WSO2 kit's gateway and management listeners", () => {
+        const gateway = validModel().traffic;
+        if (gateway.strategy !== 'weighted-target-groups') throw new Error('weighted model expected');
+        const model = parseClusterModel({
+          ...validModel(),
+          traffic: wso2ApimTraffic({
+            gateway: {
+              listenerArn: gateway.listenerArn,
+              targetGroups: Object.fromEntries(gateway.slots.map((slot) => [slot.name, slot.targetGroupArn])),
+            },
+            management: { listenerArn: management().listenerArn, targetGroups: management().targetGroups },
+          }),
+        });
+        expect(model.traffic).toEqual({ ...gateway, additionalListeners: [management()] });
+      });
+
+      it.each<[string, (listener: ReturnType<typeof management>) => void, string, RegExp]>([
+        [
+          'a slot without a target group',
+          (listener) => delete (listener.targetGroups as Record<string, string>).b,
+          'traffic.additionalListeners[0].targetGroups',
+          /has no target group for slot b/,
+        ],
+        [
+          'a target group for a slot the cluster lacks',
+          (listener) => Object.assign(listener.targetGroups, { c: elb('targetgroup/apim-mgmt-c/83e2d6bc24d8a06a') }),
+          'traffic.additionalListeners[0].targetGroups.c',
+          /names no slot/,
+        ],
+        [
+          "the cluster listener's own target group",
+          (listener) => Object.assign(listener.targetGroups, { b: elb('targetgroup/apim-b/73e2d6bc24d8a068') }),
+          'traffic.additionalListeners[0].targetGroups.b',
+          /is already traffic\.slots\.1\.targetGroupArn/,
+        ],
+        [
+          "the cluster's own listener",
+          (listener) =>
+            Object.assign(listener, { listenerArn: elb('listener/app/apim/50dc6c495c0c9188/f2f7dc8efc522ab2') }),
+          'traffic.additionalListeners[0].listenerArn',
+          /is already traffic\.listenerArn/,
+        ],
+        [
+          'a listener in another region',
+          (listener) =>
+            Object.assign(listener, {
+              listenerArn: `arn:aws:elasticloadbalancing:us-east-1:${ACCOUNT}:listener/app/apim/50dc6c495c0c9188/0000000000009443`,
+            }),
+          'traffic.additionalListeners[0].listenerArn',
+          /is in us-east-1, not eu-west-1/,
+        ],
+      ])('rejects %s', (_case, change, fieldPath, message) => {
+        expect(issuesOf(withManagement(change))).toContainEqual({
+          path: fieldPath,
+          message: expect.stringMatching(message),
+        });
+      });
     });
 
     it('rejects a DR site in the cluster region', () => {

@@ -1,4 +1,8 @@
 import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
+import {
+  DescribeTargetHealthCommand,
+  type ModifyListenerCommandInput,
+} from '@aws-sdk/client-elastic-load-balancing-v2';
 import { SFNClient, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { ListTopicsCommand, SubscribeCommand } from '@aws-sdk/client-sns';
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
@@ -13,7 +17,7 @@ import { CLUSTER_TAG_KEY, ROLE_TAG_KEY, SLOT_TAG_KEY } from '../../functions/dom
 import { assessNodeLoss } from '../../functions/operations/confirm-node-loss';
 import { launchSurgeNode } from '../../functions/operations/launch-surge-node';
 import { shiftTraffic } from '../../functions/operations/shift-traffic';
-import { unfinishedCommands, unhealthyTarget } from '../../local/faults';
+import { recordInputs, unfinishedCommands, unhealthyTarget } from '../../local/faults';
 import { type LocalExecutionResult, runLocally } from '../../local/local-sfn';
 import type { MotoCluster } from '../../local/moto-cluster';
 import type { SimulatedNodes } from '../../local/simulated-nodes';
@@ -133,6 +137,38 @@ describe('failover', () => {
     expect(whileReplacing.seen.weights).toBe('a=0, b=100, surge=0');
     expect(await weights(cluster)).toBe('a=50, b=50, surge=0');
     await expectReplaced(cluster, execution, first ?? '');
+  });
+
+  it('behind two listeners, moves both and registers the replacement in both of its slot target groups', async () => {
+    const { cluster, simulated } = await prepare('active-active', { managementListener: true });
+    const management = cluster.management;
+    if (!management) throw new Error('a management listener expected');
+    const [first] = cluster.model.nodes.map((node) => node.instanceId);
+    kill(simulated, first ?? '');
+    const writes: ModifyListenerCommandInput[] = [];
+    recordInputs(elbv2Client, 'ModifyListenerCommand', writes);
+
+    const execution = await run({});
+
+    expect(failureOf(execution)).toMatchObject({ status: 'SUCCEEDED' });
+    const replacement = await expectReplaced(cluster, execution, first ?? '');
+    // The first write of each listener took the lost node's share away: the management port moved with the gateway.
+    const firstWeightOfA = (listenerArn: string, groupOfA: string | undefined) =>
+      writes
+        .find((write) => write.ListenerArn === listenerArn)
+        ?.DefaultActions?.[0]?.ForwardConfig?.TargetGroups?.find((target) => target.TargetGroupArn === groupOfA)
+        ?.Weight;
+    expect(firstWeightOfA(cluster.model.traffic.listenerArn, cluster.targetGroups.a)).toBe(0);
+    expect(firstWeightOfA(management.listenerArn, management.targetGroups.a)).toBe(0);
+    for (const group of [cluster.targetGroups.a, management.targetGroups.a]) {
+      const health = await elbv2Client.send(new DescribeTargetHealthCommand({ TargetGroupArn: group }));
+      const registered = (health.TargetHealthDescriptions ?? [])
+        .filter((description) => description.TargetHealth?.State !== 'draining')
+        .map((description) => description.Target?.Id);
+      expect(registered).toEqual([replacement]);
+    }
+    expect(await weights(cluster)).toBe('a=50, b=50, surge=0');
+    expect(writes.at(-1)?.ListenerArn).toBe(management.listenerArn);
   });
 
   it('does nothing when the node answers again (a flapping node)', async () => {

@@ -1,4 +1,5 @@
 import { PutMetricAlarmCommand, SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
+import type { ModifyListenerCommandInput } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { cloudwatchClient } from '../../functions/aws/clients/cloudwatch';
 import { dynamodbClient } from '../../functions/aws/clients/dynamodb';
 import { ec2Client } from '../../functions/aws/clients/ec2';
@@ -7,7 +8,7 @@ import { ssmClient } from '../../functions/aws/clients/ssm';
 import { readLock } from '../../functions/domain/lock';
 import type { RolloutPlan as PatchPlan } from '../../functions/domain/plans/rollout';
 import { describeWeights, type SlotWeight } from '../../functions/domain/weights';
-import { failedCommand, recordCalls, unhealthyTarget } from '../../local/faults';
+import { failedCommand, recordCalls, recordInputs, unhealthyTarget } from '../../local/faults';
 import type { LocalExecutionResult } from '../../local/local-sfn';
 import { useFakeNodes, useFaults } from '../harness/cleanup';
 import { useMoto } from '../harness/moto';
@@ -63,6 +64,38 @@ describe('patch-server', () => {
     expect(servingSeen).toHaveLength(2);
     for (const node of cluster.model.nodes) expect(simulated.nodes.get(node.instanceId)?.version).toBe(PATCHED);
     await expectCleanCluster(cluster, 'a=50, b=50, surge=0');
+  });
+
+  it('moves the management listener with the gateway listener at every step of the patch', async () => {
+    const { cluster, simulated } = await prepare('active-active', { managementListener: true });
+    const management = cluster.management;
+    if (!management) throw new Error('a management listener expected');
+    const writes: ModifyListenerCommandInput[] = [];
+    recordInputs(elbv2Client, 'ModifyListenerCommand', writes);
+
+    const execution = await run({ version: PATCHED });
+
+    expect(failureOf(execution)).toMatchObject({ status: 'SUCCEEDED' });
+    for (const node of cluster.model.nodes) expect(simulated.nodes.get(node.instanceId)?.version).toBe(PATCHED);
+    await expectCleanCluster(cluster, 'a=50, b=50, surge=0');
+    // Each shift writes both listeners, the same weights by slot, before the workflow goes on.
+    const bySlot = (groups: Record<string, string>, write: ModifyListenerCommandInput) =>
+      Object.entries(groups)
+        .map(([slot, arn]) => {
+          const targets = write.DefaultActions?.[0]?.ForwardConfig?.TargetGroups ?? [];
+          return `${slot}=${targets.find((target) => target.TargetGroupArn === arn)?.Weight}`;
+        })
+        .join(', ');
+    const gateway = writes.filter((write) => write.ListenerArn === cluster.model.traffic.listenerArn);
+    const managed = writes.filter((write) => write.ListenerArn === management.listenerArn);
+    expect(gateway.length).toBeGreaterThanOrEqual(4);
+    expect(managed.map((write) => bySlot(management.targetGroups, write))).toEqual(
+      gateway.map((write) => bySlot(cluster.targetGroups, write)),
+    );
+    expect(writes.map((write) => write.ListenerArn)).toEqual(
+      gateway.flatMap(() => [cluster.model.traffic.listenerArn, management.listenerArn]),
+    );
+    expect(gateway.map((write) => bySlot(cluster.targetGroups, write))).toContain('a=0, b=50, surge=50');
   });
 
   it('rolls back when the patch fails on the first node, and never touches the other one', async () => {
