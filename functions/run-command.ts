@@ -1,9 +1,11 @@
 import * as z from 'zod/mini';
+import { ec2Client } from './aws/clients/ec2';
 import { ssmClient } from './aws/clients/ssm';
 import { COMMAND_KINDS } from './domain/cluster-model';
 import { clusterInput, instanceIdInput, parseInput } from './domain/input';
 import { clusterModelFor } from './operations/cluster-model-for';
 import { cancelUnfinishedCommands, pollCommand, sendCommand, unfinishedCommands } from './operations/run-command';
+import { reconfigureCluster } from './operations/run-command-reconfigure';
 
 const instanceIds = z.array(instanceIdInput).check(z.minLength(1), z.maxLength(50));
 const inputSchema = z.discriminatedUnion('action', [
@@ -24,12 +26,19 @@ const inputSchema = z.discriminatedUnion('action', [
     instanceIds,
     deadline: z.optional(z.iso.datetime()),
   }),
+  /** The cluster's reconfigure command, to every permanent node with their addresses; skipped without one. */
+  z.strictObject({
+    action: z.literal('reconfigure'),
+    ...clusterInput,
+    idempotencyKey: z.string().check(z.minLength(1), z.maxLength(1024)),
+    pollIntervalSeconds: z._default(z.int().check(z.minimum(1), z.maximum(3600)), 10),
+  }),
   z.strictObject({ action: z.literal('cancel-unfinished'), ...clusterInput }),
   z.strictObject({ action: z.literal('unfinished'), ...clusterInput }),
 ]);
 
 /**
- * Send the cluster's command of a kind to named nodes, poll it, cancel what a pre-empted or dead workflow left running,
+ * Send the cluster's command of a kind to named nodes (or `reconfigure` to all of them), poll it, cancel what a pre-empted or dead workflow left running,
  * or list what has not ended yet.
  */
 export async function handler(event: unknown) {
@@ -40,6 +49,8 @@ export async function handler(event: unknown) {
       return sendCommand(ssmClient, model, input);
     case 'poll':
       return pollCommand(ssmClient, input);
+    case 'reconfigure':
+      return reconfigureCluster({ ssm: ssmClient, ec2: ec2Client }, model, input);
     case 'cancel-unfinished':
       return cancelUnfinishedCommands(ssmClient, model);
     case 'unfinished':

@@ -4,6 +4,7 @@ import { ErrorName } from '../functions/domain/errors';
 import type { WorkflowName } from '../functions/domain/workflows';
 import { cluster, retireLeftovers, rollbackPath, waitReady } from './fragments/node-steps';
 import { operationStep } from './fragments/operation-step';
+import { RECONFIGURE_STATE, reconfigureEveryNode } from './fragments/reconfigure';
 import { syncAfterTakeover } from './fragments/recovery';
 import { type DefinitionOptions, WorkflowBuilder, type WorkflowOperations } from './workflow-builder';
 
@@ -16,6 +17,8 @@ export const FAILOVER_STATES = {
   takeStandby: 'Take the standby surge node as the replacement',
   /** Entered once the steady weights are restored with a node in the lost slot: redundancy is back. */
   leaveSurgeSlot: 'Take the adopted node out of the surge slot',
+  /** Sends the model's reconfigure command to every node, with the addresses after the adoption. */
+  reconfigure: RECONFIGURE_STATE,
 } as const;
 
 /** How a failover was started: by the alarm's change into ALARM, or by the re-check of alarms that stay in ALARM. */
@@ -31,7 +34,9 @@ export const FAILOVER_TRIGGERS = ['alarm', 'recheck'] as const;
  * weight to the nodes known good (a healthy surge node included; never a node a workflow took out of service and
  * has not verified), behind the capacity guard → report → adopt the healthy surge node into the lost slot, or launch
  * a replacement from the AMI, wait until it is ready and verify it, when there is none → make it the slot's permanent
- * node → restore the steady weights → retire surge nodes a pre-empted workflow left → release, report the timeline.
+ * node → restore the steady weights → run the model's reconfigure command on every node with the new addresses (a
+ * failure is reported and changes nothing else) → retire surge nodes a pre-empted workflow left → release, report the
+ * timeline.
  *
  * Two alarms at once start two executions: the second finds the first holding the lock and ends without touching
  * anything. A failure after the traffic moved leaves the traffic on the survivors and removes the replacement. A
@@ -294,6 +299,7 @@ export function failoverDefinition(
         'adoptedStandby.$': '$.underLock.adopt',
         'outOfService.$': '$.underLock.outOfService',
         'weights.$': '$.restored.weights',
+        'reconfigure.$': '$.reconfigureOutcome',
         timeline: {
           'detectedAt.$': '$.request.detectedAt',
           'confirmedAt.$': '$.loss.assessedAt',
@@ -331,6 +337,15 @@ export function failoverDefinition(
     .next(waitReady(b, 'the node in its slot', '$.replacement.instanceId', false))
     .next(restore)
     .next(leaveSurgeSlot)
+    // The slot is filled and the weights are steady: the members' list and the manager's address follow the node
+    // that took the slot, before the lock is released. A failure here is reported and undoes nothing.
+    .next(
+      reconfigureEveryNode(b, {
+        'slot.$': '$.loss.slot',
+        'lostInstanceId.$': '$.loss.instanceId',
+        'replacementId.$': '$.adopted.instanceId',
+      }),
+    )
     .next(retireLeftovers(b, '$.underLock.leftoverSurgeNodes'))
     .next(returnNodeLeftOutOfService(b, syncAfterTakeover(b, release)));
   release.next(reportEnd);

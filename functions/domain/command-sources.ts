@@ -1,4 +1,5 @@
 import { type ClusterModel, COMMAND_KINDS, NODE_KIT_COMMAND_KINDS } from './cluster-model';
+import { MAX_RECONFIGURE_MEMBERS } from './cluster-values';
 import { ClusterModelError, type FieldIssue } from './errors';
 
 /**
@@ -12,6 +13,12 @@ export function commandSourceIssues(model: ClusterModel): FieldIssue[] {
     const command = model.commands[kind];
     if (!command) continue;
     const path = `commands.${kind}`;
+    if (kind === 'reconfigure' && model.nodes.length > MAX_RECONFIGURE_MEMBERS) {
+      issues.push({
+        path,
+        message: `passes every member's address, at most ${MAX_RECONFIGURE_MEMBERS}; the cluster has ${model.nodes.length} nodes`,
+      });
+    }
     if (command.kit) {
       if (!(NODE_KIT_COMMAND_KINDS as readonly string[]).includes(kind)) {
         issues.push({

@@ -26,6 +26,8 @@ export const OPERATOR_VALUE_OF: Readonly<Record<CommandKind, OperatorValue>> = {
   syncPause: 'service',
   syncResume: 'service',
   expose: 'service',
+  // Takes no operator value: its values come from the cluster (cluster-values.ts), and run-command refuses an input.
+  reconfigure: 'service',
 };
 
 export const OPERATOR_VALUE_DESCRIPTIONS: Readonly<Record<OperatorValue, string>> = {

@@ -8,7 +8,13 @@ import {
   sendRunCommand,
 } from '../aws/ssm';
 import { type ClusterModel, type CommandKind, type CommandSpec, commandDocument } from '../domain/cluster-model';
-import { CommandFailedError, CommandTimedOutError, InputValidationError } from '../domain/errors';
+import {
+  CLUSTER_VALUE_PARAMETERS,
+  type ClusterValue,
+  type ClusterValues,
+  invalidClusterValues,
+} from '../domain/cluster-values';
+import { CommandFailedError, CommandTimedOutError, type FieldIssue, InputValidationError } from '../domain/errors';
 import { OPERATOR_VALUE_DESCRIPTIONS, OPERATOR_VALUE_OF, OPERATOR_VALUE_PATTERNS } from '../domain/operator-values';
 
 export interface SendRequest {
@@ -16,6 +22,8 @@ export interface SendRequest {
   readonly instanceIds: readonly string[];
   /** The operator's value for the command (patch id, artifact, version); sent as the `inputParameter`. */
   readonly input?: string;
+  /** What a `reconfigure` command receives from the cluster; checked against its patterns before it is sent. */
+  readonly clusterValues?: ClusterValues;
   /** The same for every retry of one step, such as the execution ARN plus the state name. */
   readonly idempotencyKey: string;
   /** How often the workflow polls the command. @default 10 */
@@ -57,6 +65,18 @@ function specFor(model: ClusterModel, request: SendRequest): CommandSpec {
     throw new InputValidationError(`Cluster "${model.name}" cannot run ${request.kind}`, [
       { path: `commands.${request.kind}`, message: 'is not defined in the cluster model' },
     ]);
+  }
+  if (request.kind === 'reconfigure') {
+    // Its values come from the cluster, never from an operator: whatever worked them out, they pass the patterns of
+    // the document's allowedPattern before anything is sent.
+    const issues: FieldIssue[] = invalidClusterValues(request.clusterValues ?? {}).map(([value, message]) => ({
+      path: `clusterValues.${value}`,
+      message,
+    }));
+    if (request.input !== undefined)
+      issues.push({ path: 'input', message: 'is not taken: reconfigure has no operator value' });
+    if (issues.length > 0) throw new InputValidationError('Invalid reconfigure command', issues);
+    return spec;
   }
   if (spec.inputParameter && request.input === undefined) {
     throw new InputValidationError(`Invalid ${request.kind} command`, [
@@ -111,6 +131,9 @@ export async function sendCommand(
 
   const parameters: Record<string, string[]> = { ...spec.parameters };
   if (spec.inputParameter && request.input !== undefined) parameters[spec.inputParameter] = [request.input];
+  for (const [value, given] of Object.entries(request.clusterValues ?? {}) as [ClusterValue, string][]) {
+    parameters[CLUSTER_VALUE_PARAMETERS[value]] = [given];
+  }
   const commandId = await sendRunCommand(ssm, {
     instanceIds,
     documentName: document.name,

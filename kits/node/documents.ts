@@ -5,6 +5,12 @@ import type {
   CommandSpec,
   NODE_KIT_COMMAND_KINDS,
 } from '../../functions/domain/cluster-model';
+import {
+  CLUSTER_VALUE_DESCRIPTIONS,
+  CLUSTER_VALUE_PARAMETERS,
+  CLUSTER_VALUE_PATTERNS,
+  type ClusterValue,
+} from '../../functions/domain/cluster-values';
 import { OPERATOR_VALUE_OF, OPERATOR_VALUE_PATTERNS } from '../../functions/domain/operator-values';
 
 /**
@@ -20,6 +26,8 @@ export type NodeKitKind = (typeof NODE_KIT_COMMAND_KINDS)[number];
 interface KitDocumentSpec {
   /** The document parameter that receives the operator's value, and the control script's flag for it. */
   readonly input?: { readonly parameter: string; readonly flag: string };
+  /** Values the workflow takes from the cluster (cluster-values.ts), each with the control script's flag for it. */
+  readonly clusterValues?: readonly { readonly value: ClusterValue; readonly flag: string }[];
   /** The control script's action. */
   readonly action: string;
 }
@@ -32,6 +40,13 @@ const SPECS: Readonly<Record<NodeKitKind, KitDocumentSpec>> = {
   smokeTest: { action: 'smoke-test', input: { parameter: 'Service', flag: '--service' } },
   syncPause: { action: 'sync-pause' },
   syncResume: { action: 'sync-resume' },
+  reconfigure: {
+    action: 'reconfigure',
+    clusterValues: [
+      { value: 'members', flag: '--members' },
+      { value: 'manager', flag: '--manager' },
+    ],
+  },
 };
 
 /**
@@ -47,7 +62,10 @@ export const KIT_DOCUMENT_VERSION = '1';
 /** What the document runs, line by line. A missing control script fails the command with a message that says so. */
 function scriptOf(kind: NodeKitKind): string[] {
   const spec = SPECS[kind];
-  const value = spec.input ? ` ${spec.input.flag} '{{ ${spec.input.parameter} }}'` : '';
+  const value = [
+    ...(spec.input ? [` ${spec.input.flag} '{{ ${spec.input.parameter} }}'`] : []),
+    ...(spec.clusterValues ?? []).map(({ value, flag }) => ` ${flag} '{{ ${CLUSTER_VALUE_PARAMETERS[value]} }}'`),
+  ].join('');
   return [
     'set -eu',
     'if ! command -v zerodown-node >/dev/null 2>&1; then',
@@ -82,6 +100,13 @@ export function kitDocumentContent(kind: NodeKitKind): KitDocumentContent {
       type: 'String',
       description: `The ${value} the workflow passes`,
       allowedPattern: OPERATOR_VALUE_PATTERNS[value].source,
+    };
+  }
+  for (const { value } of spec.clusterValues ?? []) {
+    parameters[CLUSTER_VALUE_PARAMETERS[value]] = {
+      type: 'String',
+      description: `${CLUSTER_VALUE_DESCRIPTIONS[value]}, from the cluster as the workflow finds it`,
+      allowedPattern: CLUSTER_VALUE_PATTERNS[value].source,
     };
   }
   parameters[EXECUTION_TIMEOUT_PARAMETER] = {

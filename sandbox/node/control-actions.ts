@@ -6,6 +6,8 @@ import type { Listener } from './listener';
 import type { NodeSettings } from './options';
 import {
   isArtifactUri,
+  MANAGER_URL_PATTERN,
+  MEMBERS_PATTERN,
   type NodeStatus,
   PATCH_ID_PATTERN,
   type RestartAccepted,
@@ -111,6 +113,26 @@ export class ControlActions {
       settings.log({ event: syncPaused ? 'sync-paused' : 'sync-resumed', id: settings.id });
     }
     return { syncPaused };
+  }
+
+  /**
+   * Records where the manager now is (a failover replaced it, at a new address): file sync pulls from there from the
+   * next round, and state.json keeps it across restarts. The manager itself pulls from nobody. Doing it again
+   * changes nothing.
+   */
+  async reconfigure(
+    body: Record<string, unknown>,
+  ): Promise<{ managerUrl: string; members: string; changed: boolean; syncing: boolean }> {
+    const managerUrl = requiredString(body, 'managerUrl', MANAGER_URL_PATTERN, 'an http:// URL of the manager');
+    const members = requiredString(body, 'members', MEMBERS_PATTERN, '1 to 5 IPv4 addresses, separated by commas');
+    const { state, settings, puller } = this.parts;
+    const changed = state.current.managerUrl !== managerUrl;
+    if (changed) {
+      await state.update({ managerUrl });
+      settings.log({ event: 'reconfigured', id: settings.id, managerUrl, members });
+    }
+    puller?.retarget(managerUrl);
+    return { managerUrl, members, changed, syncing: puller !== undefined };
   }
 
   private requireManager(action: string): void {

@@ -6,6 +6,8 @@ import {
   httpRequest,
   isArtifactUri,
   isRecord,
+  MANAGER_PATTERN,
+  MEMBERS_PATTERN,
   type NodeStatus,
   PATCH_ID_PATTERN,
   parseJson,
@@ -36,7 +38,7 @@ const HEALTH_POLL_INTERVAL_MS = 100;
 /** How long a restarted node may take beyond its own boot time before the restart counts as failed. */
 const RESTART_MARGIN_MS = 30_000;
 
-type Flag = 'patch-id' | 'version' | 'service' | 'artifact';
+type Flag = 'patch-id' | 'version' | 'service' | 'artifact' | 'members' | 'manager';
 
 interface ActionSpec {
   readonly flags: readonly Flag[];
@@ -62,6 +64,11 @@ const ACTIONS: Record<string, ActionSpec> = {
   'sync-pause': { flags: [], required: [], summary: 'pause file sync' },
   'sync-resume': { flags: [], required: [], summary: 'resume file sync' },
   'smoke-test': { flags: ['service'], required: ['service'], summary: 'check the node is healthy and serves it' },
+  reconfigure: {
+    flags: ['members', 'manager'],
+    required: ['members', 'manager'],
+    summary: "follow the cluster's new addresses: file sync pulls from the manager at --manager",
+  },
 };
 
 const USAGE = [
@@ -83,6 +90,8 @@ interface Request {
   version?: string;
   service?: string;
   artifact?: string;
+  members?: string;
+  manager?: string;
 }
 
 export async function runControl(
@@ -121,7 +130,9 @@ function parseRequest(argv: string[], env: Readonly<Record<string, string | unde
   const spec = ACTIONS[action];
   if (!spec) throw new UsageError(`unknown action "${action}"`);
   if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`);
-  const given = (['patch-id', 'version', 'service', 'artifact'] as const).filter((flag) => values[flag] !== undefined);
+  const given = (['patch-id', 'version', 'service', 'artifact', 'members', 'manager'] as const).filter(
+    (flag) => values[flag] !== undefined,
+  );
   for (const flag of given) {
     if (!spec.flags.includes(flag)) throw new UsageError(`${action} does not take --${flag}`);
   }
@@ -138,6 +149,12 @@ function parseRequest(argv: string[], env: Readonly<Record<string, string | unde
   }
   if (values.service !== undefined) {
     request.service = checked('--service', values.service, SERVICE_PATTERN, 'like orders-api');
+  }
+  if (values.members !== undefined) {
+    request.members = checked('--members', values.members, MEMBERS_PATTERN, 'like 10.0.1.4,10.0.2.7');
+  }
+  if (values.manager !== undefined) {
+    request.manager = checked('--manager', values.manager, MANAGER_PATTERN, 'like 10.0.1.4');
   }
   if (values.artifact !== undefined) {
     if (!isArtifactUri(values.artifact)) {
@@ -160,6 +177,8 @@ function parseFlags(argv: string[]) {
       version: { type: 'string' },
       service: { type: 'string' },
       artifact: { type: 'string' },
+      members: { type: 'string' },
+      manager: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -237,6 +256,21 @@ async function perform(request: Request, node: NodeClient): Promise<string[]> {
     }
     case 'smoke-test':
       return smokeTest(request.service ?? '', node);
+    case 'reconfigure': {
+      // Every node of a cluster serves on the same port: the manager's is this node's own.
+      const own = new URL(node.url);
+      const result = await node.post<{ managerUrl: string; changed: boolean; syncing: boolean }>(
+        '/_control/reconfigure',
+        {
+          managerUrl: `${own.protocol}//${request.manager}:${own.port || (own.protocol === 'https:' ? 443 : 80)}`,
+          members: request.members,
+        },
+      );
+      const what = result.syncing
+        ? `file sync pulls from ${result.managerUrl}`
+        : `manager recorded as ${result.managerUrl}`;
+      return [result.changed ? `reconfigured: ${what}` : `nothing to do: ${what}`];
+    }
     default:
       throw new UsageError(`unknown action "${request.action}"`);
   }

@@ -9,6 +9,11 @@ import * as https from 'node:https';
 export const PATCH_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:+-]{0,127}$/;
 export const VERSION_PATTERN = /^[0-9A-Za-z][0-9A-Za-z._+-]{0,63}$/;
 export const SERVICE_PATTERN = /^[A-Za-z][\w.-]{0,127}$/;
+/** The private IPv4 addresses `reconfigure` passes: the members (1 to 5, comma-separated) and the manager. */
+const IPV4 = '(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}';
+export const MEMBERS_PATTERN = new RegExp(`^${IPV4}(,${IPV4}){0,4}$`);
+export const MANAGER_PATTERN = new RegExp(`^${IPV4}$`);
+export const MANAGER_URL_PATTERN = /^https?:\/\/[^\s/]+$/;
 /** A deployment file is named after its service; anything else in the directory (temporary files) is not synced. */
 export const DEPLOYMENT_FILE_PATTERN = /^[A-Za-z][\w.-]{0,127}\.json$/;
 export const SHA256_PATTERN = /^[0-9a-f]{64}$/;

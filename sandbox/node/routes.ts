@@ -118,6 +118,8 @@ export class Router {
         return respondJson(listener, response, 200, await actions.migrate(body));
       case 'sync':
         return respondJson(listener, response, 200, await actions.setSync(body));
+      case 'reconfigure':
+        return respondJson(listener, response, 200, await actions.reconfigure(body));
       default:
         throw new HttpError(404, `unknown control action "${action}"`);
     }

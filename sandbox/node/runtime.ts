@@ -82,6 +82,9 @@ export class NodeRuntime implements NodeLifeCycle {
   async boot(): Promise<void> {
     await this.deployment.create();
     await this.state.load();
+    // A manager address set by `reconfigure` outlives the one the process was started with.
+    const recorded = this.state.current.managerUrl;
+    if (recorded) this.puller?.retarget(recorded);
     // File sync runs while the server boots, as rsync on a real host would.
     this.puller?.start();
     await this.sleeper.sleep(this.settings.bootMs);

@@ -12,6 +12,8 @@ export interface PersistedState {
   version: string;
   patches: string[];
   syncPaused: boolean;
+  /** Where file sync pulls from since the last `reconfigure`; it wins over the address the process started with. */
+  managerUrl?: string;
 }
 
 export class StateStore {
@@ -61,7 +63,8 @@ export class StateStore {
     const patches = Array.isArray(saved.patches)
       ? saved.patches.filter((patch): patch is string => typeof patch === 'string')
       : [];
-    return { version: saved.version, patches, syncPaused: saved.syncPaused === true };
+    const managerUrl = typeof saved.managerUrl === 'string' ? { managerUrl: saved.managerUrl } : {};
+    return { version: saved.version, patches, syncPaused: saved.syncPaused === true, ...managerUrl };
   }
 
   /** Writes one after another, so an older snapshot never lands after a newer one. */

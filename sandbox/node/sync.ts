@@ -62,7 +62,7 @@ export interface SyncPullerOptions {
 
 /** The worker's side: a round every `intervalMs`, from the node's boot until it closes, skipped while paused. */
 export class SyncPuller {
-  private readonly base: string;
+  private base: string;
   private timer: NodeJS.Timeout | undefined;
   private abort: AbortController | undefined;
   private lastError: string | undefined;
@@ -72,6 +72,16 @@ export class SyncPuller {
 
   constructor(private readonly options: SyncPullerOptions) {
     this.base = options.managerUrl.replace(/\/+$/, '');
+  }
+
+  /** Where the rounds pull from. */
+  get managerUrl(): string {
+    return this.base;
+  }
+
+  /** Pulls from another manager from the next round on (a failover replaced it, at a new address). */
+  retarget(managerUrl: string): void {
+    this.base = managerUrl.replace(/\/+$/, '');
   }
 
   get rounds(): number {

@@ -102,18 +102,22 @@ function layout(): Layout {
 interface Product {
   url: string;
   role: string;
+  /** The node's private address, as the instance metadata service gives it. */
+  ip: string;
   close(): Promise<void>;
 }
 
 /** The product's listeners and the instance metadata service, on one loopback server. */
 async function product(site: Layout): Promise<Product> {
-  const state = { role: 'manager' };
+  const state = { role: 'manager', ip: '10.0.1.10' };
   const server = http.createServer((request, response) => {
     const url = request.url ?? '';
     if (url === '/latest/api/token') {
       response.end('imds-token');
     } else if (url === '/latest/meta-data/tags/instance/zerodown:role') {
       response.end(state.role);
+    } else if (url === '/latest/meta-data/local-ipv4') {
+      response.end(state.ip);
     } else if (url === '/services/Version') {
       if (!fs.existsSync(path.join(site.root, 'running'))) {
         response.writeHead(503).end();
@@ -294,6 +298,117 @@ describe('the WSO2 API Manager kit', () => {
     expect(fs.readdirSync(path.join(site.s3, 'apim-artifacts', 'carbonapps')).sort()).toEqual([
       'orders-1.0.car',
       'orders-2.0.car',
+    ]);
+  });
+
+  it('reconfigure rewrites the well-known-address members, records the manager, and restarts nothing', async () => {
+    const toml = path.join(site.base, 'wso2am-4.2.0', 'repository', 'conf', 'deployment.toml');
+    const before = [
+      '[server]',
+      'hostname = "apim.example.com"',
+      '',
+      '[clustering]',
+      'membership_scheme = "wka"',
+      'local_member_host = "10.0.9.9"',
+      'local_member_port = "4000"',
+      'members = ["10.0.1.10:4000", "10.0.9.9:4000"]',
+      '',
+      '[database.apim_db]',
+      'url = "jdbc:mysql://db:3306/apim"',
+      '',
+    ];
+    write(toml, before.join('\n'));
+    // The replacement: booted from an AMI built on 10.0.9.9, it is now 10.0.2.20, and the manager.
+    node.ip = '10.0.2.20';
+    const args = ['reconfigure', '--members', '10.0.1.10,10.0.2.20', '--manager', '10.0.2.20'];
+
+    expect(await run(site, node, 'zerodown-node', args)).toMatchObject({
+      status: 0,
+      stdout:
+        'members ["10.0.1.10:4000", "10.0.2.20:4000"], manager 10.0.2.20: deployment.toml updated; the product reads it at its next restart\n',
+    });
+    const after = [...before];
+    after[5] = 'local_member_host = "10.0.2.20"';
+    after[7] = 'members = ["10.0.1.10:4000", "10.0.2.20:4000"]';
+    expect(fs.readFileSync(toml, 'utf8')).toBe(after.join('\n'));
+    expect(fs.readFileSync(`${toml}.zerodown-previous`, 'utf8')).toBe(before.join('\n'));
+    expect(fs.readFileSync(path.join(site.state, 'manager-address'), 'utf8')).toBe('10.0.2.20\n');
+    // Every node runs it at once: nothing restarts, and the node says a restart is pending.
+    expect(site.calls('systemctl')).toEqual([]);
+    expect((await run(site, node, 'zerodown-node', ['status'])).stdout).toMatch(
+      /restart pending: deployment.toml has members \["10.0.1.10:4000", "10.0.2.20:4000"\]/,
+    );
+
+    // A retried command finds the file as it wants it.
+    expect(await run(site, node, 'zerodown-node', args)).toMatchObject({
+      status: 0,
+      stdout: 'nothing to do: members ["10.0.1.10:4000", "10.0.2.20:4000"], manager 10.0.2.20\n',
+    });
+    expect(fs.readFileSync(toml, 'utf8')).toBe(after.join('\n'));
+
+    // The next restart (an upgrade here) reads the new list, and the flag goes.
+    expect((await run(site, node, 'zerodown-node', ['upgrade', '--version', '4.3.0'])).status).toBe(0);
+    expect(fs.existsSync(path.join(site.state, 'restart-pending'))).toBe(false);
+  });
+
+  it('reconfigure refuses bad addresses, and changes no member list without well-known-address clustering', async () => {
+    const toml = path.join(site.base, 'wso2am-4.2.0', 'repository', 'conf', 'deployment.toml');
+    write(toml, '[server]\nhostname = "apim.example.com"\n');
+    for (const [flags, message] of [
+      [['--members', '10.0.1.10;reboot', '--manager', '10.0.1.10'], /--members must be 1 to 5 IPv4 addresses/],
+      [['--members', '10.0.1.1,10.0.1.2,10.0.1.3,10.0.1.4,10.0.1.5,10.0.1.6', '--manager', '10.0.1.1'], /--members/],
+      [['--members', '10.0.1.10', '--manager', '10.0.1.256'], /--manager must be an IPv4 address/],
+      [['--members', '10.0.1.10'], /reconfigure takes --members <ip,ip,...> --manager <ip>/],
+      [['--members', '10.0.1.10', '--manager', '10.0.1.10', '--force', 'x'], /reconfigure does not take --force/],
+    ] as const) {
+      expect(await run(site, node, 'zerodown-node', ['reconfigure', ...flags])).toMatchObject({
+        status: 2,
+        stderr: expect.stringMatching(message),
+      });
+    }
+    expect(fs.existsSync(path.join(site.state, 'manager-address'))).toBe(false);
+
+    expect(
+      await run(site, node, 'zerodown-node', [
+        'reconfigure',
+        '--members',
+        '10.0.1.10,10.0.2.20',
+        '--manager',
+        '10.0.1.10',
+      ]),
+    ).toMatchObject({
+      status: 0,
+      stdout:
+        'manager 10.0.1.10 recorded; deployment.toml has no well-known-address clustering, so no member list to change\n',
+    });
+    expect(fs.readFileSync(toml, 'utf8')).toBe('[server]\nhostname = "apim.example.com"\n');
+
+    fs.rmSync(toml);
+    expect(
+      await run(site, node, 'zerodown-node', ['reconfigure', '--members', '10.0.1.10', '--manager', '10.0.1.10']),
+    ).toMatchObject({ status: 1, stderr: expect.stringMatching(/deployment\.toml does not exist/) });
+  });
+
+  it('publishes from a node tagged manager only when it is the manager reconfigure recorded', async () => {
+    const apps = path.join(site.base, 'current', 'repository', 'deployment', 'server', 'carbonapps');
+    write(path.join(site.s3, 'apim-artifacts', 'carbonapps', 'orders-1.0.car'), 'v1');
+    write(path.join(apps, 'stale.car'), 'from the AMI');
+    write(path.join(site.state, 'sync-seeded'), '');
+    write(path.join(site.state, 'manager-address'), '10.0.2.20\n');
+
+    // Tagged manager at 10.0.1.10, but the cluster's manager is 10.0.2.20: it mirrors instead of publishing.
+    const mirrored = await run(site, node, 'zerodown-sync', []);
+    expect(mirrored.status).toBe(0);
+    expect(mirrored.stderr).toMatch(/the cluster's manager is 10\.0\.2\.20, not 10\.0\.1\.10: mirroring/);
+    expect(fs.readdirSync(apps)).toEqual(['orders-1.0.car']);
+    expect(fs.readdirSync(path.join(site.s3, 'apim-artifacts', 'carbonapps'))).toEqual(['orders-1.0.car']);
+
+    node.ip = '10.0.2.20';
+    write(path.join(apps, 'payments-1.0.car'), 'v1');
+    expect((await run(site, node, 'zerodown-sync', [])).status).toBe(0);
+    expect(fs.readdirSync(path.join(site.s3, 'apim-artifacts', 'carbonapps')).sort()).toEqual([
+      'orders-1.0.car',
+      'payments-1.0.car',
     ]);
   });
 
