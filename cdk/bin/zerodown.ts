@@ -8,13 +8,15 @@ import {
   clusterFilesFromContext,
   REFERENCE_CONTEXT_KEY,
   readClusterFile,
+  referenceDrFromContext,
 } from '../app';
 
 const app = new App();
 try {
   if (String(app.node.tryGetContext(REFERENCE_CONTEXT_KEY)) === 'true') {
     const region = app.node.tryGetContext('region') ?? process.env.CDK_DEFAULT_REGION;
-    buildReferenceApp(app, typeof region === 'string' ? region : undefined);
+    const dr = referenceDrFromContext((key) => app.node.tryGetContext(key));
+    buildReferenceApp(app, typeof region === 'string' ? region : undefined, dr);
   } else {
     const files = clusterFilesFromContext(app.node.tryGetContext(CLUSTER_FILES_CONTEXT_KEY));
     if (files.length === 0) {

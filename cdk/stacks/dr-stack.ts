@@ -24,8 +24,10 @@ import { logEncryptionKey } from '../constructs/log-key';
 import { WorkflowStateMachine } from '../constructs/workflow-state-machine';
 import { lockLeaseSeconds } from '../constructs/workflows';
 import { ZeroDownFunction } from '../constructs/zerodown-function';
+import { standInsForTokens } from '../model-tokens';
 
 export interface DrStackProps extends StackProps {
+  /** The cluster model. Its ids and ARNs may be tokens of resources the same app creates, as `ZeroDownCluster`'s may. */
   readonly model: ClusterModelInput;
 }
 
@@ -42,7 +44,8 @@ export class DrStack extends Stack {
 
   constructor(scope: Construct, id: string, props: DrStackProps) {
     super(scope, id, props);
-    const model = parseClusterModel(props.model);
+    const tokens = standInsForTokens(props.model, (input) => input.region);
+    const model = tokens.restore(parseClusterModel(tokens.validatable));
     const site = drSiteOf(model);
     const logGroupName = `/aws/vendedlogs/states/zerodown-${model.name}-dr`;
 
@@ -82,6 +85,12 @@ export class DrStack extends Stack {
       subnetIds: site.subnetIds,
       imageParameter: site.imageParameter,
     });
+    // Launching from a template that names an instance profile passes its role: to EC2 only, and only that role.
+    if (model.dr?.instanceRoleArn) {
+      allow(drNodes, ['iam:PassRole'], [model.dr.instanceRoleArn], {
+        StringEquals: { 'iam:PassedToService': 'ec2.amazonaws.com' },
+      });
+    }
     allow(
       drNodes,
       ['elasticloadbalancing:RegisterTargets', 'elasticloadbalancing:DeregisterTargets'],

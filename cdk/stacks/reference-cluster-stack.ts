@@ -1,27 +1,29 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { CfnOutput, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as targets from 'aws-cdk-lib/aws-elasticloadbalancingv2-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import * as s3 from 'aws-cdk-lib/aws-s3';
-import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
+import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import type { Construct } from 'constructs';
-import { buildSync } from 'esbuild';
 import type { ClusterModelInput } from '../../functions/domain/cluster-model';
 import { NODE_KIT_COMMAND_KINDS } from '../../functions/domain/cluster-model';
 import { CLUSTER_TAG_KEY } from '../../functions/domain/tags';
 import { heartbeatInstallCommands, nodeTags } from '../../kits/node/node-kit';
 import { ZeroDownCluster } from '../constructs/zerodown-cluster';
-import { acknowledgeWildcardAction, acknowledgeWildcardResource } from '../nag';
-import { PROJECT_ROOT } from '../paths';
+import type { ReferenceDrSiteStack } from './reference-dr-site-stack';
+import {
+  REFERENCE_NODE_PORT,
+  referenceLoadBalancer,
+  referenceNetwork,
+  referenceNodeBoot,
+  referenceNodeTemplate,
+  referenceSecurityGroups,
+  referenceTargetGroup,
+} from './reference-site';
 
-/** The port the reference node server listens on, for the load balancer, the probes and the heartbeat. */
-export const REFERENCE_NODE_PORT = 8080;
-/** Where the nodes' AMI comes from: the latest Amazon Linux 2023 for Graviton, as AWS publishes it. */
-export const REFERENCE_BASE_IMAGE_PARAMETER = '/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64';
+export { REFERENCE_BASE_IMAGE_PARAMETER, REFERENCE_NODE_PORT } from './reference-site';
+
 const SLOTS = ['a', 'b'] as const;
 const SURGE_SLOT = 'surge';
 
@@ -30,6 +32,17 @@ export interface ReferenceClusterStackProps extends StackProps {
   readonly clusterName?: string;
   /** @default 't4g.small' */
   readonly instanceType?: string;
+  /** A cold-standby site in another region, and the DNS name that moves between the two. @default none */
+  readonly dr?: ReferenceDrProps;
+}
+
+export interface ReferenceDrProps {
+  /** The DR site, in its own region. */
+  readonly site: ReferenceDrSiteStack;
+  /** The operator's public hosted zone that holds `recordName`. */
+  readonly hostedZoneId: string;
+  /** The cluster's DNS name, which the failover records point at one load balancer or the other. */
+  readonly recordName: string;
 }
 
 /**
@@ -38,99 +51,33 @@ export interface ReferenceClusterStackProps extends StackProps {
  * Application Load Balancer whose listener weighs one target group per slot and a surge group, a launch template
  * from the latest Amazon Linux 2023 AMI, two nodes running the reference node server and the node kit, and
  * `ZeroDownCluster` wired to all of it. Everything zerodown is given comes from the resources here: no ARN is typed.
+ * With a DR site, the model's `dr` block names the DR site's resources, and the stack adds the failover records of the
+ * cluster's DNS name.
  */
 export class ReferenceClusterStack extends Stack {
   public readonly cluster: ZeroDownCluster;
+  /** The model given to `ZeroDownCluster`, ids and ARNs still tokens: a DR stack stores its own copy of it. */
+  public readonly modelInput: ClusterModelInput;
 
   constructor(scope: Construct, id: string, props: ReferenceClusterStackProps = {}) {
     // The zerodown state machines make this template large; unindented it stays well inside CloudFormation's limit.
-    super(scope, id, { suppressTemplateIndentation: true, ...props });
+    super(scope, id, {
+      suppressTemplateIndentation: true,
+      // The DR site's ids and ARNs come from another region (see buildReferenceApp): the stack uses them as they are,
+      // rather than having CDK give the DR site's resources physical names it could refer to.
+      ...(props.dr ? { crossRegionReferences: true } : {}),
+      ...props,
+    });
     const clusterName = props.clusterName ?? 'reference';
 
-    const vpc = new ec2.Vpc(this, 'Vpc', {
-      maxAzs: 2,
-      natGateways: 1,
-      subnetConfiguration: [
-        { name: 'public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 },
-        { name: 'nodes', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 24 },
-      ],
-      flowLogs: { all: { trafficType: ec2.FlowLogTrafficType.REJECT } },
-    });
-    const nodeSubnets = vpc.selectSubnets({ subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS });
-    // zerodown's probes and the nodes' agents reach AWS without leaving the VPC.
-    for (const [name, service] of [
-      ['Ssm', ec2.InterfaceVpcEndpointAwsService.SSM],
-      ['SsmMessages', ec2.InterfaceVpcEndpointAwsService.SSM_MESSAGES],
-      ['Ec2Messages', ec2.InterfaceVpcEndpointAwsService.EC2_MESSAGES],
-      ['Ec2', ec2.InterfaceVpcEndpointAwsService.EC2],
-      ['LoadBalancing', ec2.InterfaceVpcEndpointAwsService.ELASTIC_LOAD_BALANCING],
-      ['CloudWatch', ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_MONITORING],
-    ] as const) {
-      const endpoint = vpc.addInterfaceEndpoint(`${name}Endpoint`, { service, subnets: nodeSubnets });
-      Validations.of(endpoint).acknowledge({
-        id: 'AwsSolutions-EC23',
-        reason: "The endpoint's group admits HTTPS from the VPC's own address range only, which is not known here.",
-      });
-    }
-    vpc.addGatewayEndpoint('S3Endpoint', { service: ec2.GatewayVpcEndpointAwsService.S3 });
-    vpc.addGatewayEndpoint('DynamoDbEndpoint', { service: ec2.GatewayVpcEndpointAwsService.DYNAMODB });
-
-    const logs = new s3.Bucket(this, 'AccessLogs', {
-      encryption: s3.BucketEncryption.S3_MANAGED,
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      enforceSSL: true,
-      removalPolicy: RemovalPolicy.DESTROY,
-      autoDeleteObjects: true,
-      lifecycleRules: [{ expiration: Duration.days(30) }],
-    });
-    Validations.of(logs).acknowledge({
-      id: 'AwsSolutions-S1',
-      reason: 'This bucket receives the load balancer access logs; logging access to the logs would log itself.',
-    });
-
-    const probes = new ec2.SecurityGroup(this, 'ProbeSecurityGroup', {
-      vpc,
-      description: 'zerodown probes: the Lambda functions that check nodes on their private addresses',
-    });
-    const balancerGroup = new ec2.SecurityGroup(this, 'LoadBalancerSecurityGroup', {
-      vpc,
-      description: 'The reference cluster load balancer: HTTP from anywhere',
-    });
-    balancerGroup.addIngressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(80), 'HTTP from anywhere');
-    Validations.of(balancerGroup).acknowledge({
-      id: 'AwsSolutions-EC23',
-      reason: 'The reference cluster serves a public demo endpoint; put a certificate and WAF in front for more.',
-    });
-    const nodeGroup = new ec2.SecurityGroup(this, 'NodeSecurityGroup', {
-      vpc,
+    const { vpc, nodeSubnets } = referenceNetwork(this);
+    const groups = referenceSecurityGroups(this, vpc, {
       description: 'The reference cluster nodes: the node port from the load balancer, the probes and each other',
+      fileSync: true,
     });
-    nodeGroup.addIngressRule(balancerGroup, ec2.Port.tcp(REFERENCE_NODE_PORT), 'Traffic and health checks');
-    nodeGroup.addIngressRule(probes, ec2.Port.tcp(REFERENCE_NODE_PORT), "zerodown's probes");
-    nodeGroup.addIngressRule(nodeGroup, ec2.Port.tcp(REFERENCE_NODE_PORT), 'File sync from the manager');
-
-    const balancer = new elbv2.ApplicationLoadBalancer(this, 'LoadBalancer', {
-      vpc,
-      internetFacing: true,
-      securityGroup: balancerGroup,
-      dropInvalidHeaderFields: true,
-    });
-    balancer.logAccessLogs(logs, 'alb');
+    const balancer = referenceLoadBalancer(this, vpc, groups.balancer);
     const targetGroup = (slot: string) =>
-      new elbv2.ApplicationTargetGroup(this, `TargetGroup${slot[0]?.toUpperCase()}${slot.slice(1)}`, {
-        vpc,
-        port: REFERENCE_NODE_PORT,
-        protocol: elbv2.ApplicationProtocol.HTTP,
-        targetType: elbv2.TargetType.INSTANCE,
-        deregistrationDelay: Duration.seconds(30),
-        healthCheck: {
-          path: '/health',
-          interval: Duration.seconds(5),
-          timeout: Duration.seconds(4),
-          healthyThresholdCount: 2,
-          unhealthyThresholdCount: 2,
-        },
-      });
+      referenceTargetGroup(this, `TargetGroup${slot[0]?.toUpperCase()}${slot.slice(1)}`, vpc);
     const slotGroups = Object.fromEntries(SLOTS.map((slot) => [slot, targetGroup(slot)]));
     const surgeGroup = targetGroup(SURGE_SLOT);
     // Active/passive: slot a serves, slot b stands by, and the surge group waits for a surge node.
@@ -145,32 +92,12 @@ export class ReferenceClusterStack extends Stack {
     });
 
     // The nodes run the reference node server, bundled here and fetched at boot.
-    const server = new s3assets.Asset(this, 'NodeServer', { path: bundleNodeServer() });
-    const role = new iam.Role(this, 'NodeRole', {
-      assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
-      description: `zerodown ${clusterName} reference nodes`,
-    });
-    server.grantRead(role);
-    acknowledgeWildcardResource(
-      role,
-      `arn:${this.partition}:s3:::${server.s3BucketName}/*`,
-      'The node reads the reference node server from the CDK assets bucket, whose object names are content hashes.',
-    );
-    for (const action of ['s3:GetObject*', 's3:GetBucket*', 's3:List*']) {
-      acknowledgeWildcardAction(
-        role,
-        action,
-        'Asset.grantRead gives the read actions CDK uses for assets, on the assets bucket of this account only.',
-      );
-    }
-    const baseImage = ec2.MachineImage.fromSsmParameter(REFERENCE_BASE_IMAGE_PARAMETER);
-    // zerodown launches surge and replacement nodes from this parameter, so a new AMI needs no redeploy.
-    const imageParameterName = `/zerodown/${clusterName}/ami`;
-    new ssm.StringParameter(this, 'ImageParameter', {
-      parameterName: imageParameterName,
-      description: `The AMI of the ${clusterName} nodes`,
-      stringValue: baseImage.getImage(this).imageId,
-      dataType: ssm.ParameterDataType.AWS_EC2_IMAGE,
+    const { server, role, userData, launchTemplate, imageParameterName } = referenceNodeTemplate(this, {
+      clusterName,
+      instanceType: props.instanceType ?? 't4g.small',
+      securityGroup: groups.nodes,
+      roleDescription: `zerodown ${clusterName} reference nodes`,
+      imageDescription: `The AMI of the ${clusterName} nodes`,
     });
     const managerParameterName = `/zerodown/${clusterName}/manager-address`;
     const managerParameter = new ssm.StringParameter(this, 'ManagerAddress', {
@@ -187,24 +114,6 @@ export class ReferenceClusterStack extends Stack {
         ],
       }),
     );
-
-    const userData = ec2.UserData.forLinux();
-    const launchTemplate = new ec2.LaunchTemplate(this, 'LaunchTemplate', {
-      instanceType: new ec2.InstanceType(props.instanceType ?? 't4g.small'),
-      machineImage: baseImage,
-      role,
-      securityGroup: nodeGroup,
-      userData,
-      requireImdsv2: true,
-      instanceMetadataTags: true,
-      detailedMonitoring: true,
-      blockDevices: [
-        {
-          deviceName: '/dev/xvda',
-          volume: ec2.BlockDeviceVolume.ebs(8, { encrypted: true, volumeType: ec2.EbsDeviceVolumeType.GP3 }),
-        },
-      ],
-    });
 
     const nodes = SLOTS.map((slot, index) => {
       const nodeRole = index === 0 ? ('manager' as const) : ('worker' as const);
@@ -253,7 +162,11 @@ export class ReferenceClusterStack extends Stack {
         ],
         surgeSlot: SURGE_SLOT,
       },
-      network: { vpcId: vpc.vpcId, subnetIds: nodeSubnets.subnetIds, securityGroupIds: [probes.securityGroupId] },
+      network: {
+        vpcId: vpc.vpcId,
+        subnetIds: nodeSubnets.subnetIds,
+        securityGroupIds: [groups.probes.securityGroupId],
+      },
       surge: {
         launchTemplateId: launchTemplate.launchTemplateId ?? '',
         imageParameter: imageParameterName,
@@ -265,10 +178,18 @@ export class ReferenceClusterStack extends Stack {
         version: { path: '/version', port: REFERENCE_NODE_PORT },
       },
       commands: Object.fromEntries(NODE_KIT_COMMAND_KINDS.map((kind) => [kind, { kit: 'node' }])),
+      ...(props.dr ? { dr: drBlockOf(props.dr) } : {}),
     };
+    this.modelInput = model;
     this.cluster = new ZeroDownCluster(this, 'Cluster', { model, removalPolicy: RemovalPolicy.DESTROY });
     role.addManagedPolicy(this.cluster.nodeKit.nodePolicy);
-    userData.addCommands(...referenceNodeBoot(server, managerParameterName, this.cluster));
+    userData.addCommands(
+      ...referenceNodeBoot(server, {
+        managerAddress: { parameterName: managerParameterName, region: this.cluster.model.region },
+        thenRun: heartbeatInstallCommands(this.cluster.model).filter((line) => line !== 'set -eu'),
+      }),
+    );
+    if (props.dr) failoverRecords(this, clusterName, props.dr, balancer);
 
     new CfnOutput(this, 'Url', {
       description: 'The cluster, through its load balancer',
@@ -281,65 +202,54 @@ export class ReferenceClusterStack extends Stack {
   }
 }
 
-/** The reference node server and its control script, each bundled into one file that needs only Node.js. */
-function bundleNodeServer(): string {
-  const outdir = path.join(PROJECT_ROOT, '.cache', 'reference-node');
-  fs.rmSync(outdir, { recursive: true, force: true });
-  buildSync({
-    entryPoints: {
-      server: path.join(PROJECT_ROOT, 'sandbox', 'node', 'server.ts'),
-      control: path.join(PROJECT_ROOT, 'sandbox', 'node', 'control.ts'),
-    },
-    outdir,
-    bundle: true,
-    platform: 'node',
-    target: 'node22',
-    format: 'cjs',
-    logLevel: 'error',
-  });
-  return outdir;
+/** The model's `dr` block: every id and ARN is the DR site's own, read across regions when deployed. */
+function drBlockOf(dr: ReferenceDrProps): NonNullable<ClusterModelInput['dr']> {
+  const { site } = dr;
+  return {
+    region: site.region,
+    launchTemplateId: site.launchTemplate.launchTemplateId ?? '',
+    imageParameter: site.imageParameterName,
+    subnetIds: site.nodeSubnets.subnetIds,
+    securityGroupIds: [site.probeGroup.securityGroupId],
+    nodeCount: 2,
+    loadBalancerArn: site.balancer.loadBalancerArn,
+    targetGroupArn: site.targetGroup.targetGroupArn,
+    hostedZoneId: dr.hostedZoneId,
+    recordName: dr.recordName,
+    routing: 'failover',
+    instanceRoleArn: site.nodeRole.roleArn,
+  };
 }
 
 /**
- * The first boot of every node, permanent or surge: Node.js 22 from the Amazon Linux repositories, the reference node
- * server as a systemd service (its role from the instance's tags, the manager's address from the parameter), the
- * `zerodown-node` control script the kit's documents call, and the kit's heartbeat.
+ * The two failover alias records of the cluster's DNS name, which region-failover's `route-dns` reads and swaps (it
+ * changes existing records and creates none): PRIMARY on this load balancer, SECONDARY on the DR site's. Neither
+ * evaluates its target's health: the DR load balancer has no targets until a failover, so Route 53 would count it
+ * down, and zerodown, not a health check, decides which site serves. CloudFormation leaves the records as zerodown
+ * set them until the records' own properties change.
  */
-function referenceNodeBoot(server: s3assets.Asset, managerParameter: string, cluster: ZeroDownCluster): string[] {
-  const port = REFERENCE_NODE_PORT;
-  return [
-    'set -euo pipefail',
-    'dnf install -y nodejs22 unzip',
-    'install -d -m 0755 /opt/zerodown /var/lib/zerodown',
-    `aws s3 cp ${server.s3ObjectUrl} /tmp/zerodown-node.zip`,
-    'unzip -o /tmp/zerodown-node.zip -d /opt/zerodown',
-    "token=$(curl -sS -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 300' http://169.254.169.254/latest/api/token)",
-    'metadata() { curl -sS -f -H "X-aws-ec2-metadata-token: $token" "http://169.254.169.254/latest/meta-data/$1"; }',
-    'instance_id=$(metadata instance-id)',
-    'role=$(metadata tags/instance/zerodown:role)',
-    'manager_flag=""',
-    `if [ "$role" != manager ]; then manager_flag="--manager-url $(aws ssm get-parameter --region ${cluster.model.region} --name ${managerParameter} --query Parameter.Value --output text)"; fi`,
-    "cat > /etc/systemd/system/zerodown-node-server.service <<'ZERODOWN_END_OF_FILE'",
-    '[Unit]',
-    'Description=zerodown reference node server',
-    'After=network-online.target',
-    'Wants=network-online.target',
-    '[Service]',
-    'EnvironmentFile=/etc/zerodown/node-server.env',
-    `ExecStart=/usr/bin/node-22 /opt/zerodown/server.js --id \${INSTANCE_ID} --ip 0.0.0.0 --port ${port} --data-dir /var/lib/zerodown --db /var/lib/zerodown/database.json --version 1.0.0 --role \${ROLE} $MANAGER_FLAG`,
-    'Restart=always',
-    '[Install]',
-    'WantedBy=multi-user.target',
-    'ZERODOWN_END_OF_FILE',
-    'install -d -m 0755 /etc/zerodown',
-    'printf \'INSTANCE_ID=%s\\nROLE=%s\\nMANAGER_FLAG=%s\\n\' "$instance_id" "$role" "$manager_flag" > /etc/zerodown/node-server.env',
-    "cat > /usr/local/bin/zerodown-node <<'ZERODOWN_END_OF_FILE'",
-    '#!/bin/sh',
-    `ZERODOWN_NODE_URL=http://127.0.0.1:${port} exec /usr/bin/node-22 /opt/zerodown/control.js "$@"`,
-    'ZERODOWN_END_OF_FILE',
-    'chmod 0755 /usr/local/bin/zerodown-node',
-    'systemctl daemon-reload',
-    'systemctl enable --now zerodown-node-server.service',
-    ...heartbeatInstallCommands(cluster.model).filter((line) => line !== 'set -eu'),
+function failoverRecords(
+  scope: Construct,
+  clusterName: string,
+  dr: ReferenceDrProps,
+  balancer: elbv2.IApplicationLoadBalancer,
+): void {
+  const sites = [
+    { id: 'DnsPrimary', failover: 'PRIMARY', setIdentifier: `${clusterName}-primary`, target: balancer },
+    { id: 'DnsSecondary', failover: 'SECONDARY', setIdentifier: `${clusterName}-dr`, target: dr.site.balancer },
   ];
+  for (const { id, failover, setIdentifier, target } of sites) {
+    new route53.CfnRecordSet(scope, id, {
+      hostedZoneId: dr.hostedZoneId,
+      name: dr.recordName,
+      type: 'A',
+      failover,
+      setIdentifier,
+      aliasTarget: {
+        dnsName: target.loadBalancerDnsName,
+        hostedZoneId: target.loadBalancerCanonicalHostedZoneId,
+        evaluateTargetHealth: false,
+      },
+    });
+  }
 }
