@@ -108,6 +108,11 @@ export function wso2ApimCommands(): ClusterModelInput['commands'] {
 export interface Wso2ApimNodeSettings {
   /** The s3:// prefix the nodes share the Carbon applications through. */
   readonly syncUri: string;
+  /**
+   * What the nodes share: the Carbon applications directory (API-M 4.x), or the whole `repository/deployment/server`
+   * of a Carbon 4 product (API-M 2.x and 3.x, Identity Server 5.x). @default carbonapps
+   */
+  readonly syncLayout?: 'carbonapps' | 'carbon4';
   /** Secrets Manager ids: the WSO2 subscription (username, password), the database (url, username, password), and
    * the smoke test's OAuth client (clientId, clientSecret). Each is read on the node when needed. */
   readonly updateSecret?: string;
@@ -128,6 +133,7 @@ export function wso2ApimConfig(settings: Wso2ApimNodeSettings): string {
     ['APIM_BASE', settings.apimBase],
     ['APIM_SERVICE', settings.service],
     ['WSO2_SYNC_URI', settings.syncUri],
+    ['WSO2_SYNC_LAYOUT', settings.syncLayout],
     ['WSO2_UPDATE_SECRET', settings.updateSecret],
     ['WSO2_DB_SECRET', settings.databaseSecret],
     ['WSO2_SMOKE_TEST_SECRET', settings.smokeTestSecret],

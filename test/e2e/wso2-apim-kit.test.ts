@@ -389,6 +389,30 @@ describe('the WSO2 API Manager kit', () => {
     ).toMatchObject({ status: 1, stderr: expect.stringMatching(/deployment\.toml does not exist/) });
   });
 
+  it('shares the whole deployment directory with the Carbon 4 layout, and refuses a layout it does not know', async () => {
+    const server = path.join(site.base, 'current', 'repository', 'deployment', 'server');
+    write(path.join(server, 'synapse-configs', 'default', 'api', 'orders.xml'), '<api name="orders"/>');
+    write(path.join(server, 'carbonapps', 'orders-1.0.car'), 'v1');
+    expect((await run(site, node, 'zerodown-sync', [], { WSO2_SYNC_LAYOUT: 'carbon4' })).status).toBe(0);
+    const bucket = path.join(site.s3, 'apim-artifacts', 'carbonapps');
+    expect(fs.readdirSync(bucket).sort()).toEqual(['carbonapps', 'synapse-configs']);
+    expect(fs.readFileSync(path.join(bucket, 'synapse-configs', 'default', 'api', 'orders.xml'), 'utf8')).toBe(
+      '<api name="orders"/>',
+    );
+
+    const worker = { ...site, state: path.join(site.root, 'worker-state') };
+    node.role = 'worker';
+    fs.rmSync(server, { recursive: true });
+    expect((await run(worker, node, 'zerodown-sync', [], { WSO2_SYNC_LAYOUT: 'carbon4' })).status).toBe(0);
+    expect(fs.readFileSync(path.join(server, 'synapse-configs', 'default', 'api', 'orders.xml'), 'utf8')).toBe(
+      '<api name="orders"/>',
+    );
+
+    const unknown = await run(worker, node, 'zerodown-sync', [], { WSO2_SYNC_LAYOUT: 'rsync' });
+    expect(unknown.status).toBe(2);
+    expect(unknown.stderr).toContain("WSO2_SYNC_LAYOUT must be carbonapps or carbon4, not 'rsync'");
+  });
+
   it('publishes from a node tagged manager only when it is the manager reconfigure recorded', async () => {
     const apps = path.join(site.base, 'current', 'repository', 'deployment', 'server', 'carbonapps');
     write(path.join(site.s3, 'apim-artifacts', 'carbonapps', 'orders-1.0.car'), 'v1');
