@@ -8,6 +8,7 @@ import { checkCommandSources } from '../functions/domain/command-sources';
 import { ClusterModelError } from '../functions/domain/errors';
 import { PROJECT_ROOT } from './paths';
 import { DrStack } from './stacks/dr-stack';
+import { ExamplePipelineStack, exampleReleaseBucketName } from './stacks/example-pipeline-stack';
 import { OrchestrationStack } from './stacks/orchestration-stack';
 import { ReferenceClusterStack } from './stacks/reference-cluster-stack';
 import { ReferenceDrSiteStack } from './stacks/reference-dr-site-stack';
@@ -55,6 +56,42 @@ function addDrStack(
     description: `zerodown DR orchestration for cluster ${model.name}, in ${drRegion}`,
     ...props,
   });
+}
+
+export const EXAMPLE_PIPELINE_CONTEXT_KEY = 'examplePipeline';
+/** The cluster the example pipeline deploys to. */
+export const EXAMPLE_PIPELINE_CLUSTER_FILE = 'examples/clusters/demo.json';
+
+export function pipelineStackIdFor(clusterName: string): string {
+  return `ZeroDown-${clusterName}-pipeline`;
+}
+
+/**
+ * The example pipeline (`cdk deploy -c examplePipeline=true --all`): the cluster's orchestration stack, whose nodes
+ * may read the releases the pipeline builds, and the pipeline's own stack, which runs the cluster's deploy-service
+ * and patch-server and deploys after it.
+ */
+export function buildExamplePipelineApp(
+  app: App,
+  model: ClusterModelInput,
+): { orchestration: OrchestrationStack; pipeline: ExamplePipelineStack } {
+  const env = { region: model.region, account: process.env.CDK_DEFAULT_ACCOUNT };
+  const releaseBucketName = exampleReleaseBucketName(model.name, model.region);
+  const orchestration = new OrchestrationStack(app, stackIdFor(model.name), {
+    model,
+    env,
+    description: `zerodown orchestration for cluster ${model.name}`,
+    artifactBuckets: [releaseBucketName],
+  });
+  if (model.dr) addDrStack(app, model, model.dr.region);
+  const pipeline = new ExamplePipelineStack(app, pipelineStackIdFor(model.name), {
+    env,
+    description: `zerodown example pipeline for cluster ${model.name}: build, deploy-service, patch-server`,
+    cluster: orchestration.cluster,
+    releaseBucketName,
+  });
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  return { orchestration, pipeline };
 }
 
 export const REFERENCE_CONTEXT_KEY = 'reference';

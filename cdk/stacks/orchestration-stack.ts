@@ -5,6 +5,8 @@ import { ZeroDownCluster } from '../constructs/zerodown-cluster';
 
 export interface OrchestrationStackProps extends StackProps {
   readonly model: ClusterModelInput;
+  /** Buckets the nodes may read deploy artifacts from. @default none */
+  readonly artifactBuckets?: readonly string[];
 }
 
 /**
@@ -16,6 +18,9 @@ export class OrchestrationStack extends Stack {
 
   constructor(scope: Construct, id: string, props: OrchestrationStackProps) {
     super(scope, id, props);
-    this.cluster = new ZeroDownCluster(this, 'Cluster', { model: props.model });
+    this.cluster = new ZeroDownCluster(this, 'Cluster', {
+      model: props.model,
+      ...(props.artifactBuckets ? { artifactBuckets: props.artifactBuckets } : {}),
+    });
   }
 }
