@@ -2,7 +2,7 @@
  * Bundles one Lambda handler for CDK asset staging: `tsx cdk/bundle-lambda.ts <entry> <output dir>`.
  *
  * CDK's local bundling hook is synchronous and esbuild plugins need the asynchronous API, so the construct runs this
- * in a child process.
+ * in a child process: with tsx from the sources, and compiled (`dist/cdk/bundle-lambda.js`) from the built library.
  */
 import * as path from 'node:path';
 import { buildLambdaBundle } from './bundling';

@@ -183,8 +183,38 @@ export async function buildLambdaBundle(entry: string, outfile: string) {
     mainFields: [...LAMBDA_BUNDLING.mainFields],
     // The SDK clients go into the bundle, so each function runs the SDK version it was tested with.
     external: [],
-    plugins: [sdkTreeShaking({ keptErrors: sdkClientImports(functionSources()) })],
+    plugins: [
+      sdkTreeShaking({ keptErrors: sdkClientImports(functionSources()) }),
+      ...(insideNodeModules(PROJECT_ROOT) ? [strictEntry(path.resolve(PROJECT_ROOT, entry))] : []),
+    ],
     metafile: true,
     logLevel: 'warning',
   });
+}
+
+/**
+ * Whether the sources are an installed package's, as when the construct library synthesizes in a user's app. esbuild
+ * reads no tsconfig.json for sources inside node_modules, so `strict` no longer makes the bundle strict mode code.
+ * Naming the tsconfig.json instead would apply it to the dependencies too, and change every bundle.
+ */
+function insideNodeModules(directory: string): boolean {
+  return directory.split(path.sep).includes('node_modules');
+}
+
+/**
+ * Puts the directive `strict` would have given back at the top of the entry, which is the one difference the missing
+ * tsconfig.json makes: test/infra/library.test.ts checks that a bundle made from the package is the repository's,
+ * byte for byte.
+ */
+function strictEntry(entryPath: string): Plugin {
+  return {
+    name: 'zerodown-strict-entry',
+    setup(build) {
+      build.onLoad({ filter: /\.ts$/ }, async (args) =>
+        args.path === entryPath
+          ? { contents: `"use strict";\n${await fs.promises.readFile(args.path, 'utf8')}`, loader: 'ts' }
+          : undefined,
+      );
+    },
+  };
 }

@@ -4,7 +4,7 @@ import { sfnClient } from './aws/clients/sfn';
 import { dynamoDbLockStore } from './aws/dynamodb';
 import { stepFunctionsExecutions } from './aws/sfn';
 import { requireEnv } from './domain/errors';
-import { clusterInput, executionArnInput, parseInput } from './domain/input';
+import { clusterInput, executionArnInput, parseInput, recoverRequestSchema } from './domain/input';
 import {
   acquireLock,
   claimForRecovery,
@@ -52,12 +52,7 @@ const inputSchema = z.discriminatedUnion('action', [
   z.strictObject({
     action: z.literal('recover'),
     ...lease,
-    /** The recover workflow's own input: the execution that ended, when a status rule started it. */
-    ended: z.strictObject({
-      ...clusterInput,
-      execution: z.optional(executionArnInput),
-      status: z.optional(z.enum(['ABORTED', 'TIMED_OUT', 'FAILED'])),
-    }),
+    ended: recoverRequestSchema,
   }),
   z.strictObject({ action: z.literal('preempt'), ...lease }),
   z.strictObject({ action: z.literal('release'), ...clusterInput, owner: executionArnInput }),

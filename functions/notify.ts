@@ -1,9 +1,11 @@
 import * as z from 'zod/mini';
 import { snsClient } from './aws/clients/sns';
+import { emitMetrics } from './aws/metrics';
 import { OUTCOMES, publishEvent } from './aws/sns';
 import { requireEnv } from './domain/errors';
 import { clusterInput, executionArnInput, parseInput } from './domain/input';
 import { assertOwnCluster } from './domain/own-cluster';
+import { failoverMetrics } from './operations/report-metrics';
 
 const topicArn = requireEnv('TOPIC_ARN');
 
@@ -21,5 +23,8 @@ const inputSchema = z.strictObject({
 export async function handler(event: unknown) {
   const input = parseInput(inputSchema, event, 'notify');
   assertOwnCluster(input.cluster);
-  return publishEvent(snsClient, topicArn, input);
+  const published = await publishEvent(snsClient, topicArn, input);
+  for (const set of failoverMetrics(input.cluster, input.workflow, input.detail))
+    emitMetrics(set.dimensions, set.metrics);
+  return published;
 }

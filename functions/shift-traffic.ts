@@ -1,8 +1,10 @@
 import * as z from 'zod/mini';
 import { elbv2Client } from './aws/clients/elbv2';
+import { emitMetrics } from './aws/metrics';
 import { clusterInput, instanceIdInput, parseInput } from './domain/input';
 import { MAX_WEIGHT } from './domain/weights';
 import { clusterModelFor } from './operations/cluster-model-for';
+import { shiftMetrics } from './operations/report-metrics';
 import { shiftTraffic } from './operations/shift-traffic';
 
 const inputSchema = z.strictObject({
@@ -16,5 +18,8 @@ const inputSchema = z.strictObject({
 /** Re-weights the cluster's traffic after the capacity guard agrees, and reads the weights back. */
 export async function handler(event: unknown) {
   const input = parseInput(inputSchema, event, 'shift-traffic');
-  return shiftTraffic(elbv2Client, await clusterModelFor(input.cluster), input);
+  const model = await clusterModelFor(input.cluster);
+  const result = await shiftTraffic(elbv2Client, model, input);
+  for (const set of shiftMetrics(model, result)) emitMetrics(set.dimensions, set.metrics);
+  return result;
 }

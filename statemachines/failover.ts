@@ -24,6 +24,9 @@ export const FAILOVER_STATES = {
 /** How a failover was started: by the alarm's change into ALARM, or by the re-check of alarms that stay in ALARM. */
 export const FAILOVER_TRIGGERS = ['alarm', 'recheck'] as const;
 
+/** The strings a failover's input must carry; the state machine checks them before anything runs. */
+export const FAILOVER_INPUT_FIELDS = ['cluster', 'slot', 'alarmName', 'detectedAt'] as const;
+
 /**
  * failover: started by a node's alarm (through EventBridge) with `{ cluster, slot, alarmName, detectedAt }`, or by
  * the re-check of alarms that stay in ALARM with `trigger: 'recheck'` as well.
@@ -74,7 +77,7 @@ export function failoverDefinition(
   });
   // Rules are tried in order, so no rule reads a path an earlier one found missing (a Choice that reads a missing
   // path fails the execution with States.Runtime, which no Catch sees).
-  const fields = ['$.cluster', '$.slot', '$.alarmName', '$.detectedAt'];
+  const fields = FAILOVER_INPUT_FIELDS.map((field) => `$.${field}`);
   const checkInput = new sfn.Choice(scope, 'Is the input an alarm of a slot?');
   for (const field of fields) checkInput.when(sfn.Condition.not(sfn.Condition.isPresent(field)), invalidInput);
   checkInput

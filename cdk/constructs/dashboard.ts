@@ -1,7 +1,9 @@
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { METRIC_NAMES, METRICS_NAMESPACE } from '../../functions/domain/metric-names';
 import { HEARTBEAT_METRIC, HEARTBEAT_NAMESPACE } from './node-alarms';
 
 export interface ClusterDashboardProps {
@@ -11,6 +13,10 @@ export interface ClusterDashboardProps {
   /** Alarms on zerodown's own failures: executions that fail, time out or are aborted, and undelivered events. */
   readonly ownFailures: readonly cloudwatch.IAlarm[];
   readonly stateMachines: Readonly<Record<string, sfn.StateMachine>>;
+  /** The queues that keep events EventBridge could not deliver to a workflow. */
+  readonly deadLetterQueues: readonly sqs.IQueue[];
+  /** The traffic slots of the weighted strategy; none with one target group. */
+  readonly slots: readonly string[];
 }
 
 /**
@@ -81,6 +87,64 @@ export class ClusterDashboard extends Construct {
         ),
         right: Object.entries(props.stateMachines).map(([workflow, machine]) =>
           machine.metricFailed({ period: Duration.minutes(5), label: `${workflow} failed` }),
+        ),
+        width: 12,
+      }),
+    );
+    const cluster = { Cluster: props.clusterName };
+    const own = (
+      metricName: string,
+      statistic: string,
+      label: string,
+      dimensionsMap: Record<string, string> = cluster,
+    ) =>
+      new cloudwatch.Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName,
+        dimensionsMap,
+        statistic,
+        period: Duration.minutes(1),
+        label,
+      });
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'Weights after each shift, and healthy serving nodes',
+        left: props.slots.map((slot) =>
+          own(METRIC_NAMES.slotWeight, cloudwatch.Stats.MAXIMUM, `slot ${slot}`, { ...cluster, Slot: slot }),
+        ),
+        right: [own(METRIC_NAMES.healthyServing, cloudwatch.Stats.MINIMUM, 'healthy serving nodes')],
+        width: 12,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Failover: from the alarm to traffic moved, and to redundancy restored (s)',
+        left: [
+          own(METRIC_NAMES.failoverTrafficMoved, cloudwatch.Stats.MAXIMUM, 'traffic moved'),
+          own(METRIC_NAMES.failoverRedundancyRestored, cloudwatch.Stats.MAXIMUM, 'redundancy restored'),
+        ],
+        width: 12,
+      }),
+    );
+    const outcomes = (
+      label: string,
+      metric: (machine: sfn.StateMachine, options: cloudwatch.MetricOptions) => cloudwatch.Metric,
+    ) =>
+      Object.entries(props.stateMachines).map(([workflow, machine]) =>
+        metric(machine, { period: Duration.minutes(5), label: `${workflow} ${label}` }),
+      );
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'Executions by outcome: succeeded (left); aborted and timed out (right)',
+        left: outcomes('succeeded', (machine, options) => machine.metricSucceeded(options)),
+        right: [
+          ...outcomes('aborted', (machine, options) => machine.metricAborted(options)),
+          ...outcomes('timed out', (machine, options) => machine.metricTimedOut(options)),
+        ],
+        width: 12,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Undelivered events in the dead-letter queues',
+        left: props.deadLetterQueues.map((queue) =>
+          queue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), label: queue.node.id }),
         ),
         width: 12,
       }),

@@ -8,12 +8,13 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import type { ClusterModel } from '../../functions/domain/cluster-model';
+import { METRICS_NAMESPACE } from '../../functions/domain/metric-names';
 import { nodeAlarmName, RECHECK_INTERVAL_MINUTES, type SlotAlarm } from '../../functions/domain/recheck';
 import { allow } from './launch-permissions';
 import { ZeroDownFunction } from './zerodown-function';
 
 /** Where nodes publish their heartbeat: one datapoint per period while the node's own health check passes. */
-export const HEARTBEAT_NAMESPACE = 'ZeroDown';
+export const HEARTBEAT_NAMESPACE = METRICS_NAMESPACE;
 export const HEARTBEAT_METRIC = 'NodeHeartbeat';
 
 export interface HeartbeatSettings {

@@ -1,9 +1,10 @@
-import { CfnOutput, type Duration, RemovalPolicy, Tags } from 'aws-cdk-lib';
+import { CfnOutput, type Duration, RemovalPolicy, Stack, Tags } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
+import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import {
   type ClusterModel,
@@ -15,7 +16,9 @@ import {
 import { checkCommandSources } from '../../functions/domain/command-sources';
 import { ClusterModelError } from '../../functions/domain/errors';
 import { commandsTooLongFor } from '../../functions/domain/plans/duration';
+import { startExamples, startExecutionCommand } from '../../functions/domain/start-examples';
 import { CLUSTER_TAG_KEY } from '../../functions/domain/tags';
+import { type ClusterWorkflow, WORKFLOWS } from '../../functions/domain/workflows';
 import { withKitDocuments } from '../../kits/node/documents';
 import { NodeKit } from '../../kits/node/node-kit';
 import { DEFAULT_TIMING, type WorkflowTiming } from '../../statemachines/workflow-builder';
@@ -186,9 +189,55 @@ export class ZeroDownCluster extends Construct {
       nodeAlarms: this.nodeAlarms.bySlot,
       ownFailures: this.alerts.alarms,
       stateMachines: this.workflows.byName,
+      deadLetterQueues: [this.alerts.deadLetters],
+      // Every slot's weight is graphed, the surge slot's included.
+      slots:
+        this.model.traffic.strategy === 'weighted-target-groups'
+          ? this.model.traffic.slots.map((slot) => slot.name)
+          : [],
     });
+
+    this.addOutputs();
 
     // CloudFormation's dashboard takes no tags, though CDK offers them.
     Tags.of(this).add(CLUSTER_TAG_KEY, name, { excludeResourceTypes: ['AWS::CloudWatch::Dashboard'] });
+  }
+
+  /**
+   * What an operator reaches for after a deployment: each state machine's ARN and a command that starts it, the
+   * topics to subscribe to, and the dashboard. The ids come from the workflow registry's construct ids, so they stay
+   * put as long as the workflows' names do. The cluster's template is close to CloudFormation's size limit, so the
+   * ARNs and the URL carry no description and the others a short one.
+   */
+  private addOutputs(): void {
+    const examples = startExamples(this.model);
+    for (const [workflow, stateMachine] of Object.entries(this.workflows.byName) as [
+      ClusterWorkflow,
+      sfn.StateMachine,
+    ][]) {
+      const { constructId } = WORKFLOWS[workflow];
+      new CfnOutput(this, `${constructId}Arn`, { value: stateMachine.stateMachineArn });
+      const example = examples[workflow];
+      if (example) {
+        new CfnOutput(this, `${constructId}Start`, {
+          description: `Starts ${workflow}: replace the placeholders`,
+          value: startExecutionCommand(stateMachine.stateMachineArn, example),
+        });
+      }
+    }
+    new CfnOutput(this, 'TopicArn', {
+      description: 'Workflow reports',
+      value: this.topic.topicArn,
+    });
+    new CfnOutput(this, 'PagingTopicArn', {
+      description: "Pages: a failover that could not act, zerodown's own failures",
+      value: this.alerts.pagingTopic.topicArn,
+    });
+    const { region } = Stack.of(this);
+    new CfnOutput(this, 'DashboardUrl', {
+      value:
+        `https://${region}.console.aws.amazon.com/cloudwatch/home?region=${region}` +
+        `#dashboards/dashboard/${this.dashboard.dashboard.dashboardName}`,
+    });
   }
 }

@@ -116,13 +116,23 @@ export class ZeroDownFunction extends Construct {
 
 const BUNDLE_TIMEOUT_MS = 120_000;
 
+/**
+ * The bundler's command line. From the sources, tsx runs `cdk/bundle-lambda.ts`; from the built library (this module
+ * compiled to JavaScript), Node runs the compiled bundler beside it, so a project that uses the library needs no tsx.
+ */
+function bundlerArgs(): string[] {
+  return path.extname(__filename) === '.js'
+    ? [path.join(__dirname, '..', 'bundle-lambda.js')]
+    : [require.resolve('tsx/cli'), path.join(PROJECT_ROOT, 'cdk', 'bundle-lambda.ts')];
+}
+
 /** Bundles the entry with `buildLambdaBundle` in a child process, since CDK's local bundling hook is synchronous. */
 function bundleLocally(entry: string, outputDir: string): boolean {
-  const child = spawnSync(
-    process.execPath,
-    [require.resolve('tsx/cli'), path.join(PROJECT_ROOT, 'cdk', 'bundle-lambda.ts'), entry, outputDir],
-    { cwd: PROJECT_ROOT, encoding: 'utf8', timeout: BUNDLE_TIMEOUT_MS },
-  );
+  const child = spawnSync(process.execPath, [...bundlerArgs(), entry, outputDir], {
+    cwd: PROJECT_ROOT,
+    encoding: 'utf8',
+    timeout: BUNDLE_TIMEOUT_MS,
+  });
   if (child.error) throw new Error(`Bundling ${entry} failed: ${child.error.message}`);
   if (child.status !== 0) throw new Error(`Bundling ${entry} failed:\n${child.stderr}`);
   return true;

@@ -29,6 +29,16 @@ export const executionArnInput = z
 /** Every operation names the cluster it acts on. */
 export const clusterInput = { cluster: clusterNameSchema };
 
+/**
+ * The recover workflow's own input: the execution that ended, when a status rule started it; only the cluster when an
+ * operator does.
+ */
+export const recoverRequestSchema = z.strictObject({
+  ...clusterInput,
+  execution: z.optional(executionArnInput),
+  status: z.optional(z.enum(['ABORTED', 'TIMED_OUT', 'FAILED'])),
+});
+
 /** A check of one node, optionally against the version the workflow rolls out. */
 export const nodeCheckInput = z.strictObject({
   ...clusterInput,

@@ -6,12 +6,14 @@ import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { HEARTBEAT_NAMESPACE } from '../../cdk/constructs/node-alarms';
 import { acknowledgeWildcardResource } from '../../cdk/nag';
+import { PROJECT_ROOT } from '../../cdk/paths';
 import type { ClusterModel } from '../../functions/domain/cluster-model';
 import { CLUSTER_TAG_KEY, ROLE_TAG_KEY, SLOT_TAG_KEY } from '../../functions/domain/tags';
 import { kitDocumentContent, kitDocumentName, kitKindsOf, type NodeKitKind } from './documents';
 
 /** The files the kit installs on a node, by their path there. */
-const FILES_DIR = path.join(__dirname, 'files');
+// From the project root rather than this file: the built library runs from dist/, and the files stay here.
+const FILES_DIR = path.join(PROJECT_ROOT, 'kits', 'node', 'files');
 export const NODE_FILES = {
   '/usr/local/bin/zerodown-heartbeat': 'zerodown-heartbeat',
   '/etc/systemd/system/zerodown-heartbeat.service': 'zerodown-heartbeat.service',

@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { PROJECT_ROOT } from '../../cdk/paths';
 import type { ClusterModelInput } from '../../functions/domain/cluster-model';
 import { NODE_KIT_COMMAND_KINDS } from '../../functions/domain/cluster-model';
 import { fileInstallLines } from '../node/node-kit';
@@ -10,7 +11,8 @@ import { fileInstallLines } from '../node/node-kit';
  * what each action does and the product documentation it follows.
  */
 
-const FILES_DIR = path.join(__dirname, 'files');
+// From the project root rather than this file: the built library runs from dist/, and the files stay here.
+const FILES_DIR = path.join(PROJECT_ROOT, 'kits', 'wso2-apim', 'files');
 
 /** The kit's files, by their path on the node. */
 export const WSO2_APIM_FILES = {

@@ -190,4 +190,23 @@ describe('the dashboard', () => {
     expect(body).toMatch(/ClusterNodeAlarmsLosta.*ClusterNodeAlarmsLostb/);
     expect(body).toContain('ExecutionsFailed');
   });
+
+  it('graphs the weights and healthy nodes the shifts report, the failover times, the outcomes and the dead letters', () => {
+    const raw = synthesizedApp().stack(TEST_CLUSTER_STACK).template as Raw;
+    const [[, dashboard] = ['', {}]] = resourcesOfType(raw, 'AWS::CloudWatch::Dashboard');
+    const body = JSON.stringify(dashboard.Properties?.DashboardBody);
+    for (const slot of ['a', 'b', 'surge']) {
+      expect(body).toContain(
+        `[\\"ZeroDown\\",\\"SlotWeight\\",\\"Cluster\\",\\"test-cluster\\",\\"Slot\\",\\"${slot}\\"`,
+      );
+    }
+    for (const metric of ['HealthyServingNodes', 'FailoverTrafficMovedSeconds', 'FailoverRedundancyRestoredSeconds']) {
+      expect(body).toContain(`[\\"ZeroDown\\",\\"${metric}\\",\\"Cluster\\",\\"test-cluster\\"`);
+    }
+    for (const outcome of ['ExecutionsSucceeded', 'ExecutionsAborted', 'ExecutionsTimedOut'])
+      expect(body).toContain(outcome);
+    const [[deadLetters] = ['']] = resourcesOfType(raw, 'AWS::SQS::Queue');
+    expect(body).toContain('ApproximateNumberOfMessagesVisible');
+    expect(body).toContain(deadLetters);
+  });
 });
