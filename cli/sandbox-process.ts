@@ -97,3 +97,87 @@ export function processesUsing(directory: string): string[] {
 export function removeWorkDir(run: CliRun): void {
   fs.rmSync(run.workDir, { recursive: true, force: true });
 }
+
+/** A run of one `zerodown` command, as a user types it. */
+export interface CommandRun {
+  readonly exitCode: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** How long one CLI command may take before it is stopped: a patch followed with --watch, on a busy machine. */
+export const COMMAND_LIMIT_MS = 480_000;
+
+/** Runs `zerodown <args>` in its own process. The caller's AWS endpoint (a test worker's moto) does not leak in. */
+export async function runCommand(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<CommandRun> {
+  const childEnv = { ...process.env, ...env };
+  delete childEnv.AWS_ENDPOINT_URL;
+  const child = spawn(process.execPath, [CLI, ...args], {
+    cwd: PROJECT_ROOT,
+    env: childEnv,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString('utf8');
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString('utf8');
+  });
+  const timer = setTimeout(() => child.kill('SIGKILL'), COMMAND_LIMIT_MS);
+  const exitCode = await new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  clearTimeout(timer);
+  return { exitCode, stdout, stderr };
+}
+
+/** A sandbox that `zerodown sandbox up` keeps running, for the CLI to drive through its endpoint. */
+export interface SandboxUp {
+  readonly endpoint: string;
+  readonly cluster: string;
+  readonly workDir: string;
+  /** What it printed so far. */
+  output(): string;
+  /** Stops it as Ctrl-C would, and waits until it has stopped what it started. */
+  stop(): Promise<number | null>;
+}
+
+/** How long a sandbox may take to come up: nodes boot in seconds, twice that on a busy machine. */
+export const UP_LIMIT_MS = 300_000;
+
+export async function startSandboxUp(scenario: string): Promise<SandboxUp> {
+  const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'zerodown-up-'));
+  const handleFile = path.join(workDir, 'up.json');
+  const env = { ...process.env };
+  delete env.AWS_ENDPOINT_URL;
+  const child = spawn(
+    process.execPath,
+    [CLI, 'sandbox', 'up', '--scenario', scenario, '--work-dir', workDir, '--handle-file', handleFile],
+    { cwd: PROJECT_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    output += chunk.toString('utf8');
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    output += chunk.toString('utf8');
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  const stop = async () => {
+    if (child.exitCode === null) child.kill('SIGINT');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+    const code = await exited;
+    clearTimeout(timer);
+    return code;
+  };
+  const deadline = Date.now() + UP_LIMIT_MS;
+  while (!fs.existsSync(handleFile)) {
+    if (child.exitCode !== null || Date.now() > deadline) {
+      await stop();
+      throw new Error(`zerodown sandbox up did not come up:\n${output}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  const handle = JSON.parse(fs.readFileSync(handleFile, 'utf8')) as { endpoint: string; cluster: string };
+  return { endpoint: handle.endpoint, cluster: handle.cluster, workDir, output: () => output, stop };
+}

@@ -12,6 +12,7 @@ import { Fleet } from './fleet';
 import { type Gateway, type GatewayHooks, startGateway } from './gateway';
 import { BeatLog, instanceTagReader } from './heartbeat';
 import { type RunContext, throwIfInterrupted } from './run-context';
+import type { SandboxStepFunctions } from './step-functions-api';
 
 /**
  * The sandbox's twin of AWS for one run: moto, the gateway in front of it, a node process per instance (the fleet),
@@ -44,6 +45,8 @@ export interface SandboxEnvironment extends AsyncDisposable {
   defer(stop: () => Promise<void> | void): void;
   /** The run broke: its work dir is kept, as its node logs and moto's log explain it. */
   runFailed(): void;
+  /** From now on the gateway answers Step Functions calls from the sandbox's own executions. */
+  serveStepFunctions(api: SandboxStepFunctions): void;
 }
 
 type Stop = () => Promise<void> | void;
@@ -96,6 +99,7 @@ async function startParts(run: RunContext, teardown: Teardown): Promise<SandboxE
   });
   teardown.push(() => fleet.stopAll());
   const beats = new BeatLog();
+  let stepFunctions: SandboxStepFunctions | undefined;
   const ec2 = [new EC2Client(direct), new EC2Client({ ...direct, region: DR_REGION })];
   const agent = new SandboxAgent({
     ssm,
@@ -109,6 +113,7 @@ async function startParts(run: RunContext, teardown: Teardown): Promise<SandboxE
       ...gatewayHooks(fleet, agent, () => dataPlane),
       metricDataPut: (form) => beats.recordPut(form, spec.name),
       instanceTags: instanceTagReader(ec2),
+      stepFunctions: (operation, request) => stepFunctions?.handle(operation, request),
     },
   });
   teardown.push(() => gateway.close());
@@ -142,6 +147,9 @@ async function startParts(run: RunContext, teardown: Teardown): Promise<SandboxE
     },
     defer: (stop) => teardown.push(stop),
     runFailed: () => teardown.runFailed(),
+    serveStepFunctions: (api) => {
+      stepFunctions = api;
+    },
     [Symbol.asyncDispose]: () => teardown.stopAll(),
   };
 }
@@ -151,7 +159,7 @@ function gatewayHooks(
   fleet: Fleet,
   agent: SandboxAgent,
   dataPlane: () => DataPlane | undefined,
-): Omit<GatewayHooks, 'metricDataPut' | 'instanceTags'> {
+): Omit<GatewayHooks, 'metricDataPut' | 'instanceTags' | 'stepFunctions'> {
   return {
     instancesLaunched: (ids) => fleet.launched(ids),
     instancesTerminating: (ids) => fleet.stop(ids),

@@ -41,6 +41,11 @@ export interface GatewayHooks {
   metricDataPut(form: URLSearchParams): void;
   /** An instance's tags, as its instance metadata service shows them; undefined for an unknown instance. */
   instanceTags(instanceId: string): Promise<Readonly<Record<string, string>> | undefined>;
+  /**
+   * A Step Functions call, answered from the sandbox's own executions; undefined until the sandbox serves the API
+   * (moto then answers, knowing none of them).
+   */
+  stepFunctions(operation: string, request: Record<string, unknown>): Record<string, unknown> | undefined;
 }
 
 export interface SendCommandRequest {
@@ -131,6 +136,13 @@ export async function startGateway(options: { motoEndpoint: string; hooks: Gatew
 
     if (call.service === 'ec2' && call.operation === 'TerminateInstances') {
       await hooks.instancesTerminating(formList(body, 'InstanceId'));
+    }
+    if (call.service === 'states') {
+      const answer = hooks.stepFunctions(
+        call.operation,
+        JSON.parse(body.toString('utf8') || '{}') as Record<string, unknown>,
+      );
+      if (answer) return json(answer, '1.0');
     }
     if (call.service === 'ssm' && SSM_READS.has(call.operation)) {
       const answer = hooks.ssmRead(
@@ -286,10 +298,10 @@ function describeTargetHealthXml(
   );
 }
 
-function json(payload: Record<string, unknown>) {
+function json(payload: Record<string, unknown>, version: '1.0' | '1.1' = '1.1') {
   return {
     status: 200,
-    headers: { 'content-type': 'application/x-amz-json-1.1' } as http.OutgoingHttpHeaders,
+    headers: { 'content-type': `application/x-amz-json-${version}` } as http.OutgoingHttpHeaders,
     body: Buffer.from(JSON.stringify(payload)),
   };
 }

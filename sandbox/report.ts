@@ -10,7 +10,8 @@ export interface ExecutionReport {
   readonly workflow: string;
   /** Started by a scenario step, or by a node alarm through its rule (failover). */
   /** What started it: a scenario step, a node alarm's rule, or the rule on another execution's end. */
-  readonly trigger: 'scenario' | 'alarm' | 'rule' | 'recheck';
+  /** What started it: a scenario step, an alarm, a rule, the re-check, or a call to the sandbox's Step Functions API. */
+  readonly trigger: 'scenario' | 'alarm' | 'rule' | 'recheck' | 'api';
   readonly status: string;
   readonly error?: string;
   readonly cause?: string;

@@ -1,13 +1,14 @@
 import type { ClusterModel } from '../functions/domain/cluster-model';
 import { type AlarmRouting, startAlarmRouting } from './alarm-routing';
 import { bootNodes, buildSandboxCluster, type SandboxCluster } from './cluster';
-import type { DataPlaneConfig, TrafficSpec } from './data-plane';
-import { startSandboxEnvironment } from './environment';
+import type { DataPlane, DataPlaneConfig, TrafficSpec } from './data-plane';
+import { type SandboxEnvironment, startSandboxEnvironment } from './environment';
 import { FaultInjector } from './faults';
 import { readFinalState } from './final-state';
 import { buildReport, type ExecutionReport, type SandboxReport } from './report';
 import { type RunContext, sleepUntil, startRun } from './run-context';
 import type { Scenario } from './scenario';
+import { SandboxStepFunctions } from './step-functions-api';
 import { FailoverTimeline } from './timeline';
 import { prepareWorkflows, WorkflowRuns } from './workflow-runs';
 
@@ -43,41 +44,10 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
   const run = startRun(scenario, options);
   await using environment = await startSandboxEnvironment(run, options.workDir);
   try {
-    const cluster = await buildSandboxCluster(run, environment);
-    const plane = await environment.startDataPlane(cluster.targetGroupArns, healthChecks(run, cluster.model));
-    await bootNodes(run, environment, plane, cluster);
-    prepareWorkflows(cluster);
-    const { loadStartedAt, baselineServing } = await plane.call('startTraffic', trafficSpec(run, cluster));
-
-    const workflows = new WorkflowRuns(run, cluster, plane, baselineServing);
-    const timeline = new FailoverTimeline();
-    const silenced = new Set<string>();
-    const followed = {
-      onState: (state: string) => timeline.alarmWorkflowEntered(state),
-      onEnd: (report: ExecutionReport) => timeline.alarmWorkflowEnded(report),
-    };
-    const alarms = await startAlarmRouting({
+    const { cluster, plane, loadStartedAt, workflows, timeline, alarms, faults } = await startLiveSandbox(
       run,
       environment,
-      cluster,
-      silenced,
-      detected: (at) => timeline.detected(at),
-      startWorkflow: (step) => workflows.start(step, 'alarm', followed),
-      startRecheck: (step) => {
-        timeline.detected(Date.now());
-        workflows.start(step, 'recheck', followed);
-      },
-      failoverRunning: () => workflows.running('failover'),
-    });
-    const faults = new FaultInjector(scenario.steps, {
-      model: cluster.model,
-      fleet: environment.fleet,
-      agent: environment.agent,
-      plane,
-      log: run.log,
-      nodeKilled: (instanceId) => timeline.died(Date.now(), targetGroupOf(instanceId, cluster)),
-      heartbeatStopped: (instanceId) => silenced.add(instanceId),
-    });
+    );
     await playTimedSteps(run, loadStartedAt, workflows, faults);
     const executions = await settle(run, loadStartedAt, workflows, alarms, timeline);
     alarms.stop();
@@ -102,6 +72,119 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
   } catch (error) {
     environment.runFailed();
     throw error;
+  }
+}
+
+/** A sandbox with its cluster up and serving: nodes booted, load running, alarms routed to failover. */
+interface LiveSandbox {
+  readonly cluster: SandboxCluster;
+  readonly plane: DataPlane;
+  readonly loadStartedAt: number;
+  readonly workflows: WorkflowRuns;
+  readonly timeline: FailoverTimeline;
+  readonly alarms: AlarmRouting;
+  readonly faults: FaultInjector;
+}
+
+async function startLiveSandbox(run: RunContext, environment: SandboxEnvironment): Promise<LiveSandbox> {
+  const cluster = await buildSandboxCluster(run, environment);
+  const plane = await environment.startDataPlane(cluster.targetGroupArns, healthChecks(run, cluster.model));
+  await bootNodes(run, environment, plane, cluster);
+  prepareWorkflows(cluster);
+  const { loadStartedAt, baselineServing } = await plane.call('startTraffic', trafficSpec(run, cluster));
+
+  const workflows = new WorkflowRuns(run, cluster, plane, baselineServing);
+  const timeline = new FailoverTimeline();
+  const silenced = new Set<string>();
+  const followed = {
+    onState: (state: string) => timeline.alarmWorkflowEntered(state),
+    onEnd: (report: ExecutionReport) => timeline.alarmWorkflowEnded(report),
+  };
+  const alarms = await startAlarmRouting({
+    run,
+    environment,
+    cluster,
+    silenced,
+    detected: (at) => timeline.detected(at),
+    startWorkflow: (step) => workflows.start(step, 'alarm', followed),
+    startRecheck: (step) => {
+      timeline.detected(Date.now());
+      workflows.start(step, 'recheck', followed);
+    },
+    failoverRunning: () => workflows.running('failover'),
+  });
+  const faults = new FaultInjector(run.scenario.steps, {
+    model: cluster.model,
+    fleet: environment.fleet,
+    agent: environment.agent,
+    plane,
+    log: run.log,
+    nodeKilled: (instanceId) => timeline.died(Date.now(), targetGroupOf(instanceId, cluster)),
+    heartbeatStopped: (instanceId) => silenced.add(instanceId),
+  });
+  return { cluster, plane, loadStartedAt, workflows, timeline, alarms, faults };
+}
+
+export interface ServeOptions extends RunOptions {
+  /** Called once the sandbox answers on its endpoint (the gateway: AWS calls and the Step Functions API). */
+  readonly onReady?: (endpoint: string, cluster: string) => void;
+}
+
+/**
+ * Keeps a sandbox up until `signal` stops it, behind one endpoint that answers every AWS call the CLI makes, the
+ * Step Functions API included: `zerodown --endpoint <endpoint>` drives it as it drives AWS. The scenario gives the
+ * cluster, the load and its faults; its workflow steps are left to whoever calls the API.
+ */
+export async function serveSandbox(scenario: Scenario, options: ServeOptions = {}): Promise<void> {
+  const run = startRun(scenario, options);
+  await using environment = await startSandboxEnvironment(run, options.workDir);
+  try {
+    const live = await startLiveSandbox(run, environment);
+    const { cluster, workflows, faults } = live;
+    const api = new SandboxStepFunctions(
+      cluster.name,
+      { primary: cluster.stack, dr: cluster.drStack },
+      (workflow, executionName, input) =>
+        workflows.start({ start: workflow, input, executionName }, 'api', {
+          onState: (state, stop) => faults.stateEntered(state, stop),
+        }),
+    );
+    workflows.api = api;
+    environment.serveStepFunctions(api);
+    options.onReady?.(environment.gateway.endpoint, cluster.name);
+    const faultSteps = run.scenario.steps.filter((step) => !('start' in step));
+    await Promise.all([
+      playFaults(run, live.loadStartedAt, faultSteps, faults),
+      new Promise<void>((resolve) => {
+        if (run.signal?.aborted) resolve();
+        run.signal?.addEventListener('abort', () => resolve(), { once: true });
+      }),
+    ]);
+    live.alarms.stop();
+    await live.plane.call('stopTraffic');
+    await workflows.ended();
+  } catch (error) {
+    if (!run.signal?.aborted) environment.runFailed();
+    throw error;
+  }
+}
+
+/** The scenario's timed faults, each when its time comes; stops early when the sandbox is stopped. */
+async function playFaults(
+  run: RunContext,
+  loadStartedAt: number,
+  steps: Scenario['steps'],
+  faults: FaultInjector,
+): Promise<void> {
+  for (const step of steps
+    .filter((candidate) => candidate.at !== undefined)
+    .sort((a, b) => (a.at ?? 0) - (b.at ?? 0))) {
+    try {
+      await sleepUntil(loadStartedAt + run.scaled(step.at ?? 0), run.signal);
+    } catch {
+      return;
+    }
+    if (!('start' in step)) faults.apply(step);
   }
 }
 

@@ -7,11 +7,14 @@ import type { SandboxCluster } from './cluster';
 import type { DataPlane } from './data-plane';
 import type { ExecutionReport } from './report';
 import type { RunContext } from './run-context';
+import type { SandboxStepFunctions } from './step-functions-api';
 
 /** A workflow to start and its input, from a scenario step or from an alarm's rule. */
 export interface WorkflowStart {
   readonly start: WorkflowName;
   readonly input: Record<string, unknown>;
+  /** The execution's name, as StartExecution takes it. @default - a random UUID */
+  readonly executionName?: string;
 }
 
 interface WorkflowContext {
@@ -23,6 +26,9 @@ interface WorkflowContext {
   /** Date.now() when the sandbox run started; state times count from there. */
   readonly runStarted: number;
   readonly onState: (workflow: string, name: string, type: string) => void;
+  /** The Step Functions API that shows the execution, when the sandbox serves one. */
+  readonly api: SandboxStepFunctions | undefined;
+  readonly stop: () => void;
 }
 
 /** What a caller follows of one workflow: the states it enters, and its report when it ends. */
@@ -50,6 +56,8 @@ export function prepareWorkflows(cluster: SandboxCluster): void {
 export class WorkflowRuns {
   private readonly executions: Promise<ExecutionReport>[] = [];
   private readonly runningByWorkflow = new Map<WorkflowName, number>();
+  /** The Step Functions API that shows every execution of the run, once the sandbox serves one. */
+  api: SandboxStepFunctions | undefined;
 
   constructor(
     private readonly run: RunContext,
@@ -78,6 +86,8 @@ export class WorkflowRuns {
         // The loops' bookkeeping (Pass and Choice states) would drown the steps an operator follows.
         if (PROGRESS_STATE_TYPES.has(type)) run.log(this.describeProgress(workflow, name));
       },
+      api: this.api,
+      stop,
     };
     const { onEnd } = hooks;
     const count = (change: number) =>
@@ -167,13 +177,18 @@ async function runWorkflow(
   let waitingMs = 0;
   let waitEnteredAt = 0;
   const startedAt = new Date();
+  const input = { cluster: context.clusterName, ...step.input };
+  const executionName = step.executionName ?? crypto.randomUUID();
+  const recorded = context.api?.begin(workflow, executionName, input as never, context.stop);
   const result = await runLocally({
     stack,
     stateMachine: workflow,
-    input: { cluster: context.clusterName, ...step.input },
+    input: input as never,
+    executionName,
     timeScale: context.timeScale,
     signal: context.signal,
     onEvent: (event) => {
+      if (recorded) context.api?.record(recorded, event);
       if ('state' in event && waits.has(event.state.name)) {
         if (event.type === 'StateEntered') waitEnteredAt = Date.now();
         if (event.type === 'StateExited') waitingMs += Date.now() - waitEnteredAt;
@@ -183,6 +198,7 @@ async function runWorkflow(
       context.onState(workflow, event.state.name, event.state.type);
     },
   });
+  if (recorded) context.api?.end(recorded, result);
   const report: ExecutionReport = {
     workflow,
     trigger,

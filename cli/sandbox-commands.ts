@@ -1,0 +1,167 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { LOCAL_REGION } from '../local/settings';
+import type { SandboxReport } from '../sandbox/report';
+import { readScenario, ScenarioError } from '../sandbox/scenario';
+import { CliError } from './executions';
+import { SANDBOX_HANDLE_FILE, type SandboxHandle } from './session';
+
+/** `zerodown sandbox run` and `zerodown sandbox up`: the sandbox on this machine, for a scenario or for the CLI. */
+
+export interface SandboxRunOptions {
+  readonly scenario: string;
+  readonly report?: string;
+  readonly quiet?: boolean;
+  readonly workDir?: string;
+}
+
+function loadScenario(file: string): ReturnType<typeof readScenario> {
+  try {
+    return readScenario(file);
+  } catch (error) {
+    if (error instanceof ScenarioError) throw new CliError(`${error.name}: ${error.message}`, 2);
+    throw error;
+  }
+}
+
+/**
+ * Stops the run on the first SIGINT or SIGTERM. Ctrl-C reaches this process twice (from the terminal and from the
+ * launcher): later ones must not end the process before the sandbox has stopped what it started.
+ */
+function interruptible(): { signal: AbortSignal; release: () => void } {
+  const controller = new AbortController();
+  const interrupt = () => {
+    if (controller.signal.aborted) return;
+    process.stderr.write('\nInterrupted: stopping the sandbox...\n');
+    controller.abort();
+  };
+  process.on('SIGINT', interrupt);
+  process.on('SIGTERM', interrupt);
+  return {
+    signal: controller.signal,
+    release: () => {
+      process.off('SIGINT', interrupt);
+      process.off('SIGTERM', interrupt);
+    },
+  };
+}
+
+/** Runs a scenario and writes its report. Exits 1 when an expectation does not hold. */
+export async function runSandboxScenario(values: SandboxRunOptions): Promise<number> {
+  const scenario = loadScenario(values.scenario);
+  const { signal, release } = interruptible();
+  // Loaded only for a run: the sandbox brings the CDK app and every handler, which usage errors do not need.
+  const { runScenario } = await import('../sandbox/runner');
+  const log = (line: string) => {
+    if (!values.quiet) process.stdout.write(`${line}\n`);
+  };
+  log(`zerodown sandbox: ${scenario.name}`);
+  let report: SandboxReport;
+  try {
+    report = await runScenario(scenario, {
+      onProgress: log,
+      signal,
+      ...(values.workDir ? { workDir: values.workDir } : {}),
+    });
+  } finally {
+    release();
+  }
+  if (values.report) {
+    fs.mkdirSync(path.dirname(path.resolve(values.report)), { recursive: true });
+    fs.writeFileSync(values.report, `${JSON.stringify(report, null, 2)}\n`);
+  }
+  process.stdout.write(`\n${summaryTable(report)}\n`);
+  if (values.report) process.stdout.write(`Report: ${values.report}\n`);
+  return report.expectations.every((expectation) => expectation.holds) ? 0 : 1;
+}
+
+export interface SandboxUpOptions {
+  readonly scenario: string;
+  readonly quiet?: boolean;
+  readonly workDir?: string;
+  /** Where to leave the sandbox's endpoint for the CLI to find. @default .cache/sandbox/up.json */
+  readonly handleFile?: string;
+}
+
+/**
+ * Keeps a sandbox up until SIGINT or SIGTERM, and leaves its endpoint where the CLI finds it: from another terminal,
+ * `zerodown status sandbox` and `zerodown start patch-server sandbox ...` go to it. The scenario's faults are played;
+ * its workflow steps are left to the CLI.
+ */
+export async function serveSandboxCommand(values: SandboxUpOptions): Promise<number> {
+  const scenario = loadScenario(values.scenario);
+  const handleFile = values.handleFile ?? SANDBOX_HANDLE_FILE;
+  const { signal, release } = interruptible();
+  const { serveSandbox } = await import('../sandbox/runner');
+  const log = (line: string) => {
+    if (!values.quiet) process.stdout.write(`${line}\n`);
+  };
+  log(`zerodown sandbox up: ${scenario.name}`);
+  try {
+    await serveSandbox(scenario, {
+      onProgress: log,
+      signal,
+      ...(values.workDir ? { workDir: values.workDir } : {}),
+      onReady: (endpoint, cluster) => {
+        const handle: SandboxHandle = { endpoint, cluster, region: LOCAL_REGION, pid: process.pid };
+        fs.mkdirSync(path.dirname(handleFile), { recursive: true });
+        fs.writeFileSync(handleFile, `${JSON.stringify(handle, null, 2)}\n`);
+        process.stdout.write(
+          `sandbox up: cluster "${cluster}" at ${endpoint}\n` +
+            `  try: zerodown status ${cluster}\n` +
+            `       zerodown start patch-server ${cluster} --set patchId=P1 --watch\n` +
+            '  stop it with Ctrl-C\n',
+        );
+      },
+    });
+  } finally {
+    release();
+    try {
+      const handle = JSON.parse(fs.readFileSync(handleFile, 'utf8')) as SandboxHandle;
+      if (handle.pid === process.pid) fs.rmSync(handleFile);
+    } catch {
+      // nothing left to remove
+    }
+  }
+  log('sandbox stopped');
+  return 0;
+}
+
+export function summaryTable(report: SandboxReport): string {
+  const rows: [string, string][] = [
+    ['scenario', report.scenario],
+    ...report.executions.map((execution): [string, string] => [
+      `workflow ${execution.workflow}${execution.trigger === 'scenario' ? '' : ` (${execution.trigger})`}`,
+      `${execution.status}${execution.error ? ` (${execution.error})` : ''}, ${execution.stateTransitions} transitions` +
+        (execution.rtoSeconds !== undefined ? `, RTO ${execution.rtoSeconds} s` : ''),
+    ]),
+    ['requests', describeRequests(report.requests)],
+    ['availability', `${(report.availability * 100).toFixed(3)}%`],
+    ['min healthy capacity', `${report.minHealthyCapacityPercent}%`],
+    ...report.finalState.nodes.map((node): [string, string] => [
+      `node ${node.id} (${node.role})`,
+      `version ${node.version ?? 'down'}, weight ${node.weight}, ${node.healthy ? 'healthy' : 'unhealthy'}`,
+    ]),
+    ['surge nodes left', String(report.finalState.surgeNodes)],
+    ['lock held', String(report.finalState.lockHeld)],
+    ['duration', `${report.durationSeconds.toFixed(1)} s real (time scale ${report.timeScale})`],
+    ...report.expectations.map((expectation): [string, string] => [
+      `expect ${expectation.what}`,
+      `${expectation.holds ? 'ok' : 'FAILED'}: expected ${JSON.stringify(expectation.expected)}, got ${JSON.stringify(expectation.actual)}`,
+    ]),
+  ];
+  const width = Math.max(...rows.map(([label]) => label.length));
+  return rows.map(([label, value]) => `${label.padEnd(width)}  ${value}`).join('\n');
+}
+
+/** The request counts, and the failures by cause: the cluster's own apart from those a busy machine explains. */
+function describeRequests(requests: SandboxReport['requests']): string {
+  const counts = `${requests.total} sent, ${requests.ok} ok, ${requests.failed} failed`;
+  if (requests.failed === 0) return counts;
+  const causes = Object.entries(requests.failedByCause)
+    .map(([cause, count]) => `${count} ${cause}`)
+    .join(', ');
+  const underLoad =
+    requests.failedUnderLoad > 0 ? `; ${requests.failedUnderLoad} of them timed out on a busy machine` : '';
+  return `${counts} (${causes}${underLoad})`;
+}

@@ -1,0 +1,113 @@
+import { alarmStates } from '../functions/aws/cloudwatch';
+import { describeInstances, findSurgeNodes } from '../functions/aws/ec2';
+import { readClusterTargetHealth, readWeights } from '../functions/aws/elbv2';
+import { loadClusterModel } from '../functions/aws/ssm';
+import { targetGroupsOf } from '../functions/domain/cluster-model';
+import { nodeAlarmName } from '../functions/domain/recheck';
+import { isWeighted, targetStateIn } from '../functions/domain/weights';
+import { clusterStateMachines, recentExecutions } from './executions';
+import type { Session } from './session';
+
+/** A cluster as an operator sees it at a glance: its nodes, its traffic, failover's alarms, and what runs now. */
+export interface ClusterStatus {
+  readonly cluster: string;
+  readonly region: string;
+  readonly topology: string;
+  readonly nodes: {
+    readonly instanceId: string;
+    readonly role: string;
+    readonly slot?: string;
+    readonly state: string;
+    readonly privateIp?: string;
+    readonly targetHealth: string;
+    readonly weight?: number;
+    readonly alarm?: string;
+  }[];
+  readonly weights: Record<string, number>;
+  readonly surgeNodes: { readonly instanceId: string; readonly state: string }[];
+  /** Executions running now; the maintenance workflow among them holds the cluster's lock. */
+  readonly running: { readonly workflow: string; readonly executionArn: string; readonly startDate?: string }[];
+}
+
+export async function clusterStatus(session: Session, cluster: string): Promise<ClusterStatus> {
+  const model = await loadClusterModel(session.ssm, cluster);
+  const slots = model.nodes.flatMap((node) => (node.slot ? [node.slot] : []));
+  const [instances, weights, health, alarms, surge, machines] = await Promise.all([
+    describeInstances(
+      session.ec2,
+      model.nodes.map((node) => node.instanceId),
+    ),
+    isWeighted(model) ? readWeights(session.elbv2, model) : Promise.resolve([]),
+    readClusterTargetHealth(session.elbv2, model),
+    alarmStates(
+      session.cloudwatch,
+      slots.map((slot) => nodeAlarmName(model.name, slot)),
+    ),
+    findSurgeNodes(session.ec2, model),
+    clusterStateMachines(session.sfn, model.name),
+  ]);
+  const running = await recentExecutions(session.sfn, machines, { status: 'RUNNING', perWorkflow: 5 });
+  return {
+    cluster: model.name,
+    region: model.region,
+    topology: model.topology,
+    nodes: model.nodes.map((node) => {
+      const instance = instances.find((candidate) => candidate.instanceId === node.instanceId);
+      const target = targetStateIn(health, targetGroupsOf(model, node), node.instanceId);
+      const alarm = node.slot
+        ? alarms.find((candidate) => candidate.alarmName === nodeAlarmName(model.name, node.slot ?? ''))?.state
+        : undefined;
+      return {
+        instanceId: node.instanceId,
+        role: node.role,
+        ...(node.slot ? { slot: node.slot } : {}),
+        state: instance?.state ?? 'not-found',
+        ...(instance?.privateIp ? { privateIp: instance.privateIp } : {}),
+        targetHealth: target?.state ?? 'unregistered',
+        ...(node.slot ? { weight: weights.find((entry) => entry.slot === node.slot)?.weight ?? 0 } : {}),
+        ...(alarm ? { alarm } : {}),
+      };
+    }),
+    weights: Object.fromEntries(weights.map((entry) => [entry.slot, entry.weight])),
+    surgeNodes: surge.map((node) => ({ instanceId: node.instanceId, state: node.state })),
+    running: running.map((execution) => ({
+      workflow: execution.workflow,
+      executionArn: execution.executionArn ?? '',
+      ...(execution.startDate ? { startDate: execution.startDate.toISOString() } : {}),
+    })),
+  };
+}
+
+export function statusLines(status: ClusterStatus): string[] {
+  const table = status.nodes.map((node) => [
+    node.instanceId,
+    node.role,
+    node.slot ?? '-',
+    node.state,
+    node.privateIp ?? '-',
+    node.targetHealth,
+    node.weight === undefined ? '-' : String(node.weight),
+    node.alarm ?? '-',
+  ]);
+  const header = ['node', 'role', 'slot', 'state', 'address', 'target', 'weight', 'heartbeat alarm'];
+  const widths = header.map((title, column) => Math.max(title.length, ...table.map((row) => row[column]?.length ?? 0)));
+  const format = (row: string[]) =>
+    row
+      .map((cell, column) => cell.padEnd(widths[column] ?? 0))
+      .join('  ')
+      .trimEnd();
+  return [
+    `cluster ${status.cluster} (${status.topology}, ${status.region})`,
+    format(header),
+    ...table.map(format),
+    `weights: ${
+      Object.entries(status.weights)
+        .map(([slot, weight]) => `${slot}=${weight}`)
+        .join(' ') || '-'
+    }`,
+    `surge nodes: ${status.surgeNodes.map((node) => `${node.instanceId} (${node.state})`).join(', ') || 'none'}`,
+    status.running.length === 0
+      ? 'running: nothing; the cluster is not locked by a workflow'
+      : `running: ${status.running.map((run) => `${run.workflow} ${run.executionArn}`).join(', ')}`,
+  ];
+}
