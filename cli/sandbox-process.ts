@@ -1,7 +1,8 @@
-import { spawn } from 'node:child_process';
+import { type ChildProcessByStdio, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import type { Readable } from 'node:stream';
 import { PROJECT_ROOT } from '../cdk/paths';
 import type { SandboxReport } from '../sandbox/report';
 
@@ -38,30 +39,16 @@ export async function runSandbox(
 ): Promise<CliRun> {
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'zerodown-run-'));
   const reportFile = path.join(workDir, 'report.json');
-  // The sandbox starts its own moto; an endpoint set for the caller (a test worker's moto) must not leak into it.
-  const env = { ...process.env };
-  delete env.AWS_ENDPOINT_URL;
-  const child = spawn(
-    process.execPath,
-    [CLI, 'sandbox', 'run', '--scenario', scenario, '--report', reportFile, '--work-dir', workDir],
-    { cwd: PROJECT_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let stdout = '';
-  let stderr = '';
   let interrupted = false;
-  child.stdout.on('data', (chunk: Buffer) => {
-    stdout += chunk.toString('utf8');
-    if (!interrupted && options.interruptWhen?.(stdout)) {
-      interrupted = true;
-      child.kill('SIGINT');
-    }
+  const run = spawnCli(['sandbox', 'run', '--scenario', scenario, '--report', reportFile, '--work-dir', workDir], {
+    onOutput: (stdout) => {
+      if (!interrupted && options.interruptWhen?.(stdout)) {
+        interrupted = true;
+        run.child.kill('SIGINT');
+      }
+    },
   });
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString('utf8');
-  });
-  const timer = setTimeout(() => child.kill('SIGKILL'), RUN_LIMIT_MS);
-  const exitCode = await new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-  clearTimeout(timer);
+  const { exitCode, stdout, stderr } = await run.ended(RUN_LIMIT_MS);
   const report = fs.existsSync(reportFile)
     ? (JSON.parse(fs.readFileSync(reportFile, 'utf8')) as SandboxReport)
     : undefined;
@@ -109,26 +96,46 @@ export interface CommandRun {
 export const COMMAND_LIMIT_MS = 480_000;
 
 /** Runs `zerodown <args>` in its own process. The caller's AWS endpoint (a test worker's moto) does not leak in. */
-export async function runCommand(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<CommandRun> {
-  const childEnv = { ...process.env, ...env };
-  delete childEnv.AWS_ENDPOINT_URL;
-  const child = spawn(process.execPath, [CLI, ...args], {
-    cwd: PROJECT_ROOT,
-    env: childEnv,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+export function runCommand(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<CommandRun> {
+  return spawnCli(args, { env }).ended(COMMAND_LIMIT_MS);
+}
+
+/**
+ * Starts `zerodown <args>` in its own process and collects what it prints. The sandbox starts its own moto: an
+ * endpoint set for the caller (a test worker's moto) must not leak into the command.
+ */
+function spawnCli(
+  args: readonly string[],
+  options: { env?: NodeJS.ProcessEnv; onOutput?: (stdout: string) => void } = {},
+): {
+  child: ChildProcessByStdio<null, Readable, Readable>;
+  output: () => CommandRun;
+  ended: (limitMs: number) => Promise<CommandRun>;
+} {
+  const env = { ...process.env, ...options.env };
+  delete env.AWS_ENDPOINT_URL;
+  const child = spawn(process.execPath, [CLI, ...args], { cwd: PROJECT_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => {
     stdout += chunk.toString('utf8');
+    options.onOutput?.(stdout);
   });
   child.stderr.on('data', (chunk: Buffer) => {
     stderr += chunk.toString('utf8');
   });
-  const timer = setTimeout(() => child.kill('SIGKILL'), COMMAND_LIMIT_MS);
-  const exitCode = await new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-  clearTimeout(timer);
-  return { exitCode, stdout, stderr };
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  return {
+    child,
+    output: () => ({ exitCode: child.exitCode, stdout, stderr }),
+    ended: async (limitMs) => {
+      // The limit only stops a command that hangs.
+      const timer = setTimeout(() => child.kill('SIGKILL'), limitMs);
+      const exitCode = await exited;
+      clearTimeout(timer);
+      return { exitCode, stdout, stderr };
+    },
+  };
 }
 
 /** A sandbox that `zerodown sandbox up` keeps running, for the CLI to drive through its endpoint. */
@@ -148,36 +155,21 @@ export const UP_LIMIT_MS = 300_000;
 export async function startSandboxUp(scenario: string): Promise<SandboxUp> {
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'zerodown-up-'));
   const handleFile = path.join(workDir, 'up.json');
-  const env = { ...process.env };
-  delete env.AWS_ENDPOINT_URL;
-  const child = spawn(
-    process.execPath,
-    [CLI, 'sandbox', 'up', '--scenario', scenario, '--work-dir', workDir, '--handle-file', handleFile],
-    { cwd: PROJECT_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let output = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    output += chunk.toString('utf8');
-  });
-  child.stderr.on('data', (chunk: Buffer) => {
-    output += chunk.toString('utf8');
-  });
-  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  const run = spawnCli(['sandbox', 'up', '--scenario', scenario, '--work-dir', workDir, '--handle-file', handleFile]);
+  const { child } = run;
+  const output = () => `${run.output().stdout}${run.output().stderr}`;
   const stop = async () => {
     if (child.exitCode === null) child.kill('SIGINT');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-    const code = await exited;
-    clearTimeout(timer);
-    return code;
+    return (await run.ended(120_000)).exitCode;
   };
   const deadline = Date.now() + UP_LIMIT_MS;
   while (!fs.existsSync(handleFile)) {
     if (child.exitCode !== null || Date.now() > deadline) {
       await stop();
-      throw new Error(`zerodown sandbox up did not come up:\n${output}`);
+      throw new Error(`zerodown sandbox up did not come up:\n${output()}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
   const handle = JSON.parse(fs.readFileSync(handleFile, 'utf8')) as { endpoint: string; cluster: string };
-  return { endpoint: handle.endpoint, cluster: handle.cluster, workDir, output: () => output, stop };
+  return { endpoint: handle.endpoint, cluster: handle.cluster, workDir, output, stop };
 }

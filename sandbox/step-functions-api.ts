@@ -210,16 +210,7 @@ export class SandboxStepFunctions {
       .filter((execution) => !request.stateMachineArn || execution.stateMachineArn === request.stateMachineArn)
       .filter((execution) => !request.statusFilter || execution.status === request.statusFilter)
       .sort((a, b) => b.startDate.getTime() - a.startDate.getTime());
-    return {
-      executions: executions.map((execution) => ({
-        executionArn: execution.executionArn,
-        stateMachineArn: execution.stateMachineArn,
-        name: execution.name,
-        status: execution.status,
-        startDate: seconds(execution.startDate),
-        ...(execution.stopDate ? { stopDate: seconds(execution.stopDate) } : {}),
-      })),
-    };
+    return { executions: executions.map(summary) };
   }
 
   private executionOf(executionArn: unknown): RecordedExecution {
@@ -242,7 +233,8 @@ function parseInput(input: unknown): Record<string, unknown> {
 
 const seconds = (date: Date) => date.getTime() / 1000;
 
-function describe(execution: RecordedExecution): Record<string, unknown> {
+/** What ListExecutions gives of an execution. */
+function summary(execution: RecordedExecution): Record<string, unknown> {
   return {
     executionArn: execution.executionArn,
     stateMachineArn: execution.stateMachineArn,
@@ -250,6 +242,12 @@ function describe(execution: RecordedExecution): Record<string, unknown> {
     status: execution.status,
     startDate: seconds(execution.startDate),
     ...(execution.stopDate ? { stopDate: seconds(execution.stopDate) } : {}),
+  };
+}
+
+function describe(execution: RecordedExecution): Record<string, unknown> {
+  return {
+    ...summary(execution),
     input: JSON.stringify(execution.input),
     ...(execution.output !== undefined ? { output: JSON.stringify(execution.output) } : {}),
     ...(execution.error !== undefined ? { error: execution.error } : {}),
@@ -305,26 +303,12 @@ export function historyEventsOf(event: EventLog): Details[] {
           ]
         : [];
     case 'MapIterationStarted':
-      return [
-        {
-          type: 'MapIterationStarted',
-          mapIterationStartedEventDetails: { name: event.parentState.name, index: event.index },
-        },
-      ];
     case 'MapIterationSucceeded':
-      return [
-        {
-          type: 'MapIterationSucceeded',
-          mapIterationSucceededEventDetails: { name: event.parentState.name, index: event.index },
-        },
-      ];
-    case 'MapIterationFailed':
-      return [
-        {
-          type: 'MapIterationFailed',
-          mapIterationFailedEventDetails: { name: event.parentState.name, index: event.index },
-        },
-      ];
+    case 'MapIterationFailed': {
+      // mapIterationStartedEventDetails, and so on: the details are named after the event.
+      const details = `${event.type[0]?.toLowerCase()}${event.type.slice(1)}EventDetails`;
+      return [{ type: event.type, [details]: { name: event.parentState.name, index: event.index } }];
+    }
     default:
       // Retries and catches show in the API as the task failing and being entered again, which the events above give.
       return [];

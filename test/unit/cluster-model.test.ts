@@ -10,7 +10,7 @@ import {
 } from '../../functions/domain/cluster-model';
 import { commandSourceIssues } from '../../functions/domain/command-sources';
 import { ClusterModelError } from '../../functions/domain/errors';
-import { wso2ApimTraffic } from '../../kits/wso2-apim/wso2-apim-kit';
+import { wso2ApimCommands, wso2ApimHealthChecks, wso2ApimTraffic } from '../../kits/wso2-apim/wso2-apim-kit';
 
 const ACCOUNT = '123456789012';
 const elb = (resource: string) => `arn:aws:elasticloadbalancing:eu-west-1:${ACCOUNT}:${resource}`;
@@ -72,9 +72,21 @@ describe('parseClusterModel', () => {
     expect(model.commands).toEqual({});
   });
 
-  it.each(['examples/clusters/demo.json', 'local/clusters/local-cluster.json'])('accepts %s', (file) => {
-    const document = JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, file), 'utf8'));
-    expect(parseClusterModel(document).name).toBe(document.name);
+  it.each(['examples/clusters/demo.json', 'local/clusters/local-cluster.json', 'kits/wso2-apim/example-cluster.json'])(
+    'accepts %s',
+    (file) => {
+      const document = JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, file), 'utf8'));
+      expect(parseClusterModel(document).name).toBe(document.name);
+    },
+  );
+
+  it("keeps the WSO2 kit's example model to what the kit's functions give", () => {
+    const document = JSON.parse(
+      fs.readFileSync(path.join(PROJECT_ROOT, 'kits/wso2-apim/example-cluster.json'), 'utf8'),
+    ) as ClusterModelInput;
+    expect(document.healthChecks).toEqual(wso2ApimHealthChecks());
+    expect(document.commands).toEqual(wso2ApimCommands());
+    expect(document.traffic).toMatchObject({ additionalListeners: [{ name: 'management' }] });
   });
 
   it('names the field when the listener ARN is missing', () => {

@@ -1,8 +1,5 @@
 import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
-import { ListTopicsCommand, SubscribeCommand } from '@aws-sdk/client-sns';
-import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { ec2Client } from '../../functions/aws/clients/ec2';
-import { snsClient } from '../../functions/aws/clients/sns';
 import { ssmClient } from '../../functions/aws/clients/ssm';
 import { loadClusterModel } from '../../functions/aws/ssm';
 import type { ClusterModelInput } from '../../functions/domain/cluster-model';
@@ -13,6 +10,7 @@ import type { SimulatedNodes } from '../../local/simulated-nodes';
 import { FAILOVER_STATES } from '../../statemachines/failover';
 import { useFakeNodes, useFaults } from '../harness/cleanup';
 import { useMoto } from '../harness/moto';
+import { topicEvents } from '../harness/topic-events';
 import { workflowFixture } from '../harness/workflow-fixture';
 
 const RECONFIGURE_DOCUMENT = 'zerodown-test-reconfigure';
@@ -32,33 +30,6 @@ describe('failover: reconfigure after a replacement is adopted', () => {
     defaultInput: { slot: 'a', alarmName: 'zerodown-test-cluster-node-a-lost', detectedAt: '2026-11-26T04:00:00Z' },
     onCommand: () => undefined,
   });
-
-  /** What the workflows publish to the cluster's topic from now on, read through a subscribed queue. */
-  async function topicEvents() {
-    const sqs = new SQSClient({});
-    const { Topics = [] } = await snsClient.send(new ListTopicsCommand({}));
-    const queue = await sqs.send(new CreateQueueCommand({ QueueName: `reconfigure-${Topics.length}-${Date.now()}` }));
-    const { Attributes } = await sqs.send(
-      new GetQueueAttributesCommand({ QueueUrl: queue.QueueUrl, AttributeNames: ['QueueArn'] }),
-    );
-    for (const topic of Topics) {
-      await snsClient.send(
-        new SubscribeCommand({ TopicArn: topic.TopicArn, Protocol: 'sqs', Endpoint: Attributes?.QueueArn }),
-      );
-    }
-    return async () => {
-      const events: Record<string, unknown>[] = [];
-      for (let read = 0; read < 3; read++) {
-        const received = await sqs.send(
-          new ReceiveMessageCommand({ QueueUrl: queue.QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }),
-        );
-        events.push(
-          ...(received.Messages ?? []).map((message) => JSON.parse(JSON.parse(message.Body ?? '{}').Message)),
-        );
-      }
-      return events;
-    };
-  }
 
   function kill(simulated: SimulatedNodes, instanceId: string) {
     const node = simulated.nodes.get(instanceId);

@@ -4,11 +4,8 @@ import {
   type ModifyListenerCommandInput,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { SFNClient, StopExecutionCommand } from '@aws-sdk/client-sfn';
-import { ListTopicsCommand, SubscribeCommand } from '@aws-sdk/client-sns';
-import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { ec2Client } from '../../functions/aws/clients/ec2';
 import { elbv2Client } from '../../functions/aws/clients/elbv2';
-import { snsClient } from '../../functions/aws/clients/sns';
 import { ssmClient } from '../../functions/aws/clients/ssm';
 import { findSurgeNodes } from '../../functions/aws/ec2';
 import { loadClusterModel } from '../../functions/aws/ssm';
@@ -23,6 +20,7 @@ import type { MotoCluster } from '../../local/moto-cluster';
 import type { SimulatedNodes } from '../../local/simulated-nodes';
 import { useFakeNodes, useFaults } from '../harness/cleanup';
 import { useMoto } from '../harness/moto';
+import { topicEvents } from '../harness/topic-events';
 import { workflowFixture } from '../harness/workflow-fixture';
 
 const DETECTED_AT = '2026-11-26T04:00:00Z';
@@ -37,27 +35,6 @@ describe('failover', () => {
     defaultInput: { slot: 'a', alarmName: 'zerodown-test-cluster-node-a-lost', detectedAt: DETECTED_AT },
     onCommand: () => undefined,
   });
-
-  /** What the workflows publish to the cluster's topic from now on, read through a subscribed queue. */
-  async function topicEvents() {
-    const sqs = new SQSClient({});
-    const { Topics = [] } = await snsClient.send(new ListTopicsCommand({}));
-    const queue = await sqs.send(new CreateQueueCommand({ QueueName: `operator-${Topics.length}-${Date.now()}` }));
-    const { Attributes } = await sqs.send(
-      new GetQueueAttributesCommand({ QueueUrl: queue.QueueUrl, AttributeNames: ['QueueArn'] }),
-    );
-    for (const topic of Topics) {
-      await snsClient.send(
-        new SubscribeCommand({ TopicArn: topic.TopicArn, Protocol: 'sqs', Endpoint: Attributes?.QueueArn }),
-      );
-    }
-    return async () => {
-      const received = await sqs.send(
-        new ReceiveMessageCommand({ QueueUrl: queue.QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }),
-      );
-      return (received.Messages ?? []).map((message) => JSON.parse(JSON.parse(message.Body ?? '{}').Message));
-    };
-  }
 
   /** The node stops answering its health checks, and the load balancer sees its target fail too. */
   function kill(simulated: SimulatedNodes, instanceId: string) {
@@ -405,7 +382,7 @@ describe('failover', () => {
   it('reports a failure to confirm the loss before it fails, having moved nothing', async () => {
     // The probe: "Confirm the node loss" and "Take over the cluster lock" published nothing when they failed.
     const { cluster } = await prepare('active-passive');
-    const published = await topicEvents();
+    const published = await topicEvents(1);
 
     const execution = await run({ slot: 'nope' });
 
@@ -419,7 +396,7 @@ describe('failover', () => {
 
   it('on a re-check, ends quietly when the node answers, and reminds the operator when it is time', async () => {
     const { cluster } = await prepare('active-passive');
-    const published = await topicEvents();
+    const published = await topicEvents(1);
     const recheck = { trigger: 'recheck', detectedAt: DETECTED_AT };
 
     const quiet = await run({ ...recheck, remind: false });

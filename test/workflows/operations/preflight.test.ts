@@ -125,7 +125,7 @@ describe('runPreflight', () => {
     expect(JSON.parse(json.stdout)).toEqual([expect.objectContaining({ check: 'cluster model nowhere', ok: false })]);
     expect(await cli(['preflight'])).toMatchObject({
       code: 2,
-      stderr: expect.stringMatching(/^preflight takes one cluster name/),
+      stderr: "error: missing required argument 'cluster'\n",
     });
   });
 });
