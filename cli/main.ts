@@ -132,6 +132,12 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .exitOverride();
 
   const json = () => Boolean(program.opts<GlobalOptions>().json);
+  /** Follows an execution to its end, prints it (as JSON with --json), and exits with its outcome. */
+  const follow = async (session: Session, executionArn: string, timeoutSeconds: number) => {
+    const result = await watchExecution(session.sfn, executionArn, watchOptions(json(), timeoutSeconds));
+    if (json()) printJson(result);
+    setExitCode(exitCodeOf(result.status));
+  };
   const collect = (value: string, previous: Record<string, unknown>) => parseSetting(value, previous);
 
   program
@@ -202,9 +208,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
             return;
           }
           if (!json()) out(`started ${workflow} on ${cluster}: ${executionArn}\n`);
-          const result = await watchExecution(session.sfn, executionArn, watchOptions(json(), Number(options.timeout)));
-          if (json()) printJson(result);
-          setExitCode(exitCodeOf(result.status));
+          await follow(session, executionArn, Number(options.timeout));
         });
       },
     );
@@ -216,9 +220,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .option('--timeout <seconds>', 'stop following after this long', String(DEFAULT_WATCH_SECONDS))
     .action(async (executionArn: string, options: { timeout: string }) => {
       await withSession(program, undefined, async (session) => {
-        const result = await watchExecution(session.sfn, executionArn, watchOptions(json(), Number(options.timeout)));
-        if (json()) printJson(result);
-        setExitCode(exitCodeOf(result.status));
+        await follow(session, executionArn, Number(options.timeout));
       });
     });
 
@@ -291,9 +293,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
           else out(`started recover on ${cluster}: ${executionArn}\n`);
           return;
         }
-        const result = await watchExecution(session.sfn, executionArn, watchOptions(json(), 1800));
-        if (json()) printJson(result);
-        setExitCode(exitCodeOf(result.status));
+        await follow(session, executionArn, 1800);
       });
     });
 
