@@ -7,19 +7,19 @@
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
-import { buildLambdaBundle } from '../cdk/bundling';
+import { buildLambdaBundle, buildPowertoolsLayer, LAYER_MODULES_DIR } from '../cdk/bundling';
 import { KIB, kb, kbShort, mark, ms, table } from './format';
 
 const PROJECT_ROOT = path.resolve(__dirname, '..');
 const FUNCTIONS_DIR = path.join(PROJECT_ROOT, 'functions');
-const CACHE_DIR = path.join(PROJECT_ROOT, '.cache', 'bench');
 
 export const TARGETS = {
   /** Minified bundle size, source map excluded. */
   maxBytes: 250 * KIB,
-  /** Median time to `require` the bundle in a fresh process. */
+  /** Median time to `require` the bundle in a fresh process, the Powertools layer's modules included. */
   maxLoadMs: 150,
 } as const;
 
@@ -79,8 +79,15 @@ export interface BundleResult {
   readonly meetsLoad: boolean;
 }
 
+export interface LayerResult {
+  /** The layer's JavaScript, minified, source maps excluded: what every function loads beside its own bundle. */
+  readonly bytes: number;
+  readonly gzipBytes: number;
+}
+
 export interface BundleMeasurements {
   readonly targets: typeof TARGETS;
+  readonly layer: LayerResult;
   readonly runs: number;
   readonly bundles: readonly BundleResult[];
 }
@@ -107,17 +114,20 @@ export async function measureBundles(options: MeasureOptions = {}): Promise<Bund
   if (!Number.isInteger(runs) || runs < 1) throw new Error(`runs must be a positive integer, got ${runs}`);
   const progress = options.onProgress ?? (() => {});
 
-  fs.mkdirSync(CACHE_DIR, { recursive: true });
-  const outRoot = fs.mkdtempSync(path.join(CACHE_DIR, 'bundles-'));
+  // Outside the project, so a bundle finds Powertools where Lambda finds it, in the layer, and not in node_modules.
+  const outRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'zerodown-bench-bundles-'));
   try {
     const entries = handlerEntries();
-    progress(`Building ${entries.length} bundles into ${path.relative(PROJECT_ROOT, outRoot)}`);
+    progress(`Building ${entries.length} bundles and the Powertools layer into ${outRoot}`);
+    const layerDir = path.join(outRoot, 'layer');
+    await buildPowertoolsLayer(layerDir);
+    const layer = measureLayer(layerDir);
     const built = await Promise.all(entries.map((entry) => buildBundle(entry, outRoot)));
 
     const bundles: BundleResult[] = [];
     for (const bundle of built) {
       progress(`Loading ${bundle.name} (${runs} runs)`);
-      const load = measureLoad(bundle.outfile, runs);
+      const load = measureLoad(bundle.outfile, runs, path.join(layerDir, LAYER_MODULES_DIR));
       const { outfile: _outfile, ...rest } = bundle;
       bundles.push({
         ...rest,
@@ -126,7 +136,7 @@ export async function measureBundles(options: MeasureOptions = {}): Promise<Bund
         meetsLoad: load.ok && load.medianMs < TARGETS.maxLoadMs,
       });
     }
-    return { targets: TARGETS, runs, bundles };
+    return { targets: TARGETS, layer, runs, bundles };
   } finally {
     fs.rmSync(outRoot, { recursive: true, force: true });
   }
@@ -184,9 +194,24 @@ function packageOf(file: string): string {
   return first;
 }
 
-/** Requires the bundle in `runs` fresh Node processes and summarises the time the `require` took. */
-function measureLoad(outfile: string, runs: number): LoadResult {
-  const env: NodeJS.ProcessEnv = { ...process.env, ...LOAD_ENV };
+/** The JavaScript files of the built layer, summed. */
+function measureLayer(layerDir: string): LayerResult {
+  const files = fs
+    .readdirSync(layerDir, { recursive: true, encoding: 'utf8' })
+    .filter((file) => file.endsWith('.js'))
+    .map((file) => fs.readFileSync(path.join(layerDir, file)));
+  return {
+    bytes: files.reduce((sum, code) => sum + code.length, 0),
+    gzipBytes: files.reduce((sum, code) => sum + zlib.gzipSync(code).length, 0),
+  };
+}
+
+/**
+ * Requires the bundle in `runs` fresh Node processes and summarises the time the `require` took. `layerModules` is on
+ * NODE_PATH, as `/opt/nodejs/node_modules` is inside Lambda.
+ */
+function measureLoad(outfile: string, runs: number, layerModules: string): LoadResult {
+  const env: NodeJS.ProcessEnv = { ...process.env, ...LOAD_ENV, NODE_PATH: layerModules };
   // Keep loader hooks or flags of the parent process out of the measurement.
   delete env.NODE_OPTIONS;
 
@@ -238,7 +263,7 @@ function median(values: readonly number[]): number {
 
 /** The results as a table followed by a one-line summary. */
 export function report(measurements: BundleMeasurements): string {
-  const { bundles, targets, runs } = measurements;
+  const { bundles, targets, runs, layer } = measurements;
   const rows = bundles.map((bundle) => [
     bundle.name,
     kb(bundle.bytes),
@@ -252,6 +277,7 @@ export function report(measurements: BundleMeasurements): string {
   ]);
   const lines = [
     `Targets: bundle < ${kbShort(targets.maxBytes)} minified, module load < ${targets.maxLoadMs} ms (median of ${runs} runs)`,
+    `Powertools layer, shared by every function and loaded with each: ${kb(layer.bytes)} KB (${kb(layer.gzipBytes)} KB gzip)`,
     '',
     table(['function', 'bundle KB', 'gzip KB', 'load ms median (min–max)', 'largest contributors', 'targets'], rows, [
       'left',

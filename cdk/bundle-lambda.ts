@@ -1,18 +1,23 @@
 /**
- * Bundles one Lambda handler for CDK asset staging: `tsx cdk/bundle-lambda.ts <entry> <output dir>`.
+ * Bundles one Lambda handler for CDK asset staging: `tsx cdk/bundle-lambda.ts <entry> <output dir>`, or with
+ * `--powertools-layer` in place of the entry, the Powertools layer the functions share.
  *
  * CDK's local bundling hook is synchronous and esbuild plugins need the asynchronous API, so the construct runs this
  * in a child process: with tsx from the sources, and compiled (`dist/cdk/bundle-lambda.js`) from the built library.
  */
 import * as path from 'node:path';
-import { buildLambdaBundle } from './bundling';
+import { buildLambdaBundle, buildPowertoolsLayer } from './bundling';
+
+/** The argument that builds the layer instead of a handler. */
+export const POWERTOOLS_LAYER_ARG = '--powertools-layer';
 
 async function main(): Promise<void> {
   const [entry, outputDir] = process.argv.slice(2);
   if (entry === undefined || outputDir === undefined) {
     throw new Error('usage: tsx cdk/bundle-lambda.ts <entry> <output dir>');
   }
-  await buildLambdaBundle(entry, path.join(outputDir, 'index.js'));
+  if (entry === POWERTOOLS_LAYER_ARG) await buildPowertoolsLayer(outputDir);
+  else await buildLambdaBundle(entry, path.join(outputDir, 'index.js'));
 }
 
 main().catch((error: unknown) => {

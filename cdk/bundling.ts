@@ -43,8 +43,49 @@ const SDK_CLIENT_IMPORT = /import\s*(?:type\s*)?\{([^}]*)\}\s*from\s*'@aws-sdk\/
 const SDK_CLIENT_PACKAGE_JSON = /[\\/]@aws-sdk[\\/](?:client-[^\\/]+|nested-clients)[\\/]package\.json$/;
 /** The import the SDK's HTTP protocols make only for event-stream operations. */
 const EVENT_STREAMS_MODULE = /^@smithy\/core\/event-streams$/;
-/** The pure-JavaScript SHA-256 that the SDK's Node hash falls back to where `node:crypto` has no SHA-256. */
-const SHA256_JS_MODULE = /[\\/]@smithy[\\/]core[\\/]dist-es[\\/]submodules[\\/]checksum[\\/]sha256[\\/]Sha256Js\.js$/;
+/** A module of `@smithy/core`'s ES build, by its path under `dist-es/submodules`. */
+function smithyCoreModule(relativePath: string): RegExp {
+  const separator = '[\\\\/]';
+  const parts = ['@smithy', 'core', 'dist-es', 'submodules', ...relativePath.split('/')];
+  return new RegExp(`${separator}${parts.map((part) => part.replace(/\./g, '\\.')).join(separator)}$`);
+}
+
+/**
+ * SDK modules that serve only outside Lambda, each replaced by a stand-in with the same exports. Each stand-in either
+ * gives the answer the original gives inside Lambda, or fails with a message that says what was left out.
+ */
+const OUTSIDE_LAMBDA_MODULES: readonly { readonly module: RegExp; readonly contents: string }[] = [
+  {
+    // The pure-JavaScript SHA-256 (3 KB) the SDK's Node hash falls back to where `node:crypto` has none. Lambda has.
+    module: smithyCoreModule('checksum/sha256/Sha256Js.js'),
+    contents: `export class Sha256Js {
+  constructor() {
+    throw new Error('zerodown bundles leave out the SDK pure-JavaScript SHA-256; this runtime has no native SHA-256');
+  }
+}`,
+  },
+  {
+    // The region from the instance metadata service, asked only when AWS_REGION is unset. Lambda always sets it.
+    module: smithyCoreModule('config/config-resolver/regionConfig/getInstanceMetadataRegion.js'),
+    contents: 'export const getInstanceMetadataRegion = async () => undefined;',
+  },
+  {
+    // The adaptive retry mode's client-side rate limiter (3.4 KB). The functions use the standard mode.
+    module: smithyCoreModule('retry/util-retry/AdaptiveRetryStrategy.js'),
+    contents: `export class AdaptiveRetryStrategy {
+  constructor() {
+    throw new Error('zerodown bundles leave out the SDK adaptive retry mode; use the standard retry mode');
+  }
+}`,
+  },
+  {
+    // ~/.aws/config and ~/.aws/credentials (2 KB of INI reading). A Lambda function has neither file; its settings
+    // come from the environment, which the SDK still reads.
+    module: smithyCoreModule('config/shared-ini-file-loader/loadSharedConfigFiles.js'),
+    contents: `export { CONFIG_PREFIX_SEPARATOR } from './constants';
+export const loadSharedConfigFiles = async () => ({ configFile: {}, credentialsFile: {} });`,
+  },
+];
 
 export interface SdkTreeShakingOptions {
   /**
@@ -68,8 +109,8 @@ export interface SdkTreeShakingOptions {
  * - Each client bundles its whole package.json (about 2 KB) to read one field, `version`. Only that field is kept.
  * - The HTTP protocols import the event-stream codec lazily, for streaming operations only. None of our operations
  *   streams, so the import resolves to a module that fails clearly if that ever changes.
- * - The SDK's SHA-256 for Node carries a pure-JavaScript fallback (3 KB) for a runtime without native SHA-256. The
- *   Lambda runtime always has it, so the fallback is replaced by a class that fails clearly if it is ever used.
+ * - Some SDK modules serve only outside Lambda (`OUTSIDE_LAMBDA_MODULES`): a SHA-256 fallback, the region from
+ *   instance metadata, the adaptive retry mode, the shared config files. Each is replaced by a stand-in.
  */
 export function sdkTreeShaking(options: SdkTreeShakingOptions): Plugin {
   return {
@@ -88,7 +129,9 @@ export function sdkTreeShaking(options: SdkTreeShakingOptions): Plugin {
         const { version } = JSON.parse(await fs.promises.readFile(args.path, 'utf8')) as { version: string };
         return { contents: JSON.stringify({ version }), loader: 'json' };
       });
-      build.onLoad({ filter: SHA256_JS_MODULE }, () => ({ contents: NO_SHA256_JS_MODULE, loader: 'js' }));
+      for (const { module, contents } of OUTSIDE_LAMBDA_MODULES) {
+        build.onLoad({ filter: module }, (args) => ({ contents, loader: 'js', resolveDir: path.dirname(args.path) }));
+      }
       build.onResolve({ filter: EVENT_STREAMS_MODULE }, (args) => ({
         path: args.path,
         namespace: 'zerodown-no-event-streams',
@@ -100,14 +143,6 @@ export function sdkTreeShaking(options: SdkTreeShakingOptions): Plugin {
     },
   };
 }
-
-const NO_SHA256_JS_MODULE = `
-export class Sha256Js {
-  constructor() {
-    throw new Error('zerodown bundles leave out the SDK pure-JavaScript SHA-256; this runtime has no native SHA-256');
-  }
-}
-`;
 
 const NO_EVENT_STREAMS_MODULE = `
 const unsupported = () => {
@@ -181,8 +216,9 @@ export async function buildLambdaBundle(entry: string, outfile: string) {
     platform: 'node',
     ...LAMBDA_BUNDLING,
     mainFields: [...LAMBDA_BUNDLING.mainFields],
-    // The SDK clients go into the bundle, so each function runs the SDK version it was tested with.
-    external: [],
+    // The SDK clients go into the bundle, so each function runs the SDK version it was tested with. Powertools comes
+    // from the layer every function carries (`buildPowertoolsLayer`), built from the same pinned packages.
+    external: [...LAYER_PACKAGES],
     plugins: [
       sdkTreeShaking({ keptErrors: sdkClientImports(functionSources()) }),
       ...(insideNodeModules(PROJECT_ROOT) ? [strictEntry(path.resolve(PROJECT_ROOT, entry))] : []),
@@ -190,6 +226,56 @@ export async function buildLambdaBundle(entry: string, outfile: string) {
     metafile: true,
     logLevel: 'warning',
   });
+}
+
+/**
+ * The packages the functions load from zerodown's Powertools layer rather than from their own bundle. Logger and
+ * Metrics are 35 KB minified; one copy in a layer that all functions share keeps each function's bundle within its
+ * budget, where 17 copies would each push the largest bundles over it.
+ */
+export const LAYER_PACKAGES = ['@aws-lambda-powertools/logger', '@aws-lambda-powertools/metrics'] as const;
+
+/** Where Lambda finds a layer's Node.js packages, relative to the layer's root: `/opt/nodejs/node_modules`. */
+export const LAYER_MODULES_DIR = path.join('nodejs', 'node_modules');
+
+/** The functions' bundling options, less the alias for the functions' own credential provider. */
+const { alias: _alias, ...LAYER_BUNDLING } = LAMBDA_BUNDLING;
+
+/**
+ * Builds the Powertools layer into `outputDir`: each package of `LAYER_PACKAGES` as one minified CommonJS module
+ * under `nodejs/node_modules/<package>`, with the version the project pins, so a function's `require` of the package
+ * finds it there as it finds it in node_modules locally.
+ */
+export async function buildPowertoolsLayer(outputDir: string) {
+  const esbuild = await import('esbuild');
+  const modulesDir = path.join(outputDir, LAYER_MODULES_DIR);
+  for (const name of LAYER_PACKAGES) {
+    const packageDir = path.join(modulesDir, ...name.split('/'));
+    await esbuild.build({
+      absWorkingDir: PROJECT_ROOT,
+      stdin: { contents: `export * from '${name}';`, resolveDir: PROJECT_ROOT, loader: 'js' },
+      outfile: path.join(packageDir, 'index.js'),
+      bundle: true,
+      platform: 'node',
+      ...LAYER_BUNDLING,
+      mainFields: [...LAYER_BUNDLING.mainFields],
+      logLevel: 'warning',
+    });
+    const manifest = { name, version: installedVersion(name), main: 'index.js', license: 'MIT-0' };
+    await fs.promises.writeFile(path.join(packageDir, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+  }
+}
+
+/** The version of an installed package, read from its package.json beside the entry point it resolves to. */
+function installedVersion(name: string): string {
+  let dir = path.dirname(require.resolve(name, { paths: [PROJECT_ROOT] }));
+  for (; path.dirname(dir) !== dir; dir = path.dirname(dir)) {
+    const manifest = path.join(dir, 'package.json');
+    if (!fs.existsSync(manifest)) continue;
+    const parsed = JSON.parse(fs.readFileSync(manifest, 'utf8')) as { name?: string; version?: string };
+    if (parsed.name === name && parsed.version) return parsed.version;
+  }
+  throw new Error(`zerodown: cannot find the installed version of ${name}`);
 }
 
 /**

@@ -2,6 +2,7 @@ import * as z from 'zod/mini';
 import { dynamodbClient } from './aws/clients/dynamodb';
 import { sfnClient } from './aws/clients/sfn';
 import { dynamoDbLockStore } from './aws/dynamodb';
+import { observedHandler } from './aws/observability';
 import { stepFunctionsExecutions } from './aws/sfn';
 import { requireEnv } from './domain/errors';
 import { clusterInput, executionArnInput, parseInput, recoverRequestSchema } from './domain/input';
@@ -66,7 +67,7 @@ const inputSchema = z.discriminatedUnion('action', [
 export type ClusterLockInput = z.input<typeof inputSchema>;
 
 /** Acquire, renew (the fence), release, pre-empt, read, or claim for recovery the cluster's lease. */
-export async function handler(event: unknown) {
+async function handle(event: unknown) {
   const input = parseInput(inputSchema, event, 'cluster-lock');
   assertOwnCluster(input.cluster);
   switch (input.action) {
@@ -97,3 +98,5 @@ export async function handler(event: unknown) {
     }
   }
 }
+
+export const handler = observedHandler('cluster-lock', handle);

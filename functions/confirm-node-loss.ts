@@ -1,6 +1,7 @@
 import * as z from 'zod/mini';
 import { ec2Client } from './aws/clients/ec2';
 import { elbv2Client } from './aws/clients/elbv2';
+import { observedHandler } from './aws/observability';
 import { slotNameSchema } from './domain/cluster-model';
 import { clusterInput, instanceIdInput, parseInput } from './domain/input';
 import { clusterModelFor } from './operations/cluster-model-for';
@@ -19,7 +20,9 @@ const inputSchema = z.strictObject({
 });
 
 /** Probes the node an alarm reported lost, and works out the weights that move its traffic to the survivors. */
-export async function handler(event: unknown) {
+async function handle(event: unknown) {
   const input = parseInput(inputSchema, event, 'confirm-node-loss');
   return assessNodeLoss({ ec2: ec2Client, elbv2: elbv2Client }, await clusterModelFor(input.cluster), input);
 }
+
+export const handler = observedHandler('confirm-node-loss', handle);

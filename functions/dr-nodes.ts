@@ -1,5 +1,6 @@
 import * as z from 'zod/mini';
 import { clientsIn } from './aws/clients/regional';
+import { observedHandler } from './aws/observability';
 import { drSiteOf } from './domain/dr-site';
 import { clusterInput, executionArnInput, parseInput } from './domain/input';
 import { clusterModelFor } from './operations/cluster-model-for';
@@ -19,7 +20,7 @@ const inputSchema = z.discriminatedUnion('action', [
 ]);
 
 /** Launch, poll or tear down the DR site's nodes (those of one execution, or all of the cluster's). */
-export async function handler(event: unknown) {
+async function handle(event: unknown) {
   const input = parseInput(inputSchema, event, 'dr-nodes');
   const model = await clusterModelFor(input.cluster);
   const clients = clientsIn(drSiteOf(model).region);
@@ -32,3 +33,5 @@ export async function handler(event: unknown) {
       return tearDownDrNodes(clients, model, input);
   }
 }
+
+export const handler = observedHandler('dr-nodes', handle);

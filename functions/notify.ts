@@ -1,6 +1,7 @@
 import * as z from 'zod/mini';
 import { snsClient } from './aws/clients/sns';
 import { emitMetrics } from './aws/metrics';
+import { observedHandler } from './aws/observability';
 import { OUTCOMES, publishEvent } from './aws/sns';
 import { requireEnv } from './domain/errors';
 import { clusterInput, executionArnInput, parseInput } from './domain/input';
@@ -20,7 +21,7 @@ const inputSchema = z.strictObject({
 });
 
 /** Publishes a workflow event to the cluster's topic. */
-export async function handler(event: unknown) {
+async function handle(event: unknown) {
   const input = parseInput(inputSchema, event, 'notify');
   assertOwnCluster(input.cluster);
   const published = await publishEvent(snsClient, topicArn, input);
@@ -28,3 +29,5 @@ export async function handler(event: unknown) {
     emitMetrics(set.dimensions, set.metrics);
   return published;
 }
+
+export const handler = observedHandler('notify', handle);

@@ -1,4 +1,5 @@
 import * as z from 'zod/mini';
+import { observedHandler } from './aws/observability';
 import type { ClusterModel } from './domain/cluster-model';
 import { parseInput } from './domain/input';
 import { deployRequestSchema, deployWorstCase, planDeploy } from './domain/plans/deploy-service';
@@ -103,10 +104,12 @@ const inputSchema = z.discriminatedUnion('action', [
  *
  * The snapshot comes in as input, so this function makes no AWS call but the cluster model read.
  */
-export async function handler(event: unknown) {
+async function handle(event: unknown) {
   const input = parseInput(inputSchema, event, 'plan-workflow');
   const parsed = PLANNERS[input.workflow].parse(input.request);
   const model = await clusterModelFor(parsed.request.cluster);
   if (input.action === 'validate') return { request: parsed.request };
   return parsed.plan(model, input.snapshot as ClusterSnapshot, input.budget);
 }
+
+export const handler = observedHandler('plan-workflow', handle);

@@ -1,6 +1,7 @@
 import * as z from 'zod/mini';
 import { cloudwatchClient } from './aws/clients/cloudwatch';
 import { sfnClient } from './aws/clients/sfn';
+import { observedHandler } from './aws/observability';
 import { stateMachineStarter } from './aws/sfn';
 import { requireEnv } from './domain/errors';
 import { clusterInput, parseInput } from './domain/input';
@@ -15,8 +16,10 @@ const slots: SlotAlarm[] = JSON.parse(requireEnv('NODE_ALARMS'));
 const inputSchema = z.object({ ...clusterInput });
 
 /** Run every minute by a schedule; see domain/recheck.ts. */
-export async function handler(event: unknown) {
+async function handle(event: unknown) {
   const input = parseInput(inputSchema, event, 'recheck-failover');
   assertOwnCluster(input.cluster);
   return recheckFailover({ cloudwatch: cloudwatchClient }, failover, { cluster: input.cluster, slots });
 }
+
+export const handler = observedHandler('recheck-failover', handle);

@@ -1,6 +1,7 @@
 import * as z from 'zod/mini';
 import { elbv2In } from './aws/clients/elbv2';
 import { route53Client } from './aws/clients/route53';
+import { observedHandler } from './aws/observability';
 import { pointDnsAt, readDnsState } from './aws/route53';
 import { drSiteOf } from './domain/dr-site';
 import { clusterInput, parseInput } from './domain/input';
@@ -19,7 +20,7 @@ const inputSchema = z.discriminatedUnion('action', [
 ]);
 
 /** Read where the cluster's DNS name points, point it at one site, or check the primary can take traffic back. */
-export async function handler(event: unknown) {
+async function handle(event: unknown) {
   const input = parseInput(inputSchema, event, 'route-dns');
   const model = await clusterModelFor(input.cluster);
   const clients = { route53: route53Client, drElbv2: elbv2In(drSiteOf(model).region) };
@@ -32,3 +33,5 @@ export async function handler(event: unknown) {
       return primaryStatus(elbv2In(model.region), model);
   }
 }
+
+export const handler = observedHandler('route-dns', handle);

@@ -1,6 +1,7 @@
 import * as z from 'zod/mini';
 import { ec2Client } from './aws/clients/ec2';
 import { ssmClient } from './aws/clients/ssm';
+import { observedHandler } from './aws/observability';
 import { COMMAND_KINDS } from './domain/cluster-model';
 import { clusterInput, instanceIdInput, parseInput } from './domain/input';
 import { clusterModelFor } from './operations/cluster-model-for';
@@ -41,7 +42,7 @@ const inputSchema = z.discriminatedUnion('action', [
  * Send the cluster's command of a kind to named nodes (or `reconfigure` to all of them), poll it, cancel what a pre-empted or dead workflow left running,
  * or list what has not ended yet.
  */
-export async function handler(event: unknown) {
+async function handle(event: unknown) {
   const input = parseInput(inputSchema, event, 'run-command');
   const model = await clusterModelFor(input.cluster);
   switch (input.action) {
@@ -57,3 +58,5 @@ export async function handler(event: unknown) {
       return unfinishedCommands(ssmClient, model);
   }
 }
+
+export const handler = observedHandler('run-command', handle);

@@ -1,6 +1,7 @@
 import * as z from 'zod/mini';
 import { elbv2Client } from './aws/clients/elbv2';
 import { emitMetrics } from './aws/metrics';
+import { observedHandler } from './aws/observability';
 import { clusterInput, instanceIdInput, parseInput } from './domain/input';
 import { MAX_WEIGHT } from './domain/weights';
 import { clusterModelFor } from './operations/cluster-model-for';
@@ -16,10 +17,12 @@ const inputSchema = z.strictObject({
 });
 
 /** Re-weights the cluster's traffic after the capacity guard agrees, and reads the weights back. */
-export async function handler(event: unknown) {
+async function handle(event: unknown) {
   const input = parseInput(inputSchema, event, 'shift-traffic');
   const model = await clusterModelFor(input.cluster);
   const result = await shiftTraffic(elbv2Client, model, input);
   for (const set of shiftMetrics(model, result)) emitMetrics(set.dimensions, set.metrics);
   return result;
 }
+
+export const handler = observedHandler('shift-traffic', handle);

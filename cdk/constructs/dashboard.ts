@@ -3,7 +3,7 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { METRIC_NAMES, METRICS_NAMESPACE } from '../../functions/domain/metric-names';
+import { METRIC_NAMES, METRICS_NAMESPACE, POWERTOOLS_SERVICE } from '../../functions/domain/metric-names';
 import { HEARTBEAT_METRIC, HEARTBEAT_NAMESPACE } from './node-alarms';
 
 export interface ClusterDashboardProps {
@@ -91,7 +91,8 @@ export class ClusterDashboard extends Construct {
         width: 12,
       }),
     );
-    const cluster = { Cluster: props.clusterName };
+    // The functions' metrics also carry the `service` dimension that Powertools adds to every metric.
+    const cluster = { service: POWERTOOLS_SERVICE, Cluster: props.clusterName };
     const own = (
       metricName: string,
       statistic: string,

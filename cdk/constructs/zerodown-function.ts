@@ -1,12 +1,12 @@
-import { spawnSync } from 'node:child_process';
-import * as path from 'node:path';
 import { AssetHashType, CfnResource, DockerImage, Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { METRICS_NAMESPACE, POWERTOOLS_SERVICE } from '../../functions/domain/metric-names';
 import { PROJECT_ROOT } from '../paths';
+import { bundleLocally, powertoolsLayer } from './powertools-layer';
 
 /** Resource metadata that names a function's handler module, so local runners can call the real code in process. */
 export const HANDLER_METADATA_KEY = 'zerodown:handler';
@@ -27,6 +27,8 @@ export interface ZeroDownFunctionProps {
   readonly logRetention?: logs.RetentionDays;
   /** Key for the function's log group. @default - the log group uses CloudWatch Logs' own encryption */
   readonly logEncryptionKey?: kms.IKey;
+  /** The lowest level of the function's own log lines that reach its log group. @default INFO */
+  readonly logLevel?: lambda.ApplicationLogLevel;
   /** @default RemovalPolicy.RETAIN */
   readonly removalPolicy?: RemovalPolicy;
   /**
@@ -38,8 +40,8 @@ export interface ZeroDownFunctionProps {
 
 /**
  * A Lambda function with zerodown's defaults: the newest Node.js runtime on arm64, bundled by the local esbuild
- * with the SDK clients inside (so the bundle pins the SDK version we test against), X-Ray tracing, and its own
- * log group with a retention.
+ * with the SDK clients inside (so the bundle pins the SDK version we test against), Powertools from the layer the
+ * stack's functions share, X-Ray tracing, and its own log group with a retention and JSON lines.
  */
 export class ZeroDownFunction extends Construct {
   public readonly function: lambda.Function;
@@ -80,7 +82,7 @@ export class ZeroDownFunction extends Construct {
           image: DockerImage.fromRegistry('dummy'),
           // Part of the asset's cache key: without it every function would share the first function's bundle.
           command: ['cdk/bundle-lambda.ts', props.entry],
-          local: { tryBundle: (outputDir) => bundleLocally(props.entry, outputDir) },
+          local: { tryBundle: (outputDir) => bundleLocally([props.entry, outputDir]) },
         },
       }),
       handler: `index.${handler}`,
@@ -91,7 +93,17 @@ export class ZeroDownFunction extends Construct {
       timeout: props.timeout ?? Duration.seconds(30),
       tracing: lambda.Tracing.ACTIVE,
       logGroup: this.logGroup,
-      environment: { NODE_OPTIONS: '--enable-source-maps', ...props.environment },
+      layers: [powertoolsLayer(this)],
+      // JSON logs let Lambda filter by level before a line is stored; Powertools' Logger follows the same level.
+      loggingFormat: lambda.LoggingFormat.JSON,
+      applicationLogLevelV2: props.logLevel ?? lambda.ApplicationLogLevel.INFO,
+      systemLogLevelV2: lambda.SystemLogLevel.WARN,
+      environment: {
+        NODE_OPTIONS: '--enable-source-maps',
+        POWERTOOLS_SERVICE_NAME: POWERTOOLS_SERVICE,
+        POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+        ...props.environment,
+      },
     });
     const resource = this.function.node.defaultChild;
     if (resource instanceof CfnResource) resource.addMetadata(HANDLER_METADATA_KEY, `${props.entry}#${handler}`);
@@ -112,28 +124,4 @@ export class ZeroDownFunction extends Construct {
       );
     }
   }
-}
-
-const BUNDLE_TIMEOUT_MS = 120_000;
-
-/**
- * The bundler's command line. From the sources, tsx runs `cdk/bundle-lambda.ts`; from the built library (this module
- * compiled to JavaScript), Node runs the compiled bundler beside it, so a project that uses the library needs no tsx.
- */
-function bundlerArgs(): string[] {
-  return path.extname(__filename) === '.js'
-    ? [path.join(__dirname, '..', 'bundle-lambda.js')]
-    : [require.resolve('tsx/cli'), path.join(PROJECT_ROOT, 'cdk', 'bundle-lambda.ts')];
-}
-
-/** Bundles the entry with `buildLambdaBundle` in a child process, since CDK's local bundling hook is synchronous. */
-function bundleLocally(entry: string, outputDir: string): boolean {
-  const child = spawnSync(process.execPath, [...bundlerArgs(), entry, outputDir], {
-    cwd: PROJECT_ROOT,
-    encoding: 'utf8',
-    timeout: BUNDLE_TIMEOUT_MS,
-  });
-  if (child.error) throw new Error(`Bundling ${entry} failed: ${child.error.message}`);
-  if (child.status !== 0) throw new Error(`Bundling ${entry} failed:\n${child.stderr}`);
-  return true;
 }

@@ -12,3 +12,9 @@ export const METRIC_NAMES = {
   /** From the node alarm to redundancy restored (dimension Cluster). */
   failoverRedundancyRestored: 'FailoverRedundancyRestoredSeconds',
 } as const;
+
+/**
+ * The service the functions' logs and metrics name. Powertools' Metrics adds it to every metric as the `service`
+ * dimension, so the dashboard asks for it too.
+ */
+export const POWERTOOLS_SERVICE = 'zerodown';

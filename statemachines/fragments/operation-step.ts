@@ -3,6 +3,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
+import { CALLER_EXECUTION_KEY } from '../../functions/domain/input';
 import { LONGEST_OPERATION_SECONDS, TASK_TIMEOUT_HEADROOM_SECONDS } from '../../functions/domain/workflows';
 
 /**
@@ -45,12 +46,13 @@ export function functionTimeoutSeconds(operation: lambda.IFunction): number {
  * A Lambda node operation as a Task: the handler's result is the task result (no Lambda envelope), the step's timeout
  * outlasts the function's own (so a task never gives up on an invocation that is still running), and transient AWS
  * errors, throttled invocations and task timeouts are retried with backoff and full jitter. Lambda service errors are
- * retried by the integration itself.
+ * retried by the integration itself. The payload also names the calling execution (`CALLER_EXECUTION_KEY`).
  */
 export function operationStep(scope: Construct, stateName: string, props: OperationStepProps): tasks.LambdaInvoke {
   const step = new tasks.LambdaInvoke(scope, stateName, {
     lambdaFunction: props.operation,
-    payload: sfn.TaskInput.fromObject(props.payload),
+    // The calling execution goes with every invocation, so each function's logs carry it as a key.
+    payload: sfn.TaskInput.fromObject({ ...props.payload, [`${CALLER_EXECUTION_KEY}.$`]: '$$.Execution.Id' }),
     payloadResponseOnly: true,
     resultPath: props.resultPath,
     taskTimeout: sfn.Timeout.duration(

@@ -197,11 +197,14 @@ describe('the dashboard', () => {
     const body = JSON.stringify(dashboard.Properties?.DashboardBody);
     for (const slot of ['a', 'b', 'surge']) {
       expect(body).toContain(
-        `[\\"ZeroDown\\",\\"SlotWeight\\",\\"Cluster\\",\\"test-cluster\\",\\"Slot\\",\\"${slot}\\"`,
+        `[\\"ZeroDown\\",\\"SlotWeight\\",\\"Cluster\\",\\"test-cluster\\",\\"Slot\\",\\"${slot}\\",\\"service\\",\\"zerodown\\"`,
       );
     }
     for (const metric of ['HealthyServingNodes', 'FailoverTrafficMovedSeconds', 'FailoverRedundancyRestoredSeconds']) {
-      expect(body).toContain(`[\\"ZeroDown\\",\\"${metric}\\",\\"Cluster\\",\\"test-cluster\\"`);
+      // The dimensions the functions write (Powertools adds `service`), or the graph would stay empty.
+      expect(body).toContain(
+        `[\\"ZeroDown\\",\\"${metric}\\",\\"Cluster\\",\\"test-cluster\\",\\"service\\",\\"zerodown\\"`,
+      );
     }
     for (const outcome of ['ExecutionsSucceeded', 'ExecutionsAborted', 'ExecutionsTimedOut'])
       expect(body).toContain(outcome);

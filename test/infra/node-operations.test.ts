@@ -67,6 +67,26 @@ describe('NodeOperations', () => {
     }
   });
 
+  it('logs JSON lines at INFO and above, with Powertools from one shared layer of the pinned version', () => {
+    const functions = resourcesOfType(raw, 'AWS::Lambda::Function');
+    const layers = resourcesOfType(raw, 'AWS::Lambda::LayerVersion');
+    expect(layers).toHaveLength(1);
+    const [[layerId, layer] = ['', {}]] = layers;
+    expect(layer.Properties).toMatchObject({ CompatibleRuntimes: ['nodejs24.x'], CompatibleArchitectures: ['arm64'] });
+    for (const [, fn] of functions) {
+      expect(fn.Properties).toMatchObject({
+        LoggingConfig: { LogFormat: 'JSON', ApplicationLogLevel: 'INFO', SystemLogLevel: 'WARN' },
+        Layers: [{ Ref: layerId }],
+        Environment: {
+          Variables: expect.objectContaining({
+            POWERTOOLS_SERVICE_NAME: 'zerodown',
+            POWERTOOLS_METRICS_NAMESPACE: 'ZeroDown',
+          }),
+        },
+      });
+    }
+  });
+
   it('gives each function its own log group with a retention', () => {
     const groups = resourcesOfType(raw, 'AWS::Logs::LogGroup').filter(
       ([id]) => id.includes('Operations') || id.includes('Recheck'),

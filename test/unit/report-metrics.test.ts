@@ -5,24 +5,45 @@ import type { ShiftResult } from '../../functions/operations/shift-traffic';
 import { testClusterModel } from '../harness/test-app';
 
 describe('metrics in the embedded metric format', () => {
-  it('writes one line CloudWatch turns into metrics: namespace, dimensions, units and values', () => {
+  /** Loads the metrics module afresh with the environment set as Lambda sets it, and captures what it writes. */
+  function inLambda(run: (emit: typeof emitMetrics) => void): Record<string, unknown>[] {
     const lines: string[] = [];
-    emitMetrics({ Cluster: 'apim-prod', Slot: 'a' }, [{ name: 'SlotWeight', value: 100, unit: 'None' }], {
-      now: 1_764_500_000_000,
-      write: (line) => lines.push(line),
+    const write = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      lines.push(String(chunk));
+      return true;
     });
-    expect(lines.map((line) => JSON.parse(line))).toEqual([
+    const saved = process.env.AWS_LAMBDA_FUNCTION_NAME;
+    process.env.AWS_LAMBDA_FUNCTION_NAME = 'zerodown-apim-prod-shift-traffic';
+    try {
+      jest.isolateModules(() => {
+        const module = require('../../functions/aws/metrics') as typeof import('../../functions/aws/metrics');
+        run(module.emitMetrics);
+      });
+    } finally {
+      if (saved === undefined) delete process.env.AWS_LAMBDA_FUNCTION_NAME;
+      else process.env.AWS_LAMBDA_FUNCTION_NAME = saved;
+      write.mockRestore();
+    }
+    return lines.flatMap((chunk) => chunk.split('\n').filter(Boolean)).map((line) => JSON.parse(line));
+  }
+
+  it('writes one line CloudWatch turns into metrics: namespace, dimensions, units and values', () => {
+    const lines = inLambda((emit) =>
+      emit({ Cluster: 'apim-prod', Slot: 'a' }, [{ name: 'SlotWeight', value: 100, unit: 'None' }]),
+    );
+    expect(lines).toEqual([
       {
         _aws: {
-          Timestamp: 1_764_500_000_000,
+          Timestamp: expect.any(Number),
           CloudWatchMetrics: [
             {
               Namespace: 'ZeroDown',
-              Dimensions: [['Cluster', 'Slot']],
+              Dimensions: [['service', 'Cluster', 'Slot']],
               Metrics: [{ Name: 'SlotWeight', Unit: 'None' }],
             },
           ],
         },
+        service: 'zerodown',
         Cluster: 'apim-prod',
         Slot: 'a',
         SlotWeight: 100,
@@ -30,20 +51,29 @@ describe('metrics in the embedded metric format', () => {
     ]);
   });
 
+  it('keeps each set of dimensions to its own line', () => {
+    const lines = inLambda((emit) => {
+      emit({ Cluster: 'apim-prod', Slot: 'a' }, [{ name: 'SlotWeight', value: 0, unit: 'None' }]);
+      emit({ Cluster: 'apim-prod' }, [{ name: 'HealthyServingNodes', value: 2, unit: 'Count' }]);
+    });
+    expect(
+      lines.map(
+        (line) => (line._aws as { CloudWatchMetrics: { Dimensions: unknown }[] }).CloudWatchMetrics[0]?.Dimensions,
+      ),
+    ).toEqual([[['service', 'Cluster', 'Slot']], [['service', 'Cluster']]]);
+    expect(lines[1]).not.toHaveProperty('Slot');
+  });
+
   it('writes nothing outside Lambda, where the handlers run in the sandbox or a test', () => {
-    const log = jest.spyOn(console, 'log').mockImplementation(() => {});
-    const inLambda = process.env.AWS_LAMBDA_FUNCTION_NAME;
+    const write = jest.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    const saved = process.env.AWS_LAMBDA_FUNCTION_NAME;
     delete process.env.AWS_LAMBDA_FUNCTION_NAME;
     try {
       emitMetrics({ Cluster: 'apim-prod' }, [{ name: 'HealthyServingNodes', value: 2, unit: 'Count' }]);
-      expect(log).not.toHaveBeenCalled();
-      process.env.AWS_LAMBDA_FUNCTION_NAME = 'zerodown-apim-prod-shift-traffic';
-      emitMetrics({ Cluster: 'apim-prod' }, [{ name: 'HealthyServingNodes', value: 2, unit: 'Count' }]);
-      expect(log).toHaveBeenCalledTimes(1);
+      expect(write).not.toHaveBeenCalled();
     } finally {
-      if (inLambda === undefined) delete process.env.AWS_LAMBDA_FUNCTION_NAME;
-      else process.env.AWS_LAMBDA_FUNCTION_NAME = inLambda;
-      log.mockRestore();
+      if (saved !== undefined) process.env.AWS_LAMBDA_FUNCTION_NAME = saved;
+      write.mockRestore();
     }
   });
 
