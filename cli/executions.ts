@@ -72,19 +72,33 @@ export async function describeExecution(sfn: SFNClient, executionArn: string): P
   return sfn.send(new DescribeExecutionCommand({ executionArn }));
 }
 
-/** Every event of the execution's history so far, oldest first. */
-export async function executionHistory(sfn: SFNClient, executionArn: string): Promise<HistoryEvent[]> {
-  const events: HistoryEvent[] = [];
+/**
+ * The events after `lastEventId`, oldest first. Read newest first and only as far back as the last event already seen,
+ * so following a long run costs one small page a poll rather than its whole history.
+ */
+export async function historySince(sfn: SFNClient, executionArn: string, lastEventId: number): Promise<HistoryEvent[]> {
+  const fresh: HistoryEvent[] = [];
   let nextToken: string | undefined;
   do {
     const page = await sfn.send(
-      new GetExecutionHistoryCommand({ executionArn, maxResults: 1000, ...(nextToken ? { nextToken } : {}) }),
+      new GetExecutionHistoryCommand({
+        executionArn,
+        reverseOrder: true,
+        maxResults: NEWEST_EVENTS_PAGE,
+        ...(nextToken ? { nextToken } : {}),
+      }),
     );
-    events.push(...(page.events ?? []));
+    for (const event of page.events ?? []) {
+      if ((event.id ?? 0) <= lastEventId) return fresh.reverse();
+      fresh.push(event);
+    }
     nextToken = page.nextToken;
   } while (nextToken);
-  return events;
+  return fresh.reverse();
 }
+
+/** Events a poll reads at a time: more than a step adds in a second, so one page is the usual cost. */
+const NEWEST_EVENTS_PAGE = 100;
 
 export async function stopExecution(sfn: SFNClient, executionArn: string, cause: string): Promise<Date | undefined> {
   return (await sfn.send(new StopExecutionCommand({ executionArn, error: 'zerodown.Aborted', cause }))).stopDate;

@@ -9,6 +9,7 @@ import { deployRequestSchema } from '../functions/domain/plans/deploy-service';
 import { patchRequestSchema, upgradeRequestSchema } from '../functions/domain/plans/rollout';
 import { updateRequestSchema } from '../functions/domain/plans/update-service';
 import { isWorkflowName, WORKFLOW_NAMES, WORKFLOWS, type WorkflowName } from '../functions/domain/workflows';
+import { runPreflight } from '../functions/operations/preflight';
 import { installPromiseWithResolvers } from '../local/polyfills';
 import {
   CliError,
@@ -21,7 +22,7 @@ import {
   stopExecution,
 } from './executions';
 import { clusterModelJsonSchema } from './model-schema';
-import { runSandboxScenario, serveSandboxCommand } from './sandbox-commands';
+import type { SandboxCommands } from './sandbox-options';
 import { openSession, type Session, type SessionOptions } from './session';
 import { clusterStatus, statusLines } from './status';
 import { watchExecution } from './watch';
@@ -302,7 +303,6 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .description('check a deployed cluster: documents, nodes, tags, agents, heartbeats, launch template, listeners')
     .argument('<cluster>')
     .action(async (cluster: string) => {
-      const { runPreflight } = await import('../functions/operations/preflight');
       const checks = await withSession(program, cluster, (session) => runPreflight(session, cluster));
       if (json()) printJson(checks);
       else {
@@ -344,7 +344,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .option('--quiet', 'no progress lines')
     .option('--work-dir <dir>', 'where the run keeps its scratch files')
     .action(async (options: { scenario: string; report?: string; quiet?: boolean; workDir?: string }) => {
-      setExitCode(await runSandboxScenario(options));
+      setExitCode(await (await sandboxCommands()).runSandboxScenario(options));
     });
   sandbox
     .command('up')
@@ -354,12 +354,32 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .option('--work-dir <dir>', 'where the sandbox keeps its scratch files')
     .option('--handle-file <file>', 'where to leave the endpoint for the CLI')
     .action(async (options: { scenario: string; quiet?: boolean; workDir?: string; handleFile?: string }) => {
-      setExitCode(await serveSandboxCommand(options));
+      setExitCode(await (await sandboxCommands()).serveSandboxCommand(options));
     });
 
   for (const command of program.commands) command.exitOverride();
   for (const command of sandbox.commands) command.exitOverride();
   return program;
+}
+
+/** Where the sandbox commands live; a variable, so that the built library neither compiles nor ships them. */
+const SANDBOX_COMMANDS_MODULE = './sandbox-commands';
+
+/**
+ * The sandbox commands, loaded when one runs. They run in a clone of the repository, whose development dependencies
+ * (moto's runner, aws-local-stepfunctions) an installed package does not carry.
+ */
+async function sandboxCommands(): Promise<SandboxCommands> {
+  try {
+    return (await import(SANDBOX_COMMANDS_MODULE)) as SandboxCommands;
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (code !== 'MODULE_NOT_FOUND' && code !== 'ERR_MODULE_NOT_FOUND') throw error;
+    throw new CliError(
+      'The sandbox runs from a clone of the zerodown repository after `npm ci`; the installed package has no sandbox',
+      2,
+    );
+  }
 }
 
 /** The cluster an execution ran on, from its input. */

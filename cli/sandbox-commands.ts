@@ -4,16 +4,10 @@ import { LOCAL_REGION } from '../local/settings';
 import type { SandboxReport } from '../sandbox/report';
 import { readScenario, ScenarioError } from '../sandbox/scenario';
 import { CliError } from './executions';
+import type { SandboxCommands, SandboxRunOptions, SandboxUpOptions } from './sandbox-options';
 import { SANDBOX_HANDLE_FILE, type SandboxHandle } from './session';
 
 /** `zerodown sandbox run` and `zerodown sandbox up`: the sandbox on this machine, for a scenario or for the CLI. */
-
-export interface SandboxRunOptions {
-  readonly scenario: string;
-  readonly report?: string;
-  readonly quiet?: boolean;
-  readonly workDir?: string;
-}
 
 function loadScenario(file: string): ReturnType<typeof readScenario> {
   try {
@@ -73,14 +67,6 @@ export async function runSandboxScenario(values: SandboxRunOptions): Promise<num
   process.stdout.write(`\n${summaryTable(report)}\n`);
   if (values.report) process.stdout.write(`Report: ${values.report}\n`);
   return report.expectations.every((expectation) => expectation.holds) ? 0 : 1;
-}
-
-export interface SandboxUpOptions {
-  readonly scenario: string;
-  readonly quiet?: boolean;
-  readonly workDir?: string;
-  /** Where to leave the sandbox's endpoint for the CLI to find. @default .cache/sandbox/up.json */
-  readonly handleFile?: string;
 }
 
 /**
@@ -165,3 +151,6 @@ function describeRequests(requests: SandboxReport['requests']): string {
     requests.failedUnderLoad > 0 ? `; ${requests.failedUnderLoad} of them timed out on a busy machine` : '';
   return `${counts} (${causes}${underLoad})`;
 }
+
+// Checked against the shape the CLI loads this module by.
+({ runSandboxScenario, serveSandboxCommand }) satisfies SandboxCommands;

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { SFNClient } from '@aws-sdk/client-sfn';
@@ -27,6 +28,7 @@ export interface Session {
   readonly ec2: EC2Client;
   readonly elbv2: ElasticLoadBalancingV2Client;
   readonly cloudwatch: CloudWatchClient;
+  readonly dynamodb: DynamoDBClient;
 }
 
 /** What `zerodown sandbox up` leaves for the CLI to find it: its endpoint, the cluster it runs, and its process. */
@@ -87,5 +89,6 @@ export function openSession(options: SessionOptions, cluster?: string): Session 
     ec2: new EC2Client(config),
     elbv2: new ElasticLoadBalancingV2Client(config),
     cloudwatch: new CloudWatchClient(config),
+    dynamodb: new DynamoDBClient(config),
   };
 }

@@ -1,8 +1,11 @@
 import { alarmStates } from '../functions/aws/cloudwatch';
+import { dynamoDbLockStore } from '../functions/aws/dynamodb';
 import { describeInstances, findSurgeNodes } from '../functions/aws/ec2';
 import { readClusterTargetHealth, readWeights } from '../functions/aws/elbv2';
-import { loadClusterModel } from '../functions/aws/ssm';
+import { loadClusterModel, parameterValue } from '../functions/aws/ssm';
 import { targetGroupsOf } from '../functions/domain/cluster-model';
+import { readLock } from '../functions/domain/lock';
+import { lockTableParameterName } from '../functions/domain/membership';
 import { nodeAlarmName } from '../functions/domain/recheck';
 import { isWeighted, targetStateIn } from '../functions/domain/weights';
 import { clusterStateMachines, recentExecutions } from './executions';
@@ -25,14 +28,53 @@ export interface ClusterStatus {
   }[];
   readonly weights: Record<string, number>;
   readonly surgeNodes: { readonly instanceId: string; readonly state: string }[];
+  readonly lock: ClusterLockStatus;
   /** Executions running now; the maintenance workflow among them holds the cluster's lock. */
   readonly running: { readonly workflow: string; readonly executionArn: string; readonly startDate?: string }[];
+}
+
+/** The cluster lock: who holds its lease and until when. */
+export type ClusterLockStatus =
+  | { readonly state: 'free' }
+  | {
+      readonly state: 'held';
+      readonly owner: string;
+      readonly workflow: string;
+      readonly acquiredAt: string;
+      readonly expiresAt: string;
+      /** A lease past its expiry, which the next workflow may take over. */
+      readonly expired: boolean;
+    }
+  | { readonly state: 'unknown'; readonly reason: string };
+
+/** Reads the lock from the table the stack names in its lock-table parameter. */
+async function lockStatus(session: Session, cluster: string): Promise<ClusterLockStatus> {
+  const parameter = lockTableParameterName(cluster);
+  const tableName = await parameterValue(session.ssm, parameter);
+  if (tableName === undefined) return { state: 'unknown', reason: `no parameter ${parameter}; redeploy the stack` };
+  const holder = await readLock(dynamoDbLockStore({ dynamodb: session.dynamodb, tableName }), cluster);
+  if (!holder) return { state: 'free' };
+  return {
+    state: 'held',
+    owner: holder.owner,
+    workflow: holder.workflow,
+    acquiredAt: holder.acquiredAt,
+    expiresAt: holder.expiresAt,
+    expired: Date.parse(holder.expiresAt) <= Date.now(),
+  };
+}
+
+function lockLine(lock: ClusterLockStatus): string {
+  if (lock.state === 'free') return 'lock: free';
+  if (lock.state === 'unknown') return `lock: unknown (${lock.reason})`;
+  const lease = lock.expired ? `lease expired at ${lock.expiresAt}` : `lease until ${lock.expiresAt}`;
+  return `lock: held by ${lock.workflow} ${lock.owner} since ${lock.acquiredAt}, ${lease}`;
 }
 
 export async function clusterStatus(session: Session, cluster: string): Promise<ClusterStatus> {
   const model = await loadClusterModel(session.ssm, cluster);
   const slots = model.nodes.flatMap((node) => (node.slot ? [node.slot] : []));
-  const [instances, weights, health, alarms, surge, machines] = await Promise.all([
+  const [instances, weights, health, alarms, surge, machines, lock] = await Promise.all([
     describeInstances(
       session.ec2,
       model.nodes.map((node) => node.instanceId),
@@ -45,6 +87,7 @@ export async function clusterStatus(session: Session, cluster: string): Promise<
     ),
     findSurgeNodes(session.ec2, model),
     clusterStateMachines(session.sfn, model.name),
+    lockStatus(session, model.name),
   ]);
   const running = await recentExecutions(session.sfn, machines, { status: 'RUNNING', perWorkflow: 5 });
   return {
@@ -70,6 +113,7 @@ export async function clusterStatus(session: Session, cluster: string): Promise<
     }),
     weights: Object.fromEntries(weights.map((entry) => [entry.slot, entry.weight])),
     surgeNodes: surge.map((node) => ({ instanceId: node.instanceId, state: node.state })),
+    lock,
     running: running.map((execution) => ({
       workflow: execution.workflow,
       executionArn: execution.executionArn ?? '',
@@ -106,8 +150,9 @@ export function statusLines(status: ClusterStatus): string[] {
         .join(' ') || '-'
     }`,
     `surge nodes: ${status.surgeNodes.map((node) => `${node.instanceId} (${node.state})`).join(', ') || 'none'}`,
+    lockLine(status.lock),
     status.running.length === 0
-      ? 'running: nothing; the cluster is not locked by a workflow'
+      ? 'running: nothing'
       : `running: ${status.running.map((run) => `${run.workflow} ${run.executionArn}`).join(', ')}`,
   ];
 }

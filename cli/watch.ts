@@ -1,5 +1,5 @@
-import type { SFNClient } from '@aws-sdk/client-sfn';
-import { describeExecution, executionHistory } from './executions';
+import type { HistoryEvent, SFNClient } from '@aws-sdk/client-sfn';
+import { describeExecution, historySince } from './executions';
 import { isOperatorStep, type ProgressView, progressOf, stepLine, summaryLine } from './progress';
 
 /** The steps that renew the lock and pace a poll: every workflow has many, and none tells the operator anything. */
@@ -44,11 +44,11 @@ export async function watchExecution(
     statusLine = false;
     options.write(text);
   };
+  let events: HistoryEvent[] = [];
   for (;;) {
-    const [described, events] = await Promise.all([
-      describeExecution(sfn, executionArn),
-      executionHistory(sfn, executionArn),
-    ]);
+    // Described first: the history read after it then holds every event up to the status it reports.
+    const described = await describeExecution(sfn, executionArn);
+    events = [...events, ...(await historySince(sfn, executionArn, events.at(-1)?.id ?? 0))];
     const view = progressOf(events);
     const now = new Date();
     view.steps.forEach((step, index) => {

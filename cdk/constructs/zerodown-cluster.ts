@@ -13,6 +13,7 @@ import {
   parameterTierFor,
   parseClusterModel,
 } from '../../functions/domain/cluster-model';
+import { lockTableParameterName } from '../../functions/domain/membership';
 import { checkCommandSources } from '../../functions/domain/command-sources';
 import { ClusterModelError } from '../../functions/domain/errors';
 import { commandsTooLongFor } from '../../functions/domain/plans/duration';
@@ -134,6 +135,11 @@ export class ZeroDownCluster extends Construct {
     });
 
     this.lockTable = createLockTable(this, 'LockTable', removalPolicy);
+    new ssm.StringParameter(this, 'LockTableName', {
+      parameterName: lockTableParameterName(name),
+      description: `zerodown ${name}: the lock table, read by the CLI's status`,
+      stringValue: this.lockTable.tableName,
+    });
 
     this.topic = new sns.Topic(this, 'Events', {
       displayName: `zerodown ${name}`,

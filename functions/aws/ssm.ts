@@ -112,6 +112,16 @@ export async function saveMembership(ssm: SSMClient, clusterName: string, member
   );
 }
 
+/** A parameter's value, or undefined when there is no such parameter. */
+export async function parameterValue(ssm: SSMClient, name: string): Promise<string | undefined> {
+  try {
+    return (await ssm.send(new GetParameterCommand({ Name: name }))).Parameter?.Value;
+  } catch (error) {
+    if ((error as { name?: unknown }).name === 'ParameterNotFound') return undefined;
+    throw error;
+  }
+}
+
 /** The AMI to launch: given as an id, or read from an SSM parameter a release pipeline updates. */
 export async function imageIdFor(
   ssm: SSMClient,

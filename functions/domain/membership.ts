@@ -14,6 +14,9 @@ import { toFieldIssues } from './field-issues';
 
 export const membershipParameterName = (clusterName: string) => `${clusterParameterName(clusterName)}/membership`;
 
+/** Where the stack records the name of the cluster's lock table, for the CLI's `status`. */
+export const lockTableParameterName = (clusterName: string) => `${clusterParameterName(clusterName)}/lock-table`;
+
 const membershipSchema = z.strictObject({
   slots: z.record(
     z.string(),

@@ -105,6 +105,7 @@ describe('the zerodown CLI', () => {
         ['manager', 'healthy', 100],
         ['worker', 'healthy', 0],
       ]);
+      expect(parsed).toMatchObject({ lock: { state: 'free' } });
     });
 
     it('starts a patch and follows it live to SUCCEEDED, with exit code 0', async () => {
@@ -119,7 +120,12 @@ describe('the zerodown CLI', () => {
         surgeNodes: unknown[];
         running: unknown[];
       };
-      expect(after).toMatchObject({ weights: { a: 100, b: 0, surge: 0 }, surgeNodes: [], running: [] });
+      expect(after).toMatchObject({
+        weights: { a: 100, b: 0, surge: 0 },
+        surgeNodes: [],
+        running: [],
+        lock: { state: 'free' },
+      });
     });
 
     it('follows a deploy that rolls back, and exits non-zero', async () => {
@@ -155,6 +161,11 @@ describe('the zerodown CLI', () => {
         await new Promise((resolve) => setTimeout(resolve, 200));
       }
 
+      const during = await cli('status', sandbox.cluster);
+      expect(during.stdout).toMatch(
+        new RegExp(`^lock: held by patch-server ${executionArn} since .*, lease until `, 'm'),
+      );
+
       const aborted = await cli('abort', executionArn);
       expect(aborted.exitCode).toBe(0);
       expect(aborted.stdout).toContain(`stopped ${executionArn}`);
@@ -167,8 +178,10 @@ describe('the zerodown CLI', () => {
       const after = JSON.parse((await cli('--json', 'status', sandbox.cluster)).stdout) as {
         surgeNodes: unknown[];
         running: unknown[];
+        lock: unknown;
       };
       expect(after.surgeNodes).toEqual([]);
+      expect(after.lock).toEqual({ state: 'free' });
     });
 
     it('answers an unknown cluster in one line with a non-zero exit', async () => {

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { buildLambdaBundle } from '../../cdk/bundling';
+import { buildLambdaBundle, buildPowertoolsLayer, LAYER_MODULES_DIR, LAYER_PACKAGES } from '../../cdk/bundling';
 import { HANDLER_METADATA_KEY } from '../../cdk/constructs/zerodown-function';
 import { PROJECT_ROOT } from '../../cdk/paths';
 import { CLUSTER_WORKFLOWS, stateMachineNameOf, WORKFLOWS } from '../../functions/domain/workflows';
@@ -171,6 +171,57 @@ describe('the construct library', () => {
     const fromRepository = path.join(workDir, 'repository-bundle', 'index.js');
     await buildLambdaBundle('functions/notify.ts', fromRepository);
     expect(fs.readFileSync(bundleOf(notify)).equals(fs.readFileSync(fromRepository))).toBe(true);
+  });
+
+  it('builds the Powertools layer from the installed packages, as the repository does', async () => {
+    const layers = Object.values(template.Resources).filter(
+      (resource) => resource.Type === 'AWS::Lambda::LayerVersion',
+    );
+    expect(layers).toHaveLength(1);
+    const key = ((layers[0]?.Properties?.Content as { S3Key?: string } | undefined)?.S3Key ?? '').replace(/\.zip$/, '');
+    const fromPackage = path.join(outdir, `asset.${key}`);
+    const fromRepository = path.join(workDir, 'repository-layer');
+    await buildPowertoolsLayer(fromRepository);
+    for (const name of LAYER_PACKAGES) {
+      const module = path.join(LAYER_MODULES_DIR, name, 'index.js');
+      expect(
+        fs.readFileSync(path.join(fromPackage, module)).equals(fs.readFileSync(path.join(fromRepository, module))),
+      ).toBe(true);
+    }
+  });
+
+  it('runs the CLI from the package: every command listed, a model validated, the sandbox left to a clone', () => {
+    const cli = (args: readonly string[]) =>
+      spawnSync(process.execPath, [path.join(installed, 'cli', 'zerodown.cjs'), ...args], {
+        cwd: appDir,
+        encoding: 'utf8',
+        timeout: STEP_LIMIT_MS,
+      });
+    const help = cli(['--help']);
+    expect(help.status).toBe(0);
+    for (const command of [
+      'status',
+      'plan',
+      'start',
+      'watch',
+      'abort',
+      'history',
+      'recover',
+      'preflight',
+      'validate',
+    ]) {
+      expect(help.stdout).toMatch(new RegExp(`^  ${command} `, 'm'));
+    }
+    const validate = cli(['validate', 'cluster.json']);
+    expect({ status: validate.status, stdout: validate.stdout }).toEqual({
+      status: 0,
+      stdout: expect.stringContaining('a valid model of cluster'),
+    });
+    const sandbox = cli(['sandbox', 'up']);
+    expect({ status: sandbox.status, stderr: sandbox.stderr.trim() }).toEqual({
+      status: 2,
+      stderr: expect.stringMatching(/^zerodown: The sandbox runs from a clone of the zerodown repository[^\n]*$/),
+    });
   });
 
   it('is the example docs/library.md shows', () => {
