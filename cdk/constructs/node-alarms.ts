@@ -50,6 +50,8 @@ export interface NodeAlarmsProps {
   /** @default - as ZeroDownFunction */
   readonly logRetention?: logs.RetentionDays;
   /** @default - as ZeroDownFunction */
+  readonly logLevel?: lambda.ApplicationLogLevel;
+  /** @default - as ZeroDownFunction */
   readonly removalPolicy?: RemovalPolicy;
 }
 
@@ -135,6 +137,7 @@ export class NodeAlarms extends Construct {
         NODE_ALARMS: JSON.stringify(nodeAlarms),
       },
       logRetention: props.logRetention,
+      ...(props.logLevel ? { logLevel: props.logLevel } : {}),
       removalPolicy: props.removalPolicy,
     }).function;
     allow(

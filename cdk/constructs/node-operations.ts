@@ -31,6 +31,8 @@ export interface NodeOperationsProps {
   /** @default - as ZeroDownFunction */
   readonly logRetention?: logs.RetentionDays;
   /** @default - as ZeroDownFunction */
+  readonly logLevel?: lambda.ApplicationLogLevel;
+  /** @default - as ZeroDownFunction */
   readonly removalPolicy?: RemovalPolicy;
 }
 
@@ -257,6 +259,7 @@ export class NodeOperations extends Construct {
       environment: { CLUSTER_NAME: model.name, ...options.env },
       timeout: timeout ?? Duration.seconds(DEFAULT_TIMEOUT_SECONDS),
       logRetention: this.props.logRetention,
+      ...(this.props.logLevel ? { logLevel: this.props.logLevel } : {}),
       removalPolicy: this.props.removalPolicy,
       ...(options.inVpc
         ? { vpc: { subnetIds: model.network.subnetIds, securityGroupIds: model.network.securityGroupIds } }

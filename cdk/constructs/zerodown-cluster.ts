@@ -1,6 +1,7 @@
 import { CfnOutput, type Duration, RemovalPolicy, Stack, Tags } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as kms from 'aws-cdk-lib/aws-kms';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
@@ -13,9 +14,9 @@ import {
   parameterTierFor,
   parseClusterModel,
 } from '../../functions/domain/cluster-model';
-import { lockTableParameterName } from '../../functions/domain/membership';
 import { checkCommandSources } from '../../functions/domain/command-sources';
 import { ClusterModelError } from '../../functions/domain/errors';
+import { lockTableParameterName } from '../../functions/domain/membership';
 import { commandsTooLongFor } from '../../functions/domain/plans/duration';
 import { startExamples, startExecutionCommand } from '../../functions/domain/start-examples';
 import { CLUSTER_TAG_KEY } from '../../functions/domain/tags';
@@ -42,6 +43,8 @@ export interface ZeroDownClusterProps {
   readonly encryptionKey?: kms.IKey;
   /** @default logs.RetentionDays.THREE_MONTHS */
   readonly logRetention?: logs.RetentionDays;
+  /** The lowest level of the functions' own log lines that is kept; DEBUG adds each event and result. @default INFO */
+  readonly functionLogLevel?: lambda.ApplicationLogLevel;
   /** Applies to the lock table, the key and the log group. @default RemovalPolicy.RETAIN */
   readonly removalPolicy?: RemovalPolicy;
   /** How node loss is detected. @default DEFAULT_HEARTBEAT: 2 missed 10-second heartbeats */
@@ -160,6 +163,7 @@ export class ZeroDownCluster extends Construct {
       lockTable: this.lockTable,
       topic: this.topic,
       logRetention: props.logRetention,
+      ...(props.functionLogLevel ? { logLevel: props.functionLogLevel } : {}),
       removalPolicy,
     });
 
@@ -179,6 +183,7 @@ export class ZeroDownCluster extends Construct {
       failover: this.workflows.failover,
       deadLetters: this.alerts.deadLetters,
       logRetention: props.logRetention,
+      ...(props.functionLogLevel ? { logLevel: props.functionLogLevel } : {}),
       removalPolicy,
       ...(props.heartbeat ? { heartbeat: props.heartbeat } : {}),
     });

@@ -1,5 +1,6 @@
 import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { drStackIdFor } from '../../cdk/app';
 import { ZeroDownCluster } from '../../cdk/constructs/zerodown-cluster';
 import type { ClusterModelInput } from '../../functions/domain/cluster-model';
@@ -85,6 +86,19 @@ describe('NodeOperations', () => {
         },
       });
     }
+  });
+
+  it('keeps DEBUG lines, each event and result, for every function when the cluster asks for them', () => {
+    const model = testClusterModel();
+    const stack = new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Debug', {
+      env: { region: model.region, account: '123456789012' },
+    });
+    new ZeroDownCluster(stack, 'Cluster', { model, functionLogLevel: lambda.ApplicationLogLevel.DEBUG });
+    const levels = resourcesOfType(Template.fromStack(stack).toJSON() as never, 'AWS::Lambda::Function').map(
+      ([, fn]) => (fn.Properties?.LoggingConfig as { ApplicationLogLevel?: string }).ApplicationLogLevel,
+    );
+    expect(levels).toHaveLength(OPERATIONS.length);
+    expect(new Set(levels)).toEqual(new Set(['DEBUG']));
   });
 
   it('gives each function its own log group with a retention', () => {
