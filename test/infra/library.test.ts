@@ -6,6 +6,7 @@ import { buildLambdaBundle, buildPowertoolsLayer, LAYER_MODULES_DIR, LAYER_PACKA
 import { HANDLER_METADATA_KEY } from '../../cdk/constructs/zerodown-function';
 import { PROJECT_ROOT } from '../../cdk/paths';
 import { CLUSTER_WORKFLOWS, stateMachineNameOf, WORKFLOWS } from '../../functions/domain/workflows';
+import { commandsMissingFrom } from '../harness/cli-help';
 
 /**
  * The construct library as a CDK user gets it: the package npm packs (so `files` is what is tested), installed as
@@ -199,19 +200,7 @@ describe('the construct library', () => {
       });
     const help = cli(['--help']);
     expect(help.status).toBe(0);
-    for (const command of [
-      'status',
-      'plan',
-      'start',
-      'watch',
-      'abort',
-      'history',
-      'recover',
-      'preflight',
-      'validate',
-    ]) {
-      expect(help.stdout).toMatch(new RegExp(`^  ${command} `, 'm'));
-    }
+    expect(commandsMissingFrom(help.stdout)).toEqual([]);
     const validate = cli(['validate', 'cluster.json']);
     expect({ status: validate.status, stdout: validate.stdout }).toEqual({
       status: 0,

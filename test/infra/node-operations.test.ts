@@ -95,7 +95,7 @@ describe('NodeOperations', () => {
     });
     new ZeroDownCluster(stack, 'Cluster', { model, functionLogLevel: lambda.ApplicationLogLevel.DEBUG });
     const levels = resourcesOfType(Template.fromStack(stack).toJSON() as never, 'AWS::Lambda::Function').map(
-      ([, fn]) => (fn.Properties?.LoggingConfig as { ApplicationLogLevel?: string }).ApplicationLogLevel,
+      ([, fn]) => (fn.Properties?.LoggingConfig as { ApplicationLogLevel?: string } | undefined)?.ApplicationLogLevel,
     );
     expect(levels).toHaveLength(OPERATIONS.length);
     expect(new Set(levels)).toEqual(new Set(['DEBUG']));
