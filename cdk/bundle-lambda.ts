@@ -6,10 +6,7 @@
  * in a child process: with tsx from the sources, and compiled (`dist/cdk/bundle-lambda.js`) from the built library.
  */
 import * as path from 'node:path';
-import { buildLambdaBundle, buildPowertoolsLayer } from './bundling';
-
-/** The argument that builds the layer instead of a handler. */
-export const POWERTOOLS_LAYER_ARG = '--powertools-layer';
+import { buildLambdaBundle, buildPowertoolsLayer, POWERTOOLS_LAYER_ARG } from './bundling';
 
 async function main(): Promise<void> {
   const [entry, outputDir] = process.argv.slice(2);

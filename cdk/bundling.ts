@@ -235,6 +235,9 @@ export async function buildLambdaBundle(entry: string, outfile: string) {
  */
 export const LAYER_PACKAGES = ['@aws-lambda-powertools/logger', '@aws-lambda-powertools/metrics'] as const;
 
+/** The argument of `cdk/bundle-lambda.ts` that builds the layer instead of a handler. */
+export const POWERTOOLS_LAYER_ARG = '--powertools-layer';
+
 /** Where Lambda finds a layer's Node.js packages, relative to the layer's root: `/opt/nodejs/node_modules`. */
 export const LAYER_MODULES_DIR = path.join('nodejs', 'node_modules');
 

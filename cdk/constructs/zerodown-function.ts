@@ -6,7 +6,8 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { METRICS_NAMESPACE, POWERTOOLS_SERVICE } from '../../functions/domain/metric-names';
 import { PROJECT_ROOT } from '../paths';
-import { bundleLocally, powertoolsLayer } from './powertools-layer';
+import { bundleLocally } from './local-bundling';
+import { powertoolsLayer } from './powertools-layer';
 
 /** Resource metadata that names a function's handler module, so local runners can call the real code in process. */
 export const HANDLER_METADATA_KEY = 'zerodown:handler';
