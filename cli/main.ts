@@ -416,11 +416,14 @@ async function findRecovery(session: Session, cluster: string, after: Date, time
 /** The plan's steps, numbered, with the healthy capacity predicted at each. */
 function planLines(workflow: WorkflowName, cluster: string, output: unknown): string[] {
   let steps: { step?: string; action?: string; predictedServing?: number; ifNodeLost?: string }[] = [];
+  let order: string | undefined;
   const visit = (value: unknown, depth: number) => {
     if (steps.length > 0 || !value || typeof value !== 'object' || depth > 5) return;
     const candidate = (value as { steps?: unknown }).steps;
     if (Array.isArray(candidate) && candidate.every((step) => step && typeof step === 'object' && 'step' in step)) {
       steps = candidate;
+      const why = (value as { order?: unknown }).order;
+      if (typeof why === 'string') order = why;
       return;
     }
     for (const child of Object.values(value)) visit(child, depth + 1);
@@ -429,6 +432,7 @@ function planLines(workflow: WorkflowName, cluster: string, output: unknown): st
   if (steps.length === 0) return [`${workflow} on ${cluster}: the dry run returned no plan`, JSON.stringify(output)];
   return [
     `${workflow} on ${cluster} (${WORKFLOWS[workflow].summary}):`,
+    ...(order ? [order] : []),
     ...steps.map(
       (step, index) =>
         `${String(index + 1).padStart(2)}. ${step.step}: ${step.action ?? ''}` +

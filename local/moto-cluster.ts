@@ -124,7 +124,10 @@ export async function createMotoCluster(options: MotoClusterOptions = {}): Promi
   const nodes: ClusterModelInput['nodes'] = [];
   const privateIps: Record<string, string> = {};
   for (const [index, slot] of SLOTS.entries()) {
-    const role = index === 0 ? 'manager' : 'worker';
+    // The runbook's manager is the passive node in active/passive, so deployments and hotfixes never touch the node
+    // that serves; in active/active every node serves, and the first is the manager.
+    const managerIndex = topology === 'active-passive' && strategy === 'weighted-target-groups' ? 1 : 0;
+    const role = index === managerIndex ? 'manager' : 'worker';
     const launched = await ec2Client.send(
       new RunInstancesCommand({
         MinCount: 1,

@@ -163,7 +163,15 @@ function rollBackTo(b: WorkflowBuilder, label: string, weightsPath: string): sfn
   });
 }
 
-/** Resumes file sync on the manager when the workflow paused it and the manager is still unchanged. */
+/** Why a rollback leaves file sync paused, in the operator's notice and the execution's output. */
+const SYNC_LEFT_PAUSED_REASON =
+  'the manager node holds a change that never passed under traffic; resuming file sync would spread it to the ' +
+  'workers. Redeploy the previous artifact on the manager, or accept the change, then resume sync with resumeWith';
+
+/**
+ * Resumes file sync on the manager when the workflow paused it and the manager is still unchanged; when the manager
+ * holds the change, leaves sync paused and tells the operator why.
+ */
 function resumeSyncIfUnchanged(b: WorkflowBuilder, rollback: sfn.IChainable): sfn.IChainable {
   const resume = operationStep(b.scope, 'Roll back: resume file sync on the manager node', {
     operation: b.ops.runCommand,
@@ -178,6 +186,31 @@ function resumeSyncIfUnchanged(b: WorkflowBuilder, rollback: sfn.IChainable): sf
     resultPath: '$.rollback.syncResume',
   });
   resume.addCatch(rollback, { errors: [sfn.Errors.ALL], resultPath: '$.rollback.syncResumeError' }).next(rollback);
+  // A manager that holds the change stays paused, so the change reaches no worker; the operator is told why and how
+  // to go on, before the weights are put back. The notice is best effort: the rollback goes on either way.
+  const leftPaused = new sfn.Pass(b.scope, 'Roll back: leave file sync paused on the manager node', {
+    parameters: {
+      reason: SYNC_LEFT_PAUSED_REASON,
+      'manager.$': '$.plan.changed.instanceId',
+      'resumeWith.$': planPath<UpdatePlan>('syncResume'),
+    },
+    resultPath: '$.rollback.syncLeftPaused',
+  });
+  const tell = operationStep(b.scope, 'Roll back: say why file sync stays paused', {
+    operation: b.ops.notify,
+    payload: {
+      ...cluster,
+      workflow: b.workflow,
+      step: 'File sync left paused on the manager node',
+      outcome: 'attention',
+      'execution.$': '$$.Execution.Id',
+      'detail.$': '$.rollback.syncLeftPaused',
+    },
+    resultPath: '$.rollback.syncLeftPausedNotice',
+  });
+  tell.addCatch(rollback, { errors: [sfn.Errors.ALL], resultPath: '$.rollback.syncLeftPausedNoticeError' });
+  leftPaused.next(tell);
+  tell.next(rollback);
   const unchanged = new sfn.Choice(b.scope, 'Is the manager node unchanged with sync paused?')
     .when(
       sfn.Condition.and(
@@ -186,6 +219,7 @@ function resumeSyncIfUnchanged(b: WorkflowBuilder, rollback: sfn.IChainable): sf
       ),
       behindCarryOnFence(b, resume, rollback, '$.rollback.syncResumeError'),
     )
+    .when(sfn.Condition.booleanEquals('$.sync.paused', true), leftPaused)
     .otherwise(rollback);
   return new sfn.Choice(b.scope, 'Was file sync touched?')
     .when(sfn.Condition.isPresent('$.sync'), unchanged)

@@ -115,8 +115,9 @@ export class ReferenceClusterStack extends Stack {
       }),
     );
 
+    // The listener sends everything to slot a, so slot b is the passive node: the runbook's manager.
     const nodes = SLOTS.map((slot, index) => {
-      const nodeRole = index === 0 ? ('manager' as const) : ('worker' as const);
+      const nodeRole = slot === 'b' ? ('manager' as const) : ('worker' as const);
       const instance = new ec2.CfnInstance(this, `Node${slot.toUpperCase()}`, {
         launchTemplate: {
           launchTemplateId: launchTemplate.launchTemplateId,
@@ -140,7 +141,8 @@ export class ReferenceClusterStack extends Stack {
       slotGroups[slot]?.addTarget(new targets.InstanceIdTarget(instance.ref, REFERENCE_NODE_PORT));
       return { slot, role: nodeRole, instance };
     });
-    const [manager, ...others] = nodes.map((node) => node.instance);
+    const manager = nodes.find((node) => node.role === 'manager')?.instance;
+    const others = nodes.filter((node) => node.role !== 'manager').map((node) => node.instance);
     if (manager) {
       (managerParameter.node.defaultChild as ssm.CfnParameter).value =
         `http://${manager.attrPrivateIp}:${REFERENCE_NODE_PORT}`;

@@ -20,6 +20,7 @@ export const ErrorName = {
   CommandFailed: 'CommandFailedError',
   CommandTimedOut: 'CommandTimedOutError',
   HealthCheckFailed: 'HealthCheckFailedError',
+  VersionMismatch: 'VersionMismatchError',
   CapacityGuard: 'CapacityGuardError',
   TrafficShift: 'TrafficShiftError',
   NotASurgeNode: 'NotASurgeNodeError',
@@ -138,6 +139,11 @@ export class CommandTimedOutError extends ZeroDownError {
 /** A node failed one of the cluster's health checks. The message names the check. */
 export class HealthCheckFailedError extends ZeroDownError {
   override readonly name = 'HealthCheckFailedError' satisfies ErrorName;
+}
+
+/** A changed node does not report the version the request named, so it must not take traffic. */
+export class VersionMismatchError extends ZeroDownError {
+  override readonly name = 'VersionMismatchError' satisfies ErrorName;
 }
 
 /** Removing traffic would leave too little healthy serving capacity. */

@@ -4,7 +4,7 @@ import type { SSMClient } from '@aws-sdk/client-ssm';
 import { describeLiveNode } from '../aws/ec2';
 import { agentPingStatus } from '../aws/ssm';
 import type { ClusterModel } from '../domain/cluster-model';
-import { type InspectRequest, inspect, type NodeInspection } from './node-checks';
+import { type InspectRequest, inspect, type NodeInspection, VERSION_CHECK } from './node-checks';
 
 export interface Readiness extends NodeInspection {
   readonly ready: boolean;
@@ -39,10 +39,12 @@ export async function checkNodeReady(
   const ssmAgent = await agentPingStatus(clients.ssm, node.instanceId);
   if (ssmAgent !== 'Online') return notYet(`the SSM agent to come online (it is ${ssmAgent})`, ssmAgent);
   const inspection = await inspect(clients, model, node, request.expectedVersion);
-  const failing = inspection.checks.find((check) => !check.passed);
+  // A node that serves another version is ready, and wrong: the verify step after this one fails it at once with
+  // VersionMismatchError, rather than this poll waiting out the ready timeout for a version that will not come.
+  const failing = inspection.checks.find((check) => !check.passed && check.check !== VERSION_CHECK);
   return {
     ...inspection,
-    ready: inspection.passed,
+    ready: failing === undefined,
     instanceState: node.state,
     ssmAgent,
     ...(failing ? { waitingFor: `"${failing.check}" (${failing.detail})` } : {}),

@@ -7,7 +7,7 @@ import type { CheckResult, HttpCondition } from '../domain/checks/check';
 import { expectedVersion } from '../domain/checks/expected-version';
 import { statusCode } from '../domain/checks/status-code';
 import type { ClusterModel, HttpCheck } from '../domain/cluster-model';
-import { nodeUrl } from '../domain/probe';
+import { nodeUrl, parseVersion } from '../domain/probe';
 import type { TargetState } from '../domain/weights';
 import { httpGet } from '../net/http-probe';
 
@@ -24,6 +24,34 @@ export async function runHttpCheck(check: HttpCheck, host: string, version?: str
     if (failure) return { check: check.name, passed: false, detail: failure };
   }
   return { check: check.name, passed: true, detail: `HTTP ${probe.status} in ${probe.elapsedMs} ms` };
+}
+
+/** How long the version endpoint may take to answer. */
+const VERSION_TIMEOUT_MS = 2_000;
+
+/** The name of the check that compares the version a node reports with the one the request named. */
+export const VERSION_CHECK = 'reported version';
+
+/** The version the node reports at the model's version endpoint, or null when there is none or it does not answer. */
+export async function reportedVersion(model: ClusterModel, host: string): Promise<string | null> {
+  const endpoint = model.healthChecks.version;
+  if (!endpoint) return null;
+  const probe = await httpGet(nodeUrl(endpoint.protocol, host, endpoint.port, endpoint.path), VERSION_TIMEOUT_MS);
+  return probe.status === 200 ? (parseVersion(probe.body) ?? null) : null;
+}
+
+/** The node reports exactly the version the request named, at the model's version endpoint. */
+export async function versionCheck(model: ClusterModel, host: string, expected: string): Promise<CheckResult> {
+  const reported = await reportedVersion(model, host);
+  if (reported === expected) return { check: VERSION_CHECK, passed: true, detail: `reports ${expected}` };
+  return {
+    check: VERSION_CHECK,
+    passed: false,
+    detail:
+      reported === null
+        ? `expected ${expected}, the version endpoint did not answer`
+        : `expected ${expected}, reports ${reported}`,
+  };
 }
 
 /** The node's target is healthy in the target group the load balancer routes it through. */
@@ -85,7 +113,12 @@ export async function inspect(
         passed: false,
         detail: 'the node has no private IP',
       }));
+  // A request that names a version is checked at the version endpoint too, where the model has one.
+  const version =
+    host && expectedVersion !== undefined && model.healthChecks.version
+      ? await versionCheck(model, host, expectedVersion)
+      : undefined;
   const target = await targetCheck(clients.elbv2, model, node);
-  const checks = target ? [...httpChecks, target] : httpChecks;
+  const checks = [...httpChecks, ...(version ? [version] : []), ...(target ? [target] : [])];
   return { instanceId: node.instanceId, privateIp: host, checks, passed: checks.every((check) => check.passed) };
 }

@@ -3,21 +3,13 @@ import type { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-
 import { describeInstances, findSurgeNodes, type NodeInstance } from '../aws/ec2';
 import { readClusterTargetHealth, readWeights } from '../aws/elbv2';
 import { type ClusterModel, targetGroupsOf } from '../domain/cluster-model';
-import { nodeUrl, parseVersion } from '../domain/probe';
 import type { ClusterSnapshot, NodeSnapshot } from '../domain/snapshot';
 import { isWeighted, targetStateIn } from '../domain/weights';
-import { httpGet } from '../net/http-probe';
-
-const VERSION_TIMEOUT_MS = 2_000;
+import { reportedVersion } from './node-checks';
 
 async function versionOf(model: ClusterModel, node: NodeInstance | undefined): Promise<string | null> {
-  const endpoint = model.healthChecks.version;
-  if (!endpoint || !node?.privateIp || node.state !== 'running') return null;
-  const probe = await httpGet(
-    nodeUrl(endpoint.protocol, node.privateIp, endpoint.port, endpoint.path),
-    VERSION_TIMEOUT_MS,
-  );
-  return probe.status === 200 ? (parseVersion(probe.body) ?? null) : null;
+  if (!node?.privateIp || node.state !== 'running') return null;
+  return reportedVersion(model, node.privateIp);
 }
 
 /**

@@ -2,12 +2,14 @@ import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { describeLiveNode } from '../aws/ec2';
 import type { ClusterModel } from '../domain/cluster-model';
-import { HealthCheckFailedError } from '../domain/errors';
-import { type InspectRequest, inspect, type NodeInspection } from './node-checks';
+import { HealthCheckFailedError, VersionMismatchError } from '../domain/errors';
+import { type InspectRequest, inspect, type NodeInspection, VERSION_CHECK } from './node-checks';
 
 /**
  * Runs every health check of the cluster against the node: the HTTP checks on its private IP, then the load
- * balancer's view of its target. Fails with `HealthCheckFailedError` naming the first failing check.
+ * balancer's view of its target, and the version it reports when the request names one. Fails with
+ * `VersionMismatchError` when the version is all that is wrong, else with `HealthCheckFailedError`; either names
+ * every failing check.
  */
 export async function verifyNode(
   clients: { ec2: EC2Client; elbv2: ElasticLoadBalancingV2Client },
@@ -18,9 +20,9 @@ export async function verifyNode(
   const inspection = await inspect(clients, model, node, request.expectedVersion);
   if (!inspection.passed) {
     const failed = inspection.checks.filter((check) => !check.passed);
-    throw new HealthCheckFailedError(
-      `Node ${request.instanceId} failed ${failed.map((check) => `"${check.check}": ${check.detail}`).join('; ')}`,
-    );
+    const message = `Node ${request.instanceId} failed ${failed.map((check) => `"${check.check}": ${check.detail}`).join('; ')}`;
+    if (failed.every((check) => check.check === VERSION_CHECK)) throw new VersionMismatchError(message);
+    throw new HealthCheckFailedError(message);
   }
   return inspection;
 }

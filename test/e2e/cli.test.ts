@@ -89,8 +89,8 @@ describe('the zerodown CLI', () => {
         nodes: { role: string; targetHealth: string; weight: number; alarm: string }[];
       };
       expect(parsed.nodes.map((node) => [node.role, node.targetHealth, node.weight])).toEqual([
-        ['manager', 'healthy', 100],
-        ['worker', 'healthy', 0],
+        ['worker', 'healthy', 100],
+        ['manager', 'healthy', 0],
       ]);
       expect(parsed).toMatchObject({ lock: { state: 'free' } });
     });

@@ -41,10 +41,12 @@ describe('sandbox: faults', () => {
     expect(failover?.failedOutsideWindow).toBe(0);
     expect(Object.keys(run.report?.requests.failedByCause ?? {})).toEqual(['target-down']);
     const nodes = run.report?.finalState.nodes ?? [];
+    // The active node was the worker (the runbook's manager is the passive node): the manager now serves, and the
+    // replacement took the worker's role and slot as the passive node.
     const manager = nodes.find((node) => node.role === 'manager');
     expect(nodes.every((node) => node.healthy)).toBe(true);
-    expect(manager?.weight).toBe(0);
-    expect(nodes.find((node) => node.role === 'worker')?.weight).toBe(100);
+    expect(manager?.weight).toBe(100);
+    expect(nodes.find((node) => node.role === 'worker')?.weight).toBe(0);
     expect(run.report?.awsCalls['ec2:RunInstances']).toBe(3); // the two nodes, then the replacement
     expect(processesUsing(run.workDir)).toEqual([]);
     removeWorkDir(run);
@@ -159,7 +161,7 @@ describe('sandbox: faults', () => {
       name: 'the passive node is unhealthy',
       load: { requestsPerSecond: 50, maxDurationSeconds: 60 },
       steps: [
-        { at: 0, fault: 'unhealthy', target: 'worker' },
+        { at: 0, fault: 'unhealthy', target: 'manager' },
         { at: 30, start: 'patch-server', input: { patchId: 'P42' } },
       ],
       expect: { executions: ['FAILED'], error: 'InputValidationError', maxFailedRequests: 0, finalVersion: '1.0.0' },

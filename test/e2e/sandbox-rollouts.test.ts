@@ -53,8 +53,18 @@ describe('sandbox: patch and upgrade under load', () => {
     expect(report.executions[0]).toMatchObject({ status: 'FAILED', error: 'CommandFailedError' });
     // The passive node was patched and verified; the active one never changed, and the snapshot weights are back.
     expect(report.finalState.nodes.map((node) => [node.role, node.version, node.weight])).toEqual([
-      ['manager', '1.0.0', 100],
-      ['worker', '1.0.0-P42', 0],
+      ['worker', '1.0.0', 100],
+      ['manager', '1.0.0-P42', 0],
+    ]);
+  });
+
+  it('rolls back a patch whose node does not report the requested version, before it takes traffic', async () => {
+    const { report } = await passingRun('patch-wrong-version');
+
+    expect(report.executions[0]).toMatchObject({ status: 'FAILED', error: 'VersionMismatchError' });
+    expect(report.finalState.nodes.map((node) => [node.role, node.version, node.weight])).toEqual([
+      ['worker', '1.0.0', 100],
+      ['manager', '1.0.0-P42', 0],
     ]);
   });
 });

@@ -27,6 +27,12 @@ describe('sandbox: services, rollback and clean-up', () => {
       expect(node.services).toEqual(['orders-api s3://apim-artifacts/orders-api/1.4.1/orders-api.car']);
     }
     expect(stdout).toContain('update-service › Pause file sync on the manager node');
+    // The manager is the passive node: the hotfix goes to it with no shift, and traffic moves only once it passed.
+    expect(stdout).not.toContain('update-service › Take the manager node out of service');
+    expect(stdout.indexOf('update-service › Deploy the hotfix on the manager node')).toBeGreaterThan(-1);
+    expect(stdout.indexOf('update-service › Deploy the hotfix on the manager node')).toBeLessThan(
+      stdout.indexOf('update-service › Shift traffic to the updated manager node'),
+    );
   });
 
   it('rolls back a patch that fails on the first node: versions unchanged', async () => {
@@ -55,7 +61,7 @@ describe('sandbox: services, rollback and clean-up', () => {
     const { file, remove } = writeScenario({
       name: 'the active node dies',
       load: { requestsPerSecond: 100, maxDurationSeconds: 30 },
-      steps: [{ at: 10, fault: 'kill-node', target: 'manager' }],
+      steps: [{ at: 10, fault: 'kill-node', target: 'worker' }],
       expect: { maxFailedRequests: 0 },
     });
 

@@ -154,18 +154,22 @@ describe('fault matrix', () => {
     return recovery;
   }
 
-  /** Why sync is still paused, as a recovery reported it. */
-  function reasonOf(execution: LocalExecutionResult | undefined): string | undefined {
-    for (const event of [...(execution?.events ?? [])].reverse()) {
-      if (event.type !== 'StateExited' || !('state' in event)) continue;
-      const output = event.state.output as { recovering?: { syncLeftPaused?: { reason?: string } } } | undefined;
-      if (output?.recovering?.syncLeftPaused?.reason) return output.recovering.syncLeftPaused.reason;
+  /** Why sync is still paused, as a workflow's rollback or a recovery reported it. */
+  function reasonOf(...executions: (LocalExecutionResult | undefined)[]): string | undefined {
+    for (const execution of executions) {
+      for (const event of [...(execution?.events ?? [])].reverse()) {
+        if (event.type !== 'StateExited' || !('state' in event)) continue;
+        type Told = { syncLeftPaused?: { reason?: string } };
+        const output = event.state.output as { recovering?: Told; rollback?: Told } | undefined;
+        const reason = output?.recovering?.syncLeftPaused?.reason ?? output?.rollback?.syncLeftPaused?.reason;
+        if (reason) return reason;
+      }
     }
     return undefined;
   }
 
-  async function expectInvariants(cluster: MotoCluster, reportedBy?: LocalExecutionResult) {
-    const reportedReason = reasonOf(reportedBy);
+  async function expectInvariants(cluster: MotoCluster, ...reportedBy: (LocalExecutionResult | undefined)[]) {
+    const reportedReason = reasonOf(...reportedBy);
     expect(
       await violatedInvariants(cluster, lockStore(), {
         paused: sync.paused,
@@ -254,7 +258,7 @@ describe('fault matrix', () => {
       expect(execution.error).toBe('Runtime.ExitError');
     }
     const recovery = execution.status === 'FAILED' ? await recoverFrom(execution) : undefined;
-    await expectInvariants(cluster, recovery ?? execution);
+    await expectInvariants(cluster, recovery, execution);
   });
 
   it.each(CASES.map((testCase) => [label(testCase), testCase] as const))(

@@ -85,9 +85,10 @@ describe('the reference cluster stack', () => {
         MetadataOptions: { HttpTokens: 'required', InstanceMetadataTags: 'enabled' },
       }),
     });
+    // Slot a serves (weight 100), so the passive node in slot b is the runbook's manager.
     for (const [slot, role] of [
-      ['a', 'manager'],
-      ['b', 'worker'],
+      ['a', 'worker'],
+      ['b', 'manager'],
     ]) {
       template.hasResourceProperties('AWS::EC2::Instance', {
         Tags: Match.arrayWith([

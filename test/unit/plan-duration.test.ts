@@ -6,40 +6,14 @@ import { PlanTooLongError } from '../../functions/domain/errors';
 import { deployWorstCase, planDeploy } from '../../functions/domain/plans/deploy-service';
 import { commandsTooLongFor, requireFitsExecution } from '../../functions/domain/plans/duration';
 import { planRollout, rolloutSpecFor, rolloutWorstCase } from '../../functions/domain/plans/rollout';
-import type { ClusterSnapshot, NodeSnapshot } from '../../functions/domain/snapshot';
+import { activePassiveSnapshot } from '../harness/plan-snapshots';
 
 const model = parseClusterModel(
   JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, 'local/clusters/local-cluster.json'), 'utf8')),
 );
 const BUDGET = { executionTimeoutSeconds: 14_400, pollIntervalSeconds: 10, readyTimeoutSeconds: 900 };
 
-function activePassive(): ClusterSnapshot {
-  const nodes = model.nodes.map(
-    (node, index): NodeSnapshot => ({
-      instanceId: node.instanceId,
-      role: node.role,
-      slot: node.slot,
-      targetGroupArn: 'arn',
-      state: 'running',
-      targetHealth: 'healthy',
-      serving: index === 0,
-      version: '4.2.0',
-    }),
-  );
-  return {
-    cluster: model.name,
-    takenAt: '2026-11-30T10:00:00.000Z',
-    strategy: 'weighted-target-groups',
-    weights: [
-      { slot: 'a', targetGroupArn: 'arn-a', weight: 100 },
-      { slot: 'b', targetGroupArn: 'arn-b', weight: 0 },
-      { slot: 'surge', targetGroupArn: 'arn-surge', weight: 0 },
-    ],
-    nodes,
-    servingHealthyNodes: 1,
-    surgeNodes: [],
-  };
-}
+const activePassive = () => activePassiveSnapshot(model);
 
 const patchPlan = (request: Record<string, unknown> = {}) =>
   planRollout(

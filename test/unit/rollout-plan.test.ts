@@ -94,6 +94,30 @@ describe('planRollout', () => {
     );
   });
 
+  it('refuses a version it cannot check: no version endpoint and no check that compares one', () => {
+    const { version: _endpoint, ...checks } = model.healthChecks;
+    const blind = {
+      ...model,
+      healthChecks: { ...checks, http: checks.http.map((c) => ({ ...c, expectVersion: false })) },
+    };
+    expect(() => planRollout(blind, snapshot({ a: 100, b: 0 }), patch({ version: '4.2.1' }))).toThrow(
+      expect.objectContaining({
+        name: 'InputValidationError',
+        issues: [expect.objectContaining({ path: 'healthChecks.version' })],
+      }),
+    );
+    // Without a requested version there is nothing to check.
+    expect(planRollout(blind, snapshot({ a: 100, b: 0 }), patch()).expectedVersion).toBeNull();
+    // A check that compares the version in its body is enough.
+    const comparing = {
+      ...blind,
+      healthChecks: { ...blind.healthChecks, http: checks.http.map((c) => ({ ...c, expectVersion: true })) },
+    };
+    expect(planRollout(comparing, snapshot({ a: 100, b: 0 }), patch({ version: '4.2.1' })).expectedVersion).toBe(
+      '4.2.1',
+    );
+  });
+
   it('refuses a workflow whose command the cluster does not define', () => {
     const noUpgrade = { ...model, commands: { patch: model.commands.patch } };
     expect(() =>

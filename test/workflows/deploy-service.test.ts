@@ -19,7 +19,9 @@ describe('deploy-service', () => {
 
   it('deploys on the manager, waits for file sync on the worker, smoke-tests every node and exposes', async () => {
     const { cluster, simulated } = await prepare('active-passive');
-    const [manager, worker] = cluster.model.nodes.map((node) => node.instanceId);
+    // The runbook's manager is the passive node (slot b); the worker in slot a serves.
+    const manager = cluster.model.nodes.find((node) => node.role === 'manager')?.instanceId;
+    const worker = cluster.model.nodes.find((node) => node.role === 'worker')?.instanceId;
     // File sync has not reached the worker at its first smoke test (moto runs no commands; the failure is injected).
     failedCommand(worker ?? '', { output: 'orders-api: not deployed' }, { times: 1 });
 
@@ -30,7 +32,8 @@ describe('deploy-service', () => {
       ['zerodown-test-deploy', [manager]],
       ['zerodown-test-smoke-test', [worker]],
       ['zerodown-test-smoke-test', [worker]],
-      ['zerodown-test-smoke-test', [manager, worker]],
+      // Every node, in the model's order: slot a (the worker), then slot b (the manager).
+      ['zerodown-test-smoke-test', [worker, manager]],
       ['zerodown-test-expose', [manager]],
     ]);
     expect(simulated.commands[0]?.parameters).toEqual({ Artifact: [ARTIFACT] });
@@ -57,7 +60,7 @@ describe('deploy-service', () => {
 
   it('rolls back when file sync never delivers within the sync timeout', async () => {
     const { cluster, simulated } = await prepare('active-passive');
-    const worker = cluster.model.nodes[1]?.instanceId ?? '';
+    const worker = cluster.model.nodes.find((node) => node.role === 'worker')?.instanceId ?? '';
     failedCommand(worker, { output: 'orders-api: not deployed' });
 
     const execution = await run({ syncTimeoutSeconds: 60 });

@@ -43,36 +43,41 @@ describe('failover: reconfigure after a replacement is adopted', () => {
   }
 
   /** The cluster after the failover: its nodes in the model's order, the lost node's slot filled by another. */
-  async function nodesAfter(cluster: MotoCluster, lost: string) {
+  async function nodesAfter(cluster: MotoCluster, lost: string, slot = 'a') {
     const model = await loadClusterModel(ssmClient, cluster.model.name);
-    const replacement = model.nodes.find((node) => node.slot === 'a')?.instanceId ?? '';
+    const replacement = model.nodes.find((node) => node.slot === slot)?.instanceId ?? '';
     expect(replacement).not.toBe(lost);
     return { model, replacement };
   }
 
   it('sends reconfigure to every node, the replacement included, with the new member list and manager', async () => {
     const { cluster, simulated } = await prepare('active-passive', { customize: withReconfigure });
-    const [manager, worker] = cluster.model.nodes.map((node) => node.instanceId);
+    // The runbook's manager is the passive node, in slot b; the worker in slot a serves. The manager is lost.
+    const manager = cluster.model.nodes.find((node) => node.role === 'manager')?.instanceId;
+    const worker = cluster.model.nodes.find((node) => node.role === 'worker')?.instanceId;
     kill(simulated, manager ?? '');
 
-    const execution = await run({});
+    const execution = await run({ slot: 'b', alarmName: 'zerodown-test-cluster-node-b-lost' });
 
     expect(failureOf(execution)).toMatchObject({ status: 'SUCCEEDED' });
-    const { model, replacement } = await nodesAfter(cluster, manager ?? '');
+    const { model, replacement } = await nodesAfter(cluster, manager ?? '', 'b');
     const [sent, ...others] = simulated.commands.filter((command) => command.documentName === RECONFIGURE_DOCUMENT);
     expect(others).toEqual([]);
-    // Every permanent node as the model names them now: the replacement (the new manager, in slot a) and the worker.
+    // Every permanent node as the model names them now: the worker and the replacement (the new manager, in slot b).
     expect([...(sent?.instanceIds ?? [])].sort()).toEqual([replacement, worker].sort());
     const members = await Promise.all(model.nodes.map((node) => privateIpOf(node.instanceId)));
     expect(sent?.parameters).toEqual({ Members: [members.join(',')], Manager: [await privateIpOf(replacement)] });
     expect(sent?.parameters.Members?.[0]).not.toContain(cluster.privateIps[manager ?? ''] ?? 'none');
+    expect(sent?.parameters.Manager?.[0]).not.toBe(cluster.privateIps[manager ?? ''] ?? 'none');
 
     // After the adoption and the steady weights, before the lock is released.
     const at = (state: string) => execution.path.indexOf(state);
+    expect(at(FAILOVER_STATES.leaveSurgeSlot)).toBeGreaterThan(-1);
     expect(at(FAILOVER_STATES.reconfigure)).toBeGreaterThan(at(FAILOVER_STATES.leaveSurgeSlot));
     expect(at(FAILOVER_STATES.reconfigure)).toBeLessThan(at('Release the cluster lock'));
     expect(execution.path).toContain('Note that every node is reconfigured');
-    expect(await weights(cluster)).toBe('a=0, b=100, surge=0');
+    // The lost manager was passive: the worker in slot a keeps serving, and no traffic moved.
+    expect(await weights(cluster)).toBe('a=100, b=0, surge=0');
   });
 
   it('skips reconfigure cleanly when the model has no such command', async () => {

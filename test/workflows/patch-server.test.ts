@@ -116,6 +116,36 @@ describe('patch-server', () => {
     await expectCleanCluster(cluster, 'a=100, b=0, surge=0');
   });
 
+  it('rolls back with VersionMismatchError when the patched node reports another version than the request named', async () => {
+    const { cluster, simulated } = await prepare('active-passive');
+    const [active, passive] = cluster.model.nodes.map((node) => node.instanceId);
+
+    const execution = await run({ version: '4.2.1' });
+
+    expect(failureOf(execution)).toMatchObject({ status: 'FAILED', error: 'VersionMismatchError' });
+    expect(execution.cause).toMatch(/^Verify the passive node failed: /);
+    expect(execution.cause).toContain(`Node ${passive} failed`);
+    expect(execution.cause).toContain(`reported version`);
+    expect(execution.cause).toContain(`expected 4.2.1, reports ${PATCHED}`);
+    // Found before the patched node took any traffic, so the active node was never touched.
+    expect(execution.path).not.toContain('Shift traffic to the patched node');
+    expect(simulated.commands.flatMap((command) => command.instanceIds)).not.toContain(active);
+    await expectCleanCluster(cluster, 'a=100, b=0, surge=0');
+  });
+
+  it('refuses a version it has no way to check, before touching anything', async () => {
+    const { cluster } = await prepare('active-passive', {
+      customize: (model) => ({ ...model, healthChecks: { http: model.healthChecks.http } }),
+    });
+
+    const execution = await run({ version: '4.2.1' });
+
+    expect(failureOf(execution)).toMatchObject({ status: 'FAILED', error: 'InputValidationError' });
+    expect(execution.cause).toContain('healthChecks.version');
+    expect(execution.path).not.toContain('Acquire the cluster lock');
+    await expectCleanCluster(cluster, 'a=100, b=0, surge=0');
+  });
+
   it('restores the snapshot weights when the patched node fails its checks after the shift', async () => {
     const { cluster, simulated } = await prepare('active-passive');
     const [active, passive] = cluster.model.nodes.map((node) => node.instanceId);

@@ -1,8 +1,11 @@
 import { ec2Client } from '../../functions/aws/clients/ec2';
+import { elbv2Client } from '../../functions/aws/clients/elbv2';
 import { sfnClient } from '../../functions/aws/clients/sfn';
 import { findSurgeNodes } from '../../functions/aws/ec2';
+import { readWeights, writeWeights } from '../../functions/aws/elbv2';
 import { stepFunctionsExecutions } from '../../functions/aws/sfn';
 import { acquireLock, readLock } from '../../functions/domain/lock';
+import { isWeighted } from '../../functions/domain/weights';
 import { unhealthyTarget } from '../../local/faults';
 import { type LocalExecutionResult, runLocally } from '../../local/local-sfn';
 import { startMotoExecution } from '../../local/moto-resources';
@@ -147,6 +150,17 @@ describe('recover', () => {
 
   it('leaves file sync paused, and says why, once the manager holds a change that was never verified', async () => {
     const { cluster } = await prepare('active-passive');
+    // The manager (the passive node, slot b) serves alone, as after a failover to it: the update takes it out of
+    // service before it changes.
+    if (!isWeighted(cluster.model)) throw new Error('weighted cluster expected');
+    const managerSlot = cluster.model.nodes.find((node) => node.role === 'manager')?.slot;
+    const found = await readWeights(elbv2Client, cluster.model);
+    await writeWeights(
+      elbv2Client,
+      cluster.model,
+      found.map((entry) => ({ ...entry, weight: entry.slot === managerSlot ? 100 : 0 })),
+    );
+    expect(await weights(cluster)).toBe('a=0, b=100, surge=0');
     const aborted = await abortAt('update-service', 'Check the smoke test of the manager node', {
       service: 'orders-api',
       artifact: 's3://apim-artifacts/orders-api/1.4.1/orders-api.car',
@@ -160,7 +174,7 @@ describe('recover', () => {
       reason: expect.stringContaining('never verified'),
     });
     // The changed manager stays out of service: the weights recorded once it was taken out.
-    expect(await weights(cluster)).toBe('a=0, b=100, surge=0');
+    expect(await weights(cluster)).toBe('a=100, b=0, surge=0');
     expect(await findSurgeNodes(ec2Client, cluster.model)).toEqual([]);
     expect(await readLock(lockStore(), 'test-cluster')).toBeUndefined();
     expect(recovery.path).toContain('Recover: report what was done');

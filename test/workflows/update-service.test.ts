@@ -7,6 +7,7 @@ import { readWeights, writeWeights } from '../../functions/aws/elbv2';
 import type { UpdatePlan } from '../../functions/domain/plans/update-service';
 import { isWeighted } from '../../functions/domain/weights';
 import { failedCommand, recordCalls, rewriteOutput, unhealthyTarget } from '../../local/faults';
+import type { LocalExecutionResult } from '../../local/local-sfn';
 import type { MotoCluster } from '../../local/moto-cluster';
 import type { SentCommand } from '../../local/simulated-nodes';
 import { useFakeNodes, useFaults } from '../harness/cleanup';
@@ -73,11 +74,31 @@ describe('update-service', () => {
     defaultInput: { artifact: HOTFIX, service: 'orders-api' },
     onCommand: (command, node) => sync.apply(command, node.instanceId),
   });
-  const { prepare, run, expectCleanCluster, failureOf } = fixture;
+  const { prepare, run, weights, expectCleanCluster, failureOf } = fixture;
 
-  /** Prepares the cluster, and records each weight change the workflow makes, as `a=…, b=…, surge=…`. */
-  async function prepareUpdate(topology: 'active-passive' | 'active-active') {
+  /**
+   * Prepares the cluster, and records each weight change the workflow makes, as `a=…, b=…, surge=…`. An active/passive
+   * cluster's manager is its passive node (slot b), as the runbook wants; `managerServes` moves all traffic onto it
+   * first, as a failover to slot b leaves a cluster, so the workflow has to take the manager out of service.
+   */
+  async function prepareUpdate(
+    topology: 'active-passive' | 'active-active',
+    options: { managerServes?: boolean } = {},
+  ) {
     const prepared = await prepare(topology);
+    const { model } = prepared.cluster;
+    const managerNode = model.nodes.find((node) => node.role === 'manager');
+    const workerNode = model.nodes.find((node) => node.role === 'worker');
+    if (!managerNode || !workerNode) throw new Error('a manager and a worker expected');
+    if (options.managerServes) {
+      if (!isWeighted(model)) throw new Error('weighted cluster expected');
+      const found = await readWeights(elbv2Client, model);
+      await writeWeights(
+        elbv2Client,
+        model,
+        found.map((entry) => ({ ...entry, weight: entry.slot === managerNode.slot ? 100 : 0 })),
+      );
+    }
     sync.reset(prepared.cluster);
     const shifts: string[] = [];
     rewriteOutput<object, ModifyListenerCommandInput>(elbv2Client, 'ModifyListenerCommand', (output, input) => {
@@ -93,8 +114,8 @@ describe('update-service', () => {
       );
       return output;
     });
-    const manager = prepared.cluster.model.nodes[0]?.instanceId ?? '';
-    const worker = prepared.cluster.model.nodes[1]?.instanceId ?? '';
+    const manager = managerNode.instanceId;
+    const worker = workerNode.instanceId;
     const commandsOn = () =>
       prepared.simulated.commands
         .filter((command) => command.instanceIds.length === 1)
@@ -103,8 +124,11 @@ describe('update-service', () => {
   }
 
   it('hotfixes an active/passive cluster whose manager is active: changed out of service, synced, rebalanced', async () => {
-    const { cluster, shifts, manager, worker, commandsOn } = await prepareUpdate('active-passive');
-    expect(cluster.model.nodes[0]?.role).toBe('manager');
+    const { cluster, shifts, manager, worker, commandsOn } = await prepareUpdate('active-passive', {
+      managerServes: true,
+    });
+    expect(cluster.model.nodes.find((node) => node.role === 'manager')?.slot).toBe('b');
+    expect(await weights(cluster)).toBe('a=0, b=100, surge=0');
 
     const execution = await run({});
 
@@ -118,32 +142,28 @@ describe('update-service', () => {
       'zerodown-test-smoke-test on worker',
     ]);
     // The worker serves alone while the manager changes, then the updated manager alone while the worker syncs.
-    expect(shifts).toEqual(['a=0, b=100, surge=0', 'a=100, b=0, surge=0']);
+    expect(shifts).toEqual(['a=100, b=0, surge=0', 'a=0, b=100, surge=0']);
     expect(sync.artifacts.get(manager)).toBe(HOTFIX);
     expect(sync.artifacts.get(worker)).toBe(HOTFIX);
+    expect(execution.path).toContain('Take the manager node out of service');
     expect(execution.path).toContain('Verify the worker');
     expect(execution.path).not.toContain('Rebalance the traffic');
-    await expectCleanCluster(cluster, 'a=100, b=0, surge=0');
+    await expectCleanCluster(cluster, 'a=0, b=100, surge=0');
   });
 
   it('leaves a passive manager out of service until it is updated, then rebalances to the worker', async () => {
     const { cluster, shifts, commandsOn } = await prepareUpdate('active-passive');
-    if (!isWeighted(cluster.model)) throw new Error('weighted cluster expected');
-    const found = await readWeights(elbv2Client, cluster.model);
-    await writeWeights(
-      elbv2Client,
-      cluster.model,
-      found.map((entry) => ({ ...entry, weight: entry.slot === 'b' ? 100 : 0 })),
-    );
-    shifts.length = 0;
+    // The runbook's layout: the manager is the passive node, the worker serves alone.
+    expect(cluster.model.nodes.find((node) => node.role === 'manager')?.slot).toBe('b');
+    expect(await weights(cluster)).toBe('a=100, b=0, surge=0');
 
     const execution = await run({});
 
     expect(failureOf(execution)).toMatchObject({ status: 'SUCCEEDED' });
     expect(execution.path).not.toContain('Take the manager node out of service');
     expect(commandsOn()[0]).toBe('zerodown-test-sync(pause) on manager');
-    expect(shifts).toEqual(['a=100, b=0, surge=0', 'a=0, b=100, surge=0']);
-    await expectCleanCluster(cluster, 'a=0, b=100, surge=0');
+    expect(shifts).toEqual(['a=0, b=100, surge=0', 'a=100, b=0, surge=0']);
+    await expectCleanCluster(cluster, 'a=100, b=0, surge=0');
   });
 
   it('hotfixes an active/active cluster with the surge node carrying the share of the node that changes', async () => {
@@ -160,7 +180,9 @@ describe('update-service', () => {
   });
 
   it('rolls back a hotfix that fails its smoke test: the manager stays out of service and sync stays paused', async () => {
-    const { cluster, simulated, shifts, manager, worker, commandsOn } = await prepareUpdate('active-passive');
+    const { cluster, simulated, shifts, manager, worker, commandsOn } = await prepareUpdate('active-passive', {
+      managerServes: true,
+    });
     const isSmokeTest = (commandId?: string) =>
       simulated.commands.some(
         (sent) => sent.commandId === commandId && sent.documentName === 'zerodown-test-smoke-test',
@@ -183,14 +205,25 @@ describe('update-service', () => {
     // The untested artifact never reached the worker, which keeps serving; the failed manager is not put back.
     expect(sync.paused).toBe(true);
     expect(sync.artifacts.get(worker)).toBe(OLD);
+    // The rollback says why sync stays paused, and how to resume it, before it restores the weights.
+    const told = rollbackOutput(execution, 'Roll back: say why file sync stays paused');
+    expect(told?.rollback?.syncLeftPaused).toMatchObject({
+      reason: expect.stringContaining('never passed under traffic'),
+      manager,
+      resumeWith: { kind: 'syncResume', input: 'orders-api' },
+    });
+    expect(told?.rollback?.syncLeftPausedNotice).toBeDefined();
+    expect(told?.rollback?.syncLeftPausedNoticeError).toBeUndefined();
     // Rollback finds the weights it restores already set, and writes nothing.
-    expect(shifts).toEqual(['a=0, b=100, surge=0']);
-    await expectCleanCluster(cluster, 'a=0, b=100, surge=0');
+    expect(shifts).toEqual(['a=100, b=0, surge=0']);
+    await expectCleanCluster(cluster, 'a=100, b=0, surge=0');
   });
 
   it('takes the updated manager out of service again when it fails under traffic, with the worker untouched', async () => {
-    const { cluster, shifts, manager, worker, commandsOn } = await prepareUpdate('active-passive');
-    unhealthyTarget(manager, { when: () => shifts.includes('a=100, b=0, surge=0') });
+    const { cluster, shifts, manager, worker, commandsOn } = await prepareUpdate('active-passive', {
+      managerServes: true,
+    });
+    unhealthyTarget(manager, { when: () => shifts.includes('a=0, b=100, surge=0') });
 
     const execution = await run({});
 
@@ -198,11 +231,11 @@ describe('update-service', () => {
     expect(execution.cause).toMatch(/^Verify the updated manager node under traffic failed: /);
     expect(commandsOn()).not.toContain('zerodown-test-sync(resume) on manager');
     expect(sync.artifacts.get(worker)).toBe(OLD);
-    await expectCleanCluster(cluster, 'a=0, b=100, surge=0');
+    await expectCleanCluster(cluster, 'a=100, b=0, surge=0');
   });
 
   it('rolls back before the manager changes with the snapshot weights and file sync resumed', async () => {
-    const { cluster, worker, commandsOn } = await prepareUpdate('active-passive');
+    const { cluster, worker, commandsOn } = await prepareUpdate('active-passive', { managerServes: true });
     // The worker would carry the traffic alone, and it turns unhealthy once sync is paused: the capacity guard refuses.
     unhealthyTarget(worker, { when: () => sync.paused });
 
@@ -212,7 +245,7 @@ describe('update-service', () => {
     expect(commandsOn()).toEqual(['zerodown-test-sync(pause) on manager', 'zerodown-test-sync(resume) on manager']);
     expect(sync.paused).toBe(false);
     expect(sync.artifacts.get(worker)).toBe(OLD);
-    await expectCleanCluster(cluster, 'a=100, b=0, surge=0');
+    await expectCleanCluster(cluster, 'a=0, b=100, surge=0');
   });
 
   it('keeps traffic on the proven manager when file sync never reaches the worker', async () => {
@@ -222,11 +255,12 @@ describe('update-service', () => {
     const execution = await run({ syncTimeoutSeconds: 30 });
 
     expect(failureOf(execution)).toMatchObject({ status: 'FAILED', error: 'FileSyncTimeoutError' });
-    await expectCleanCluster(cluster, 'a=100, b=0, surge=0');
+    // The passive manager took the traffic to be proven; the rollback leaves it there, not on the worker it found.
+    await expectCleanCluster(cluster, 'a=0, b=100, surge=0');
   });
 
   it('returns the plan on a dry run and makes no mutating AWS call', async () => {
-    const { cluster } = await prepareUpdate('active-active');
+    const { cluster, manager } = await prepareUpdate('active-active');
     const calls: string[] = [];
     for (const client of [ec2Client, elbv2Client, ssmClient, dynamodbClient]) recordCalls(client, calls);
 
@@ -234,7 +268,7 @@ describe('update-service', () => {
 
     expect(execution.status).toBe('SUCCEEDED');
     const plan = execution.output as unknown as UpdatePlan;
-    expect(plan.changed.instanceId).toBe(cluster.model.nodes[0]?.instanceId);
+    expect(plan.changed.instanceId).toBe(manager);
     expect(plan.steps.map((step) => step.step)).toEqual([
       'Launch surge node',
       'Wait until the surge node is ready',
@@ -263,6 +297,16 @@ describe('update-service', () => {
     expect(execution.path).toEqual(['Validate the request']);
   });
 });
+
+type RollbackOutput = {
+  rollback?: { syncLeftPaused?: unknown; syncLeftPausedNotice?: unknown; syncLeftPausedNoticeError?: unknown };
+};
+
+/** The output of the state `name` of an execution, when it ran. */
+function rollbackOutput(execution: LocalExecutionResult, name: string): RollbackOutput | undefined {
+  const exited = execution.events.find((event) => event.type === 'StateExited' && event.state.name === name);
+  return exited && 'state' in exited ? (exited.state.output as RollbackOutput) : undefined;
+}
 
 function syncAction(command: SentCommand): string {
   const action = command.parameters.Action?.[0];

@@ -5,7 +5,7 @@ import { clusterNameSchema } from '../field-issues';
 import { operatorValueSchema } from '../operator-values';
 import type { ClusterSnapshot } from '../snapshot';
 import { type ExecutionBudget, type PlanDuration, WorstCaseTally } from './duration';
-import type { PlanNode, PlanStep } from './plan';
+import { managerOrder, type PlanNode, type PlanStep } from './plan';
 import { requireCommands, weightsOf } from './preconditions';
 import { STEPS } from './steps';
 
@@ -68,6 +68,8 @@ export interface DeployPlan {
   readonly workflow: 'deploy-service';
   readonly cluster: string;
   readonly manager: PlanNode;
+  /** Why the artifact goes where it goes first, in plain words. */
+  readonly order: string;
   readonly workers: PlanNode[];
   readonly allInstanceIds: string[];
   readonly deploy: { readonly kind: 'deploy'; readonly input: string };
@@ -112,6 +114,12 @@ export function planDeploy(model: ClusterModel, snapshot: ClusterSnapshot, reque
     workflow: 'deploy-service',
     cluster: model.name,
     manager: toPlanNode(manager),
+    order: managerOrder({
+      workflow: 'deploy-service',
+      topology: model.topology,
+      managerInstanceId: manager.instanceId,
+      managerServes: manager.serving,
+    }),
     workers,
     allInstanceIds: snapshot.nodes.map((node) => node.instanceId),
     deploy: { kind: 'deploy', input: request.artifact },

@@ -58,3 +58,32 @@ export function activeActiveTakeover(options: {
   const left = outOfService ? `; ${outOfService.slot} stays out of service until the failover has verified it` : '';
   return `If a serving node is lost: ${taker}, and ${slot}${left}`;
 }
+
+/**
+ * Why a deploy or a hotfix changes the manager when it does, in plain words for the plan. The manager is the node
+ * whose deployment file sync copies to the workers, so both workflows change it first. The runbook makes it the
+ * passive node in active/passive, so that the change needs no traffic shift and never touches the node that serves.
+ */
+export function managerOrder(options: {
+  readonly workflow: 'deploy-service' | 'update-service';
+  readonly topology: 'active-passive' | 'active-active';
+  readonly managerInstanceId: string;
+  readonly managerServes: boolean;
+}): string {
+  const { workflow, topology, managerInstanceId: manager, managerServes } = options;
+  const what = workflow === 'deploy-service' ? 'the artifact' : 'the hotfix';
+  const then =
+    workflow === 'deploy-service'
+      ? 'file sync then carries it to the workers, and every node is smoke-tested before the service is exposed'
+      : 'it takes the traffic only once it has passed its smoke test and checks, and the workers sync after that';
+  if (!managerServes) {
+    return `The manager ${manager} carries no traffic, so ${what} goes to it first with no shift; ${then}.`;
+  }
+  const shift =
+    workflow === 'update-service' ? `, so it is taken out of service first and its share moved to the other nodes` : '';
+  const advice =
+    topology === 'active-passive'
+      ? ' The runbook makes the passive node the manager, which would need no shift: consider giving it that role.'
+      : '';
+  return `The manager ${manager} serves traffic${shift}; ${what} goes to it first; ${then}.${advice}`;
+}

@@ -32,6 +32,21 @@ export function requireCommands(model: ClusterModel, workflow: string, kinds: re
   }
 }
 
+/**
+ * A request that names a version needs a way to check it: the model's version endpoint (`healthChecks.version`), or
+ * an HTTP check that compares its body (`expectVersion`). Otherwise a node reporting another version would pass.
+ */
+export function requireVersionReporting(model: ClusterModel, expectedVersion: string | null): void {
+  if (expectedVersion === null) return;
+  if (model.healthChecks.version || model.healthChecks.http.some((check) => check.expectVersion)) return;
+  throw new InputValidationError(`Cluster "${model.name}" cannot verify version ${expectedVersion}`, [
+    {
+      path: 'healthChecks.version',
+      message: 'is not defined, and no HTTP check has expectVersion: define one, or leave version out of the request',
+    },
+  ]);
+}
+
 /** A workflow that takes a node out of service needs every node running and healthy first. */
 export function requireHealthyNodes(model: ClusterModel, snapshot: ClusterSnapshot, what: string): void {
   const unhealthy = snapshot.nodes.filter((node) => node.state !== 'running' || node.targetHealth !== 'healthy');

@@ -9,7 +9,14 @@ import type { ClusterSnapshot } from '../snapshot';
 import type { MaintenanceWorkflow } from '../workflows';
 import { type ExecutionBudget, type PlanDuration, WorstCaseTally } from './duration';
 import { activeActiveTakeover, activePassiveTakeover, duringSteps, type PlanNode, type PlanStep } from './plan';
-import { planNode, requireCommands, requireHealthyNodes, requireWeightedTraffic, weightsOf } from './preconditions';
+import {
+  planNode,
+  requireCommands,
+  requireHealthyNodes,
+  requireVersionReporting,
+  requireWeightedTraffic,
+  weightsOf,
+} from './preconditions';
 import { planShift, type ShiftPlan, shiftOptionsSchema } from './shift-stages';
 import { STEPS } from './steps';
 
@@ -149,6 +156,7 @@ export function planRollout(model: ClusterModel, snapshot: ClusterSnapshot, requ
     request.command.kind,
     ...(request.migration ? [request.migration.kind] : []),
   ]);
+  requireVersionReporting(model, request.expectedVersion);
   requireHealthyNodes(model, snapshot, what);
   const surgeSlot = model.traffic.surgeSlot;
   const initial = weightsOf(snapshot);

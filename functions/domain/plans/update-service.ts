@@ -6,7 +6,7 @@ import { clusterNameSchema } from '../field-issues';
 import type { ClusterSnapshot } from '../snapshot';
 import { deployRequestSchema, SYNC_CHECK_INTERVAL_SECONDS } from './deploy-service';
 import { type ExecutionBudget, type PlanDuration, WorstCaseTally } from './duration';
-import type { PlanNode, PlanStep } from './plan';
+import { managerOrder, type PlanNode, type PlanStep } from './plan';
 import { planNode, requireCommands, requireHealthyNodes, requireWeightedTraffic, weightsOf } from './preconditions';
 import { planShift, type ShiftPlan, shiftOptionsSchema, type Weights } from './shift-stages';
 import { STEPS } from './steps';
@@ -43,6 +43,8 @@ export interface UpdatePlan {
   readonly topology: ClusterModel['topology'];
   /** The node the hotfix is deployed on: the manager. */
   readonly changed: PlanNode;
+  /** Why the hotfix goes where it goes first, in plain words. */
+  readonly order: string;
   /** The nodes that receive the hotfix by file sync. */
   readonly workers: PlanNode[];
   readonly syncPause: Command;
@@ -208,6 +210,12 @@ export function planUpdate(model: ClusterModel, snapshot: ClusterSnapshot, reque
     cluster: model.name,
     topology: model.topology,
     changed: manager,
+    order: managerOrder({
+      workflow: UPDATE_SERVICE,
+      topology: model.topology,
+      managerInstanceId: manager.instanceId,
+      managerServes,
+    }),
     workers,
     syncPause: command('syncPause', request.service),
     deploy: command('deploy', request.artifact),

@@ -62,8 +62,9 @@ describe('runPreflight', () => {
     expect(checks.map((check) => check.check)).toEqual([
       'cluster model test-cluster',
       expect.stringMatching(/^patch document zerodown-test-cluster-patch-[0-9a-f]{12} version 1$/),
-      expect.stringMatching(/^node i-\w+ \(manager, slot a\)$/),
-      expect.stringMatching(/^node i-\w+ \(worker, slot b\)$/),
+      // Slot a serves as the worker; the passive node in slot b is the runbook's manager.
+      expect.stringMatching(/^node i-\w+ \(worker, slot a\)$/),
+      expect.stringMatching(/^node i-\w+ \(manager, slot b\)$/),
       'heartbeat of slot a (zerodown-test-cluster-node-a-lost)',
       'heartbeat of slot b (zerodown-test-cluster-node-b-lost)',
       expect.stringMatching(/^launch template lt-\w+ version \$Latest$/),
@@ -75,7 +76,8 @@ describe('runPreflight', () => {
 
   it('names everything to fix at once: a missing document, a wrong tag, an agent offline, a silent node', async () => {
     const model = await deployedCluster('ALARM');
-    const [manager, worker] = model.nodes;
+    const manager = model.nodes.find((node) => node.role === 'manager');
+    const worker = model.nodes.find((node) => node.role === 'worker');
     ssmAgentsOnline((instanceId) => instanceId !== worker?.instanceId);
     await ec2Client.send(
       new DeleteTagsCommand({ Resources: [manager?.instanceId ?? ''], Tags: [{ Key: 'zerodown:slot' }] }),
@@ -96,10 +98,11 @@ describe('runPreflight', () => {
       expect.stringMatching(
         /^upgrade document zerodown-test-cluster-upgrade-\w+ version 1: not found: deploy the stack/,
       ),
-      expect.stringMatching(/\(manager, slot a\): zerodown:slot is missing, not a$/),
+      // In the model's order: the worker in slot a, then the manager in slot b.
       expect.stringMatching(
-        /\(worker, slot b\): zerodown:role is manager, not worker; its SSM agent is ConnectionLost/,
+        /\(worker, slot a\): zerodown:role is manager, not worker; its SSM agent is ConnectionLost/,
       ),
+      expect.stringMatching(/\(manager, slot b\): zerodown:slot is missing, not b$/),
       'heartbeat of slot a (zerodown-test-cluster-node-a-lost): the alarm is ALARM: the node in slot a sends no heartbeat',
       'heartbeat of slot b (zerodown-test-cluster-node-b-lost): the alarm is ALARM: the node in slot b sends no heartbeat',
     ]);

@@ -19,6 +19,7 @@ describe('snapshotCluster', () => {
   it('records weights, node states, target health and versions', async () => {
     // Prepare
     const cluster = await createMotoCluster({ topology: 'active-passive' });
+    // The runbook's manager is the passive node: slot a serves as the worker, slot b is the manager.
     const [active, passive] = await serveClusterNodes(cluster, '4.2.0');
     if (passive) passive.version = '4.2.0-hotfix1';
 
@@ -30,7 +31,7 @@ describe('snapshotCluster', () => {
     expect(snapshot.nodes).toEqual([
       expect.objectContaining({
         instanceId: active?.instanceId,
-        role: 'manager',
+        role: 'worker',
         slot: 'a',
         state: 'running',
         targetHealth: 'healthy',
@@ -39,7 +40,7 @@ describe('snapshotCluster', () => {
       }),
       expect.objectContaining({
         instanceId: passive?.instanceId,
-        role: 'worker',
+        role: 'manager',
         slot: 'b',
         state: 'running',
         targetHealth: 'healthy',
