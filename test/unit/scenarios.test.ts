@@ -1,0 +1,21 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { PROJECT_ROOT } from '../../cdk/paths';
+import { parseScenario } from '../../sandbox/scenario';
+
+const SCENARIOS = path.join(PROJECT_ROOT, 'sandbox/scenarios');
+
+// Every shipped scenario parses: a bad one would otherwise surface only in the minutes-long sandbox suites.
+describe('shipped sandbox scenarios', () => {
+  const files = fs.readdirSync(SCENARIOS).filter((file) => file.endsWith('.json'));
+
+  it('are there', () => {
+    expect(files.length).toBeGreaterThan(10);
+  });
+
+  it.each(files)('%s is a valid scenario', (file) => {
+    const source = path.join(SCENARIOS, file);
+    const scenario = parseScenario(JSON.parse(fs.readFileSync(source, 'utf8')), source);
+    expect(scenario.name.length).toBeGreaterThan(0);
+  });
+});
