@@ -128,6 +128,7 @@ export function summaryTable(report: SandboxReport): string {
       `node ${node.id} (${node.role})`,
       `version ${node.version ?? 'down'}, weight ${node.weight}, ${node.healthy ? 'healthy' : 'unhealthy'}`,
     ]),
+    ...describeDatabase(report.finalState),
     ['surge nodes left', String(report.finalState.surgeNodes)],
     ['lock held', String(report.finalState.lockHeld)],
     ['duration', `${report.durationSeconds.toFixed(1)} s real (time scale ${report.timeScale})`],
@@ -138,6 +139,18 @@ export function summaryTable(report: SandboxReport): string {
   ];
   const width = Math.max(...rows.map(([label]) => label.length));
   return rows.map(([label, value]) => `${label.padEnd(width)}  ${value}`).join('\n');
+}
+
+/** The database the model names, its schema at the end, and the snapshots the run took of it. */
+function describeDatabase({ database, schemaVersion }: SandboxReport['finalState']): [string, string][] {
+  if (!database) return [];
+  const snapshots = database.snapshots.map((snapshot) => `${snapshot.id} (${snapshot.status})`);
+  return [
+    [
+      `database ${database.identifier}`,
+      `schema ${schemaVersion ?? 'none'}, ${snapshots.length > 0 ? `snapshot ${snapshots.join(', ')}` : 'no snapshot taken'}`,
+    ],
+  ];
 }
 
 /** The request counts, and the failures by cause: the cluster's own apart from those a busy machine explains. */

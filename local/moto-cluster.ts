@@ -12,8 +12,10 @@ import {
   CreateTargetGroupCommand,
   RegisterTargetsCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { CreateDBInstanceCommand } from '@aws-sdk/client-rds';
 import { ec2Client } from '../functions/aws/clients/ec2';
 import { elbv2Client } from '../functions/aws/clients/elbv2';
+import { rdsClient } from '../functions/aws/clients/rds';
 import { ssmClient } from '../functions/aws/clients/ssm';
 import { saveClusterModel } from '../functions/aws/ssm';
 import type { ClusterModel, ClusterModelInput } from '../functions/domain/cluster-model';
@@ -224,6 +226,7 @@ export async function createMotoCluster(options: MotoClusterOptions = {}): Promi
         })()
       : undefined;
 
+  const database = await createDatabase(`${name}-db`);
   const generated: ClusterModelInput = {
     name,
     region: LOCAL_REGION,
@@ -241,6 +244,7 @@ export async function createMotoCluster(options: MotoClusterOptions = {}): Promi
         : { strategy, listenerArn, targetGroupArn: required(targetGroups.all, 'target group') },
     network: { vpcId, subnetIds, securityGroupIds: [securityGroupId] },
     surge: { launchTemplateId, launchTemplateVersion: '$Latest', imageId, subnetIds },
+    database: { engine: 'rds-instance', identifier: database },
     healthChecks: {
       http: [{ name: 'server health', path: '/health', port: nodePort }],
       version: { path: '/version', port: nodePort },
@@ -268,4 +272,24 @@ export async function createMotoCluster(options: MotoClusterOptions = {}): Promi
     targetGroups,
     ...(management ? { management } : {}),
   };
+}
+
+/** The cluster's database: a DB instance in moto, which is available at once and takes snapshots as RDS does. */
+async function createDatabase(identifier: string): Promise<string> {
+  try {
+    await rdsClient.send(
+      new CreateDBInstanceCommand({
+        DBInstanceIdentifier: identifier,
+        Engine: 'postgres',
+        DBInstanceClass: 'db.t4g.micro',
+        AllocatedStorage: 20,
+        MasterUsername: 'zerodown',
+        MasterUserPassword: 'not-a-secret-local-only',
+      }),
+    );
+  } catch (error) {
+    // A second cluster of the same name in one moto run reuses its database.
+    if (!(error instanceof Error && error.name === 'DBInstanceAlreadyExistsFault')) throw error;
+  }
+  return identifier;
 }

@@ -1,6 +1,7 @@
 import * as path from 'node:path';
+import { CreateDBInstanceCommand, type RDSClient } from '@aws-sdk/client-rds';
 import { drStackIdFor, stackIdFor } from '../cdk/app';
-import type { ClusterModel } from '../functions/domain/cluster-model';
+import type { ClusterModel, ClusterModelInput } from '../functions/domain/cluster-model';
 import { buildLocalApp, localClusterModel } from '../local/local-app';
 import { createMotoCluster } from '../local/moto-cluster';
 import { createMotoDrSite, type MotoDrSite } from '../local/moto-dr';
@@ -43,6 +44,7 @@ export async function buildSandboxCluster(run: RunContext, environment: SandboxE
   await provisionStackResources(stack);
   await createStackDocuments(environment.ssm, stack);
   const commands = storedCommandsOf(stack);
+  const database = sandboxDatabase(run.scenario);
   const cluster = await createMotoCluster({
     name: spec.name,
     topology: spec.topology,
@@ -51,8 +53,11 @@ export async function buildSandboxCluster(run: RunContext, environment: SandboxE
       ...model,
       commands,
       capacity: { minHealthyPercent: 75, drainSeconds: 30 },
+      database,
     }),
   });
+  // The database the model names exists, as on AWS, so that upgrade-version's snapshot of it works.
+  if (cluster.model.database) await createDatabase(environment.rds, cluster.model.database);
   const drSite = spec.dr ? await createMotoDrSite(cluster, { nodeCount: spec.nodes }) : undefined;
   // The DR site's own lock table.
   if (drSite) await provisionStackResources(drStack);
@@ -66,6 +71,48 @@ export async function buildSandboxCluster(run: RunContext, environment: SandboxE
     targetGroupArns: [...Object.values(cluster.targetGroups), ...(drSite ? [drSite.targetGroupArn] : [])],
     drSite,
   };
+}
+
+/**
+ * The database block of the sandbox's model: an RDS DB instance named after the cluster unless the scenario names it,
+ * and how the product's versions live with its schema when the scenario says (otherwise the model's default holds).
+ */
+export function sandboxDatabase(scenario: Scenario): NonNullable<ClusterModelInput['database']> {
+  const { name, database } = scenario.cluster;
+  return {
+    engine: 'rds-instance',
+    identifier: database.identifier ?? `${name}-db`,
+    ...(database.oldVersionRunsOnNewSchema === undefined
+      ? {}
+      : { oldVersionRunsOnNewSchema: database.oldVersionRunsOnNewSchema }),
+  };
+}
+
+/**
+ * Creates the model's DB instance in moto, which makes it available at once. The sandbox has no database server:
+ * the nodes' schema lives in the shared database file, and this instance is what the workflows snapshot. An instance
+ * of that name that already exists (the moto cluster's own `<name>-db`) is the one.
+ */
+async function createDatabase(rds: RDSClient, database: NonNullable<ClusterModel['database']>): Promise<void> {
+  if (database.engine !== 'rds-instance') {
+    throw new Error(`The sandbox creates RDS DB instances only, not a ${database.engine} (${database.identifier})`);
+  }
+  try {
+    await rds.send(
+      new CreateDBInstanceCommand({
+        DBInstanceIdentifier: database.identifier,
+        Engine: 'postgres',
+        DBInstanceClass: 'db.t4g.micro',
+        AllocatedStorage: 20,
+        MasterUsername: 'zerodown',
+        MasterUserPassword: 'sandbox-only-password',
+        // No automated backups: the snapshots of it are the ones a run takes.
+        BackupRetentionPeriod: 0,
+      }),
+    );
+  } catch (error) {
+    if (!(error instanceof Error && error.name === 'DBInstanceAlreadyExistsFault')) throw error;
+  }
 }
 
 /**

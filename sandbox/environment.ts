@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { EC2Client } from '@aws-sdk/client-ec2';
+import { RDSClient } from '@aws-sdk/client-rds';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { PROJECT_ROOT } from '../cdk/paths';
 import { freeLoopbackPort, startMotoServer, stopProcess } from '../local/moto-server';
@@ -31,6 +32,8 @@ export interface SandboxEnvironment extends AsyncDisposable {
   readonly ssm: SSMClient;
   /** moto's CloudWatch, directly rather than through the gateway. */
   readonly cloudwatch: CloudWatchClient;
+  /** moto's RDS, directly rather than through the gateway: the sandbox's own calls stay out of the AWS call counts. */
+  readonly rds: RDSClient;
   readonly fleet: Fleet;
   readonly agent: SandboxAgent;
   readonly gateway: Gateway;
@@ -95,6 +98,9 @@ async function startParts(run: RunContext, teardown: Teardown): Promise<SandboxE
     bootMs: run.scaled(spec.bootSeconds),
     syncIntervalMs: Math.max(100, run.scaled(5)),
     databaseFile,
+    ...(spec.database.oldVersionRunsOnNewSchema === undefined
+      ? {}
+      : { oldVersionRunsOnNewSchema: spec.database.oldVersionRunsOnNewSchema }),
     onChange: (nodes) => void dataPlane?.call('setNodes', nodes).catch(() => undefined),
   });
   teardown.push(() => fleet.stopAll());
@@ -124,6 +130,7 @@ async function startParts(run: RunContext, teardown: Teardown): Promise<SandboxE
     databaseFile,
     ssm,
     cloudwatch: new CloudWatchClient(direct),
+    rds: new RDSClient(direct),
     fleet,
     agent,
     gateway,

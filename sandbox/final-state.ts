@@ -1,9 +1,11 @@
 import * as fs from 'node:fs';
+import { DescribeDBClusterSnapshotsCommand, DescribeDBSnapshotsCommand, type RDSClient } from '@aws-sdk/client-rds';
 import { dynamodbClient } from '../functions/aws/clients/dynamodb';
 import { ec2Client } from '../functions/aws/clients/ec2';
 import { dynamoDbLockStore } from '../functions/aws/dynamodb';
 import { findSurgeNodes } from '../functions/aws/ec2';
 import { loadClusterModel } from '../functions/aws/ssm';
+import type { ClusterModel } from '../functions/domain/cluster-model';
 import { readLock } from '../functions/domain/lock';
 import { resourcesOfType } from '../local/template';
 import type { SandboxCluster } from './cluster';
@@ -57,5 +59,53 @@ export async function readFinalState(
       )
     : undefined;
   const surgeNodes = await findSurgeNodes(ec2Client, model);
-  return { nodes, schemaVersion: schemaVersion ?? null, lockHeld: lock !== undefined, surgeNodes: surgeNodes.length };
+  return {
+    nodes,
+    schemaVersion: schemaVersion ?? null,
+    database: await readDatabase(environment.rds, model.database),
+    lockHeld: lock !== undefined,
+    surgeNodes: surgeNodes.length,
+  };
+}
+
+/**
+ * The model's database and its manual snapshots, as moto holds them, whatever a workflow's output says: moto starts
+ * empty with each run, so the run took every one (the automated snapshot moto makes of a new instance is left out).
+ */
+async function readDatabase(
+  rds: RDSClient,
+  database: ClusterModel['database'],
+): Promise<SandboxReport['finalState']['database']> {
+  if (!database) return null;
+  const snapshots = await manualSnapshotsOf(rds, database);
+  return {
+    engine: database.engine,
+    identifier: database.identifier,
+    snapshots: snapshots.sort((a, b) => (a.createdAt ?? '').localeCompare(b.createdAt ?? '')),
+  };
+}
+
+type SnapshotReport = NonNullable<SandboxReport['finalState']['database']>['snapshots'][number];
+
+async function manualSnapshotsOf(
+  rds: RDSClient,
+  { engine, identifier }: NonNullable<ClusterModel['database']>,
+): Promise<SnapshotReport[]> {
+  const describe = (id: string | undefined, status: string | undefined, type: string | undefined, at?: Date) =>
+    type === 'manual' ? [{ id: id ?? '', status: status ?? 'unknown', createdAt: at?.toISOString() ?? null }] : [];
+  if (engine === 'aurora-cluster') {
+    const answer = await rds.send(new DescribeDBClusterSnapshotsCommand({ DBClusterIdentifier: identifier }));
+    return (answer.DBClusterSnapshots ?? []).flatMap((snapshot) =>
+      describe(
+        snapshot.DBClusterSnapshotIdentifier,
+        snapshot.Status,
+        snapshot.SnapshotType,
+        snapshot.SnapshotCreateTime,
+      ),
+    );
+  }
+  const answer = await rds.send(new DescribeDBSnapshotsCommand({ DBInstanceIdentifier: identifier }));
+  return (answer.DBSnapshots ?? []).flatMap((snapshot) =>
+    describe(snapshot.DBSnapshotIdentifier, snapshot.Status, snapshot.SnapshotType, snapshot.SnapshotCreateTime),
+  );
 }

@@ -22,6 +22,11 @@ export interface FleetOptions {
   readonly syncIntervalMs: number;
   /** The shared database file that migrations change. */
   readonly databaseFile: string;
+  /**
+   * The scenario's `cluster.database.oldVersionRunsOnNewSchema`, passed to every node: false makes a node older than
+   * the schema refuse to serve. Left out, nodes serve on every schema.
+   */
+  readonly oldVersionRunsOnNewSchema?: boolean;
   /** Called with every running node's instance id and IP whenever a node starts or stops. */
   readonly onChange?: (nodes: readonly (readonly [string, string])[]) => void;
 }
@@ -111,6 +116,9 @@ export class Fleet {
       ...['--id', instanceId, '--ip', ip, '--port', String(options.nodePort)],
       ...['--data-dir', dataDir, '--db', options.databaseFile, '--version', options.imageVersion],
       ...['--role', role, '--boot-ms', String(bootMs), '--sync-interval-ms', String(options.syncIntervalMs)],
+      ...(options.oldVersionRunsOnNewSchema === undefined
+        ? []
+        : ['--old-version-runs-on-new-schema', String(options.oldVersionRunsOnNewSchema)]),
       // A DR node stands in for a whole cluster in another region: it syncs from no manager here.
       ...(manager && role !== 'manager' && role !== 'dr' ? ['--manager-url', manager] : []),
     ];

@@ -7,6 +7,9 @@ import { FAILURE_HEADER, type FailureCause, LOAD_CAUSES } from './failure-causes
  * request is recorded: when, status, latency and which node answered.
  */
 
+/** How much of a failed answer's body a record keeps. */
+const ERROR_BODY_LIMIT = 200;
+
 export interface LoadSettings {
   readonly requestsPerSecond: number;
   /** The load stops after this long even if nobody stops it. */
@@ -100,12 +103,23 @@ export function startLoad(url: string, settings: LoadSettings): LoadRun {
       const outgoing = http.get(
         { host: target.hostname, port: target.port, path: `/load/${sent}?delay-ms=${settings.serverTimeMs}`, agent },
         (response) => {
-          response.resume();
+          const status = response.statusCode ?? 0;
           const cause = response.headers[FAILURE_HEADER] as FailureCause | undefined;
           const node = response.headers['x-sandbox-target'] as string | undefined;
-          response.on('end', () =>
-            record(response.statusCode ?? 0, { ...(node ? { node } : {}), ...(cause ? { cause } : {}) }),
-          );
+          // A failed answer keeps the start of its body: why the node or the load balancer refused it.
+          let body = '';
+          if (status >= 400) {
+            response.setEncoding('utf8');
+            response.on('data', (chunk: string) => {
+              if (body.length < ERROR_BODY_LIMIT) body += chunk;
+            });
+          } else {
+            response.resume();
+          }
+          response.on('end', () => {
+            const error = body.trim().slice(0, ERROR_BODY_LIMIT);
+            record(status, { ...(node ? { node } : {}), ...(cause ? { cause } : {}), ...(error ? { error } : {}) });
+          });
           response.on('error', (error) => record(0, { error: error.message, cause: 'client-error' }));
         },
       );

@@ -96,6 +96,15 @@ export interface SandboxReport {
     }[];
     /** The shared database's schema version, which migrations set. */
     schemaVersion: string | null;
+    /**
+     * The database the model names, and the snapshots of it the run took (manual snapshots, read from moto, oldest
+     * first): what to restore from after a failure past the migrations. Null when the model names no database.
+     */
+    database: {
+      engine: string;
+      identifier: string;
+      snapshots: { id: string; status: string; createdAt: string | null }[];
+    } | null;
     lockHeld: boolean;
     surgeNodes: number;
   };
@@ -209,6 +218,21 @@ export function evaluateExpectations(scenario: Scenario, report: SandboxReport):
   if (expect.schemaVersion !== undefined) {
     const actual = report.finalState.schemaVersion;
     check('schema version', expect.schemaVersion, actual, actual === expect.schemaVersion);
+  }
+  if (expect.databaseSnapshotTaken !== undefined) {
+    const snapshots = (report.finalState.database?.snapshots ?? []).map((snapshot) => snapshot.id);
+    const taken = snapshots.length > 0;
+    check('a database snapshot taken', expect.databaseSnapshotTaken, snapshots, taken === expect.databaseSnapshotTaken);
+  }
+  if (expect.servingVersion !== undefined) {
+    const versions = report.finalState.nodes.filter((node) => node.healthy && node.weight > 0).map((n) => n.version);
+    const wanted = expect.servingVersion;
+    check(
+      'version of every node serving',
+      wanted,
+      versions,
+      versions.length > 0 && versions.every((version) => version === wanted),
+    );
   }
   if (expect.serviceOnEveryNode !== undefined) {
     const wanted = expect.serviceOnEveryNode;

@@ -65,6 +65,24 @@ const scenarioSchema = z.strictObject({
           .check(z.maxLength(10)),
         [],
       ),
+      /**
+       * The cluster's database: the model names it (an RDS DB instance the sandbox creates in moto, so upgrade-version
+       * snapshots it before its migrations), and every node is told how its versions live with the schema.
+       */
+      database: z.prefault(
+        z.strictObject({
+          /** The DB instance identifier; `<cluster name>-db` when left out. */
+          identifier: z.optional(z.string().check(z.regex(/^[a-zA-Z](?!.*--)[a-zA-Z0-9-]{0,62}$/), z.regex(/[^-]$/))),
+          /**
+           * The model's `database.oldVersionRunsOnNewSchema`, and what the nodes do. False: a node whose version is
+           * older than the shared database's schema refuses to serve (503), and upgrade-version migrates last. True:
+           * every version serves on every schema, and upgrade-version migrates first. Left out: every version serves
+           * on every schema, and the model keeps its own default (false: upgrade-version migrates last).
+           */
+          oldVersionRunsOnNewSchema: z.optional(z.boolean()),
+        }),
+        {},
+      ),
       healthCheck: z.prefault(
         z.strictObject({
           intervalSeconds: z._default(z.number().check(z.minimum(1), z.maximum(300)), 5),
@@ -127,6 +145,10 @@ const scenarioSchema = z.strictObject({
       surgeNodesLeft: z.optional(z.int().check(z.minimum(0))),
       /** The shared database's schema version at the end. */
       schemaVersion: z.optional(z.string()),
+      /** True: the run took a snapshot of the cluster's database (read from moto). False: it took none. */
+      databaseSnapshotTaken: z.optional(z.boolean()),
+      /** Every permanent node that carries traffic at the end (healthy, with weight) reports this version. */
+      servingVersion: z.optional(z.string()),
       /** `service artifact`, deployed on every permanent node at the end. */
       serviceOnEveryNode: z.optional(z.string()),
       /** Permanent nodes (replacements included) healthy at the end. */

@@ -1,9 +1,12 @@
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
-import type { RolloutPlan, RolloutWorkflow } from '../functions/domain/plans/rollout';
+import { ErrorName } from '../functions/domain/errors';
+import type { MigrationPlan, RolloutPlan, RolloutWorkflow } from '../functions/domain/plans/rollout';
 import { STEPS } from '../functions/domain/plans/steps';
 import { markOutOfService, markVerified, workflowFrame } from './fragments/frame';
 import { cluster, retire, runCommandOn, shift, verifyUnderTraffic, waitReady } from './fragments/node-steps';
+import { operationStep } from './fragments/operation-step';
 import { planPath } from './fragments/plan-path';
 import type { DefinitionOptions, WorkflowBuilder, WorkflowOperations } from './workflow-builder';
 
@@ -40,6 +43,7 @@ export function rolloutDefinition(
     executionTimeoutSeconds: options.executionTimeoutSeconds,
     ...(options.timing ? { timing: options.timing } : {}),
     body: (b, finish) => rolloutSteps(b, wording, finish),
+    ...(wording.workflow === 'upgrade-version' ? { beforeRollback: sayPastPointOfNoReturn } : {}),
   });
 }
 
@@ -53,28 +57,62 @@ function rolloutSteps(b: WorkflowBuilder, wording: RolloutWording, finish: sfn.I
   );
   const surgeReady = waitReady(b, 'the surge node', '$.surge.instanceId', false);
   const retireThenFinish = retire(b).next(finish);
+  // Only an upgrade migrates: a patch's state machine carries none of the migration's states.
+  const migration = wording.workflow === 'upgrade-version' ? new MigrationPoints(b) : undefined;
+  const migrateAt = (point: MigrationPoint, next: sfn.IChainable): sfn.IChainable =>
+    migration ? migration.at(point, next) : next;
+  const rollForward = (label: string, weightsPath: string): sfn.Chain | undefined =>
+    migration ? rollForwardTo(b, label, weightsPath) : undefined;
+  const then = (chain: sfn.Chain, step: sfn.Chain | undefined): sfn.Chain => (step ? chain.next(step) : chain);
 
   const change = (label: string, instanceIdPath: string) => changeNode(b, wording, label, instanceIdPath);
-  const activePassive = sfn.Chain.start(change('the passive node', planPath<RolloutPlan>('first', 'instanceId')))
-    .next(shift(b, STEPS.shiftToPatched, planPath<RolloutPlan>('shifts', 'toFirst')))
-    .next(verifyUnderTraffic(b, 'the patched node', planPath<RolloutPlan>('first', 'instanceId')))
-    .next(change('the other node', planPath<RolloutPlan>('second', 'instanceId')))
-    .next(
-      new sfn.Choice(scope, 'Shift traffic back?')
-        .when(
-          sfn.Condition.booleanEquals('$.request.shiftBack', true),
-          shift(b, STEPS.shiftBack, planPath<RolloutPlan>('shifts', 'back')).next(retireThenFinish),
-        )
-        .otherwise(retireThenFinish),
-    );
+  const first = planPath<RolloutPlan>('first', 'instanceId');
+  const second = planPath<RolloutPlan>('second', 'instanceId');
+  const shiftBackOrNot = new sfn.Choice(scope, 'Shift traffic back?')
+    .when(
+      sfn.Condition.booleanEquals('$.request.shiftBack', true),
+      shift(b, STEPS.shiftBack, planPath<RolloutPlan>('shifts', 'back')).next(retireThenFinish),
+    )
+    .otherwise(retireThenFinish);
+  const activePassive = migrateAt(
+    {
+      id: 'passive',
+      order: 'first',
+      instanceIdPath: first,
+      weightsNowPath: planPath<RolloutPlan>('weights', 'initial'),
+    },
+    then(
+      sfn.Chain.start(change('the passive node', first))
+        .next(shift(b, STEPS.shiftToPatched, planPath<RolloutPlan>('shifts', 'toFirst')))
+        .next(verifyUnderTraffic(b, 'the patched node', first)),
+      rollForward('the patched node', planPath<RolloutPlan>('shifts', 'toFirst', 'target')),
+    )
+      .next(change('the other node', second))
+      .next(
+        migrateAt(
+          {
+            id: 'other',
+            order: 'last',
+            instanceIdPath: second,
+            weightsNowPath: planPath<RolloutPlan>('shifts', 'toFirst', 'target'),
+          },
+          shiftBackOrNot,
+        ),
+      ),
+  );
 
   // Out of service from the drain on: a failover must not send it traffic back before its patch is verified.
   const takeOut = markOutOfService(scope, 'the drained node', '$.item.node.instanceId');
-  const returned = shift(b, 'Return the node to service', '$.item.restore').next(
-    verifyUnderTraffic(b, 'the node back in service', '$.item.node.instanceId'),
+  const returned = then(
+    shift(b, 'Return the node to service', '$.item.restore').next(
+      verifyUnderTraffic(b, 'the node back in service', '$.item.node.instanceId'),
+    ),
+    rollForward('the node back in service', '$.item.restore.target'),
   );
-  takeOut
-    .next(shift(b, 'Take the node out of service', '$.item.drain'))
+  then(
+    sfn.Chain.start(takeOut).next(shift(b, 'Take the node out of service', '$.item.drain')),
+    rollForward('the drained node', '$.item.drain.target'),
+  )
     .next(change('the node in turn', '$.item.node.instanceId'))
     .next(returned);
   const rotate = b.forEachInOrder({
@@ -85,6 +123,20 @@ function rolloutSteps(b: WorkflowBuilder, wording: RolloutWording, finish: sfn.I
     body: takeOut,
     bodyEnd: returned,
   });
+  const surgeOutThenRetire = then(
+    shift(b, STEPS.surgeOut, planPath<RolloutPlan>('shifts', 'surgeOut')),
+    rollForward('the surge node out of service', planPath<RolloutPlan>('shifts', 'surgeOut', 'target')),
+  ).next(
+    migrateAt(
+      {
+        id: 'surge out',
+        order: 'last',
+        instanceIdPath: '$.surge.instanceId',
+        weightsNowPath: planPath<RolloutPlan>('shifts', 'surgeOut', 'target'),
+      },
+      retireThenFinish,
+    ),
+  );
   const activeActive = sfn.Chain.start(
     b.step(
       STEPS.verifySurge,
@@ -92,37 +144,174 @@ function rolloutSteps(b: WorkflowBuilder, wording: RolloutWording, finish: sfn.I
       { ...cluster, 'instanceId.$': '$.surge.instanceId', expectedVersion: null },
       '$.verified',
     ),
-  )
-    .next(shift(b, STEPS.surgeIn, planPath<RolloutPlan>('shifts', 'surgeIn')))
-    .next(rotate)
-    .next(shift(b, STEPS.surgeOut, planPath<RolloutPlan>('shifts', 'surgeOut')))
-    .next(retireThenFinish);
+  ).next(
+    migrateAt(
+      {
+        id: 'surge ready',
+        order: 'first',
+        instanceIdPath: '$.surge.instanceId',
+        weightsNowPath: planPath<RolloutPlan>('weights', 'initial'),
+      },
+      shift(b, STEPS.surgeIn, planPath<RolloutPlan>('shifts', 'surgeIn')).next(rotate).next(surgeOutThenRetire),
+    ),
+  );
 
   const byTopology = new sfn.Choice(scope, 'Which topology?')
     .when(sfn.Condition.stringEquals(planPath<RolloutPlan>('topology'), 'active-active'), activeActive)
     .otherwise(activePassive);
-  return launch.next(surgeReady).next(migrations(b)).next(byTopology);
+  return launch.next(surgeReady).next(byTopology);
 }
 
-/** Runs the database migrations once, on the plan's migration node, when the plan has them. */
-function migrations(b: WorkflowBuilder): sfn.Chain {
-  const done = new sfn.Pass(b.scope, 'Migrations are dealt with');
-  const run = runCommandOn(b, {
-    label: STEPS.runMigrations,
-    noun: 'migrations',
-    kindPath: planPath<RolloutPlan>('migration', 'kind'),
-    inputPath: planPath<RolloutPlan>('migration', 'input'),
-    instanceIdPath: planPath<RolloutPlan>('migrationNode', 'instanceId'),
-    // Kept in the execution's result: the migration output is the record of what changed in the database.
-    resultPath: '$.migration',
+/** A place in the rollout where the migrations may run, and what it knows there. */
+interface MigrationPoint {
+  /** Names the place in state names; unique within the state machine. */
+  readonly id: string;
+  /** Which of the plan's orders runs the migrations here. */
+  readonly order: MigrationPlan['order'];
+  /** A node that carries no traffic at this place. */
+  readonly instanceIdPath: string;
+  /** The weights in effect here: what a failure from the migration on keeps. */
+  readonly weightsNowPath: string;
+}
+
+/**
+ * The migrations, built once and entered from every place they may run (two per topology): each place notes itself
+ * in `$.migrationPoint`, and the end goes back to the place's own next step. One copy keeps the template small.
+ */
+class MigrationPoints {
+  private readonly entry: sfn.Choice;
+  private readonly back: sfn.Choice;
+
+  constructor(private readonly b: WorkflowBuilder) {
+    const scope = b.scope;
+    this.back = new sfn.Choice(scope, 'Go on from where the migrations were due');
+    const done = new sfn.Pass(scope, 'Migrations are dealt with');
+    done.next(this.back);
+
+    const snapshotted = new sfn.Pass(scope, 'The database snapshot is available');
+    const noSnapshot = new sfn.Pass(scope, 'No database to snapshot', {
+      result: sfn.Result.fromObject({
+        snapshotId: null,
+        available: false,
+        reason: 'the cluster model names no database',
+      }),
+      resultPath: '$.databaseSnapshot',
+    });
+    const passPointOfNoReturn = pointOfNoReturn(b);
+    snapshotted.next(passPointOfNoReturn);
+    noSnapshot.next(passPointOfNoReturn);
+    const snapshot = b.ops.snapshotDatabase
+      ? databaseSnapshot(b, b.ops.snapshotDatabase).next(snapshotted)
+      : noSnapshot;
+    passPointOfNoReturn.next(
+      runCommandOn(b, {
+        label: STEPS.runMigrations,
+        noun: 'migrations',
+        kindPath: planPath<RolloutPlan>('migration', 'kind'),
+        inputPath: planPath<RolloutPlan>('migration', 'input'),
+        instanceIdPath: '$.migrationPoint.instanceId',
+        // Kept in the execution's result: the migration output is the record of what changed in the database.
+        resultPath: '$.migration',
+      }).next(done),
+    );
+    this.entry = new sfn.Choice(scope, 'Run the migrations here?')
+      .when(
+        sfn.Condition.and(
+          // Not(IsNull) rather than IsNull=false: the local runner gets the `false` form of type tests wrong.
+          sfn.Condition.not(sfn.Condition.isNull(planPath<RolloutPlan>('migration'))),
+          sfn.Condition.stringEqualsJsonPath(planPath<RolloutPlan>('migration', 'order'), '$.migrationPoint.order'),
+        ),
+        new sfn.Choice(scope, 'Is there a database to snapshot?')
+          .when(sfn.Condition.not(sfn.Condition.isNull(planPath<RolloutPlan>('migration', 'snapshot'))), snapshot)
+          .otherwise(noSnapshot),
+      )
+      .otherwise(done);
+  }
+
+  /** Enters the migrations at `point`, and goes on to `next` after them (or at once, when they are due elsewhere). */
+  at(point: MigrationPoint, next: sfn.IChainable): sfn.IChainable {
+    this.back.when(sfn.Condition.stringEquals('$.migrationPoint.id', point.id), next);
+    return new sfn.Pass(this.b.scope, `Migrations may run here: ${point.id}`, {
+      parameters: {
+        id: point.id,
+        order: point.order,
+        'instanceId.$': point.instanceIdPath,
+        'weightsNow.$': point.weightsNowPath,
+      },
+      resultPath: '$.migrationPoint',
+    }).next(this.entry);
+  }
+}
+
+/**
+ * Takes the snapshot of the cluster's database and waits until it is available: a migration never runs without its
+ * restore point. The snapshot is named after the execution, so a retried step finds the one it started.
+ */
+function databaseSnapshot(b: WorkflowBuilder, operation: lambda.IFunction): sfn.Chain {
+  const start = b.change(
+    STEPS.snapshotDatabase,
+    operation,
+    {
+      action: 'start',
+      ...cluster,
+      'execution.$': '$$.Execution.Id',
+      'fromVersion.$': planPath<RolloutPlan>('migration', 'fromVersion'),
+      pollIntervalSeconds: b.timing.pollIntervalSeconds,
+    },
+    '$.databaseSnapshotStarted',
+  );
+  const poll = b.step(
+    'Check the database snapshot',
+    operation,
+    { action: 'status', ...cluster, 'execution.$': '$$.Execution.Id' },
+    '$.databaseSnapshot',
+  );
+  return start.next(
+    b.pollUntil({
+      label: 'the database snapshot to be available',
+      poll,
+      resultPath: '$.databaseSnapshot',
+      done: sfn.Condition.booleanEquals('$.databaseSnapshot.available', true),
+      maxAttemptsPath: '$.databaseSnapshotStarted.maxPolls',
+      timeoutDescription: "the database's snapshotTimeoutSeconds",
+      timeoutError: ErrorName.DatabaseSnapshotTimedOut,
+    }),
+  );
+}
+
+/**
+ * From here on the schema is migrated: a failure no longer restores the snapshot's weights, which may send traffic to
+ * nodes that cannot serve on the new schema, but keeps the weights in effect now, and names the snapshot.
+ */
+function pointOfNoReturn(b: WorkflowBuilder): sfn.Chain {
+  const mark = new sfn.Pass(b.scope, 'Pass the point of no return', {
+    parameters: {
+      step: STEPS.runMigrations,
+      'snapshot.$': '$.databaseSnapshot',
+      'weights.$': '$.migrationPoint.weightsNow',
+    },
+    resultPath: '$.pointOfNoReturn',
   });
+  return sfn.Chain.start(mark).next(keepOnFailure(b, 'at the point of no return', '$.migrationPoint.weightsNow'));
+}
+
+/** From here on, a rollback restores the weights at `weightsPath`, which serve only from nodes that run on the new schema. */
+function keepOnFailure(b: WorkflowBuilder, label: string, weightsPath: string): sfn.Pass {
+  return new sfn.Pass(b.scope, `Keep these weights on failure: ${label}`, {
+    parameters: { 'initial.$': weightsPath, 'final.$': planPath<RolloutPlan>('weights', 'final') },
+    resultPath: planPath<RolloutPlan>('weights'),
+  });
+}
+
+/** Past the point of no return, a safe point moves what a failure keeps forward to the weights now in effect. */
+function rollForwardTo(b: WorkflowBuilder, label: string, weightsPath: string): sfn.Chain {
+  const on = new sfn.Pass(b.scope, `Go on: ${label}`);
   return sfn.Chain.custom(
-    new sfn.Choice(b.scope, 'Any migrations to run?')
-      // Not(IsNull) rather than IsNull=false: the local runner gets the `false` form of type tests wrong.
-      .when(sfn.Condition.not(sfn.Condition.isNull(planPath<RolloutPlan>('migration'))), run.next(done))
-      .otherwise(done),
-    [done],
-    done,
+    new sfn.Choice(b.scope, `Past the point of no return? ${label}`)
+      .when(sfn.Condition.isPresent('$.pointOfNoReturn'), keepOnFailure(b, label, weightsPath).next(on))
+      .otherwise(on),
+    [on],
+    on,
   );
 }
 
@@ -151,4 +340,38 @@ function changeNode(b: WorkflowBuilder, wording: RolloutWording, label: string, 
       .next(verify)
       .next(markVerified(b.scope, label)),
   );
+}
+/**
+ * A failure past the point of no return cannot undo the migration: before the shared rollback keeps the last safe
+ * weights, the operator is told so, with the snapshot to restore from. The notice is best effort.
+ */
+function sayPastPointOfNoReturn(b: WorkflowBuilder, rollback: sfn.IChainable): sfn.IChainable {
+  const record = new sfn.Pass(b.scope, 'Roll back: note the point of no return', {
+    parameters: {
+      reason:
+        'the database migrations ran, so the schema cannot go back: traffic stays on the last safe weights, on ' +
+        'nodes that run on the migrated schema. To go back, restore the snapshot and redeploy the previous version',
+      'snapshot.$': '$.pointOfNoReturn.snapshot',
+      'keptWeights.$': planPath<RolloutPlan>('weights', 'initial'),
+    },
+    resultPath: '$.rollback.pointOfNoReturn',
+  });
+  const tell = operationStep(b.scope, 'Roll back: say the migration stays', {
+    operation: b.ops.notify,
+    payload: {
+      ...cluster,
+      workflow: b.workflow,
+      step: 'Failed past the point of no return',
+      outcome: 'attention',
+      'execution.$': '$$.Execution.Id',
+      'detail.$': '$.rollback.pointOfNoReturn',
+    },
+    resultPath: '$.rollback.pointOfNoReturnNotice',
+  });
+  tell.addCatch(rollback, { errors: [sfn.Errors.ALL], resultPath: '$.rollback.pointOfNoReturnNoticeError' });
+  record.next(tell);
+  tell.next(rollback);
+  return new sfn.Choice(b.scope, 'Past the point of no return?')
+    .when(sfn.Condition.isPresent('$.pointOfNoReturn'), record)
+    .otherwise(rollback);
 }

@@ -21,6 +21,8 @@ export interface WorkflowOperations {
   readonly exposeService: lambda.IFunction;
   readonly confirmNodeLoss: lambda.IFunction;
   readonly adoptReplacement: lambda.IFunction;
+  /** Only where the cluster names a database: upgrade-version snapshots it before migrating. */
+  readonly snapshotDatabase?: lambda.IFunction;
 }
 
 export interface WorkflowTiming {

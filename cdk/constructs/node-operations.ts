@@ -12,6 +12,7 @@ import {
   NODE_ROLES,
   targetGroupsOf,
 } from '../../functions/domain/cluster-model';
+import { snapshotPrefixFor } from '../../functions/domain/database';
 import { ClusterModelError } from '../../functions/domain/errors';
 import { membershipParameterName } from '../../functions/domain/membership';
 import { checksTooSlowFor, nodeProbeSeconds } from '../../functions/domain/probe';
@@ -56,6 +57,8 @@ export class NodeOperations extends Construct {
   public readonly exposeService: lambda.IFunction;
   public readonly confirmNodeLoss: lambda.IFunction;
   public readonly adoptReplacement: lambda.IFunction;
+  /** Only where the model names a database. */
+  public readonly snapshotDatabase?: lambda.IFunction;
 
   private readonly props: NodeOperationsProps;
 
@@ -199,6 +202,8 @@ export class NodeOperations extends Construct {
     });
     this.allow(this.adoptReplacement, ['ssm:PutParameter'], [this.membershipParameterArn()]);
 
+    if (model.database) this.snapshotDatabase = this.databaseSnapshots(model.database);
+
     this.notify = this.operation('Notify', 'notify', 'Publish a workflow event to the cluster topic', {
       env: { TOPIC_ARN: props.topic.topicArn },
       readsModel: false,
@@ -228,7 +233,43 @@ export class NodeOperations extends Construct {
       this.exposeService,
       this.confirmNodeLoss,
       this.adoptReplacement,
+      ...(this.snapshotDatabase ? [this.snapshotDatabase] : []),
     ];
+  }
+
+  /**
+   * The function that snapshots the cluster's database before an upgrade migrates it: it may snapshot that one DB
+   * instance or Aurora cluster, into snapshots named for this cluster, and describe those snapshots only.
+   */
+  private databaseSnapshots(database: NonNullable<ClusterModel['database']>): lambda.IFunction {
+    const fn = this.operation('SnapshotDatabase', 'snapshot-database', 'Snapshot the database before a migration');
+    const colon = (resource: string, name: string) => this.arn('rds', resource, name, ArnFormat.COLON_RESOURCE_NAME);
+    const prefix = `${snapshotPrefixFor(this.props.model.name)}*`;
+    const [source, snapshots, create, describe] =
+      database.engine === 'aurora-cluster'
+        ? [
+            colon('cluster', database.identifier),
+            colon('cluster-snapshot', prefix),
+            'rds:CreateDBClusterSnapshot',
+            'rds:DescribeDBClusterSnapshots',
+          ]
+        : [
+            colon('db', database.identifier),
+            colon('snapshot', prefix),
+            'rds:CreateDBSnapshot',
+            'rds:DescribeDBSnapshots',
+          ];
+    acknowledgeWildcardResource(
+      roleOf(fn),
+      snapshots,
+      "Snapshots named with this cluster's prefix only: each run's snapshot is named after its execution, unknown before.",
+    );
+    // Every snapshot it creates carries the cluster's tag, which RDS authorizes as a tagging of the new snapshot.
+    const taggedForCluster = { StringEquals: { [`aws:RequestTag/${CLUSTER_TAG_KEY}`]: this.props.model.name } };
+    this.allow(fn, [create], [source, snapshots], taggedForCluster);
+    this.allow(fn, ['rds:AddTagsToResource'], [snapshots], taggedForCluster);
+    this.allow(fn, [describe], [source, snapshots]);
+    return fn;
   }
 
   private operation(

@@ -274,6 +274,27 @@ const drSchema = z.strictObject({
   instanceRoleArn: z.optional(roleArnSchema),
 });
 
+/**
+ * The cluster's database, which upgrade-version snapshots before its first migration. Naming it also declares how
+ * the product's versions live with its schema, which decides when the migrations run.
+ */
+const databaseSchema = z.strictObject({
+  engine: z.enum(['rds-instance', 'aurora-cluster']),
+  /** The DB instance identifier, or the Aurora DB cluster identifier. */
+  identifier: pattern(
+    /^[a-zA-Z](?!.*--)[a-zA-Z0-9-]{0,62}$/,
+    'an RDS DB instance or Aurora DB cluster identifier (letters, digits and single hyphens, starting with a letter)',
+  ).check(z.refine((id) => !id.endsWith('-'), 'must not end with a hyphen')),
+  /**
+   * Whether the version being replaced keeps working on the migrated schema (an expand-only migration). When it
+   * does, the migrations run first, before any node changes; when it does not, they run last, once every node that
+   * carries traffic runs the new version. @default false
+   */
+  oldVersionRunsOnNewSchema: z._default(z.boolean(), false),
+  /** How long upgrade-version waits for the snapshot to become available. @default 3600 */
+  snapshotTimeoutSeconds: z._default(z.int().check(z.minimum(300), z.maximum(86_400)), 3600),
+});
+
 const clusterModelShape = z.strictObject({
   name: clusterNameSchema,
   region: regionSchema,
@@ -286,6 +307,7 @@ const clusterModelShape = z.strictObject({
   commands: z._default(commandsSchema, {}),
   capacity: z._default(capacitySchema, { minHealthyPercent: 75, drainSeconds: 30 }),
   dr: z.optional(drSchema),
+  database: z.optional(databaseSchema),
 });
 
 function arnRegion(arn: string): string | undefined {

@@ -29,11 +29,13 @@ export const ErrorName = {
   ExposeConflict: 'ExposeConflictError',
   DrSiteInUse: 'DrSiteInUseError',
   PlanTooLong: 'PlanTooLongError',
+  DatabaseSnapshotFailed: 'DatabaseSnapshotFailedError',
   // Raised by the state machines, not by a Lambda.
   NodeNotReady: 'NodeNotReadyError',
   NodeNotRetired: 'NodeNotRetiredError',
   FileSyncTimeout: 'FileSyncTimeoutError',
   DrSiteNotReady: 'DrSiteNotReadyError',
+  DatabaseSnapshotTimedOut: 'DatabaseSnapshotTimedOutError',
   DrNodesNotRetired: 'DrNodesNotRetiredError',
   PrimaryNotServing: 'PrimaryNotServingError',
   // The error a failover stops a pre-empted maintenance execution with.
@@ -179,4 +181,9 @@ export class ExposeConflictError extends ZeroDownError {
 /** A drill found the DR site already running nodes of another execution (a real region failover, perhaps). */
 export class DrSiteInUseError extends ZeroDownError {
   override readonly name = 'DrSiteInUseError' satisfies ErrorName;
+}
+
+/** The database snapshot taken before a migration failed, or the model names no database to snapshot. */
+export class DatabaseSnapshotFailedError extends ZeroDownError {
+  override readonly name = 'DatabaseSnapshotFailedError' satisfies ErrorName;
 }

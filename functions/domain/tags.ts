@@ -11,6 +11,8 @@ export const ROLE_TAG_KEY = 'zerodown:role';
 export const SLOT_TAG_KEY = 'zerodown:slot';
 /** The execution that launched a surge or DR node, so a retried launch finds its node. */
 export const EXECUTION_TAG_KEY = 'zerodown:execution';
+/** On a database snapshot or a baked image: the version the cluster ran (snapshot) or runs (image). */
+export const VERSION_TAG_KEY = 'zerodown:version';
 /** On a listener rule: the service the rule exposes. */
 export const EXPOSES_TAG_KEY = 'zerodown:exposes';
 

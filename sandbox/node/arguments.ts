@@ -8,7 +8,7 @@ import { NODE_ROLES, type NodeRole, VERSION_PATTERN } from './protocol';
 
 export const USAGE =
   'usage: server.ts --id ID --ip IP --port PORT --data-dir DIR --db FILE --version V --role manager|worker|surge|dr ' +
-  '[--manager-url URL] [--boot-ms MS] [--sync-interval-ms MS]';
+  '[--manager-url URL] [--boot-ms MS] [--sync-interval-ms MS] [--old-version-runs-on-new-schema true|false]';
 
 export function parseServerArgs(argv: string[]): NodeServerOptions {
   const { values } = parseArgs({
@@ -26,6 +26,7 @@ export function parseServerArgs(argv: string[]): NodeServerOptions {
       'manager-url': { type: 'string' },
       'boot-ms': { type: 'string' },
       'sync-interval-ms': { type: 'string' },
+      'old-version-runs-on-new-schema': { type: 'string' },
     },
   });
   const required = (name: keyof typeof values): string => {
@@ -45,6 +46,10 @@ export function parseServerArgs(argv: string[]): NodeServerOptions {
   if (managerUrl !== undefined && !/^https?:\/\/[^\s]+$/.test(managerUrl)) {
     throw new Error(`--manager-url must be an http:// or https:// URL (got "${managerUrl}")`);
   }
+  const schemaRule = values['old-version-runs-on-new-schema'];
+  if (schemaRule !== undefined && schemaRule !== 'true' && schemaRule !== 'false') {
+    throw new Error(`--old-version-runs-on-new-schema must be true or false (got "${schemaRule}")`);
+  }
   return {
     id,
     ip,
@@ -54,6 +59,7 @@ export function parseServerArgs(argv: string[]): NodeServerOptions {
     version,
     role: role as NodeRole,
     ...(managerUrl ? { managerUrl } : {}),
+    ...(schemaRule ? { oldVersionRunsOnNewSchema: schemaRule === 'true' } : {}),
     bootMs: integerOption('boot-ms', values['boot-ms'] ?? String(DEFAULT_BOOT_MS), 0, 600_000),
     syncIntervalMs: integerOption(
       'sync-interval-ms',

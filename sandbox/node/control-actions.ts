@@ -15,6 +15,7 @@ import {
   type ServiceRecord,
   VERSION_PATTERN,
 } from './protocol';
+import type { SchemaGuard } from './schema-check';
 import type { StateStore } from './state-store';
 import type { SyncPuller } from './sync';
 
@@ -37,6 +38,7 @@ export interface ControlParts {
   state: StateStore;
   deployment: DeploymentDir;
   database: SharedDatabase;
+  schema: SchemaGuard;
   /** Absent on a node that does not sync from a manager. */
   puller: SyncPuller | undefined;
 }
@@ -45,20 +47,27 @@ export class ControlActions {
   constructor(private readonly parts: ControlParts) {}
 
   async status(): Promise<NodeStatus> {
-    const { settings, node, state, deployment, database, puller } = this.parts;
+    const { settings, node, state, deployment, database, schema, puller } = this.parts;
     const services = await deployment.services();
     const schemaVersion = await database.schemaVersion();
+    const version = node.current?.version ?? state.current.version;
+    // A fresh read: the requests that follow need not read the file again.
+    schema.note(schemaVersion);
     return {
       id: settings.id,
       role: settings.role,
-      version: node.current?.version ?? state.current.version,
+      version,
       bootId: node.current?.bootId ?? '',
       patches: [...state.current.patches],
       services,
       syncPaused: state.current.syncPaused,
       syncRounds: puller?.rounds ?? 0,
       restarting: node.restarting,
-      db: { schemaVersion },
+      db: {
+        schemaVersion,
+        oldVersionRunsOnNewSchema: settings.oldVersionRunsOnNewSchema,
+        refusing: schema.judge(version, schemaVersion) ?? null,
+      },
     };
   }
 
@@ -100,7 +109,10 @@ export class ControlActions {
 
   async migrate(body: Record<string, unknown>): Promise<MigrationResult> {
     const version = requiredString(body, 'version', VERSION_PATTERN, 'a version like 4.3.0');
-    return this.parts.database.migrate(version);
+    const result = await this.parts.database.migrate(version);
+    // This node sees its own migration at once; the others within the schema check's refresh time.
+    this.parts.schema.note(result.schemaVersion);
+    return result;
   }
 
   async setSync(body: Record<string, unknown>): Promise<{ syncPaused: boolean }> {

@@ -283,8 +283,15 @@ function describeStatus(status: NodeStatus): string[] {
     `patches: ${status.patches.length > 0 ? status.patches.join(', ') : 'none'}`,
     `services: ${services.length > 0 ? services.join(', ') : 'none'}`,
     `file sync: ${status.syncPaused ? 'paused' : 'running'}`,
-    `database schema: ${status.db.schemaVersion ?? 'none'}`,
+    `database schema: ${status.db.schemaVersion ?? 'none'}${schemaVerdict(status)}`,
   ];
+}
+
+/** Whether the node serves on the schema, when it checks at all (the old version does not run on a newer schema). */
+function schemaVerdict({ db, version }: NodeStatus): string {
+  if (db.refusing) return `; REFUSING to serve: ${db.refusing}`;
+  if (db.oldVersionRunsOnNewSchema === false) return ` (version ${version} runs on it)`;
+  return '';
 }
 
 /**
@@ -321,6 +328,11 @@ async function restart(given: Request, node: NodeClient): Promise<string[]> {
       lastSeen = health;
     } else if (health.bootId === accepted.previousBootId) {
       lastSeen = 'still up before the restart';
+    } else if (health.status === 'incompatible-schema') {
+      // It came back and will not serve until the schema is one its version runs on: waiting changes nothing.
+      throw new ControlFailure(
+        `${health.id} came back on version ${health.version} but refuses to serve: ${health.error ?? health.status}`,
+      );
     } else if (health.status !== 'ok') {
       lastSeen = `status ${health.status}`;
     } else if (health.version !== accepted.version) {
@@ -344,7 +356,10 @@ export function patchedVersion(version: string, patchId: string): string {
 async function smokeTest(service: string, node: NodeClient): Promise<string[]> {
   const health = await node.tryHealth(REQUEST_TIMEOUT_MS);
   if (typeof health === 'string') throw new ControlFailure(`node ${node.url} is unhealthy: ${health}`);
-  if (health.status !== 'ok') throw new ControlFailure(`node ${health.id} is unhealthy: status ${health.status}`);
+  if (health.status !== 'ok') {
+    const why = health.error ? `: ${health.error}` : '';
+    throw new ControlFailure(`node ${health.id} is unhealthy: status ${health.status}${why}`);
+  }
   const deployed = await node.get(`/services/${encodeURIComponent(service)}`);
   if (deployed.status === 404) {
     throw new ControlFailure(

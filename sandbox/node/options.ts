@@ -20,6 +20,11 @@ export interface NodeServerOptions {
   role: NodeRole;
   /** Where workers and surge nodes pull the deployment directory from. */
   managerUrl?: string;
+  /**
+   * What the product declares about its schema: false means a version older than the shared database's schema cannot
+   * run on it, and the node refuses to serve (schema-check.ts). @default true: every version serves on every schema
+   */
+  oldVersionRunsOnNewSchema?: boolean;
   bootMs?: number;
   syncIntervalMs?: number;
   /** How long close() lets in-flight requests finish before cutting their connections. */
@@ -41,6 +46,7 @@ export function withDefaults(options: NodeServerOptions): NodeSettings {
     bootMs: options.bootMs ?? DEFAULT_BOOT_MS,
     syncIntervalMs: options.syncIntervalMs ?? DEFAULT_SYNC_INTERVAL_MS,
     shutdownGraceMs: options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS,
+    oldVersionRunsOnNewSchema: options.oldVersionRunsOnNewSchema ?? true,
     log: options.log ?? ((event) => process.stdout.write(`${JSON.stringify(event)}\n`)),
   };
 }

@@ -39,6 +39,8 @@ export interface HealthBody {
   role: NodeRole;
   /** Changes every time the node starts listening, so a caller can tell a restarted node from one not yet down. */
   bootId: string;
+  /** Why the node does not serve, with status `incompatible-schema` (answered with 503). */
+  error?: string;
 }
 
 export interface RestartAccepted {
@@ -60,7 +62,13 @@ export interface NodeStatus {
   /** File sync rounds this node finished since its process started (paused rounds too); 0 on the manager. */
   syncRounds: number;
   restarting: boolean;
-  db: { schemaVersion: string | null };
+  db: {
+    schemaVersion: string | null;
+    /** What the node was started with: false makes a version older than the schema refuse to serve. */
+    oldVersionRunsOnNewSchema: boolean;
+    /** Why the node refuses to serve on this schema (`version 1.0.0 cannot run on database schema 2.0.0`); null while it serves. */
+    refusing: string | null;
+  };
 }
 
 export function isArtifactUri(value: string): boolean {

@@ -6,6 +6,7 @@ import { HttpError, readJsonBody, respond, respondJson } from './http-io';
 import type { Listener } from './listener';
 import type { NodeSettings } from './options';
 import { errorMessage, type HealthBody } from './protocol';
+import type { SchemaGuard } from './schema-check';
 import type { SyncSource } from './sync';
 import { unrefDelay } from './timers';
 
@@ -21,6 +22,7 @@ export interface RouterParts {
   deployment: DeploymentDir;
   sync: SyncSource;
   actions: ControlActions;
+  schema: SchemaGuard;
 }
 
 export class Router {
@@ -55,11 +57,30 @@ export class Router {
       response.setHeader('allow', 'GET, HEAD');
       throw new HttpError(405, `${method} is not supported on ${pathname}`);
     }
+    if (await this.serveSyncPath(listener, pathname, response)) return;
+    // Everything past here is the product: health checks and traffic. A version that cannot run on the schema
+    // serves none of it (file sync and control go on, so the node can still be upgraded).
+    const schema = this.parts.schema;
+    const refusal = schema.enforcing ? await schema.refusal(listener.version) : undefined;
+    if (refusal !== undefined) return this.refuse(listener, pathname, refusal, response);
     if (await this.serveNodePath(listener, pathname, response)) return;
 
     const delayMs = queryStart < 0 ? 0 : trafficDelay(rawUrl.slice(queryStart + 1));
     if (delayMs > 0) await unrefDelay(delayMs);
     respond(listener, response, 200, 'text/plain; charset=utf-8', listener.trafficBody);
+  }
+
+  /** The manager's side of file sync; false when `pathname` is not one of its paths. */
+  private async serveSyncPath(listener: Listener, pathname: string, response: http.ServerResponse): Promise<boolean> {
+    if (pathname === '/_sync/manifest') {
+      respondJson(listener, response, 200, await this.parts.sync.manifest());
+    } else if (pathname.startsWith('/_sync/file/')) {
+      const contents = await this.parts.sync.file(decodeSegment(pathname.slice('/_sync/file/'.length)));
+      respond(listener, response, 200, 'application/octet-stream', contents);
+    } else {
+      return false;
+    }
+    return true;
   }
 
   /** The paths the node answers itself, as opposed to traffic; false when `pathname` is none of them. */
@@ -72,15 +93,33 @@ export class Router {
       const record = await this.parts.deployment.readService(decodeSegment(pathname.slice('/services/'.length)));
       if (!record) throw new HttpError(404, 'service is not deployed on this node');
       respondJson(listener, response, 200, record);
-    } else if (pathname === '/_sync/manifest') {
-      respondJson(listener, response, 200, await this.parts.sync.manifest());
-    } else if (pathname.startsWith('/_sync/file/')) {
-      const contents = await this.parts.sync.file(decodeSegment(pathname.slice('/_sync/file/'.length)));
-      respond(listener, response, 200, 'application/octet-stream', contents);
     } else {
       return false;
     }
     return true;
+  }
+
+  /**
+   * A product request on a version that cannot run on the schema: 503 with the reason, as JSON where the path answers
+   * JSON (the health check keeps its shape, so a caller still reads the boot id and version) and as text elsewhere.
+   */
+  private refuse(listener: Listener, pathname: string, reason: string, response: http.ServerResponse): void {
+    const { id, role } = this.parts.settings;
+    if (pathname === '/health') {
+      const health: HealthBody = {
+        status: listener.draining ? 'draining' : 'incompatible-schema',
+        id,
+        version: listener.version,
+        role,
+        bootId: listener.bootId,
+        error: reason,
+      };
+      respondJson(listener, response, 503, health);
+    } else if (pathname.startsWith('/services/')) {
+      respondJson(listener, response, 503, { error: reason });
+    } else {
+      respond(listener, response, 503, 'text/plain; charset=utf-8', `${id}: ${reason}\n`);
+    }
   }
 
   private health(listener: Listener, response: http.ServerResponse): void {

@@ -7,6 +7,7 @@ import { createListener, drain, type Listener } from './listener';
 import { type NodeServerOptions, type NodeSettings, withDefaults } from './options';
 import { errorMessage, type RestartAccepted } from './protocol';
 import { Router } from './routes';
+import { SchemaGuard } from './schema-check';
 import { StateStore } from './state-store';
 import { SyncPuller, SyncSource } from './sync';
 import { Sleeper } from './timers';
@@ -25,6 +26,7 @@ export class NodeRuntime implements NodeLifeCycle {
   private readonly deployment: DeploymentDir;
   private readonly puller: SyncPuller | undefined;
   private readonly router: Router;
+  private readonly schema: SchemaGuard;
   private readonly sleeper = new Sleeper();
   private readonly listeners = new Set<Listener>();
   private port: number;
@@ -40,16 +42,24 @@ export class NodeRuntime implements NodeLifeCycle {
     this.state = new StateStore(path.join(settings.dataDir, 'state.json'), settings.version);
     this.deployment = new DeploymentDir(path.join(settings.dataDir, 'deployment'));
     this.puller = this.createPuller();
+    const database = new SharedDatabase(settings.dbFile, settings.id, settings.log);
+    this.schema = new SchemaGuard({
+      id: settings.id,
+      oldVersionRunsOnNewSchema: settings.oldVersionRunsOnNewSchema,
+      read: () => database.schemaVersion(),
+      log: settings.log,
+    });
     const actions = new ControlActions({
       settings,
       node: this,
       state: this.state,
       deployment: this.deployment,
-      database: new SharedDatabase(settings.dbFile, settings.id, settings.log),
+      database,
+      schema: this.schema,
       puller: this.puller,
     });
     const sync = new SyncSource(settings.role, this.deployment, this.state);
-    this.router = new Router({ settings, deployment: this.deployment, sync, actions });
+    this.router = new Router({ settings, deployment: this.deployment, sync, actions, schema: this.schema });
   }
 
   get url(): string {
@@ -174,6 +184,8 @@ export class NodeRuntime implements NodeLifeCycle {
       role,
       bootId: listener.bootId,
     });
+    // Says at once, not at the first request, when this version cannot serve on the schema.
+    void this.schema.refusal(listener.version);
   }
 
   /** Claims the restart for `listener` and records where it goes, before anything goes down. */

@@ -40,13 +40,6 @@ describe('sandbox: patch and upgrade under load', () => {
     ]);
   });
 
-  it('upgrades with the database migration first', async () => {
-    const { report } = await passingRun('upgrade-version');
-
-    expect(report.finalState.schemaVersion).toBe('2.0.0');
-    expect(report.finalState.nodes.map((node) => node.version)).toEqual(['2.0.0', '2.0.0']);
-  });
-
   it('rolls back when the second node fails after the traffic moved: traffic back on the unchanged node', async () => {
     const { report } = await passingRun('patch-second-node-fails');
 

@@ -33,6 +33,8 @@ const OPERATIONS = [
   'recheck-failover',
   'confirm-node-loss',
   'adopt-replacement',
+  // Only where the model names a database, as the test cluster's does.
+  'snapshot-database',
 ];
 
 function statementsOf(template: { Resources: Record<string, { Type: string; Properties?: Record<string, unknown> }> }) {
@@ -188,6 +190,34 @@ describe('NodeOperations', () => {
       expect(names?.sort()).toEqual(
         [...CLUSTER_WORKFLOWS].sort().map((workflow) => `zerodown-test-cluster-${workflow}`),
       );
+    });
+
+    it('lets the database snapshot touch only the model database and snapshots named and tagged for this cluster', () => {
+      const ofSnapshots = statements.filter((statement) => statement.policy.includes('SnapshotDatabase'));
+      const rds = ofSnapshots.filter((statement) => statement.actions.some((action) => action.startsWith('rds:')));
+      const resources = (action: string) =>
+        rds
+          .filter((statement) => statement.actions.includes(action))
+          .flatMap((statement) => statement.resources.map((resource) => JSON.stringify(resource)));
+      const db = expect.stringContaining(':rds:us-east-1:');
+      expect(resources('rds:CreateDBSnapshot')).toEqual([
+        expect.stringMatching(/:db:zerodown-local-db"/),
+        expect.stringMatching(/:snapshot:zerodown-test-cluster-\*"/),
+      ]);
+      expect(resources('rds:AddTagsToResource')).toEqual([
+        expect.stringMatching(/:snapshot:zerodown-test-cluster-\*"/),
+      ]);
+      expect(resources('rds:DescribeDBSnapshots')).toEqual([db, db]);
+      for (const statement of rds.filter(
+        (candidate) => !candidate.actions.every((a) => a.startsWith('rds:Describe')),
+      )) {
+        expect(statement.Condition).toEqual({ StringEquals: { 'aws:RequestTag/zerodown:cluster': 'test-cluster' } });
+      }
+      expect(rds.flatMap((statement) => statement.actions).sort()).toEqual([
+        'rds:AddTagsToResource',
+        'rds:CreateDBSnapshot',
+        'rds:DescribeDBSnapshots',
+      ]);
     });
 
     it('lets adoption write only a permanent role or lost, never surge, on instances of this cluster', () => {

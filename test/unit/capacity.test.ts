@@ -72,6 +72,7 @@ describe('planShift', () => {
     const plan = planShift({ a: 50, b: 50, surge: 0 }, { surge: 50 }, { steps: [100], bakeSeconds: 0, alarms: [] }, 30);
     expect(plan).toEqual({
       stages: [{ weights: { a: 50, b: 50, surge: 50 }, bakeSeconds: 0, alarms: [] }],
+      target: { a: 50, b: 50, surge: 50 },
       drainSeconds: 0,
     });
   });

@@ -105,6 +105,22 @@ describe('parseClusterModel', () => {
     ]);
   });
 
+  it('names a database by engine and identifier, migrating last unless the old version runs on the new schema', () => {
+    const model = parseClusterModel(
+      edit((input) => Object.assign(input, { database: { engine: 'aurora-cluster', identifier: 'apim-db' } })),
+    );
+    expect(model.database).toEqual({
+      engine: 'aurora-cluster',
+      identifier: 'apim-db',
+      oldVersionRunsOnNewSchema: false,
+      snapshotTimeoutSeconds: 3600,
+    });
+    const issues = issuesOf(
+      edit((input) => Object.assign(input, { database: { engine: 'rds-instance', identifier: 'apim--db-' } })),
+    );
+    expect(issues.map((issue) => issue.path)).toEqual(['database.identifier', 'database.identifier']);
+  });
+
   it('puts every problem and the cluster name in the error message', () => {
     const input = edit((model) => {
       Object.assign(model, { topology: 'star' });

@@ -34,6 +34,7 @@ describe('the worst case of a plan', () => {
       commands: 2 * (1800 + 10),
       bootWaits: 4 * 900,
       fileSync: 0,
+      snapshots: 0,
       steps: duration.worstCase.steps,
     });
     expect(duration.worstCaseSeconds).toBeLessThan(BUDGET.executionTimeoutSeconds);

@@ -53,7 +53,7 @@ describe('planRollout', () => {
     expect(plan.steps.every((step) => step.predictedServing >= plan.requiredServing)).toBe(true);
   });
 
-  it('plans an active/active rotation with the surge node in service, migrations on the first node', () => {
+  it('plans an active/active rotation with the surge node in service, migrations on the idle surge node', () => {
     const activeActive = { ...model, topology: 'active-active' as const };
     const spec = rolloutSpecFor('upgrade-version', { cluster: model.name, version: '4.3.0' });
 
@@ -62,8 +62,7 @@ describe('planRollout', () => {
     expect(plan.shifts.surgeIn?.stages.at(-1)?.weights).toEqual({ a: 50, b: 50, surge: 50 });
     expect(plan.rotation.map((item) => item.node.instanceId)).toEqual([a?.instanceId, b?.instanceId]);
     expect(plan.rotation[0]?.drain.stages.at(-1)?.weights).toEqual({ a: 0, b: 50, surge: 50 });
-    expect(plan.migrationNode?.instanceId).toBe(a?.instanceId);
-    expect(plan.migration).toEqual({ kind: 'migrate', input: '4.3.0' });
+    expect(plan.migration).toMatchObject({ kind: 'migrate', input: '4.3.0', node: 'surge', order: 'last' });
     expect(plan.requiredServing).toBe(2);
     expect(Math.min(...plan.steps.map((step) => step.predictedServing))).toBe(2);
   });

@@ -23,6 +23,8 @@ export interface WorstCase {
   readonly commands: number;
   readonly bootWaits: number;
   readonly fileSync: number;
+  /** Database snapshots and baked images, each waited for until its timeout. */
+  readonly snapshots: number;
   /** Every Lambda step at its timeout, the frame's included. */
   readonly steps: number;
 }
@@ -48,6 +50,7 @@ export class WorstCaseTally {
     commands: 0,
     bootWaits: 0,
     fileSync: 0,
+    snapshots: 0,
     steps: FRAME_STEPS * STEP_SECONDS,
   };
 
@@ -103,6 +106,13 @@ export class WorstCaseTally {
   fileSync(workers: number, syncTimeoutSeconds: number): this {
     this.parts.fileSync += workers * syncTimeoutSeconds;
     this.parts.steps += workers * STEP_SECONDS;
+    return this;
+  }
+
+  /** A snapshot or an image started, then polled until it is available or its timeout. */
+  snapshot(timeoutSeconds: number): this {
+    this.parts.snapshots += timeoutSeconds + this.budget.pollIntervalSeconds;
+    this.parts.steps += (FENCED + 1) * STEP_SECONDS;
     return this;
   }
 

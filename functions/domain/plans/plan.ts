@@ -16,6 +16,8 @@ export interface PlanStep {
   readonly predictedServing: number;
   /** Who takes over if a node that serves is lost during the step: the traffic, and the lost node's slot. */
   readonly ifNodeLost?: string;
+  /** From this step on, a failure rolls forward instead of back. */
+  readonly pointOfNoReturn?: boolean;
 }
 
 /** Steps that share what a failover would do during them. */

@@ -1,6 +1,7 @@
 import * as z from 'zod/mini';
 import { requiredServing } from '../capacity';
 import type { ClusterModel, CommandKind } from '../cluster-model';
+import type { DatabaseEngine } from '../database';
 import { InputValidationError } from '../errors';
 import { clusterNameSchema } from '../field-issues';
 import { parseInput } from '../input';
@@ -112,12 +113,40 @@ export interface RotationItem {
   readonly restore: ShiftPlan;
 }
 
+/**
+ * When an upgrade migrates the database, and what that means for a failure. The migration is the point of no return:
+ * a schema cannot be migrated back, so from it on a failure keeps traffic on nodes that run on the migrated schema.
+ */
+export interface MigrationPlan {
+  readonly kind: CommandKind;
+  readonly input: string;
+  /**
+   * `first`: before any node changes, when the old version runs on the new schema. `last`: once every node that
+   * carries traffic runs the new version, so that no old-version node ever serves on the migrated schema.
+   */
+  readonly order: 'first' | 'last';
+  /** Always a node that carries no traffic: an idle permanent node, or the surge node where there is none. */
+  readonly node: 'surge' | PlanNode;
+  /** Taken before the migration and waited for; null when the model names no database. */
+  readonly snapshot: {
+    readonly engine: DatabaseEngine;
+    readonly identifier: string;
+    readonly timeoutSeconds: number;
+  } | null;
+  /** The version the serving nodes ran before the upgrade, as the snapshot of the cluster found it. */
+  readonly fromVersion: string | null;
+  /** The point of no return, in plain words: what a failure does before it and after it. */
+  readonly pointOfNoReturn: string;
+}
+
 export interface RolloutPlan {
   readonly workflow: RolloutWorkflow;
   readonly cluster: string;
   readonly topology: ClusterModel['topology'];
   readonly command: RolloutSpec['command'];
-  readonly migration: RolloutSpec['migration'];
+  readonly migration: MigrationPlan | null;
+  /** Why the nodes change in this order, and where the database migrations fall: what the dry run says first. */
+  readonly order?: string;
   /** Null when the request names no version (the state machine always finds the field). */
   readonly expectedVersion: string | null;
   readonly baselineServing: number;
@@ -139,8 +168,6 @@ export interface RolloutPlan {
     readonly surgeIn?: ShiftPlan;
     readonly surgeOut?: ShiftPlan;
   };
-  /** Where the database migrations run, once, before any node changes. */
-  readonly migrationNode?: PlanNode;
   /** Active/active: the nodes in the order they are patched. */
   readonly rotation: RotationItem[];
   readonly keepSurge: boolean;
@@ -168,7 +195,6 @@ export function planRollout(model: ClusterModel, snapshot: ClusterSnapshot, requ
     cluster: model.name,
     topology: model.topology,
     command: request.command,
-    migration: request.migration,
     expectedVersion: request.expectedVersion,
     baselineServing: baseline,
     requiredServing: required,
@@ -189,17 +215,10 @@ export function planRollout(model: ClusterModel, snapshot: ClusterSnapshot, requ
   ];
   const commandSpec = model.commands[request.command.kind];
   const parameter = `${commandSpec?.inputParameter ?? 'input'}=${request.command.input}`;
-  const migrationSteps = (node: PlanNode, serving: number): PlanStep[] =>
-    request.migration
-      ? [
-          {
-            step: STEPS.runMigrations,
-            action: `SSM ${model.commands[request.migration.kind]?.documentName} on ${node.instanceId}`,
-            instanceId: node.instanceId,
-            predictedServing: serving,
-          },
-        ]
-      : [];
+  const migrationFor = (node: MigrationPlan['node']): MigrationPlan | null =>
+    request.migration ? migrationPlan(model, request, request.migration, node, fromVersionOf(snapshot)) : null;
+  const migrationSteps = (migration: MigrationPlan | null, serving: number): PlanStep[] =>
+    migration ? migrationStepsOf(model, migration, serving) : [];
   const changeSteps = (label: string, node: PlanNode, serving: number): PlanStep[] => [
     {
       step: `${verb} ${label}`,
@@ -243,11 +262,14 @@ export function planRollout(model: ClusterModel, snapshot: ClusterSnapshot, requ
     const takeover = (serving: PlanNode, others: { idle?: PlanNode; outOfService?: PlanNode }, surgeReady = true) =>
       activePassiveTakeover({ serving, ...others, surgeReady });
     const [lastServing, lastIdle] = request.shiftBack ? [second, first] : [first, second];
+    // Migrating first, the passive node is idle; migrating last, the other node is, once traffic moved off it.
+    const migration = migrationFor(migratesFirst(model) ? first : second);
     return {
       ...common,
+      migration,
+      ...(migration ? { order: migrationOrder(migration, 'the passive node', request.expectedVersion) } : {}),
       first,
       second,
-      migrationNode: first,
       weights: { initial, final },
       shifts: {
         toFirst: planShift(initial, toFirst, request.shift, drain),
@@ -257,7 +279,10 @@ export function planRollout(model: ClusterModel, snapshot: ClusterSnapshot, requ
       steps: [
         ...duringSteps(surgeSteps(1), takeover(second, { idle: first }, false)),
         ...duringSteps(
-          [...migrationSteps(first, 1), ...changeSteps('the passive node', first, 1)],
+          [
+            ...(migration?.order === 'first' ? migrationSteps(migration, 1) : []),
+            ...changeSteps('the passive node', first, 1),
+          ],
           takeover(second, { outOfService: first }),
         ),
         ...duringSteps(
@@ -273,6 +298,10 @@ export function planRollout(model: ClusterModel, snapshot: ClusterSnapshot, requ
           takeover(first, { idle: second }),
         ),
         ...duringSteps(changeSteps('the other node', second, 1), takeover(first, { outOfService: second })),
+        ...duringSteps(
+          migration?.order === 'last' ? migrationSteps(migration, 1) : [],
+          takeover(first, { idle: second }),
+        ),
         ...duringSteps(
           [
             ...(request.shiftBack
@@ -301,9 +330,12 @@ export function planRollout(model: ClusterModel, snapshot: ClusterSnapshot, requ
     };
   });
   const surgeOut = { ...initial, [surgeSlot]: 0 };
+  // Every permanent node serves: the surge node is the one that carries no traffic, before it goes in or once out.
+  const migration = migrationFor('surge');
   return {
     ...common,
-    ...(rotation[0] ? { migrationNode: rotation[0].node } : {}),
+    migration,
+    ...(migration ? { order: migrationOrder(migration, 'each node in turn', request.expectedVersion) } : {}),
     weights: { initial, final: surgeOut },
     shifts: {
       surgeIn: planShift(initial, surgeIn, request.shift, drain),
@@ -314,8 +346,8 @@ export function planRollout(model: ClusterModel, snapshot: ClusterSnapshot, requ
       ...duringSteps(surgeSteps(baseline), activeActiveTakeover({ surge: 'none' })),
       ...duringSteps(
         [
-          ...(rotation[0] ? migrationSteps(rotation[0].node, baseline) : []),
           { step: STEPS.verifySurge, action: 'HTTP checks and target health', predictedServing: baseline },
+          ...(migration?.order === 'first' ? migrationSteps(migration, baseline) : []),
         ],
         activeActiveTakeover({ surge: 'ready' }),
       ),
@@ -355,7 +387,10 @@ export function planRollout(model: ClusterModel, snapshot: ClusterSnapshot, requ
         ),
       ]),
       ...duringSteps(
-        [{ step: STEPS.surgeOut, action: 'ModifyListener, then drain', weights: surgeOut, predictedServing: baseline }],
+        [
+          { step: STEPS.surgeOut, action: 'ModifyListener, then drain', weights: surgeOut, predictedServing: baseline },
+          ...(migration?.order === 'last' ? migrationSteps(migration, baseline) : []),
+        ],
         activeActiveTakeover({ surge: 'ready' }),
       ),
       ...duringSteps(retireSteps(baseline), activeActiveTakeover({ surge: 'none' })),
@@ -366,7 +401,10 @@ export function planRollout(model: ClusterModel, snapshot: ClusterSnapshot, requ
 /** The worst case of a rollout: every node's command at its timeout, every boot at the ready timeout, every bake. */
 export function rolloutWorstCase(model: ClusterModel, plan: RolloutPlan, budget: ExecutionBudget): PlanDuration {
   const tally = new WorstCaseTally(model, budget).surge();
-  if (plan.migration) tally.command(plan.migration.kind);
+  if (plan.migration) {
+    tally.command(plan.migration.kind);
+    if (plan.migration.snapshot) tally.snapshot(plan.migration.snapshot.timeoutSeconds);
+  }
   const nodes = plan.topology === 'active-passive' ? 2 : plan.rotation.length;
   tally.command(plan.command.kind, nodes).nodeUp(nodes);
   for (const shift of [plan.shifts.toFirst, plan.shifts.back, plan.shifts.surgeIn, plan.shifts.surgeOut]) {
@@ -375,4 +413,84 @@ export function rolloutWorstCase(model: ClusterModel, plan: RolloutPlan, budget:
   for (const item of plan.rotation) tally.shift(item.drain).shift(item.restore).steps(1);
   // Verify the surge node (active/active) or the patched node under traffic (active/passive).
   return tally.steps(1).retire(plan.keepSurge).total();
+}
+
+/** Whether the model declares that the old version runs on the migrated schema, so the migrations may run first. */
+export function migratesFirst(model: ClusterModel): boolean {
+  return model.database?.oldVersionRunsOnNewSchema === true;
+}
+
+function migrationPlan(
+  model: ClusterModel,
+  request: RolloutSpec,
+  command: NonNullable<RolloutSpec['migration']>,
+  node: MigrationPlan['node'],
+  fromVersion: string | null,
+): MigrationPlan {
+  const database = model.database;
+  const snapshot = database
+    ? { engine: database.engine, identifier: database.identifier, timeoutSeconds: database.snapshotTimeoutSeconds }
+    : null;
+  const version = request.expectedVersion ?? command.input;
+  const restore = snapshot
+    ? `and names the snapshot of ${snapshot.identifier} taken just before the migrations, to restore from`
+    : 'and has no snapshot to name: the model names no database, so none is taken (name one under "database")';
+  return {
+    ...command,
+    order: migratesFirst(model) ? 'first' : 'last',
+    node,
+    snapshot,
+    fromVersion,
+    pointOfNoReturn:
+      `"${STEPS.runMigrations}" is the point of no return. Before it, a failure rolls back: the weights return to ` +
+      'where the workflow found them. From it on, the schema is migrated and cannot go back: a failure keeps traffic ' +
+      `on the nodes that run ${version} and passed their checks, or stops on the last safe weights, ${restore}.`,
+  };
+}
+
+function nodeName(node: MigrationPlan['node']): string {
+  return node === 'surge' ? 'the surge node' : node.instanceId;
+}
+
+/** The dry run's first words on an upgrade that migrates: when the migrations run, on which node, and why then. */
+function migrationOrder(migration: MigrationPlan, changed: string, version: string | null): string {
+  const where = `on ${nodeName(migration.node)}, which carries no traffic then`;
+  const when =
+    migration.order === 'first'
+      ? `The old version runs on the migrated schema (database.oldVersionRunsOnNewSchema), so the migrations run ` +
+        `first, ${where}, before ${changed} is upgraded.`
+      : `The old version does not run on the migrated schema, so the migrations run last, ${where}, once every node ` +
+        `that carries traffic runs ${version ?? 'the new version'}: no old-version node serves on the new schema. ` +
+        'The new version must start on the old schema until then.';
+  return `${when} ${migration.pointOfNoReturn}`;
+}
+
+function migrationStepsOf(model: ClusterModel, migration: MigrationPlan, serving: number): PlanStep[] {
+  const instanceId = migration.node === 'surge' ? undefined : migration.node.instanceId;
+  const onNode = instanceId ? { instanceId } : {};
+  return [
+    ...(migration.snapshot
+      ? [
+          {
+            step: STEPS.snapshotDatabase,
+            action: `${migration.snapshot.engine === 'aurora-cluster' ? 'CreateDBClusterSnapshot' : 'CreateDBSnapshot'} of ${migration.snapshot.identifier}, named after the execution; wait until available`,
+            predictedServing: serving,
+          },
+        ]
+      : []),
+    {
+      step: STEPS.runMigrations,
+      action: `SSM ${model.commands[migration.kind]?.documentName} on ${nodeName(migration.node)} (the point of no return)`,
+      ...onNode,
+      predictedServing: serving,
+      pointOfNoReturn: true,
+    },
+  ];
+}
+
+/** The version the serving nodes report, when they all report the same one. */
+function fromVersionOf(snapshot: ClusterSnapshot): string | null {
+  const versions = new Set(snapshot.nodes.filter((node) => node.serving).map((node) => node.version ?? null));
+  const [only] = versions;
+  return versions.size === 1 ? (only ?? null) : null;
 }

@@ -36,6 +36,8 @@ export interface ShiftStage {
 
 export interface ShiftPlan {
   readonly stages: ShiftStage[];
+  /** The weights once the last stage is set: what a workflow that passed the move may roll forward to. */
+  readonly target: Weights;
   /** Waited after the last stage when the move takes traffic away from a node. */
   readonly drainSeconds: number;
 }
@@ -54,5 +56,5 @@ export function planShift(from: Weights, to: Weights, options: ShiftOptions, dra
     alarms: options.alarms,
   }));
   const removesTraffic = Object.entries(target).some(([slot, weight]) => weight < (from[slot] ?? 0));
-  return { stages, drainSeconds: removesTraffic ? drainSeconds : 0 };
+  return { stages, target, drainSeconds: removesTraffic ? drainSeconds : 0 };
 }

@@ -3,6 +3,7 @@
  * states they will then watch. Spelled once, here, for both.
  */
 export const STEPS = {
+  snapshotDatabase: 'Snapshot the database',
   runMigrations: 'Run the database migrations',
   shiftToPatched: 'Shift traffic to the patched node',
   verifyPatchedUnderTraffic: 'Verify the patched node under traffic',
