@@ -12,7 +12,7 @@ import {
   CreateTargetGroupCommand,
   RegisterTargetsCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { CreateDBInstanceCommand } from '@aws-sdk/client-rds';
+import { CreateDBInstanceCommand, type RDSClient } from '@aws-sdk/client-rds';
 import { ec2Client } from '../functions/aws/clients/ec2';
 import { elbv2Client } from '../functions/aws/clients/elbv2';
 import { rdsClient } from '../functions/aws/clients/rds';
@@ -226,7 +226,7 @@ export async function createMotoCluster(options: MotoClusterOptions = {}): Promi
         })()
       : undefined;
 
-  const database = await createDatabase(`${name}-db`);
+  const database = await createMotoDatabase(`${name}-db`);
   const generated: ClusterModelInput = {
     name,
     region: LOCAL_REGION,
@@ -274,10 +274,13 @@ export async function createMotoCluster(options: MotoClusterOptions = {}): Promi
   };
 }
 
-/** The cluster's database: a DB instance in moto, which is available at once and takes snapshots as RDS does. */
-async function createDatabase(identifier: string): Promise<string> {
+/**
+ * A database a model names: a DB instance in moto, available at once, which takes snapshots as RDS does. An instance of
+ * that name that already exists (a second cluster of the same name in one moto run) is the one.
+ */
+export async function createMotoDatabase(identifier: string, rds: RDSClient = rdsClient): Promise<string> {
   try {
-    await rdsClient.send(
+    await rds.send(
       new CreateDBInstanceCommand({
         DBInstanceIdentifier: identifier,
         Engine: 'postgres',
@@ -285,10 +288,11 @@ async function createDatabase(identifier: string): Promise<string> {
         AllocatedStorage: 20,
         MasterUsername: 'zerodown',
         MasterUserPassword: 'not-a-secret-local-only',
+        // No automated backups: the snapshots of it are the ones the workflows take.
+        BackupRetentionPeriod: 0,
       }),
     );
   } catch (error) {
-    // A second cluster of the same name in one moto run reuses its database.
     if (!(error instanceof Error && error.name === 'DBInstanceAlreadyExistsFault')) throw error;
   }
   return identifier;

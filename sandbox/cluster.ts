@@ -1,9 +1,8 @@
 import * as path from 'node:path';
-import { CreateDBInstanceCommand, type RDSClient } from '@aws-sdk/client-rds';
 import { drStackIdFor, stackIdFor } from '../cdk/app';
 import type { ClusterModel, ClusterModelInput } from '../functions/domain/cluster-model';
 import { buildLocalApp, localClusterModel } from '../local/local-app';
-import { createMotoCluster } from '../local/moto-cluster';
+import { createMotoCluster, createMotoDatabase } from '../local/moto-cluster';
 import { createMotoDrSite, type MotoDrSite } from '../local/moto-dr';
 import { provisionStackResources } from '../local/stack-resources';
 import { readCloudAssembly, type SynthesizedStack } from '../local/synth';
@@ -57,7 +56,9 @@ export async function buildSandboxCluster(run: RunContext, environment: SandboxE
     }),
   });
   // The database the model names exists, as on AWS, so that upgrade-version's snapshot of it works.
-  if (cluster.model.database) await createDatabase(environment.rds, cluster.model.database);
+  // The sandbox has no database server: the nodes' schema lives in the shared database file, and this instance is
+  // what the workflows snapshot (created with the sandbox's own client, so the report does not count the call).
+  if (cluster.model.database) await createMotoDatabase(cluster.model.database.identifier, environment.rds);
   const drSite = spec.dr ? await createMotoDrSite(cluster, { nodeCount: spec.nodes }) : undefined;
   // The DR site's own lock table.
   if (drSite) await provisionStackResources(drStack);
@@ -86,33 +87,6 @@ export function sandboxDatabase(scenario: Scenario): NonNullable<ClusterModelInp
       ? {}
       : { oldVersionRunsOnNewSchema: database.oldVersionRunsOnNewSchema }),
   };
-}
-
-/**
- * Creates the model's DB instance in moto, which makes it available at once. The sandbox has no database server:
- * the nodes' schema lives in the shared database file, and this instance is what the workflows snapshot. An instance
- * of that name that already exists (the moto cluster's own `<name>-db`) is the one.
- */
-async function createDatabase(rds: RDSClient, database: NonNullable<ClusterModel['database']>): Promise<void> {
-  if (database.engine !== 'rds-instance') {
-    throw new Error(`The sandbox creates RDS DB instances only, not a ${database.engine} (${database.identifier})`);
-  }
-  try {
-    await rds.send(
-      new CreateDBInstanceCommand({
-        DBInstanceIdentifier: database.identifier,
-        Engine: 'postgres',
-        DBInstanceClass: 'db.t4g.micro',
-        AllocatedStorage: 20,
-        MasterUsername: 'zerodown',
-        MasterUserPassword: 'sandbox-only-password',
-        // No automated backups: the snapshots of it are the ones a run takes.
-        BackupRetentionPeriod: 0,
-      }),
-    );
-  } catch (error) {
-    if (!(error instanceof Error && error.name === 'DBInstanceAlreadyExistsFault')) throw error;
-  }
 }
 
 /**

@@ -1,11 +1,10 @@
 import * as fs from 'node:fs';
-import * as net from 'node:net';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { runControl } from '../../sandbox/node/control';
 import { httpRequest, type NodeStatus } from '../../sandbox/node/protocol';
 import { SCHEMA_REFRESH_MS } from '../../sandbox/node/schema-check';
-import { type NodeServer, type NodeServerOptions, startNodeServer } from '../../sandbox/node/server';
+import { type NodeServerOptions, startNodeServer } from '../../sandbox/node/server';
+import { freePort, useNodeServers } from '../harness/node-servers';
 
 /**
  * The reference node server on a shared database whose schema moves past its version: with the old version declared
@@ -20,32 +19,7 @@ const BOOT_MS = 100;
 const WAIT_LIMIT_MS = 30_000;
 const REFUSAL = 'version 1.0.0 cannot run on database schema 2.0.0';
 
-const servers: NodeServer[] = [];
-const tempDirs: string[] = [];
-
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((server) => server.close()));
-  for (const dir of tempDirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
-});
-
-function tempDir(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zerodown-schema-'));
-  tempDirs.push(dir);
-  return dir;
-}
-
-function freePort(ip: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once('error', reject);
-    probe.listen(0, ip, () => {
-      const address = probe.address();
-      probe.close(() =>
-        address && typeof address === 'object' ? resolve(address.port) : reject(new Error('no port')),
-      );
-    });
-  });
-}
+const { servers, tempDir } = useNodeServers('zerodown-schema-');
 
 async function startNode(
   options: Pick<NodeServerOptions, 'id' | 'ip' | 'version' | 'dbFile'> & Partial<NodeServerOptions>,

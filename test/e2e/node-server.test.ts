@@ -1,12 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
-import * as net from 'node:net';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { runControl } from '../../sandbox/node/control';
 import { compareVersions, httpRequest, type NodeStatus } from '../../sandbox/node/protocol';
 import { type NodeServer, type NodeServerOptions, startNodeServer } from '../../sandbox/node/server';
+import { freePort, useNodeServers } from '../harness/node-servers';
 
 const MANAGER_IP = '127.0.9.1';
 const WORKER_IP = '127.0.9.2';
@@ -21,34 +20,12 @@ const WAIT_LIMIT_MS = 30_000;
 const SERVER_ENTRY = path.join(__dirname, '..', '..', 'sandbox', 'node', 'server.ts');
 const CONTROL_ENTRY = path.join(__dirname, '..', '..', 'sandbox', 'node', 'control.ts');
 
-const servers: NodeServer[] = [];
 const children: ChildProcess[] = [];
-const tempDirs: string[] = [];
+const { servers, tempDir } = useNodeServers('zerodown-node-');
 
 afterEach(async () => {
-  await Promise.all(servers.splice(0).map((server) => server.close()));
   await Promise.all(children.splice(0).map((child) => stopChild(child)));
-  for (const dir of tempDirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
 });
-
-function tempDir(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zerodown-node-'));
-  tempDirs.push(dir);
-  return dir;
-}
-
-function freePort(ip: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once('error', reject);
-    probe.listen(0, ip, () => {
-      const address = probe.address();
-      probe.close(() =>
-        address && typeof address === 'object' ? resolve(address.port) : reject(new Error('no port')),
-      );
-    });
-  });
-}
 
 interface StartedNode {
   server: NodeServer;
