@@ -123,12 +123,15 @@ export async function createMotoCluster(options: MotoClusterOptions = {}): Promi
   );
   const launchTemplateId = required(template.LaunchTemplate?.LaunchTemplateId, 'LaunchTemplateId');
 
-  const nodes: ClusterModelInput['nodes'] = [];
+  const bySlot: ClusterModelInput['nodes'][number][] = [];
   const privateIps: Record<string, string> = {};
-  for (const [index, slot] of SLOTS.entries()) {
-    // The runbook's manager is the passive node in active/passive, so deployments and hotfixes never touch the node
-    // that serves; in active/active every node serves, and the first is the manager.
-    const managerIndex = topology === 'active-passive' && strategy === 'weighted-target-groups' ? 1 : 0;
+  // The runbook's manager is the passive node in active/passive, so deployments and hotfixes never touch the node
+  // that serves; in active/active every node serves, and the first is the manager.
+  const managerIndex = topology === 'active-passive' && strategy === 'weighted-target-groups' ? 1 : 0;
+  // The manager is launched first, as an operator brings a cluster up: the others sync from it from their start.
+  const launchOrder = [managerIndex, ...SLOTS.keys()].filter((index, at, all) => all.indexOf(index) === at);
+  for (const index of launchOrder) {
+    const slot = SLOTS[index] ?? '';
     const role = index === managerIndex ? 'manager' : 'worker';
     const launched = await ec2Client.send(
       new RunInstancesCommand({
@@ -151,8 +154,9 @@ export async function createMotoCluster(options: MotoClusterOptions = {}): Promi
     );
     const instanceId = required(launched.Instances?.[0]?.InstanceId, 'InstanceId');
     privateIps[instanceId] = required(launched.Instances?.[0]?.PrivateIpAddress, 'PrivateIpAddress');
-    nodes.push({ instanceId, role, ...(strategy === 'weighted-target-groups' ? { slot } : {}) });
+    bySlot[index] = { instanceId, role, ...(strategy === 'weighted-target-groups' ? { slot } : {}) };
   }
+  const nodes = bySlot.filter((node) => node !== undefined);
 
   const loadBalancer = await elbv2Client.send(
     new CreateLoadBalancerCommand({ Name: `${name}-alb`, Subnets: subnetIds, Type: 'application' }),

@@ -1,4 +1,8 @@
-import type { RunInstancesCommandOutput, TerminateInstancesCommandInput } from '@aws-sdk/client-ec2';
+import {
+  DescribeImagesCommand,
+  type RunInstancesCommandOutput,
+  type TerminateInstancesCommandInput,
+} from '@aws-sdk/client-ec2';
 import type {
   GetCommandInvocationCommandInput,
   GetCommandInvocationCommandOutput,
@@ -7,6 +11,7 @@ import type {
 } from '@aws-sdk/client-ssm';
 import { ec2Client } from '../functions/aws/clients/ec2';
 import { ssmClient } from '../functions/aws/clients/ssm';
+import { VERSION_TAG_KEY } from '../functions/domain/tags';
 import { type FakeNode, serveNode } from './fake-nodes';
 import { rewriteOutput, ssmAgentsOnline } from './faults';
 import type { MotoCluster } from './moto-cluster';
@@ -47,9 +52,12 @@ export async function simulateNodes(
   }
   rewriteOutput<RunInstancesCommandOutput>(ec2Client, 'RunInstancesCommand', (output) => {
     for (const instance of output.Instances ?? []) {
-      const { InstanceId: id, PrivateIpAddress: ip } = instance;
+      const { InstanceId: id, PrivateIpAddress: ip, ImageId: imageId } = instance;
       if (id && ip) {
-        void serveNode(id, ip, cluster.nodePort, options.version).then((node) => nodes.set(id, node));
+        // A node booted from an image zerodown baked runs the version the image is tagged with, as on EC2.
+        void versionOfImage(imageId)
+          .then((version) => serveNode(id, ip, cluster.nodePort, version ?? options.version))
+          .then((node) => nodes.set(id, node));
       }
     }
     return output;
@@ -87,4 +95,16 @@ export async function simulateNodes(
   );
   ssmAgentsOnline((id) => nodes.has(id));
   return { nodes, commands };
+}
+
+/** The `zerodown:version` tag of an image, when it has one. */
+async function versionOfImage(imageId: string | undefined): Promise<string | undefined> {
+  if (!imageId) return undefined;
+  try {
+    const { Images = [] } = await ec2Client.send(new DescribeImagesCommand({ ImageIds: [imageId] }));
+    return Images[0]?.Tags?.find((tag) => tag.Key === VERSION_TAG_KEY)?.Value;
+  } catch {
+    // An image moto does not list (such as one of its default AMIs that it did not load) carries no version.
+    return undefined;
+  }
 }

@@ -56,7 +56,10 @@ function rolloutSteps(b: WorkflowBuilder, wording: RolloutWording, finish: sfn.I
     '$.surge',
   );
   const surgeReady = waitReady(b, 'the surge node', '$.surge.instanceId', false);
-  const retireThenFinish = retire(b).next(finish);
+  const retired = retire(b).next(finish);
+  // Where the cluster bakes images, the image is baked and published before the surge node goes: it is the standby
+  // while the node the image is baked from reboots.
+  const retireThenFinish = b.ops.bakeImage ? bakeImageThen(b, wording, b.ops.bakeImage, retired) : retired;
   // Only an upgrade migrates: a patch's state machine carries none of the migration's states.
   const migration = wording.workflow === 'upgrade-version' ? new MigrationPoints(b) : undefined;
   const migrateAt = (point: MigrationPoint, next: sfn.IChainable): sfn.IChainable =>
@@ -374,4 +377,123 @@ function sayPastPointOfNoReturn(b: WorkflowBuilder, rollback: sfn.IChainable): s
   return new sfn.Choice(b.scope, 'Past the point of no return?')
     .when(sfn.Condition.isPresent('$.pointOfNoReturn'), record)
     .otherwise(rollback);
+}
+
+/**
+ * Bakes the image of a node that carries no traffic, copies it to the DR region, and publishes it to the image
+ * parameters, then goes on to `next`. The rollout has succeeded by then: a bake that fails rolls nothing back; it is
+ * reported for the operator, and the image parameters keep the image they had.
+ */
+function bakeImageThen(
+  b: WorkflowBuilder,
+  wording: RolloutWording,
+  operation: lambda.IFunction,
+  next: sfn.IChainable,
+): sfn.IChainable {
+  const scope = b.scope;
+  const notBaked = new sfn.Pass(scope, 'Note that the image was not baked', {
+    parameters: {
+      reason:
+        'the rollout succeeded, but baking its image failed: the image parameters keep the image they had, so new ' +
+        'surge, replacement and DR nodes boot on the previous version until an image is baked',
+      'step.$': '$.failedStep.step',
+      'error.$': '$.error',
+    },
+    resultPath: '$.imageNotBaked',
+  });
+  const tell = operationStep(scope, 'Say that the image was not baked', {
+    operation: b.ops.notify,
+    payload: {
+      ...cluster,
+      workflow: b.workflow,
+      step: 'Image not baked',
+      outcome: 'attention',
+      'execution.$': '$$.Execution.Id',
+      'detail.$': '$.imageNotBaked',
+    },
+    resultPath: '$.imageNotBakedNotice',
+  });
+  tell.addCatch(next, { errors: [sfn.Errors.ALL], resultPath: '$.imageNotBakedNoticeError' });
+  notBaked.next(tell);
+  tell.next(next);
+  const bake = b.failingTo(notBaked);
+
+  const source = (label: string, instanceIdPath: string) =>
+    new sfn.Pass(scope, label, { parameters: { 'instanceId.$': instanceIdPath }, resultPath: '$.imageSource' });
+  const fromSurge = changeNode(bake, wording, 'the surge node for the image', '$.surge.instanceId').next(
+    source('Bake from the surge node', '$.surge.instanceId'),
+  );
+  const create = bake.change(
+    STEPS.bakeImage,
+    operation,
+    {
+      action: 'create',
+      ...cluster,
+      'instanceId.$': '$.imageSource.instanceId',
+      'version.$': planPath<RolloutPlan>('image', 'version'),
+      'execution.$': '$$.Execution.Id',
+      pollIntervalSeconds: bake.timing.pollIntervalSeconds,
+    },
+    '$.image',
+  );
+  const available = (label: string, imagePath: string, resultPath: string, regionPath?: string) =>
+    bake.pollUntil({
+      label,
+      poll: bake.step(
+        `Check: ${label}`,
+        operation,
+        {
+          action: 'status',
+          ...cluster,
+          'imageId.$': imagePath,
+          ...(regionPath ? { 'region.$': regionPath } : {}),
+        },
+        resultPath,
+      ),
+      resultPath,
+      done: sfn.Condition.booleanEquals(`${resultPath}.available`, true),
+      maxAttemptsPath: '$.image.maxPolls',
+      timeoutDescription: "the model's images.bakeTimeoutSeconds",
+      timeoutError: ErrorName.ImageBakeTimedOut,
+    });
+  const copy = bake
+    .change(STEPS.copyImage, operation, { action: 'copy', ...cluster, 'imageId.$': '$.image.imageId' }, '$.imageCopy')
+    .next(
+      available(
+        'the image copy to be available',
+        '$.imageCopy.drImageId',
+        '$.imageCopyState',
+        planPath<RolloutPlan>('image', 'drRegion'),
+      ),
+    );
+  const noCopy = new sfn.Pass(scope, 'No DR region to copy the image to', {
+    result: sfn.Result.fromObject({ drImageId: null }),
+    resultPath: '$.imageCopy',
+  });
+  const publish = bake.change(
+    STEPS.publishImage,
+    operation,
+    { action: 'publish', ...cluster, 'imageId.$': '$.image.imageId', 'drImageId.$': '$.imageCopy.drImageId' },
+    '$.imagePublished',
+  );
+  copy.next(publish);
+  noCopy.next(publish);
+  publish.next(next);
+  create.next(available('the image to be available', '$.image.imageId', '$.imageState')).next(
+    new sfn.Choice(scope, 'Copy the image to a DR region?')
+      // Not(IsNull) rather than IsNull=false: the local runner gets the `false` form of type tests wrong.
+      .when(sfn.Condition.not(sfn.Condition.isNull(planPath<RolloutPlan>('image', 'drRegion'))), copy)
+      .otherwise(noCopy),
+  );
+  fromSurge.next(create);
+  return new sfn.Choice(scope, 'Bake an image?')
+    .when(
+      sfn.Condition.not(sfn.Condition.isNull(planPath<RolloutPlan>('image'))),
+      new sfn.Choice(scope, 'Bake from the surge node?')
+        .when(sfn.Condition.isString(planPath<RolloutPlan>('image', 'node')), fromSurge)
+        .otherwise(
+          source('Bake from the idle node', planPath<RolloutPlan>('image', 'node', 'instanceId')).next(create),
+        ),
+    )
+    .otherwise(next);
 }

@@ -23,6 +23,8 @@ export interface WorkflowOperations {
   readonly adoptReplacement: lambda.IFunction;
   /** Only where the cluster names a database: upgrade-version snapshots it before migrating. */
   readonly snapshotDatabase?: lambda.IFunction;
+  /** Only where the cluster bakes images: patch-server and upgrade-version bake one when they succeed. */
+  readonly bakeImage?: lambda.IFunction;
 }
 
 export interface WorkflowTiming {

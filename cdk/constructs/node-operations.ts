@@ -6,6 +6,7 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import {
+  bakesImages,
   type ClusterModel,
   type CommandKind,
   commandDocument,
@@ -16,7 +17,15 @@ import { snapshotPrefixFor } from '../../functions/domain/database';
 import { ClusterModelError } from '../../functions/domain/errors';
 import { membershipParameterName } from '../../functions/domain/membership';
 import { checksTooSlowFor, nodeProbeSeconds } from '../../functions/domain/probe';
-import { CLUSTER_TAG_KEY, LOST_ROLE, ROLE_TAG_KEY, SLOT_TAG_KEY, SURGE_ROLE } from '../../functions/domain/tags';
+import {
+  BAKED_FROM_TAG_KEY,
+  CLUSTER_TAG_KEY,
+  LOST_ROLE,
+  PREVIOUS_IMAGE_TAG_KEY,
+  ROLE_TAG_KEY,
+  SLOT_TAG_KEY,
+  SURGE_ROLE,
+} from '../../functions/domain/tags';
 import { clusterTargetGroups, isWeighted, weightedListeners } from '../../functions/domain/weights';
 import { CLUSTER_WORKFLOWS, LONGEST_OPERATION_SECONDS } from '../../functions/domain/workflows';
 import { acknowledgeWildcardAction, acknowledgeWildcardResource } from '../nag';
@@ -59,6 +68,8 @@ export class NodeOperations extends Construct {
   public readonly adoptReplacement: lambda.IFunction;
   /** Only where the model names a database. */
   public readonly snapshotDatabase?: lambda.IFunction;
+  /** Only where the cluster bakes images. */
+  public readonly bakeImage?: lambda.IFunction;
 
   private readonly props: NodeOperationsProps;
 
@@ -203,6 +214,7 @@ export class NodeOperations extends Construct {
     this.allow(this.adoptReplacement, ['ssm:PutParameter'], [this.membershipParameterArn()]);
 
     if (model.database) this.snapshotDatabase = this.databaseSnapshots(model.database);
+    if (bakesImages(model)) this.bakeImage = this.imageBaking();
 
     this.notify = this.operation('Notify', 'notify', 'Publish a workflow event to the cluster topic', {
       env: { TOPIC_ARN: props.topic.topicArn },
@@ -234,7 +246,83 @@ export class NodeOperations extends Construct {
       this.confirmNodeLoss,
       this.adoptReplacement,
       ...(this.snapshotDatabase ? [this.snapshotDatabase] : []),
+      ...(this.bakeImage ? [this.bakeImage] : []),
     ];
+  }
+
+  /**
+   * The function that bakes a changed node's image after a rollout, copies it to the DR region and publishes it. It
+   * may image only instances of this cluster, and create, tag, copy and deregister only images and snapshots that
+   * carry the cluster's tag, in the cluster's region and its DR region; it writes the two image parameters only.
+   */
+  private imageBaking(): lambda.IFunction {
+    const { model } = this.props;
+    const stack = Stack.of(this);
+    const fn = this.operation('BakeImage', 'bake-image', 'Bake, copy and publish the image of a changed node');
+    const regions = [model.region, ...(model.dr ? [model.dr.region] : [])];
+    const ec2Arn = (region: string, resource: string) =>
+      stack.formatArn({
+        service: 'ec2',
+        region,
+        account: resource === 'instance' ? undefined : '',
+        resource,
+        resourceName: '*',
+      });
+    const images = (region: string) => ec2Arn(region, 'image');
+    const snapshots = (region: string) => ec2Arn(region, 'snapshot');
+    const clusterTag = { [`aws:ResourceTag/${CLUSTER_TAG_KEY}`]: model.name };
+    const requestTag = { StringEquals: { [`aws:RequestTag/${CLUSTER_TAG_KEY}`]: model.name } };
+    const primary = model.region;
+    const dr = model.dr?.region;
+
+    this.allowDescribe(fn, ['ec2:DescribeImages', 'ec2:DescribeInstances']);
+    const parameters = [
+      model.surge.imageParameter && this.parameterArn(primary, model.surge.imageParameter),
+      model.dr?.imageParameter && this.parameterArn(model.dr.region, model.dr.imageParameter),
+    ].filter((arn): arn is string => Boolean(arn));
+    this.allow(fn, ['ssm:GetParameter', 'ssm:PutParameter'], parameters);
+
+    // Reboots and images only nodes of this cluster; what it creates carries the cluster's tag.
+    this.allow(fn, ['ec2:CreateImage'], [ec2Arn(primary, 'instance')], { StringEquals: clusterTag });
+    this.allow(fn, ['ec2:CreateImage'], [images(primary), snapshots(primary)], requestTag);
+    this.allow(fn, ['ec2:CreateTags'], [images(primary), snapshots(primary)], {
+      StringEquals: { 'ec2:CreateAction': 'CreateImage' },
+    });
+    if (dr) {
+      this.allow(fn, ['ec2:CopyImage'], [images(primary)], { StringEquals: clusterTag });
+      this.allow(fn, ['ec2:CopyImage'], [images(dr)], requestTag);
+      this.allow(fn, ['ec2:CreateTags'], [images(dr), snapshots(dr)], {
+        StringEquals: { 'ec2:CreateAction': 'CopyImage' },
+      });
+    }
+    // Publishing notes the image it replaces on the new image, for a retried publish to answer the same.
+    this.allow(fn, ['ec2:CreateTags'], regions.map(images), {
+      StringEquals: clusterTag,
+      'ForAllValues:StringEquals': { 'aws:TagKeys': [PREVIOUS_IMAGE_TAG_KEY] },
+    });
+    // Retention removes only images zerodown baked for this cluster, and their snapshots.
+    this.allow(fn, ['ec2:DeregisterImage'], regions.map(images), {
+      StringEquals: clusterTag,
+      Null: { [`aws:ResourceTag/${BAKED_FROM_TAG_KEY}`]: 'false' },
+    });
+    this.allow(fn, ['ec2:DeleteSnapshot'], regions.map(snapshots), { StringEquals: clusterTag });
+    for (const resource of [ec2Arn(primary, 'instance'), ...regions.map(images), ...regions.map(snapshots)]) {
+      acknowledgeWildcardResource(
+        roleOf(fn),
+        resource,
+        "Images and snapshots are named by EC2 when created: every statement on them is conditioned on the cluster's tag or on the action that creates them.",
+      );
+    }
+    return fn;
+  }
+
+  private parameterArn(region: string, parameterName: string): string {
+    return Stack.of(this).formatArn({
+      service: 'ssm',
+      region,
+      resource: 'parameter',
+      resourceName: parameterName.slice(1),
+    });
   }
 
   /**

@@ -1,8 +1,14 @@
 import {
+  CopyImageCommand,
+  CreateImageCommand,
   CreateTagsCommand,
+  DeleteSnapshotCommand,
+  DeregisterImageCommand,
+  DescribeImagesCommand,
   DescribeInstancesCommand,
   type EC2Client,
   type Filter,
+  type Image,
   type Instance,
   RunInstancesCommand,
   type RunInstancesCommandInput,
@@ -134,6 +140,162 @@ export async function tagInstance(ec2: EC2Client, instanceId: string, tags: Reco
     return true;
   } catch (error) {
     if (error instanceof Error && error.name.startsWith('InvalidInstanceID')) return false;
+    throw error;
+  }
+}
+
+export interface MachineImage {
+  readonly imageId: string;
+  readonly name: string;
+  /** pending | available | invalid | deregistered | transient | failed | error | disabled */
+  readonly state: string;
+  /** Why the image is in its state, when EC2 says (a failed image's reason). */
+  readonly stateReason?: string;
+  readonly creationDate: string;
+  readonly tags: Readonly<Record<string, string>>;
+  /** The EBS snapshots behind the image's block devices. */
+  readonly snapshotIds: readonly string[];
+}
+
+function toImage(image: Image): MachineImage {
+  return {
+    imageId: image.ImageId ?? '',
+    name: image.Name ?? '',
+    state: image.State ?? 'unknown',
+    ...(image.StateReason?.Message ? { stateReason: image.StateReason.Message } : {}),
+    creationDate: image.CreationDate ?? '',
+    tags: tagRecord(image.Tags),
+    snapshotIds: (image.BlockDeviceMappings ?? []).flatMap((mapping) => mapping.Ebs?.SnapshotId ?? []),
+  };
+}
+
+function tagRecord(tags: readonly Tag[] | undefined): Record<string, string> {
+  return Object.fromEntries((tags ?? []).map((tag) => [tag.Key ?? '', tag.Value ?? '']));
+}
+
+function tagList(tags: Readonly<Record<string, string>>): Tag[] {
+  return Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
+}
+
+/** The same tags on an image and on its snapshots, set by the call that creates them. */
+function tagsOnImage(tags: Readonly<Record<string, string>>): TagSpecification[] {
+  return (['image', 'snapshot'] as const).map((ResourceType) => ({ ResourceType, Tags: tagList(tags) }));
+}
+
+/** An image by id, or undefined when there is none this account can see (a deregistered image is gone). */
+export async function describeImage(ec2: EC2Client, imageId: string): Promise<MachineImage | undefined> {
+  try {
+    const response = await ec2.send(new DescribeImagesCommand({ ImageIds: [imageId] }));
+    const image = response.Images?.find((candidate) => candidate.ImageId === imageId);
+    return image ? toImage(image) : undefined;
+  } catch (error) {
+    if (error instanceof Error && error.name === 'InvalidAMIID.NotFound') return undefined;
+    throw error;
+  }
+}
+
+/** Images this account owns that match EC2 filters (tags, name, state), across every page of the answer. */
+export async function findOwnImages(ec2: EC2Client, filters: Filter[]): Promise<MachineImage[]> {
+  const images: MachineImage[] = [];
+  let NextToken: string | undefined;
+  do {
+    const response = await ec2.send(new DescribeImagesCommand({ Owners: ['self'], Filters: filters, NextToken }));
+    images.push(...(response.Images ?? []).map(toImage));
+    NextToken = response.NextToken;
+  } while (NextToken);
+  return images;
+}
+
+/**
+ * Starts an image of an instance, with the tags on the image and its snapshots. The instance reboots so its file
+ * systems are consistent, unless `noReboot`. Answers the new image's id; the image is pending for a while.
+ */
+export async function createImage(
+  ec2: EC2Client,
+  request: {
+    instanceId: string;
+    name: string;
+    description: string;
+    tags: Readonly<Record<string, string>>;
+    noReboot?: boolean;
+  },
+): Promise<string> {
+  const response = await ec2.send(
+    new CreateImageCommand({
+      InstanceId: request.instanceId,
+      Name: request.name,
+      Description: request.description,
+      NoReboot: request.noReboot ?? false,
+      TagSpecifications: tagsOnImage(request.tags),
+    }),
+  );
+  return response.ImageId ?? '';
+}
+
+/**
+ * Copies an image from `sourceRegion` into the region of `ec2`, with the tags on the copy and its snapshots.
+ * `clientToken` makes a repeated call with the same token answer the copy the first one started.
+ */
+export async function copyImage(
+  ec2: EC2Client,
+  request: {
+    sourceImageId: string;
+    sourceRegion: string;
+    name: string;
+    description: string;
+    tags: Readonly<Record<string, string>>;
+    clientToken: string;
+  },
+): Promise<string> {
+  const response = await ec2.send(
+    new CopyImageCommand({
+      SourceImageId: request.sourceImageId,
+      SourceRegion: request.sourceRegion,
+      Name: request.name,
+      Description: request.description,
+      ClientToken: request.clientToken,
+      TagSpecifications: tagsOnImage(request.tags),
+    }),
+  );
+  return response.ImageId ?? '';
+}
+
+/** Sets tags on an image. */
+export async function tagImage(ec2: EC2Client, imageId: string, tags: Readonly<Record<string, string>>) {
+  await ec2.send(new CreateTagsCommand({ Resources: [imageId], Tags: tagList(tags) }));
+}
+
+/**
+ * Deregisters an image and deletes its EBS snapshots, which would otherwise be kept (and billed) for ever. EC2 deletes
+ * them with the image where it can; any it did not are deleted one by one. An image or snapshot already gone is not an
+ * error. Answers the image's snapshots, all gone.
+ */
+export async function deregisterImage(ec2: EC2Client, image: Pick<MachineImage, 'imageId' | 'snapshotIds'>) {
+  let response: { DeleteSnapshotResults?: { SnapshotId?: string; ReturnCode?: string }[] } = {};
+  try {
+    response = await ec2.send(new DeregisterImageCommand({ ImageId: image.imageId, DeleteAssociatedSnapshots: true }));
+  } catch (error) {
+    // Deregistered by an earlier attempt: its snapshots may still be there.
+    if (!(error instanceof Error && ['InvalidAMIID.NotFound', 'InvalidAMIID.Unavailable'].includes(error.name))) {
+      throw error;
+    }
+  }
+  const deletedWithImage = new Set(
+    (response.DeleteSnapshotResults ?? [])
+      .filter((result) => result.ReturnCode === 'success')
+      .flatMap((result) => result.SnapshotId ?? []),
+  );
+  for (const snapshotId of image.snapshotIds) {
+    if (!deletedWithImage.has(snapshotId)) await deleteSnapshot(ec2, snapshotId);
+  }
+  return { snapshotIds: [...image.snapshotIds] };
+}
+
+async function deleteSnapshot(ec2: EC2Client, snapshotId: string): Promise<void> {
+  try {
+    await ec2.send(new DeleteSnapshotCommand({ SnapshotId: snapshotId }));
+  } catch (error) {
+    if (error instanceof Error && error.name === 'InvalidSnapshot.NotFound') return;
     throw error;
   }
 }

@@ -122,6 +122,11 @@ export async function parameterValue(ssm: SSMClient, name: string): Promise<stri
   }
 }
 
+/** Sets a String parameter's value, creating the parameter when there is none. */
+export async function putParameterValue(ssm: SSMClient, name: string, value: string): Promise<void> {
+  await ssm.send(new PutParameterCommand({ Name: name, Value: value, Type: ParameterType.STRING, Overwrite: true }));
+}
+
 /** The AMI to launch: given as an id, or read from an SSM parameter a release pipeline updates. */
 export async function imageIdFor(
   ssm: SSMClient,

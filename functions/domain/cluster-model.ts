@@ -295,6 +295,26 @@ const databaseSchema = z.strictObject({
   snapshotTimeoutSeconds: z._default(z.int().check(z.minimum(300), z.maximum(86_400)), 3600),
 });
 
+/** How long a bake, and its copy in the DR region, may take by default. */
+export const DEFAULT_BAKE_TIMEOUT_SECONDS = 1800;
+
+/** The number of baked images zerodown keeps at most, the current one included. */
+export const MAX_RETAINED_IMAGES = 20;
+
+/**
+ * Baking: after a successful patch-server or upgrade-version, an AMI of a changed node that carries no traffic
+ * becomes the image that surge, replacement and DR nodes boot from (through `surge.imageParameter` and
+ * `dr.imageParameter`).
+ */
+const imagesSchema = z.strictObject({
+  /** Turn it off when your own pipeline bakes the images. @default true */
+  bake: z._default(z.boolean(), true),
+  /** How many baked images to keep in each region, the current one included; older ones are deregistered. @default 3 */
+  retain: z._default(z.int().check(z.minimum(2), z.maximum(MAX_RETAINED_IMAGES)), 3),
+  /** How long to wait for a baked image, and for its copy in the DR region, to become available. @default 1800 */
+  bakeTimeoutSeconds: z._default(z.int().check(z.minimum(300), z.maximum(86_400)), DEFAULT_BAKE_TIMEOUT_SECONDS),
+});
+
 const clusterModelShape = z.strictObject({
   name: clusterNameSchema,
   region: regionSchema,
@@ -308,6 +328,8 @@ const clusterModelShape = z.strictObject({
   capacity: z._default(capacitySchema, { minHealthyPercent: 75, drainSeconds: 30 }),
   dr: z.optional(drSchema),
   database: z.optional(databaseSchema),
+  /** @default - baking on when `surge.imageParameter` is set */
+  images: z.optional(imagesSchema),
 });
 
 function arnRegion(arn: string): string | undefined {
@@ -382,6 +404,14 @@ function checkCrossFieldRules(
   if (model.surge.imageId && model.surge.imageParameter) {
     issue(['surge', 'imageParameter'], 'cannot be combined with surge.imageId; give one of them');
   }
+  if (model.images?.bake) {
+    if (!model.surge.imageParameter) {
+      issue(['images', 'bake'], 'needs surge.imageParameter, the parameter a baked image is published to');
+    }
+    if (model.dr && !model.dr.imageParameter) {
+      issue(['images', 'bake'], 'needs dr.imageParameter, so the DR region boots from the baked image too');
+    }
+  }
   if (model.dr) {
     if (model.dr.region === model.region)
       issue(['dr', 'region'], `must differ from the cluster region ${model.region}`);
@@ -446,6 +476,15 @@ export type ClusterModelInput = z.input<typeof clusterModelSchema>;
 export type ClusterModel = z.output<typeof clusterModelSchema>;
 export type ClusterNode = ClusterModel['nodes'][number];
 export type CommandSpec = NonNullable<ClusterModel['commands'][CommandKind]>;
+/**
+ * Whether a successful patch-server or upgrade-version bakes an image: on by default wherever there is an image
+ * parameter to publish it to (and the DR region, when there is one, has its own).
+ */
+export function bakesImages(model: ClusterModel): boolean {
+  if (model.images) return model.images.bake;
+  return Boolean(model.surge.imageParameter) && (!model.dr || Boolean(model.dr.imageParameter));
+}
+
 export type HttpCheck = ClusterModel['healthChecks']['http'][number];
 
 /**

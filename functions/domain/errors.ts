@@ -30,12 +30,14 @@ export const ErrorName = {
   DrSiteInUse: 'DrSiteInUseError',
   PlanTooLong: 'PlanTooLongError',
   DatabaseSnapshotFailed: 'DatabaseSnapshotFailedError',
+  ImageBakeFailed: 'ImageBakeFailedError',
   // Raised by the state machines, not by a Lambda.
   NodeNotReady: 'NodeNotReadyError',
   NodeNotRetired: 'NodeNotRetiredError',
   FileSyncTimeout: 'FileSyncTimeoutError',
   DrSiteNotReady: 'DrSiteNotReadyError',
   DatabaseSnapshotTimedOut: 'DatabaseSnapshotTimedOutError',
+  ImageBakeTimedOut: 'ImageBakeTimedOutError',
   DrNodesNotRetired: 'DrNodesNotRetiredError',
   PrimaryNotServing: 'PrimaryNotServingError',
   // The error a failover stops a pre-empted maintenance execution with.
@@ -186,4 +188,12 @@ export class DrSiteInUseError extends ZeroDownError {
 /** The database snapshot taken before a migration failed, or the model names no database to snapshot. */
 export class DatabaseSnapshotFailedError extends ZeroDownError {
   override readonly name = 'DatabaseSnapshotFailedError' satisfies ErrorName;
+}
+
+/**
+ * Baking an image went wrong: the image or its copy in the DR region failed, or the request named a node, an image or
+ * a copy that is not the cluster's to bake or publish. The parameters still name the image they named before.
+ */
+export class ImageBakeFailedError extends ZeroDownError {
+  override readonly name = 'ImageBakeFailedError' satisfies ErrorName;
 }

@@ -1,5 +1,5 @@
 /**
- * The tags zerodown reads and writes on instances and listener rules. They are part of the contract with the
+ * The tags zerodown reads and writes on instances, listener rules, snapshots and baked images. They are part of the contract with the
  * operator's account (IAM conditions in the stacks match on them), so each is spelled once, here.
  */
 
@@ -13,6 +13,15 @@ export const SLOT_TAG_KEY = 'zerodown:slot';
 export const EXECUTION_TAG_KEY = 'zerodown:execution';
 /** On a database snapshot or a baked image: the version the cluster ran (snapshot) or runs (image). */
 export const VERSION_TAG_KEY = 'zerodown:version';
+/** On a baked image and its snapshots: the node it was baked from. Only zerodown's bakes carry it. */
+export const BAKED_FROM_TAG_KEY = 'zerodown:baked-from';
+/** On a baked image's copy in the DR region and its snapshots: the image it was copied from. */
+export const SOURCE_IMAGE_TAG_KEY = 'zerodown:source-image';
+/**
+ * On a published image: what its image parameter held before it, or `none`, so a retried publish still knows what
+ * to keep for a rollback.
+ */
+export const PREVIOUS_IMAGE_TAG_KEY = 'zerodown:previous-image';
 /** On a listener rule: the service the rule exposes. */
 export const EXPOSES_TAG_KEY = 'zerodown:exposes';
 

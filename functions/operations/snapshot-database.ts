@@ -4,6 +4,7 @@ import { createDatabaseSnapshot, describeDatabaseSnapshot, type SnapshotState } 
 import type { ClusterModel } from '../domain/cluster-model';
 import { type DatabaseSnapshot, restoreCommandFor, snapshotIdentifierFor } from '../domain/database';
 import { DatabaseSnapshotFailedError } from '../domain/errors';
+import { pollsWithin } from '../domain/plans/duration';
 import { CLUSTER_TAG_KEY, EXECUTION_TAG_KEY, VERSION_TAG_KEY } from '../domain/tags';
 
 /** Snapshot states from which it never becomes available. */
@@ -64,8 +65,10 @@ export async function startDatabaseSnapshot(
         ...(request.fromVersion ? { [VERSION_TAG_KEY]: request.fromVersion } : {}),
       },
     }));
-  const maxPolls = Math.max(1, Math.ceil(database.snapshotTimeoutSeconds / request.pollIntervalSeconds));
-  return { ...recordOf(model, state), maxPolls };
+  return {
+    ...recordOf(model, state),
+    maxPolls: pollsWithin(database.snapshotTimeoutSeconds, request.pollIntervalSeconds),
+  };
 }
 
 /** Where the execution's snapshot stands; the workflow polls this until it is available. */

@@ -35,6 +35,17 @@ export interface OperationStepProps {
  */
 export const RETRIED_INVOCATION_ERRORS = ['Lambda.TooManyRequestsException', sfn.Errors.TIMEOUT] as const;
 
+/** Errors of the Lambda service itself, which the Lambda integration's own retrier would retry. */
+export const LAMBDA_SERVICE_ERRORS = [
+  'Lambda.ClientExecutionTimeoutException',
+  'Lambda.ServiceException',
+  'Lambda.AWSLambdaException',
+  'Lambda.SdkClientException',
+] as const;
+
+/** Attempts after the first, for every retried error: Lambda's, the control planes', throttling and task timeouts. */
+export const OPERATION_RETRIES = 4;
+
 /** The function's timeout, or the longest any node operation may have when the function is imported. */
 export function functionTimeoutSeconds(operation: lambda.IFunction): number {
   return operation instanceof lambda.Function && operation.timeout
@@ -44,9 +55,9 @@ export function functionTimeoutSeconds(operation: lambda.IFunction): number {
 
 /**
  * A Lambda node operation as a Task: the handler's result is the task result (no Lambda envelope), the step's timeout
- * outlasts the function's own (so a task never gives up on an invocation that is still running), and transient AWS
- * errors, throttled invocations and task timeouts are retried with backoff and full jitter. Lambda service errors are
- * retried by the integration itself. The payload also names the calling execution (`CALLER_EXECUTION_KEY`).
+ * outlasts the function's own (so a task never gives up on an invocation that is still running), and Lambda service
+ * errors, transient AWS errors, throttled invocations and task timeouts are retried with backoff (the ASL default of
+ * 2) and full jitter. The payload also names the calling execution (`CALLER_EXECUTION_KEY`).
  */
 export function operationStep(scope: Construct, stateName: string, props: OperationStepProps): tasks.LambdaInvoke {
   const step = new tasks.LambdaInvoke(scope, stateName, {
@@ -58,20 +69,14 @@ export function operationStep(scope: Construct, stateName: string, props: Operat
     taskTimeout: sfn.Timeout.duration(
       Duration.seconds(functionTimeoutSeconds(props.operation) + TASK_TIMEOUT_HEADROOM_SECONDS),
     ),
-    retryOnServiceExceptions: true,
+    // One retrier for everything worth retrying rather than the integration's own and two of ours: each task's Retry
+    // is repeated in the template, and a cluster's template must stay under CloudFormation's 1 MB.
+    retryOnServiceExceptions: false,
   });
   step.addRetry({
-    errors: [...TRANSIENT_AWS_ERRORS],
-    maxAttempts: 3,
+    errors: [...LAMBDA_SERVICE_ERRORS, ...TRANSIENT_AWS_ERRORS, ...RETRIED_INVOCATION_ERRORS],
+    maxAttempts: OPERATION_RETRIES,
     interval: Duration.seconds(2),
-    backoffRate: 2,
-    jitterStrategy: sfn.JitterType.FULL,
-  });
-  step.addRetry({
-    errors: [...RETRIED_INVOCATION_ERRORS],
-    maxAttempts: 3,
-    interval: Duration.seconds(1),
-    backoffRate: 2,
     jitterStrategy: sfn.JitterType.FULL,
   });
   return step;

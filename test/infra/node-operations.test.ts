@@ -33,8 +33,9 @@ const OPERATIONS = [
   'recheck-failover',
   'confirm-node-loss',
   'adopt-replacement',
-  // Only where the model names a database, as the test cluster's does.
+  // Only where the model names a database, and where it bakes images, as the test cluster's does.
   'snapshot-database',
+  'bake-image',
 ];
 
 function statementsOf(template: { Resources: Record<string, { Type: string; Properties?: Record<string, unknown> }> }) {
@@ -218,6 +219,33 @@ describe('NodeOperations', () => {
         'rds:CreateDBSnapshot',
         'rds:DescribeDBSnapshots',
       ]);
+    });
+
+    it('lets baking image only instances of this cluster, and create, copy and remove only images tagged for it', () => {
+      const baking = statements.filter((statement) => statement.policy.includes('BakeImage'));
+      const on = (action: string) => baking.filter((statement) => statement.actions.includes(action));
+      const tagged = { 'aws:ResourceTag/zerodown:cluster': 'test-cluster' };
+      const requestTagged = { StringEquals: { 'aws:RequestTag/zerodown:cluster': 'test-cluster' } };
+      expect(on('ec2:CreateImage').map((statement) => statement.Condition)).toEqual([
+        { StringEquals: tagged },
+        requestTagged,
+      ]);
+      expect(on('ec2:CopyImage').map((statement) => statement.Condition)).toEqual([
+        { StringEquals: tagged },
+        requestTagged,
+      ]);
+      expect(JSON.stringify(on('ec2:CopyImage')[1]?.resources)).toContain(':ec2:eu-west-1::image/*');
+      expect(on('ec2:DeregisterImage')[0]?.Condition).toEqual({
+        StringEquals: tagged,
+        Null: { 'aws:ResourceTag/zerodown:baked-from': 'false' },
+      });
+      expect(on('ec2:DeleteSnapshot')[0]?.Condition).toEqual({ StringEquals: tagged });
+      const parameters = JSON.stringify(on('ssm:PutParameter')[0]?.resources);
+      expect(parameters).toContain(':ssm:us-east-1:');
+      expect(parameters).toContain('parameter/zerodown/test-cluster/ami');
+      expect(parameters).toContain(':ssm:eu-west-1:');
+      expect(parameters).toContain('parameter/zerodown/test-cluster/dr-ami');
+      expect(on('ssm:PutParameter')[0]?.resources).toHaveLength(2);
     });
 
     it('lets adoption write only a permanent role or lost, never surge, on instances of this cluster', () => {

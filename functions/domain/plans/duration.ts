@@ -129,6 +129,11 @@ export class WorstCaseTally {
   }
 }
 
+/** How many polls, one every `pollIntervalSeconds`, a wait of at most `timeoutSeconds` takes. */
+export function pollsWithin(timeoutSeconds: number, pollIntervalSeconds: number): number {
+  return Math.max(1, Math.ceil(timeoutSeconds / pollIntervalSeconds));
+}
+
 /** Refuses, with `PlanTooLongError`, a plan that may not finish before its execution times out. */
 export function requireFitsExecution(workflow: string, duration: PlanDuration): void {
   if (duration.worstCaseSeconds <= duration.executionTimeoutSeconds) return;

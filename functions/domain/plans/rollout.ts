@@ -1,9 +1,10 @@
 import * as z from 'zod/mini';
 import { requiredServing } from '../capacity';
-import type { ClusterModel, CommandKind } from '../cluster-model';
+import { bakesImages, type ClusterModel, type CommandKind, DEFAULT_BAKE_TIMEOUT_SECONDS } from '../cluster-model';
 import type { DatabaseEngine } from '../database';
 import { InputValidationError } from '../errors';
 import { clusterNameSchema } from '../field-issues';
+import { DEFAULT_RETAINED_IMAGES } from '../images';
 import { parseInput } from '../input';
 import { operatorValueSchema } from '../operator-values';
 import type { ClusterSnapshot } from '../snapshot';
@@ -139,12 +140,33 @@ export interface MigrationPlan {
   readonly pointOfNoReturn: string;
 }
 
+/**
+ * The image a successful rollout bakes, so that surge, replacement and DR nodes boot on what the cluster now runs. It
+ * is baked from a node that carries no traffic once the rollout is done, and published only then.
+ */
+export interface ImagePlan {
+  /**
+   * Active/passive: the node left idle. Active/active: the surge node, which the rollout changes too once it is out
+   * of service, since every permanent node serves.
+   */
+  readonly node: 'surge' | PlanNode;
+  /** What the image is tagged with: the version rolled out, or the patch applied. */
+  readonly version: string;
+  /** The DR region the image is copied to; null without a DR site. */
+  readonly drRegion: string | null;
+  /** How many baked images each region keeps, the current one included. */
+  readonly retain: number;
+  readonly timeoutSeconds: number;
+}
+
 export interface RolloutPlan {
   readonly workflow: RolloutWorkflow;
   readonly cluster: string;
   readonly topology: ClusterModel['topology'];
   readonly command: RolloutSpec['command'];
   readonly migration: MigrationPlan | null;
+  /** Null when the cluster does not bake images (`images.bake`). */
+  readonly image: ImagePlan | null;
   /** Why the nodes change in this order, and where the database migrations fall: what the dry run says first. */
   readonly order?: string;
   /** Null when the request names no version (the state machine always finds the field). */
@@ -264,9 +286,11 @@ export function planRollout(model: ClusterModel, snapshot: ClusterSnapshot, requ
     const [lastServing, lastIdle] = request.shiftBack ? [second, first] : [first, second];
     // Migrating first, the passive node is idle; migrating last, the other node is, once traffic moved off it.
     const migration = migrationFor(migratesFirst(model) ? first : second);
+    const image = imagePlanFor(model, request, snapshot, lastIdle);
     return {
       ...common,
       migration,
+      image,
       ...(migration ? { order: migrationOrder(migration, 'the passive node', request.expectedVersion) } : {}),
       first,
       second,
@@ -310,6 +334,7 @@ export function planRollout(model: ClusterModel, snapshot: ClusterSnapshot, requ
           ],
           takeover(second, { idle: first }),
         ),
+        ...duringSteps(imageSteps(model, image, request.command.kind, 1), takeover(lastServing, { idle: lastIdle })),
         ...duringSteps(retireSteps(1), takeover(lastServing, { idle: lastIdle }, false)),
       ],
     };
@@ -332,9 +357,11 @@ export function planRollout(model: ClusterModel, snapshot: ClusterSnapshot, requ
   const surgeOut = { ...initial, [surgeSlot]: 0 };
   // Every permanent node serves: the surge node is the one that carries no traffic, before it goes in or once out.
   const migration = migrationFor('surge');
+  const image = imagePlanFor(model, request, snapshot, 'surge');
   return {
     ...common,
     migration,
+    image,
     ...(migration ? { order: migrationOrder(migration, 'each node in turn', request.expectedVersion) } : {}),
     weights: { initial, final: surgeOut },
     shifts: {
@@ -393,6 +420,10 @@ export function planRollout(model: ClusterModel, snapshot: ClusterSnapshot, requ
         ],
         activeActiveTakeover({ surge: 'ready' }),
       ),
+      ...duringSteps(
+        imageSteps(model, image, request.command.kind, baseline),
+        activeActiveTakeover({ surge: 'ready' }),
+      ),
       ...duringSteps(retireSteps(baseline), activeActiveTakeover({ surge: 'none' })),
     ],
   };
@@ -411,6 +442,12 @@ export function rolloutWorstCase(model: ClusterModel, plan: RolloutPlan, budget:
     tally.shift(shift);
   }
   for (const item of plan.rotation) tally.shift(item.drain).shift(item.restore).steps(1);
+  if (plan.image) {
+    // Active/active changes the surge node before it bakes it; a copy to the DR region is waited for as long again.
+    if (plan.image.node === 'surge') tally.command(plan.command.kind).nodeUp();
+    tally.snapshot(plan.image.timeoutSeconds).steps(1);
+    if (plan.image.drRegion) tally.snapshot(plan.image.timeoutSeconds);
+  }
   // Verify the surge node (active/active) or the patched node under traffic (active/passive).
   return tally.steps(1).retire(plan.keepSurge).total();
 }
@@ -493,4 +530,58 @@ function fromVersionOf(snapshot: ClusterSnapshot): string | null {
   const versions = new Set(snapshot.nodes.filter((node) => node.serving).map((node) => node.version ?? null));
   const [only] = versions;
   return versions.size === 1 ? (only ?? null) : null;
+}
+
+function imagePlanFor(
+  model: ClusterModel,
+  request: RolloutSpec,
+  snapshot: ClusterSnapshot,
+  node: ImagePlan['node'],
+): ImagePlan | null {
+  if (!bakesImages(model)) return null;
+  const fromVersion = fromVersionOf(snapshot);
+  return {
+    node,
+    version:
+      request.expectedVersion ?? (fromVersion ? `${fromVersion}+${request.command.input}` : request.command.input),
+    drRegion: model.dr?.region ?? null,
+    retain: model.images?.retain ?? DEFAULT_RETAINED_IMAGES,
+    timeoutSeconds: model.images?.bakeTimeoutSeconds ?? DEFAULT_BAKE_TIMEOUT_SECONDS,
+  };
+}
+
+function imageSteps(model: ClusterModel, image: ImagePlan | null, kind: CommandKind, serving: number): PlanStep[] {
+  if (!image) return [];
+  const node = image.node === 'surge' ? 'the surge node' : image.node.instanceId;
+  return [
+    ...(image.node === 'surge'
+      ? [
+          {
+            step: STEPS.changeSurge,
+            action: `SSM ${model.commands[kind]?.documentName} on the surge node, then wait for it and verify it`,
+            predictedServing: serving,
+          },
+        ]
+      : []),
+    {
+      step: STEPS.bakeImage,
+      action: `CreateImage of ${node} (it reboots; it carries no traffic), tagged ${image.version}; wait until available`,
+      ...(image.node === 'surge' ? {} : { instanceId: image.node.instanceId }),
+      predictedServing: serving,
+    },
+    ...(image.drRegion
+      ? [
+          {
+            step: STEPS.copyImage,
+            action: `CopyImage to ${image.drRegion}; wait until available`,
+            predictedServing: serving,
+          },
+        ]
+      : []),
+    {
+      step: STEPS.publishImage,
+      action: `point ${[model.surge.imageParameter, model.dr?.imageParameter].filter(Boolean).join(' and ')} at it; keep ${image.retain} images`,
+      predictedServing: serving,
+    },
+  ];
 }

@@ -5,6 +5,10 @@
 export const STEPS = {
   snapshotDatabase: 'Snapshot the database',
   runMigrations: 'Run the database migrations',
+  changeSurge: 'Change the surge node for the image',
+  bakeImage: 'Bake the image',
+  copyImage: 'Copy the image to the DR region',
+  publishImage: 'Publish the image',
   shiftToPatched: 'Shift traffic to the patched node',
   verifyPatchedUnderTraffic: 'Verify the patched node under traffic',
   shiftBack: 'Shift traffic back',
