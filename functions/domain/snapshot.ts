@@ -28,3 +28,20 @@ export interface ClusterSnapshot {
   /** Surge nodes of this cluster that already exist, such as leftovers of an interrupted run. */
   readonly surgeNodes: { readonly instanceId: string; readonly state: string }[];
 }
+
+/** The one version all the given nodes report; null when there are none, one reports nothing, or they differ. */
+export function commonVersion(versions: readonly (string | null | undefined)[]): string | null {
+  const distinct = new Set(versions.map((version) => version ?? null));
+  const [only] = distinct;
+  return distinct.size === 1 ? (only ?? null) : null;
+}
+
+/**
+ * The cluster's current version: the one its serving nodes report. A node added to the cluster (a surge, replacement
+ * or DR node) must report it before it takes traffic, so a node booted from a stale image is caught. Null when the
+ * serving nodes report none or disagree, as half-way through a rollout, and then nothing can be compared.
+ */
+export function currentVersionOf(snapshot: ClusterSnapshot): string | null {
+  const serving = snapshot.nodes.filter((node) => node.serving);
+  return serving.length === 0 ? null : commonVersion(serving.map((node) => node.version));
+}

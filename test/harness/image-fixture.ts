@@ -3,6 +3,7 @@ import { PutParameterCommand } from '@aws-sdk/client-ssm';
 import { clientConfig } from '../../functions/aws/clients/config';
 import { ssmIn } from '../../functions/aws/clients/ssm';
 import { saveClusterModel } from '../../functions/aws/ssm';
+import { VERSION_TAG_KEY } from '../../functions/domain/tags';
 import type { ClusterModel, ClusterModelInput } from '../../functions/domain/cluster-model';
 import type { ImageClients } from '../../functions/operations/bake-image';
 import { createMotoCluster, type MotoCluster, type MotoClusterOptions } from '../../local/moto-cluster';
@@ -122,4 +123,14 @@ export function motoImageClients(): ImageClients {
     },
     ssm: ssmIn,
   };
+}
+
+/**
+ * Tags an image with the version a node launched from it reports (the simulated nodes read `zerodown:version`, as a
+ * node baked from a node of that version would run it). With a version older than the cluster's, the image is stale.
+ */
+export async function tagImageVersion(region: string, imageId: string, version: string): Promise<void> {
+  await new EC2Client(clientConfig(region)).send(
+    new CreateTagsCommand({ Resources: [imageId], Tags: [{ Key: VERSION_TAG_KEY, Value: version }] }),
+  );
 }

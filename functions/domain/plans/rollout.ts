@@ -7,7 +7,7 @@ import { clusterNameSchema } from '../field-issues';
 import { DEFAULT_RETAINED_IMAGES } from '../images';
 import { parseInput } from '../input';
 import { operatorValueSchema } from '../operator-values';
-import type { ClusterSnapshot } from '../snapshot';
+import { type ClusterSnapshot, currentVersionOf } from '../snapshot';
 import type { MaintenanceWorkflow } from '../workflows';
 import { type ExecutionBudget, type PlanDuration, WorstCaseTally } from './duration';
 import { activeActiveTakeover, activePassiveTakeover, duringSteps, type PlanNode, type PlanStep } from './plan';
@@ -238,7 +238,7 @@ export function planRollout(model: ClusterModel, snapshot: ClusterSnapshot, requ
   const commandSpec = model.commands[request.command.kind];
   const parameter = `${commandSpec?.inputParameter ?? 'input'}=${request.command.input}`;
   const migrationFor = (node: MigrationPlan['node']): MigrationPlan | null =>
-    request.migration ? migrationPlan(model, request, request.migration, node, fromVersionOf(snapshot)) : null;
+    request.migration ? migrationPlan(model, request, request.migration, node, currentVersionOf(snapshot)) : null;
   const migrationSteps = (migration: MigrationPlan | null, serving: number): PlanStep[] =>
     migration ? migrationStepsOf(model, migration, serving) : [];
   const changeSteps = (label: string, node: PlanNode, serving: number): PlanStep[] => [
@@ -525,13 +525,6 @@ function migrationStepsOf(model: ClusterModel, migration: MigrationPlan, serving
   ];
 }
 
-/** The version the serving nodes report, when they all report the same one. */
-function fromVersionOf(snapshot: ClusterSnapshot): string | null {
-  const versions = new Set(snapshot.nodes.filter((node) => node.serving).map((node) => node.version ?? null));
-  const [only] = versions;
-  return versions.size === 1 ? (only ?? null) : null;
-}
-
 function imagePlanFor(
   model: ClusterModel,
   request: RolloutSpec,
@@ -539,7 +532,7 @@ function imagePlanFor(
   node: ImagePlan['node'],
 ): ImagePlan | null {
   if (!bakesImages(model)) return null;
-  const fromVersion = fromVersionOf(snapshot);
+  const fromVersion = currentVersionOf(snapshot);
   return {
     node,
     version:
