@@ -15,7 +15,14 @@ const inputSchema = z.discriminatedUnion('action', [
     /** Refuse when the DR site already runs another execution's nodes (a drill must not touch a live DR site). */
     exclusive: z._default(z.boolean(), false),
   }),
-  z.strictObject({ action: z.literal('status'), ...clusterInput, execution: z.optional(executionArnInput), since }),
+  z.strictObject({
+    action: z.literal('status'),
+    ...clusterInput,
+    execution: z.optional(executionArnInput),
+    since,
+    /** Compare no version: fail over to DR nodes whatever version they run. */
+    ignoreVersion: z._default(z.boolean(), false),
+  }),
   z.strictObject({ action: z.literal('teardown'), ...clusterInput, execution: z.optional(executionArnInput) }),
 ]);
 

@@ -1,17 +1,37 @@
 import * as z from 'zod/mini';
 import { ec2Client } from './aws/clients/ec2';
 import { elbv2Client } from './aws/clients/elbv2';
+import { ssmIn } from './aws/clients/ssm';
 import { observedHandler } from './aws/observability';
-import { clusterInput, parseInput } from './domain/input';
+import { clusterInput, executionArnInput, parseInput } from './domain/input';
 import { clusterModelFor } from './operations/cluster-model-for';
+import { recordVersion } from './operations/record-version';
 import { snapshotCluster } from './operations/snapshot-cluster';
 
-const inputSchema = z.strictObject({ ...clusterInput });
+/** Every workflow asks for the snapshot with `{ cluster }` alone: no action means the snapshot. */
+function snapshotByDefault(event: unknown): unknown {
+  return typeof event === 'object' && event !== null && !('action' in event) ? { ...event, action: 'snapshot' } : event;
+}
 
-/** Weights, node states, target health and versions: what rollback restores. */
+const inputSchema = z.pipe(
+  z.transform(snapshotByDefault),
+  z.discriminatedUnion('action', [
+    z.strictObject({ ...clusterInput, action: z.literal('snapshot') }),
+    z.strictObject({ ...clusterInput, action: z.literal('record-version'), execution: executionArnInput }),
+  ]),
+);
+
+/**
+ * Weights, node states, target health and versions: what rollback restores. Or, after a successful rollout, the
+ * version the serving nodes report, recorded where a region failover checks its DR nodes against it.
+ */
 async function handle(event: unknown) {
   const input = parseInput(inputSchema, event, 'snapshot-cluster');
-  return snapshotCluster({ ec2: ec2Client, elbv2: elbv2Client }, await clusterModelFor(input.cluster));
+  const model = await clusterModelFor(input.cluster);
+  if (input.action === 'record-version') {
+    return recordVersion({ ec2: ec2Client, elbv2: elbv2Client, ssm: ssmIn }, model, input);
+  }
+  return snapshotCluster({ ec2: ec2Client, elbv2: elbv2Client }, model);
 }
 
 export const handler = observedHandler('snapshot-cluster', handle);

@@ -30,21 +30,25 @@ export const DR_LOCK_HOLDERS = {
 const cluster = { 'cluster.$': '$.request.cluster' };
 /** Alias records answer with a 60-second TTL; twice that lets every resolver move before the DR site goes. */
 const DNS_MOVE_SECONDS = 120;
+/** What the request's optional fields are when it leaves them out. */
+const REQUEST_DEFAULTS = { ignoreVersion: false };
 
 /**
- * region-failover, started with `{ cluster, mode }`. Every mode first takes the DR lock, in the DR region's own lock
- * table (`DR_LOCK_HOLDERS`), and gives it back when it ends:
+ * region-failover, started with `{ cluster, mode, ignoreVersion? }`. Every mode first takes the DR lock, in the DR
+ * region's own lock table (`DR_LOCK_HOLDERS`), and gives it back when it ends:
  *
  * - `failover`: start the cold standby (launch the DR nodes from the DR launch template and AMI, into the DR target
- *   group) → poll until every node runs and passes its checks and its target is healthy → point the cluster's DNS
- *   name at the DR load balancer → report the RTO, from the start of the execution to the DNS change.
+ *   group) → poll until every node runs and passes its checks (and reports the version recorded in the DR region,
+ *   unless `ignoreVersion`) and its target is healthy → point the cluster's DNS name at the DR load balancer → report
+ *   the RTO, from the start of the execution to the DNS change.
  * - `drill`: the same without the DNS change; the RTO is measured up to the moment the change would have been made,
  *   and the DR nodes are torn down at the end.
  * - `failback`: check that the primary cluster serves again (from its own load balancer), point DNS back at it, and
  *   tear the DR nodes down.
  *
- * A failure before the DNS change tears down the execution's DR nodes, so a retry starts clean; the DNS change
- * itself is retried on transient errors and, if it still fails, leaves the ready DR site running for the operator.
+ * A failure before the DNS change (such as `VersionMismatchError`: a DR node runs another version than the one
+ * recorded in the DR region) tears down the execution's DR nodes, so a retry starts clean; the DNS change itself is
+ * retried on transient errors and, if it still fails, leaves the ready DR site running for the operator.
  */
 export function regionFailoverDefinition(
   scope: Construct,
@@ -90,7 +94,12 @@ export function regionFailoverDefinition(
       .addCatch(next, { errors: [sfn.Errors.ALL], resultPath: '$.releaseError' })
       .next(next);
 
-  const readRequest = new sfn.Pass(scope, 'Read the request', { parameters: { 'request.$': '$' } });
+  const readRequest = new sfn.Pass(scope, 'Read the request', {
+    parameters: { 'request.$': '$', defaults: REQUEST_DEFAULTS },
+  });
+  const applyDefaults = new sfn.Pass(scope, 'Apply the request defaults', {
+    parameters: { 'request.$': 'States.JsonMerge($.defaults, $.request, false)' },
+  });
   /** Ends the execution with the error a step caught into `$.error`. */
   const failWithCaughtError = (name: string) =>
     new sfn.Fail(scope, name, { errorPath: '$.error.Error', causePath: '$.error.Cause' });
@@ -120,7 +129,12 @@ export function regionFailoverDefinition(
   const poll = b.step(
     'Check whether the DR site is ready',
     ops.drNodes,
-    { action: 'status', ...cluster, 'since.$': '$$.Execution.StartTime' },
+    {
+      action: 'status',
+      ...cluster,
+      'since.$': '$$.Execution.StartTime',
+      'ignoreVersion.$': '$.request.ignoreVersion',
+    },
     '$.ready',
   );
   const ready = b.pollUntil({
@@ -213,37 +227,47 @@ export function regionFailoverDefinition(
       }).next(startSite),
     );
 
-  return sfn.Chain.start(readRequest).next(
-    new sfn.Choice(scope, 'Which mode?')
-      .when(
-        sfn.Condition.stringEquals('$.request.mode', 'failback'),
-        takeLock('failback')
-          .next(primaryCheck)
-          .next(
-            new sfn.Choice(scope, 'Does the primary region serve?')
-              .when(
-                sfn.Condition.booleanEquals('$.primary.serving', true),
-                fencedDns('Point DNS back at the primary region', pointAtPrimary)
-                  .next(
-                    // Resolvers keep the DR answer for the record's TTL; the DR site serves them until it runs out.
-                    new sfn.Wait(scope, 'Let resolvers move back to the primary region', {
-                      time: sfn.WaitTime.duration(Duration.seconds(DNS_MOVE_SECONDS)),
-                    }),
-                  )
-                  .next(tearDown(b, 'all', failbackDone)),
-              )
-              .otherwise(primaryNotReady),
-          ),
-      )
-      .when(sfn.Condition.stringEquals('$.request.mode', 'failover'), shareSite)
-      .when(sfn.Condition.stringEquals('$.request.mode', 'drill'), idleSite)
-      .otherwise(
-        new sfn.Fail(scope, 'Fail because the mode is unknown', {
-          error: ErrorName.InputValidation,
-          cause: 'mode must be "failover", "drill" or "failback"',
-        }),
-      ),
-  );
+  return sfn.Chain.start(readRequest)
+    .next(applyDefaults)
+    .next(
+      new sfn.Choice(scope, 'Which mode?')
+        // Checked before anything is touched, like the mode: a bad value must not reach the status poll.
+        .when(
+          sfn.Condition.not(sfn.Condition.isBoolean('$.request.ignoreVersion')),
+          new sfn.Fail(scope, 'Fail because ignoreVersion is not true or false', {
+            error: ErrorName.InputValidation,
+            cause: 'ignoreVersion must be true or false',
+          }),
+        )
+        .when(
+          sfn.Condition.stringEquals('$.request.mode', 'failback'),
+          takeLock('failback')
+            .next(primaryCheck)
+            .next(
+              new sfn.Choice(scope, 'Does the primary region serve?')
+                .when(
+                  sfn.Condition.booleanEquals('$.primary.serving', true),
+                  fencedDns('Point DNS back at the primary region', pointAtPrimary)
+                    .next(
+                      // Resolvers keep the DR answer for the record's TTL; the DR site serves them until it runs out.
+                      new sfn.Wait(scope, 'Let resolvers move back to the primary region', {
+                        time: sfn.WaitTime.duration(Duration.seconds(DNS_MOVE_SECONDS)),
+                      }),
+                    )
+                    .next(tearDown(b, 'all', failbackDone)),
+                )
+                .otherwise(primaryNotReady),
+            ),
+        )
+        .when(sfn.Condition.stringEquals('$.request.mode', 'failover'), shareSite)
+        .when(sfn.Condition.stringEquals('$.request.mode', 'drill'), idleSite)
+        .otherwise(
+          new sfn.Fail(scope, 'Fail because the mode is unknown', {
+            error: ErrorName.InputValidation,
+            cause: 'mode must be "failover", "drill" or "failback"',
+          }),
+        ),
+    );
 }
 
 /** Deregisters and terminates DR nodes until none is left running (the execution's, or every one of the cluster). */

@@ -56,7 +56,7 @@ function rolloutSteps(b: WorkflowBuilder, wording: RolloutWording, finish: sfn.I
     '$.surge',
   );
   const surgeReady = waitReady(b, 'the surge node', '$.surge.instanceId', false);
-  const retired = retire(b).next(finish);
+  const retired = retire(b).next(recordVersionThen(b, finish));
   // Where the cluster bakes images, the image is baked and published before the surge node goes: it is the standby
   // while the node the image is baked from reboots.
   const retireThenFinish = b.ops.bakeImage ? bakeImageThen(b, wording, b.ops.bakeImage, retired) : retired;
@@ -141,13 +141,6 @@ function rolloutSteps(b: WorkflowBuilder, wording: RolloutWording, finish: sfn.I
     ),
   );
   const activeActive = sfn.Chain.start(
-    b.step(
-      STEPS.verifySurge,
-      ops.verifyNode,
-      { ...cluster, 'instanceId.$': '$.surge.instanceId', expectedVersion: null },
-      '$.verified',
-    ),
-  ).next(
     migrateAt(
       {
         id: 'surge ready',
@@ -162,7 +155,15 @@ function rolloutSteps(b: WorkflowBuilder, wording: RolloutWording, finish: sfn.I
   const byTopology = new sfn.Choice(scope, 'Which topology?')
     .when(sfn.Condition.stringEquals(planPath<RolloutPlan>('topology'), 'active-active'), activeActive)
     .otherwise(activePassive);
-  return launch.next(surgeReady).next(byTopology);
+  // A surge node from a stale image fails here, before it stands by or serves: in active/passive it is the standby a
+  // failover adopts, and in active/active it takes a share of the traffic.
+  const verifySurge = b.step(
+    STEPS.verifySurge,
+    ops.verifyNode,
+    { ...cluster, 'instanceId.$': '$.surge.instanceId', 'expectedVersion.$': planPath<RolloutPlan>('currentVersion') },
+    '$.verified',
+  );
+  return launch.next(surgeReady).next(verifySurge).next(byTopology);
 }
 
 /** A place in the rollout where the migrations may run, and what it knows there. */
@@ -380,6 +381,68 @@ function sayPastPointOfNoReturn(b: WorkflowBuilder, rollback: sfn.IChainable): s
 }
 
 /**
+ * Where a step that failed after the rollout succeeded goes: the failure is noted at `resultPath` with `reason` and
+ * sent to the operator as an `attention` notice, then the workflow goes on to `next`. Nothing is rolled back.
+ */
+function attentionThen(
+  b: WorkflowBuilder,
+  names: { note: string; say: string; step: string },
+  reason: string,
+  resultPath: string,
+  next: sfn.IChainable,
+): sfn.Pass {
+  const note = new sfn.Pass(b.scope, names.note, {
+    parameters: { reason, 'step.$': '$.failedStep.step', 'error.$': '$.error' },
+    resultPath,
+  });
+  const tell = operationStep(b.scope, names.say, {
+    operation: b.ops.notify,
+    payload: {
+      ...cluster,
+      workflow: b.workflow,
+      step: names.step,
+      outcome: 'attention',
+      'execution.$': '$$.Execution.Id',
+      'detail.$': resultPath,
+    },
+    resultPath: `${resultPath}Notice`,
+  });
+  tell.addCatch(next, { errors: [sfn.Errors.ALL], resultPath: `${resultPath}NoticeError` });
+  note.next(tell);
+  tell.next(next);
+  return note;
+}
+
+/**
+ * Records the version the serving nodes now report, where a region failover reads it to check its DR nodes (the
+ * primary region may be gone by then). The rollout has succeeded: a record that cannot be written rolls nothing back,
+ * but the operator is told, since a DR check against the old record would refuse DR nodes of the new version.
+ */
+function recordVersionThen(b: WorkflowBuilder, next: sfn.IChainable): sfn.IChainable {
+  const notRecorded = attentionThen(
+    b,
+    {
+      note: 'Note that the version was not recorded',
+      say: 'Say that the version was not recorded',
+      step: 'Version not recorded',
+    },
+    "the rollout succeeded, but the cluster's version record was not written: a region failover compares its DR " +
+      'nodes with the record it finds, which still names the version before this rollout',
+    '$.versionNotRecorded',
+    next,
+  );
+  return b
+    .failingTo(notRecorded)
+    .step(
+      STEPS.recordVersion,
+      b.ops.snapshotCluster,
+      { ...cluster, action: 'record-version', 'execution.$': '$$.Execution.Id' },
+      '$.versionRecord',
+    )
+    .next(next);
+}
+
+/**
  * Bakes the image of a node that carries no traffic, copies it to the DR region, and publishes it to the image
  * parameters, then goes on to `next`. The rollout has succeeded by then: a bake that fails rolls nothing back; it is
  * reported for the operator, and the image parameters keep the image they had.
@@ -391,31 +454,14 @@ function bakeImageThen(
   next: sfn.IChainable,
 ): sfn.IChainable {
   const scope = b.scope;
-  const notBaked = new sfn.Pass(scope, 'Note that the image was not baked', {
-    parameters: {
-      reason:
-        'the rollout succeeded, but baking its image failed: the image parameters keep the image they had, so new ' +
-        'surge, replacement and DR nodes boot on the previous version until an image is baked',
-      'step.$': '$.failedStep.step',
-      'error.$': '$.error',
-    },
-    resultPath: '$.imageNotBaked',
-  });
-  const tell = operationStep(scope, 'Say that the image was not baked', {
-    operation: b.ops.notify,
-    payload: {
-      ...cluster,
-      workflow: b.workflow,
-      step: 'Image not baked',
-      outcome: 'attention',
-      'execution.$': '$$.Execution.Id',
-      'detail.$': '$.imageNotBaked',
-    },
-    resultPath: '$.imageNotBakedNotice',
-  });
-  tell.addCatch(next, { errors: [sfn.Errors.ALL], resultPath: '$.imageNotBakedNoticeError' });
-  notBaked.next(tell);
-  tell.next(next);
+  const notBaked = attentionThen(
+    b,
+    { note: 'Note that the image was not baked', say: 'Say that the image was not baked', step: 'Image not baked' },
+    'the rollout succeeded, but baking its image failed: the image parameters keep the image they had, so new ' +
+      'surge, replacement and DR nodes boot on the previous version until an image is baked',
+    '$.imageNotBaked',
+    next,
+  );
   const bake = b.failingTo(notBaked);
 
   const source = (label: string, instanceIdPath: string) =>

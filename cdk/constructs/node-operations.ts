@@ -26,6 +26,7 @@ import {
   SLOT_TAG_KEY,
   SURGE_ROLE,
 } from '../../functions/domain/tags';
+import { versionRecordParameterName } from '../../functions/domain/version-record';
 import { clusterTargetGroups, isWeighted, weightedListeners } from '../../functions/domain/weights';
 import { CLUSTER_WORKFLOWS, LONGEST_OPERATION_SECONDS } from '../../functions/domain/workflows';
 import { acknowledgeWildcardAction, acknowledgeWildcardResource } from '../nag';
@@ -100,6 +101,14 @@ export class NodeOperations extends Construct {
       },
     );
     this.allowDescribe(this.snapshotCluster, ['ec2:DescribeInstances', ...ELB_READS]);
+    // A successful rollout records the version the cluster runs, here and in the DR region, where a region failover
+    // reads it while this region may be gone.
+    const versionRecord = versionRecordParameterName(model.name);
+    this.allow(
+      this.snapshotCluster,
+      ['ssm:PutParameter'],
+      [model.region, ...(model.dr ? [model.dr.region] : [])].map((region) => this.parameterArn(region, versionRecord)),
+    );
 
     // Plans from the snapshot it is given, so it reads nothing but the cluster model.
     this.planWorkflow = this.operation('PlanWorkflow', 'plan-workflow', 'Validate a request and plan the rollout');

@@ -14,6 +14,7 @@ import {
 import { drSiteOf } from '../../functions/domain/dr-site';
 import { membershipParameterName } from '../../functions/domain/membership';
 import { CLUSTER_TAG_KEY, DR_ROLE, EXECUTION_TAG_KEY, ROLE_TAG_KEY } from '../../functions/domain/tags';
+import { versionRecordParameterName } from '../../functions/domain/version-record';
 import { WORKFLOWS } from '../../functions/domain/workflows';
 import { REGION_FAILOVER, regionFailoverDefinition } from '../../statemachines/region-failover';
 import { DEFAULT_TIMING } from '../../statemachines/workflow-builder';
@@ -77,6 +78,14 @@ export class DrStack extends Stack {
       vpc: { subnetIds: site.subnetIds, securityGroupIds: site.securityGroupIds },
     }).function;
     readsModel(drNodes);
+    // The version a rollout recorded in the DR region, which every DR node must report before DNS names it.
+    const versionRecord = this.formatArn({
+      service: 'ssm',
+      region: site.region,
+      resource: 'parameter',
+      resourceName: versionRecordParameterName(model.name).slice(1),
+    });
+    allow(drNodes, ['ssm:GetParameter'], [versionRecord]);
     allow(drNodes, ['ec2:DescribeInstances', 'elasticloadbalancing:DescribeTargetHealth'], ['*']);
     allowTaggedLaunch(drNodes, {
       clusterName: model.name,

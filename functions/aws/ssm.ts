@@ -28,6 +28,7 @@ import {
   membershipParameterName,
   parseMembership,
 } from '../domain/membership';
+import { parseVersionRecord, type VersionRecord, versionRecordParameterName } from '../domain/version-record';
 
 export function assertClusterName(clusterName: unknown): string {
   const result = clusterNameSchema.safeParse(clusterName, { reportInput: true });
@@ -125,6 +126,18 @@ export async function parameterValue(ssm: SSMClient, name: string): Promise<stri
 /** Sets a String parameter's value, creating the parameter when there is none. */
 export async function putParameterValue(ssm: SSMClient, name: string, value: string): Promise<void> {
   await ssm.send(new PutParameterCommand({ Name: name, Value: value, Type: ParameterType.STRING, Overwrite: true }));
+}
+
+/** Writes the cluster's version record in the client's region; writing the same record again is harmless. */
+export async function saveVersionRecord(ssm: SSMClient, clusterName: string, record: VersionRecord): Promise<void> {
+  await putParameterValue(ssm, versionRecordParameterName(clusterName), JSON.stringify(record));
+}
+
+/** The cluster's version record in the client's region, or undefined when none has been recorded there. */
+export async function loadVersionRecord(ssm: SSMClient, clusterName: string): Promise<VersionRecord | undefined> {
+  const name = versionRecordParameterName(clusterName);
+  const raw = await parameterValue(ssm, name);
+  return raw === undefined ? undefined : parseVersionRecord(raw, name);
 }
 
 /** The AMI to launch: given as an id, or read from an SSM parameter a release pipeline updates. */

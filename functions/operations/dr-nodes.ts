@@ -9,14 +9,15 @@ import {
   readWeights,
   registerTargets,
 } from '../aws/elbv2';
-import { imageIdFor } from '../aws/ssm';
+import { imageIdFor, loadVersionRecord } from '../aws/ssm';
 import type { ClusterModel } from '../domain/cluster-model';
 import { drSiteOf, secondsBetween } from '../domain/dr-site';
-import { DrSiteInUseError } from '../domain/errors';
+import { DrSiteInUseError, VersionMismatchError } from '../domain/errors';
 import { clientTokenFor } from '../domain/launch';
 import { CLUSTER_TAG_KEY, DR_ROLE, EXECUTION_TAG_KEY, ROLE_TAG_KEY } from '../domain/tags';
+import { type VersionRecord, versionRecordParameterName } from '../domain/version-record';
 import { isWeighted } from '../domain/weights';
-import { type CheckResult, runHttpCheck, targetHealthCheck } from './node-checks';
+import { type CheckResult, reportedVersion, runHttpCheck, targetHealthCheck, VERSION_CHECK } from './node-checks';
 
 export interface DrClients {
   readonly ec2: EC2Client;
@@ -43,6 +44,10 @@ export interface DrStatus {
   readonly checkedAt: string;
   /** Seconds from `since` (the execution's start) to this check, when given. */
   readonly elapsedSeconds?: number;
+  /** The version every DR node must report, as recorded in the DR region; null when nothing is compared. */
+  readonly expectedVersion: string | null;
+  /** What the version was compared with, or why it was not compared. */
+  readonly versionCheck: string;
 }
 
 const LIVE_STATES = ['pending', 'running'];
@@ -127,33 +132,78 @@ export async function launchDrNodes(
   return nodes;
 }
 
+/** What the DR nodes' versions are compared with: the recorded version, or why there is none to compare. */
+interface ExpectedVersion {
+  readonly record?: VersionRecord;
+  readonly note: string;
+}
+
 /**
- * One poll of the DR nodes: running, their target in the DR target group healthy, and the cluster's HTTP checks
- * passing on their private IPs. Not being ready is an answer; the workflow's loop owns the deadline.
+ * The version record in the DR region (the DR clients' region): during a regional outage the primary region cannot
+ * be asked what the cluster runs, so a rollout records it there beforehand.
+ */
+async function expectedVersionOf(
+  ssm: SSMClient,
+  model: ClusterModel,
+  ignoreVersion: boolean,
+): Promise<ExpectedVersion> {
+  if (ignoreVersion) return { note: 'not compared: the request asked to ignore the version (ignoreVersion)' };
+  if (!model.healthChecks.version) {
+    return { note: 'not compared: the cluster model names no version endpoint (healthChecks.version)' };
+  }
+  const record = await loadVersionRecord(ssm, model.name);
+  if (!record) {
+    return {
+      note: `not compared: no version is recorded in ${versionRecordParameterName(model.name)} in ${drSiteOf(model).region}`,
+    };
+  }
+  return {
+    record,
+    note: `every DR node must report ${record.version}, recorded at ${record.recordedAt} by ${record.execution}`,
+  };
+}
+
+/**
+ * One poll of the DR nodes: running, their target in the DR target group healthy, the cluster's HTTP checks passing
+ * on their private IPs and, where a version is recorded in the DR region, that version reported. Not being ready is
+ * an answer (a node still booting reports no version yet); the workflow's loop owns the deadline. A node that reports
+ * another version runs a stale DR image and fails the poll with `VersionMismatchError`, before DNS can name it.
  */
 export async function drStatus(
   clients: DrClients,
   model: ClusterModel,
-  request: { execution?: string; since?: string; now?: Date },
+  request: { execution?: string; since?: string; now?: Date; ignoreVersion?: boolean },
 ): Promise<DrStatus> {
   const site = drSiteOf(model);
-  const [nodes, targets] = await Promise.all([
+  const [nodes, targets, expected] = await Promise.all([
     findDrNodes(clients.ec2, model, request.execution),
     readTargetHealth(clients.elbv2, site.targetGroupArn),
+    expectedVersionOf(clients.ssm, model, request.ignoreVersion ?? false),
   ]);
-  const statuses = await Promise.all(
-    nodes.map(async (node): Promise<DrNodeStatus> => {
+  const wanted = expected.record?.version;
+  const probed = await Promise.all(
+    nodes.map(async (node): Promise<{ status: DrNodeStatus; reported?: string | null }> => {
       if (node.state !== 'running' || !node.privateIp) {
-        return { ...node, checks: [{ check: 'instance', passed: false, detail: `is ${node.state}` }], passed: false };
+        const checks = [{ check: 'instance', passed: false, detail: `is ${node.state}` }];
+        return { status: { ...node, checks, passed: false } };
       }
       const host = node.privateIp;
-      const checks = [
-        ...(await Promise.all(model.healthChecks.http.map((check) => runHttpCheck(check, host, undefined)))),
-        targetHealthCheck(node.instanceId, targets),
-      ];
-      return { ...node, checks, passed: checks.every((check) => check.passed) };
+      const [httpChecks, reported] = await Promise.all([
+        Promise.all(model.healthChecks.http.map((check) => runHttpCheck(check, host, undefined))),
+        wanted === undefined ? undefined : reportedVersion(model, host),
+      ]);
+      const version = wanted === undefined || reported === undefined ? [] : [drVersionCheck(wanted, reported)];
+      const checks = [...httpChecks, ...version, targetHealthCheck(node.instanceId, targets)];
+      return { status: { ...node, checks, passed: checks.every((check) => check.passed) }, reported };
     }),
   );
+  if (expected.record) {
+    const stale = probed.flatMap(({ status, reported }) =>
+      typeof reported === 'string' && reported !== wanted ? [{ instanceId: status.instanceId, version: reported }] : [],
+    );
+    if (stale.length > 0) throw new VersionMismatchError(staleDrNodesMessage(model, expected.record, stale));
+  }
+  const statuses = probed.map(({ status }) => status);
   const now = request.now ?? new Date();
   const failing = statuses.flatMap((status) =>
     status.checks
@@ -169,7 +219,38 @@ export async function drStatus(
     ...(waitingFor ? { waitingFor } : {}),
     checkedAt: now.toISOString(),
     ...(request.since ? { elapsedSeconds: secondsBetween(request.since, now) } : {}),
+    expectedVersion: wanted ?? null,
+    versionCheck: expected.note,
   };
+}
+
+/** A node that reports nothing yet is not ready; one that reports another version fails the poll (see drStatus). */
+function drVersionCheck(wanted: string, reported: string | null): CheckResult {
+  if (reported === wanted) return { check: VERSION_CHECK, passed: true, detail: `reports ${wanted}` };
+  return {
+    check: VERSION_CHECK,
+    passed: false,
+    detail:
+      reported === null
+        ? `expected ${wanted}, the version endpoint did not answer`
+        : `expected ${wanted}, reports ${reported}`,
+  };
+}
+
+/** Names each DR node that runs another version, the recorded one, and the operator's two ways on. */
+function staleDrNodesMessage(
+  model: ClusterModel,
+  record: VersionRecord,
+  stale: readonly { instanceId: string; version: string }[],
+): string {
+  const nodes = stale.map((node) => `${node.instanceId} runs ${node.version}`).join(', ');
+  const versions = [...new Set(stale.map((node) => node.version))].join(' and ');
+  return (
+    `DR node(s) of "${model.name}" run another version than the cluster: ${nodes}, but ${record.version} was ` +
+    `recorded at ${record.recordedAt} by ${record.execution}. The DR image is stale: point dr.imageParameter ` +
+    `(or dr.imageId) at an image of ${record.version} and start the region failover again, or start it again ` +
+    `with "ignoreVersion": true to fail over to ${versions} anyway.`
+  );
 }
 
 export interface TeardownResult {

@@ -248,6 +248,28 @@ describe('NodeOperations', () => {
       expect(on('ssm:PutParameter')[0]?.resources).toHaveLength(2);
     });
 
+    it('lets snapshot-cluster write only the version record, in the cluster region and the DR region', () => {
+      const writes = statements.filter((statement) => statement.actions.includes('ssm:PutParameter'));
+      const ofSnapshot = writes.filter((statement) => statement.policy.includes('SnapshotCluster'));
+      expect(ofSnapshot).toHaveLength(1);
+      expect(ofSnapshot[0]?.actions).toEqual(['ssm:PutParameter']);
+      expect(ofSnapshot[0]?.Condition).toBeUndefined();
+      expect(ofSnapshot[0]?.resources).toEqual(
+        ['us-east-1', 'eu-west-1'].map((region) => ({
+          'Fn::Join': [
+            '',
+            [
+              'arn:',
+              { Ref: 'AWS::Partition' },
+              `:ssm:${region}:`,
+              { Ref: 'AWS::AccountId' },
+              ':parameter/zerodown/clusters/test-cluster/version',
+            ],
+          ],
+        })),
+      );
+    });
+
     it('lets adoption write only a permanent role or lost, never surge, on instances of this cluster', () => {
       const tagging = statements.filter(
         (statement) => statement.actions.includes('ec2:CreateTags') && statement.policy.includes('AdoptReplacement'),
@@ -433,6 +455,30 @@ describe('DR stack', () => {
     expect(change?.Condition).toEqual({
       'ForAllValues:StringEquals': { 'route53:ChangeResourceRecordSetsNormalizedRecordNames': ['api.example.com'] },
     });
+  });
+
+  it('lets dr-nodes read the version record in the DR region, and write no parameter', () => {
+    const onRecord = statements.filter((statement) =>
+      JSON.stringify(statement.resources).includes('parameter/zerodown/clusters/test-cluster/version'),
+    );
+    expect(onRecord).toHaveLength(1);
+    expect(onRecord[0]?.policy).toContain('DrNodes');
+    expect(onRecord[0]?.actions).toEqual(['ssm:GetParameter']);
+    expect(onRecord[0]?.resources).toEqual([
+      {
+        'Fn::Join': [
+          '',
+          [
+            'arn:',
+            { Ref: 'AWS::Partition' },
+            ':ssm:eu-west-1:',
+            { Ref: 'AWS::AccountId' },
+            ':parameter/zerodown/clusters/test-cluster/version',
+          ],
+        ],
+      },
+    ]);
+    expect(statements.filter((statement) => statement.actions.includes('ssm:PutParameter'))).toEqual([]);
   });
 
   it('registers DR nodes only in the DR target group', () => {

@@ -1,5 +1,6 @@
 import { PutMetricAlarmCommand, SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
 import type { ModifyListenerCommandInput } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { GetParameterCommand } from '@aws-sdk/client-ssm';
 import { cloudwatchClient } from '../../functions/aws/clients/cloudwatch';
 import { dynamodbClient } from '../../functions/aws/clients/dynamodb';
 import { ec2Client } from '../../functions/aws/clients/ec2';
@@ -7,11 +8,14 @@ import { elbv2Client } from '../../functions/aws/clients/elbv2';
 import { ssmClient } from '../../functions/aws/clients/ssm';
 import { readLock } from '../../functions/domain/lock';
 import type { RolloutPlan as PatchPlan } from '../../functions/domain/plans/rollout';
+import { parseVersionRecord, versionRecordParameterName } from '../../functions/domain/version-record';
 import { describeWeights, type SlotWeight } from '../../functions/domain/weights';
-import { failedCommand, recordCalls, recordInputs, unhealthyTarget } from '../../local/faults';
+import { failedCommand, injectError, recordCalls, recordInputs, unhealthyTarget } from '../../local/faults';
 import type { LocalExecutionResult } from '../../local/local-sfn';
 import { useFakeNodes, useFaults } from '../harness/cleanup';
+import { tagImageVersion } from '../harness/image-fixture';
 import { useMoto } from '../harness/moto';
+import { topicEvents } from '../harness/topic-events';
 import { workflowFixture } from '../harness/workflow-fixture';
 
 const PATCHED = '1.0.0-P42';
@@ -43,6 +47,47 @@ describe('patch-server', () => {
     await expectCleanCluster(cluster, 'a=100, b=0, surge=0');
     expect(execution.path).toContain('Shift traffic to the patched node');
     expect(execution.stateTransitions).toBeLessThan(200);
+  });
+
+  it('records the version the nodes run once the patch succeeded, for the DR check', async () => {
+    const { cluster } = await prepare('active-passive');
+
+    const execution = await run({ version: PATCHED });
+
+    expect(failureOf(execution)).toMatchObject({ status: 'SUCCEEDED' });
+    expect(execution.path).not.toContain('Say that the version was not recorded');
+    const name = versionRecordParameterName(cluster.model.name);
+    const { Parameter } = await ssmClient.send(new GetParameterCommand({ Name: name }));
+    expect(parseVersionRecord(Parameter?.Value ?? '', name)).toMatchObject({
+      version: PATCHED,
+      execution: execution.executionArn,
+    });
+  });
+
+  it('tells the operator when the version record cannot be written, and rolls nothing back', async () => {
+    const { cluster, simulated } = await prepare('active-passive');
+    const published = await topicEvents();
+    // Parameter Store refuses the write (moto never does; the error is injected after the SDK's retries).
+    injectError<{ Name?: string }>(
+      ssmClient,
+      'PutParameterCommand',
+      () => Object.assign(new Error('Rate exceeded'), { name: 'TooManyUpdates' }),
+      { sdkRetriesExhausted: true, when: (input) => input.Name?.endsWith('/version') ?? false },
+    );
+
+    const execution = await run({ version: PATCHED });
+
+    expect(failureOf(execution)).toMatchObject({ status: 'SUCCEEDED' });
+    expect(execution.path).toContain('Say that the version was not recorded');
+    for (const node of cluster.model.nodes) expect(simulated.nodes.get(node.instanceId)?.version).toBe(PATCHED);
+    expect((await published()).find((event) => event.outcome === 'attention')).toMatchObject({
+      step: 'Version not recorded',
+      detail: {
+        reason: expect.stringContaining('version record was not written'),
+        step: "Record the cluster's version",
+      },
+    });
+    await expectCleanCluster(cluster, 'a=100, b=0, surge=0');
   });
 
   it('keeps traffic on the patched node when asked not to shift back', async () => {
@@ -132,6 +177,24 @@ describe('patch-server', () => {
     expect(simulated.commands.flatMap((command) => command.instanceIds)).not.toContain(active);
     await expectCleanCluster(cluster, 'a=100, b=0, surge=0');
   });
+
+  it.each(['active-passive', 'active-active'] as const)(
+    'rolls back before the surge node stands by or serves when it boots a stale image (%s)',
+    async (topology) => {
+      const { cluster, simulated } = await prepare(topology);
+      // The surge node boots the cluster's image, now tagged with an older version than the nodes report.
+      await tagImageVersion(cluster.model.region, cluster.imageId, '0.9.0');
+
+      const execution = await run({ version: PATCHED });
+
+      expect(failureOf(execution)).toMatchObject({ status: 'FAILED', error: 'VersionMismatchError' });
+      expect(execution.cause).toMatch(/^Verify the surge node failed: /);
+      expect(execution.cause).toContain('expected 1.0.0, reports 0.9.0');
+      expect(execution.path).not.toContain('Put the surge node into service');
+      expect(simulated.commands).toEqual([]);
+      await expectCleanCluster(cluster, topology === 'active-passive' ? 'a=100, b=0, surge=0' : 'a=50, b=50, surge=0');
+    },
+  );
 
   it('refuses a version it has no way to check, before touching anything', async () => {
     const { cluster } = await prepare('active-passive', {
@@ -317,6 +380,7 @@ describe('patch-server', () => {
     expect(plan.steps.map((step) => step.step)).toEqual([
       'Launch surge node',
       'Wait until the surge node is ready',
+      'Verify the surge node',
       'Patch the passive node',
       'Wait until the passive node is ready',
       'Verify the passive node',
@@ -327,6 +391,7 @@ describe('patch-server', () => {
       'Verify the other node',
       'Shift traffic back',
       'Retire the surge node',
+      "Record the cluster's version",
     ]);
     expect(plan.first?.instanceId).toBe(cluster.model.nodes[1]?.instanceId);
     expect(plan.steps.every((step) => step.predictedServing >= plan.requiredServing)).toBe(true);

@@ -11,6 +11,7 @@ import type { LocalExecutionResult } from '../../local/local-sfn';
 import type { MotoCluster } from '../../local/moto-cluster';
 import type { SentCommand } from '../../local/simulated-nodes';
 import { useFakeNodes, useFaults } from '../harness/cleanup';
+import { tagImageVersion } from '../harness/image-fixture';
 import { useMoto } from '../harness/moto';
 import { workflowFixture } from '../harness/workflow-fixture';
 
@@ -231,6 +232,21 @@ describe('update-service', () => {
     expect(execution.cause).toMatch(/^Verify the updated manager node under traffic failed: /);
     expect(commandsOn()).not.toContain('zerodown-test-sync(resume) on manager');
     expect(sync.artifacts.get(worker)).toBe(OLD);
+    await expectCleanCluster(cluster, 'a=100, b=0, surge=0');
+  });
+
+  it('rolls back before anything changes when the surge node boots a stale image', async () => {
+    const { cluster, commandsOn } = await prepareUpdate('active-passive');
+    // The surge node boots the cluster's image, now tagged with an older version than the nodes report.
+    await tagImageVersion(cluster.model.region, cluster.imageId, '0.9.0');
+
+    const execution = await run({});
+
+    expect(failureOf(execution)).toMatchObject({ status: 'FAILED', error: 'VersionMismatchError' });
+    expect(execution.cause).toMatch(/^Verify the surge node failed: /);
+    expect(execution.cause).toContain('expected 1.0.0, reports 0.9.0');
+    expect(commandsOn()).toEqual([]);
+    expect(sync.paused).toBe(false);
     await expectCleanCluster(cluster, 'a=100, b=0, surge=0');
   });
 

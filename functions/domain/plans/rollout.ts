@@ -8,6 +8,7 @@ import { DEFAULT_RETAINED_IMAGES } from '../images';
 import { parseInput } from '../input';
 import { operatorValueSchema } from '../operator-values';
 import { type ClusterSnapshot, currentVersionOf } from '../snapshot';
+import { versionRecordParameterName } from '../version-record';
 import type { MaintenanceWorkflow } from '../workflows';
 import { type ExecutionBudget, type PlanDuration, WorstCaseTally } from './duration';
 import { activeActiveTakeover, activePassiveTakeover, duringSteps, type PlanNode, type PlanStep } from './plan';
@@ -171,6 +172,11 @@ export interface RolloutPlan {
   readonly order?: string;
   /** Null when the request names no version (the state machine always finds the field). */
   readonly expectedVersion: string | null;
+  /**
+   * The version the serving nodes report before the change: the surge node, launched from the cluster's image, must
+   * report it too, or it is a stale image's node. Null when they report none or disagree, and then nothing is compared.
+   */
+  readonly currentVersion: string | null;
   readonly baselineServing: number;
   readonly requiredServing: number;
   readonly surgeSlot: string;
@@ -218,11 +224,13 @@ export function planRollout(model: ClusterModel, snapshot: ClusterSnapshot, requ
     topology: model.topology,
     command: request.command,
     expectedVersion: request.expectedVersion,
+    currentVersion: currentVersionOf(snapshot),
     baselineServing: baseline,
     requiredServing: required,
     surgeSlot,
     keepSurge: request.keepSurge,
   };
+  const versionOfCluster = common.currentVersion;
   const surgeSteps = (serving: number): PlanStep[] => [
     {
       step: 'Launch surge node',
@@ -232,6 +240,11 @@ export function planRollout(model: ClusterModel, snapshot: ClusterSnapshot, requ
     {
       step: 'Wait until the surge node is ready',
       action: 'poll instance, SSM agent, target and HTTP checks',
+      predictedServing: serving,
+    },
+    {
+      step: STEPS.verifySurge,
+      action: `HTTP checks and target health${versionOfCluster ? `, and version ${versionOfCluster} (the serving nodes')` : ''}`,
       predictedServing: serving,
     },
   ];
@@ -265,6 +278,14 @@ export function planRollout(model: ClusterModel, snapshot: ClusterSnapshot, requ
     request.keepSurge
       ? [{ step: 'Keep the surge node', action: 'nothing (keepSurge)', predictedServing: serving }]
       : [{ step: 'Retire the surge node', action: 'deregister, drain, terminate', predictedServing: serving }];
+  // What a region failover checks its DR nodes against: the primary region may be gone by then.
+  const recordSteps = (serving: number): PlanStep[] => [
+    {
+      step: STEPS.recordVersion,
+      action: `PutParameter ${versionRecordParameterName(model.name)} with the version the serving nodes report${model.dr ? `, here and in ${model.dr.region}` : ''}`,
+      predictedServing: serving,
+    },
+  ];
 
   if (model.topology === 'active-passive') {
     const active = snapshot.nodes.find((node) => node.serving);
@@ -335,7 +356,7 @@ export function planRollout(model: ClusterModel, snapshot: ClusterSnapshot, requ
           takeover(second, { idle: first }),
         ),
         ...duringSteps(imageSteps(model, image, request.command.kind, 1), takeover(lastServing, { idle: lastIdle })),
-        ...duringSteps(retireSteps(1), takeover(lastServing, { idle: lastIdle }, false)),
+        ...duringSteps([...retireSteps(1), ...recordSteps(1)], takeover(lastServing, { idle: lastIdle }, false)),
       ],
     };
   }
@@ -372,10 +393,7 @@ export function planRollout(model: ClusterModel, snapshot: ClusterSnapshot, requ
     steps: [
       ...duringSteps(surgeSteps(baseline), activeActiveTakeover({ surge: 'none' })),
       ...duringSteps(
-        [
-          { step: STEPS.verifySurge, action: 'HTTP checks and target health', predictedServing: baseline },
-          ...(migration?.order === 'first' ? migrationSteps(migration, baseline) : []),
-        ],
+        migration?.order === 'first' ? migrationSteps(migration, baseline) : [],
         activeActiveTakeover({ surge: 'ready' }),
       ),
       ...duringSteps(
@@ -424,7 +442,7 @@ export function planRollout(model: ClusterModel, snapshot: ClusterSnapshot, requ
         imageSteps(model, image, request.command.kind, baseline),
         activeActiveTakeover({ surge: 'ready' }),
       ),
-      ...duringSteps(retireSteps(baseline), activeActiveTakeover({ surge: 'none' })),
+      ...duringSteps([...retireSteps(baseline), ...recordSteps(baseline)], activeActiveTakeover({ surge: 'none' })),
     ],
   };
 }

@@ -9,6 +9,7 @@ export const STEPS = {
   bakeImage: 'Bake the image',
   copyImage: 'Copy the image to the DR region',
   publishImage: 'Publish the image',
+  recordVersion: "Record the cluster's version",
   shiftToPatched: 'Shift traffic to the patched node',
   verifyPatchedUnderTraffic: 'Verify the patched node under traffic',
   shiftBack: 'Shift traffic back',

@@ -3,7 +3,7 @@ import { requiredServing } from '../capacity';
 import type { ClusterModel, CommandKind } from '../cluster-model';
 import { InputValidationError } from '../errors';
 import { clusterNameSchema } from '../field-issues';
-import type { ClusterSnapshot } from '../snapshot';
+import { type ClusterSnapshot, currentVersionOf } from '../snapshot';
 import { deployRequestSchema, SYNC_CHECK_INTERVAL_SECONDS } from './deploy-service';
 import { type ExecutionBudget, type PlanDuration, WorstCaseTally } from './duration';
 import { managerOrder, type PlanNode, type PlanStep } from './plan';
@@ -53,6 +53,11 @@ export interface UpdatePlan {
   readonly syncResume: Command;
   /** No version changes; the state machine's shared verify steps read the field. */
   readonly expectedVersion: null;
+  /**
+   * The version the serving nodes report: the surge node, launched from the cluster's image, must report it too, or
+   * it is a stale image's node. Null when they report none or disagree, and then nothing is compared.
+   */
+  readonly currentVersion: string | null;
   readonly baselineServing: number;
   readonly requiredServing: number;
   readonly surgeSlot: string;
@@ -122,6 +127,7 @@ export function planUpdate(model: ClusterModel, snapshot: ClusterSnapshot, reque
   const required = requiredServing(baseline, model.capacity.minHealthyPercent);
   const serving = (weights: Weights) => Object.values(weights).filter((weight) => weight > 0).length;
 
+  const currentVersion = currentVersionOf(snapshot);
   const document = (kind: CommandKind) => `SSM ${model.commands[kind]?.documentName}`;
   const steps: PlanStep[] = [
     {
@@ -134,7 +140,11 @@ export function planUpdate(model: ClusterModel, snapshot: ClusterSnapshot, reque
       action: 'poll instance, SSM agent, target and HTTP checks',
       predictedServing: baseline,
     },
-    { step: STEPS.verifySurge, action: 'HTTP checks and target health', predictedServing: baseline },
+    {
+      step: STEPS.verifySurge,
+      action: `HTTP checks and target health${currentVersion ? `, and version ${currentVersion} (the serving nodes')` : ''}`,
+      predictedServing: baseline,
+    },
     {
       step: STEPS.pauseSync,
       action: document('syncPause'),
@@ -222,6 +232,7 @@ export function planUpdate(model: ClusterModel, snapshot: ClusterSnapshot, reque
     smokeTest: command('smokeTest', request.service),
     syncResume: command('syncResume', request.service),
     expectedVersion: null,
+    currentVersion,
     baselineServing: baseline,
     requiredServing: required,
     surgeSlot: surge,

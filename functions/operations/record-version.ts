@@ -1,0 +1,46 @@
+import type { EC2Client } from '@aws-sdk/client-ec2';
+import type { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
+import type { SSMClient } from '@aws-sdk/client-ssm';
+import { saveVersionRecord } from '../aws/ssm';
+import type { ClusterModel } from '../domain/cluster-model';
+import { currentVersionOf } from '../domain/snapshot';
+import { type VersionRecord, whyNoCurrentVersion } from '../domain/version-record';
+import { snapshotCluster } from './snapshot-cluster';
+
+export interface VersionRecordClients {
+  readonly ec2: EC2Client;
+  readonly elbv2: ElasticLoadBalancingV2Client;
+  /** SSM by region: the record is written in the cluster's region and in its DR region. */
+  readonly ssm: (region: string) => SSMClient;
+}
+
+export type VersionRecordResult =
+  /** The regions the record was written in: the cluster's, then its DR region's when it has one. */
+  | { readonly version: string; readonly recorded: string[] }
+  | { readonly version: null; readonly recorded: []; readonly reason: string };
+
+/**
+ * Records the version the cluster's serving nodes report, in the cluster's region and in its DR region, where a
+ * region failover compares the DR nodes with it (see `drStatus`). When the serving nodes report none or disagree,
+ * nothing is recorded: the record names a version the whole cluster runs, or it is left as it was. Writing the same
+ * version again is harmless, so a retried step can run it twice.
+ */
+export async function recordVersion(
+  clients: VersionRecordClients,
+  model: ClusterModel,
+  request: { execution: string; now?: Date },
+): Promise<VersionRecordResult> {
+  const now = request.now ?? new Date();
+  const snapshot = await snapshotCluster(clients, model, () => now);
+  const version = currentVersionOf(snapshot);
+  if (version === null) return { version: null, recorded: [], reason: whyNoCurrentVersion(snapshot) };
+
+  const record: VersionRecord = { version, recordedAt: now.toISOString(), execution: request.execution };
+  const regions = [model.region, ...(model.dr ? [model.dr.region] : [])];
+  const recorded: string[] = [];
+  for (const region of regions) {
+    await saveVersionRecord(clients.ssm(region), model.name, record);
+    recorded.push(region);
+  }
+  return { version, recorded };
+}
