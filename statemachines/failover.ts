@@ -35,11 +35,11 @@ export const FAILOVER_INPUT_FIELDS = ['cluster', 'slot', 'alarmName', 'detectedA
  * leave the node to a maintenance workflow only when that workflow's record names it as taken out of service and
  * not yet verified → take the cluster lock, pre-empting and stopping a maintenance workflow → move the lost node's
  * weight to the nodes known good (a healthy surge node included; never a node a workflow took out of service and
- * has not verified), behind the capacity guard → report → adopt the healthy surge node into the lost slot, or launch
- * a replacement from the AMI, wait until it is ready and verify it, when there is none → make it the slot's permanent
- * node → restore the steady weights → run the model's reconfigure command on every node with the new addresses (a
- * failure is reported and changes nothing else) → retire surge nodes a pre-empted workflow left → release, report the
- * timeline.
+ * has not verified), behind the capacity guard → report → adopt the healthy surge node that reports the survivors'
+ * version into the lost slot, or launch a replacement from the AMI, wait until it is ready and verify it (the
+ * survivors' version too), when there is none → make it the slot's permanent node → restore the steady weights →
+ * run the model's reconfigure command on every node with the new addresses (a failure is reported and changes nothing
+ * else) → retire surge nodes a pre-empted workflow left, and stale standbys → release, report the timeline.
  *
  * Two alarms at once start two executions: the second finds the first holding the lock and ends without touching
  * anything. A failure after the traffic moved leaves the traffic on the survivors and removes the replacement. A
@@ -234,6 +234,8 @@ export function failoverDefinition(
       'weights.$': '$.moved.weights',
       'degraded.$': '$.underLock.degraded',
       'standby.$': '$.underLock.standby',
+      'currentVersion.$': '$.underLock.currentVersion',
+      'staleStandbys.$': '$.underLock.staleStandbys',
       'outOfService.$': '$.underLock.outOfService',
       'preempted.$': '$.lock',
       timeline: {
@@ -250,10 +252,12 @@ export function failoverDefinition(
     { ...cluster, 'execution.$': '$$.Execution.Id' },
     '$.surge',
   );
+  // The survivors' version: a replacement booted from a stale image fails with VersionMismatchError before it is
+  // adopted, and the rollback path removes it while the traffic stays on the survivors. Null compares nothing.
   const verify = b.step(
     'Verify the replacement node',
     ops.verifyNode,
-    { ...cluster, 'instanceId.$': '$.surge.instanceId', expectedVersion: null },
+    { ...cluster, 'instanceId.$': '$.surge.instanceId', 'expectedVersion.$': '$.underLock.currentVersion' },
     '$.verified',
   );
   // The launched node, or the standby: either way `$.replacement` is the node that takes the slot. The standby is
@@ -367,6 +371,8 @@ function returnNodeLeftOutOfService(b: WorkflowBuilder, next: sfn.IChainable): s
   done.next(next);
   const carryOn = b.failingTo(done);
   const node = '$.underLock.outOfService[0].instanceId';
+  // No version is expected: the pre-empted workflow was changing this node, so it may run the new version beside
+  // survivors on the old one, as mid-rollout.
   const verify = carryOn.step(
     'Verify the node left out of service',
     ops.verifyNode,

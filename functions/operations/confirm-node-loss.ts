@@ -4,7 +4,9 @@ import { findSurgeNodes } from '../aws/ec2';
 import { readWeights } from '../aws/elbv2';
 import type { ClusterModel, ClusterNode } from '../domain/cluster-model';
 import { HealthCheckFailedError, InputValidationError, NodeLostError } from '../domain/errors';
+import { commonVersion } from '../domain/snapshot';
 import { moveShare, requireWeighted, restoredWeights, servingSurge, weightOf } from '../domain/weights';
+import { reportedVersion } from './node-checks';
 import { verifyNode } from './verify-node';
 
 export interface NodeLossAssessment {
@@ -23,10 +25,23 @@ export interface NodeLossAssessment {
    */
   readonly survivors: readonly { slot: string; instanceId: string }[];
   /**
-   * A surge node that passed every check of the cluster: the runbook's extra passive node. It takes the lost node's
-   * slot instead of a replacement (`adopt`), and its traffic when no permanent node can. Empty when there is none.
+   * The version every survivor reports, read under the lock: the version the cluster runs, which a standby and a
+   * replacement must report too before they take the slot. Null when there is no survivor, one reports none, or they
+   * differ, and then nothing is compared.
+   */
+  readonly currentVersion: string | null;
+  /**
+   * A surge node that passed every check of the cluster and reports `currentVersion` (any version when it is null):
+   * the runbook's extra passive node. It takes the lost node's slot instead of a replacement (`adopt`), and its
+   * traffic when no permanent node can. Empty when there is none.
    */
   readonly standby: string;
+  /**
+   * Surge nodes that passed every check but report another version than `currentVersion`: booted from a stale image,
+   * or left by an upgrade whose migration their version cannot run on. Never the standby; they stay among
+   * `leftoverSurgeNodes`, so they are retired at the end.
+   */
+  readonly staleStandbys: readonly { instanceId: string; version: string | null }[];
   /** True when the standby is adopted into the lost slot, so no replacement is launched. */
   readonly adopt: boolean;
   /** Permanent nodes left out because a workflow took them out of service and has not verified them since. */
@@ -42,24 +57,38 @@ export interface NodeLossAssessment {
   /** True when the survivors are fewer than `minHealthyPercent` of the cluster's permanent nodes. */
   readonly degraded: boolean;
   /**
-   * Surge nodes left by a maintenance workflow that the failover pre-empts, but for the adopted standby; they are
-   * retired at the end.
+   * Surge nodes left by a maintenance workflow that the failover pre-empts, but for the adopted standby (stale
+   * standbys included); they are retired at the end.
    */
   readonly leftoverSurgeNodes: readonly string[];
   readonly assessedAt: string;
 }
 
+interface Probe {
+  readonly passed: boolean;
+  readonly findings: string;
+  /** What a node that passed reports at the version endpoint, when it was asked; null when it has none. */
+  readonly version: string | null;
+}
+
+/** Runs every check of the cluster on the node and, with `withVersion`, reads the version of a node that passed. */
 async function probe(
   clients: { ec2: EC2Client; elbv2: ElasticLoadBalancingV2Client },
   model: ClusterModel,
   instanceId: string,
-): Promise<{ passed: boolean; findings: string }> {
+  withVersion: boolean,
+): Promise<Probe> {
   try {
     const inspection = await verifyNode(clients, model, { instanceId });
-    return { passed: true, findings: `passed ${inspection.checks.map((check) => `"${check.check}"`).join(', ')}` };
+    const version = withVersion && inspection.privateIp ? await reportedVersion(model, inspection.privateIp) : null;
+    return {
+      passed: true,
+      findings: `passed ${inspection.checks.map((check) => `"${check.check}"`).join(', ')}`,
+      version,
+    };
   } catch (error) {
     if (error instanceof HealthCheckFailedError || error instanceof NodeLostError) {
-      return { passed: false, findings: error.message };
+      return { passed: false, findings: error.message, version: null };
     }
     throw error;
   }
@@ -87,6 +116,10 @@ export interface NodeLossRequest {
  * A healthy surge node is a standby, as the runbook's extra passive node is: it is adopted into the lost slot, so
  * redundancy is back without a launch. It takes the traffic itself when no permanent node is known good, and shares it
  * in active/active when it serves already. Active/passive otherwise moves the traffic to the passive node, as always.
+ *
+ * Under the lock the survivors and the healthy surge nodes are also asked their version, in the same probes: the
+ * survivors' common version is the cluster's current version, and a surge node that reports another one is a stale
+ * standby, never adopted and retired with the leftovers. The first look reads no versions, so it stays fast.
  */
 export async function assessNodeLoss(
   clients: { ec2: EC2Client; elbv2: ElasticLoadBalancingV2Client },
@@ -105,21 +138,34 @@ export async function assessNodeLoss(
   const slotOf = (member: ClusterNode) => ({ slot: member.slot ?? '', instanceId: member.instanceId });
   const others = model.nodes.filter((candidate) => candidate !== node);
   const candidates = others.filter((other) => !outOfServiceIds.has(other.instanceId));
-  const alreadyLost = { passed: false, findings: 'confirmed lost before the lock was taken' };
+  const underLock = request.confirmed === true;
+  const alreadyLost: Probe = { passed: false, findings: 'confirmed lost before the lock was taken', version: null };
   // Standbys are probed only under the lock, where the move is decided: the first look only confirms the loss.
   const probeStandbys = async () => {
     const surgeNodes = await findSurgeNodes(clients.ec2, model);
-    const standbys = request.confirmed ? surgeNodes.filter((surge) => !outOfServiceIds.has(surge.instanceId)) : [];
-    const probes = await Promise.all(standbys.map((surge) => probe(clients, model, surge.instanceId)));
-    return { surgeNodes, standby: standbys.find((_, index) => probes[index]?.passed)?.instanceId ?? '' };
+    const standbys = underLock ? surgeNodes.filter((surge) => !outOfServiceIds.has(surge.instanceId)) : [];
+    const probes = await Promise.all(standbys.map((surge) => probe(clients, model, surge.instanceId, true)));
+    const healthy = standbys.flatMap((surge, index) => {
+      const result = probes[index];
+      return result?.passed ? [{ instanceId: surge.instanceId, version: result.version }] : [];
+    });
+    return { surgeNodes, healthy };
   };
-  const [lostProbe, candidateProbes, current, { surgeNodes, standby }] = await Promise.all([
-    request.confirmed ? alreadyLost : probe(clients, model, node.instanceId),
-    Promise.all(candidates.map((other) => probe(clients, model, other.instanceId))),
+  const [lostProbe, candidateProbes, current, { surgeNodes, healthy }] = await Promise.all([
+    underLock ? alreadyLost : probe(clients, model, node.instanceId, false),
+    Promise.all(candidates.map((other) => probe(clients, model, other.instanceId, underLock))),
     readWeights(clients.elbv2, model),
     probeStandbys(),
   ]);
+  const passedProbes = candidateProbes.filter((result) => result.passed);
   const survivors = candidates.filter((_, index) => candidateProbes[index]?.passed).map(slotOf);
+  const currentVersion =
+    underLock && passedProbes.length > 0 ? commonVersion(passedProbes.map((result) => result.version)) : null;
+  // With no version to hold it to (no survivor, as when the other node is out of service mid-patch, or survivors
+  // that disagree), the standby is taken whatever it reports: it may be the only node that can serve.
+  const isStale = (surge: { version: string | null }) => currentVersion !== null && surge.version !== currentVersion;
+  const staleStandbys = healthy.filter(isStale);
+  const standby = healthy.find((surge) => !isStale(surge))?.instanceId ?? '';
   const surgeSlot = model.traffic.surgeSlot;
   const surgeServes = weightOf(current, surgeSlot) > 0;
   const takers: { slot: string }[] =
@@ -144,7 +190,9 @@ export async function assessNodeLoss(
     lostWeight: weightOf(current, request.slot),
     findings: lostProbe.findings,
     survivors,
+    currentVersion,
     standby,
+    staleStandbys,
     adopt: standby !== '',
     outOfService,
     weights,

@@ -1,0 +1,227 @@
+import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
+import { ec2Client } from '../../functions/aws/clients/ec2';
+import { elbv2Client } from '../../functions/aws/clients/elbv2';
+import { ssmClient } from '../../functions/aws/clients/ssm';
+import { findSurgeNodes } from '../../functions/aws/ec2';
+import { loadClusterModel } from '../../functions/aws/ssm';
+import { readLock } from '../../functions/domain/lock';
+import { ROLE_TAG_KEY } from '../../functions/domain/tags';
+import { launchSurgeNode } from '../../functions/operations/launch-surge-node';
+import type { FakeNode } from '../../local/fake-nodes';
+import { unhealthyTarget } from '../../local/faults';
+import type { LocalExecutionResult } from '../../local/local-sfn';
+import type { MotoCluster } from '../../local/moto-cluster';
+import type { SimulatedNodes } from '../../local/simulated-nodes';
+import { useFakeNodes, useFaults } from '../harness/cleanup';
+import { tagImageVersion } from '../harness/image-fixture';
+import { useMoto } from '../harness/moto';
+import { topicEvents } from '../harness/topic-events';
+import { workflowFixture } from '../harness/workflow-fixture';
+
+const DETECTED_AT = '2026-11-26T04:00:00Z';
+
+interface UnderLock {
+  currentVersion: string | null;
+  standby: string;
+  adopt: boolean;
+  staleStandbys: { instanceId: string; version: string | null }[];
+  leftoverSurgeNodes: string[];
+}
+
+describe('failover: the version of the node that takes the slot', () => {
+  useMoto();
+  useFaults();
+  useFakeNodes();
+  const { lockStore, holdLock, prepare, run, weights, failureOf } = workflowFixture({
+    stateMachine: 'failover',
+    defaultInput: { slot: 'a', alarmName: 'zerodown-test-cluster-node-a-lost', detectedAt: DETECTED_AT },
+    onCommand: () => undefined,
+  });
+  const clients = { ec2: ec2Client, elbv2: elbv2Client, ssm: ssmClient };
+
+  /** The node stops answering its health checks, and the load balancer sees its target fail too. */
+  function kill(simulated: SimulatedNodes, instanceId: string) {
+    const node = simulated.nodes.get(instanceId);
+    if (node) node.healthStatus = 503;
+    unhealthyTarget(instanceId);
+  }
+
+  /** The simulated node of a launched instance, once it answers (it starts serving just after RunInstances). */
+  async function served(simulated: SimulatedNodes, instanceId: string): Promise<FakeNode> {
+    for (let attempt = 0; attempt < 100; attempt++) {
+      const node = simulated.nodes.get(instanceId);
+      if (node) return node;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    throw new Error(`${instanceId} never answered`);
+  }
+
+  /** A surge node launched by a running workflow that holds the lock, reporting `version`. */
+  async function standbyOf(simulated: SimulatedNodes, owner: string, cluster: MotoCluster, version: string) {
+    const { instanceId } = await launchSurgeNode(clients, cluster.model, owner);
+    (await served(simulated, instanceId)).version = version;
+    return instanceId;
+  }
+
+  function setVersion(simulated: SimulatedNodes, version: string, instanceIds: readonly string[]) {
+    for (const id of instanceIds) {
+      const node = simulated.nodes.get(id);
+      if (!node) throw new Error(`${id} is not simulated`);
+      node.version = version;
+    }
+  }
+
+  async function stateOf(instanceId: string) {
+    const response = await ec2Client.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }));
+    const instance = response.Reservations?.[0]?.Instances?.[0];
+    const tags = Object.fromEntries((instance?.Tags ?? []).map((tag) => [tag.Key ?? '', tag.Value ?? '']));
+    return { state: instance?.State?.Name, role: tags[ROLE_TAG_KEY] };
+  }
+
+  /** The instance the execution launched as the replacement, from the output of the launch step. */
+  function launchedBy(execution: LocalExecutionResult): string {
+    const exited = execution.events.find(
+      (event) => event.type === 'StateExited' && event.state.name === 'Launch the replacement node',
+    );
+    const output = exited && 'state' in exited ? (exited.state.output as { surge?: { instanceId?: string } }) : {};
+    return output.surge?.instanceId ?? '';
+  }
+
+  const underLockOf = (execution: LocalExecutionResult) =>
+    (execution.output as unknown as { underLock: UnderLock }).underLock;
+
+  it('fails a replacement booted from a stale image before it is adopted, and keeps the traffic on the survivor', async () => {
+    const { cluster, simulated } = await prepare('active-passive');
+    const [active, passive] = cluster.model.nodes.map((node) => node.instanceId);
+    // The survivors report 1.0.0; the launch template's image was baked from a node of 0.9.0.
+    await tagImageVersion(cluster.model.region, cluster.imageId, '0.9.0');
+    kill(simulated, active ?? '');
+    const published = await topicEvents();
+
+    const execution = await run({});
+
+    expect(failureOf(execution)).toMatchObject({ status: 'FAILED', error: 'VersionMismatchError' });
+    expect(execution.cause).toMatch(/^Verify the replacement node failed: .*expected 1\.0\.0, reports 0\.9\.0/);
+    expect(execution.path).not.toContain('Adopt the replacement into the slot');
+    expect(execution.path.at(-1)).toBe('Fail after rolling back');
+    // The traffic had moved before the launch, and the rollback of a failover has no weights to restore.
+    expect(await weights(cluster)).toBe('a=0, b=100, surge=0');
+    // Not adopted: the slot and the membership still name the lost node, which is not marked lost.
+    const model = await loadClusterModel(ssmClient, cluster.model.name);
+    expect(model.nodes.map((node) => node.instanceId)).toEqual([active, passive]);
+    expect((await stateOf(active ?? '')).role).not.toBe('lost');
+    // The rollback path deregisters and terminates the launched node, as it does any replacement that fails.
+    const stale = launchedBy(execution);
+    expect(stale).toMatch(/^i-/);
+    expect(execution.path).toContain('Roll back: terminate the surge node');
+    expect((await stateOf(stale)).state).toMatch(/^(shutting-down|terminated)$/);
+    expect(await findSurgeNodes(ec2Client, cluster.model)).toEqual([]);
+    expect(await readLock(lockStore(), 'test-cluster')).toBeUndefined();
+    const events = await published();
+    expect(events).toContainEqual(
+      expect.objectContaining({
+        step: 'Traffic moved off the lost node',
+        detail: expect.objectContaining({ currentVersion: '1.0.0', staleStandbys: [] }),
+      }),
+    );
+    expect(events).toContainEqual(
+      expect.objectContaining({
+        outcome: 'rolled-back',
+        step: 'Verify the replacement node',
+        error: expect.objectContaining({ name: 'VersionMismatchError' }),
+      }),
+    );
+  });
+
+  it('launches a replacement rather than adopt a standby of an older version, and retires the standby', async () => {
+    // An upgrade to 2.0.0 is under way: its surge node still runs 1.0.0, the image was baked again from 2.0.0.
+    const { cluster, simulated } = await prepare('active-passive');
+    const [active, passive] = cluster.model.nodes.map((node) => node.instanceId);
+    setVersion(simulated, '2.0.0', [active ?? '', passive ?? '']);
+    const upgrade = await holdLock('upgrade-version', 'upgrading', { outOfService: [] });
+    const standby = await standbyOf(simulated, upgrade, cluster, '1.0.0');
+    await tagImageVersion(cluster.model.region, cluster.imageId, '2.0.0');
+    kill(simulated, active ?? '');
+    const published = await topicEvents();
+
+    const execution = await run({});
+
+    expect(failureOf(execution)).toMatchObject({ status: 'SUCCEEDED' });
+    expect(underLockOf(execution)).toMatchObject({
+      currentVersion: '2.0.0',
+      standby: '',
+      adopt: false,
+      staleStandbys: [{ instanceId: standby, version: '1.0.0' }],
+      leftoverSurgeNodes: [standby],
+    });
+    expect(execution.path).not.toContain('Take the standby surge node as the replacement');
+    expect(execution.path).toContain('Launch the replacement node');
+    expect(execution.path).toContain('Terminate a leftover surge node');
+    // The stale standby never took traffic, and the replacement of the right version holds the slot.
+    expect(await weights(cluster)).toBe('a=0, b=100, surge=0');
+    const model = await loadClusterModel(ssmClient, cluster.model.name);
+    const replacement = model.nodes.find((node) => node.slot === 'a')?.instanceId ?? '';
+    expect(replacement).toBe(launchedBy(execution));
+    expect(replacement).not.toBe(standby);
+    expect(simulated.nodes.get(replacement)?.version).toBe('2.0.0');
+    expect((await stateOf(standby)).state).toMatch(/^(shutting-down|terminated)$/);
+    expect(await findSurgeNodes(ec2Client, model)).toEqual([]);
+    expect(await readLock(lockStore(), 'test-cluster')).toBeUndefined();
+    const moved = (await published()).find((event) => event.step === 'Traffic moved off the lost node');
+    expect(moved?.detail).toMatchObject({
+      standby: '',
+      currentVersion: '2.0.0',
+      staleStandbys: [{ instanceId: standby, version: '1.0.0' }],
+    });
+  });
+
+  it('adopts a standby that reports the survivors’ version', async () => {
+    const { cluster, simulated } = await prepare('active-passive');
+    const [active, passive] = cluster.model.nodes.map((node) => node.instanceId);
+    const patch = await holdLock('patch-server', 'patching', { outOfService: [] });
+    const standby = await standbyOf(simulated, patch, cluster, '1.0.0');
+    kill(simulated, active ?? '');
+
+    const execution = await run({});
+
+    expect(failureOf(execution)).toMatchObject({ status: 'SUCCEEDED' });
+    expect(underLockOf(execution)).toMatchObject({
+      currentVersion: '1.0.0',
+      standby,
+      adopt: true,
+      staleStandbys: [],
+      leftoverSurgeNodes: [],
+    });
+    expect(execution.path).toContain('Take the standby surge node as the replacement');
+    expect(execution.path).not.toContain('Launch the replacement node');
+    const model = await loadClusterModel(ssmClient, cluster.model.name);
+    expect(model.nodes.map((node) => node.instanceId)).toEqual([standby, passive]);
+    expect(await weights(cluster)).toBe('a=0, b=100, surge=0');
+  });
+
+  it('takes the standby whatever it reports when no survivor answers, as mid-upgrade', async () => {
+    // The upgrade took b out of service; its surge node runs the new version; a, still on the old one, is lost.
+    const { cluster, simulated } = await prepare('active-passive');
+    const [active, passive] = cluster.model.nodes.map((node) => node.instanceId);
+    const upgrade = await holdLock('upgrade-version', 'upgrading-b', { outOfService: [passive ?? ''] });
+    setVersion(simulated, '2.0.0', [passive ?? '']);
+    const standby = await standbyOf(simulated, upgrade, cluster, '2.0.0');
+    kill(simulated, active ?? '');
+
+    const execution = await run({});
+
+    expect(failureOf(execution)).toMatchObject({ status: 'SUCCEEDED' });
+    expect(underLockOf(execution)).toMatchObject({
+      currentVersion: null,
+      standby,
+      adopt: true,
+      staleStandbys: [],
+    });
+    expect(execution.path).not.toContain('Launch the replacement node');
+    // The node the upgrade left out of service is verified without a version, and serves again as the passive node.
+    expect(execution.path).toContain('Give the verified node its traffic back');
+    const model = await loadClusterModel(ssmClient, cluster.model.name);
+    expect(model.nodes.map((node) => node.instanceId)).toEqual([standby, passive]);
+    expect(await weights(cluster)).toBe('a=100, b=0, surge=0');
+  });
+});
