@@ -23,7 +23,7 @@ const inputSchema = z.pipe(
 
 /**
  * Weights, node states, target health and versions: what rollback restores. Or, after a successful rollout, the
- * version the serving nodes report, recorded where a region failover checks its DR nodes against it.
+ * version every permanent node reports, recorded where a region failover checks its DR nodes against it.
  */
 async function handle(event: unknown) {
   const input = parseInput(inputSchema, event, 'snapshot-cluster');

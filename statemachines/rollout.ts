@@ -155,15 +155,46 @@ function rolloutSteps(b: WorkflowBuilder, wording: RolloutWording, finish: sfn.I
   const byTopology = new sfn.Choice(scope, 'Which topology?')
     .when(sfn.Condition.stringEquals(planPath<RolloutPlan>('topology'), 'active-active'), activeActive)
     .otherwise(activePassive);
-  // A surge node from a stale image fails here, before it stands by or serves: in active/passive it is the standby a
-  // failover adopts, and in active/active it takes a share of the traffic.
-  const verifySurge = b.step(
-    STEPS.verifySurge,
-    ops.verifyNode,
-    { ...cluster, 'instanceId.$': '$.surge.instanceId', 'expectedVersion.$': planPath<RolloutPlan>('currentVersion') },
-    '$.verified',
-  );
-  return launch.next(surgeReady).next(verifySurge).next(byTopology);
+  return launch.next(surgeReady).next(verifySurgeVersion(b, wording, byTopology));
+}
+
+/**
+ * The surge node must run the cluster's version (`currentVersion`) before it stands by or serves: in active/passive it
+ * is the standby a failover adopts, and in active/active it takes a share of the traffic. One from a stale image
+ * fails with `VersionMismatchError`, and the rollout rolls back before that node stands by or serves.
+ *
+ * Except where the change may be what it lacks (`surgeCatchUp`: the request names no version, or the nodes already
+ * report the one it names). A rerun after an interrupted rollout that changed every node finds the image a change
+ * behind the nodes, since the image is baked only at the end: the surge node gets this rollout's change and must then
+ * report the cluster's version, or fail `Verify the caught-up surge node`.
+ */
+function verifySurgeVersion(b: WorkflowBuilder, wording: RolloutWording, next: sfn.IChainable): sfn.IChainable {
+  const versusCluster = (label: string) =>
+    operationStep(b.scope, label, {
+      operation: b.ops.verifyNode,
+      payload: {
+        ...cluster,
+        'instanceId.$': '$.surge.instanceId',
+        'expectedVersion.$': planPath<RolloutPlan>('currentVersion'),
+      },
+      resultPath: '$.verified',
+    });
+  const verify = versusCluster(STEPS.verifySurge);
+  const verifyCaughtUp = versusCluster(STEPS.verifyCaughtUpSurge);
+  const catchUp = changeNode(b, wording, STEPS.laggingSurge, '$.surge.instanceId');
+  const failed = b.failedStep(STEPS.verifySurge);
+  if (failed) {
+    const catchUpOrFail = new sfn.Choice(b.scope, 'Can the change bring the surge node level?')
+      .when(sfn.Condition.booleanEquals(planPath<RolloutPlan>('surgeCatchUp'), true), catchUp)
+      .otherwise(failed);
+    // The specific catcher goes first: Step Functions takes the first one that matches.
+    verify.addCatch(catchUpOrFail, { errors: [ErrorName.VersionMismatch], resultPath: '$.error' });
+    verify.addCatch(failed, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
+  }
+  b.catchInto(verifyCaughtUp, STEPS.verifyCaughtUpSurge);
+  catchUp.next(verifyCaughtUp);
+  verifyCaughtUp.next(next);
+  return verify.next(next);
 }
 
 /** A place in the rollout where the migrations may run, and what it knows there. */

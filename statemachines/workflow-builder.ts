@@ -169,13 +169,20 @@ export class WorkflowBuilder<Ops extends object = WorkflowOperations> {
 
   /** Sends a failure of `state` to the current route, noting the step's name. */
   catchInto(state: sfn.TaskStateBase, label: string): void {
-    if (this.route.kind === 'raise') return;
-    const note = new sfn.Pass(this.scope, `Failed: ${label}`, {
+    const note = this.failedStep(label);
+    if (note) state.addCatch(note, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
+  }
+
+  /**
+   * The way into the current route for a failure of the step `label` (caught into `$.error`): it notes the step's
+   * name. Undefined when the route raises. Made once per label.
+   */
+  failedStep(label: string): sfn.IChainable | undefined {
+    if (this.route.kind === 'raise') return undefined;
+    return new sfn.Pass(this.scope, `Failed: ${label}`, {
       result: sfn.Result.fromObject({ step: label }),
       resultPath: '$.failedStep',
-    });
-    note.next(this.route.target);
-    state.addCatch(note, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
+    }).next(this.route.target);
   }
 
   /** Fails the current route with a named error, for loops that ran out of attempts. */

@@ -37,11 +37,11 @@ export function commonVersion(versions: readonly (string | null | undefined)[]):
 }
 
 /**
- * The cluster's current version: the one its serving nodes report. A node added to the cluster (a surge, replacement
- * or DR node) must report it before it takes traffic, so a node booted from a stale image is caught. Null when the
- * serving nodes report none or disagree, as half-way through a rollout, and then nothing can be compared.
+ * The cluster's current version: the one every permanent node reports. A node added to the cluster (a surge,
+ * replacement or DR node) must report it before it stands by or takes traffic, so a node booted from a stale image is
+ * caught. Null when a node reports none, or the nodes disagree, as after an interrupted rollout: then there is no
+ * single version to hold a new node to, and a rerun must be able to get its surge node from the image as it is.
  */
 export function currentVersionOf(snapshot: ClusterSnapshot): string | null {
-  const serving = snapshot.nodes.filter((node) => node.serving);
-  return serving.length === 0 ? null : commonVersion(serving.map((node) => node.version));
+  return commonVersion(snapshot.nodes.map((node) => node.version));
 }

@@ -5,7 +5,7 @@ import { FIELD_ISSUE_PARSING, toFieldIssues } from './field-issues';
 import type { ClusterSnapshot } from './snapshot';
 
 /**
- * The version the cluster runs, as its serving nodes reported it after a successful rollout. It is kept in the
+ * The version the cluster runs, as its nodes reported it after a successful rollout. It is kept in the
  * cluster's region and in its DR region: during a regional outage the primary region cannot be asked, so the DR site
  * compares its nodes with the copy in its own region before DNS points at them.
  */
@@ -42,13 +42,11 @@ export function parseVersionRecord(raw: string, parameterName: string): VersionR
 
 /** Why a snapshot names no current version (see `currentVersionOf`), in plain words. */
 export function whyNoCurrentVersion(snapshot: ClusterSnapshot): string {
-  const serving = snapshot.nodes.filter((node) => node.serving);
-  if (serving.length === 0) return 'no node of the cluster serves, so no version can be read from the serving nodes';
-  const silent = serving.filter((node) => node.version === null);
+  const silent = snapshot.nodes.filter((node) => node.version === null);
   if (silent.length > 0) {
-    return `serving node(s) ${silent.map((node) => node.instanceId).join(', ')} report no version at the version endpoint`;
+    return `node(s) ${silent.map((node) => node.instanceId).join(', ')} report no version at the version endpoint`;
   }
-  return `the serving nodes report different versions (${serving
+  return `the nodes report different versions (${snapshot.nodes
     .map((node) => `${node.instanceId} runs ${node.version}`)
-    .join(', ')}), as half-way through a rollout`;
+    .join(', ')}), as after an interrupted rollout`;
 }

@@ -20,8 +20,8 @@ export type VersionRecordResult =
   | { readonly version: null; readonly recorded: []; readonly reason: string };
 
 /**
- * Records the version the cluster's serving nodes report, in the cluster's region and in its DR region, where a
- * region failover compares the DR nodes with it (see `drStatus`). When the serving nodes report none or disagree,
+ * Records the version the cluster's permanent nodes report, in the cluster's region and in its DR region, where a
+ * region failover compares the DR nodes with it (see `drStatus`). When a node reports none or they disagree,
  * nothing is recorded: the record names a version the whole cluster runs, or it is left as it was. Writing the same
  * version again is harmless, so a retried step can run it twice.
  */

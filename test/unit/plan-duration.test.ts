@@ -24,7 +24,8 @@ const patchPlan = (request: Record<string, unknown> = {}) =>
 
 describe('the worst case of a plan', () => {
   it('adds up a patch from its commands, boots, shifts and steps', () => {
-    const duration = rolloutWorstCase(model, patchPlan(), BUDGET);
+    // A named version the nodes do not run yet: a surge node on another version fails at once, and gets no patch.
+    const duration = rolloutWorstCase(model, patchPlan({ version: '1.0.0-P42' }), BUDGET);
 
     // Two patches at their 1800 s timeout plus one poll; three boots (surge, passive, active) and the surge
     // node's termination at the 900 s ready timeout; a drain after each of the two shifts and at the retirement.
@@ -40,6 +41,17 @@ describe('the worst case of a plan', () => {
     });
     expect(duration.worstCaseSeconds).toBeLessThan(BUDGET.executionTimeoutSeconds);
     expect(() => requireFitsExecution('patch-server', duration)).not.toThrow();
+  });
+
+  it('adds the patch of a lagging surge node when the request names no version', () => {
+    const named = rolloutWorstCase(model, patchPlan({ version: '1.0.0-P42' }), BUDGET).worstCase;
+    const plan = patchPlan();
+    const duration = rolloutWorstCase(model, plan, BUDGET);
+
+    // Without a version the patch may be what the surge node lacks (a rerun): one more patch and one more boot.
+    expect(plan.surgeCatchUp).toBe(true);
+    expect(duration.worstCase.commands - named.commands).toBe(1800 + 10);
+    expect(duration.worstCase.bootWaits - named.bootWaits).toBe(900);
   });
 
   it('refuses 10 stages of 3600 s bakes, naming the bakes and the execution timeout', () => {

@@ -196,6 +196,38 @@ describe('patch-server', () => {
     },
   );
 
+  it('brings a surge node one change behind the nodes level with them, as a rerun after an interrupted patch needs', async () => {
+    const { cluster, simulated } = await prepare('active-passive');
+    // Every node already runs the patch (an earlier run changed both and stopped before the bake); the image does not.
+    for (const node of cluster.model.nodes) {
+      const served = simulated.nodes.get(node.instanceId);
+      if (served) served.version = PATCHED;
+    }
+
+    const execution = await run({ version: PATCHED });
+
+    expect(failureOf(execution)).toMatchObject({ status: 'SUCCEEDED' });
+    expect(execution.path).toContain('Patch the lagging surge node');
+    expect(execution.path).toContain('Verify the caught-up surge node');
+    await expectCleanCluster(cluster, 'a=100, b=0, surge=0');
+  });
+
+  it('gives a surge node of another version the patch when the request names none, and rolls back if it still differs', async () => {
+    const { cluster, simulated } = await prepare('active-passive');
+    await tagImageVersion(cluster.model.region, cluster.imageId, '0.9.0');
+
+    const execution = await run({});
+
+    // Without a named version the patch might be what the surge node lacks; here it is not: 0.9.0 patched is no 1.0.0.
+    expect(failureOf(execution)).toMatchObject({ status: 'FAILED', error: 'VersionMismatchError' });
+    expect(execution.path).toContain('Patch the lagging surge node');
+    expect(execution.cause).toMatch(/^Verify the caught-up surge node failed: /);
+    expect(execution.cause).toContain(`expected 1.0.0, reports ${PATCHED}`);
+    const permanent = new Set(cluster.model.nodes.map((node) => node.instanceId));
+    expect(simulated.commands.flatMap((command) => command.instanceIds).filter((id) => permanent.has(id))).toEqual([]);
+    await expectCleanCluster(cluster, 'a=100, b=0, surge=0');
+  });
+
   it('refuses a version it has no way to check, before touching anything', async () => {
     const { cluster } = await prepare('active-passive', {
       customize: (model) => ({ ...model, healthChecks: { http: model.healthChecks.http } }),

@@ -173,10 +173,16 @@ export interface RolloutPlan {
   /** Null when the request names no version (the state machine always finds the field). */
   readonly expectedVersion: string | null;
   /**
-   * The version the serving nodes report before the change: the surge node, launched from the cluster's image, must
+   * The version every permanent node reports before the change: the surge node, launched from the cluster's image, must
    * report it too, or it is a stale image's node. Null when they report none or disagree, and then nothing is compared.
    */
   readonly currentVersion: string | null;
+  /**
+   * A surge node on another version than `currentVersion` gets this rollout's change before it is judged: true when
+   * the change may be what it lacks, because the request names no version or the nodes already report the one it
+   * names (a rerun after an interrupted rollout). Otherwise it is a stale image's node, and fails at once.
+   */
+  readonly surgeCatchUp: boolean;
   readonly baselineServing: number;
   readonly requiredServing: number;
   readonly surgeSlot: string;
@@ -218,13 +224,16 @@ export function planRollout(model: ClusterModel, snapshot: ClusterSnapshot, requ
   const drain = model.capacity.drainSeconds;
   const baseline = snapshot.servingHealthyNodes;
   const required = requiredServing(baseline, model.capacity.minHealthyPercent);
+  const currentVersion = currentVersionOf(snapshot);
   const common = {
     workflow: request.workflow,
     cluster: model.name,
     topology: model.topology,
     command: request.command,
     expectedVersion: request.expectedVersion,
-    currentVersion: currentVersionOf(snapshot),
+    currentVersion,
+    surgeCatchUp:
+      currentVersion !== null && (request.expectedVersion === null || request.expectedVersion === currentVersion),
     baselineServing: baseline,
     requiredServing: required,
     surgeSlot,
@@ -244,7 +253,9 @@ export function planRollout(model: ClusterModel, snapshot: ClusterSnapshot, requ
     },
     {
       step: STEPS.verifySurge,
-      action: `HTTP checks and target health${versionOfCluster ? `, and version ${versionOfCluster} (the serving nodes')` : ''}`,
+      action: versionOfCluster
+        ? `HTTP checks, target health and version ${versionOfCluster} (what every node reports)${common.surgeCatchUp ? `; a surge node on another version gets the ${request.command.kind} first, and must then report ${versionOfCluster}` : ''}`
+        : 'HTTP checks and target health',
       predictedServing: serving,
     },
   ];
@@ -282,7 +293,7 @@ export function planRollout(model: ClusterModel, snapshot: ClusterSnapshot, requ
   const recordSteps = (serving: number): PlanStep[] => [
     {
       step: STEPS.recordVersion,
-      action: `PutParameter ${versionRecordParameterName(model.name)} with the version the serving nodes report${model.dr ? `, here and in ${model.dr.region}` : ''}`,
+      action: `PutParameter ${versionRecordParameterName(model.name)} with the version every node reports${model.dr ? `, here and in ${model.dr.region}` : ''}`,
       predictedServing: serving,
     },
   ];
@@ -450,6 +461,8 @@ export function planRollout(model: ClusterModel, snapshot: ClusterSnapshot, requ
 /** The worst case of a rollout: every node's command at its timeout, every boot at the ready timeout, every bake. */
 export function rolloutWorstCase(model: ClusterModel, plan: RolloutPlan, budget: ExecutionBudget): PlanDuration {
   const tally = new WorstCaseTally(model, budget).surge();
+  // A surge node that boots on another version than the nodes gets the change before it stands by.
+  if (plan.surgeCatchUp) tally.command(plan.command.kind).nodeUp();
   if (plan.migration) {
     tally.command(plan.migration.kind);
     if (plan.migration.snapshot) tally.snapshot(plan.migration.snapshot.timeoutSeconds);

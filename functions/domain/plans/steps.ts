@@ -14,6 +14,9 @@ export const STEPS = {
   verifyPatchedUnderTraffic: 'Verify the patched node under traffic',
   shiftBack: 'Shift traffic back',
   verifySurge: 'Verify the surge node',
+  /** The label of a surge node a change behind the nodes, as it gets the rollout's change. */
+  laggingSurge: 'the lagging surge node',
+  verifyCaughtUpSurge: 'Verify the caught-up surge node',
   surgeIn: 'Put the surge node into service',
   surgeOut: 'Take the surge node out of service',
   deployOnManager: 'Deploy the service on the manager node',

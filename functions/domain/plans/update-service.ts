@@ -54,7 +54,7 @@ export interface UpdatePlan {
   /** No version changes; the state machine's shared verify steps read the field. */
   readonly expectedVersion: null;
   /**
-   * The version the serving nodes report: the surge node, launched from the cluster's image, must report it too, or
+   * The version every permanent node reports: the surge node, launched from the cluster's image, must report it too, or
    * it is a stale image's node. Null when they report none or disagree, and then nothing is compared.
    */
   readonly currentVersion: string | null;
@@ -142,7 +142,7 @@ export function planUpdate(model: ClusterModel, snapshot: ClusterSnapshot, reque
     },
     {
       step: STEPS.verifySurge,
-      action: `HTTP checks and target health${currentVersion ? `, and version ${currentVersion} (the serving nodes')` : ''}`,
+      action: `HTTP checks and target health${currentVersion ? `, and version ${currentVersion} (what every node reports)` : ''}`,
       predictedServing: baseline,
     },
     {
