@@ -17,7 +17,7 @@ import { clientTokenFor } from '../domain/launch';
 import { CLUSTER_TAG_KEY, DR_ROLE, EXECUTION_TAG_KEY, ROLE_TAG_KEY } from '../domain/tags';
 import { type VersionRecord, versionRecordParameterName } from '../domain/version-record';
 import { isWeighted } from '../domain/weights';
-import { type CheckResult, reportedVersion, runHttpCheck, targetHealthCheck, VERSION_CHECK } from './node-checks';
+import { type CheckResult, compareVersion, reportedVersion, runHttpCheck, targetHealthCheck } from './node-checks';
 
 export interface DrClients {
   readonly ec2: EC2Client;
@@ -192,7 +192,7 @@ export async function drStatus(
         Promise.all(model.healthChecks.http.map((check) => runHttpCheck(check, host, undefined))),
         wanted === undefined ? undefined : reportedVersion(model, host),
       ]);
-      const version = wanted === undefined || reported === undefined ? [] : [drVersionCheck(wanted, reported)];
+      const version = wanted === undefined || reported === undefined ? [] : [compareVersion(wanted, reported)];
       const checks = [...httpChecks, ...version, targetHealthCheck(node.instanceId, targets)];
       return { status: { ...node, checks, passed: checks.every((check) => check.passed) }, reported };
     }),
@@ -221,19 +221,6 @@ export async function drStatus(
     ...(request.since ? { elapsedSeconds: secondsBetween(request.since, now) } : {}),
     expectedVersion: wanted ?? null,
     versionCheck: expected.note,
-  };
-}
-
-/** A node that reports nothing yet is not ready; one that reports another version fails the poll (see drStatus). */
-function drVersionCheck(wanted: string, reported: string | null): CheckResult {
-  if (reported === wanted) return { check: VERSION_CHECK, passed: true, detail: `reports ${wanted}` };
-  return {
-    check: VERSION_CHECK,
-    passed: false,
-    detail:
-      reported === null
-        ? `expected ${wanted}, the version endpoint did not answer`
-        : `expected ${wanted}, reports ${reported}`,
   };
 }
 

@@ -42,7 +42,11 @@ export async function reportedVersion(model: ClusterModel, host: string): Promis
 
 /** The node reports exactly the version the request named, at the model's version endpoint. */
 export async function versionCheck(model: ClusterModel, host: string, expected: string): Promise<CheckResult> {
-  const reported = await reportedVersion(model, host);
+  return compareVersion(expected, await reportedVersion(model, host));
+}
+
+/** The version check's result for what a node reported (null: its version endpoint did not answer). */
+export function compareVersion(expected: string, reported: string | null): CheckResult {
   if (reported === expected) return { check: VERSION_CHECK, passed: true, detail: `reports ${expected}` };
   return {
     check: VERSION_CHECK,
