@@ -28,6 +28,11 @@ export interface SimulatedNodes {
   readonly nodes: Map<string, FakeNode>;
   /** Every SendCommand, in order, as requested. */
   readonly commands: SentCommand[];
+  /**
+   * What every node launched from now on answers at its health endpoint. A launched node starts serving only once its
+   * image has been looked up, so a test that wants it unhealthy from its first answer sets this before the launch.
+   */
+  launchedHealthStatus: number;
 }
 
 /**
@@ -46,6 +51,7 @@ export async function simulateNodes(
 ): Promise<SimulatedNodes> {
   const nodes = new Map<string, FakeNode>();
   const commands: SentCommand[] = [];
+  const simulated: SimulatedNodes = { nodes, commands, launchedHealthStatus: 200 };
   for (const node of cluster.model.nodes) {
     const ip = cluster.privateIps[node.instanceId] ?? '';
     nodes.set(node.instanceId, await serveNode(node.instanceId, ip, cluster.nodePort, options.version));
@@ -57,7 +63,10 @@ export async function simulateNodes(
         // A node booted from an image zerodown baked runs the version the image is tagged with, as on EC2.
         void versionOfImage(imageId)
           .then((version) => serveNode(id, ip, cluster.nodePort, version ?? options.version))
-          .then((node) => nodes.set(id, node));
+          .then((node) => {
+            node.healthStatus = simulated.launchedHealthStatus;
+            nodes.set(id, node);
+          });
       }
     }
     return output;
@@ -94,7 +103,7 @@ export async function simulateNodes(
     },
   );
   ssmAgentsOnline((id) => nodes.has(id));
-  return { nodes, commands };
+  return simulated;
 }
 
 /** The `zerodown:version` tag of an image, when it has one. */

@@ -257,7 +257,7 @@ export function failoverDefinition(
   const verify = b.step(
     'Verify the replacement node',
     ops.verifyNode,
-    { ...cluster, 'instanceId.$': '$.surge.instanceId', 'expectedVersion.$': '$.underLock.currentVersion' },
+    { ...cluster, 'instanceId.$': '$.surge.instanceId', 'expectedVersion.$': '$.underLock.replacementVersion' },
     '$.verified',
   );
   // The launched node, or the standby: either way `$.replacement` is the node that takes the slot. The standby is

@@ -159,7 +159,7 @@ function rolloutSteps(b: WorkflowBuilder, wording: RolloutWording, finish: sfn.I
 }
 
 /**
- * The surge node must run the cluster's version (`currentVersion`) before it stands by or serves: in active/passive it
+ * The surge node must run the cluster's version (`surgeVersion`) before it stands by or serves: in active/passive it
  * is the standby a failover adopts, and in active/active it takes a share of the traffic. One from a stale image
  * fails with `VersionMismatchError`, and the rollout rolls back before that node stands by or serves.
  *
@@ -175,7 +175,7 @@ function verifySurgeVersion(b: WorkflowBuilder, wording: RolloutWording, next: s
       payload: {
         ...cluster,
         'instanceId.$': '$.surge.instanceId',
-        'expectedVersion.$': planPath<RolloutPlan>('currentVersion'),
+        'expectedVersion.$': planPath<RolloutPlan>('surgeVersion'),
       },
       resultPath: '$.verified',
     });

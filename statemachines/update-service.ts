@@ -64,7 +64,7 @@ function updateSteps(b: WorkflowBuilder, finish: sfn.IChainable): sfn.IChainable
   const verifySurge = b.step(
     STEPS.verifySurge,
     ops.verifyNode,
-    { ...cluster, 'instanceId.$': '$.surge.instanceId', 'expectedVersion.$': planPath<UpdatePlan>('currentVersion') },
+    { ...cluster, 'instanceId.$': '$.surge.instanceId', 'expectedVersion.$': planPath<UpdatePlan>('surgeVersion') },
     '$.verified',
   );
   const command = (label: string, noun: string, commandPath: string, resultPath: string) =>

@@ -45,3 +45,13 @@ export function commonVersion(versions: readonly (string | null | undefined)[]):
 export function currentVersionOf(snapshot: ClusterSnapshot): string | null {
   return commonVersion(snapshot.nodes.map((node) => node.version));
 }
+
+/**
+ * The version a node zerodown launches (a surge, replacement or DR node) must report: the cluster's, where the node
+ * boots from an image parameter, which the bake (or the operator's own pipeline) keeps in step with the cluster. A
+ * fixed image id stays on the version it was built with, so holding its nodes to the cluster's version would refuse
+ * every rollout after the first: then nothing is compared (null).
+ */
+export function launchedNodeVersion(currentVersion: string | null, imageParameter: string | undefined): string | null {
+  return imageParameter ? currentVersion : null;
+}

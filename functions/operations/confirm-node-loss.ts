@@ -4,7 +4,7 @@ import { findSurgeNodes } from '../aws/ec2';
 import { readWeights } from '../aws/elbv2';
 import type { ClusterModel, ClusterNode } from '../domain/cluster-model';
 import { HealthCheckFailedError, InputValidationError, NodeLostError } from '../domain/errors';
-import { commonVersion } from '../domain/snapshot';
+import { commonVersion, launchedNodeVersion } from '../domain/snapshot';
 import { moveShare, requireWeighted, restoredWeights, servingSurge, weightOf } from '../domain/weights';
 import { reportedVersion } from './node-checks';
 import { verifyNode } from './verify-node';
@@ -30,6 +30,11 @@ export interface NodeLossAssessment {
    * differ, and then nothing is compared.
    */
   readonly currentVersion: string | null;
+  /**
+   * What a launched replacement must report: `currentVersion` where it boots from `surge.imageParameter`, which is
+   * kept in step with the cluster; null (nothing compared) with a fixed `surge.imageId`.
+   */
+  readonly replacementVersion: string | null;
   /**
    * A surge node that passed every check of the cluster and reports `currentVersion` (any version when it is null):
    * the runbook's extra passive node. It takes the lost node's slot instead of a replacement (`adopt`), and its
@@ -191,6 +196,7 @@ export async function assessNodeLoss(
     findings: lostProbe.findings,
     survivors,
     currentVersion,
+    replacementVersion: launchedNodeVersion(currentVersion, model.surge.imageParameter),
     standby,
     staleStandbys,
     adopt: standby !== '',

@@ -151,6 +151,10 @@ async function expectedVersionOf(
   if (!model.healthChecks.version) {
     return { note: 'not compared: the cluster model names no version endpoint (healthChecks.version)' };
   }
+  // A fixed image stays on the version it was built with: see launchedNodeVersion.
+  if (!model.dr?.imageParameter) {
+    return { note: 'not compared: the DR nodes boot the fixed image dr.imageId, not an image parameter kept in step' };
+  }
   const record = await loadVersionRecord(ssm, model.name);
   if (!record) {
     return {
@@ -235,7 +239,7 @@ function staleDrNodesMessage(
   return (
     `DR node(s) of "${model.name}" run another version than the cluster: ${nodes}, but ${record.version} was ` +
     `recorded at ${record.recordedAt} by ${record.execution}. The DR image is stale: point dr.imageParameter ` +
-    `(or dr.imageId) at an image of ${record.version} and start the region failover again, or start it again ` +
+    `at an image of ${record.version} and start the region failover again, or start it again ` +
     `with "ignoreVersion": true to fail over to ${versions} anyway.`
   );
 }

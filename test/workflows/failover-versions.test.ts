@@ -13,7 +13,7 @@ import type { LocalExecutionResult } from '../../local/local-sfn';
 import type { MotoCluster } from '../../local/moto-cluster';
 import type { SimulatedNodes } from '../../local/simulated-nodes';
 import { useFakeNodes, useFaults } from '../harness/cleanup';
-import { tagImageVersion } from '../harness/image-fixture';
+import { enableBaking, tagImageVersion } from '../harness/image-fixture';
 import { useMoto } from '../harness/moto';
 import { topicEvents } from '../harness/topic-events';
 import { workflowFixture } from '../harness/workflow-fixture';
@@ -93,7 +93,8 @@ describe('failover: the version of the node that takes the slot', () => {
   it('fails a replacement booted from a stale image before it is adopted, and keeps the traffic on the survivor', async () => {
     const { cluster, simulated } = await prepare('active-passive');
     const [active, passive] = cluster.model.nodes.map((node) => node.instanceId);
-    // The survivors report 1.0.0; the launch template's image was baked from a node of 0.9.0.
+    // The survivors report 1.0.0; the image the surge image parameter names was baked from a node of 0.9.0.
+    await enableBaking(cluster);
     await tagImageVersion(cluster.model.region, cluster.imageId, '0.9.0');
     kill(simulated, active ?? '');
     const published = await topicEvents();

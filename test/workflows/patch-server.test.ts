@@ -13,7 +13,7 @@ import { describeWeights, type SlotWeight } from '../../functions/domain/weights
 import { failedCommand, injectError, recordCalls, recordInputs, unhealthyTarget } from '../../local/faults';
 import type { LocalExecutionResult } from '../../local/local-sfn';
 import { useFakeNodes, useFaults } from '../harness/cleanup';
-import { tagImageVersion } from '../harness/image-fixture';
+import { enableBaking, tagImageVersion } from '../harness/image-fixture';
 import { useMoto } from '../harness/moto';
 import { topicEvents } from '../harness/topic-events';
 import { workflowFixture } from '../harness/workflow-fixture';
@@ -183,6 +183,8 @@ describe('patch-server', () => {
     async (topology) => {
       const { cluster, simulated } = await prepare(topology);
       // The surge node boots the cluster's image, now tagged with an older version than the nodes report.
+      await enableBaking(cluster);
+      await enableBaking(cluster);
       await tagImageVersion(cluster.model.region, cluster.imageId, '0.9.0');
 
       const execution = await run({ version: PATCHED });
@@ -198,6 +200,7 @@ describe('patch-server', () => {
 
   it('brings a surge node one change behind the nodes level with them, as a rerun after an interrupted patch needs', async () => {
     const { cluster, simulated } = await prepare('active-passive');
+    await enableBaking(cluster);
     // Every node already runs the patch (an earlier run changed both and stopped before the bake); the image does not.
     for (const node of cluster.model.nodes) {
       const served = simulated.nodes.get(node.instanceId);
@@ -214,6 +217,7 @@ describe('patch-server', () => {
 
   it('gives a surge node of another version the patch when the request names none, and rolls back if it still differs', async () => {
     const { cluster, simulated } = await prepare('active-passive');
+    await enableBaking(cluster);
     await tagImageVersion(cluster.model.region, cluster.imageId, '0.9.0');
 
     const execution = await run({});
@@ -225,6 +229,18 @@ describe('patch-server', () => {
     expect(execution.cause).toContain(`expected 1.0.0, reports ${PATCHED}`);
     const permanent = new Set(cluster.model.nodes.map((node) => node.instanceId));
     expect(simulated.commands.flatMap((command) => command.instanceIds).filter((id) => permanent.has(id))).toEqual([]);
+    await expectCleanCluster(cluster, 'a=100, b=0, surge=0');
+  });
+
+  it('compares nothing when the surge node boots a fixed image id, which stays on the version it was built with', async () => {
+    const { cluster } = await prepare('active-passive');
+    await tagImageVersion(cluster.model.region, cluster.imageId, '0.9.0');
+
+    const plan = (await run({ version: PATCHED, dryRun: true })).output as unknown as PatchPlan;
+    const execution = await run({ version: PATCHED });
+
+    expect(plan).toMatchObject({ currentVersion: '1.0.0', surgeVersion: null, surgeCatchUp: false });
+    expect(failureOf(execution)).toMatchObject({ status: 'SUCCEEDED' });
     await expectCleanCluster(cluster, 'a=100, b=0, surge=0');
   });
 

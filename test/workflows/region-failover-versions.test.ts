@@ -1,7 +1,9 @@
 import { DescribeImagesCommand, DescribeInstancesCommand } from '@aws-sdk/client-ec2';
+import { PutParameterCommand } from '@aws-sdk/client-ssm';
 import { ec2Client } from '../../functions/aws/clients/ec2';
 import { elbv2Client } from '../../functions/aws/clients/elbv2';
 import { ssmIn } from '../../functions/aws/clients/ssm';
+import { saveClusterModel } from '../../functions/aws/ssm';
 import type { ClusterModel } from '../../functions/domain/cluster-model';
 import { VERSION_TAG_KEY } from '../../functions/domain/tags';
 import { findDrNodes } from '../../functions/operations/dr-nodes';
@@ -12,7 +14,7 @@ import type { LocalExecutionOptions, LocalExecutionResult } from '../../local/lo
 import { DR_REGION } from '../../local/moto-dr';
 import { useFakeNodes, useFaults } from '../harness/cleanup';
 import { drFixture } from '../harness/dr-fixture';
-import { tagImageVersion } from '../harness/image-fixture';
+import { DR_IMAGE_PARAMETER, tagImageVersion } from '../harness/image-fixture';
 import { useMoto } from '../harness/moto';
 
 const ROLLOUT = 'arn:aws:states:us-east-1:123456789012:execution:zerodown-test-cluster-upgrade-version:to-1.0.0';
@@ -43,8 +45,21 @@ describe('region-failover: the version of the DR nodes', () => {
    * cluster's serving nodes (which run 1.0.0).
    */
   async function prepareSite(imageVersion: string, options: { recorded: boolean }) {
-    const { cluster, site } = await prepare();
-    await tagImageVersion(DR_REGION, site.model.dr?.imageId ?? '', imageVersion);
+    const prepared = await prepare();
+    const { cluster } = prepared;
+    const dr = prepared.site.model.dr;
+    if (!dr?.imageId) throw new Error('a DR site with an image expected');
+    await tagImageVersion(DR_REGION, dr.imageId, imageVersion);
+    // The DR nodes boot from an image parameter, which is kept in step with the cluster: only then is their version
+    // compared (a fixed image id stays on the version it was built with).
+    await ssmIn(DR_REGION).send(
+      new PutParameterCommand({ Name: DR_IMAGE_PARAMETER, Value: dr.imageId, Type: 'String', Overwrite: true }),
+    );
+    const model = await saveClusterModel(ssmIn(cluster.model.region), {
+      ...prepared.site.model,
+      dr: { ...dr, imageId: undefined, imageParameter: DR_IMAGE_PARAMETER },
+    });
+    const site = { ...prepared.site, model };
     if (options.recorded) {
       const result = await recordVersion({ ec2: ec2Client, elbv2: elbv2Client, ssm: ssmIn }, site.model, {
         execution: ROLLOUT,
@@ -161,6 +176,18 @@ describe('region-failover: the version of the DR nodes', () => {
       expect(node.checks.map((check) => check.check)).not.toContain(VERSION_CHECK);
     }
     expect(await liveDrNodes(site.model)).toEqual([]);
+  });
+
+  it('compares nothing when the DR nodes boot a fixed image id, which stays on the version it was built with', async () => {
+    const { cluster, site } = await prepare();
+    await tagImageVersion(DR_REGION, site.model.dr?.imageId ?? '', '0.9.0');
+    await recordVersion({ ec2: ec2Client, elbv2: elbv2Client, ssm: ssmIn }, site.model, { execution: ROLLOUT });
+
+    const drill = await run({ mode: 'drill' }, serveFromImage(site.model, cluster.nodePort));
+
+    expect(drill.status).toBe('SUCCEEDED');
+    expect(lastStatus(drill)?.expectedVersion).toBeNull();
+    expect(lastStatus(drill)?.versionCheck).toContain('fixed image dr.imageId');
   });
 
   it('refuses an ignoreVersion that is not true or false before it touches anything', async () => {

@@ -11,7 +11,7 @@ import type { LocalExecutionResult } from '../../local/local-sfn';
 import type { MotoCluster } from '../../local/moto-cluster';
 import type { SentCommand } from '../../local/simulated-nodes';
 import { useFakeNodes, useFaults } from '../harness/cleanup';
-import { tagImageVersion } from '../harness/image-fixture';
+import { enableBaking, tagImageVersion } from '../harness/image-fixture';
 import { useMoto } from '../harness/moto';
 import { workflowFixture } from '../harness/workflow-fixture';
 
@@ -238,6 +238,7 @@ describe('update-service', () => {
   it('rolls back before anything changes when the surge node boots a stale image', async () => {
     const { cluster, commandsOn } = await prepareUpdate('active-passive');
     // The surge node boots the cluster's image, now tagged with an older version than the nodes report.
+    await enableBaking(cluster);
     await tagImageVersion(cluster.model.region, cluster.imageId, '0.9.0');
 
     const execution = await run({});

@@ -7,7 +7,7 @@ import { clusterNameSchema } from '../field-issues';
 import { DEFAULT_RETAINED_IMAGES } from '../images';
 import { parseInput } from '../input';
 import { operatorValueSchema } from '../operator-values';
-import { type ClusterSnapshot, currentVersionOf } from '../snapshot';
+import { type ClusterSnapshot, currentVersionOf, launchedNodeVersion } from '../snapshot';
 import { versionRecordParameterName } from '../version-record';
 import type { MaintenanceWorkflow } from '../workflows';
 import { type ExecutionBudget, type PlanDuration, WorstCaseTally } from './duration';
@@ -183,6 +183,11 @@ export interface RolloutPlan {
    * names (a rerun after an interrupted rollout). Otherwise it is a stale image's node, and fails at once.
    */
   readonly surgeCatchUp: boolean;
+  /**
+   * What `Verify the surge node` expects: `currentVersion` where the surge node boots from `surge.imageParameter`,
+   * which is kept in step with the cluster; null (nothing compared) with a fixed `surge.imageId`.
+   */
+  readonly surgeVersion: string | null;
   readonly baselineServing: number;
   readonly requiredServing: number;
   readonly surgeSlot: string;
@@ -225,6 +230,7 @@ export function planRollout(model: ClusterModel, snapshot: ClusterSnapshot, requ
   const baseline = snapshot.servingHealthyNodes;
   const required = requiredServing(baseline, model.capacity.minHealthyPercent);
   const currentVersion = currentVersionOf(snapshot);
+  const surgeVersion = launchedNodeVersion(currentVersion, model.surge.imageParameter);
   const common = {
     workflow: request.workflow,
     cluster: model.name,
@@ -232,14 +238,15 @@ export function planRollout(model: ClusterModel, snapshot: ClusterSnapshot, requ
     command: request.command,
     expectedVersion: request.expectedVersion,
     currentVersion,
+    surgeVersion,
     surgeCatchUp:
-      currentVersion !== null && (request.expectedVersion === null || request.expectedVersion === currentVersion),
+      surgeVersion !== null && (request.expectedVersion === null || request.expectedVersion === surgeVersion),
     baselineServing: baseline,
     requiredServing: required,
     surgeSlot,
     keepSurge: request.keepSurge,
   };
-  const versionOfCluster = common.currentVersion;
+  const versionOfCluster = common.surgeVersion;
   const surgeSteps = (serving: number): PlanStep[] => [
     {
       step: 'Launch surge node',

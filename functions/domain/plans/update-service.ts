@@ -3,7 +3,7 @@ import { requiredServing } from '../capacity';
 import type { ClusterModel, CommandKind } from '../cluster-model';
 import { InputValidationError } from '../errors';
 import { clusterNameSchema } from '../field-issues';
-import { type ClusterSnapshot, currentVersionOf } from '../snapshot';
+import { type ClusterSnapshot, currentVersionOf, launchedNodeVersion } from '../snapshot';
 import { deployRequestSchema, SYNC_CHECK_INTERVAL_SECONDS } from './deploy-service';
 import { type ExecutionBudget, type PlanDuration, WorstCaseTally } from './duration';
 import { managerOrder, type PlanNode, type PlanStep } from './plan';
@@ -58,6 +58,8 @@ export interface UpdatePlan {
    * it is a stale image's node. Null when they report none or disagree, and then nothing is compared.
    */
   readonly currentVersion: string | null;
+  /** What `Verify the surge node` expects: `currentVersion` where the surge node boots from `surge.imageParameter`. */
+  readonly surgeVersion: string | null;
   readonly baselineServing: number;
   readonly requiredServing: number;
   readonly surgeSlot: string;
@@ -128,6 +130,7 @@ export function planUpdate(model: ClusterModel, snapshot: ClusterSnapshot, reque
   const serving = (weights: Weights) => Object.values(weights).filter((weight) => weight > 0).length;
 
   const currentVersion = currentVersionOf(snapshot);
+  const surgeVersion = launchedNodeVersion(currentVersion, model.surge.imageParameter);
   const document = (kind: CommandKind) => `SSM ${model.commands[kind]?.documentName}`;
   const steps: PlanStep[] = [
     {
@@ -142,7 +145,7 @@ export function planUpdate(model: ClusterModel, snapshot: ClusterSnapshot, reque
     },
     {
       step: STEPS.verifySurge,
-      action: `HTTP checks and target health${currentVersion ? `, and version ${currentVersion} (what every node reports)` : ''}`,
+      action: `HTTP checks and target health${surgeVersion ? `, and version ${surgeVersion} (what every node reports)` : ''}`,
       predictedServing: baseline,
     },
     {
@@ -233,6 +236,7 @@ export function planUpdate(model: ClusterModel, snapshot: ClusterSnapshot, reque
     syncResume: command('syncResume', request.service),
     expectedVersion: null,
     currentVersion,
+    surgeVersion,
     baselineServing: baseline,
     requiredServing: required,
     surgeSlot: surge,
