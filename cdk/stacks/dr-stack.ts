@@ -79,12 +79,7 @@ export class DrStack extends Stack {
     }).function;
     readsModel(drNodes);
     // The version a rollout recorded in the DR region, which every DR node must report before DNS names it.
-    const versionRecord = this.formatArn({
-      service: 'ssm',
-      region: site.region,
-      resource: 'parameter',
-      resourceName: versionRecordParameterName(model.name).slice(1),
-    });
+    const versionRecord = this.arn('ssm', 'parameter', versionRecordParameterName(model.name).slice(1));
     allow(drNodes, ['ssm:GetParameter'], [versionRecord]);
     allow(drNodes, ['ec2:DescribeInstances', 'elasticloadbalancing:DescribeTargetHealth'], ['*']);
     allowTaggedLaunch(drNodes, {
