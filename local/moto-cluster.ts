@@ -21,7 +21,7 @@ import { saveClusterModel } from '../functions/aws/ssm';
 import type { ClusterModel, ClusterModelInput } from '../functions/domain/cluster-model';
 import { CLUSTER_TAG_KEY, ROLE_TAG_KEY, SLOT_TAG_KEY } from '../functions/domain/tags';
 import { type FakeNode, serveNode } from './fake-nodes';
-import { freeLoopbackPort } from './moto-server';
+import { freeNodePort } from './moto-server';
 import { LOCAL_REGION } from './settings';
 
 export interface MotoClusterOptions {
@@ -82,7 +82,7 @@ export async function createMotoCluster(options: MotoClusterOptions = {}): Promi
   const name = options.name ?? 'test-cluster';
   const topology = options.topology ?? 'active-passive';
   const strategy = options.strategy ?? 'weighted-target-groups';
-  const nodePort = options.nodePort ?? (await freeLoopbackPort());
+  const nodePort = options.nodePort ?? (await freeNodePort());
 
   const vpc = await ec2Client.send(new CreateVpcCommand({ CidrBlock: '127.0.0.0/16' }));
   const vpcId = required(vpc.Vpc?.VpcId, 'VpcId');

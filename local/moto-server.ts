@@ -17,6 +17,16 @@ const READY_TIMEOUT_MS = 120_000;
 const RESET_TIMEOUT_MS = 60_000;
 const STOP_GRACE_MS = 5_000;
 
+/**
+ * A port that no process is listening on at any address, for the cluster's nodes to listen on at their private IPs
+ * (127.0.1.4, 127.0.2.4, ... in every moto VPC, so every test worker and sandbox has nodes on the same addresses).
+ * A port free on 127.0.0.1 may still be taken on 127.0.1.4 by another worker's node; the wildcard probe sees every
+ * loopback address at once. It is closed before it could accept anything.
+ */
+export function freeNodePort(): Promise<number> {
+  return freeLoopbackPort('0.0.0.0');
+}
+
 export async function freeLoopbackPort(host = '127.0.0.1'): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();

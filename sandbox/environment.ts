@@ -5,7 +5,7 @@ import { EC2Client } from '@aws-sdk/client-ec2';
 import { RDSClient } from '@aws-sdk/client-rds';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { PROJECT_ROOT } from '../cdk/paths';
-import { freeLoopbackPort, startMotoServer, stopProcess } from '../local/moto-server';
+import { freeNodePort, startMotoServer, stopProcess } from '../local/moto-server';
 import { DR_REGION, LOCAL_REGION } from '../local/settings';
 import { SandboxAgent } from './agent';
 import { DataPlane, type DataPlaneConfig } from './data-plane';
@@ -88,7 +88,7 @@ async function startParts(run: RunContext, teardown: Teardown): Promise<SandboxE
   const ssm = new SSMClient(direct);
   const databaseFile = path.join(workDir, 'database.json');
   fs.writeFileSync(databaseFile, JSON.stringify({ schemaVersion: spec.version, migrations: [] }));
-  const nodePort = await freeLoopbackPort();
+  const nodePort = await freeNodePort();
   let dataPlane: DataPlane | undefined;
   const fleet = new Fleet({
     ec2: [new EC2Client(direct), new EC2Client({ ...direct, region: DR_REGION })],

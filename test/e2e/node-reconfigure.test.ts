@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { freeNodePort } from '../../local/moto-server';
 import { runControl } from '../../sandbox/node/control';
 import { httpRequest } from '../../sandbox/node/protocol';
 import { type NodeServer, type NodeServerOptions, startNodeServer } from '../../sandbox/node/server';
@@ -29,20 +29,6 @@ function tempDir(): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zerodown-reconfigure-'));
   tempDirs.push(dir);
   return dir;
-}
-
-/** A port free on every address used here: every node of a cluster serves on the same one. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() =>
-        address && typeof address === 'object' ? resolve(address.port) : reject(new Error('no port')),
-      );
-    });
-  });
 }
 
 async function startNode(options: Pick<NodeServerOptions, 'id' | 'ip' | 'role' | 'port'> & Partial<NodeServerOptions>) {
@@ -75,7 +61,7 @@ async function waitForService(server: NodeServer, service: string): Promise<void
 
 describe('zerodown-node reconfigure on the reference node', () => {
   it('makes a worker pull from the new manager, for good, and does nothing the second time', async () => {
-    const port = await freePort();
+    const port = await freeNodePort();
     const oldManager = await startNode({ id: 'i-old', ip: OLD_MANAGER_IP, role: 'manager', port });
     const newManager = await startNode({ id: 'i-new', ip: NEW_MANAGER_IP, role: 'manager', port });
     const worker = await startNode({
@@ -113,7 +99,7 @@ describe('zerodown-node reconfigure on the reference node', () => {
   });
 
   it('refuses addresses that are not IPv4, before touching the node', async () => {
-    const node = await startNode({ id: 'i-worker', ip: WORKER_IP, role: 'worker', port: await freePort() });
+    const node = await startNode({ id: 'i-worker', ip: WORKER_IP, role: 'worker', port: await freeNodePort() });
     for (const argv of [
       ['reconfigure', '--members', '127.0.9.22;reboot', '--manager', NEW_MANAGER_IP],
       ['reconfigure', '--members', NEW_MANAGER_IP, '--manager', 'manager.example.com'],

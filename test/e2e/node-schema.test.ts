@@ -1,10 +1,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { freeNodePort } from '../../local/moto-server';
 import { runControl } from '../../sandbox/node/control';
 import { httpRequest, type NodeStatus } from '../../sandbox/node/protocol';
 import { SCHEMA_REFRESH_MS } from '../../sandbox/node/schema-check';
 import { type NodeServerOptions, startNodeServer } from '../../sandbox/node/server';
-import { freePort, useNodeServers } from '../harness/node-servers';
+import { useNodeServers } from '../harness/node-servers';
 
 /**
  * The reference node server on a shared database whose schema moves past its version: with the old version declared
@@ -26,7 +27,7 @@ async function startNode(
 ) {
   const events: Record<string, unknown>[] = [];
   const server = await startNodeServer({
-    port: await freePort(options.ip),
+    port: await freeNodePort(),
     dataDir: tempDir(),
     role: 'worker',
     bootMs: BOOT_MS,

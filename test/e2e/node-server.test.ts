@@ -2,10 +2,11 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
+import { freeNodePort } from '../../local/moto-server';
 import { runControl } from '../../sandbox/node/control';
 import { compareVersions, httpRequest, type NodeStatus } from '../../sandbox/node/protocol';
 import { type NodeServer, type NodeServerOptions, startNodeServer } from '../../sandbox/node/server';
-import { freePort, useNodeServers } from '../harness/node-servers';
+import { useNodeServers } from '../harness/node-servers';
 
 const MANAGER_IP = '127.0.9.1';
 const WORKER_IP = '127.0.9.2';
@@ -37,7 +38,7 @@ interface StartedNode {
 async function startNode(overrides: Partial<NodeServerOptions> & Pick<NodeServerOptions, 'id' | 'ip' | 'role'>) {
   const dataDir = overrides.dataDir ?? tempDir();
   const options: NodeServerOptions = {
-    port: await freePort(overrides.ip),
+    port: await freeNodePort(),
     dataDir,
     dbFile: path.join(dataDir, 'db.json'),
     version: '1.0.0',
@@ -451,7 +452,7 @@ describe('reference node server', () => {
 
   it('runs from the command line: listening line, control script, clean exit on SIGTERM', async () => {
     const dataDir = tempDir();
-    const port = await freePort(MANAGER_IP);
+    const port = await freeNodePort();
     const args = ['--id', 'i-cli', '--ip', MANAGER_IP, '--port', String(port), '--data-dir', dataDir];
     const child = spawn(
       process.execPath,

@@ -1,5 +1,4 @@
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { NodeServer } from '../../sandbox/node/server';
@@ -24,18 +23,4 @@ export function useNodeServers(tempPrefix: string) {
       return dir;
     },
   };
-}
-
-/** A port free on `ip` now, for a node server to listen on. */
-export function freePort(ip: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once('error', reject);
-    probe.listen(0, ip, () => {
-      const address = probe.address();
-      probe.close(() =>
-        address && typeof address === 'object' ? resolve(address.port) : reject(new Error('no port')),
-      );
-    });
-  });
 }
