@@ -73,6 +73,7 @@ async function startTraffic(
     listenerArn: spec.listenerArn,
     health,
     ipOf,
+    propagationMs: spec.propagationMs,
     onWeights: (weights) => {
       const entries = [...weights];
       const last = weightChanges.at(-1)?.weights;
@@ -84,7 +85,13 @@ async function startTraffic(
   const balancers = [primary];
   let front: DnsFront | undefined;
   if (spec.dr) {
-    const dr = await startLoadBalancer({ elbv2: drElbv2, listenerArn: spec.dr.listenerArn, health, ipOf });
+    const dr = await startLoadBalancer({
+      elbv2: drElbv2,
+      listenerArn: spec.dr.listenerArn,
+      health,
+      ipOf,
+      propagationMs: spec.propagationMs,
+    });
     balancers.push(dr);
     front = await startDnsFront({
       route53: new Route53Client({ ...client, region: 'us-east-1' }),
@@ -124,6 +131,9 @@ async function stopTraffic(): Promise<TrafficResult> {
   const running = traffic;
   if (!running) throw new Error('no traffic is running');
   traffic = undefined;
+  // The load runs on until the load balancers use the last change a workflow made, so the report and the final
+  // state show it (the backstop reads still see a change made meanwhile).
+  await Promise.all(running.balancers.map((balancer) => balancer.propagated()));
   clearInterval(running.sampler);
   await running.load.stop();
   await running.front?.close();

@@ -25,6 +25,8 @@ export interface DataPlaneConfig {
 
 export interface TrafficSpec {
   readonly listenerArn: string;
+  /** How long each load balancer takes to use a change of its listener's weights, in real milliseconds. */
+  readonly propagationMs: number;
   /** With a DR site, clients reach the cluster by its DNS name, as moto's Route 53 records answer it. */
   readonly dr?: {
     readonly listenerArn: string;

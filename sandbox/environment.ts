@@ -119,6 +119,7 @@ async function startParts(run: RunContext, teardown: Teardown): Promise<SandboxE
       ...gatewayHooks(fleet, agent, () => dataPlane),
       metricDataPut: (form) => beats.recordPut(form, spec.name),
       instanceTags: instanceTagReader(ec2),
+      instanceAddress: (instanceId) => fleet.nodes.get(instanceId)?.ip,
       stepFunctions: (operation, request) => stepFunctions?.handle(operation, request),
     },
   });
@@ -166,7 +167,7 @@ function gatewayHooks(
   fleet: Fleet,
   agent: SandboxAgent,
   dataPlane: () => DataPlane | undefined,
-): Omit<GatewayHooks, 'metricDataPut' | 'instanceTags' | 'stepFunctions'> {
+): Omit<GatewayHooks, 'metricDataPut' | 'instanceTags' | 'instanceAddress' | 'stepFunctions'> {
   return {
     instancesLaunched: (ids) => fleet.launched(ids),
     instancesTerminating: (ids) => fleet.stop(ids),

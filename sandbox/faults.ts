@@ -14,10 +14,12 @@ export interface FaultTargets {
   readonly agent: SandboxAgent;
   readonly plane: DataPlane;
   readonly log: (line: string) => void;
-  /** A `kill-node` fault is about to stop the instance's node. */
+  /** A `kill-node` or `hang-node` fault is about to take the instance's node out: the failover timeline's death. */
   readonly nodeKilled: (instanceId: string) => void;
   /** A `stop-heartbeat` fault: the node serves and answers its checks, but its heartbeat publisher is gone. */
   readonly heartbeatStopped: (instanceId: string) => void;
+  /** The node's peer watch is gone: a `stop-peer-watch` fault, or the machine died. */
+  readonly peerWatchStopped: (instanceId: string) => void;
 }
 
 export class FaultInjector {
@@ -52,8 +54,23 @@ export class FaultInjector {
       case 'kill-node':
         if (target) {
           this.targets.nodeKilled(target);
+          this.targets.peerWatchStopped(target);
           void fleet.stop([target]);
         }
+        break;
+      case 'hang-node':
+        if (target) {
+          this.targets.nodeKilled(target);
+          fleet.hang(target);
+        }
+        break;
+      case 'partition':
+        void fleet.partition(model.nodes.map((node) => node.instanceId)).catch((error: unknown) => {
+          log(`partition: ${error instanceof Error ? error.message : String(error)}`);
+        });
+        break;
+      case 'stop-peer-watch':
+        if (target) this.targets.peerWatchStopped(target);
         break;
       case 'fail-command': {
         const documentName = step.command

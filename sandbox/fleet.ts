@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { DescribeInstancesCommand, type EC2Client } from '@aws-sdk/client-ec2';
 import { ROLE_TAG_KEY } from '../functions/domain/tags';
+import { httpRequest } from './node/protocol';
 
 /**
  * The sandbox's EC2 data plane: one reference node server process per running instance, on the instance's private
@@ -53,6 +54,7 @@ export class Fleet {
   /** Set by stopAll: a launch still being looked up must not start a process after the clean-up. */
   private closed = false;
   private readonly launching = new Set<Promise<void>>();
+  private readonly hung = new Set<string>();
 
   constructor(private readonly options: FleetOptions) {}
 
@@ -143,13 +145,42 @@ export class Fleet {
     this.options.onChange?.([...this.nodes.values()].map((node) => [node.instanceId, node.ip] as const));
   }
 
+  /**
+   * The `hang-node` fault: the node's process is stopped where it stands. The kernel still accepts connections on its
+   * port, and nothing ever answers them: a server hung in a deadlock or a long garbage collection.
+   */
+  hang(instanceId: string): void {
+    const node = this.nodes.get(instanceId);
+    if (!node) return;
+    this.hung.add(instanceId);
+    node.process.kill('SIGSTOP');
+  }
+
+  /**
+   * The `partition` fault: each of these nodes refuses connections from the others, as when the network between
+   * them fails, while the load balancer and everything else still reach each one.
+   */
+  async partition(instanceIds: readonly string[]): Promise<void> {
+    const nodes = instanceIds.flatMap((id) => this.nodes.get(id) ?? []);
+    await Promise.all(
+      nodes.map((node) =>
+        httpRequest(`${node.url}/_control/partition`, {
+          method: 'POST',
+          body: { refuse: nodes.filter((other) => other !== node).map((other) => other.ip) },
+          timeoutMs: STATUS_TIMEOUT_MS,
+        }),
+      ),
+    );
+  }
+
   /** Stops the node processes of instances that are being terminated (or killed by a fault). */
   async stop(instanceIds: readonly string[]): Promise<void> {
     await Promise.all(
       instanceIds.map(async (id) => {
         const node = this.nodes.get(id);
         if (this.nodes.delete(id)) this.changed();
-        if (node) await stopChild(node.process);
+        // A hung process would hold a polite stop until its grace ran out.
+        if (node) await stopChild(node.process, this.hung.delete(id) ? 'SIGKILL' : 'SIGTERM');
       }),
     );
   }
@@ -161,10 +192,10 @@ export class Fleet {
   }
 }
 
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
+async function stopChild(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+  if (child.exitCode !== null || (child.signalCode !== null && child.signalCode !== 'SIGSTOP')) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
+  child.kill(signal);
   const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
   await exited;
   clearTimeout(timer);

@@ -27,8 +27,10 @@ export interface GatewayHooks {
     targets: readonly { id: string; port: number }[],
   ): Promise<{ id: string; port: number; state: string; reason?: string; description?: string }[]>;
   /**
-   * After moto changed a listener's actions (its weights): the load balancer applies them before the caller hears
-   * back, so a workflow that moved traffic off a node can rely on no new request reaching it.
+   * After moto changed a listener's actions (its weights): the load balancer reads them before the caller hears back,
+   * which starts the change's propagation delay (the scenario's `loadBalancer.propagationSeconds`), and with no delay
+   * applies them at once. A workflow that moved traffic off a node waits its drain time before touching the node,
+   * which covers the delay.
    */
   listenerModified(listenerArn: string): Promise<void>;
   /** After moto deregistered targets: the health checker lets them drain. */
@@ -41,6 +43,8 @@ export interface GatewayHooks {
   metricDataPut(form: URLSearchParams): void;
   /** An instance's tags, as its instance metadata service shows them; undefined for an unknown instance. */
   instanceTags(instanceId: string): Promise<Readonly<Record<string, string>> | undefined>;
+  /** An instance's private address (its `local-ipv4`); undefined for an instance that is not running. */
+  instanceAddress(instanceId: string): string | undefined;
   /**
    * A Step Functions call, answered from the sandbox's own executions; undefined until the sandbox serves the API
    * (moto then answers, knowing none of them).
@@ -193,8 +197,8 @@ const IMDS_PREFIX = '/_imds/';
 const IMDS_TOKEN = 'sandbox-imds-token';
 
 /**
- * IMDSv2 as a node's scripts use it: PUT for a session token, then reads that present it. Only the instance's tags
- * are served, each under `meta-data/tags/instance/<key>`, with 404 for a tag the instance does not have.
+ * IMDSv2 as a node's scripts use it: PUT for a session token, then reads that present it. The instance's id, its
+ * private address and its tags are served (each tag under `meta-data/tags/instance/<key>`), with 404 for the rest.
  */
 async function instanceMetadata(request: http.IncomingMessage, hooks: GatewayHooks) {
   const [instanceId = '', ...rest] = (request.url ?? '').slice(IMDS_PREFIX.length).split('?')[0]?.split('/') ?? [];
@@ -208,6 +212,11 @@ async function instanceMetadata(request: http.IncomingMessage, hooks: GatewayHoo
   if (request.headers['x-aws-ec2-metadata-token'] !== IMDS_TOKEN) return text(401, '');
   const tags = await hooks.instanceTags(instanceId);
   if (!tags) return text(404, '');
+  if (path === 'latest/meta-data/instance-id') return text(200, instanceId);
+  if (path === 'latest/meta-data/local-ipv4') {
+    const address = hooks.instanceAddress(instanceId);
+    return address ? text(200, address) : text(404, '');
+  }
   const key = /^latest\/meta-data\/tags\/instance\/(.+)$/.exec(path)?.[1];
   if (key === undefined) return text(404, '');
   const value = tags[decodeURIComponent(key)];

@@ -11,7 +11,7 @@ export interface ExecutionReport {
   /** Started by a scenario step, or by a node alarm through its rule (failover). */
   /** What started it: a scenario step, a node alarm's rule, or the rule on another execution's end. */
   /** What started it: a scenario step, an alarm, a rule, the re-check, or a call to the sandbox's Step Functions API. */
-  readonly trigger: 'scenario' | 'alarm' | 'rule' | 'recheck' | 'api';
+  readonly trigger: 'scenario' | 'alarm' | 'peer' | 'rule' | 'recheck' | 'api';
   readonly status: string;
   readonly error?: string;
   readonly cause?: string;
@@ -59,6 +59,8 @@ export interface SandboxReport {
    * the load started (the first entry is the weights the load started with).
    */
   readonly weights: readonly { at: number; weights: Record<string, number> }[];
+  /** How long the load balancers took to use a weight change (the scenario's), in scenario seconds. */
+  readonly loadBalancerPropagationSeconds: number;
   /**
    * Present when a node was killed. Times are scenario seconds since the load started. The window runs from the
    * death to the moment the load balancer stopped sending the node traffic; failures outside it are not the loss's.
@@ -66,17 +68,36 @@ export interface SandboxReport {
   readonly failover?: {
     diedAt: number;
     detectedAt: number | null;
+    /** What started the failover that acted: a peer's watch, the node's alarm, or the alarm's re-check. */
+    detectedBy: 'alarm' | 'recheck' | 'peer' | null;
+    /** The failover confirmed the loss (entered "Take over the cluster lock"). */
+    confirmedAt: number | null;
+    /** It held the lock (entered "Work out the move under the lock"). */
+    lockedAt: number | null;
+    /** ModifyListener with the new weights returned (entered "Report the traffic move"). */
+    weightsWrittenAt: number | null;
+    /** When the load balancer began to use the new weights: written, then propagated. */
     trafficRestoredAt: number | null;
+    /** The RTO, step by step, in scenario seconds: each from the end of the one before. */
+    rtoSplit: {
+      detection: number | null;
+      confirmation: number | null;
+      lock: number | null;
+      weightWrite: number | null;
+      propagation: number | null;
+    };
     /** When failover began to launch the replacement node. */
     replacementLaunchedAt: number | null;
     redundancyRestoredAt: number | null;
     /** The best the alarms allow: period × datapoints to alarm. */
     detectionFloorSeconds: number;
     detectionSeconds: number | null;
-    /** From the alarm to the traffic moved: the failover's own time. */
+    /** From the detection to the weights written: the failover's own time. */
     orchestrationSeconds: number | null;
     rtoSeconds: number | null;
     failedRequests: number;
+    /** Failed requests sent between the death and the traffic moved: the loss's cost. */
+    failedInWindow: number;
     failedOutsideWindow: number;
     firstFailedOutsideWindow: RequestRecord[];
   };
@@ -147,6 +168,7 @@ export function buildReport(run: {
       at: Math.max(0, Math.round(((change.at - traffic.loadStartedAt) / 1000 / scenario.timeScale) * 100) / 100),
       weights: Object.fromEntries(change.weights.map(([arn, weight]) => [slotOf.get(arn) ?? arn, weight])),
     })),
+    loadBalancerPropagationSeconds: scenario.loadBalancer.propagationSeconds,
     ...(run.failover ? { failover: run.failover } : {}),
     availability: requests.total === 0 ? 1 : requests.ok / requests.total,
     minHealthyCapacityPercent: Math.round((traffic.minServing / traffic.baselineServing) * 100),
@@ -176,6 +198,19 @@ export function evaluateExpectations(scenario: Scenario, report: SandboxReport):
     const statuses = statusesOf('alarm');
     const wanted = expect.alarmExecutions;
     check('executions started by alarms', wanted, statuses, JSON.stringify(statuses) === JSON.stringify(wanted));
+  }
+  if (expect.peerExecutions) {
+    const statuses = statusesOf('peer');
+    const wanted = expect.peerExecutions;
+    check('failovers started by peers', wanted, statuses, JSON.stringify(statuses) === JSON.stringify(wanted));
+  }
+  if (expect.noTrafficMoved !== undefined) {
+    const moved = report.executions.some(
+      (execution) =>
+        execution.workflow === 'failover' &&
+        execution.states.some((state) => state.name === FAILOVER_STATES.moveTraffic),
+    );
+    check('no failover moved traffic', expect.noTrafficMoved, !moved, !moved === expect.noTrafficMoved);
   }
   if (expect.ruleExecutions) {
     const statuses = statusesOf('rule');

@@ -5,6 +5,7 @@ import type { DataPlane, DataPlaneConfig, TrafficSpec } from './data-plane';
 import { type SandboxEnvironment, startSandboxEnvironment } from './environment';
 import { FaultInjector } from './faults';
 import { readFinalState } from './final-state';
+import { type PeerWatch, startPeerWatch } from './peer-watch';
 import { buildReport, type ExecutionReport, type SandboxReport } from './report';
 import { type RunContext, sleepUntil, startRun } from './run-context';
 import type { Scenario } from './scenario';
@@ -84,6 +85,7 @@ interface LiveSandbox {
   readonly timeline: FailoverTimeline;
   readonly alarms: AlarmRouting;
   readonly faults: FaultInjector;
+  readonly peerWatch: PeerWatch;
 }
 
 async function startLiveSandbox(run: RunContext, environment: SandboxEnvironment): Promise<LiveSandbox> {
@@ -105,14 +107,42 @@ async function startLiveSandbox(run: RunContext, environment: SandboxEnvironment
     environment,
     cluster,
     silenced,
-    detected: (at) => timeline.detected(at),
+    detected: (at) => timeline.detected(at, 'alarm'),
     startWorkflow: (step) => workflows.start(step, 'alarm', followed),
     startRecheck: (step) => {
-      timeline.detected(Date.now());
+      timeline.detected(Date.now(), 'recheck');
       workflows.start(step, 'recheck', followed);
     },
     failoverRunning: () => workflows.running('failover'),
   });
+  // The Step Functions API answers the CLI (`serve`) and the nodes' peer watch: a failover a peer starts is followed
+  // as the alarms' are, and counts as the loss's detection.
+  const api = new SandboxStepFunctions(
+    cluster.name,
+    { primary: cluster.stack, dr: cluster.drStack },
+    (workflow, executionName, input) => {
+      if (workflow === 'failover' && input.trigger === 'peer') {
+        timeline.detected(Date.now(), 'peer');
+        workflows.start({ start: workflow, input, executionName }, 'peer', followed);
+      } else {
+        workflows.start({ start: workflow, input, executionName }, 'api', {
+          onState: (state, stop) => faults.stateEntered(state, stop),
+        });
+      }
+    },
+  );
+  workflows.api = api;
+  environment.serveStepFunctions(api);
+  const peerWatch = startPeerWatch({
+    fleet: environment.fleet,
+    model: cluster.model,
+    workDir: environment.workDir,
+    endpoint: environment.gateway.endpoint,
+    failoverStateMachineArn: api.stateMachineArnOf('failover'),
+    scaled: run.scaled,
+    log: run.log,
+  });
+  environment.defer(peerWatch.stop);
   const faults = new FaultInjector(run.scenario.steps, {
     model: cluster.model,
     fleet: environment.fleet,
@@ -121,8 +151,9 @@ async function startLiveSandbox(run: RunContext, environment: SandboxEnvironment
     log: run.log,
     nodeKilled: (instanceId) => timeline.died(Date.now(), targetGroupOf(instanceId, cluster)),
     heartbeatStopped: (instanceId) => silenced.add(instanceId),
+    peerWatchStopped: (instanceId) => peerWatch.stopOn(instanceId),
   });
-  return { cluster, plane, loadStartedAt, workflows, timeline, alarms, faults };
+  return { cluster, plane, loadStartedAt, workflows, timeline, alarms, faults, peerWatch };
 }
 
 export interface ServeOptions extends RunOptions {
@@ -141,16 +172,6 @@ export async function serveSandbox(scenario: Scenario, options: ServeOptions = {
   try {
     const live = await startLiveSandbox(run, environment);
     const { cluster, workflows, faults } = live;
-    const api = new SandboxStepFunctions(
-      cluster.name,
-      { primary: cluster.stack, dr: cluster.drStack },
-      (workflow, executionName, input) =>
-        workflows.start({ start: workflow, input, executionName }, 'api', {
-          onState: (state, stop) => faults.stateEntered(state, stop),
-        }),
-    );
-    workflows.api = api;
-    environment.serveStepFunctions(api);
     options.onReady?.(environment.gateway.endpoint, cluster.name);
     const faultSteps = run.scenario.steps.filter((step) => !('start' in step));
     await Promise.all([
@@ -207,6 +228,7 @@ function trafficSpec(run: RunContext, { model, drSite }: SandboxCluster): Traffi
   const { load } = run.scenario;
   return {
     listenerArn: model.traffic.listenerArn,
+    propagationMs: run.scaled(run.scenario.loadBalancer.propagationSeconds),
     ...(drSite
       ? {
           dr: {

@@ -17,8 +17,21 @@ export const STARTABLE_WORKFLOWS = WORKFLOW_NAMES.filter((name) => name !== 'fai
 /**
  * `abort` stops the workflow that entered the step's state, as an operator's StopExecution would. `stop-heartbeat`
  * stops a node's heartbeat publisher while the node goes on serving (its alarm goes to ALARM and stays there).
+ * `kill-node` stops the machine: the node and its agents (heartbeat and peer watch). `hang-node` freezes the node's
+ * server: connections are accepted and never answered. `partition` cuts the permanent nodes off from each other
+ * while the load balancer and zerodown still reach every one. `stop-peer-watch` stops the target's peer watch.
  */
-export const FAULTS = ['kill-node', 'fail-command', 'unhealthy', 'slow-boot', 'abort', 'stop-heartbeat'] as const;
+export const FAULTS = [
+  'kill-node',
+  'hang-node',
+  'partition',
+  'fail-command',
+  'unhealthy',
+  'slow-boot',
+  'abort',
+  'stop-heartbeat',
+  'stop-peer-watch',
+] as const;
 
 const seconds = z.number().check(z.minimum(0), z.maximum(3600));
 
@@ -106,6 +119,18 @@ const scenarioSchema = z.strictObject({
     }),
     {},
   ),
+  loadBalancer: z.prefault(
+    z.strictObject({
+      /**
+       * How long the load balancers take to use a change of their listener's weights, from the moment it is made: an
+       * ALB applies listener changes after a short while, for which AWS gives no figure. Until then requests go by the
+       * old weights, so a workflow must not touch a node it moved traffic off before this has passed (its drain
+       * time covers it).
+       */
+      propagationSeconds: z._default(z.number().check(z.minimum(0), z.maximum(60)), 5),
+    }),
+    {},
+  ),
   timeScale: z._default(z.number().check(z.minimum(0.001), z.maximum(1)), 0.1),
   steps: z
     .array(
@@ -127,6 +152,10 @@ const scenarioSchema = z.strictObject({
       executions: z.optional(z.array(executionStatus)),
       /** The status of each workflow a node alarm started (failover), in order. */
       alarmExecutions: z.optional(z.array(executionStatus)),
+      /** The status of each failover a node's peer watch started, in order. */
+      peerExecutions: z.optional(z.array(executionStatus)),
+      /** True: no failover moved any traffic (each ended before "Move traffic to the survivors"). */
+      noTrafficMoved: z.optional(z.boolean()),
       /** The status of each workflow a rule on execution status changes started (recover), in order. */
       ruleExecutions: z.optional(z.array(executionStatus)),
       /**

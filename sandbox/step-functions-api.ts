@@ -79,6 +79,11 @@ export class SandboxStepFunctions {
     return WORKFLOWS[workflow].stack === 'dr' ? this.stacks.dr : this.stacks.primary;
   }
 
+  /** The state machine of the workflow, as the API names it. */
+  stateMachineArnOf(workflow: WorkflowName): string {
+    return this.machineOf(workflow).stateMachineArn;
+  }
+
   /** The execution ARN the runner gives an execution of the workflow with this name. */
   executionArnOf(workflow: WorkflowName, name: string): string {
     const machine = this.machineOf(workflow);

@@ -12,6 +12,11 @@ export class FailoverTimeline {
   lastDeathAt: number | undefined;
   private death: { at: number; targetGroup: string | undefined } | undefined;
   private detectedAt: number | undefined;
+  private detectedBy: 'alarm' | 'recheck' | 'peer' | undefined;
+  /** The critical path of the first failover after the death, as the states it entered. */
+  private confirmedAt: number | undefined;
+  private lockedAt: number | undefined;
+  private weightsWrittenAt: number | undefined;
   private replacementLaunchedAt: number | undefined;
   private redundancyRestoredAt: number | undefined;
   /** When a failover had a node serving in the lost slot, the steady weights restored; counted once it succeeds. */
@@ -22,15 +27,28 @@ export class FailoverTimeline {
     this.death ??= { at, targetGroup };
   }
 
-  /** A node alarm fired, or the re-check found one still firing: the first time after a death is its detection. */
-  detected(at: number): void {
-    if (this.death && at >= this.death.at) this.detectedAt ??= at;
+  /**
+   * A node alarm fired, the re-check found one still firing, or a peer started failover: the first time after a death
+   * is its detection.
+   */
+  detected(at: number, by: 'alarm' | 'recheck' | 'peer'): void {
+    if (this.death && at >= this.death.at && this.detectedAt === undefined) {
+      this.detectedAt = at;
+      this.detectedBy = by;
+    }
   }
 
-  /** A workflow an alarm started entered a state: failover may be launching the replacement. */
+  /** A failover an alarm or a peer started entered a state: a step of the path to the traffic moved, or after it. */
   alarmWorkflowEntered(state: string): void {
-    if (state === FAILOVER_STATES.launchReplacement) this.replacementLaunchedAt ??= Date.now();
-    if (state === FAILOVER_STATES.leaveSurgeSlot) this.slotFilledAt ??= Date.now();
+    const now = Date.now();
+    if (this.detectedAt !== undefined) {
+      // Each step is over when the next is entered.
+      if (state === FAILOVER_STATES.takeLock) this.confirmedAt ??= now;
+      if (state === FAILOVER_STATES.workOutMove) this.lockedAt ??= now;
+      if (state === FAILOVER_STATES.reportMove) this.weightsWrittenAt ??= now;
+    }
+    if (state === FAILOVER_STATES.launchReplacement) this.replacementLaunchedAt ??= now;
+    if (state === FAILOVER_STATES.leaveSurgeSlot) this.slotFilledAt ??= now;
   }
 
   /** A workflow an alarm started ended. A failover that found the node under maintenance restored nothing. */
@@ -68,20 +86,34 @@ export class FailoverTimeline {
       const sent = traffic.loadStartedAt + record.at;
       return sent + record.latencyMs < death.at || sent > windowEnd;
     });
+    const confirmedAt = seconds(this.confirmedAt);
+    const lockedAt = seconds(this.lockedAt);
+    const weightsWrittenAt = seconds(this.weightsWrittenAt);
+    const between = (from: number | null, to: number | null) =>
+      from === null || to === null ? null : Math.round((to - from) * 100) / 100;
     return {
       diedAt,
       detectedAt,
+      detectedBy: this.detectedBy ?? null,
+      confirmedAt,
+      lockedAt,
+      weightsWrittenAt,
       trafficRestoredAt,
+      rtoSplit: {
+        detection: between(diedAt, detectedAt),
+        confirmation: between(detectedAt, confirmedAt),
+        lock: between(confirmedAt, lockedAt),
+        weightWrite: between(lockedAt, weightsWrittenAt),
+        propagation: between(weightsWrittenAt, trafficRestoredAt),
+      },
       replacementLaunchedAt: seconds(this.replacementLaunchedAt),
       redundancyRestoredAt: seconds(this.redundancyRestoredAt),
       detectionFloorSeconds: options.detectionFloorSeconds,
       detectionSeconds: detectedAt === null ? null : Math.round((detectedAt - diedAt) * 100) / 100,
-      orchestrationSeconds:
-        detectedAt === null || trafficRestoredAt === null
-          ? null
-          : Math.round((trafficRestoredAt - detectedAt) * 100) / 100,
+      orchestrationSeconds: between(detectedAt, weightsWrittenAt ?? trafficRestoredAt),
       rtoSeconds: trafficRestoredAt === null ? null : Math.round((trafficRestoredAt - diedAt) * 100) / 100,
       failedRequests: failed.length,
+      failedInWindow: failed.length - outside.length,
       failedOutsideWindow: outside.length,
       firstFailedOutsideWindow: outside.slice(0, 5),
     };

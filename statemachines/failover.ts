@@ -19,10 +19,19 @@ export const FAILOVER_STATES = {
   leaveSurgeSlot: 'Take the adopted node out of the surge slot',
   /** Sends the model's reconfigure command to every node, with the addresses after the adoption. */
   reconfigure: RECONFIGURE_STATE,
+  /** The critical path to the traffic moved, step by step: what the sandbox's report splits the time into. */
+  confirmLoss: 'Confirm the node loss',
+  takeLock: 'Take over the cluster lock',
+  workOutMove: 'Work out the move under the lock',
+  moveTraffic: 'Move traffic to the survivors',
+  reportMove: 'Report the traffic move',
 } as const;
 
-/** How a failover was started: by the alarm's change into ALARM, or by the re-check of alarms that stay in ALARM. */
-export const FAILOVER_TRIGGERS = ['alarm', 'recheck'] as const;
+/**
+ * How a failover was started: by the alarm's change into ALARM, by the re-check of alarms that stay in ALARM, or by a
+ * node's peer watch that saw the node stop answering.
+ */
+export const FAILOVER_TRIGGERS = ['alarm', 'recheck', 'peer'] as const;
 
 /** The strings a failover's input must carry; the state machine checks them before anything runs. */
 export const FAILOVER_INPUT_FIELDS = ['cluster', 'slot', 'alarmName', 'detectedAt'] as const;
@@ -108,12 +117,12 @@ export function failoverDefinition(
     return note;
   };
 
-  const confirm = operationStep(scope, 'Confirm the node loss', {
+  const confirm = operationStep(scope, FAILOVER_STATES.confirmLoss, {
     operation: ops.confirmNodeLoss,
     payload: { ...cluster, 'slot.$': '$.request.slot' },
     resultPath: '$.loss',
   });
-  confirm.addCatch(failedBeforeLock('Confirm the node loss'), {
+  confirm.addCatch(failedBeforeLock(FAILOVER_STATES.confirmLoss), {
     errors: [sfn.Errors.ALL],
     resultPath: '$.error',
   });
@@ -151,13 +160,26 @@ export function failoverDefinition(
     .when(sfn.Condition.not(sfn.Condition.isPresent('$.request.remind')), reportSilentNode)
     .when(sfn.Condition.booleanEquals('$.request.remind', true), reportSilentNode)
     .otherwise(quietRecheck);
+  // A peer could not reach a node that answers zerodown from inside the VPC: the network between the nodes, or the
+  // reporter's own, is failing. Nothing moves, and the operator is told: what the nodes send each other (file sync,
+  // cluster membership) may be cut too.
+  const reportUnreachable = reportThen(
+    'Report a node that its peer could not reach',
+    {
+      step: 'A peer could not reach the node, which answers its checks: the nodes may be cut off from each other',
+      outcome: 'attention',
+      detail: { 'slot.$': '$.loss.slot', 'instanceId.$': '$.loss.instanceId', 'findings.$': '$.loss.findings' },
+    },
+    noFailover,
+  );
   const answered = new sfn.Choice(scope, 'Was it a re-check?')
     .when(sfn.Condition.not(sfn.Condition.isPresent('$.request.trigger')), reportBlip)
     .when(sfn.Condition.stringEquals('$.request.trigger', 'recheck'), remindNow)
+    .when(sfn.Condition.stringEquals('$.request.trigger', 'peer'), reportUnreachable)
     .otherwise(reportBlip);
 
   const alreadyOnIt = new sfn.Succeed(scope, 'Another failover is already on it');
-  const takeOver = operationStep(scope, 'Take over the cluster lock', {
+  const takeOver = operationStep(scope, FAILOVER_STATES.takeLock, {
     operation: ops.clusterLock,
     payload: {
       action: 'preempt',
@@ -168,7 +190,7 @@ export function failoverDefinition(
     },
     resultPath: '$.lock',
   }).addCatch(alreadyOnIt, { errors: [ErrorName.ClusterLocked], resultPath: '$.lockError' });
-  takeOver.addCatch(failedBeforeLock('Take over the cluster lock'), {
+  takeOver.addCatch(failedBeforeLock(FAILOVER_STATES.takeLock), {
     errors: [sfn.Errors.ALL],
     resultPath: '$.error',
   });
@@ -202,7 +224,7 @@ export function failoverDefinition(
   // The weights written must be those of the cluster as the lock found it: a pre-empted workflow may have moved
   // traffic or launched a surge node since "Confirm the node loss".
   const underLock = b.step(
-    'Work out the move under the lock',
+    FAILOVER_STATES.workOutMove,
     ops.confirmNodeLoss,
     { ...cluster, 'slot.$': '$.request.slot', confirmed: true, 'outOfService.$': '$.lock.outOfService' },
     '$.underLock',
@@ -219,12 +241,12 @@ export function failoverDefinition(
     )
     .otherwise(underLock);
   const move = b.change(
-    'Move traffic to the survivors',
+    FAILOVER_STATES.moveTraffic,
     ops.shiftTraffic,
     { ...cluster, 'weights.$': '$.underLock.weights', 'baselineServing.$': '$.underLock.baselineServing' },
     '$.moved',
   );
-  const reportMove = report('Report the traffic move', {
+  const reportMove = report(FAILOVER_STATES.reportMove, {
     step: 'Traffic moved off the lost node',
     outcome: 'step',
     detail: {

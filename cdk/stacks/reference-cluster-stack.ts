@@ -188,7 +188,9 @@ export class ReferenceClusterStack extends Stack {
     userData.addCommands(
       ...referenceNodeBoot(server, {
         managerAddress: { parameterName: managerParameterName, region: this.cluster.model.region },
-        thenRun: heartbeatInstallCommands(this.cluster.model).filter((line) => line !== 'set -eu'),
+        thenRun: heartbeatInstallCommands(this.cluster.model, {
+          failoverStateMachineArn: this.cluster.nodeKit.failoverStateMachineArn,
+        }).filter((line) => line !== 'set -eu'),
       }),
     );
     if (props.dr) failoverRecords(this, clusterName, props.dr, balancer);

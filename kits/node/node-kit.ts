@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Stack } from 'aws-cdk-lib';
+import { ArnFormat, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
@@ -9,6 +9,8 @@ import { acknowledgeWildcardResource } from '../../cdk/nag';
 import { PROJECT_ROOT } from '../../cdk/paths';
 import type { ClusterModel } from '../../functions/domain/cluster-model';
 import { CLUSTER_TAG_KEY, ROLE_TAG_KEY, SLOT_TAG_KEY } from '../../functions/domain/tags';
+import { isWeighted } from '../../functions/domain/weights';
+import { stateMachineNameOf } from '../../functions/domain/workflows';
 import { kitDocumentContent, kitDocumentName, kitKindsOf, type NodeKitKind } from './documents';
 
 /** The files the kit installs on a node, by their path there. */
@@ -18,6 +20,8 @@ export const NODE_FILES = {
   '/usr/local/bin/zerodown-heartbeat': 'zerodown-heartbeat',
   '/etc/systemd/system/zerodown-heartbeat.service': 'zerodown-heartbeat.service',
   '/etc/systemd/system/zerodown-heartbeat.timer': 'zerodown-heartbeat.timer',
+  '/usr/local/bin/zerodown-peer-watch': 'zerodown-peer-watch',
+  '/etc/systemd/system/zerodown-peer-watch.service': 'zerodown-peer-watch.service',
 } as const;
 export const NODE_CONFIG_PATH = '/etc/zerodown/node.env';
 /** How often zerodown-heartbeat.timer beats: the default heartbeat alarm's period. */
@@ -43,6 +47,11 @@ export class NodeKit extends Construct {
   public readonly documents: Readonly<Partial<Record<NodeKitKind, ssm.CfnDocument>>>;
   /** Attach to the nodes' instance role. */
   public readonly nodePolicy: iam.ManagedPolicy;
+  /**
+   * The cluster's failover state machine, which the peer watch on every node may start: for the node config.
+   * Undefined for a single target group, where the ALB itself routes around an unhealthy node and nothing fails over.
+   */
+  public readonly failoverStateMachineArn: string | undefined;
 
   constructor(
     scope: Construct,
@@ -64,6 +73,16 @@ export class NodeKit extends Construct {
       });
     }
     this.documents = documents;
+    // Built from the name rather than taken from the state machine, so the nodes' launch template (whose user data
+    // carries it) never depends on the workflows, which read the model that names the launch template.
+    this.failoverStateMachineArn = isWeighted(model)
+      ? Stack.of(this).formatArn({
+          service: 'states',
+          resource: 'stateMachine',
+          resourceName: stateMachineNameOf(model.name, 'failover'),
+          arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+        })
+      : undefined;
     this.nodePolicy = this.createNodePolicy();
   }
 
@@ -72,7 +91,7 @@ export class NodeKit extends Construct {
     const stack = Stack.of(this);
     const anyInstance = stack.formatArn({ service: 'ec2', resource: 'instance', resourceName: '*' });
     const policy = new iam.ManagedPolicy(this, 'NodePolicy', {
-      description: `zerodown ${model.name} nodes: heartbeat, SSM agent, artifact reads`,
+      description: `zerodown ${model.name} nodes: heartbeat, peer watch, SSM agent, artifact reads`,
     });
     // PutMetricData has no resource type; the namespace condition keeps a node to its heartbeat.
     policy.addStatements(
@@ -107,6 +126,19 @@ export class NodeKit extends Construct {
         resources: ['*'],
       }),
     );
+    if (this.failoverStateMachineArn) {
+      policy.addStatements(
+        // The peer watch lists the cluster's nodes to probe; DescribeInstances has no resource type to narrow it to.
+        new iam.PolicyStatement({ sid: 'PeerWatchList', actions: ['ec2:DescribeInstances'], resources: ['*'] }),
+        // A node that sees a peer lost starts this cluster's failover, and nothing else: the failover confirms the
+        // loss itself before it moves anything.
+        new iam.PolicyStatement({
+          sid: 'PeerWatchFailover',
+          actions: ['states:StartExecution'],
+          resources: [this.failoverStateMachineArn],
+        }),
+      );
+    }
     for (const bucket of this.props.artifactBuckets ?? []) {
       const objects = `arn:${stack.partition}:s3:::${bucket}/*`;
       policy.addStatements(
@@ -125,8 +157,9 @@ export class NodeKit extends Construct {
     acknowledgeWildcardResource(
       policy,
       '*',
-      'PutMetricData has no resource type (the namespace condition limits it to the heartbeat), and the SSM agent ' +
-        'message channels take no resource.',
+      'PutMetricData has no resource type (the namespace condition limits it to the heartbeat), DescribeInstances ' +
+        "(the peer watch's list of its peers, read only) has none either, and the SSM agent message channels take no " +
+        'resource.',
     );
     acknowledgeWildcardResource(
       policy,
@@ -138,17 +171,36 @@ export class NodeKit extends Construct {
 }
 
 /**
- * The node's configuration for the heartbeat: the cluster, the region, and the model's health checks against the
- * node itself (checks that look for the rolled-out version are left out: a node beats whatever version it runs).
+ * The node's configuration for the heartbeat and the peer watch: the cluster, the region, and the model's health
+ * checks, against the node itself (`ZERODOWN_HEALTH_CHECKS`) and against a peer (`ZERODOWN_PEER_CHECKS`, `@PEER@`
+ * standing for the peer's address, with each check's timeout). Checks that look for the rolled-out version are left
+ * out: a node beats, and is watched, whatever version it runs. Without `failoverStateMachineArn` the peer watch has
+ * nothing to start and is not installed.
  */
-export function nodeConfigOf(model: ClusterModel, host = '127.0.0.1'): string {
-  const checks = model.healthChecks.http
-    .filter((check) => !check.expectVersion)
-    .map((check) => `${check.protocol}://${host}:${check.port}${check.path}|${check.expectedStatus}`);
+export function nodeConfigOf(
+  model: ClusterModel,
+  host = '127.0.0.1',
+  options: { failoverStateMachineArn?: string | undefined; peerIntervalSeconds?: number } = {},
+): string {
+  const checks = model.healthChecks.http.filter((check) => !check.expectVersion);
+  const own = checks.map((check) => `${check.protocol}://${host}:${check.port}${check.path}|${check.expectedStatus}`);
+  const peer = checks.map(
+    (check) =>
+      `${check.protocol}://@PEER@:${check.port}${check.path}|${check.expectedStatus}|${check.timeoutMs / 1000}`,
+  );
   return [
     `ZERODOWN_CLUSTER=${model.name}`,
     `ZERODOWN_REGION=${model.region}`,
-    `ZERODOWN_HEALTH_CHECKS="${checks.join(' ')}"`,
+    `ZERODOWN_HEALTH_CHECKS="${own.join(' ')}"`,
+    ...(options.failoverStateMachineArn
+      ? [
+          `ZERODOWN_PEER_CHECKS="${peer.join(' ')}"`,
+          `ZERODOWN_FAILOVER_ARN=${options.failoverStateMachineArn}`,
+          ...(options.peerIntervalSeconds === undefined
+            ? []
+            : [`ZERODOWN_PEER_INTERVAL=${options.peerIntervalSeconds}`]),
+        ]
+      : []),
     '',
   ].join('\n');
 }
@@ -178,19 +230,26 @@ export function fileInstallLines(files: readonly { target: string; content: stri
   });
 }
 
-/** Shell lines for user data that install the heartbeat publisher and start its timer. */
-export function heartbeatInstallCommands(model: ClusterModel): string[] {
+/**
+ * Shell lines for user data that install the heartbeat publisher and start its timer, and, given the cluster's
+ * failover state machine (`NodeKit.failoverStateMachineArn`), the peer watch.
+ */
+export function heartbeatInstallCommands(
+  model: ClusterModel,
+  options: { failoverStateMachineArn?: string | undefined } = {},
+): string[] {
+  const peerWatch = options.failoverStateMachineArn !== undefined;
   return [
     'set -eu',
     `install -d -m 0755 ${path.dirname(NODE_CONFIG_PATH)}`,
     ...fileInstallLines([
-      ...Object.entries(NODE_FILES).map(([target, name]) => ({
-        target,
-        content: fs.readFileSync(nodeFile(name), 'utf8'),
-      })),
-      { target: NODE_CONFIG_PATH, content: nodeConfigOf(model) },
+      ...Object.entries(NODE_FILES)
+        .filter(([, name]) => peerWatch || !name.startsWith('zerodown-peer-watch'))
+        .map(([target, name]) => ({ target, content: fs.readFileSync(nodeFile(name), 'utf8') })),
+      { target: NODE_CONFIG_PATH, content: nodeConfigOf(model, '127.0.0.1', options) },
     ]),
     'systemctl daemon-reload',
     'systemctl enable --now zerodown-heartbeat.timer',
+    ...(peerWatch ? ['systemctl enable --now zerodown-peer-watch.service'] : []),
   ];
 }

@@ -30,6 +30,8 @@ export interface NodeLifeCycle {
   readonly restarting: boolean;
   acceptRestart(listener: Listener, version: string | undefined, patchId: string | undefined): Promise<RestartAccepted>;
   restartFrom(listener: Listener): Promise<void>;
+  /** Connections from these addresses are cut as they arrive, as a network partition would drop them. */
+  refuseConnectionsFrom(addresses: readonly string[]): void;
 }
 
 export interface ControlParts {
@@ -42,6 +44,8 @@ export interface ControlParts {
   /** Absent on a node that does not sync from a manager. */
   puller: SyncPuller | undefined;
 }
+
+const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
 
 export class ControlActions {
   constructor(private readonly parts: ControlParts) {}
@@ -69,6 +73,16 @@ export class ControlActions {
         refusing: schema.judge(version, schemaVersion) ?? null,
       },
     };
+  }
+
+  /** The sandbox's `partition` fault: `{ refuse: [addresses] }`; an empty list heals it. */
+  partition(body: Record<string, unknown>): { refusing: string[] } {
+    const refuse = body.refuse;
+    if (!Array.isArray(refuse) || refuse.some((address) => typeof address !== 'string' || !IPV4.test(address))) {
+      throw new HttpError(400, '"refuse" must be a list of IPv4 addresses');
+    }
+    this.parts.node.refuseConnectionsFrom(refuse as string[]);
+    return { refusing: refuse as string[] };
   }
 
   /**

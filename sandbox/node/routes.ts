@@ -159,6 +159,8 @@ export class Router {
         return respondJson(listener, response, 200, await actions.setSync(body));
       case 'reconfigure':
         return respondJson(listener, response, 200, await actions.reconfigure(body));
+      case 'partition':
+        return respondJson(listener, response, 200, actions.partition(body));
       default:
         throw new HttpError(404, `unknown control action "${action}"`);
     }

@@ -32,6 +32,7 @@ export class NodeRuntime implements NodeLifeCycle {
   private port: number;
   private currentListener: Listener | undefined;
   private restartUnderWay = false;
+  private refusedSources = new Set<string>();
   private closing = false;
   private closePromise: Promise<void> | undefined;
 
@@ -145,6 +146,10 @@ export class NodeRuntime implements NodeLifeCycle {
     const listener = createListener(this.settings.id, this.state.current.version);
     const server = listener.server;
     server.on('request', (request, response) => this.router.handle(listener, request, response));
+    server.on('connection', (socket) => {
+      const remote = socket.remoteAddress?.replace(/^::ffff:/, '') ?? '';
+      if (this.refusedSources.has(remote)) socket.destroy();
+    });
     return new Promise((resolve, reject) => {
       const onError = (error: Error) => {
         server.close();
@@ -189,6 +194,11 @@ export class NodeRuntime implements NodeLifeCycle {
   }
 
   /** Claims the restart for `listener` and records where it goes, before anything goes down. */
+  /** New connections only: a peer's probes open one each (the load balancer's come from elsewhere and stay). */
+  refuseConnectionsFrom(addresses: readonly string[]): void {
+    this.refusedSources = new Set(addresses);
+  }
+
   async acceptRestart(
     listener: Listener,
     version: string | undefined,

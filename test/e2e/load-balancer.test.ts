@@ -9,8 +9,8 @@ import { useMoto } from '../harness/moto';
 
 /**
  * The sandbox's load balancer against a moto listener and real targets on loopback: it routes by the weights moto
- * holds, applies a weight change as soon as it is told, and names the cause of every error it answers, so a report
- * can tell the cluster's failures from a busy machine's.
+ * holds, reads a weight change as soon as it is told and uses it after its propagation delay (at once without one),
+ * and names the cause of every error it answers, so a report can tell the cluster's failures from a busy machine's.
  */
 
 type Mode = 'answer' | 'hang' | 'reset';
@@ -60,14 +60,19 @@ function get(url: string): Promise<{ status: number; failure?: string; target?: 
   });
 }
 
-/** Waits until the nodes pass their checks; the limit only stops a test whose nodes never do. */
-async function waitUntilHealthy(instanceIds: readonly string[]): Promise<void> {
+/** Polls until `done` holds; the limit only stops a test in which it never does. */
+async function waitUntil(done: () => boolean, what: string): Promise<void> {
   const deadline = Date.now() + 30_000;
-  const healthy = () => instanceIds.every((id) => health.stateOf({ id, port: cluster.nodePort }).state === 'healthy');
-  while (!healthy()) {
-    if (Date.now() > deadline) throw new Error(`${instanceIds.join(', ')} never passed their health checks`);
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`${what} never happened`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
+}
+
+/** Waits until the nodes pass their checks. */
+function waitUntilHealthy(instanceIds: readonly string[]): Promise<void> {
+  const healthy = () => instanceIds.every((id) => health.stateOf({ id, port: cluster.nodePort }).state === 'healthy');
+  return waitUntil(healthy, `${instanceIds.join(', ')} passing their health checks`);
 }
 
 async function setWeights(weights: Record<string, number>): Promise<void> {
@@ -111,16 +116,22 @@ beforeEach(async () => {
   health.start();
   // The load balancer knows a group's targets from the health checker, as traffic starts once nodes pass their checks.
   await waitUntilHealthy(Object.keys(cluster.privateIps));
+  balancer = await startBalancer();
+});
+
+/** A load balancer on the cluster's listener that records the weights it applies in `weightReads`. */
+function startBalancer(options: { propagationMs?: number } = {}): Promise<LoadBalancer> {
   weightReads = [];
-  balancer = await startLoadBalancer({
+  return startLoadBalancer({
     elbv2: elbv2Client,
     listenerArn: cluster.model.traffic.listenerArn,
     health,
     ipOf: (id) => ips.get(id),
     onWeights: (weights) => weightReads.push(new Map(weights)),
     targetTimeoutMs: TARGET_TIMEOUT_MS,
+    ...options,
   });
-});
+}
 
 afterEach(async () => {
   await balancer.close();
@@ -133,6 +144,11 @@ afterEach(async () => {
 
 const nodeOf = (slot: string) => cluster.model.nodes.find((node) => node.slot === slot)?.instanceId ?? '';
 
+/** Weights by slot, as `setWeights` takes them. */
+function bySlot(weights: ReadonlyMap<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(cluster.targetGroups).map(([slot, arn]) => [slot, weights.get(arn) ?? 0]));
+}
+
 describe('the sandbox load balancer', () => {
   it('sends traffic by the listener weights, and applies a change as soon as it is told', async () => {
     expect(await get(balancer.url)).toEqual({ status: 200, target: nodeOf('a') });
@@ -142,6 +158,54 @@ describe('the sandbox load balancer', () => {
     // No wait between the change and the request: the refresh applied it.
     expect(await get(balancer.url)).toEqual({ status: 200, target: nodeOf('b') });
     expect(weightReads.at(-1)?.get(cluster.targetGroups.b ?? '')).toBe(100);
+  });
+
+  it('with a propagation delay, keeps the old weights after the read that saw a change', async () => {
+    // 30 s: far longer than the test, so no timing decides the outcome.
+    await balancer.close();
+    balancer = await startBalancer({ propagationMs: 30_000 });
+
+    await setWeights({ b: 100 });
+
+    expect(await get(balancer.url)).toEqual({ status: 200, target: nodeOf('a') });
+    expect(bySlot(balancer.weights())).toEqual({ a: 100, b: 0, surge: 0 });
+    expect(weightReads.map(bySlot)).toEqual([{ a: 100, b: 0, surge: 0 }]);
+  });
+
+  it('with a propagation delay of 0, uses a change as soon as the read that saw it is done', async () => {
+    await balancer.close();
+    balancer = await startBalancer({ propagationMs: 0 });
+
+    await setWeights({ b: 100 });
+
+    expect(await get(balancer.url)).toEqual({ status: 200, target: nodeOf('b') });
+    expect(bySlot(balancer.weights())).toEqual({ a: 0, b: 100, surge: 0 });
+  });
+
+  it('applies changes made back to back once each, in order, after their propagation delay', async () => {
+    await balancer.close();
+    balancer = await startBalancer({ propagationMs: 300 });
+
+    await setWeights({ a: 50, b: 50 });
+    await setWeights({ b: 100 });
+    await waitUntil(() => balancer.weights().get(cluster.targetGroups.b ?? '') === 100, 'the second change applied');
+
+    expect(weightReads.map(bySlot)).toEqual([
+      { a: 100, b: 0, surge: 0 },
+      { a: 50, b: 50, surge: 0 },
+      { a: 0, b: 100, surge: 0 },
+    ]);
+    expect(await get(balancer.url)).toEqual({ status: 200, target: nodeOf('b') });
+  });
+
+  it('tells when every change it read is in use', async () => {
+    await balancer.close();
+    balancer = await startBalancer({ propagationMs: 300 });
+
+    await setWeights({ b: 100 });
+    await balancer.propagated();
+
+    expect(bySlot(balancer.weights())).toEqual({ a: 0, b: 100, surge: 0 });
   });
 
   it('names a target that accepts a request and never answers: 504 target-timeout', async () => {

@@ -19,3 +19,21 @@ describe('shipped sandbox scenarios', () => {
     expect(scenario.name.length).toBeGreaterThan(0);
   });
 });
+
+describe('the scenario load balancer block', () => {
+  const minimal = { name: 'minimal', steps: [{ at: 1, start: 'patch-server' }] };
+
+  it('models a 5-second propagation of weight changes when left out', () => {
+    expect(parseScenario(minimal, 'minimal').loadBalancer).toEqual({ propagationSeconds: 5 });
+  });
+
+  it('takes a propagation from 0 to 60 seconds', () => {
+    const parse = (propagationSeconds: number) =>
+      parseScenario({ ...minimal, loadBalancer: { propagationSeconds } }, 'minimal').loadBalancer.propagationSeconds;
+
+    expect(parse(0)).toBe(0);
+    expect(parse(60)).toBe(60);
+    expect(() => parse(61)).toThrow(/loadBalancer\.propagationSeconds/);
+    expect(() => parse(-1)).toThrow(/loadBalancer\.propagationSeconds/);
+  });
+});

@@ -1,0 +1,121 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { ClusterModel } from '../functions/domain/cluster-model';
+import { nodeConfigOf, nodeFile } from '../kits/node/node-kit';
+import type { Fleet } from './fleet';
+
+/**
+ * The node kit's peer watch, run for real: every booted node runs the kit's `zerodown-peer-watch` for as long as it
+ * runs, as systemd keeps it running on EC2. The script reads the node's id and address from the instance metadata
+ * the gateway serves, lists its peers with `aws ec2 describe-instances` and starts failover with `aws stepfunctions
+ * start-execution` (the sandbox's stand-in CLI in sandbox/bin, through the gateway), and probes its peers from its
+ * own address, so a `partition` between nodes is seen as it would be.
+ */
+
+const PEER_WATCH_SCRIPT = nodeFile('zerodown-peer-watch');
+const SHIM_DIR = path.join(__dirname, 'bin');
+/** How often the fleet is looked at for nodes that came up or went away. */
+const FOLLOW_INTERVAL_MS = 200;
+/** The kit's defaults, in scenario seconds: the sandbox runs them `timeScale` times as fast. */
+const PEER_INTERVAL_SECONDS = 1;
+const RETRY_INTERVAL_SECONDS = 0.2;
+const REFRESH_SECONDS = 30;
+const REREPORT_SECONDS = 60;
+
+export interface PeerWatchOptions {
+  readonly fleet: Fleet;
+  readonly model: ClusterModel;
+  readonly workDir: string;
+  /** The gateway: the AWS endpoint and the instance metadata service. */
+  readonly endpoint: string;
+  /** The failover state machine as the sandbox's Step Functions API names it. */
+  readonly failoverStateMachineArn: string;
+  readonly scaled: (scenarioSeconds: number) => number;
+  readonly log: (line: string) => void;
+}
+
+export interface PeerWatch {
+  /** The node's watch is gone (its machine died, or a `stop-peer-watch` fault): it is not started again. */
+  stopOn(instanceId: string): void;
+  stop(): void;
+}
+
+export function startPeerWatch(options: PeerWatchOptions): PeerWatch {
+  const watching = new Map<string, ChildProcess>();
+  const gone = new Set<string>();
+  const configDir = path.join(options.workDir, 'peer-watch');
+  fs.mkdirSync(configDir, { recursive: true });
+  const seconds = (scenarioSeconds: number) => String(options.scaled(scenarioSeconds) / 1000);
+
+  const start = (instanceId: string, ip: string) => {
+    const config = path.join(configDir, `${instanceId}.env`);
+    fs.writeFileSync(
+      config,
+      nodeConfigOf(options.model, ip, {
+        failoverStateMachineArn: options.failoverStateMachineArn,
+        peerIntervalSeconds: options.scaled(PEER_INTERVAL_SECONDS) / 1000,
+      }),
+    );
+    const child = spawn('/bin/sh', [PEER_WATCH_SCRIPT], {
+      env: {
+        ...process.env,
+        PATH: `${SHIM_DIR}${path.delimiter}${process.env.PATH ?? ''}`,
+        ZERODOWN_NODE_CONFIG: config,
+        ZERODOWN_IMDS_URL: `${options.endpoint}/_imds/${instanceId}`,
+        ZERODOWN_PEER_RETRY_INTERVAL: seconds(RETRY_INTERVAL_SECONDS),
+        ZERODOWN_PEER_REFRESH: String(Math.max(1, Math.round(options.scaled(REFRESH_SECONDS) / 1000))),
+        ZERODOWN_PEER_REREPORT: String(Math.max(1, Math.round(options.scaled(REREPORT_SECONDS) / 1000))),
+        AWS_ENDPOINT_URL: options.endpoint,
+      },
+      stdio: ['ignore', 'ignore', 'pipe'],
+      // Its own process group, so that stopping it takes its per-peer watchers and their probes along.
+      detached: true,
+    });
+    watching.set(instanceId, child);
+    let pending = '';
+    child.stderr?.on('data', (chunk: Buffer) => {
+      const lines = (pending + chunk.toString('utf8')).split('\n');
+      pending = lines.pop() ?? '';
+      for (const line of lines) if (line.trim()) options.log(`${instanceId}: ${line.trim()}`);
+    });
+    child.on('close', () => {
+      if (watching.get(instanceId) === child) watching.delete(instanceId);
+    });
+  };
+
+  const kill = (instanceId: string) => {
+    const child = watching.get(instanceId);
+    watching.delete(instanceId);
+    if (child?.pid !== undefined && child.exitCode === null) {
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    }
+  };
+
+  const follow = () => {
+    for (const node of options.fleet.nodes.values()) {
+      if (!watching.has(node.instanceId) && !gone.has(node.instanceId) && options.fleet.isBooted(node.instanceId)) {
+        start(node.instanceId, node.ip);
+      }
+    }
+    for (const instanceId of watching.keys()) {
+      if (!options.fleet.nodes.has(instanceId)) kill(instanceId);
+    }
+  };
+  follow();
+  const timer = setInterval(follow, FOLLOW_INTERVAL_MS);
+  return {
+    stopOn: (instanceId) => {
+      gone.add(instanceId);
+      kill(instanceId);
+    },
+    stop: () => {
+      clearInterval(timer);
+      for (const instanceId of [...watching.keys()]) kill(instanceId);
+    },
+  };
+}
