@@ -74,6 +74,7 @@ async function startTraffic(
     health,
     ipOf,
     propagationMs: spec.propagationMs,
+    ...(spec.targetTimeoutMs === undefined ? {} : { targetTimeoutMs: spec.targetTimeoutMs }),
     onWeights: (weights) => {
       const entries = [...weights];
       const last = weightChanges.at(-1)?.weights;
@@ -91,6 +92,7 @@ async function startTraffic(
       health,
       ipOf,
       propagationMs: spec.propagationMs,
+      ...(spec.targetTimeoutMs === undefined ? {} : { targetTimeoutMs: spec.targetTimeoutMs }),
     });
     balancers.push(dr);
     front = await startDnsFront({

@@ -27,6 +27,8 @@ export interface TrafficSpec {
   readonly listenerArn: string;
   /** How long each load balancer takes to use a change of its listener's weights, in real milliseconds. */
   readonly propagationMs: number;
+  /** How long a load balancer waits for a target's answer before it answers 504, in real milliseconds. */
+  readonly targetTimeoutMs?: number;
   /** With a DR site, clients reach the cluster by its DNS name, as moto's Route 53 records answer it. */
   readonly dr?: {
     readonly listenerArn: string;

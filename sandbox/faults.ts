@@ -20,6 +20,8 @@ export interface FaultTargets {
   readonly heartbeatStopped: (instanceId: string) => void;
   /** The node's peer watch is gone: a `stop-peer-watch` fault, or the machine died. */
   readonly peerWatchStopped: (instanceId: string) => void;
+  /** A `partition` fault is about to cut the nodes off from each other: the run waits for what their watches do. */
+  readonly partitioned: () => void;
 }
 
 export class FaultInjector {
@@ -65,6 +67,7 @@ export class FaultInjector {
         }
         break;
       case 'partition':
+        this.targets.partitioned();
         void fleet.partition(model.nodes.map((node) => node.instanceId)).catch((error: unknown) => {
           log(`partition: ${error instanceof Error ? error.message : String(error)}`);
         });

@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ClusterModel } from '../functions/domain/cluster-model';
-import { nodeConfigOf, nodeFile } from '../kits/node/node-kit';
+import { nodeConfigOf, nodeFile, PEER_WATCH_TIMING } from '../kits/node/node-kit';
 import type { Fleet } from './fleet';
 
 /**
@@ -17,12 +17,6 @@ const PEER_WATCH_SCRIPT = nodeFile('zerodown-peer-watch');
 const SHIM_DIR = path.join(__dirname, 'bin');
 /** How often the fleet is looked at for nodes that came up or went away. */
 const FOLLOW_INTERVAL_MS = 200;
-/** The kit's defaults, in scenario seconds: the sandbox runs them `timeScale` times as fast. */
-const PEER_INTERVAL_SECONDS = 1;
-const RETRY_INTERVAL_SECONDS = 0.2;
-const REFRESH_SECONDS = 30;
-const REREPORT_SECONDS = 60;
-
 export interface PeerWatchOptions {
   readonly fleet: Fleet;
   readonly model: ClusterModel;
@@ -46,16 +40,23 @@ export function startPeerWatch(options: PeerWatchOptions): PeerWatch {
   const gone = new Set<string>();
   const configDir = path.join(options.workDir, 'peer-watch');
   fs.mkdirSync(configDir, { recursive: true });
-  const seconds = (scenarioSeconds: number) => String(options.scaled(scenarioSeconds) / 1000);
+  // The kit's timing, in scenario seconds: run `timeScale` times as fast. The script's `sleep` and `date +%s` take
+  // fractions and whole seconds.
+  const scaled = (scenarioSeconds: number) => options.scaled(scenarioSeconds) / 1000;
+  const wholeSeconds = (scenarioSeconds: number) => Math.max(1, Math.round(scaled(scenarioSeconds)));
+  const timing = {
+    intervalSeconds: scaled(PEER_WATCH_TIMING.intervalSeconds),
+    retrySeconds: scaled(PEER_WATCH_TIMING.retrySeconds),
+    failures: PEER_WATCH_TIMING.failures,
+    refreshSeconds: wholeSeconds(PEER_WATCH_TIMING.refreshSeconds),
+    rereportSeconds: wholeSeconds(PEER_WATCH_TIMING.rereportSeconds),
+  };
 
   const start = (instanceId: string, ip: string) => {
     const config = path.join(configDir, `${instanceId}.env`);
     fs.writeFileSync(
       config,
-      nodeConfigOf(options.model, ip, {
-        failoverStateMachineArn: options.failoverStateMachineArn,
-        peerIntervalSeconds: options.scaled(PEER_INTERVAL_SECONDS) / 1000,
-      }),
+      nodeConfigOf(options.model, ip, { failoverStateMachineArn: options.failoverStateMachineArn, peerWatch: timing }),
     );
     const child = spawn('/bin/sh', [PEER_WATCH_SCRIPT], {
       env: {
@@ -63,9 +64,6 @@ export function startPeerWatch(options: PeerWatchOptions): PeerWatch {
         PATH: `${SHIM_DIR}${path.delimiter}${process.env.PATH ?? ''}`,
         ZERODOWN_NODE_CONFIG: config,
         ZERODOWN_IMDS_URL: `${options.endpoint}/_imds/${instanceId}`,
-        ZERODOWN_PEER_RETRY_INTERVAL: seconds(RETRY_INTERVAL_SECONDS),
-        ZERODOWN_PEER_REFRESH: String(Math.max(1, Math.round(options.scaled(REFRESH_SECONDS) / 1000))),
-        ZERODOWN_PEER_REREPORT: String(Math.max(1, Math.round(options.scaled(REREPORT_SECONDS) / 1000))),
         AWS_ENDPOINT_URL: options.endpoint,
       },
       stdio: ['ignore', 'ignore', 'pipe'],

@@ -204,6 +204,10 @@ export function evaluateExpectations(scenario: Scenario, report: SandboxReport):
     const wanted = expect.peerExecutions;
     check('failovers started by peers', wanted, statuses, JSON.stringify(statuses) === JSON.stringify(wanted));
   }
+  if (expect.detectedBy !== undefined) {
+    const actual = report.failover?.detectedBy ?? null;
+    check('the loss detected by', expect.detectedBy, actual, actual === expect.detectedBy);
+  }
   if (expect.noTrafficMoved !== undefined) {
     const moved = report.executions.some(
       (execution) =>

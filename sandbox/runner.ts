@@ -152,6 +152,7 @@ async function startLiveSandbox(run: RunContext, environment: SandboxEnvironment
     nodeKilled: (instanceId) => timeline.died(Date.now(), targetGroupOf(instanceId, cluster)),
     heartbeatStopped: (instanceId) => silenced.add(instanceId),
     peerWatchStopped: (instanceId) => peerWatch.stopOn(instanceId),
+    partitioned: () => timeline.disturbed(Date.now()),
   });
   return { cluster, plane, loadStartedAt, workflows, timeline, alarms, faults, peerWatch };
 }
@@ -226,9 +227,14 @@ function healthChecks(run: RunContext, model: ClusterModel): DataPlaneConfig['he
 /** Clients reach the primary's listener; with a DR site, they reach the cluster by its DNS name. */
 function trafficSpec(run: RunContext, { model, drSite }: SandboxCluster): TrafficSpec {
   const { load } = run.scenario;
+  const { idleTimeoutSeconds } = run.scenario.loadBalancer;
   return {
     listenerArn: model.traffic.listenerArn,
     propagationMs: run.scaled(run.scenario.loadBalancer.propagationSeconds),
+    // Like the health checks' timeout, never below what a busy machine may take to answer.
+    ...(idleTimeoutSeconds === undefined
+      ? {}
+      : { targetTimeoutMs: Math.max(run.scaled(idleTimeoutSeconds), HEALTH_CHECK_TIMEOUT_FLOOR_MS) }),
     ...(drSite
       ? {
           dr: {
@@ -288,7 +294,7 @@ async function settle(
   for (;;) {
     const { reports, noneStarted } = await workflows.ended();
     const settled =
-      noneStarted && alarms.quiet() && Date.now() - (timeline.lastDeathAt ?? 0) > alarms.detectionWindowMs;
+      noneStarted && alarms.quiet() && Date.now() - (timeline.lastDisturbanceAt ?? 0) > alarms.detectionWindowMs;
     if (settled || Date.now() > settleDeadline) return reports;
     await sleepUntil(Date.now() + SAMPLE_INTERVAL_MS, run.signal);
   }

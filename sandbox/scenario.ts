@@ -128,6 +128,13 @@ const scenarioSchema = z.strictObject({
        * time covers it).
        */
       propagationSeconds: z._default(z.number().check(z.minimum(0), z.maximum(60)), 5),
+      /**
+       * The ALB's idle timeout (its `idle_timeout.timeout_seconds` attribute): a target that accepts a request and
+       * does not answer within it gets a 504. Left out, 60 real seconds, the ALB's default, whatever the time scale,
+       * so a node that is merely slow on a busy machine is waited for; a scenario with a hung node sets it so that
+       * the run does not wait a minute for the requests caught on that node.
+       */
+      idleTimeoutSeconds: z.optional(z.number().check(z.minimum(1), z.maximum(60))),
     }),
     {},
   ),
@@ -154,6 +161,8 @@ const scenarioSchema = z.strictObject({
       alarmExecutions: z.optional(z.array(executionStatus)),
       /** The status of each failover a node's peer watch started, in order. */
       peerExecutions: z.optional(z.array(executionStatus)),
+      /** After a kill-node or hang-node fault: what started the failover that acted. */
+      detectedBy: z.optional(z.enum(['peer', 'alarm', 'recheck'])),
       /** True: no failover moved any traffic (each ended before "Move traffic to the survivors"). */
       noTrafficMoved: z.optional(z.boolean()),
       /** The status of each workflow a rule on execution status changes started (recover), in order. */

@@ -9,7 +9,8 @@ import type { ExecutionReport, SandboxReport } from './report';
  * time divided by the time scale.
  */
 export class FailoverTimeline {
-  lastDeathAt: number | undefined;
+  /** The last death, or the last fault that may make the nodes report each other lost. */
+  lastDisturbanceAt: number | undefined;
   private death: { at: number; targetGroup: string | undefined } | undefined;
   private detectedAt: number | undefined;
   private detectedBy: 'alarm' | 'recheck' | 'peer' | undefined;
@@ -23,8 +24,13 @@ export class FailoverTimeline {
   private slotFilledAt: number | undefined;
 
   died(at: number, targetGroup: string | undefined): void {
-    this.lastDeathAt = at;
+    this.lastDisturbanceAt = at;
     this.death ??= { at, targetGroup };
+  }
+
+  /** A fault that kills no node but may start failovers (a partition between the nodes). */
+  disturbed(at: number): void {
+    this.lastDisturbanceAt = at;
   }
 
   /**

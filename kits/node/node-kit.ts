@@ -26,6 +26,32 @@ export const NODE_FILES = {
 export const NODE_CONFIG_PATH = '/etc/zerodown/node.env';
 /** How often zerodown-heartbeat.timer beats: the default heartbeat alarm's period. */
 export const HEARTBEAT_PERIOD_SECONDS = 10;
+/** The peer watch's timing, in seconds: see kits/node/files/zerodown-peer-watch. */
+export interface PeerWatchTiming {
+  /** Between two probes of a peer. */
+  readonly intervalSeconds: number;
+  /** Between the retries of a probe that failed (a timed-out probe is not retried). */
+  readonly retrySeconds: number;
+  /** Consecutive failures that make a peer lost. */
+  readonly failures: number;
+  /** Between two reads of the peer list. */
+  readonly refreshSeconds: number;
+  /** Before a peer that stays lost is reported again; doubled after each report, up to 15 minutes. */
+  readonly rereportSeconds: number;
+}
+
+/**
+ * A hung peer is seen one probe timeout after the first probe that finds it hung, so the interval adds to the
+ * detection of a hang at most once, and two small GETs a second cost a node nothing. Three failures 0.2 s apart let
+ * a refused connection from a restarting listener pass, and still make a dead node lost within a second.
+ */
+export const PEER_WATCH_TIMING: PeerWatchTiming = {
+  intervalSeconds: 0.5,
+  retrySeconds: 0.2,
+  failures: 3,
+  refreshSeconds: 30,
+  rereportSeconds: 60,
+};
 
 export function nodeFile(name: (typeof NODE_FILES)[keyof typeof NODE_FILES]): string {
   return path.join(FILES_DIR, name);
@@ -180,7 +206,7 @@ export class NodeKit extends Construct {
 export function nodeConfigOf(
   model: ClusterModel,
   host = '127.0.0.1',
-  options: { failoverStateMachineArn?: string | undefined; peerIntervalSeconds?: number } = {},
+  options: { failoverStateMachineArn?: string | undefined; peerWatch?: PeerWatchTiming } = {},
 ): string {
   const checks = model.healthChecks.http.filter((check) => !check.expectVersion);
   const own = checks.map((check) => `${check.protocol}://${host}:${check.port}${check.path}|${check.expectedStatus}`);
@@ -196,13 +222,21 @@ export function nodeConfigOf(
       ? [
           `ZERODOWN_PEER_CHECKS="${peer.join(' ')}"`,
           `ZERODOWN_FAILOVER_ARN=${options.failoverStateMachineArn}`,
-          ...(options.peerIntervalSeconds === undefined
-            ? []
-            : [`ZERODOWN_PEER_INTERVAL=${options.peerIntervalSeconds}`]),
+          ...peerWatchSettings(options.peerWatch ?? PEER_WATCH_TIMING),
         ]
       : []),
     '',
   ].join('\n');
+}
+
+function peerWatchSettings(timing: PeerWatchTiming): string[] {
+  return [
+    `ZERODOWN_PEER_INTERVAL=${timing.intervalSeconds}`,
+    `ZERODOWN_PEER_RETRY_INTERVAL=${timing.retrySeconds}`,
+    `ZERODOWN_PEER_FAILURES=${timing.failures}`,
+    `ZERODOWN_PEER_REFRESH=${timing.refreshSeconds}`,
+    `ZERODOWN_PEER_REREPORT=${timing.rereportSeconds}`,
+  ];
 }
 
 /** The tags zerodown reads on a permanent node. Surge and replacement nodes get theirs from the workflows. */
