@@ -1,6 +1,7 @@
 /**
  * Measures every Lambda handler bundle as the ZeroDownFunction construct builds it: minified size, gzip size, the
- * largest packages inside, and the cold module-load time in a fresh Node process.
+ * largest packages inside, and the cold module-load time in a fresh Node process. Sums the module loads of the
+ * functions a failover calls before the weights move: the failover's critical path cold start.
  *
  * Run with `npx tsx bench/bundles.ts`. It reports against the targets and always exits 0 when the measurement
  * itself succeeds.
@@ -11,6 +12,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { buildLambdaBundle, buildPowertoolsLayer, LAYER_MODULES_DIR } from '../cdk/bundling';
+import { FAILOVER_STATES } from '../statemachines/failover';
 import { KIB, kb, kbShort, mark, ms, table } from './format';
 
 const PROJECT_ROOT = path.resolve(__dirname, '..');
@@ -22,6 +24,19 @@ export const TARGETS = {
   /** Median time to `require` the bundle in a fresh process, the Powertools layer's modules included. */
   maxLoadMs: 150,
 } as const;
+
+/**
+ * The functions a failover calls before the weights move, each with the states that call it: the critical path of
+ * statemachines/failover.ts (ops.confirmNodeLoss, ops.clusterLock, ops.shiftTraffic), named by the entry files that
+ * cdk/constructs/node-operations.ts builds them from. The states between are Pass and Choice states; the lock is read
+ * first ("Read the cluster lock") only for a node that carried no traffic, and a pre-empted workflow's commands are
+ * cancelled (run-command) only when a workflow held the lock: neither is on the path of a lost serving node.
+ */
+export const FAILOVER_CRITICAL_PATH: readonly { readonly name: string; readonly states: readonly string[] }[] = [
+  { name: 'confirm-node-loss', states: [FAILOVER_STATES.confirmLoss, FAILOVER_STATES.workOutMove] },
+  { name: 'cluster-lock', states: [FAILOVER_STATES.takeLock] },
+  { name: 'shift-traffic', states: [FAILOVER_STATES.moveTraffic] },
+];
 
 /** Dummy values for the environment variables handlers read at module load. */
 const LOAD_ENV: Record<string, string> = {
@@ -261,7 +276,50 @@ function median(values: readonly number[]): number {
   return ((sorted[middle - 1] ?? Number.NaN) + upper) / 2;
 }
 
-/** The results as a table followed by a one-line summary. */
+export interface CriticalPathColdStart {
+  /** The critical path's functions, each once, with its median module load; undefined when it was not measured. */
+  readonly parts: readonly { readonly name: string; readonly states: readonly string[]; readonly medianMs?: number }[];
+  /** The sum of the medians; undefined when any part is missing. */
+  readonly totalMs?: number;
+}
+
+/** The failover's critical path cold start: the median module load of each function on it, each counted once. */
+export function failoverColdStart(bundles: readonly BundleResult[]): CriticalPathColdStart {
+  const parts = FAILOVER_CRITICAL_PATH.map(({ name, states }) => {
+    const load = bundles.find((bundle) => bundle.name === name)?.load;
+    return { name, states, ...(load?.ok ? { medianMs: load.medianMs } : {}) };
+  });
+  const measured = parts.flatMap((part) => (part.medianMs === undefined ? [] : [part.medianMs]));
+  return measured.length === parts.length
+    ? { parts, totalMs: measured.reduce((sum, value) => sum + value, 0) }
+    : { parts };
+}
+
+/** The failover's critical path cold start, its parts, and what the figure leaves out. */
+function coldStartReport(bundles: readonly BundleResult[], runs: number): string[] {
+  const { parts, totalMs } = failoverColdStart(bundles);
+  return [
+    `Failover critical path cold start (each function once): ${totalMs === undefined ? 'not measured' : `${ms(totalMs)} ms`}`,
+    table(
+      ['function', 'load ms median', 'called by'],
+      parts.map((part) => [
+        part.name,
+        part.medianMs === undefined ? 'not measured' : ms(part.medianMs),
+        part.states.map((state) => `"${state}"`).join(', '),
+      ]),
+      ['left', 'right', 'left'],
+    ),
+    `The sum of the medians (of ${runs} runs) of the module loads above: the time to \`require\` each bundle (its`,
+    'module-level code included) in a fresh Node process on this machine, the Powertools layer on NODE_PATH as in',
+    'Lambda. It leaves out what Lambda adds to a cold start (starting the execution environment and the Node runtime,',
+    "fetching the code) and a first call's own costs (credentials and the TLS connection of its first AWS request).",
+    'confirm-node-loss counts once: its second call comes after its first returned, and normally finds the environment',
+    'that call left warm. Each is paid only when no warm environment of the function is available; provisioned',
+    'concurrency on these three removes it.',
+  ];
+}
+
+/** The results as a table, a one-line summary, then the failover critical path cold start. */
 export function report(measurements: BundleMeasurements): string {
   const { bundles, targets, runs, layer } = measurements;
   const rows = bundles.map((bundle) => [
@@ -296,6 +354,8 @@ export function report(measurements: BundleMeasurements): string {
   const meetLoad = bundles.filter((bundle) => bundle.meetsLoad).length;
   lines.push(
     `Summary: ${meetSize}/${bundles.length} bundles meet the size target, ${meetLoad}/${bundles.length} meet the load target.`,
+    '',
+    ...coldStartReport(bundles, runs),
   );
   return lines.join('\n');
 }

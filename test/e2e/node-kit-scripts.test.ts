@@ -41,22 +41,42 @@ function recorder(dir: string, name: string, exitCode = 0): string {
 interface NodeStandIn {
   tags: Record<string, string>;
   healthStatus: number;
+  instanceId: string;
+  localIpv4: string;
+  /** How many times each metadata path (below latest/meta-data/) was read. */
+  readonly reads: Record<string, number>;
   url: string;
   close(): Promise<void>;
 }
 
-/** One loopback server for the instance metadata service (IMDSv2) and the node's health endpoint. */
+/**
+ * One loopback server for the instance metadata service (IMDSv2) and the node's health endpoint, on 127.0.0.1 (the
+ * node's own address for the peer watch).
+ */
 async function nodeStandIn(): Promise<NodeStandIn> {
-  const state = { tags: {} as Record<string, string>, healthStatus: 200 };
+  const state = {
+    tags: {} as Record<string, string>,
+    healthStatus: 200,
+    instanceId: 'i-self',
+    localIpv4: '127.0.0.1',
+    reads: {} as Record<string, number>,
+  };
   const server = http.createServer((request, response) => {
     const url = request.url ?? '';
+    const metadata = url.startsWith('/latest/meta-data/') ? url.slice('/latest/meta-data/'.length) : undefined;
+    if (metadata !== undefined) state.reads[metadata] = (state.reads[metadata] ?? 0) + 1;
     if (url === '/latest/api/token' && request.method === 'PUT') {
       response.end('token-1');
-    } else if (url.startsWith('/latest/meta-data/tags/instance/')) {
-      const value = state.tags[decodeURIComponent(url.slice('/latest/meta-data/tags/instance/'.length))];
-      if (request.headers['x-aws-ec2-metadata-token'] !== 'token-1') response.writeHead(401).end();
-      else if (value === undefined) response.writeHead(404).end();
+    } else if (metadata !== undefined && request.headers['x-aws-ec2-metadata-token'] !== 'token-1') {
+      response.writeHead(401).end();
+    } else if (metadata?.startsWith('tags/instance/')) {
+      const value = state.tags[decodeURIComponent(metadata.slice('tags/instance/'.length))];
+      if (value === undefined) response.writeHead(404).end();
       else response.end(value);
+    } else if (metadata === 'instance-id') {
+      response.end(state.instanceId);
+    } else if (metadata === 'local-ipv4') {
+      response.end(state.localIpv4);
     } else if (url === '/health') {
       response.writeHead(state.healthStatus).end('health');
     } else {

@@ -48,7 +48,8 @@ export function failoverRun(scenario: string): Promise<CliRun & { report: Sandbo
   });
 }
 
-async function checkedRun(
+/** Runs a shipped scenario that must pass its expectations, with the checks of its requests that it needs. */
+export async function checkedRun(
   scenario: string,
   requests: (run: CliRun) => void,
 ): Promise<CliRun & { report: SandboxReport }> {

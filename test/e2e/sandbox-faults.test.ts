@@ -15,7 +15,7 @@ import {
 jest.setTimeout(SANDBOX_TEST_LIMIT_MS);
 
 describe('sandbox: faults', () => {
-  it('fails over when the active node dies: its alarm starts failover and a replacement ends as the passive node', async () => {
+  it('fails over when the active node dies: its peer starts failover and a replacement ends as the passive node', async () => {
     const run = await runSandbox(scenarioFile('failover'));
 
     // Failed requests outside the window, if any, explain themselves: when, which node, why.
@@ -26,16 +26,27 @@ describe('sandbox: faults', () => {
       outsideWindow: [],
     });
     const failover = run.report?.failover;
-    // CloudWatch judges a period only once it is over, so the alarm cannot fire before the floor: a bound that the
-    // alarm's rules set, which a busy machine can only push later. `npm run bench` prints the whole timeline.
-    expect(failover?.detectionSeconds).toBeGreaterThanOrEqual(failover?.detectionFloorSeconds ?? 0);
-    // The order of events: loss detected, then traffic off the dead node (as the load balancer applied the weights),
-    // then a replacement launched, then redundancy back.
-    const { detectedAt, trafficRestoredAt, replacementLaunchedAt, redundancyRestoredAt } = failover ?? {};
-    expect([detectedAt, trafficRestoredAt, replacementLaunchedAt, redundancyRestoredAt]).not.toContain(null);
-    expect(detectedAt).toBeLessThanOrEqual(trafficRestoredAt ?? 0);
-    expect(trafficRestoredAt).toBeLessThanOrEqual(replacementLaunchedAt ?? 0);
-    expect(replacementLaunchedAt).toBeLessThanOrEqual(redundancyRestoredAt ?? 0);
+    // The surviving node's peer watch saw the loss first, well inside the alarm's floor (CloudWatch judges a period
+    // only once it is over); the alarm's own failover came after it and found the work done. `npm run bench` prints
+    // the figures.
+    expect(failover?.detectedBy).toBe('peer');
+    const failovers = run.report?.executions.filter((execution) => execution.workflow === 'failover') ?? [];
+    expect(failovers.map((execution) => [execution.trigger, execution.status])).toEqual([
+      ['peer', 'SUCCEEDED'],
+      ['alarm', 'SUCCEEDED'],
+    ]);
+    // The order of events: loss detected, confirmed, the lock taken, the weights written, then traffic off the dead
+    // node (as the load balancer applied the weights, after its propagation), then a replacement, then redundancy.
+    const { detectedAt, confirmedAt, lockedAt, weightsWrittenAt, trafficRestoredAt } = failover ?? {};
+    const { replacementLaunchedAt, redundancyRestoredAt } = failover ?? {};
+    const timeline = [detectedAt, confirmedAt, lockedAt, weightsWrittenAt, trafficRestoredAt, redundancyRestoredAt];
+    expect(timeline).not.toContain(null);
+    expect(timeline).toEqual([...timeline].sort((a, b) => (a ?? 0) - (b ?? 0)));
+    expect(weightsWrittenAt).toBeLessThanOrEqual(replacementLaunchedAt ?? 0);
+    // The split accounts for the whole RTO, step by step.
+    const split = Object.values(failover?.rtoSplit ?? {}) as number[];
+    expect(split.reduce((sum, seconds) => sum + seconds, 0)).toBeCloseTo(failover?.rtoSeconds ?? -1, 1);
+    expect(run.report?.loadBalancerPropagationSeconds).toBe(5);
     // Requests failed only while the load balancer still sent them to the dead node, and only because it was dead.
     expect(failover?.failedRequests).toBeGreaterThan(0);
     expect(failover?.failedOutsideWindow).toBe(0);

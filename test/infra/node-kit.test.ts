@@ -4,6 +4,7 @@ import { NODE_KIT_COMMAND_KINDS, parseClusterModel } from '../../functions/domai
 import { ClusterModelError } from '../../functions/domain/errors';
 import { OPERATOR_VALUE_OF, OPERATOR_VALUE_PATTERNS } from '../../functions/domain/operator-values';
 import { KIT_DOCUMENT_VERSION, kitDocumentName } from '../../kits/node/documents';
+import { stateMachineNameOf } from '../../functions/domain/workflows';
 import { nodeConfigOf, nodeTags } from '../../kits/node/node-kit';
 import { type CfnTemplate, resourcesOfType } from '../../local/template';
 import { synthesizedApp } from '../harness/synth';
@@ -41,6 +42,27 @@ function storedModel(template: CfnTemplate) {
 function nodePolicyStatements(template: CfnTemplate): Statement[] {
   const [, policy] = resourcesOfType(template, 'AWS::IAM::ManagedPolicy').find(([id]) => id.includes('NodeKit')) ?? [];
   return (policy?.Properties?.PolicyDocument as { Statement: Statement[] } | undefined)?.Statement ?? [];
+}
+
+function actionsOf(statement: Statement | undefined): string[] {
+  return [statement?.Action ?? []].flat();
+}
+
+/** The node policy of the test cluster's model, made a single-target-group cluster (nothing fails over there). */
+function singleTargetGroupNodePolicy(): Statement[] {
+  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const stack = new Stack(app, 'Kit', { env: { region: 'us-east-1', account: '123456789012' } });
+  const input = testClusterModel();
+  const targetGroupArn =
+    input.traffic.strategy === 'weighted-target-groups' ? (input.traffic.slots[0]?.targetGroupArn ?? '') : '';
+  new ZeroDownCluster(stack, 'Cluster', {
+    model: {
+      ...input,
+      nodes: input.nodes.map(({ slot: _slot, ...node }) => node),
+      traffic: { strategy: 'single-target-group', listenerArn: input.traffic.listenerArn, targetGroupArn },
+    },
+  });
+  return nodePolicyStatements(app.synth().getStackByName('Kit').template as CfnTemplate);
 }
 
 describe('NodeKit', () => {
@@ -122,7 +144,9 @@ describe('NodeKit', () => {
     const bySid = Object.fromEntries(statements.map((statement) => [statement.Sid, statement]));
     expect(Object.keys(bySid).sort()).toEqual([
       'Heartbeat',
-      'ReadArtifacts3',
+      'PeerWatchFailover',
+      'PeerWatchList',
+      'ReadArtifacts5',
       'SsmAgentMessages',
       'SsmAgentRegistration',
     ]);
@@ -133,12 +157,65 @@ describe('NodeKit', () => {
     expect(bySid.SsmAgentRegistration).toMatchObject({
       Condition: { StringEquals: { 'aws:ResourceTag/zerodown:cluster': 'test-cluster' } },
     });
-    expect(JSON.stringify(bySid.ReadArtifacts3?.Resource)).toMatch(/:s3:::apim-artifacts\/\*"/);
-    expect(bySid.ReadArtifacts3?.Action).toBe('s3:GetObject');
+    expect(JSON.stringify(bySid.ReadArtifacts5?.Resource)).toMatch(/:s3:::apim-artifacts\/\*"/);
+    expect(bySid.ReadArtifacts5?.Action).toBe('s3:GetObject');
     // Only the agent's channels, which take no resource, are unscoped.
     for (const action of [bySid.SsmAgentMessages?.Action].flat()) {
       expect(String(action)).toMatch(/^(ec2messages|ssmmessages):/);
     }
+  });
+
+  it("lets the peer watch start its cluster's failover state machine and nothing else, and list the instances", () => {
+    const statements = nodePolicyStatements(raw);
+    expect(statements.length).toBeGreaterThan(0);
+    const failoverName = stateMachineNameOf(model.name, 'failover');
+    expect(failoverName).toBe('zerodown-test-cluster-failover');
+    const failover = resourcesOfType(raw, 'AWS::StepFunctions::StateMachine').filter(
+      ([, resource]) => resource.Properties?.StateMachineName === failoverName,
+    );
+    expect(failover).toHaveLength(1);
+    // Built from the name, as the launch template's user data carries it: the partition, the stack's region and
+    // account, and the name the state machine is synthesized with.
+    const failoverArn = {
+      'Fn::Join': [
+        '',
+        [
+          'arn:',
+          { Ref: 'AWS::Partition' },
+          `:states:${model.region}:`,
+          { Ref: 'AWS::AccountId' },
+          `:stateMachine:${failover[0]?.[1].Properties?.StateMachineName}`,
+        ],
+      ],
+    };
+
+    const starts = statements.filter((statement) => actionsOf(statement).includes('states:StartExecution'));
+    expect(starts).toHaveLength(1);
+    expect(actionsOf(starts[0])).toEqual(['states:StartExecution']);
+    expect(starts[0]?.Resource).toEqual(failoverArn);
+    expect(starts[0]?.Condition).toBeUndefined();
+    // No other statement grants a Step Functions action, nor any action through a wildcard.
+    const stepFunctions = statements.filter((statement) =>
+      actionsOf(statement).some((action) => action.startsWith('states:')),
+    );
+    expect(stepFunctions).toEqual(starts);
+    expect(statements.flatMap(actionsOf).filter((action) => action.includes('*'))).toEqual([]);
+
+    // The peer list is the only EC2 read (ec2messages is the SSM agent's channel, another service).
+    expect(statements.flatMap(actionsOf).filter((action) => action.startsWith('ec2:'))).toEqual([
+      'ec2:DescribeInstances',
+    ]);
+    const list = statements.filter((statement) => actionsOf(statement).includes('ec2:DescribeInstances'));
+    expect(list).toHaveLength(1);
+    expect(actionsOf(list[0])).toEqual(['ec2:DescribeInstances']);
+  });
+
+  it('gives the nodes of a single-target-group cluster no peer watch permissions', () => {
+    const statements = singleTargetGroupNodePolicy();
+    expect(statements.map((statement) => statement.Sid)).toContain('Heartbeat');
+    const actions = statements.flatMap(actionsOf);
+    expect(actions.filter((action) => action.startsWith('states:'))).toEqual([]);
+    expect(actions.filter((action) => action.startsWith('ec2:'))).toEqual([]);
   });
 
   it('refuses a kit command for a kind it has no document for, at synthesis', () => {

@@ -409,6 +409,42 @@ describe('failover', () => {
     expect(await weights(cluster)).toBe('a=100, b=0, surge=0');
   });
 
+  it('started by a peer that cannot reach a node that answers, moves nothing and tells the operator of the partition', async () => {
+    const { cluster } = await prepare('active-passive');
+    const published = await topicEvents(1);
+    const [reported] = cluster.model.nodes.map((node) => node.instanceId);
+
+    const execution = await run({ trigger: 'peer', lostInstanceId: reported, detectedAt: DETECTED_AT });
+
+    expect(failureOf(execution)).toMatchObject({ status: 'SUCCEEDED' });
+    expect(execution.path.slice(-2)).toEqual([
+      'Report a node that its peer could not reach',
+      'No failover: the node answered',
+    ]);
+    expect(execution.path).not.toContain('Take over the cluster lock');
+    expect(await published()).toEqual([
+      expect.objectContaining({
+        workflow: 'failover',
+        outcome: 'attention',
+        detail: expect.objectContaining({ slot: 'a', instanceId: reported }),
+      }),
+    ]);
+    expect(await weights(cluster)).toBe('a=100, b=0, surge=0');
+  });
+
+  it('started by a peer that saw the node die, fails over as from the alarm', async () => {
+    const { cluster, simulated } = await prepare('active-passive');
+    const [active] = cluster.model.nodes.map((node) => node.instanceId);
+    kill(simulated, active ?? '');
+
+    const execution = await run({ trigger: 'peer', lostInstanceId: active, detectedAt: DETECTED_AT });
+
+    expect(failureOf(execution)).toMatchObject({ status: 'SUCCEEDED' });
+    expect(execution.path.at(-1)).toBe('Failover complete');
+    expect(await weights(cluster)).toBe('a=0, b=100, surge=0');
+    await expectReplaced(cluster, execution, active ?? '');
+  });
+
   it('replaces a lost passive node without moving any traffic', async () => {
     const { cluster, simulated } = await prepare('active-passive');
     const passive = cluster.model.nodes[1]?.instanceId ?? '';
