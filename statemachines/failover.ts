@@ -240,7 +240,10 @@ export function failoverDefinition(
       cancelCommands,
     )
     .otherwise(underLock);
-  const move = b.change(
+  // The one change with no fence in front: "Take over the cluster lock" granted the lease a moment ago (only the
+  // move's own work-out and a cancellation came between), so a renewal would check nothing the takeover did not, and
+  // cost the traffic a Lambda hop while it still goes to the dead node. Every later change is fenced.
+  const move = b.step(
     FAILOVER_STATES.moveTraffic,
     ops.shiftTraffic,
     { ...cluster, 'weights.$': '$.underLock.weights', 'baselineServing.$': '$.underLock.baselineServing' },

@@ -4,16 +4,24 @@ import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseClusterModel } from '../../functions/domain/cluster-model';
+import { nodeAlarmName } from '../../functions/domain/recheck';
 import { kitDocumentContent } from '../../kits/node/documents';
-import { heartbeatInstallCommands, nodeConfigOf, nodeFile } from '../../kits/node/node-kit';
+import {
+  heartbeatInstallCommands,
+  nodeConfigOf,
+  nodeFile,
+  PEER_WATCH_TIMING,
+  type PeerWatchTiming,
+} from '../../kits/node/node-kit';
 import { renderScript } from '../../sandbox/agent';
-import { listenOnLoopback, runScript } from '../harness/shell';
+import { listenOnAddress, listenOnLoopback, type RunningScript, runScript, startScript } from '../harness/shell';
 import { testClusterModel } from '../harness/test-app';
 
 /**
  * The node kit's shell, run for real with /bin/sh: the heartbeat script against a stand-in instance metadata
- * service and health endpoint, and the documents' command lines as SSM renders them. `aws` and `zerodown-node` are
- * recorders on the PATH that write down how they were called.
+ * service and health endpoint, the peer watch against that and stand-in peers on other loopback addresses, the
+ * documents' command lines as SSM renders them, and the user data that installs it all. `aws`, `systemctl` and
+ * `zerodown-node` are stand-ins on the PATH that write down how they were called.
  */
 
 const tempDirs: string[] = [];
@@ -185,6 +193,394 @@ describe('zerodown-heartbeat', () => {
   });
 });
 
+/** How a peer stand-in treats a probe: answers 200, answers 500, refuses the connection, or accepts and never answers. */
+type PeerBehaviour = 'healthy' | 'failing' | 'refusing' | 'hung';
+
+interface PeerRequest {
+  readonly at: number;
+  readonly from: string | undefined;
+  readonly behaviour: PeerBehaviour;
+}
+
+interface PeerStandIn {
+  readonly address: string;
+  /** Each probe the peer received: when (the epoch in milliseconds), from where, and how the peer behaved then. */
+  readonly requests: PeerRequest[];
+  behave(behaviour: PeerBehaviour): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * A peer node's health endpoint on its own loopback address. The checks name one port for every node, so all peers
+ * listen on the port of the node's own stand-in, each on another address.
+ */
+async function peerStandIn(address: string, port: number, behaviour: PeerBehaviour): Promise<PeerStandIn> {
+  let current = behaviour;
+  const requests: PeerRequest[] = [];
+  const server = http.createServer((request, response) => {
+    requests.push({ at: Date.now(), from: request.socket.remoteAddress, behaviour: current });
+    // A hung peer keeps the request open: the probe gets nothing until its own timeout.
+    if (current !== 'hung') response.writeHead(current === 'healthy' ? 200 : 500).end('health');
+  });
+  let listening: { close(): Promise<void> } | undefined;
+  const behave = async (next: PeerBehaviour) => {
+    current = next;
+    if (next === 'refusing' && listening) {
+      await listening.close();
+      listening = undefined;
+    } else if (next !== 'refusing' && !listening) {
+      listening = await listenOnAddress(server, address, port);
+    }
+  };
+  await behave(behaviour);
+  return { address, requests, behave, close: () => behave('refusing') };
+}
+
+/** One call of the `aws` stand-in: when it started (the epoch in milliseconds) and its arguments. */
+interface AwsCall {
+  readonly at: number;
+  readonly args: string[];
+}
+
+/**
+ * `aws` as the peer watch uses it: `ec2 describe-instances` prints `<dir>/peers` (the text output: instance id,
+ * address and slot, tab-separated); `stepfunctions start-execution` succeeds, or, while
+ * `<dir>/execution-already-exists` exists, fails as the CLI does for a name Step Functions already has. Each call
+ * is one line of `<dir>/<command>.calls`: the time it started, then its arguments, tab-separated.
+ */
+function awsStandIn(dir: string): void {
+  const file = path.join(dir, 'aws');
+  fs.writeFileSync(
+    file,
+    `#!/bin/sh
+line="$(date +%s%3N)$(printf '\\t%s' "$@")"
+case "$1 $2" in
+  'ec2 describe-instances')
+    printf '%s\\n' "$line" >> "${dir}/describe-instances.calls"
+    if [ -f "${dir}/peers" ]; then cat "${dir}/peers"; fi
+    ;;
+  'stepfunctions start-execution')
+    printf '%s\\n' "$line" >> "${dir}/start-execution.calls"
+    if [ -e "${dir}/execution-already-exists" ]; then
+      echo 'An error occurred (ExecutionAlreadyExists) when calling the StartExecution operation: Execution Already Exists' >&2
+      exit 254
+    fi
+    echo '{ "executionArn": "arn:aws:states:us-east-1:123456789012:execution:zerodown-test-cluster-failover:x" }'
+    ;;
+  *)
+    echo "aws stand-in: unexpected call: $*" >&2
+    exit 252
+    ;;
+esac
+`,
+  );
+  fs.chmodSync(file, 0o755);
+}
+
+function awsCalls(dir: string, command: 'describe-instances' | 'start-execution'): AwsCall[] {
+  const file = path.join(dir, `${command}.calls`);
+  if (!fs.existsSync(file)) return [];
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const [at, ...args] = line.split('\t');
+      return { at: Number(at), args };
+    });
+}
+
+/** The value after `option` in a call's arguments. */
+function optionOf(call: AwsCall | undefined, option: string): string {
+  const index = call?.args.indexOf(option) ?? -1;
+  return index < 0 ? '' : (call?.args[index + 1] ?? '');
+}
+
+const FAILOVER_ARN = 'arn:aws:states:us-east-1:123456789012:stateMachine:zerodown-test-cluster-failover';
+/** Small enough that a test sees several probe rounds a second; the re-report stays out of the way unless asked. */
+const TEST_TIMING: PeerWatchTiming = {
+  intervalSeconds: 0.1,
+  retrySeconds: 0.05,
+  failures: 3,
+  refreshSeconds: 1,
+  rereportSeconds: 60,
+};
+/** Every outcome the tests wait for comes well within this; it only stops a test whose outcome never comes. */
+const WAIT_LIMIT_MS = 15_000;
+
+describe('zerodown-peer-watch', () => {
+  let node: NodeStandIn;
+  let dir: string;
+  const peers: PeerStandIn[] = [];
+  let watch: RunningScript | undefined;
+
+  beforeEach(async () => {
+    node = await nodeStandIn();
+    node.tags = { 'zerodown:cluster': 'test-cluster', 'zerodown:role': 'manager', 'zerodown:slot': 'a' };
+    dir = tempDir();
+    awsStandIn(dir);
+  });
+  afterEach(async () => {
+    await watch?.stop();
+    watch = undefined;
+    for (const peer of peers.splice(0)) await peer.close();
+    await node.close();
+  });
+
+  /** The port every node's checks use: the node's own stand-in's. */
+  const checkPort = () => Number(new URL(node.url).port);
+
+  async function peer(address: string, behaviour: PeerBehaviour): Promise<PeerStandIn> {
+    const standIn = await peerStandIn(address, checkPort(), behaviour);
+    peers.push(standIn);
+    return standIn;
+  }
+
+  /**
+   * Starts the watch on this node (i-self, slot a, 127.0.0.1). The peer list also holds this node itself and a node
+   * without a slot tag, which the watch leaves out.
+   */
+  function startWatch(listed: readonly [string, PeerStandIn, string][], timing: Partial<PeerWatchTiming> = {}) {
+    const rows = [
+      ['i-self', '127.0.0.1', 'a'],
+      ...listed.map(([instanceId, standIn, slot]) => [instanceId, standIn.address, slot]),
+      ['i-no-slot', '127.0.0.9', 'None'],
+    ];
+    fs.writeFileSync(path.join(dir, 'peers'), rows.map((row) => `${row.join('\t')}\n`).join(''));
+    const model = parseClusterModel(testClusterModel());
+    // A hung peer's probe gives up after half a second.
+    const checks = model.healthChecks.http.map((check) => ({ ...check, port: checkPort(), timeoutMs: 500 }));
+    const config = path.join(dir, 'node.env');
+    fs.writeFileSync(
+      config,
+      nodeConfigOf({ ...model, healthChecks: { ...model.healthChecks, http: checks } }, '127.0.0.1', {
+        failoverStateMachineArn: FAILOVER_ARN,
+        peerWatch: { ...TEST_TIMING, ...timing },
+      }),
+    );
+    watch = startScript(nodeFile('zerodown-peer-watch'), [], {
+      PATH: `${dir}${path.delimiter}${process.env.PATH ?? ''}`,
+      ZERODOWN_NODE_CONFIG: config,
+      ZERODOWN_IMDS_URL: node.url,
+      ZERODOWN_CHECK_TIMEOUT: '5',
+      // Its scratch directory, which a killed watch leaves behind, goes with the test's.
+      TMPDIR: dir,
+    });
+    return watch;
+  }
+
+  const starts = () => awsCalls(dir, 'start-execution');
+  const stderr = () => watch?.stderr() ?? '';
+
+  /** Polls until `found` gives a value, for at most WAIT_LIMIT_MS. */
+  async function waitFor<T>(what: string, found: () => T | undefined | false): Promise<T> {
+    const deadline = Date.now() + WAIT_LIMIT_MS;
+    for (;;) {
+      const value = found();
+      if (value !== undefined && value !== false) return value;
+      if (Date.now() > deadline) throw new Error(`no ${what} in ${WAIT_LIMIT_MS} ms; the watch said:\n${stderr()}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  /** Waits until `standIn` has been probed `rounds` more times: time enough for anything the watch would do. */
+  async function waitForProbes(standIn: PeerStandIn, rounds: number): Promise<void> {
+    const target = standIn.requests.length + rounds;
+    await waitFor(`${rounds} probes of ${standIn.address}`, () => standIn.requests.length >= target);
+  }
+
+  const reportsOf = (count: number) => () => starts().length >= count && starts();
+
+  it('reports a dead peer once, with the input the failover takes, and leaves a healthy peer alone', async () => {
+    const dead = await peer('127.0.0.2', 'healthy');
+    const healthy = await peer('127.0.0.3', 'healthy');
+    // The node's address is another loopback address than the one the route to its peers would pick.
+    node.localIpv4 = '127.0.0.5';
+    const started = Date.now();
+    startWatch([
+      ['i-peer', dead, 'b'],
+      ['i-peer-c', healthy, 'c'],
+    ]);
+    await waitFor('watch of both peers', () => /watching: i-peer \(slot b\), i-peer-c \(slot c\)\n/.test(stderr()));
+    await dead.behave('refusing');
+    const [call] = await waitFor('report', reportsOf(1));
+
+    expect(call?.args).toEqual([
+      'stepfunctions',
+      'start-execution',
+      '--region',
+      'us-east-1',
+      '--state-machine-arn',
+      FAILOVER_ARN,
+      '--name',
+      expect.stringMatching(/^peer-b-i-peer-\d+-1$/),
+      '--input',
+      expect.any(String),
+    ]);
+    // Named for the 30 seconds the loss started in, which lie between the start of the test and the report.
+    const bucket = Number(optionOf(call, '--name').split('-').at(-2));
+    expect(bucket % 30).toBe(0);
+    expect(bucket).toBeGreaterThanOrEqual(Math.floor(started / 30_000) * 30);
+    expect(bucket).toBeLessThanOrEqual(Math.floor((call?.at ?? 0) / 30_000) * 30);
+    const input = JSON.parse(optionOf(call, '--input')) as Record<string, string>;
+    expect(input).toEqual({
+      cluster: 'test-cluster',
+      slot: 'b',
+      alarmName: 'zerodown-test-cluster-node-b-lost',
+      detectedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+      trigger: 'peer',
+      lostInstanceId: 'i-peer',
+    });
+    expect(input.alarmName).toBe(nodeAlarmName('test-cluster', 'b'));
+    expect(new Date(input.detectedAt ?? '').toISOString()).toBe(input.detectedAt);
+    expect(Date.parse(input.detectedAt ?? '')).toBeGreaterThanOrEqual(started);
+    expect(stderr()).toMatch(/peer i-peer \(slot b\) lost: started failover peer-b-i-peer-\d+-1\n/);
+
+    // Many rounds later, still the one report, and none for the healthy peer.
+    await waitForProbes(healthy, 15);
+    expect(starts()).toHaveLength(1);
+    expect(stderr()).not.toMatch(/i-peer-c .*lost/);
+
+    // The peer list came from one exact query of the cluster's running slot holders.
+    expect(awsCalls(dir, 'describe-instances')[0]?.args).toEqual([
+      'ec2',
+      'describe-instances',
+      '--region',
+      'us-east-1',
+      '--output',
+      'text',
+      '--filters',
+      'Name=tag:zerodown:cluster,Values=test-cluster',
+      'Name=instance-state-name,Values=running',
+      'Name=tag:zerodown:role,Values=manager,worker',
+      '--query',
+      'Reservations[].Instances[].[InstanceId,PrivateIpAddress,Tags[?Key==`zerodown:slot`]|[0].Value]',
+    ]);
+    // The probes came from the node's own address, as the metadata service gives it.
+    expect(new Set([...dead.requests, ...healthy.requests].map((request) => request.from))).toEqual(
+      new Set(['127.0.0.5']),
+    );
+    expect(watch?.running()).toBe(true);
+  });
+
+  it('never reports a peer that answers', async () => {
+    const healthy = await peer('127.0.0.2', 'healthy');
+    startWatch([['i-peer', healthy, 'b']]);
+    await waitForProbes(healthy, 20);
+    expect(starts()).toEqual([]);
+    expect(stderr()).not.toMatch(/lost|does not answer/);
+    expect(healthy.requests.every((request) => request.behaviour === 'healthy')).toBe(true);
+  });
+
+  it('reports a peer that answers with the wrong status, after the quick retries', async () => {
+    const failing = await peer('127.0.0.2', 'failing');
+    startWatch([['i-peer', failing, 'b']]);
+    const [call] = await waitFor('report', reportsOf(1));
+    expect(optionOf(call, '--name')).toMatch(/^peer-b-i-peer-\d+-1$/);
+    // Three failed probes in a row, retried without waiting for the next round, made the peer lost.
+    expect(failing.requests.filter((request) => request.at <= (call?.at ?? 0))).toHaveLength(TEST_TIMING.failures);
+  });
+
+  it('reports a hung peer on one probe that timed out, with no quick retries', async () => {
+    const hung = await peer('127.0.0.2', 'hung');
+    startWatch([['i-peer', hung, 'b']]);
+    const [call] = await waitFor('report', reportsOf(1));
+    expect(optionOf(call, '--name')).toMatch(/^peer-b-i-peer-\d+-1$/);
+    expect(JSON.parse(optionOf(call, '--input'))).toMatchObject({ slot: 'b', lostInstanceId: 'i-peer' });
+    // A probe that was silent for its whole timeout is conclusive: the report followed the first one.
+    expect(hung.requests.filter((request) => request.at <= (call?.at ?? 0))).toHaveLength(1);
+  });
+
+  it('counts ExecutionAlreadyExists as reported, and keeps watching', async () => {
+    fs.writeFileSync(path.join(dir, 'execution-already-exists'), '');
+    const dead = await peer('127.0.0.2', 'refusing');
+    startWatch([['i-peer', dead, 'b']], { rereportSeconds: 1 });
+    const [first] = await waitFor('report', reportsOf(1));
+    const name = optionOf(first, '--name');
+    expect(name).toMatch(/^peer-b-i-peer-\d+-1$/);
+    await waitFor('already started', () =>
+      stderr().includes(`peer i-peer (slot b) lost: failover ${name} was already started`),
+    );
+    expect(stderr()).not.toMatch(/could not be started/);
+    // Still watching: the peer, still lost, is reported again, as the second report of the same loss (a failure
+    // would have been tried again under the first report's name).
+    const [, second] = await waitFor('re-report', reportsOf(2));
+    expect(optionOf(second, '--name')).toBe(`${name}-r2`);
+    expect(watch?.running()).toBe(true);
+  });
+
+  it('reports a peer that stays lost again, under a name of its own each time', async () => {
+    const dead = await peer('127.0.0.2', 'refusing');
+    startWatch([['i-peer', dead, 'b']], { rereportSeconds: 1 });
+    const calls = await waitFor('three reports', reportsOf(3));
+    const [first, second, third] = calls.map((call) => optionOf(call, '--name'));
+    expect(first).toMatch(/^peer-b-i-peer-\d+-1$/);
+    // Step Functions keeps a name for 90 days: under the first report's name a re-report could start nothing.
+    expect([second, third]).toEqual([`${first}-r2`, `${first}-r3`]);
+    for (const call of calls) {
+      expect(JSON.parse(optionOf(call, '--input'))).toMatchObject({
+        slot: 'b',
+        trigger: 'peer',
+        lostInstanceId: 'i-peer',
+      });
+    }
+  });
+
+  it('does not report a dead peer while the node fails its own health check', async () => {
+    node.healthStatus = 503;
+    const dead = await peer('127.0.0.2', 'refusing');
+    startWatch([['i-peer', dead, 'b']]);
+    await waitFor('refusal to judge', () =>
+      stderr().includes('peer i-peer (slot b) does not answer, but neither does this node: not reported'),
+    );
+    expect(starts()).toEqual([]);
+    // The node's own check is all that held the report back.
+    node.healthStatus = 200;
+    const [call] = await waitFor('report', reportsOf(1));
+    expect(optionOf(call, '--name')).toMatch(/^peer-b-i-peer-\d+-1$/);
+  });
+
+  it.each(['surge', 'dr', 'lost'])('watches nothing on a %s node', async (role) => {
+    node.tags = { 'zerodown:cluster': 'test-cluster', 'zerodown:role': role };
+    const dead = await peer('127.0.0.2', 'refusing');
+    startWatch([['i-peer', dead, 'b']]);
+    // The role is read at every refresh: two reads are a whole round of the watch.
+    await waitFor('two reads of the role', () => (node.reads['tags/instance/zerodown:role'] ?? 0) >= 2);
+    expect(awsCalls(dir, 'describe-instances')).toEqual([]);
+    expect(starts()).toEqual([]);
+    expect(stderr()).not.toMatch(/watching/);
+    expect(watch?.running()).toBe(true);
+  });
+
+  it('stops watching when a failover labels the node lost', async () => {
+    const standIn = await peer('127.0.0.2', 'healthy');
+    startWatch([['i-peer', standIn, 'b']]);
+    await waitFor('watch of the peer', () => stderr().includes('watching: i-peer (slot b)\n'));
+    node.tags = { ...node.tags, 'zerodown:role': 'lost' };
+    await waitFor('the watch stopped', () => stderr().includes('watching: nothing\n'));
+    await standIn.behave('refusing');
+    const reads = node.reads['tags/instance/zerodown:role'] ?? 0;
+    await waitFor('two more reads of the role', () => (node.reads['tags/instance/zerodown:role'] ?? 0) >= reads + 2);
+    expect(starts()).toEqual([]);
+  });
+
+  it('reports a peer that comes back and is lost again as a new episode', async () => {
+    const flaky = await peer('127.0.0.2', 'healthy');
+    startWatch([['i-peer', flaky, 'b']]);
+    await waitFor('watch of the peer', () => stderr().includes('watching: i-peer (slot b)\n'));
+    await flaky.behave('refusing');
+    const [first] = await waitFor('first report', reportsOf(1));
+    expect(optionOf(first, '--name')).toMatch(/^peer-b-i-peer-\d+-1$/);
+
+    await flaky.behave('healthy');
+    await waitFor('the peer back', () => stderr().includes('peer i-peer (slot b) answers again'));
+    await flaky.behave('refusing');
+    const [, second] = await waitFor('second report', reportsOf(2));
+    expect(optionOf(second, '--name')).toMatch(/^peer-b-i-peer-\d+-2$/);
+    expect(starts()).toHaveLength(2);
+  });
+});
+
 describe('the node kit documents, as SSM runs them', () => {
   function runDocument(kind: Parameters<typeof kitDocumentContent>[0], parameters: Record<string, string[]>) {
     const dir = tempDir();
@@ -227,8 +623,43 @@ describe('the node kit documents, as SSM runs them', () => {
 });
 
 describe('the heartbeat install commands for user data', () => {
+  const model = parseClusterModel(testClusterModel());
+  const failoverStateMachineArn = 'arn:aws:states:eu-west-1:123456789012:stateMachine:zerodown-x-failover';
+  const peerWatchFiles = ['/usr/local/bin/zerodown-peer-watch', '/etc/systemd/system/zerodown-peer-watch.service'];
+
+  /**
+   * Runs the commands with /bin/sh as user data would, with every file they write moved under `root`, and
+   * `systemctl` a recorder.
+   */
+  function install(lines: readonly string[]) {
+    const root = tempDir();
+    const bin = tempDir();
+    const systemctl = recorder(bin, 'systemctl');
+    for (const dir of ['usr/local/bin', 'etc/systemd/system']) fs.mkdirSync(path.join(root, dir), { recursive: true });
+    // Only the command lines: a file's content is one element of its own, whatever paths it names.
+    const script = lines
+      .map((line) => line.replace(/^(cat > |chmod \d{4} |install -d -m \d{4} )\//, `$1${root}/`))
+      .join('\n');
+    const result = spawnSync('/bin/sh', ['-c', script], {
+      encoding: 'utf8',
+      env: { PATH: `${bin}${path.delimiter}/usr/bin${path.delimiter}/bin` },
+    });
+    const config = path.join(root, 'etc/zerodown/node.env');
+    return {
+      status: result.status,
+      stderr: result.stderr,
+      installed: (target: string) => path.join(root, target),
+      systemctl: fs.existsSync(systemctl) ? fs.readFileSync(systemctl, 'utf8').trim().split('\n') : [],
+      /** The config as the scripts read it: sourced by /bin/sh. */
+      setting: (name: string) =>
+        spawnSync('/bin/sh', ['-c', `. "$1"; printf '%s' "\${${name}-unset}"`, 'sh', config], { encoding: 'utf8' })
+          .stdout,
+    };
+  }
+
+  const modeOf = (file: string) => (fs.statSync(file).mode & 0o777).toString(8);
+
   it('write the script, the units and the config, then start the timer, and parse as shell', () => {
-    const model = parseClusterModel(testClusterModel());
     const script = heartbeatInstallCommands(model).join('\n');
     expect(spawnSync('/bin/sh', ['-n', '-c', script]).status).toBe(0);
     for (const target of [
@@ -241,5 +672,57 @@ describe('the heartbeat install commands for user data', () => {
     }
     expect(script).toMatch(/systemctl enable --now zerodown-heartbeat.timer$/);
     expect(fs.readFileSync(nodeFile('zerodown-heartbeat.timer'), 'utf8')).toMatch(/OnUnitActiveSec=10s/);
+  });
+
+  it('install no peer watch without the failover state machine', () => {
+    const lines = heartbeatInstallCommands(model);
+    expect(lines.join('\n')).not.toMatch(/zerodown-peer-watch|ZERODOWN_FAILOVER_ARN|ZERODOWN_PEER_/);
+    const run = install(lines);
+    expect(run).toMatchObject({ status: 0, stderr: '' });
+    expect(fs.readFileSync(run.installed('/usr/local/bin/zerodown-heartbeat'), 'utf8')).toBe(
+      fs.readFileSync(nodeFile('zerodown-heartbeat'), 'utf8'),
+    );
+    for (const target of peerWatchFiles) expect(fs.existsSync(run.installed(target))).toBe(false);
+    expect(run.setting('ZERODOWN_FAILOVER_ARN')).toBe('unset');
+    expect(run.setting('ZERODOWN_PEER_CHECKS')).toBe('unset');
+    expect(run.systemctl).toEqual(['daemon-reload', 'enable', '--now', 'zerodown-heartbeat.timer']);
+  });
+
+  it('install and start the peer watch, with its config, given the failover state machine', () => {
+    const lines = heartbeatInstallCommands(model, { failoverStateMachineArn });
+    expect(spawnSync('/bin/sh', ['-n', '-c', lines.join('\n')]).status).toBe(0);
+    expect(lines.at(-1)).toBe('systemctl enable --now zerodown-peer-watch.service');
+    const run = install(lines);
+    expect(run).toMatchObject({ status: 0, stderr: '' });
+    expect(fs.readFileSync(run.installed('/usr/local/bin/zerodown-peer-watch'), 'utf8')).toBe(
+      fs.readFileSync(nodeFile('zerodown-peer-watch'), 'utf8'),
+    );
+    expect(modeOf(run.installed('/usr/local/bin/zerodown-peer-watch'))).toBe('755');
+    expect(fs.readFileSync(run.installed('/etc/systemd/system/zerodown-peer-watch.service'), 'utf8')).toBe(
+      fs.readFileSync(nodeFile('zerodown-peer-watch.service'), 'utf8'),
+    );
+    expect(modeOf(run.installed('/etc/systemd/system/zerodown-peer-watch.service'))).toBe('644');
+    // The heartbeat is installed as before.
+    expect(fs.existsSync(run.installed('/usr/local/bin/zerodown-heartbeat'))).toBe(true);
+
+    expect(run.setting('ZERODOWN_FAILOVER_ARN')).toBe(failoverStateMachineArn);
+    // The model's checks that do not look for a version, against the peer, with each check's timeout in seconds.
+    const [health] = model.healthChecks.http.filter((check) => !check.expectVersion);
+    expect(model.healthChecks.http.filter((check) => !check.expectVersion)).toHaveLength(1);
+    expect(run.setting('ZERODOWN_PEER_CHECKS')).toBe(
+      `http://@PEER@:9443/health|200|${(health?.timeoutMs ?? 0) / 1000}`,
+    );
+    expect(run.setting('ZERODOWN_HEALTH_CHECKS')).toBe('http://127.0.0.1:9443/health|200');
+    expect(run.setting('ZERODOWN_PEER_INTERVAL')).toBe(String(PEER_WATCH_TIMING.intervalSeconds));
+    expect(run.setting('ZERODOWN_PEER_REREPORT')).toBe(String(PEER_WATCH_TIMING.rereportSeconds));
+    expect(run.systemctl).toEqual([
+      'daemon-reload',
+      'enable',
+      '--now',
+      'zerodown-heartbeat.timer',
+      'enable',
+      '--now',
+      'zerodown-peer-watch.service',
+    ]);
   });
 });
