@@ -226,7 +226,7 @@ function failoverNotes(): string[] {
     'survivors" done (ModifyListener returned). Propagation: to the load balancer using the new weights, which is the',
     "sandbox's modelled ALB propagation (the scenario's loadBalancer.propagationSeconds, loadBalancerPropagationSeconds",
     'in the report), not a measurement of AWS. Failed requests per loss: those sent between the death and the traffic',
-    'moved.',
+    "moved. The load's rate is per real second, so at time scale 0.5 a scenario second carries half of it.",
   ];
 }
 

@@ -17,6 +17,10 @@ const PEER_WATCH_SCRIPT = nodeFile('zerodown-peer-watch');
 const SHIM_DIR = path.join(__dirname, 'bin');
 /** How often the fleet is looked at for nodes that came up or went away. */
 const FOLLOW_INTERVAL_MS = 200;
+/** The fastest the sandbox runs the kit's timing, in real seconds. */
+const MIN_INTERVAL_SECONDS = 0.25;
+const MIN_RETRY_SECONDS = 0.1;
+const MIN_REFRESH_SECONDS = 5;
 export interface PeerWatchOptions {
   readonly fleet: Fleet;
   readonly model: ClusterModel;
@@ -40,16 +44,18 @@ export function startPeerWatch(options: PeerWatchOptions): PeerWatch {
   const gone = new Set<string>();
   const configDir = path.join(options.workDir, 'peer-watch');
   fs.mkdirSync(configDir, { recursive: true });
-  // The kit's timing, in scenario seconds: run `timeScale` times as fast. The script's `sleep` and `date +%s` take
-  // fractions and whole seconds.
-  const scaled = (scenarioSeconds: number) => options.scaled(scenarioSeconds) / 1000;
-  const wholeSeconds = (scenarioSeconds: number) => Math.max(1, Math.round(scaled(scenarioSeconds)));
+  // The kit's timing, in scenario seconds, run `timeScale` times as fast, but never faster than a busy machine can
+  // afford: each probe is a curl process, and each read of the peers a Node.js process. At the small time scales of
+  // the rollout scenarios, which do not measure detection, the watch is then slower in scenario seconds.
+  const realSeconds = (scenarioSeconds: number, floor: number) =>
+    Math.max(floor, options.scaled(scenarioSeconds) / 1000);
   const timing = {
-    intervalSeconds: scaled(PEER_WATCH_TIMING.intervalSeconds),
-    retrySeconds: scaled(PEER_WATCH_TIMING.retrySeconds),
+    intervalSeconds: realSeconds(PEER_WATCH_TIMING.intervalSeconds, MIN_INTERVAL_SECONDS),
+    retrySeconds: realSeconds(PEER_WATCH_TIMING.retrySeconds, MIN_RETRY_SECONDS),
     failures: PEER_WATCH_TIMING.failures,
-    refreshSeconds: wholeSeconds(PEER_WATCH_TIMING.refreshSeconds),
-    rereportSeconds: wholeSeconds(PEER_WATCH_TIMING.rereportSeconds),
+    // `date +%s` counts whole seconds.
+    refreshSeconds: Math.round(realSeconds(PEER_WATCH_TIMING.refreshSeconds, MIN_REFRESH_SECONDS)),
+    rereportSeconds: Math.round(realSeconds(PEER_WATCH_TIMING.rereportSeconds, MIN_REFRESH_SECONDS)),
   };
 
   const start = (instanceId: string, ip: string) => {

@@ -8,10 +8,13 @@ import type { Scenario } from './scenario';
 
 export interface ExecutionReport {
   readonly workflow: string;
-  /** Started by a scenario step, or by a node alarm through its rule (failover). */
-  /** What started it: a scenario step, a node alarm's rule, or the rule on another execution's end. */
-  /** What started it: a scenario step, an alarm, a rule, the re-check, or a call to the sandbox's Step Functions API. */
+  /**
+   * What started it: a scenario step, a node alarm's rule, a node's peer watch (failover), the rule on another
+   * execution's end, the re-check of alarms that stay in ALARM, or a call to the sandbox's Step Functions API.
+   */
   readonly trigger: 'scenario' | 'alarm' | 'peer' | 'rule' | 'recheck' | 'api';
+  /** The execution's input, as it was started with. */
+  readonly input: Readonly<Record<string, unknown>>;
   readonly status: string;
   readonly error?: string;
   readonly cause?: string;

@@ -202,6 +202,7 @@ async function runWorkflow(
   const report: ExecutionReport = {
     workflow,
     trigger,
+    input,
     status: result.status,
     durationSeconds: result.durationMs / 1000,
     waitingSeconds: waitingMs / 1000,

@@ -133,7 +133,7 @@ export class ZeroDownCluster extends Construct {
     // The stored model names the kit's documents only once they exist.
     for (const document of Object.values(this.nodeKit.documents)) this.modelParameter.node.addDependency(document);
     new CfnOutput(this, 'NodePolicyArn', {
-      description: "Attach to the nodes' instance role: heartbeat, SSM agent, artifact reads",
+      description: "Attach to the nodes' instance role: heartbeat, peer watch, SSM agent, artifact reads",
       value: this.nodeKit.nodePolicy.managedPolicyArn,
     });
 

@@ -31,11 +31,10 @@ describe('sandbox: node loss detection', () => {
     // Each node reported the other lost; each failover found the node answering from inside the VPC and told the
     // operator that the nodes may be cut off from each other.
     const failovers = report.executions.filter((execution) => execution.workflow === 'failover');
-    expect(failovers.map((execution) => [execution.trigger, execution.status])).toEqual([
-      ['peer', 'SUCCEEDED'],
-      ['peer', 'SUCCEEDED'],
-    ]);
+    const reported = failovers.map((execution) => execution.input.slot);
+    expect(new Set(reported)).toEqual(new Set(['a', 'b']));
     for (const failover of failovers) {
+      expect(failover).toMatchObject({ trigger: 'peer', status: 'SUCCEEDED' });
       expect(failover.states.map((state) => state.name)).toEqual(
         expect.arrayContaining(['Report a node that its peer could not reach', 'No failover: the node answered']),
       );

@@ -31,10 +31,13 @@ describe('sandbox: faults', () => {
     // the figures.
     expect(failover?.detectedBy).toBe('peer');
     const failovers = run.report?.executions.filter((execution) => execution.workflow === 'failover') ?? [];
-    expect(failovers.map((execution) => [execution.trigger, execution.status])).toEqual([
-      ['peer', 'SUCCEEDED'],
-      ['alarm', 'SUCCEEDED'],
-    ]);
+    expect(failovers[0]).toMatchObject({ trigger: 'peer', status: 'SUCCEEDED' });
+    expect(failovers[0]?.states.map((state) => state.name)).toContain('Move traffic to the survivors');
+    // Every other failover (the alarm's, and any report a busy machine's slow answer caused) changed nothing.
+    for (const later of failovers.slice(1)) {
+      expect(later.status).toBe('SUCCEEDED');
+      expect(later.states.map((state) => state.name)).not.toContain('Move traffic to the survivors');
+    }
     // The order of events: loss detected, confirmed, the lock taken, the weights written, then traffic off the dead
     // node (as the load balancer applied the weights, after its propagation), then a replacement, then redundancy.
     const { detectedAt, confirmedAt, lockedAt, weightsWrittenAt, trafficRestoredAt } = failover ?? {};
