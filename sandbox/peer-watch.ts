@@ -21,6 +21,7 @@ const FOLLOW_INTERVAL_MS = 200;
 const MIN_INTERVAL_SECONDS = 0.25;
 const MIN_RETRY_SECONDS = 0.1;
 const MIN_REFRESH_SECONDS = 5;
+
 export interface PeerWatchOptions {
   readonly fleet: Fleet;
   readonly model: ClusterModel;

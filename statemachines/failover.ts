@@ -128,13 +128,15 @@ export function failoverDefinition(
   });
 
   const noFailover = new sfn.Succeed(scope, 'No failover: the node answered');
+  /** A node that answered, and what it answered. */
+  const answeredNode = {
+    'slot.$': '$.loss.slot',
+    'instanceId.$': '$.loss.instanceId',
+    'findings.$': '$.loss.findings',
+  };
   const reportBlip = reportThen(
     'Report that the node answered',
-    {
-      step: 'The node answered its checks again: no failover',
-      outcome: 'succeeded',
-      detail: { 'slot.$': '$.loss.slot', 'instanceId.$': '$.loss.instanceId', 'findings.$': '$.loss.findings' },
-    },
+    { step: 'The node answered its checks again: no failover', outcome: 'succeeded', detail: answeredNode },
     noFailover,
   );
   // The re-check found the node answering while its alarm stays in ALARM: it publishes no heartbeat, so a real loss
@@ -168,7 +170,7 @@ export function failoverDefinition(
     {
       step: 'A peer could not reach the node, which answers its checks: the nodes may be cut off from each other',
       outcome: 'attention',
-      detail: { 'slot.$': '$.loss.slot', 'instanceId.$': '$.loss.instanceId', 'findings.$': '$.loss.findings' },
+      detail: answeredNode,
     },
     noFailover,
   );

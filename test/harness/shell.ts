@@ -14,6 +14,14 @@ export interface ScriptRun {
  */
 export function runScript(file: string, args: readonly string[], env: NodeJS.ProcessEnv): Promise<ScriptRun> {
   const child = spawn('/bin/sh', [file, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const output = collectOutput(child);
+  return new Promise((resolve) =>
+    child.on('close', (status) => resolve({ status, stdout: output.stdout(), stderr: output.stderr() })),
+  );
+}
+
+/** What the child writes, as it writes it. */
+function collectOutput(child: ChildProcess): { stdout: () => string; stderr: () => string } {
   let stdout = '';
   let stderr = '';
   child.stdout?.on('data', (chunk: Buffer) => {
@@ -22,7 +30,7 @@ export function runScript(file: string, args: readonly string[], env: NodeJS.Pro
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr += chunk.toString('utf8');
   });
-  return new Promise((resolve) => child.on('close', (status) => resolve({ status, stdout, stderr })));
+  return { stdout: () => stdout, stderr: () => stderr };
 }
 
 /** Starts the server on a free loopback port, and gives its URL and a way to close it. */
@@ -79,19 +87,11 @@ export interface RunningScript {
  */
 export function startScript(file: string, args: readonly string[], env: NodeJS.ProcessEnv): RunningScript {
   const child = spawn('/bin/sh', [file, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (chunk: Buffer) => {
-    stdout += chunk.toString('utf8');
-  });
-  child.stderr?.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString('utf8');
-  });
+  const output = collectOutput(child);
   const closed = new Promise<void>((resolve) => child.on('close', () => resolve()));
   return {
     child,
-    stdout: () => stdout,
-    stderr: () => stderr,
+    ...output,
     running: () => child.exitCode === null && child.signalCode === null,
     stop: async () => {
       if (child.pid !== undefined) {
