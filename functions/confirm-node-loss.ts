@@ -19,10 +19,15 @@ const inputSchema = z.strictObject({
   outOfService: z._default(z.array(instanceIdInput), []),
 });
 
-/** Probes the node an alarm reported lost, and works out the weights that move its traffic to the survivors. */
+/**
+ * Probes the node an alarm or a peer reported lost, and works out the weights that move its traffic to the survivors.
+ * Under the lock it also answers the model it read: the move that follows, under the same lock, takes it as it is.
+ */
 async function handle(event: unknown) {
   const input = parseInput(inputSchema, event, 'confirm-node-loss');
-  return assessNodeLoss({ ec2: ec2Client, elbv2: elbv2Client }, await clusterModelFor(input.cluster), input);
+  const model = await clusterModelFor(input.cluster);
+  const assessment = await assessNodeLoss({ ec2: ec2Client, elbv2: elbv2Client }, model, input);
+  return input.confirmed ? { ...assessment, model } : assessment;
 }
 
 export const handler = observedHandler('confirm-node-loss', handle);

@@ -4,7 +4,7 @@ import { emitMetrics } from './aws/metrics';
 import { observedHandler } from './aws/observability';
 import { clusterInput, instanceIdInput, parseInput } from './domain/input';
 import { MAX_WEIGHT } from './domain/weights';
-import { clusterModelFor } from './operations/cluster-model-for';
+import { passedOrLoadedModel } from './operations/cluster-model-for';
 import { shiftMetrics } from './operations/report-metrics';
 import { shiftTraffic } from './operations/shift-traffic';
 
@@ -14,12 +14,17 @@ const inputSchema = z.strictObject({
   register: z.optional(z.array(instanceIdInput)),
   deregister: z.optional(z.array(instanceIdInput)),
   baselineServing: z.optional(z.int().check(z.minimum(0))),
+  /**
+   * The model as the step before read it under the same lock (failover's work-out), so the move waits for no read of
+   * its own. @default - read from Parameter Store
+   */
+  model: z.optional(z.unknown()),
 });
 
 /** Re-weights the cluster's traffic after the capacity guard agrees, and reads the weights back. */
 async function handle(event: unknown) {
   const input = parseInput(inputSchema, event, 'shift-traffic');
-  const model = await clusterModelFor(input.cluster);
+  const model = await passedOrLoadedModel(input.cluster, input.model);
   const result = await shiftTraffic(elbv2Client, model, input);
   for (const set of shiftMetrics(model, result)) emitMetrics(set.dimensions, set.metrics);
   return result;

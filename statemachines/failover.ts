@@ -248,7 +248,12 @@ export function failoverDefinition(
   const move = b.step(
     FAILOVER_STATES.moveTraffic,
     ops.shiftTraffic,
-    { ...cluster, 'weights.$': '$.underLock.weights', 'baselineServing.$': '$.underLock.baselineServing' },
+    {
+      ...cluster,
+      'weights.$': '$.underLock.weights',
+      'baselineServing.$': '$.underLock.baselineServing',
+      'model.$': '$.underLock.model',
+    },
     '$.moved',
   );
   const reportMove = report(FAILOVER_STATES.reportMove, {
