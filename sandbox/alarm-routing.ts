@@ -75,7 +75,7 @@ export async function startAlarmRouting(options: AlarmRoutingOptions): Promise<A
     beats: environment.beats,
     heartbeat: { periodSeconds: HEARTBEAT_PERIOD_SECONDS, beat: publishers.beat },
     onAlarm: (alarm, at) => {
-      run.log(`alarm ${alarm.alarmName} → ALARM`);
+      run.note('alarm', `alarm ${alarm.alarmName} → ALARM`);
       options.detected(at.getTime());
       const event = alarmStateChangeEvent(alarm, 'ALARM', at, stack.env.region, stack.env.account);
       for (const route of routes.filter((candidate) => matchesPattern(candidate.pattern, event))) {

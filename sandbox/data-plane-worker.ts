@@ -7,6 +7,8 @@ import type {
   DataPlaneMessage,
   DataPlaneRequest,
   DataPlaneView,
+  NodeState,
+  NodeStateChange,
   TrafficResult,
   TrafficSpec,
   WeightChange,
@@ -44,8 +46,41 @@ interface Traffic {
   readonly sampler: NodeJS.Timeout;
   readonly baselineServing: number;
   minServing: number;
+  readonly nodeStates: Map<string, NodeStateChange[]>;
 }
 let traffic: Traffic | undefined;
+
+/** The node's state as the primary load balancer sees it now. */
+function nodeStateOf(instanceId: string, weights: ReadonlyMap<string, number>): NodeState {
+  if (!ips.has(instanceId)) return 'gone';
+  const groups = config.targetGroupArns.flatMap((arn) =>
+    health
+      .describe(arn, health.registeredTargets(arn))
+      .filter((target) => target.id === instanceId)
+      .map((target) => ({ arn, state: target.state })),
+  );
+  if (groups.length === 0) return 'standby';
+  if (groups.some((group) => group.state === 'healthy')) {
+    return groups.some((group) => group.state === 'healthy' && (weights.get(group.arn) ?? 0) > 0)
+      ? 'serving'
+      : 'standby';
+  }
+  if (groups.some((group) => group.state === 'draining')) return 'draining';
+  return groups.some((group) => group.state === 'unhealthy') ? 'unhealthy' : 'booting';
+}
+
+/** Notes each node's state when it changed since the last sample. */
+function sampleNodeStates(running: Traffic): void {
+  const weights = running.balancers[0]?.weights() ?? new Map<string, number>();
+  for (const instanceId of new Set([...ips.keys(), ...running.nodeStates.keys()])) {
+    const changes = running.nodeStates.get(instanceId) ?? [];
+    const state = nodeStateOf(instanceId, weights);
+    if (changes.at(-1)?.state !== state) {
+      changes.push({ at: Date.now(), state });
+      running.nodeStates.set(instanceId, changes);
+    }
+  }
+}
 
 const servingHealthy = (weights: ReadonlyMap<string, number>) =>
   [...weights].filter(([arn, weight]) => weight > 0 && health.healthyTargets(arn).length > 0).length;
@@ -119,9 +154,11 @@ async function startTraffic(
     weightChanges,
     baselineServing,
     minServing: baselineServing,
+    nodeStates: new Map(),
     sampler: setInterval(() => {
       const current = view(running);
       running.minServing = Math.min(running.minServing, current.servingHealthy);
+      sampleNodeStates(running);
       port?.postMessage({ kind: 'view', view: current } satisfies DataPlaneMessage);
     }, VIEW_INTERVAL_MS),
   };
@@ -146,6 +183,7 @@ async function stopTraffic(): Promise<TrafficResult> {
     weightChanges: running.weightChanges,
     baselineServing: running.baselineServing,
     minServing: running.minServing,
+    nodeStates: Object.fromEntries(running.nodeStates),
   };
 }
 

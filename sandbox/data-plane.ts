@@ -61,8 +61,22 @@ export interface WeightChange {
   readonly weights: readonly (readonly [string, number])[];
 }
 
+/**
+ * A node as the load balancer sees it: starting (no health verdict yet), serving (healthy, with weight), standby
+ * (healthy, no weight, or in no target group), draining, unhealthy, or gone (its process no longer runs).
+ */
+export type NodeState = 'booting' | 'serving' | 'standby' | 'draining' | 'unhealthy' | 'gone';
+
+export interface NodeStateChange {
+  /** Date.now() when the data plane first saw the state. */
+  readonly at: number;
+  readonly state: NodeState;
+}
+
 export interface TrafficResult {
   readonly records: RequestRecord[];
+  /** Each node's states while the load ran, by instance id: each change, in order. */
+  readonly nodeStates: Readonly<Record<string, readonly NodeStateChange[]>>;
   /** Date.now() when the load started; request records count from there. */
   readonly loadStartedAt: number;
   readonly weightChanges: readonly WeightChange[];

@@ -1,7 +1,8 @@
 import { FAILOVER_STATES } from '../statemachines/failover';
-import type { TrafficResult } from './data-plane';
+import type { NodeState, TrafficResult } from './data-plane';
 import type { FailureCause } from './failure-causes';
 import { type RequestRecord, summarize } from './load';
+import type { RunEvent } from './run-context';
 import type { Scenario } from './scenario';
 
 /** The report of a sandbox run: the stable interface other tools read (see docs/sandbox.md). */
@@ -27,8 +28,26 @@ export interface ExecutionReport {
   readonly durationSeconds: number;
   readonly waitingSeconds: number;
   readonly orchestrationSeconds: number;
-  /** Each state entered, with milliseconds since the run started. */
-  readonly states: readonly { name: string; at: number }[];
+  /**
+   * Each state entered, with milliseconds since the run started, its type (Task, Wait, Choice, ...), how many times
+   * it was retried, and whether a caught failure came before it (it is on the failure path: a rollback or a report).
+   */
+  readonly states: readonly { name: string; at: number; type: string; retries: number; afterFailure: boolean }[];
+}
+
+/**
+ * The run over time. `at` is in scenario seconds since the load started, as in `weights` and `failover`; the
+ * executions' states count real milliseconds since the run started, and `loadStartedAtMs` relates the two.
+ */
+export interface RunTimeline {
+  /** When the load started, in real milliseconds since the run started. */
+  readonly loadStartedAtMs: number;
+  /** Requests by the node that answered them and failed requests, per real second of the load (`at`: its start). */
+  readonly traffic: { at: number; byNode: Record<string, number>; failed: number }[];
+  /** Each node's state as the load balancer saw it, by instance id, each change in order. */
+  readonly nodes: Record<string, { at: number; state: NodeState }[]>;
+  /** The faults that struck and the alarms that changed. */
+  readonly events: { at: number; kind: RunEvent['kind']; label: string }[];
 }
 
 export interface Expectation {
@@ -64,6 +83,8 @@ export interface SandboxReport {
   readonly weights: readonly { at: number; weights: Record<string, number> }[];
   /** How long the load balancers took to use a weight change (the scenario's), in scenario seconds. */
   readonly loadBalancerPropagationSeconds: number;
+  /** The run over time, for the HTML report: see `RunTimeline`. */
+  readonly timeline: RunTimeline;
   /**
    * Present when a node was killed. Times are scenario seconds since the load started. The window runs from the
    * death to the moment the load balancer stopped sending the node traffic; failures outside it are not the loss's.
@@ -151,6 +172,7 @@ export function buildReport(run: {
   readonly failover: SandboxReport['failover'];
   readonly finalState: SandboxReport['finalState'];
   readonly awsCalls: ReadonlyMap<string, number>;
+  readonly events: readonly RunEvent[];
 }): SandboxReport {
   const { scenario, traffic, slotOf } = run;
   const requests = summarize(traffic.records);
@@ -172,6 +194,7 @@ export function buildReport(run: {
       weights: Object.fromEntries(change.weights.map(([arn, weight]) => [slotOf.get(arn) ?? arn, weight])),
     })),
     loadBalancerPropagationSeconds: scenario.loadBalancer.propagationSeconds,
+    timeline: runTimeline(run),
     ...(run.failover ? { failover: run.failover } : {}),
     availability: requests.total === 0 ? 1 : requests.ok / requests.total,
     minHealthyCapacityPercent: Math.round((traffic.minServing / traffic.baselineServing) * 100),
@@ -183,6 +206,41 @@ export function buildReport(run: {
     expectations: [],
   };
   return { ...report, expectations: evaluateExpectations(scenario, report) };
+}
+
+function runTimeline(run: {
+  readonly scenario: Scenario;
+  readonly started: number;
+  readonly traffic: TrafficResult;
+  readonly events: readonly RunEvent[];
+}): RunTimeline {
+  const { traffic } = run;
+  const since = (at: number) => Math.round(((at - traffic.loadStartedAt) / 1000 / run.scenario.timeScale) * 100) / 100;
+  const buckets = new Map<number, { byNode: Record<string, number>; failed: number }>();
+  for (const record of traffic.records) {
+    const second = Math.floor(record.at / 1000);
+    const bucket = buckets.get(second) ?? { byNode: {}, failed: 0 };
+    if (record.status >= 200 && record.status < 500) {
+      const node = record.node ?? 'unknown';
+      bucket.byNode[node] = (bucket.byNode[node] ?? 0) + 1;
+    } else bucket.failed += 1;
+    buckets.set(second, bucket);
+  }
+  const lastSecond = Math.max(-1, ...buckets.keys());
+  return {
+    loadStartedAtMs: traffic.loadStartedAt - run.started,
+    traffic: Array.from({ length: lastSecond + 1 }, (_, second) => ({
+      at: since(traffic.loadStartedAt + second * 1000),
+      ...(buckets.get(second) ?? { byNode: {}, failed: 0 }),
+    })),
+    nodes: Object.fromEntries(
+      Object.entries(traffic.nodeStates).map(([id, changes]) => [
+        id,
+        changes.map((change) => ({ at: Math.max(0, since(change.at)), state: change.state })),
+      ]),
+    ),
+    events: run.events.map((event) => ({ at: since(event.at), kind: event.kind, label: event.label })),
+  };
 }
 
 /** Checks the scenario's `expect` block against the run; the run fails when any does not hold. */

@@ -11,8 +11,20 @@ export interface RunContext {
   readonly progress: (line: string) => void;
   /** Reports a line of progress stamped with the seconds since the run started. */
   readonly log: (line: string) => void;
+  /** Logs a line and keeps it as an event of the run's timeline (a fault, an alarm), with the time it happened. */
+  readonly note: (kind: RunEvent['kind'], line: string) => void;
+  /** The events noted so far, in order. */
+  readonly events: readonly RunEvent[];
   /** Aborting stops the run and cleans up. */
   readonly signal: AbortSignal | undefined;
+}
+
+/** A moment of the run that explains the rest: a fault that struck, an alarm that changed. */
+export interface RunEvent {
+  /** Date.now() when it happened. */
+  readonly at: number;
+  readonly kind: 'fault' | 'alarm';
+  readonly label: string;
 }
 
 export function startRun(
@@ -22,12 +34,19 @@ export function startRun(
   const progress = options.onProgress ?? (() => {});
   const started = Date.now();
   const clock = () => ((Date.now() - started) / 1000).toFixed(1).padStart(6);
+  const log = (line: string) => progress(`[${clock()}s] ${line}`);
+  const events: RunEvent[] = [];
   return {
     scenario,
     started,
     scaled: (seconds) => seconds * 1000 * scenario.timeScale,
     progress,
-    log: (line) => progress(`[${clock()}s] ${line}`),
+    log,
+    note: (kind, line) => {
+      events.push({ at: Date.now(), kind, label: line });
+      log(line);
+    },
+    events,
     signal: options.signal,
   };
 }

@@ -69,6 +69,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
       }),
       finalState,
       awsCalls: environment.gateway.calls,
+      events: run.events,
     });
   } catch (error) {
     environment.runFailed();
@@ -149,6 +150,7 @@ async function startLiveSandbox(run: RunContext, environment: SandboxEnvironment
     agent: environment.agent,
     plane,
     log: run.log,
+    faultStruck: (line) => run.note('fault', line),
     nodeKilled: (instanceId) => timeline.died(Date.now(), targetGroupOf(instanceId, cluster)),
     heartbeatStopped: (instanceId) => silenced.add(instanceId),
     peerWatchStopped: (instanceId) => peerWatch.stopOn(instanceId),

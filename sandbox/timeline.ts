@@ -54,7 +54,9 @@ export class FailoverTimeline {
       if (state === FAILOVER_STATES.reportMove) this.weightsWrittenAt ??= now;
     }
     if (state === FAILOVER_STATES.launchReplacement) this.replacementLaunchedAt ??= now;
-    if (state === FAILOVER_STATES.leaveSurgeSlot) this.slotFilledAt ??= now;
+    if (state === FAILOVER_STATES.leaveSurgeSlot || state === FAILOVER_STATES.steadyWeightsTakeEffect) {
+      this.slotFilledAt ??= now;
+    }
   }
 
   /** A workflow an alarm started ended. A failover that found the node under maintenance restored nothing. */

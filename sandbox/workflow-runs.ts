@@ -173,7 +173,8 @@ async function runWorkflow(
       .filter(([, state]) => state.Type === 'Wait')
       .map(([name]) => name),
   );
-  const states: { name: string; at: number }[] = [];
+  const states: { name: string; at: number; type: string; retries: number; afterFailure: boolean }[] = [];
+  let caught = false;
   let waitingMs = 0;
   let waitEnteredAt = 0;
   const startedAt = new Date();
@@ -193,8 +194,20 @@ async function runWorkflow(
         if (event.type === 'StateEntered') waitEnteredAt = Date.now();
         if (event.type === 'StateExited') waitingMs += Date.now() - waitEnteredAt;
       }
+      // A retry is counted on the state it retries; a caught failure sends every state after it on the failure path.
+      if (event.type === 'StateRetried') {
+        const retried = states.findLast((state) => state.name === event.state.name);
+        if (retried) retried.retries += 1;
+      }
+      if (event.type === 'StateCaught') caught = true;
       if (event.type !== 'StateEntered') return;
-      states.push({ name: event.state.name, at: Date.now() - context.runStarted });
+      states.push({
+        name: event.state.name,
+        at: Date.now() - context.runStarted,
+        type: event.state.type,
+        retries: 0,
+        afterFailure: caught,
+      });
       context.onState(workflow, event.state.name, event.state.type);
     },
   });

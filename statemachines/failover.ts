@@ -17,6 +17,8 @@ export const FAILOVER_STATES = {
   takeStandby: 'Take the standby surge node as the replacement',
   /** Entered once the steady weights are restored with a node in the lost slot: redundancy is back. */
   leaveSurgeSlot: 'Take the adopted node out of the surge slot',
+  /** Entered, instead of leaveSurgeSlot, when an adopted standby must first stop getting traffic in the surge slot. */
+  steadyWeightsTakeEffect: 'Let the steady weights take effect before the surge slot is left',
   /** Sends the model's reconfigure command to every node, with the addresses after the adoption. */
   reconfigure: RECONFIGURE_STATE,
   /** The critical path to the traffic moved, step by step: what the sandbox's report splits the time into. */
@@ -375,7 +377,20 @@ export function failoverDefinition(
     // In its slot's target group now: healthy there before the restore may send it traffic.
     .next(waitReady(b, 'the node in its slot', '$.replacement.instanceId', false))
     .next(restore)
-    .next(leaveSurgeSlot)
+    .next(
+      // A standby that served through the surge slot is deregistered from it next. The load balancer goes on using
+      // the old weights for a while after they change, and a group it still sends to with no target answers 503: so
+      // the surge slot's weight must have reached the data plane first. The restore's drain time covers that.
+      new sfn.Choice(scope, 'Did the adopted standby serve in the surge slot?')
+        .when(
+          sfn.Condition.booleanEquals('$.underLock.adopt', true),
+          new sfn.Wait(scope, FAILOVER_STATES.steadyWeightsTakeEffect, {
+            time: sfn.WaitTime.secondsPath('$.restored.drainSeconds'),
+          }).next(leaveSurgeSlot),
+        )
+        .otherwise(leaveSurgeSlot)
+        .afterwards(),
+    )
     // The slot is filled and the weights are steady: the members' list and the manager's address follow the node
     // that took the slot, before the lock is released. A failure here is reported and undoes nothing.
     .next(

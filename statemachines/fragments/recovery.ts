@@ -62,7 +62,15 @@ export function recoverySteps(b: WorkflowBuilder, next: sfn.IChainable): sfn.ICh
     maxAttempts: RECOVERY_GUARD_RETRY.maxAttempts,
     backoffRate: 1,
   });
-  restore.addCatch(find, { errors: [sfn.Errors.ALL], resultPath: '$.recovering.weightsError' }).next(find);
+  // Its surge nodes are deregistered next. The load balancer goes on using the old weights for a while after they
+  // change, and a group it still sends to with no target answers 503: the restore's drain time covers that.
+  const restoredTakeEffect = new sfn.Wait(scope, 'Recover: let the restored weights take effect', {
+    time: sfn.WaitTime.secondsPath('$.recovering.weights.drainSeconds'),
+  });
+  restore
+    .addCatch(find, { errors: [sfn.Errors.ALL], resultPath: '$.recovering.weightsError' })
+    .next(restoredTakeEffect)
+    .next(find);
   const weightsStep = new sfn.Choice(scope, 'Recover: did it record safe weights?')
     .when(
       sfn.Condition.isPresent(`${TARGET}.record.weights`),
