@@ -22,6 +22,7 @@ import {
   stopExecution,
 } from './executions';
 import { clusterModelJsonSchema } from './model-schema';
+import { registerReportCommand } from './report-command';
 import type { SandboxCommands } from './sandbox-options';
 import { openSession, type Session, type SessionOptions } from './session';
 import { clusterStatus, statusLines } from './status';
@@ -279,6 +280,9 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
         if (executions.length === 0) out('no executions\n');
       }
     });
+
+  // zerodown report <execution-arn> [--out file]: cli/report-command.ts.
+  registerReportCommand(program, { out, printJson });
 
   program
     .command('recover')

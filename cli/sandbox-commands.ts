@@ -40,7 +40,12 @@ function interruptible(): { signal: AbortSignal; release: () => void } {
   };
 }
 
-/** Runs a scenario and writes its report. Exits 1 when an expectation does not hold. */
+/** The HTML report beside a JSON report: `run.json` gives `run.html`; a name without `.json` gets `.html` added. */
+export function htmlReportFileFor(jsonReport: string): string {
+  return jsonReport.endsWith('.json') ? `${jsonReport.slice(0, -'.json'.length)}.html` : `${jsonReport}.html`;
+}
+
+/** Runs a scenario and writes its report, as JSON and as HTML. Exits 1 when an expectation does not hold. */
 export async function runSandboxScenario(values: SandboxRunOptions): Promise<number> {
   const scenario = loadScenario(values.scenario);
   const { signal, release } = interruptible();
@@ -60,12 +65,19 @@ export async function runSandboxScenario(values: SandboxRunOptions): Promise<num
   } finally {
     release();
   }
-  if (values.report) {
+  const htmlFile = values.report ? htmlReportFileFor(values.report) : undefined;
+  if (values.report && htmlFile) {
     fs.mkdirSync(path.dirname(path.resolve(values.report)), { recursive: true });
     fs.writeFileSync(values.report, `${JSON.stringify(report, null, 2)}\n`);
+    // Loaded only here, like the runner: the charting library it inlines is read from disk at render time.
+    const [{ renderHtmlReport }, { sandboxEvidence }] = await Promise.all([
+      import('../report/html'),
+      import('../sandbox/evidence'),
+    ]);
+    fs.writeFileSync(htmlFile, renderHtmlReport(sandboxEvidence(report)));
   }
   process.stdout.write(`\n${summaryTable(report)}\n`);
-  if (values.report) process.stdout.write(`Report: ${values.report}\n`);
+  if (values.report && htmlFile) process.stdout.write(`Report: ${values.report}\nHTML report: ${htmlFile}\n`);
   return report.expectations.every((expectation) => expectation.holds) ? 0 : 1;
 }
 

@@ -16,6 +16,7 @@ export function sandboxEvidence(report: SandboxReport, generatedAt = new Date())
   const end = Math.max(lastTraffic + 1, lastState, ...report.weights.map((change) => change.at));
   const start = Math.min(0, ...executions.flatMap((lane) => lane.states.map((state) => state.from)));
   const roles = new Map(report.finalState.nodes.map((node) => [node.id, node.role]));
+  const struck = new Set(timeline.events.flatMap((event) => (event.instanceId ? [event.instanceId] : [])));
   const failedTotal = report.requests.failed;
   return {
     title: report.scenario,
@@ -27,6 +28,7 @@ export function sandboxEvidence(report: SandboxReport, generatedAt = new Date())
     span: { from: start, to: end },
     traffic: {
       at: timeline.traffic.map((bucket) => bucket.at),
+      bucketSeconds: 1 / report.timeScale,
       byNode: Object.fromEntries(
         [...new Set(timeline.traffic.flatMap((bucket) => Object.keys(bucket.byNode)))]
           .sort()
@@ -35,7 +37,9 @@ export function sandboxEvidence(report: SandboxReport, generatedAt = new Date())
       failed: timeline.traffic.map((bucket) => bucket.failed),
     },
     weights: report.weights,
-    nodes: Object.entries(timeline.nodes).map(([id, changes]) => nodeLane(id, roles.get(id), changes, end)),
+    nodes: Object.entries(timeline.nodes).map(([id, changes]) =>
+      nodeLane(id, roles.get(id), struck.has(id), changes, end),
+    ),
     executions,
     markers: markersOf(report),
     summary: [
@@ -74,6 +78,7 @@ const PHASES: Record<NodeState, NodePhase> = {
 function nodeLane(
   id: string,
   role: string | undefined,
+  struckByFault: boolean,
   changes: readonly { at: number; state: NodeState }[],
   end: number,
 ): NodeLane {
@@ -82,10 +87,10 @@ function nodeLane(
     to: changes[index + 1]?.at ?? end,
     phase: PHASES[change.state],
   }));
-  // A node that is gone at the end and still named by none is either dead or retired: its lane stops there.
-  const last = phases.at(-1);
-  const shown = last?.phase === 'dead' && role === undefined ? phases.slice(0, -1) : phases;
-  return { id, label: role ? `${id} (${role})` : `${id} (surge or gone)`, phases: shown };
+  // A node that is gone and that no fault struck was retired by a workflow (a surge node): its lane just stops.
+  const shown = struckByFault ? phases : phases.filter((phase) => phase.phase !== 'dead');
+  const label = role ?? (struckByFault ? 'lost' : 'surge');
+  return { id, label: `${id} (${label})`, phases: shown };
 }
 
 const KINDS: Record<string, StateKind> = {

@@ -15,7 +15,7 @@ export interface FaultTargets {
   readonly plane: DataPlane;
   readonly log: (line: string) => void;
   /** Logs a fault as it strikes, and keeps it for the run's timeline. */
-  readonly faultStruck: (line: string) => void;
+  readonly faultStruck: (line: string, instanceId: string | undefined) => void;
   /** A `kill-node` or `hang-node` fault is about to take the instance's node out: the failover timeline's death. */
   readonly nodeKilled: (instanceId: string) => void;
   /** A `stop-heartbeat` fault: the node serves and answers its checks, but its heartbeat publisher is gone. */
@@ -53,7 +53,7 @@ export class FaultInjector {
   apply(step: FaultStep, stop?: () => void): void {
     const { model, fleet, agent, plane, log } = this.targets;
     const target = resolveTarget(step.target, model, fleet);
-    this.targets.faultStruck(`fault ${step.fault} on ${step.target} (${target ?? 'no such node'})`);
+    this.targets.faultStruck(`fault ${step.fault} on ${step.target} (${target ?? 'no such node'})`, target);
     switch (step.fault) {
       case 'kill-node':
         if (target) {

@@ -46,8 +46,8 @@ export interface RunTimeline {
   readonly traffic: { at: number; byNode: Record<string, number>; failed: number }[];
   /** Each node's state as the load balancer saw it, by instance id, each change in order. */
   readonly nodes: Record<string, { at: number; state: NodeState }[]>;
-  /** The faults that struck and the alarms that changed. */
-  readonly events: { at: number; kind: RunEvent['kind']; label: string }[];
+  /** The faults that struck (with the node each struck) and the alarms that changed. */
+  readonly events: { at: number; kind: RunEvent['kind']; label: string; instanceId?: string }[];
 }
 
 export interface Expectation {
@@ -239,7 +239,7 @@ function runTimeline(run: {
         changes.map((change) => ({ at: Math.max(0, since(change.at)), state: change.state })),
       ]),
     ),
-    events: run.events.map((event) => ({ at: since(event.at), kind: event.kind, label: event.label })),
+    events: run.events.map((event) => ({ ...event, at: since(event.at) })),
   };
 }
 

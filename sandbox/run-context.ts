@@ -12,7 +12,7 @@ export interface RunContext {
   /** Reports a line of progress stamped with the seconds since the run started. */
   readonly log: (line: string) => void;
   /** Logs a line and keeps it as an event of the run's timeline (a fault, an alarm), with the time it happened. */
-  readonly note: (kind: RunEvent['kind'], line: string) => void;
+  readonly note: (kind: RunEvent['kind'], line: string, instanceId?: string) => void;
   /** The events noted so far, in order. */
   readonly events: readonly RunEvent[];
   /** Aborting stops the run and cleans up. */
@@ -25,6 +25,8 @@ export interface RunEvent {
   readonly at: number;
   readonly kind: 'fault' | 'alarm';
   readonly label: string;
+  /** The node a fault struck. */
+  readonly instanceId?: string;
 }
 
 export function startRun(
@@ -42,8 +44,8 @@ export function startRun(
     scaled: (seconds) => seconds * 1000 * scenario.timeScale,
     progress,
     log,
-    note: (kind, line) => {
-      events.push({ at: Date.now(), kind, label: line });
+    note: (kind, line, instanceId) => {
+      events.push({ at: Date.now(), kind, label: line, ...(instanceId ? { instanceId } : {}) });
       log(line);
     },
     events,

@@ -150,7 +150,7 @@ async function startLiveSandbox(run: RunContext, environment: SandboxEnvironment
     agent: environment.agent,
     plane,
     log: run.log,
-    faultStruck: (line) => run.note('fault', line),
+    faultStruck: (line, instanceId) => run.note('fault', line, instanceId),
     nodeKilled: (instanceId) => timeline.died(Date.now(), targetGroupOf(instanceId, cluster)),
     heartbeatStopped: (instanceId) => silenced.add(instanceId),
     peerWatchStopped: (instanceId) => peerWatch.stopOn(instanceId),

@@ -102,6 +102,16 @@ describe('the zerodown CLI', () => {
       expect(run.stdout).toContain('weights a=0 b=100 surge=0');
       expect(run.stdout.trim().split('\n').at(-1)).toMatch(/^SUCCEEDED; weights a=100 b=0 surge=0 — arn:aws:states:/);
 
+      // The finished execution's HTML report, from its history as the sandbox's API gives it.
+      const executionArn = run.stdout.trim().split('\n').at(-1)?.split(' — ')[1] ?? '';
+      const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'zerodown-report-')), 'patch.html');
+      const report = await cli('report', executionArn, '--out', file);
+      expect({ exitCode: report.exitCode, stdout: report.stdout.trim() }).toEqual({ exitCode: 0, stdout: file });
+      const html = fs.readFileSync(file, 'utf8');
+      expect(html).toMatch(/^<!DOCTYPE html>/i);
+      expect(html).toContain('Shift traffic to the patched node');
+      expect(html).toContain('Patch the passive node');
+
       const after = JSON.parse((await cli('--json', 'status', sandbox.cluster)).stdout) as {
         weights: Record<string, number>;
         surgeNodes: unknown[];

@@ -6,6 +6,7 @@ const CLI_COMMANDS = [
   'watch',
   'abort',
   'history',
+  'report',
   'recover',
   'preflight',
   'validate',
