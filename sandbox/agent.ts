@@ -28,6 +28,8 @@ interface Invocation {
   stdout: string;
   stderr: string;
   readonly requestedAt: Date;
+  /** When the command ended on the instance, whatever its status. */
+  endedAt?: Date;
   child?: ChildProcess;
 }
 
@@ -47,6 +49,16 @@ export class SandboxAgent {
 
   constructor(private readonly options: AgentOptions) {}
 
+  /** Every command run so far on each instance: from its request to its end (Date.now(); none while it runs). */
+  commandWindows(): { instanceId: string; documentName: string; from: number; to?: number }[] {
+    return [...this.invocations.values()].map((invocation) => ({
+      instanceId: invocation.instanceId,
+      documentName: invocation.documentName,
+      from: invocation.requestedAt.getTime(),
+      ...(invocation.endedAt ? { to: invocation.endedAt.getTime() } : {}),
+    }));
+  }
+
   failNext(match: { documentName?: string; instanceId?: string }, times = 1): void {
     this.failures.push({ ...match, remaining: times });
   }
@@ -64,10 +76,14 @@ export class SandboxAgent {
         requestedAt: new Date(),
       };
       this.invocations.set(`${commandId}/${instanceId}`, invocation);
-      void this.run(invocation, request).catch((error: unknown) => {
-        invocation.status = 'Failed';
-        invocation.stderr += `\n${error instanceof Error ? error.message : String(error)}`;
-      });
+      void this.run(invocation, request)
+        .catch((error: unknown) => {
+          invocation.status = 'Failed';
+          invocation.stderr += `\n${error instanceof Error ? error.message : String(error)}`;
+        })
+        .finally(() => {
+          invocation.endedAt = new Date();
+        });
     }
   }
 

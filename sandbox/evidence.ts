@@ -38,7 +38,18 @@ export function sandboxEvidence(report: SandboxReport, generatedAt = new Date())
     },
     weights: report.weights,
     nodes: Object.entries(timeline.nodes).map(([id, changes]) =>
-      nodeLane(id, roles.get(id), struck.has(id), changes, end),
+      nodeLane(
+        id,
+        roles.get(id),
+        struck.has(id),
+        withRestarts(
+          changes,
+          (timeline.commands ?? []).filter((command) => command.instanceId === id),
+          end,
+        ),
+        end,
+        report.failover?.redundancyRestoredAt ?? null,
+      ),
     ),
     executions,
     markers: markersOf(report),
@@ -75,18 +86,45 @@ const PHASES: Record<NodeState, NodePhase> = {
   gone: 'dead',
 };
 
+type LaneState = NodeState | 'restarting';
+
+/**
+ * A node that fails its checks while a command runs on it (a patch, an upgrade) is restarting, not unhealthy: the
+ * unhealthy stretches that overlap one of its commands are named so.
+ */
+function withRestarts(
+  changes: readonly { at: number; state: NodeState }[],
+  commands: readonly { from: number; to: number | null }[],
+  end: number,
+): { at: number; state: LaneState }[] {
+  return changes.map((change, index) => {
+    const until = changes[index + 1]?.at ?? end;
+    const duringCommand = commands.some((command) => command.from < until && (command.to ?? end) > change.at);
+    return change.state === 'unhealthy' && duringCommand ? { ...change, state: 'restarting' } : change;
+  });
+}
+
 function nodeLane(
   id: string,
   role: string | undefined,
   struckByFault: boolean,
-  changes: readonly { at: number; state: NodeState }[],
+  changes: readonly { at: number; state: LaneState }[],
   end: number,
+  replacedAt: number | null,
 ): NodeLane {
-  const phases = changes.map((change, index) => ({
-    from: change.at,
-    to: changes[index + 1]?.at ?? end,
-    phase: PHASES[change.state],
-  }));
+  const phases = changes.flatMap((change, index) => {
+    const from = change.at;
+    const to = changes[index + 1]?.at ?? end;
+    const phase = change.state === 'restarting' ? 'restarting' : PHASES[change.state];
+    // A dead node that lost its slot to a replacement is replaced from the moment redundancy is back.
+    if (phase === 'dead' && role === undefined && replacedAt !== null && replacedAt > from && replacedAt < to) {
+      return [
+        { from, to: replacedAt, phase },
+        { from: replacedAt, to, phase: 'replaced' as const },
+      ];
+    }
+    return [{ from, to, phase }];
+  });
   // A node that is gone and that no fault struck was retired by a workflow (a surge node): its lane just stops.
   const shown = struckByFault ? phases : phases.filter((phase) => phase.phase !== 'dead');
   const label = role ?? (struckByFault ? 'lost' : 'surge');

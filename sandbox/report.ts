@@ -48,6 +48,8 @@ export interface RunTimeline {
   readonly nodes: Record<string, { at: number; state: NodeState }[]>;
   /** The faults that struck (with the node each struck) and the alarms that changed. */
   readonly events: { at: number; kind: RunEvent['kind']; label: string; instanceId?: string }[];
+  /** The commands run on each node, from their request to their end (none while still running at the end). */
+  readonly commands: { instanceId: string; document: string; from: number; to: number | null }[];
 }
 
 export interface Expectation {
@@ -173,6 +175,7 @@ export function buildReport(run: {
   readonly finalState: SandboxReport['finalState'];
   readonly awsCalls: ReadonlyMap<string, number>;
   readonly events: readonly RunEvent[];
+  readonly commands: readonly { instanceId: string; documentName: string; from: number; to?: number }[];
 }): SandboxReport {
   const { scenario, traffic, slotOf } = run;
   const requests = summarize(traffic.records);
@@ -213,6 +216,7 @@ function runTimeline(run: {
   readonly started: number;
   readonly traffic: TrafficResult;
   readonly events: readonly RunEvent[];
+  readonly commands: readonly { instanceId: string; documentName: string; from: number; to?: number }[];
 }): RunTimeline {
   const { traffic } = run;
   const since = (at: number) => Math.round(((at - traffic.loadStartedAt) / 1000 / run.scenario.timeScale) * 100) / 100;
@@ -240,6 +244,12 @@ function runTimeline(run: {
       ]),
     ),
     events: run.events.map((event) => ({ ...event, at: since(event.at) })),
+    commands: run.commands.map((command) => ({
+      instanceId: command.instanceId,
+      document: command.documentName,
+      from: since(command.from),
+      to: command.to === undefined ? null : since(command.to),
+    })),
   };
 }
 

@@ -70,6 +70,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
       finalState,
       awsCalls: environment.gateway.calls,
       events: run.events,
+      commands: environment.agent.commandWindows(),
     });
   } catch (error) {
     environment.runFailed();

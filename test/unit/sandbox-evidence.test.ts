@@ -48,7 +48,8 @@ describe('the evidence of a sandbox run', () => {
     const killed =
       report.timeline.events.find((event) => event.kind === 'fault')?.label.match(/\((i-\w+)\)/)?.[1] ?? '';
 
-    expect(lane(killed).map((phase) => phase.phase)).toEqual(['serving', 'dead']);
+    expect(lane(killed).map((phase) => phase.phase)).toEqual(['serving', 'dead', 'replaced']);
+    expect(lane(killed).at(-1)?.from).toBe(failover?.redundancyRestoredAt);
     const survivor = report.finalState.nodes.find((node) => node.role === 'manager')?.id ?? '';
     expect(lane(survivor).at(-1)).toMatchObject({ phase: 'serving' });
     expect(lane(survivor).at(-1)?.from).toBeGreaterThanOrEqual(failover?.weightsWrittenAt ?? Number.NaN);
