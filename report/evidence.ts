@@ -67,6 +67,22 @@ export interface NodeLane {
 /** How a state is drawn: its kind, and whether it was on the rollback path or a retry. */
 export type StateKind = 'task' | 'wait' | 'choice' | 'pass' | 'parallel' | 'map' | 'succeed' | 'fail';
 
+const STATE_KINDS: Readonly<Record<string, StateKind>> = {
+  Task: 'task',
+  Wait: 'wait',
+  Choice: 'choice',
+  Pass: 'pass',
+  Parallel: 'parallel',
+  Map: 'map',
+  Succeed: 'succeed',
+  Fail: 'fail',
+};
+
+/** The kind of a state of the ASL type given (`Task`, `Wait`, ...); a type it does not know is drawn as a task. */
+export function stateKindOf(type: string): StateKind {
+  return STATE_KINDS[type] ?? 'task';
+}
+
 export interface ExecutionLane {
   readonly id: string;
   readonly workflow: string;

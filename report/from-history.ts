@@ -1,6 +1,15 @@
 import type { HistoryEvent } from '@aws-sdk/client-sfn';
 import { WORKFLOWS, type WorkflowName } from '../functions/domain/workflows';
-import type { ExecutionLane, Marker, NodeLane, NodePhase, RunEvidence, StateKind, SummaryFigure } from './evidence';
+import {
+  type ExecutionLane,
+  type Marker,
+  type NodeLane,
+  type NodePhase,
+  type RunEvidence,
+  type StateKind,
+  type SummaryFigure,
+  stateKindOf,
+} from './evidence';
 
 /**
  * A real execution's evidence, from what Step Functions keeps of it (DescribeExecution and the whole of
@@ -288,17 +297,6 @@ function triggerOf(workflow: string, request: Json): string {
 // ---------------------------------------------------------------------------------------------------------------
 // The states entered
 
-const STATE_KINDS: Readonly<Record<string, StateKind>> = {
-  Task: 'task',
-  Wait: 'wait',
-  Choice: 'choice',
-  Pass: 'pass',
-  Parallel: 'parallel',
-  Map: 'map',
-  Succeed: 'succeed',
-  Fail: 'fail',
-};
-
 const SCHEDULED = new Set(['TaskScheduled', 'LambdaFunctionScheduled', 'ActivityScheduled']);
 const SUCCEEDED = new Set(['TaskSucceeded', 'LambdaFunctionSucceeded', 'ActivitySucceeded']);
 const FAILED = new Set([
@@ -367,7 +365,7 @@ function visitsOf(events: readonly { event: HistoryEventLike; at: number | undef
       }
       const visit: Visit = {
         name: event.stateEnteredEventDetails.name,
-        kind: STATE_KINDS[type.slice(0, -'StateEntered'.length)] ?? 'task',
+        kind: stateKindOf(type.slice(0, -'StateEntered'.length)),
         enteredAt: at,
         scheduled: 0,
         outcomes: [],

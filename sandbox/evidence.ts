@@ -1,4 +1,11 @@
-import type { ExecutionLane, Marker, NodeLane, NodePhase, RunEvidence, StateKind } from '../report/evidence';
+import {
+  type ExecutionLane,
+  type Marker,
+  type NodeLane,
+  type NodePhase,
+  type RunEvidence,
+  stateKindOf,
+} from '../report/evidence';
 import type { NodeState } from './data-plane';
 import type { ExecutionReport, SandboxReport } from './report';
 
@@ -131,17 +138,6 @@ function nodeLane(
   return { id, label: `${id} (${label})`, phases: shown };
 }
 
-const KINDS: Record<string, StateKind> = {
-  Task: 'task',
-  Wait: 'wait',
-  Choice: 'choice',
-  Pass: 'pass',
-  Parallel: 'parallel',
-  Map: 'map',
-  Succeed: 'succeed',
-  Fail: 'fail',
-};
-
 function executionLane(
   execution: ExecutionReport,
   index: number,
@@ -157,7 +153,7 @@ function executionLane(
       name: state.name,
       from: toScenario(state.at),
       to: toScenario(Math.max(state.at, execution.states[at + 1]?.at ?? endedMs)),
-      kind: KINDS[state.type] ?? 'task',
+      kind: stateKindOf(state.type),
       rollback: state.afterFailure,
       retries: state.retries,
     })),
