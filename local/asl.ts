@@ -41,7 +41,18 @@ export function stateMachinesIn(template: CfnTemplate, env: StackEnvironment): S
     if (raw === undefined) throw new Error(`${logicalId} has no DefinitionString (an S3 definition is not supported)`);
     const resolved = resolveIntrinsics(template, env, raw as never);
     if (typeof resolved !== 'string') throw new Error(`${logicalId}: DefinitionString did not resolve to a string`);
-    return { logicalId, stackName: env.stackName, definition: JSON.parse(resolved) as AslDefinition };
+    // As CloudFormation does: each ${key} of DefinitionSubstitutions is replaced by its value, resolved first.
+    const substitutions = (resource.Properties?.DefinitionSubstitutions ?? {}) as Record<string, unknown>;
+    const substituted = resolved.replace(/\$\{([A-Za-z0-9_]+)\}/g, (placeholder, key: string) => {
+      if (!(key in substitutions)) return placeholder;
+      const value = resolveIntrinsics(template, env, substitutions[key] as never);
+      if (typeof value !== 'string' && typeof value !== 'number') {
+        throw new Error(`${logicalId}: DefinitionSubstitutions.${key} did not resolve to a string`);
+      }
+      // Inside a JSON string: the value is escaped as the definition's own text is.
+      return JSON.stringify(String(value)).slice(1, -1);
+    });
+    return { logicalId, stackName: env.stackName, definition: JSON.parse(substituted) as AslDefinition };
   });
 }
 

@@ -1,4 +1,15 @@
-import { CfnElement, CfnResource, type Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import {
+  CfnElement,
+  CfnResource,
+  type Duration,
+  type IResolvable,
+  RemovalPolicy,
+  Stack,
+  Token,
+  Tokenization,
+  Validations,
+} from 'aws-cdk-lib';
+import type * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
@@ -44,6 +55,7 @@ export class WorkflowStateMachine extends Construct {
   constructor(scope: Construct, id: string, props: WorkflowStateMachineProps) {
     super(scope, id);
     if (props.timeout.toSeconds() <= 0) throw new Error(`${id}: timeout must be positive`);
+    const definition = new SubstitutedChainDefinitionBody(props.definition);
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       ...('workflow' in props
         ? {
@@ -53,12 +65,13 @@ export class WorkflowStateMachine extends Construct {
         : { comment: props.comment }),
       stateMachineType: sfn.StateMachineType.STANDARD,
       queryLanguage: sfn.QueryLanguage.JSON_PATH,
-      definitionBody: sfn.DefinitionBody.fromChainable(props.definition),
+      definitionBody: definition,
       timeout: props.timeout,
       tracingEnabled: true,
       logs: { destination: props.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
       removalPolicy: props.removalPolicy ?? RemovalPolicy.DESTROY,
     });
+    (this.stateMachine.node.defaultChild as sfn.CfnStateMachine).definitionSubstitutions = definition.substitutions;
     // Tools that read templates (the local runner, the sandbox) find a workflow's state machine by this, not by
     // its construct path.
     const resource = this.stateMachine.node.defaultChild;
@@ -79,5 +92,73 @@ export class WorkflowStateMachine extends Construct {
         reason: `Invoke on the versions of ${fn.node.path} only (<arn>:*), as granted by the Lambda integration.`,
       });
     }
+  }
+}
+
+/**
+ * The chained definition as ONE string, every reference to another resource (a function's ARN, a table's name) a
+ * `${refN}` placeholder resolved by CloudFormation's DefinitionSubstitutions. CDK's own rendering joins the ASL around
+ * each reference with Fn::Join, which costs a template a hundred bytes and more per reference: with every workflow
+ * of a cluster in one stack, that alone took the template to the edge of CloudFormation's 1 MB limit. The graph, its
+ * role's statements and its validation are CDK's, as for any chain.
+ */
+class SubstitutedChainDefinitionBody extends sfn.ChainDefinitionBody {
+  /** By placeholder, what CloudFormation puts in its place. */
+  readonly substitutions: Record<string, string> = {};
+  private readonly placeholders = new Map<string, string>();
+
+  override bind(
+    scope: Construct,
+    _principal: iam.IPrincipal,
+    props: sfn.StateMachineProps,
+    graph: sfn.StateGraph,
+  ): sfn.DefinitionConfig {
+    const stack = Stack.of(scope);
+    const document = {
+      ...graph.toGraphJson(props.queryLanguage),
+      Comment: props.comment,
+      QueryLanguage: props.queryLanguage,
+    };
+    // What is left after the placeholders (JsonPath.DISCARD, which stands for null; numbers) resolves as CDK would.
+    return { definitionString: JSON.stringify(stack.resolve(this.withPlaceholders(stack, document))) };
+  }
+
+  private withPlaceholders(stack: Stack, value: unknown): unknown {
+    if (typeof value === 'string') return Token.isUnresolved(value) ? this.placeholdersIn(stack, value) : value;
+    if (Array.isArray(value)) return value.map((item) => this.withPlaceholders(stack, item));
+    if (value && typeof value === 'object' && !Tokenization.isResolvable(value)) {
+      return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, this.withPlaceholders(stack, item)]));
+    }
+    return value;
+  }
+
+  /**
+   * The string with each token that stands for a reference (an intrinsic function) replaced by its placeholder; the
+   * same reference always gets the same one. A token that resolves to a plain value keeps it, and a string that is
+   * one token for something else than text (null, a number) is left whole for the last resolve.
+   */
+  private placeholdersIn(stack: Stack, value: string): string {
+    const fragments = Tokenization.reverseString(value);
+    const refers = (token: IResolvable) => {
+      const resolved: unknown = stack.resolve(token);
+      return typeof resolved === 'object' && resolved !== null;
+    };
+    const whole = fragments.length === 1 ? fragments.firstToken : undefined;
+    if (whole && !refers(whole)) return value;
+    return fragments
+      .mapTokens({
+        mapToken: (token: IResolvable) => {
+          if (!refers(token)) return String(stack.resolve(token));
+          const key = JSON.stringify(stack.resolve(token));
+          let placeholder = this.placeholders.get(key);
+          if (!placeholder) {
+            placeholder = `ref${this.placeholders.size}`;
+            this.placeholders.set(key, placeholder);
+            this.substitutions[placeholder] = Token.asString(token);
+          }
+          return `\${${placeholder}}`;
+        },
+      })
+      .join({ join: (left: unknown, right: unknown) => `${String(left)}${String(right)}` }) as string;
   }
 }

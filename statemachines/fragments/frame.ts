@@ -105,7 +105,9 @@ export function workflowFrame(scope: Construct, ops: WorkflowOperations, options
     payload: { action: 'plan', workflow, 'request.$': '$.request', 'snapshot.$': '$.snapshot', budget },
     resultPath: '$.plan',
   });
-  const returnPlan = new sfn.Succeed(scope, 'Return the plan', { outputPath: '$.plan' });
+  // A Pass that ends the execution rather than a Succeed: the same output, and a state that validators of the
+  // definition (cfn-lint) accept with an OutputPath.
+  const returnPlan = new sfn.Pass(scope, 'Return the plan', { outputPath: '$.plan' });
   const acquire = operationStep(scope, 'Acquire the cluster lock', {
     operation: ops.clusterLock,
     payload: {
