@@ -51,7 +51,7 @@ export function sandboxEvidence(report: SandboxReport, generatedAt = new Date())
         struck.has(id),
         withRestarts(
           changes,
-          (timeline.commands ?? []).filter((command) => command.instanceId === id),
+          timeline.commands.filter((command) => command.instanceId === id),
           end,
         ),
         end,

@@ -19,6 +19,11 @@ export interface LoadSettings {
   readonly serverTimeMs: number;
 }
 
+/** A request failed when it got no status (0: refused, reset, timed out) or an error status. */
+export function isFailedStatus(status: number): boolean {
+  return status < 200 || status >= 400;
+}
+
 export interface RequestRecord {
   /** When the request was sent: milliseconds since the load started (`LoadRun.startedAt`). */
   readonly at: number;
@@ -89,7 +94,7 @@ export function startLoad(url: string, settings: LoadSettings): LoadRun {
         if (recorded) return;
         recorded = true;
         cancelDeadline();
-        const failed = status < 200 || status >= 400;
+        const failed = isFailedStatus(status);
         records.push({
           at: sentAt - startedAt,
           status,
@@ -167,7 +172,7 @@ export function summarize(records: readonly RequestRecord[]): LoadSummary {
   for (const record of records) {
     byStatus[String(record.status)] = (byStatus[String(record.status)] ?? 0) + 1;
     if (record.node) byNode[record.node] = (byNode[record.node] ?? 0) + 1;
-    if (record.status >= 200 && record.status < 400) {
+    if (!isFailedStatus(record.status)) {
       ok++;
       continue;
     }
@@ -175,7 +180,7 @@ export function summarize(records: readonly RequestRecord[]): LoadSummary {
     failedByCause[cause] = (failedByCause[cause] ?? 0) + 1;
     if (LOAD_CAUSES.has(cause)) failedUnderLoad++;
   }
-  const failures = records.filter((record) => record.status < 200 || record.status >= 400).slice(0, FAILURE_SAMPLES);
+  const failures = records.filter((record) => isFailedStatus(record.status)).slice(0, FAILURE_SAMPLES);
   return {
     total: records.length,
     ok,

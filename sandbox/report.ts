@@ -1,7 +1,7 @@
 import { FAILOVER_STATES } from '../statemachines/failover';
 import type { NodeState, TrafficResult } from './data-plane';
 import type { FailureCause } from './failure-causes';
-import { type RequestRecord, summarize } from './load';
+import { isFailedStatus, type RequestRecord, summarize } from './load';
 import type { RunEvent } from './run-context';
 import type { Scenario } from './scenario';
 
@@ -224,10 +224,12 @@ function runTimeline(run: {
   for (const record of traffic.records) {
     const second = Math.floor(record.at / 1000);
     const bucket = buckets.get(second) ?? { byNode: {}, failed: 0 };
-    if (record.status >= 200 && record.status < 500) {
+    // As the summary counts them, so the buckets add up to the report's `requests.failed`.
+    if (isFailedStatus(record.status)) bucket.failed += 1;
+    else {
       const node = record.node ?? 'unknown';
       bucket.byNode[node] = (bucket.byNode[node] ?? 0) + 1;
-    } else bucket.failed += 1;
+    }
     buckets.set(second, bucket);
   }
   const lastSecond = Math.max(-1, ...buckets.keys());
