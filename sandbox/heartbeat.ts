@@ -98,6 +98,7 @@ export function heartbeatPublishers(options: HeartbeatOptions): { beat: () => vo
   const beating = new Map<string, ChildProcess>();
   const configDir = path.join(options.workDir, 'heartbeat');
   fs.mkdirSync(configDir, { recursive: true });
+  let stopped = false;
   const beatAll = () => {
     for (const node of options.fleet.nodes.values()) {
       if (beating.has(node.instanceId) || options.silenced.has(node.instanceId)) continue;
@@ -123,7 +124,8 @@ export function heartbeatPublishers(options: HeartbeatOptions): { beat: () => vo
       const done = new Promise<void>((resolve) => {
         child.on('close', (code) => {
           beating.delete(node.instanceId);
-          if (code !== 0) options.onFailure?.(node.instanceId, stderr.trim());
+          // A beat that stop() killed did not fail: it was cut short on purpose.
+          if (code !== 0 && !stopped) options.onFailure?.(node.instanceId, stderr.trim());
           resolve();
         });
         child.on('error', () => resolve());
@@ -131,7 +133,6 @@ export function heartbeatPublishers(options: HeartbeatOptions): { beat: () => vo
       options.log.track(startedAt, done);
     }
   };
-  let stopped = false;
   return {
     beat: () => {
       if (!stopped) beatAll();

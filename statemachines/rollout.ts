@@ -556,12 +556,18 @@ function bakeImageThen(
   copy.next(publish);
   noCopy.next(publish);
   publish.next(next);
-  create.next(available('the image to be available', '$.image.imageId', '$.imageState')).next(
-    new sfn.Choice(scope, 'Copy the image to a DR region?')
-      // Not(IsNull) rather than IsNull=false: the local runner gets the `false` form of type tests wrong.
-      .when(sfn.Condition.not(sfn.Condition.isNull(planPath<RolloutPlan>('image', 'drRegion'))), copy)
-      .otherwise(noCopy),
-  );
+  const copyOrNot = new sfn.Choice(scope, 'Copy the image to a DR region?')
+    // Not(IsNull) rather than IsNull=false: the local runner gets the `false` form of type tests wrong.
+    .when(sfn.Condition.not(sfn.Condition.isNull(planPath<RolloutPlan>('image', 'drRegion'))), copy)
+    .otherwise(noCopy);
+  const idleNode = planPath<RolloutPlan>('image', 'node', 'instanceId');
+  create
+    .next(available('the image to be available', '$.image.imageId', '$.imageState'))
+    .next(
+      new sfn.Choice(scope, 'Was the image baked from the idle node?')
+        .when(sfn.Condition.isString(planPath<RolloutPlan>('image', 'node')), copyOrNot)
+        .otherwise(idleNodeBackThen(b, idleNode, copyOrNot)),
+    );
   fromSurge.next(create);
   return new sfn.Choice(scope, 'Bake an image?')
     .when(
@@ -569,8 +575,47 @@ function bakeImageThen(
       new sfn.Choice(scope, 'Bake from the surge node?')
         .when(sfn.Condition.isString(planPath<RolloutPlan>('image', 'node')), fromSurge)
         .otherwise(
-          source('Bake from the idle node', planPath<RolloutPlan>('image', 'node', 'instanceId')).next(create),
+          // The bake reboots the node (file systems are consistent only so). Out of service in the lock's record
+          // from before the bake until it is back and verified, its reboot is this workflow's: a failover that a
+          // peer or an alarm starts meanwhile leaves it alone instead of pre-empting the rollout.
+          sfn.Chain.start(markOutOfService(scope, 'the idle node for the image', idleNode))
+            .next(source('Bake from the idle node', idleNode))
+            .next(create),
         ),
     )
     .otherwise(next);
+}
+
+/**
+ * Waits until the node the image was baked from is back from the bake's reboot, and verifies it, before the rollout
+ * goes on to retire the surge node: it is the passive node a failover would move the traffic to. The image is
+ * available by then, so the reboot has happened. A node that does not come back is told to the operator; the
+ * rollout still succeeds (the node carries no traffic) and its alarm hands it to failover.
+ */
+function idleNodeBackThen(b: WorkflowBuilder, instanceIdPath: string, next: sfn.IChainable): sfn.IChainable {
+  const notBack = attentionThen(
+    b,
+    {
+      note: 'Note that the idle node did not come back from the bake',
+      say: 'Say that the idle node did not come back from the bake',
+      step: 'Image source not back',
+    },
+    'the image was baked, but the node it was baked from did not pass its checks after the bake rebooted it: it ' +
+      'carries no traffic, and failover replaces it once its alarm fires',
+    '$.imageSourceNotBack',
+    next,
+  );
+  const back = b.failingTo(notBack);
+  const label = 'the idle node for the image';
+  return waitReady(back, label, instanceIdPath, true)
+    .next(
+      back.step(
+        STEPS.verifyImageSource,
+        b.ops.verifyNode,
+        { ...cluster, 'instanceId.$': instanceIdPath, 'expectedVersion.$': planPath<RolloutPlan>('expectedVersion') },
+        '$.verified',
+      ),
+    )
+    .next(markVerified(b.scope, label))
+    .next(next);
 }

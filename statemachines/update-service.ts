@@ -4,7 +4,7 @@ import { STEPS } from '../functions/domain/plans/steps';
 import type { UpdatePlan } from '../functions/domain/plans/update-service';
 import type { WorkflowName } from '../functions/domain/workflows';
 import { waitForSync } from './fragments/file-sync';
-import { workflowFrame } from './fragments/frame';
+import { markOutOfService, markVerified, workflowFrame } from './fragments/frame';
 import {
   behindCarryOnFence,
   cluster,
@@ -84,42 +84,50 @@ function updateSteps(b: WorkflowBuilder, finish: sfn.IChainable): sfn.IChainable
     '$.verified',
   );
 
-  return sfn.Chain.start(syncState(b, 'File sync is untouched', { paused: false, changed: false }))
-    .next(launch)
-    .next(waitReady(b, 'the surge node', '$.surge.instanceId', false))
-    .next(verifySurge)
-    .next(syncState(b, 'File sync may be paused from here', { paused: true, changed: false }))
-    .next(command(STEPS.pauseSync, 'pause of file sync', planPath<UpdatePlan>('syncPause'), '$.syncPause'))
-    .next(shiftIfPlanned(b, STEPS.managerOut, planPath<UpdatePlan>('shifts', 'changedOut')))
-    .next(
-      rollBackTo(b, 'On failure keep the manager node out of service', planPath<UpdatePlan>('weights', 'changedOut')),
-    )
-    .next(syncState(b, 'The manager node changes from here', { paused: true, changed: true }))
-    .next(command(STEPS.deployHotfix, 'deployment on the manager node', planPath<UpdatePlan>('deploy'), '$.deployment'))
-    .next(
-      command(
-        STEPS.smokeTestManager,
-        'smoke test of the manager node',
-        planPath<UpdatePlan>('smokeTest'),
-        '$.smokeTest',
-      ),
-    )
-    .next(verifyChanged)
-    .next(shift(b, STEPS.shiftToUpdated, planPath<UpdatePlan>('shifts', 'toChanged')))
-    .next(verifyUnderTraffic(b, 'the updated manager node', planPath<UpdatePlan>('changed', 'instanceId')))
-    .next(
-      rollBackTo(
-        b,
-        'On failure keep traffic on the updated manager node',
-        planPath<UpdatePlan>('weights', 'changedServing'),
-      ),
-    )
-    .next(command(STEPS.resumeSync, 'resumption of file sync', planPath<UpdatePlan>('syncResume'), '$.syncResume'))
-    .next(syncState(b, 'File sync runs again', { paused: false, changed: true }))
-    .next(waitForSync(b, { verify: true }))
-    .next(shiftIfPlanned(b, STEPS.rebalance, planPath<UpdatePlan>('shifts', 'rebalance')))
-    .next(retire(b))
-    .next(finish);
+  return (
+    sfn.Chain.start(syncState(b, 'File sync is untouched', { paused: false, changed: false }))
+      .next(launch)
+      .next(waitReady(b, 'the surge node', '$.surge.instanceId', false))
+      .next(verifySurge)
+      .next(syncState(b, 'File sync may be paused from here', { paused: true, changed: false }))
+      .next(command(STEPS.pauseSync, 'pause of file sync', planPath<UpdatePlan>('syncPause'), '$.syncPause'))
+      .next(shiftIfPlanned(b, STEPS.managerOut, planPath<UpdatePlan>('shifts', 'changedOut')))
+      .next(
+        rollBackTo(b, 'On failure keep the manager node out of service', planPath<UpdatePlan>('weights', 'changedOut')),
+      )
+      .next(syncState(b, 'The manager node changes from here', { paused: true, changed: true }))
+      // A deployment may restart the product: until the manager is verified again, a failover that its peer or its
+      // alarm starts leaves it to this workflow and moves no traffic to it.
+      .next(markOutOfService(b.scope, 'the manager node', planPath<UpdatePlan>('changed', 'instanceId')))
+      .next(
+        command(STEPS.deployHotfix, 'deployment on the manager node', planPath<UpdatePlan>('deploy'), '$.deployment'),
+      )
+      .next(
+        command(
+          STEPS.smokeTestManager,
+          'smoke test of the manager node',
+          planPath<UpdatePlan>('smokeTest'),
+          '$.smokeTest',
+        ),
+      )
+      .next(verifyChanged)
+      .next(markVerified(b.scope, 'the manager node'))
+      .next(shift(b, STEPS.shiftToUpdated, planPath<UpdatePlan>('shifts', 'toChanged')))
+      .next(verifyUnderTraffic(b, 'the updated manager node', planPath<UpdatePlan>('changed', 'instanceId')))
+      .next(
+        rollBackTo(
+          b,
+          'On failure keep traffic on the updated manager node',
+          planPath<UpdatePlan>('weights', 'changedServing'),
+        ),
+      )
+      .next(command(STEPS.resumeSync, 'resumption of file sync', planPath<UpdatePlan>('syncResume'), '$.syncResume'))
+      .next(syncState(b, 'File sync runs again', { paused: false, changed: true }))
+      .next(waitForSync(b, { verify: true }))
+      .next(shiftIfPlanned(b, STEPS.rebalance, planPath<UpdatePlan>('shifts', 'rebalance')))
+      .next(retire(b))
+      .next(finish)
+  );
 }
 
 /** A shift the plan leaves null when there is nothing to move. */

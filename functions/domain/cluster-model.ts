@@ -487,6 +487,11 @@ export function bakesImages(model: ClusterModel): boolean {
 
 export type HttpCheck = ClusterModel['healthChecks']['http'][number];
 
+/** Whether the cluster's nodes can report their version: a version endpoint, or an HTTP check that reads it. */
+export function reportsVersions(model: ClusterModel): boolean {
+  return Boolean(model.healthChecks.version) || model.healthChecks.http.some((check) => check.expectVersion);
+}
+
 /**
  * Validates a cluster model and fills in defaults. Throws `ClusterModelError` naming every bad field.
  */

@@ -2,7 +2,8 @@ import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import { saveVersionRecord } from '../aws/ssm';
-import type { ClusterModel } from '../domain/cluster-model';
+import { type ClusterModel, reportsVersions } from '../domain/cluster-model';
+import { VersionMismatchError } from '../domain/errors';
 import { currentVersionOf } from '../domain/snapshot';
 import { type VersionRecord, whyNoCurrentVersion } from '../domain/version-record';
 import { snapshotCluster } from './snapshot-cluster';
@@ -33,7 +34,15 @@ export async function recordVersion(
   const now = request.now ?? new Date();
   const snapshot = await snapshotCluster(clients, model, () => now);
   const version = currentVersionOf(snapshot);
-  if (version === null) return { version: null, recorded: [], reason: whyNoCurrentVersion(snapshot) };
+  if (version === null) {
+    const reason = whyNoCurrentVersion(model, snapshot);
+    // A model whose nodes can report a version but did not is worth telling: the DR site's check would otherwise
+    // go on comparing with the version before this rollout, unnoticed. A model that reports none has nothing to say.
+    if (reportsVersions(model)) {
+      throw new VersionMismatchError(`The cluster's version was not recorded: ${reason}`);
+    }
+    return { version: null, recorded: [], reason };
+  }
 
   const record: VersionRecord = { version, recordedAt: now.toISOString(), execution: request.execution };
   const regions = [model.region, ...(model.dr ? [model.dr.region] : [])];

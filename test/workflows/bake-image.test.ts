@@ -4,6 +4,7 @@ import { ec2Client, ec2In } from '../../functions/aws/clients/ec2';
 import { elbv2Client } from '../../functions/aws/clients/elbv2';
 import { ssmIn } from '../../functions/aws/clients/ssm';
 import { saveClusterModel } from '../../functions/aws/ssm';
+import { readLock } from '../../functions/domain/lock';
 import type { RolloutPlan } from '../../functions/domain/plans/rollout';
 import { launchSurgeNode } from '../../functions/operations/launch-surge-node';
 import { injectError } from '../../local/faults';
@@ -60,7 +61,7 @@ describe('patch-server bakes the image of the patched cluster', () => {
     withoutMotoImageTagging(ec2Client);
     withoutMotoImageTagging(ec2In(DR_REGION));
   });
-  const { prepare, run, expectCleanCluster, failureOf } = workflowFixture({
+  const { prepare, run, expectCleanCluster, failureOf, lockStore } = workflowFixture({
     stateMachine: 'patch-server',
     defaultInput: { patchId: 'P42', version: '1.0.1' },
     onCommand: (command, node) => {
@@ -100,6 +101,60 @@ describe('patch-server bakes the image of the patched cluster', () => {
     );
     const served = await waitForNode(simulated.nodes, launched.instanceId);
     expect(served.version).toBe('1.0.1');
+  });
+
+  it('keeps the idle node out of service while the bake reboots it, and goes on only once it is back', async () => {
+    // A failover that a peer or an alarm starts during the reboot must find the node named in the lock's record, or
+    // it would pre-empt the patch (see failover.test.ts, which proves what the record makes a failover do).
+    const { cluster, simulated } = await prepare('active-passive');
+    await enableBaking(cluster);
+    const passive = cluster.model.nodes[1]?.instanceId ?? '';
+    let recordedDuringBake: readonly string[] | undefined;
+    let rebooted = false;
+
+    const execution = await run({}, (event) => {
+      if (event.type !== 'StateExited' || event.state.name !== 'Bake the image' || rebooted) return;
+      rebooted = true;
+      const node = simulated.nodes.get(passive);
+      // EC2 reboots the instance for the image: it answers nothing for a while (1.5 s here).
+      if (node) node.healthStatus = 503;
+      setTimeout(() => {
+        if (node) node.healthStatus = 200;
+      }, 1_500);
+      void readLock(lockStore(), cluster.model.name).then((lock) => {
+        recordedDuringBake = lock?.recovery?.outOfService;
+      });
+    });
+
+    expect(failureOf(execution)).toMatchObject({ status: 'SUCCEEDED' });
+    expect(recordedDuringBake).toEqual([passive]);
+    const at = (state: string) => execution.path.indexOf(state);
+    expect(at('Check: the image to be available')).toBeLessThan(at('Verify the idle node for the image'));
+    expect(at('Verify the idle node for the image')).toBeLessThan(at('Deregister the surge node'));
+    expect(execution.path).not.toContain('Say that the idle node did not come back from the bake');
+    await expectCleanCluster(cluster, 'a=100, b=0, surge=0');
+  });
+
+  it('tells the operator when the idle node does not come back from the bake, and still succeeds', async () => {
+    const { cluster, simulated } = await prepare('active-passive');
+    await enableBaking(cluster);
+    const published = await topicEvents();
+    const passive = cluster.model.nodes[1]?.instanceId ?? '';
+
+    const execution = await run({}, (event) => {
+      if (event.type !== 'StateExited' || event.state.name !== 'Bake the image') return;
+      const node = simulated.nodes.get(passive);
+      // The node comes back on the wrong version: its checks pass, its version does not.
+      if (node) node.version = '0.9.0';
+    });
+
+    expect(failureOf(execution)).toMatchObject({ status: 'SUCCEEDED' });
+    expect(execution.path).toContain('Say that the idle node did not come back from the bake');
+    expect(execution.path).toContain('Publish the image');
+    expect((await published()).find((event) => event.outcome === 'attention')).toMatchObject({
+      step: 'Image source not back',
+      detail: { step: 'Verify the idle node for the image', error: { Error: 'VersionMismatchError' } },
+    });
   });
 
   it('keeps the configured number of baked images in each region, the previous one among them', async () => {

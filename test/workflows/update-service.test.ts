@@ -4,6 +4,7 @@ import { ec2Client } from '../../functions/aws/clients/ec2';
 import { elbv2Client } from '../../functions/aws/clients/elbv2';
 import { ssmClient } from '../../functions/aws/clients/ssm';
 import { readWeights, writeWeights } from '../../functions/aws/elbv2';
+import { readLock } from '../../functions/domain/lock';
 import type { UpdatePlan } from '../../functions/domain/plans/update-service';
 import { isWeighted } from '../../functions/domain/weights';
 import { failedCommand, recordCalls, rewriteOutput, unhealthyTarget } from '../../local/faults';
@@ -153,14 +154,32 @@ describe('update-service', () => {
   });
 
   it('leaves a passive manager out of service until it is updated, then rebalances to the worker', async () => {
-    const { cluster, shifts, commandsOn } = await prepareUpdate('active-passive');
+    const { cluster, shifts, commandsOn, manager } = await prepareUpdate('active-passive');
     // The runbook's layout: the manager is the passive node, the worker serves alone.
     expect(cluster.model.nodes.find((node) => node.role === 'manager')?.slot).toBe('b');
     expect(await weights(cluster)).toBe('a=100, b=0, surge=0');
 
-    const execution = await run({});
+    // The lock's record as the deployment starts and once the manager is verified: a failover that a restart of the
+    // manager would start in between leaves it to this workflow (see failover.test.ts).
+    const recorded: Record<string, readonly string[] | undefined> = {};
+    const recordWhenEntering = [
+      'Check the deployment on the manager node',
+      'Shift traffic to the updated manager node',
+    ];
+    const execution = await run({}, (event) => {
+      if (event.type !== 'StateEntered' || !recordWhenEntering.includes(event.state.name)) return;
+      if (event.state.name in recorded) return;
+      recorded[event.state.name] = undefined;
+      void readLock(fixture.lockStore(), cluster.model.name).then((lock) => {
+        recorded[event.state.name] = lock?.recovery?.outOfService;
+      });
+    });
 
     expect(failureOf(execution)).toMatchObject({ status: 'SUCCEEDED' });
+    expect(recorded).toEqual({
+      'Check the deployment on the manager node': [manager],
+      'Shift traffic to the updated manager node': [],
+    });
     expect(execution.path).not.toContain('Take the manager node out of service');
     expect(commandsOn()[0]).toBe('zerodown-test-sync(pause) on manager');
     expect(shifts).toEqual(['a=0, b=100, surge=0', 'a=100, b=0, surge=0']);

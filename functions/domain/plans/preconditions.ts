@@ -1,4 +1,4 @@
-import type { ClusterModel, CommandKind } from '../cluster-model';
+import { type ClusterModel, type CommandKind, reportsVersions } from '../cluster-model';
 import { InputValidationError } from '../errors';
 import type { ClusterSnapshot, NodeSnapshot } from '../snapshot';
 import type { PlanNode } from './plan';
@@ -38,7 +38,7 @@ export function requireCommands(model: ClusterModel, workflow: string, kinds: re
  */
 export function requireVersionReporting(model: ClusterModel, expectedVersion: string | null): void {
   if (expectedVersion === null) return;
-  if (model.healthChecks.version || model.healthChecks.http.some((check) => check.expectVersion)) return;
+  if (reportsVersions(model)) return;
   throw new InputValidationError(`Cluster "${model.name}" cannot verify version ${expectedVersion}`, [
     {
       path: 'healthChecks.version',

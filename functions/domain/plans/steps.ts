@@ -7,6 +7,7 @@ export const STEPS = {
   runMigrations: 'Run the database migrations',
   changeSurge: 'Change the surge node for the image',
   bakeImage: 'Bake the image',
+  verifyImageSource: 'Verify the idle node for the image',
   copyImage: 'Copy the image to the DR region',
   publishImage: 'Publish the image',
   recordVersion: "Record the cluster's version",

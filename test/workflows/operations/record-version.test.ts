@@ -2,7 +2,7 @@ import { ec2Client } from '../../../functions/aws/clients/ec2';
 import { elbv2Client } from '../../../functions/aws/clients/elbv2';
 import { ssmIn } from '../../../functions/aws/clients/ssm';
 import { loadVersionRecord, putParameterValue } from '../../../functions/aws/ssm';
-import { ClusterModelError, InputValidationError } from '../../../functions/domain/errors';
+import { ClusterModelError, InputValidationError, VersionMismatchError } from '../../../functions/domain/errors';
 import type { ClusterSnapshot } from '../../../functions/domain/snapshot';
 import { versionRecordParameterName } from '../../../functions/domain/version-record';
 import { recordVersion, type VersionRecordResult } from '../../../functions/operations/record-version';
@@ -50,18 +50,22 @@ describe('recordVersion', () => {
     expect(await recordIn(DR_REGION)).toBeUndefined();
   });
 
-  it('records nothing, and keeps the earlier record, when the serving nodes disagree', async () => {
+  it('records nothing, keeps the earlier record, and says why with a named error, when the nodes disagree', async () => {
     const cluster = await createMotoCluster({ topology: 'active-active' });
     const [first, second] = await serveClusterNodes(cluster, '1.0.0');
     const { model } = await createMotoDrSite(cluster);
     await recordVersion(clients, model, { execution: EXECUTION, now: RECORDED_AT });
     if (second) second.version = '1.1.0';
 
-    const result = await recordVersion(clients, model, { execution: `${EXECUTION}-again` });
+    const error = await recordVersion(clients, model, { execution: `${EXECUTION}-again` }).catch(
+      (caught: unknown) => caught,
+    );
 
-    expect(result).toMatchObject({ version: null, recorded: [] });
-    expect((result as { reason: string }).reason).toContain(`${first?.instanceId} runs 1.0.0`);
-    expect((result as { reason: string }).reason).toContain(`${second?.instanceId} runs 1.1.0`);
+    // The rollout sends an `attention` notice with this: the DR site would go on comparing with the old record.
+    expect(error).toBeInstanceOf(VersionMismatchError);
+    expect((error as Error).message).toContain("The cluster's version was not recorded");
+    expect((error as Error).message).toContain(`${first?.instanceId} runs 1.0.0`);
+    expect((error as Error).message).toContain(`${second?.instanceId} runs 1.1.0`);
     for (const region of [LOCAL_REGION, DR_REGION]) {
       expect(await recordIn(region)).toEqual({
         version: '1.0.0',
@@ -71,17 +75,34 @@ describe('recordVersion', () => {
     }
   });
 
-  it('records nothing when the serving nodes report no version', async () => {
+  it('records nothing, with a named error, when nodes that can report a version report none', async () => {
     // No node answers: moto's targets are healthy, but nothing serves the version endpoint.
     const cluster = await createMotoCluster({ topology: 'active-passive' });
     const { model } = await createMotoDrSite(cluster);
 
+    const error = await recordVersion(clients, model, { execution: EXECUTION }).catch((caught: unknown) => caught);
+
+    expect(error).toBeInstanceOf(VersionMismatchError);
+    expect((error as Error).message).toMatch(/report no version/);
+    expect(await recordIn(LOCAL_REGION)).toBeUndefined();
+    expect(await recordIn(DR_REGION)).toBeUndefined();
+  });
+
+  it('records nothing, quietly, for a model whose nodes cannot report a version', async () => {
+    const cluster = await createMotoCluster({ topology: 'active-passive' });
+    const model = {
+      ...cluster.model,
+      healthChecks: {
+        ...cluster.model.healthChecks,
+        version: undefined,
+        http: cluster.model.healthChecks.http.map((check) => ({ ...check, expectVersion: false })),
+      },
+    };
+
     const result = await recordVersion(clients, model, { execution: EXECUTION });
 
     expect(result).toMatchObject({ version: null, recorded: [] });
-    expect((result as { reason: string }).reason).toMatch(/report no version/);
     expect(await recordIn(LOCAL_REGION)).toBeUndefined();
-    expect(await recordIn(DR_REGION)).toBeUndefined();
   });
 
   it('names the parameter and the field of a malformed record', async () => {
