@@ -2,7 +2,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import { ErrorName } from '../functions/domain/errors';
 import type { WorkflowName } from '../functions/domain/workflows';
-import { cluster, retireLeftovers, rollbackPath, waitReady } from './fragments/node-steps';
+import { cluster, retireLeftovers, rollbackPath, runCommandOn, waitReady } from './fragments/node-steps';
 import { operationStep } from './fragments/operation-step';
 import { RECONFIGURE_STATE, reconfigureEveryNode } from './fragments/reconfigure';
 import { syncAfterTakeover } from './fragments/recovery';
@@ -286,14 +286,7 @@ export function failoverDefinition(
     { ...cluster, 'execution.$': '$$.Execution.Id' },
     '$.surge',
   );
-  // The survivors' version: a replacement booted from a stale image fails with VersionMismatchError before it is
-  // adopted, and the rollback path removes it while the traffic stays on the survivors. Null compares nothing.
-  const verify = b.step(
-    'Verify the replacement node',
-    ops.verifyNode,
-    { ...cluster, 'instanceId.$': '$.surge.instanceId', 'expectedVersion.$': '$.underLock.replacementVersion' },
-    '$.verified',
-  );
+  const verify = verifyReplacementVersion(b);
   // The launched node, or the standby: either way `$.replacement` is the node that takes the slot. The standby is
   // kept apart from `$.surge`, which the rollback retires.
   const launchedIsReplacement = new sfn.Pass(scope, 'Take the launched node as the replacement', {
@@ -369,9 +362,10 @@ export function failoverDefinition(
   reportMove.addCatch(replacement, { errors: [sfn.Errors.ALL], resultPath: '$.notifyError' });
   launch
     .next(waitReady(b, 'the replacement node', '$.surge.instanceId', false))
-    .next(verify)
+    .next(verify.first)
     .next(launchedIsReplacement)
     .next(adopt);
+  verify.caughtUp.next(launchedIsReplacement);
   standbyIsReplacement.next(adopt);
   adopt
     // In its slot's target group now: healthy there before the restore may send it traffic.
@@ -404,6 +398,51 @@ export function failoverDefinition(
     .next(returnNodeLeftOutOfService(b, syncAfterTakeover(b, release)));
   release.next(reportEnd);
   return checkInput;
+}
+
+/**
+ * A launched replacement must report the survivors' version (`replacementVersion`) before it is adopted; null
+ * compares nothing. One that reports another (its image lags the cluster: a rollout changed the nodes but baked no
+ * image) is brought to that version by the model's upgrade command while it carries no traffic, then verified again
+ * (`replacementCatchUp`). Without an upgrade command, or when the upgrade does not get it there, it fails with
+ * `VersionMismatchError`, and the rollback path removes it while the traffic stays on the survivors.
+ */
+function verifyReplacementVersion(b: WorkflowBuilder): { first: sfn.TaskStateBase; caughtUp: sfn.TaskStateBase } {
+  const { scope, ops } = b;
+  const versusSurvivors = (label: string) =>
+    operationStep(scope, label, {
+      operation: ops.verifyNode,
+      payload: {
+        ...cluster,
+        'instanceId.$': '$.surge.instanceId',
+        'expectedVersion.$': '$.underLock.replacementVersion',
+      },
+      resultPath: '$.verified',
+    });
+  const first = versusSurvivors('Verify the replacement node');
+  const caughtUp = versusSurvivors('Verify the caught-up replacement node');
+  b.catchInto(caughtUp, 'Verify the caught-up replacement node');
+  const catchUp = runCommandOn(b, {
+    label: "Upgrade the replacement to the survivors' version",
+    noun: 'upgrade of the replacement',
+    kindPath: '$.underLock.replacementCatchUp.kind',
+    inputPath: '$.underLock.replacementCatchUp.input',
+    instanceIdPath: '$.surge.instanceId',
+    resultPath: '$.catchUpStatus',
+  })
+    .next(waitReady(b, 'the upgraded replacement', '$.surge.instanceId', false))
+    .next(caughtUp);
+  const failed = b.failedStep('Verify the replacement node');
+  if (failed) {
+    const catchUpOrFail = new sfn.Choice(scope, 'Can the upgrade command bring the replacement level?')
+      // Not(IsNull) rather than IsNull=false: the local runner gets the `false` form of type tests wrong.
+      .when(sfn.Condition.not(sfn.Condition.isNull('$.underLock.replacementCatchUp')), catchUp)
+      .otherwise(failed);
+    // The specific catcher goes first: Step Functions takes the first one that matches.
+    first.addCatch(catchUpOrFail, { errors: [ErrorName.VersionMismatch], resultPath: '$.error' });
+    first.addCatch(failed, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
+  }
+  return { first, caughtUp };
 }
 
 /**

@@ -1,5 +1,5 @@
 import * as z from 'zod/mini';
-import { clusterParameterName } from './cluster-model';
+import { type ClusterModel, clusterParameterName } from './cluster-model';
 import { ClusterModelError } from './errors';
 import { FIELD_ISSUE_PARSING, toFieldIssues } from './field-issues';
 import type { ClusterSnapshot } from './snapshot';
@@ -40,8 +40,14 @@ export function parseVersionRecord(raw: string, parameterName: string): VersionR
   return result.data;
 }
 
-/** Why a snapshot names no current version (see `currentVersionOf`), in plain words. */
-export function whyNoCurrentVersion(snapshot: ClusterSnapshot): string {
+/**
+ * Why a snapshot names no current version (see `currentVersionOf`), in plain words. Nodes' versions are read at the
+ * model's version endpoint only: without one, no node reports any.
+ */
+export function whyNoCurrentVersion(model: Pick<ClusterModel, 'healthChecks'>, snapshot: ClusterSnapshot): string {
+  if (!model.healthChecks.version) {
+    return "the cluster model names no version endpoint (healthChecks.version), the only place nodes' versions are read";
+  }
   const silent = snapshot.nodes.filter((node) => node.version === null);
   if (silent.length > 0) {
     return `node(s) ${silent.map((node) => node.instanceId).join(', ')} report no version at the version endpoint`;

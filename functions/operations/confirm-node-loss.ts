@@ -36,6 +36,13 @@ export interface NodeLossAssessment {
    */
   readonly replacementVersion: string | null;
   /**
+   * How a replacement that reports another version than `replacementVersion` is brought to it before it is adopted:
+   * the model's upgrade command, to that version. The image lags the cluster whenever a rollout changed the nodes but
+   * did not bake (interrupted, pre-empted by this very failover, rolled back after changing a node, or its bake
+   * failed); without this, no replacement could ever pass. Null without an upgrade command or a version to reach.
+   */
+  readonly replacementCatchUp: { readonly kind: 'upgrade'; readonly input: string } | null;
+  /**
    * A surge node that passed every check of the cluster and reports `currentVersion` (any version when it is null):
    * the runbook's extra passive node. It takes the lost node's slot instead of a replacement (`adopt`), and its
    * traffic when no permanent node can. Empty when there is none.
@@ -166,9 +173,12 @@ export async function assessNodeLoss(
   const survivors = candidates.filter((_, index) => candidateProbes[index]?.passed).map(slotOf);
   const currentVersion =
     underLock && passedProbes.length > 0 ? commonVersion(passedProbes.map((result) => result.version)) : null;
-  // With no version to hold it to (no survivor, as when the other node is out of service mid-patch, or survivors
-  // that disagree), the standby is taken whatever it reports: it may be the only node that can serve.
-  const isStale = (surge: { version: string | null }) => currentVersion !== null && surge.version !== currentVersion;
+  // A standby is held to what a replacement would be, so the two never differ (a fixed image's nodes are not
+  // compared). With no version to hold it to (no survivor, as when the other node is out of service mid-patch, or
+  // survivors that disagree), the standby is taken whatever it reports: it may be the only node that can serve.
+  const replacementVersion = launchedNodeVersion(currentVersion, model.surge.imageParameter);
+  const isStale = (surge: { version: string | null }) =>
+    replacementVersion !== null && surge.version !== replacementVersion;
   const staleStandbys = healthy.filter(isStale);
   const standby = healthy.find((surge) => !isStale(surge))?.instanceId ?? '';
   const surgeSlot = model.traffic.surgeSlot;
@@ -196,7 +206,9 @@ export async function assessNodeLoss(
     findings: lostProbe.findings,
     survivors,
     currentVersion,
-    replacementVersion: launchedNodeVersion(currentVersion, model.surge.imageParameter),
+    replacementVersion,
+    replacementCatchUp:
+      replacementVersion !== null && model.commands.upgrade ? { kind: 'upgrade', input: replacementVersion } : null,
     standby,
     staleStandbys,
     adopt: standby !== '',

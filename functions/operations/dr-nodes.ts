@@ -228,7 +228,11 @@ export async function drStatus(
   };
 }
 
-/** Names each DR node that runs another version, the recorded one, and the operator's two ways on. */
+/**
+ * Names each DR node that runs another version, the recorded one, and the operator's two ways on. The record may be
+ * the stale one: only a successful patch-server or upgrade-version writes it, and a rollout that could not read every
+ * node's version writes nothing, so the message says how to check it before the DR image is changed to match it.
+ */
 function staleDrNodesMessage(
   model: ClusterModel,
   record: VersionRecord,
@@ -238,9 +242,13 @@ function staleDrNodesMessage(
   const versions = [...new Set(stale.map((node) => node.version))].join(' and ');
   return (
     `DR node(s) of "${model.name}" run another version than the cluster: ${nodes}, but ${record.version} was ` +
-    `recorded at ${record.recordedAt} by ${record.execution}. The DR image is stale: point dr.imageParameter ` +
-    `at an image of ${record.version} and start the region failover again, or start it again ` +
-    `with "ignoreVersion": true to fail over to ${versions} anyway.`
+    `recorded at ${record.recordedAt} by ${record.execution}. Either the DR image is stale or the record is: only a ` +
+    "successful patch-server or upgrade-version writes it, and a rollout that could not read every node's version " +
+    `records nothing, so the record may predate the last rollout. Check the record first (the parameter ` +
+    `${versionRecordParameterName(model.name)} in ${drSiteOf(model).region}, and whether a rollout ran after the ` +
+    `execution it names), so as not to downgrade the DR image by mistake. If it is right, point ` +
+    `dr.imageParameter at an image of ${record.version} and start the region failover again; otherwise, or to fail ` +
+    `over to ${versions} anyway, start it again with "ignoreVersion": true.`
   );
 }
 

@@ -2,7 +2,7 @@ import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import { saveVersionRecord } from '../aws/ssm';
-import { type ClusterModel, reportsVersions } from '../domain/cluster-model';
+import type { ClusterModel } from '../domain/cluster-model';
 import { VersionMismatchError } from '../domain/errors';
 import { currentVersionOf } from '../domain/snapshot';
 import { type VersionRecord, whyNoCurrentVersion } from '../domain/version-record';
@@ -38,7 +38,8 @@ export async function recordVersion(
     const reason = whyNoCurrentVersion(model, snapshot);
     // A model whose nodes can report a version but did not is worth telling: the DR site's check would otherwise
     // go on comparing with the version before this rollout, unnoticed. A model that reports none has nothing to say.
-    if (reportsVersions(model)) {
+    // Versions are read at the version endpoint only (an `expectVersion` check compares, it does not report).
+    if (model.healthChecks.version) {
       throw new VersionMismatchError(`The cluster's version was not recorded: ${reason}`);
     }
     return { version: null, recorded: [], reason };

@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { DEFAULT_WORKFLOW_TIMEOUT } from '../../cdk/constructs/workflows';
 import { PROJECT_ROOT } from '../../cdk/paths';
 import { parseClusterModel } from '../../functions/domain/cluster-model';
 import { PlanTooLongError } from '../../functions/domain/errors';
@@ -11,7 +12,12 @@ import { activePassiveSnapshot } from '../harness/plan-snapshots';
 const model = parseClusterModel(
   JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, 'local/clusters/local-cluster.json'), 'utf8')),
 );
-const BUDGET = { executionTimeoutSeconds: 14_400, pollIntervalSeconds: 10, readyTimeoutSeconds: 900 };
+/** The default workflow timeout: what a cluster that sets none gives every execution. */
+const BUDGET = {
+  executionTimeoutSeconds: DEFAULT_WORKFLOW_TIMEOUT.toSeconds(),
+  pollIntervalSeconds: 10,
+  readyTimeoutSeconds: 900,
+};
 
 const activePassive = () => activePassiveSnapshot(model);
 
@@ -27,13 +33,14 @@ describe('the worst case of a plan', () => {
     // A named version the nodes do not run yet: a surge node on another version fails at once, and gets no patch.
     const duration = rolloutWorstCase(model, patchPlan({ version: '1.0.0-P42' }), BUDGET);
 
-    // Two patches at their 1800 s timeout plus one poll; three boots (surge, passive, active) and the surge
-    // node's termination at the 900 s ready timeout; a drain after each of the two shifts and at the retirement.
+    // Two patches at their 1800 s timeout plus one poll; four boots (surge, passive, active, and the idle node's
+    // reboot for the image) and the surge node's termination at the 900 s ready timeout; a drain after each of the
+    // two shifts and at the retirement.
     expect(duration.worstCase).toEqual({
       bakes: 0,
       drains: 3 * 30,
       commands: 2 * (1800 + 10),
-      bootWaits: 4 * 900,
+      bootWaits: 5 * 900,
       fileSync: 0,
       // The local cluster bakes images: the bake and its copy in the DR region, each at the 1800 s bake timeout.
       snapshots: 2 * (1800 + 10),
@@ -62,7 +69,7 @@ describe('the worst case of a plan', () => {
     expect(duration.worstCase.bakes).toBe(72_000);
     expect(() => requireFitsExecution('patch-server', duration)).toThrow(PlanTooLongError);
     expect(() => requireFitsExecution('patch-server', duration)).toThrow(
-      /patch-server may take up to \d+ s \(bakes 72000 s, .*\), more than its state machine's execution timeout of 14400 s/,
+      /patch-server may take up to \d+ s \(bakes 72000 s, .*\), more than its state machine's execution timeout of 21600 s/,
     );
   });
 

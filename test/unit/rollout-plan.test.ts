@@ -87,6 +87,56 @@ describe('planRollout', () => {
     );
   });
 
+  it('says a replacement is launched once only nodes on the new version are left: the surge node runs the old one', () => {
+    const upgrade = rolloutSpecFor('upgrade-version', { cluster: model.name, version: '4.3.0' });
+    const stale = 'a replacement is launched into its slot, since the surge node still runs 4.2.0, not 4.3.0';
+
+    const plan = planRollout(model, snapshot({ a: 100, b: 0 }), upgrade);
+    const during = (step: string) => plan.steps.find((candidate) => candidate.step === step)?.ifNodeLost;
+    const afterSecond = plan.steps.slice(plan.steps.findIndex((step) => step.step === 'Verify the other node') + 1);
+
+    // Before the second node's change, a node on the old version is left, and the surge node reports it too.
+    expect(during('Verify the patched node under traffic')).toBe(
+      'If b is lost: a takes its traffic, and the surge node is adopted into its slot',
+    );
+    expect(during('Shift traffic back')).toBe(`If a is lost: b takes its traffic, and ${stale}`);
+    // Except while the bake has the idle node out of service: then no node holds the surge node to a version.
+    const baking = ['Bake the image', 'Verify the idle node for the image'];
+    expect(during('Bake the image')).toBe(
+      'If a is lost: the surge node takes its traffic, and the surge node is adopted into its slot; b stays out of ' +
+        'service until the failover has verified it',
+    );
+    const changedOnly = afterSecond.filter((step) => !baking.includes(step.step));
+    expect(changedOnly.map((step) => step.step)).toContain('Publish the image');
+    for (const step of changedOnly) {
+      expect(step.ifNodeLost).toMatch(/a replacement is launched into its slot/);
+      expect(step.ifNodeLost).not.toMatch(/adopted/);
+    }
+
+    // Active/active: the surge node runs the new version once it is changed for the image, and is adopted again.
+    const activeActive = { ...model, topology: 'active-active' as const };
+    const rotated = planRollout(activeActive, snapshot({ a: 50, b: 50 }), upgrade);
+    const duringRotation = (step: string) => rotated.steps.find((candidate) => candidate.step === step)?.ifNodeLost;
+    expect(duringRotation(`Return ${a?.instanceId} to service`)).toBe(
+      'If a serving node is lost: the nodes still serving, the surge node included, take its traffic, and the surge ' +
+        'node is adopted into its slot; but if the permanent nodes left in service all run 4.3.0, the surge node, ' +
+        'still on 4.2.0, takes none of its traffic and a replacement is launched into its slot',
+    );
+    expect(duringRotation(`Verify ${b?.instanceId} under traffic`)).toBe(
+      `If a serving node is lost: the other permanent nodes take its traffic, and ${stale}`,
+    );
+    expect(duringRotation('Change the surge node for the image')).toContain(stale);
+    expect(duringRotation('Bake the image')).toBe(
+      'If a serving node is lost: the other nodes take its traffic, and the surge node is adopted into its slot',
+    );
+
+    // A rerun that names the version the nodes already report: the surge node catches up, and is adopted.
+    const rerun = planRollout(model, snapshot({ a: 100, b: 0 }), patch({ version: '4.2.0' }));
+    expect(rerun.steps.find((step) => step.step === 'Shift traffic back')?.ifNodeLost).toBe(
+      'If a is lost: b takes its traffic, and the surge node is adopted into its slot',
+    );
+  });
+
   it('refuses a cluster with an unhealthy node before anything is touched', () => {
     expect(() => planRollout(model, snapshot({ a: 100, b: 0 }, [{}, { targetHealth: 'unhealthy' }]), patch())).toThrow(
       /is running with target unhealthy; restore redundancy first/,

@@ -19,6 +19,7 @@ import { topicEvents } from '../harness/topic-events';
 import { workflowFixture } from '../harness/workflow-fixture';
 
 const DETECTED_AT = '2026-11-26T04:00:00Z';
+const UPGRADE = 'zerodown-test-upgrade';
 
 interface UnderLock {
   currentVersion: string | null;
@@ -32,10 +33,18 @@ describe('failover: the version of the node that takes the slot', () => {
   useMoto();
   useFaults();
   useFakeNodes();
+  /** Whether the upgrade command does what it says on a node (the test's nodes run no documents). */
+  let upgradeWorks = true;
   const { lockStore, holdLock, prepare, run, weights, failureOf } = workflowFixture({
     stateMachine: 'failover',
     defaultInput: { slot: 'a', alarmName: 'zerodown-test-cluster-node-a-lost', detectedAt: DETECTED_AT },
-    onCommand: () => undefined,
+    onCommand: (command, node) => {
+      if (command.documentName === UPGRADE && upgradeWorks) node.version = command.parameters.TargetVersion?.[0] ?? '';
+      return undefined;
+    },
+  });
+  beforeEach(() => {
+    upgradeWorks = true;
   });
   const clients = { ec2: ec2Client, elbv2: elbv2Client, ssm: ssmClient };
 
@@ -90,10 +99,41 @@ describe('failover: the version of the node that takes the slot', () => {
   const underLockOf = (execution: LocalExecutionResult) =>
     (execution.output as unknown as { underLock: UnderLock }).underLock;
 
-  it('fails a replacement booted from a stale image before it is adopted, and keeps the traffic on the survivor', async () => {
+  it('brings a replacement booted from a stale image to the survivors’ version with the upgrade command', async () => {
+    // An upgrade to 2.0.0 changed both nodes and was then stopped (or its bake failed): the image is still 1.0.0's.
     const { cluster, simulated } = await prepare('active-passive');
     const [active, passive] = cluster.model.nodes.map((node) => node.instanceId);
-    // The survivors report 1.0.0; the image the surge image parameter names was baked from a node of 0.9.0.
+    setVersion(simulated, '2.0.0', [active ?? '', passive ?? '']);
+    await enableBaking(cluster);
+    await tagImageVersion(cluster.model.region, cluster.imageId, '1.0.0');
+    kill(simulated, active ?? '');
+
+    const execution = await run({});
+
+    expect(failureOf(execution)).toMatchObject({ status: 'SUCCEEDED' });
+    const replacement = launchedBy(execution);
+    expect(execution.output).toMatchObject({
+      underLock: { replacementVersion: '2.0.0', replacementCatchUp: { kind: 'upgrade', input: '2.0.0' } },
+    });
+    // Upgraded while it carried no traffic, verified again, and only then adopted.
+    const upgrades = simulated.commands.filter((command) => command.documentName === UPGRADE);
+    expect(upgrades.map((command) => [command.instanceIds, command.parameters.TargetVersion])).toEqual([
+      [[replacement], ['2.0.0']],
+    ]);
+    const at = (state: string) => execution.path.indexOf(state);
+    expect(at('Verify the caught-up replacement node')).toBeLessThan(at('Adopt the replacement into the slot'));
+    expect(simulated.nodes.get(replacement)?.version).toBe('2.0.0');
+    const model = await loadClusterModel(ssmClient, cluster.model.name);
+    expect(model.nodes.find((node) => node.slot === 'a')?.instanceId).toBe(replacement);
+    expect(await readLock(lockStore(), 'test-cluster')).toBeUndefined();
+  });
+
+  it('fails a replacement the upgrade cannot bring level before it is adopted, and keeps the traffic on the survivor', async () => {
+    const { cluster, simulated } = await prepare('active-passive');
+    const [active, passive] = cluster.model.nodes.map((node) => node.instanceId);
+    // The survivors report 1.0.0; the image the surge image parameter names was baked from a node of 0.9.0, and the
+    // upgrade command leaves the node on the version it had.
+    upgradeWorks = false;
     await enableBaking(cluster);
     await tagImageVersion(cluster.model.region, cluster.imageId, '0.9.0');
     kill(simulated, active ?? '');
@@ -102,7 +142,10 @@ describe('failover: the version of the node that takes the slot', () => {
     const execution = await run({});
 
     expect(failureOf(execution)).toMatchObject({ status: 'FAILED', error: 'VersionMismatchError' });
-    expect(execution.cause).toMatch(/^Verify the replacement node failed: .*expected 1\.0\.0, reports 0\.9\.0/);
+    expect(execution.cause).toMatch(
+      /^Verify the caught-up replacement node failed: .*expected 1\.0\.0, reports 0\.9\.0/,
+    );
+    expect(execution.path).toContain('Verify the replacement node');
     expect(execution.path).not.toContain('Adopt the replacement into the slot');
     expect(execution.path.at(-1)).toBe('Fail after rolling back');
     // The traffic had moved before the launch, and the rollback of a failover has no weights to restore.
@@ -128,7 +171,7 @@ describe('failover: the version of the node that takes the slot', () => {
     expect(events).toContainEqual(
       expect.objectContaining({
         outcome: 'rolled-back',
-        step: 'Verify the replacement node',
+        step: 'Verify the caught-up replacement node',
         error: expect.objectContaining({ name: 'VersionMismatchError' }),
       }),
     );
@@ -139,6 +182,7 @@ describe('failover: the version of the node that takes the slot', () => {
     const { cluster, simulated } = await prepare('active-passive');
     const [active, passive] = cluster.model.nodes.map((node) => node.instanceId);
     setVersion(simulated, '2.0.0', [active ?? '', passive ?? '']);
+    await enableBaking(cluster);
     const upgrade = await holdLock('upgrade-version', 'upgrading', { outOfService: [] });
     const standby = await standbyOf(simulated, upgrade, cluster, '1.0.0');
     await tagImageVersion(cluster.model.region, cluster.imageId, '2.0.0');
@@ -174,6 +218,25 @@ describe('failover: the version of the node that takes the slot', () => {
       currentVersion: '2.0.0',
       staleStandbys: [{ instanceId: standby, version: '1.0.0' }],
     });
+  });
+
+  it('holds neither a standby nor a replacement to a version when new nodes boot a fixed image id', async () => {
+    // A fixed image stays on the version it was built with, so its nodes are never compared (as in the rollouts): the
+    // standby left by an upgrade under way is adopted, as a replacement from the same image would be.
+    const { cluster, simulated } = await prepare('active-passive');
+    const [active, passive] = cluster.model.nodes.map((node) => node.instanceId);
+    setVersion(simulated, '2.0.0', [active ?? '', passive ?? '']);
+    const upgrade = await holdLock('upgrade-version', 'upgrading', { outOfService: [] });
+    const standby = await standbyOf(simulated, upgrade, cluster, '1.0.0');
+    kill(simulated, active ?? '');
+
+    const execution = await run({});
+
+    expect(failureOf(execution)).toMatchObject({ status: 'SUCCEEDED' });
+    expect(underLockOf(execution)).toMatchObject({ currentVersion: '2.0.0', standby, adopt: true, staleStandbys: [] });
+    expect(execution.output).toMatchObject({ underLock: { replacementVersion: null, replacementCatchUp: null } });
+    const model = await loadClusterModel(ssmClient, cluster.model.name);
+    expect(model.nodes.map((node) => node.instanceId)).toEqual([standby, passive]);
   });
 
   it('adopts a standby that reports the survivors’ version', async () => {

@@ -26,39 +26,86 @@ export function duringSteps(steps: readonly PlanStep[], ifNodeLost: string): Pla
 }
 
 /**
+ * A surge node a failover would not adopt. The failover adopts a standby only if it reports the version of the
+ * permanent nodes left in service (confirm-node-loss); a rollout that names another version than the cluster's leaves
+ * the surge node on the old one until it changes it too, if ever.
+ */
+export interface StaleSurge {
+  /** The version the rollout installs, which the changed nodes report. */
+  readonly version: string;
+  /** What the surge node runs: the cluster's version before the rollout; null when nothing held it to one. */
+  readonly surgeVersion: string | null;
+  /**
+   * `always`: whichever serving node is lost, the permanent nodes left in service all run `version`.
+   * `if-only-changed-left`: only for some of them, as while a rotation has changed some nodes and not others.
+   */
+  readonly when: 'always' | 'if-only-changed-left';
+}
+
+/** Why a failover would launch a replacement rather than adopt the stale surge node. */
+function staleReplacement(stale: StaleSurge): string {
+  return stale.surgeVersion
+    ? `a replacement is launched into its slot, since the surge node still runs ${stale.surgeVersion}, not ${stale.version}`
+    : `a replacement is launched into its slot, unless the surge node reports ${stale.version} too`;
+}
+
+/**
  * Active/passive: what failover does if the serving node is lost while `idle` stands by (a permanent node that is
- * neither serving nor out of service), with or without a ready surge node.
+ * neither serving nor out of service), with or without a ready surge node, and with `staleSurge` when the surge node
+ * runs another version than `idle` (with no node left in service, nothing holds it to a version).
  */
 export function activePassiveTakeover(options: {
   serving: PlanNode;
   idle?: PlanNode;
   outOfService?: PlanNode;
   surgeReady: boolean;
+  staleSurge?: StaleSurge;
 }): string {
   const { serving, idle, outOfService, surgeReady } = options;
+  const stale = idle ? options.staleSurge : undefined;
   const taker = idle
     ? `${idle.slot} takes its traffic`
     : surgeReady
       ? 'the surge node takes its traffic'
       : 'nothing can take its traffic';
-  const slot = surgeReady ? 'the surge node is adopted into its slot' : 'a replacement is launched into its slot';
+  const slot = !surgeReady
+    ? 'a replacement is launched into its slot'
+    : stale
+      ? staleReplacement(stale)
+      : 'the surge node is adopted into its slot';
   const left = outOfService ? `; ${outOfService.slot} stays out of service until the failover has verified it` : '';
   return `If ${serving.slot} is lost: ${taker}, and ${slot}${left}`;
 }
 
-/** Active/active: what failover does if a serving node is lost, by whether the surge node is ready and serves. */
+/**
+ * Active/active: what failover does if a serving node is lost, by whether the surge node is ready and serves, and
+ * whether it runs another version than the permanent nodes left in service (`staleSurge`).
+ */
 export function activeActiveTakeover(options: {
   surge: 'none' | 'ready' | 'serving';
   outOfService?: PlanNode;
+  staleSurge?: StaleSurge;
 }): string {
   const { surge, outOfService } = options;
+  const stale = surge === 'none' ? undefined : options.staleSurge;
+  const left = outOfService ? `; ${outOfService.slot} stays out of service until the failover has verified it` : '';
+  if (stale?.when === 'always') {
+    // A stale surge node takes no share of the lost node's traffic either: it keeps only its own.
+    return `If a serving node is lost: the other permanent nodes take its traffic, and ${staleReplacement(stale)}${left}`;
+  }
   const taker =
     surge === 'serving'
       ? 'the nodes still serving, the surge node included, take its traffic'
       : 'the other nodes take its traffic';
   const slot = surge === 'none' ? 'a replacement is launched into its slot' : 'the surge node is adopted into its slot';
-  const left = outOfService ? `; ${outOfService.slot} stays out of service until the failover has verified it` : '';
-  return `If a serving node is lost: ${taker}, and ${slot}${left}`;
+  const surgeNode = stale?.surgeVersion
+    ? `, the surge node, still on ${stale.surgeVersion},`
+    : ' and the surge node does not, it';
+  const unless = stale
+    ? `; but if the permanent nodes left in service all run ${stale.version}${surgeNode} ` +
+      `${surge === 'serving' ? 'takes none of its traffic' : 'is not adopted'} and a replacement is launched into its slot`
+    : '';
+  return `If a serving node is lost: ${taker}, and ${slot}${unless}${left}`;
 }
 
 /**

@@ -11,7 +11,14 @@ import { type ClusterSnapshot, currentVersionOf, launchedNodeVersion } from '../
 import { versionRecordParameterName } from '../version-record';
 import type { MaintenanceWorkflow } from '../workflows';
 import { type ExecutionBudget, type PlanDuration, WorstCaseTally } from './duration';
-import { activeActiveTakeover, activePassiveTakeover, duringSteps, type PlanNode, type PlanStep } from './plan';
+import {
+  activeActiveTakeover,
+  activePassiveTakeover,
+  duringSteps,
+  type PlanNode,
+  type PlanStep,
+  type StaleSurge,
+} from './plan';
 import {
   planNode,
   requireCommands,
@@ -135,7 +142,7 @@ export interface MigrationPlan {
     readonly identifier: string;
     readonly timeoutSeconds: number;
   } | null;
-  /** The version the serving nodes ran before the upgrade, as the snapshot of the cluster found it. */
+  /** The version every permanent node ran before the upgrade, as the snapshot of the cluster found it. */
   readonly fromVersion: string | null;
   /** The point of no return, in plain words: what a failure does before it and after it. */
   readonly pointOfNoReturn: string;
@@ -247,6 +254,13 @@ export function planRollout(model: ClusterModel, snapshot: ClusterSnapshot, requ
     keepSurge: request.keepSurge,
   };
   const versionOfCluster = common.surgeVersion;
+  // A failover adopts the surge node only if it reports the version of the permanent nodes left in service
+  // (confirm-node-loss): where the request names a new version, the surge node stays on the old one until it is
+  // changed for the image (active/active), so once only changed nodes are left a replacement is launched instead.
+  const newVersion =
+    request.expectedVersion !== null && request.expectedVersion !== currentVersion ? request.expectedVersion : null;
+  const staleSurge = (when: StaleSurge['when'] | null): StaleSurge | undefined =>
+    newVersion !== null && when !== null ? { version: newVersion, surgeVersion, when } : undefined;
   const surgeSteps = (serving: number): PlanStep[] => [
     {
       step: 'Launch surge node',
@@ -322,6 +336,9 @@ export function planRollout(model: ClusterModel, snapshot: ClusterSnapshot, requ
     const final = request.shiftBack ? initial : toFirst;
     const takeover = (serving: PlanNode, others: { idle?: PlanNode; outOfService?: PlanNode }, surgeReady = true) =>
       activePassiveTakeover({ serving, ...others, surgeReady });
+    // Once both nodes are changed, the idle one runs the new version and the surge node, never changed, the old.
+    const changedTakeover = (serving: PlanNode, idle: PlanNode) =>
+      activePassiveTakeover({ serving, idle, surgeReady: true, staleSurge: staleSurge('always') });
     const [lastServing, lastIdle] = request.shiftBack ? [second, first] : [first, second];
     // Migrating first, the passive node is idle; migrating last, the other node is, once traffic moved off it.
     const migration = migrationFor(migratesFirst(model) ? first : second);
@@ -361,19 +378,23 @@ export function planRollout(model: ClusterModel, snapshot: ClusterSnapshot, requ
           takeover(first, { idle: second }),
         ),
         ...duringSteps(changeSteps('the other node', second, 1), takeover(first, { outOfService: second })),
-        ...duringSteps(
-          migration?.order === 'last' ? migrationSteps(migration, 1) : [],
-          takeover(first, { idle: second }),
-        ),
+        ...duringSteps(migration?.order === 'last' ? migrationSteps(migration, 1) : [], changedTakeover(first, second)),
         ...duringSteps(
           [
             ...(request.shiftBack
               ? [{ step: STEPS.shiftBack, action: 'ModifyListener', weights: final, predictedServing: 1 }]
               : []),
           ],
-          takeover(second, { idle: first }),
+          changedTakeover(second, first),
         ),
-        ...duringSteps(imageSteps(model, image, request.command.kind, 1), takeover(lastServing, { idle: lastIdle })),
+        // The bake reboots the idle node, out of service in the lock's record until it is back and verified.
+        ...imageSteps(model, image, request.command.kind, 1).map((step) => ({
+          ...step,
+          ifNodeLost:
+            step.step === STEPS.bakeImage || step.step === STEPS.verifyImageSource
+              ? takeover(lastServing, { outOfService: lastIdle })
+              : changedTakeover(lastServing, lastIdle),
+        })),
         ...duringSteps([...retireSteps(1), ...recordSteps(1)], takeover(lastServing, { idle: lastIdle }, false)),
       ],
     };
@@ -394,6 +415,18 @@ export function planRollout(model: ClusterModel, snapshot: ClusterSnapshot, requ
     };
   });
   const surgeOut = { ...initial, [surgeSlot]: 0 };
+  // Whether the permanent nodes left in service after a loss run only the new version, while the first `changed`
+  // nodes of the rotation have been: for every serving node lost, for some, or for none.
+  const staleWhen = (changed: number, outOfService?: PlanNode): StaleSurge['when'] | null => {
+    const lost = serving.filter((node) => node !== outOfService);
+    const onlyChangedLeft = lost.map((node) => {
+      const left = serving.filter((other) => other !== node && other !== outOfService);
+      return left.length > 0 && left.every((other) => serving.indexOf(other) < changed);
+    });
+    if (onlyChangedLeft.every(Boolean)) return 'always';
+    return onlyChangedLeft.some(Boolean) ? 'if-only-changed-left' : null;
+  };
+  const allChanged = staleSurge(staleWhen(serving.length));
   // Every permanent node serves: the surge node is the one that carries no traffic, before it goes in or once out.
   const migration = migrationFor('surge');
   const image = imagePlanFor(model, request, snapshot, 'surge');
@@ -418,7 +451,7 @@ export function planRollout(model: ClusterModel, snapshot: ClusterSnapshot, requ
         [{ step: STEPS.surgeIn, action: 'ModifyListener', weights: surgeIn, predictedServing: baseline + 1 }],
         activeActiveTakeover({ surge: 'serving' }),
       ),
-      ...rotation.flatMap((item) => [
+      ...rotation.flatMap((item, index) => [
         ...duringSteps(
           [
             {
@@ -429,7 +462,11 @@ export function planRollout(model: ClusterModel, snapshot: ClusterSnapshot, requ
             },
             ...changeSteps(`node ${item.node.instanceId}`, item.node, baseline),
           ],
-          activeActiveTakeover({ surge: 'serving', outOfService: item.node }),
+          activeActiveTakeover({
+            surge: 'serving',
+            outOfService: item.node,
+            staleSurge: staleSurge(staleWhen(index, item.node)),
+          }),
         ),
         ...duringSteps(
           [
@@ -446,7 +483,7 @@ export function planRollout(model: ClusterModel, snapshot: ClusterSnapshot, requ
               predictedServing: baseline + 1,
             },
           ],
-          activeActiveTakeover({ surge: 'serving' }),
+          activeActiveTakeover({ surge: 'serving', staleSurge: staleSurge(staleWhen(index + 1)) }),
         ),
       ]),
       ...duringSteps(
@@ -454,12 +491,16 @@ export function planRollout(model: ClusterModel, snapshot: ClusterSnapshot, requ
           { step: STEPS.surgeOut, action: 'ModifyListener, then drain', weights: surgeOut, predictedServing: baseline },
           ...(migration?.order === 'last' ? migrationSteps(migration, baseline) : []),
         ],
-        activeActiveTakeover({ surge: 'ready' }),
+        activeActiveTakeover({ surge: 'ready', staleSurge: allChanged }),
       ),
-      ...duringSteps(
-        imageSteps(model, image, request.command.kind, baseline),
-        activeActiveTakeover({ surge: 'ready' }),
-      ),
+      // The surge node runs the new version too once it is changed for the image.
+      ...imageSteps(model, image, request.command.kind, baseline).map((step) => ({
+        ...step,
+        ifNodeLost: activeActiveTakeover({
+          surge: 'ready',
+          staleSurge: step.step === STEPS.changeSurge ? allChanged : undefined,
+        }),
+      })),
       ...duringSteps([...retireSteps(baseline), ...recordSteps(baseline)], activeActiveTakeover({ surge: 'none' })),
     ],
   };
@@ -483,6 +524,8 @@ export function rolloutWorstCase(model: ClusterModel, plan: RolloutPlan, budget:
   if (plan.image) {
     // Active/active changes the surge node before it bakes it; a copy to the DR region is waited for as long again.
     if (plan.image.node === 'surge') tally.command(plan.command.kind).nodeUp();
+    // The idle node the image is baked from reboots, and is waited for before the rollout goes on.
+    else tally.nodeUp();
     tally.snapshot(plan.image.timeoutSeconds).steps(1);
     if (plan.image.drRegion) tally.snapshot(plan.image.timeoutSeconds);
   }
@@ -600,6 +643,16 @@ function imageSteps(model: ClusterModel, image: ImagePlan | null, kind: CommandK
       ...(image.node === 'surge' ? {} : { instanceId: image.node.instanceId }),
       predictedServing: serving,
     },
+    ...(image.node === 'surge'
+      ? []
+      : [
+          {
+            step: STEPS.verifyImageSource,
+            action: `wait until ${node} is back from the reboot (out of service until then), HTTP checks and version`,
+            instanceId: image.node.instanceId,
+            predictedServing: serving,
+          },
+        ]),
     ...(image.drRegion
       ? [
           {

@@ -95,7 +95,6 @@ describe('recordVersion', () => {
       healthChecks: {
         ...cluster.model.healthChecks,
         version: undefined,
-        http: cluster.model.healthChecks.http.map((check) => ({ ...check, expectVersion: false })),
       },
     };
 
