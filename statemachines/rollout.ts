@@ -489,7 +489,8 @@ function bakeImageThen(
     b,
     { note: 'Note that the image was not baked', say: 'Say that the image was not baked', step: 'Image not baked' },
     'the rollout succeeded, but baking its image failed: the image parameters keep the image they had, so new ' +
-      'surge, replacement and DR nodes boot on the previous version until an image is baked',
+      'surge, replacement and DR nodes boot on the previous version until an image is baked. Later rollouts refuse ' +
+      'such a surge node; to bake one, run upgrade-version with the version the nodes run and migrate false',
     '$.imageNotBaked',
     next,
   );

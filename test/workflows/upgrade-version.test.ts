@@ -1,11 +1,22 @@
+import { DescribeImagesCommand } from '@aws-sdk/client-ec2';
 import { DescribeDBSnapshotsCommand } from '@aws-sdk/client-rds';
+import { GetParameterCommand } from '@aws-sdk/client-ssm';
+import { ec2Client } from '../../functions/aws/clients/ec2';
 import { rdsClient } from '../../functions/aws/clients/rds';
+import { ssmClient } from '../../functions/aws/clients/ssm';
 import type { ClusterModelInput } from '../../functions/domain/cluster-model';
 import type { RolloutPlan } from '../../functions/domain/plans/rollout';
 import { failedCommand } from '../../local/faults';
 import type { LocalExecutionResult } from '../../local/local-sfn';
 import type { SimulatedNodes } from '../../local/simulated-nodes';
 import { useFakeNodes, useFaults } from '../harness/cleanup';
+import {
+  enableBaking,
+  IMAGE_PARAMETER,
+  tagImageVersion,
+  withMotoImageTagging,
+  withoutMotoImageTagging,
+} from '../harness/image-fixture';
 import { useMoto } from '../harness/moto';
 import { topicEvents } from '../harness/topic-events';
 import { workflowFixture } from '../harness/workflow-fixture';
@@ -164,6 +175,33 @@ describe('upgrade-version', () => {
     expect(execution.path).not.toContain('Snapshot the database');
     expect(await snapshotsOf(cluster.model.database?.identifier ?? '')).toEqual([]);
     await expectCleanCluster(cluster, 'a=50, b=50, surge=0');
+  });
+
+  it('bakes the image an earlier upgrade could not, when run again with the version the nodes run and no migration', async () => {
+    // An upgrade to 2.0.0 changed every node, but its bake failed: the image parameter still names 1.0.0's image.
+    const { cluster, simulated } = await prepare('active-passive');
+    for (const node of cluster.model.nodes) {
+      const served = simulated.nodes.get(node.instanceId);
+      if (served) served.version = '2.0.0';
+    }
+    const baking = await enableBaking(cluster);
+    await tagImageVersion(cluster.model.region, cluster.imageId, '1.0.0');
+    // moto cannot tag an image at CreateImage: the functions' client does what EC2 does (see motoImageEc2).
+    withMotoImageTagging(ec2Client);
+    try {
+      const execution = await run({ version: '2.0.0', migrate: false });
+
+      expect(failureOf(execution)).toMatchObject({ status: 'SUCCEEDED' });
+      // The surge node booted 1.0.0 and got the upgrade before it stood by; no migration ran.
+      expect(execution.path).toContain('Upgrade the lagging surge node');
+      expect(execution.path).not.toContain('Run the database migrations');
+      const { Parameter } = await ssmClient.send(new GetParameterCommand({ Name: IMAGE_PARAMETER }));
+      expect(Parameter?.Value).not.toBe(baking.originalImageId);
+      const { Images = [] } = await ec2Client.send(new DescribeImagesCommand({ ImageIds: [Parameter?.Value ?? ''] }));
+      expect(Images[0]?.Tags).toContainEqual({ Key: 'zerodown:version', Value: '2.0.0' });
+    } finally {
+      withoutMotoImageTagging(ec2Client);
+    }
   });
 
   it('rolls back as before when a node fails before the migrations: no snapshot, no migration', async () => {
