@@ -21,6 +21,7 @@ const FOLLOW_INTERVAL_MS = 200;
 const MIN_INTERVAL_SECONDS = 0.25;
 const MIN_RETRY_SECONDS = 0.1;
 const MIN_REFRESH_SECONDS = 5;
+const MIN_SETTLE_SECONDS = 1;
 
 export interface PeerWatchOptions {
   readonly fleet: Fleet;
@@ -57,6 +58,7 @@ export function startPeerWatch(options: PeerWatchOptions): PeerWatch {
     // `date +%s` counts whole seconds.
     refreshSeconds: Math.round(realSeconds(PEER_WATCH_TIMING.refreshSeconds, MIN_REFRESH_SECONDS)),
     rereportSeconds: Math.round(realSeconds(PEER_WATCH_TIMING.rereportSeconds, MIN_REFRESH_SECONDS)),
+    settleSeconds: Math.round(realSeconds(PEER_WATCH_TIMING.settleSeconds, MIN_SETTLE_SECONDS)),
   };
 
   const start = (instanceId: string, ip: string) => {

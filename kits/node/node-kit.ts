@@ -36,14 +36,21 @@ export interface PeerWatchTiming {
   readonly failures: number;
   /** Between two reads of the peer list. */
   readonly refreshSeconds: number;
-  /** Before a peer that stays lost is reported again; doubled after each report, up to 15 minutes. */
+  /**
+   * The back-off of a peer's reports, whether it stays lost or is lost again: no report before this long after the
+   * last one, doubled after each report, up to 15 minutes.
+   */
   readonly rereportSeconds: number;
+  /** How long a lost peer must answer without a failure before its loss is over. */
+  readonly settleSeconds: number;
 }
 
 /**
  * A hung peer is seen one probe timeout after the first probe that finds it hung, so the interval adds to the
  * detection of a hang at most once, and two small GETs a second cost a node nothing. Three failures 0.2 s apart let
- * a refused connection from a restarting listener pass, and still make a dead node lost within a second.
+ * a refused connection from a restarting listener pass, and still make a dead process lost within a second (a
+ * powered-off instance sends no reset: its probe waits out the check's timeout). Ten seconds of answers end a loss:
+ * a peer that fails most of its probes stays one loss, reported on the back-off, not at every failure.
  */
 export const PEER_WATCH_TIMING: PeerWatchTiming = {
   intervalSeconds: 0.5,
@@ -51,6 +58,7 @@ export const PEER_WATCH_TIMING: PeerWatchTiming = {
   failures: 3,
   refreshSeconds: 30,
   rereportSeconds: 60,
+  settleSeconds: 10,
 };
 
 export function nodeFile(name: (typeof NODE_FILES)[keyof typeof NODE_FILES]): string {
@@ -236,6 +244,7 @@ function peerWatchSettings(timing: PeerWatchTiming): string[] {
     `ZERODOWN_PEER_FAILURES=${timing.failures}`,
     `ZERODOWN_PEER_REFRESH=${timing.refreshSeconds}`,
     `ZERODOWN_PEER_REREPORT=${timing.rereportSeconds}`,
+    `ZERODOWN_PEER_SETTLE=${timing.settleSeconds}`,
   ];
 }
 

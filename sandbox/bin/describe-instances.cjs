@@ -27,6 +27,8 @@ for (let index = 0; index < args.length; index++) {
   if (option === '--region') options.region = value;
   else if (option === '--output') options.output = value;
   else if (option === '--query') options.query = value;
+  // The CLI's own time limits, of no use against the sandbox's endpoint on this machine.
+  else if (option === '--cli-connect-timeout' || option === '--cli-read-timeout') continue;
   else fail(`unknown option ${option}`);
 }
 if (options.output !== 'text' || options.query !== PEER_QUERY) {

@@ -24,6 +24,8 @@ import { testClusterModel } from '../harness/test-app';
  * `zerodown-node` are stand-ins on the PATH that write down how they were called.
  */
 
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 const tempDirs: string[] = [];
 afterEach(() => {
   for (const dir of tempDirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
@@ -49,6 +51,8 @@ function recorder(dir: string, name: string, exitCode = 0): string {
 interface NodeStandIn {
   tags: Record<string, string>;
   healthStatus: number;
+  /** How long the health endpoint takes to answer. */
+  healthDelayMs: number;
   instanceId: string;
   localIpv4: string;
   /** How many times each metadata path (below latest/meta-data/) was read. */
@@ -65,6 +69,7 @@ async function nodeStandIn(): Promise<NodeStandIn> {
   const state = {
     tags: {} as Record<string, string>,
     healthStatus: 200,
+    healthDelayMs: 0,
     instanceId: 'i-self',
     localIpv4: '127.0.0.1',
     reads: {} as Record<string, number>,
@@ -86,7 +91,7 @@ async function nodeStandIn(): Promise<NodeStandIn> {
     } else if (metadata === 'local-ipv4') {
       response.end(state.localIpv4);
     } else if (url === '/health') {
-      response.writeHead(state.healthStatus).end('health');
+      setTimeout(() => response.writeHead(state.healthStatus).end('health'), state.healthDelayMs);
     } else {
       response.writeHead(404).end();
     }
@@ -193,13 +198,18 @@ describe('zerodown-heartbeat', () => {
   });
 });
 
-/** How a peer stand-in treats a probe: answers 200, answers 500, refuses the connection, or accepts and never answers. */
-type PeerBehaviour = 'healthy' | 'failing' | 'refusing' | 'hung';
+/**
+ * How a peer stand-in treats a probe: answers 200, answers 500, refuses the connection, accepts and never answers,
+ * or flaps: answers every fourth probe 200 and the others 500.
+ */
+type PeerBehaviour = 'healthy' | 'failing' | 'refusing' | 'hung' | 'flapping';
 
 interface PeerRequest {
   readonly at: number;
   readonly from: string | undefined;
   readonly behaviour: PeerBehaviour;
+  /** The status the peer answered with; none for a hung peer. */
+  readonly status: number | undefined;
 }
 
 interface PeerStandIn {
@@ -218,9 +228,11 @@ async function peerStandIn(address: string, port: number, behaviour: PeerBehavio
   let current = behaviour;
   const requests: PeerRequest[] = [];
   const server = http.createServer((request, response) => {
-    requests.push({ at: Date.now(), from: request.socket.remoteAddress, behaviour: current });
+    const answers = current === 'healthy' || (current === 'flapping' && (requests.length + 1) % 4 === 0);
     // A hung peer keeps the request open: the probe gets nothing until its own timeout.
-    if (current !== 'hung') response.writeHead(current === 'healthy' ? 200 : 500).end('health');
+    const status = current === 'hung' ? undefined : answers ? 200 : 500;
+    requests.push({ at: Date.now(), from: request.socket.remoteAddress, behaviour: current, status });
+    if (status !== undefined) response.writeHead(status).end('health');
   });
   let listening: { close(): Promise<void> } | undefined;
   const behave = async (next: PeerBehaviour) => {
@@ -245,8 +257,10 @@ interface AwsCall {
 /**
  * `aws` as the peer watch uses it: `ec2 describe-instances` prints `<dir>/peers` (the text output: instance id,
  * address and slot, tab-separated); `stepfunctions start-execution` succeeds, or, while
- * `<dir>/execution-already-exists` exists, fails as the CLI does for a name Step Functions already has. Each call
- * is one line of `<dir>/<command>.calls`: the time it started, then its arguments, tab-separated.
+ * `<dir>/execution-already-exists` exists, fails as the CLI does for a name Step Functions already has, or, while
+ * `<dir>/start-execution-error` exists, fails with the error code it holds. Each call is one line of
+ * `<dir>/<command>.calls`: the time it started, then its arguments, tab-separated; and one line of
+ * `<dir>/aws-max-attempts.calls`, the AWS_MAX_ATTEMPTS it ran with.
  */
 function awsStandIn(dir: string): void {
   const file = path.join(dir, 'aws');
@@ -254,6 +268,7 @@ function awsStandIn(dir: string): void {
     file,
     `#!/bin/sh
 line="$(date +%s%3N)$(printf '\\t%s' "$@")"
+printf '%s\\n' "\${AWS_MAX_ATTEMPTS-unset}" >> "${dir}/aws-max-attempts.calls"
 case "$1 $2" in
   'ec2 describe-instances')
     printf '%s\\n' "$line" >> "${dir}/describe-instances.calls"
@@ -263,6 +278,10 @@ case "$1 $2" in
     printf '%s\\n' "$line" >> "${dir}/start-execution.calls"
     if [ -e "${dir}/execution-already-exists" ]; then
       echo 'An error occurred (ExecutionAlreadyExists) when calling the StartExecution operation: Execution Already Exists' >&2
+      exit 254
+    fi
+    if [ -e "${dir}/start-execution-error" ]; then
+      echo "An error occurred ($(cat "${dir}/start-execution-error")) when calling the StartExecution operation: no" >&2
       exit 254
     fi
     echo '{ "executionArn": "arn:aws:states:us-east-1:123456789012:execution:zerodown-test-cluster-failover:x" }'
@@ -297,14 +316,19 @@ function optionOf(call: AwsCall | undefined, option: string): string {
 }
 
 const FAILOVER_ARN = 'arn:aws:states:us-east-1:123456789012:stateMachine:zerodown-test-cluster-failover';
-/** Small enough that a test sees several probe rounds a second; the re-report stays out of the way unless asked. */
+/** Small enough that a test sees several probe rounds a second; the back-off stays out of the way unless asked. */
 const TEST_TIMING: PeerWatchTiming = {
   intervalSeconds: 0.1,
   retrySeconds: 0.05,
   failures: 3,
   refreshSeconds: 1,
   rereportSeconds: 60,
+  settleSeconds: 1,
 };
+/** The first report of a loss of i-peer (slot b) from this node (i-self): the loss's start, to the second. */
+const FIRST_REPORT_NAME = /^peer-b-i-peer-(\d+)-self$/;
+/** The CLI's own time limits, which every call of the watch's gives. */
+const CLI_LIMITS = ['--cli-connect-timeout', '3', '--cli-read-timeout', '10'];
 /** Every outcome the tests wait for comes well within this; it only stops a test whose outcome never comes. */
 const WAIT_LIMIT_MS = 15_000;
 
@@ -390,6 +414,7 @@ describe('zerodown-peer-watch', () => {
   }
 
   const reportsOf = (count: number) => () => starts().length >= count && starts();
+  const answered = (request: PeerRequest) => request.status === 200;
 
   it('reports a dead peer once, with the input the failover takes, and leaves a healthy peer alone', async () => {
     const dead = await peer('127.0.0.2', 'healthy');
@@ -408,20 +433,24 @@ describe('zerodown-peer-watch', () => {
     expect(call?.args).toEqual([
       'stepfunctions',
       'start-execution',
+      ...CLI_LIMITS,
       '--region',
       'us-east-1',
       '--state-machine-arn',
       FAILOVER_ARN,
       '--name',
-      expect.stringMatching(/^peer-b-i-peer-\d+-1$/),
+      expect.stringMatching(FIRST_REPORT_NAME),
       '--input',
       expect.any(String),
     ]);
-    // Named for the 30 seconds the loss started in, which lie between the start of the test and the report.
-    const bucket = Number(optionOf(call, '--name').split('-').at(-2));
-    expect(bucket % 30).toBe(0);
-    expect(bucket).toBeGreaterThanOrEqual(Math.floor(started / 30_000) * 30);
-    expect(bucket).toBeLessThanOrEqual(Math.floor((call?.at ?? 0) / 30_000) * 30);
+    // Named for the second the loss started in, which lies between the start of the test and the report.
+    const lossStart = Number(FIRST_REPORT_NAME.exec(optionOf(call, '--name'))?.[1]);
+    expect(lossStart).toBeGreaterThanOrEqual(Math.floor(started / 1000));
+    expect(lossStart).toBeLessThanOrEqual(Math.floor((call?.at ?? 0) / 1000));
+    // Every CLI call is bounded in time: a limit on each connection and read, and two attempts at most.
+    expect(new Set(fs.readFileSync(path.join(dir, 'aws-max-attempts.calls'), 'utf8').trim().split('\n'))).toEqual(
+      new Set(['2']),
+    );
     const input = JSON.parse(optionOf(call, '--input')) as Record<string, string>;
     expect(input).toEqual({
       cluster: 'test-cluster',
@@ -434,7 +463,9 @@ describe('zerodown-peer-watch', () => {
     expect(input.alarmName).toBe(nodeAlarmName('test-cluster', 'b'));
     expect(new Date(input.detectedAt ?? '').toISOString()).toBe(input.detectedAt);
     expect(Date.parse(input.detectedAt ?? '')).toBeGreaterThanOrEqual(started);
-    expect(stderr()).toMatch(/peer i-peer \(slot b\) lost: started failover peer-b-i-peer-\d+-1\n/);
+    expect(stderr()).toMatch(/peer i-peer \(slot b\) lost: started failover peer-b-i-peer-\d+-self\n/);
+    // A slot holder without a slot tag cannot be reported: said once.
+    expect(stderr().match(/not watched, for want of a zerodown:slot tag: i-no-slot\n/g)).toHaveLength(1);
 
     // Many rounds later, still the one report, and none for the healthy peer.
     await waitForProbes(healthy, 15);
@@ -445,6 +476,7 @@ describe('zerodown-peer-watch', () => {
     expect(awsCalls(dir, 'describe-instances')[0]?.args).toEqual([
       'ec2',
       'describe-instances',
+      ...CLI_LIMITS,
       '--region',
       'us-east-1',
       '--output',
@@ -476,7 +508,7 @@ describe('zerodown-peer-watch', () => {
     const failing = await peer('127.0.0.2', 'failing');
     startWatch([['i-peer', failing, 'b']]);
     const [call] = await waitFor('report', reportsOf(1));
-    expect(optionOf(call, '--name')).toMatch(/^peer-b-i-peer-\d+-1$/);
+    expect(optionOf(call, '--name')).toMatch(FIRST_REPORT_NAME);
     // Three failed probes in a row, retried without waiting for the next round, made the peer lost.
     expect(failing.requests.filter((request) => request.at <= (call?.at ?? 0))).toHaveLength(TEST_TIMING.failures);
   });
@@ -485,7 +517,7 @@ describe('zerodown-peer-watch', () => {
     const hung = await peer('127.0.0.2', 'hung');
     startWatch([['i-peer', hung, 'b']]);
     const [call] = await waitFor('report', reportsOf(1));
-    expect(optionOf(call, '--name')).toMatch(/^peer-b-i-peer-\d+-1$/);
+    expect(optionOf(call, '--name')).toMatch(FIRST_REPORT_NAME);
     expect(JSON.parse(optionOf(call, '--input'))).toMatchObject({ slot: 'b', lostInstanceId: 'i-peer' });
     // A probe that was silent for its whole timeout is conclusive: the report followed the first one.
     expect(hung.requests.filter((request) => request.at <= (call?.at ?? 0))).toHaveLength(1);
@@ -497,7 +529,7 @@ describe('zerodown-peer-watch', () => {
     startWatch([['i-peer', dead, 'b']], { rereportSeconds: 1 });
     const [first] = await waitFor('report', reportsOf(1));
     const name = optionOf(first, '--name');
-    expect(name).toMatch(/^peer-b-i-peer-\d+-1$/);
+    expect(name).toMatch(FIRST_REPORT_NAME);
     await waitFor('already started', () =>
       stderr().includes(`peer i-peer (slot b) lost: failover ${name} was already started`),
     );
@@ -514,7 +546,7 @@ describe('zerodown-peer-watch', () => {
     startWatch([['i-peer', dead, 'b']], { rereportSeconds: 1 });
     const calls = await waitFor('three reports', reportsOf(3));
     const [first, second, third] = calls.map((call) => optionOf(call, '--name'));
-    expect(first).toMatch(/^peer-b-i-peer-\d+-1$/);
+    expect(first).toMatch(FIRST_REPORT_NAME);
     // Step Functions keeps a name for 90 days: under the first report's name a re-report could start nothing.
     expect([second, third]).toEqual([`${first}-r2`, `${first}-r3`]);
     for (const call of calls) {
@@ -537,7 +569,7 @@ describe('zerodown-peer-watch', () => {
     // The node's own check is all that held the report back.
     node.healthStatus = 200;
     const [call] = await waitFor('report', reportsOf(1));
-    expect(optionOf(call, '--name')).toMatch(/^peer-b-i-peer-\d+-1$/);
+    expect(optionOf(call, '--name')).toMatch(FIRST_REPORT_NAME);
   });
 
   it.each(['surge', 'dr', 'lost'])('watches nothing on a %s node', async (role) => {
@@ -564,20 +596,177 @@ describe('zerodown-peer-watch', () => {
     expect(starts()).toEqual([]);
   });
 
-  it('reports a peer that comes back and is lost again as a new episode', async () => {
+  it('reports a peer that comes back and is lost again as a new loss, once its back-off is over', async () => {
     const flaky = await peer('127.0.0.2', 'healthy');
-    startWatch([['i-peer', flaky, 'b']]);
+    startWatch([['i-peer', flaky, 'b']], { rereportSeconds: 3 });
     await waitFor('watch of the peer', () => stderr().includes('watching: i-peer (slot b)\n'));
     await flaky.behave('refusing');
     const [first] = await waitFor('first report', reportsOf(1));
-    expect(optionOf(first, '--name')).toMatch(/^peer-b-i-peer-\d+-1$/);
+    expect(optionOf(first, '--name')).toMatch(FIRST_REPORT_NAME);
 
     await flaky.behave('healthy');
+    // The loss is over once the peer has answered for the settle period, without a failure.
     await waitFor('the peer back', () => stderr().includes('peer i-peer (slot b) answers again'));
     await flaky.behave('refusing');
     const [, second] = await waitFor('second report', reportsOf(2));
-    expect(optionOf(second, '--name')).toMatch(/^peer-b-i-peer-\d+-2$/);
+    // A loss of its own, under a name of its own, no sooner than the back-off after the first report (the watch
+    // counts whole seconds).
+    const lossStarts = [first, second].map((call) => Number(FIRST_REPORT_NAME.exec(optionOf(call, '--name'))?.[1]));
+    expect(lossStarts[1]).toBeGreaterThan(lossStarts[0] ?? Number.POSITIVE_INFINITY);
+    expect((second?.at ?? 0) - (first?.at ?? 0)).toBeGreaterThanOrEqual(2000);
     expect(starts()).toHaveLength(2);
+  });
+
+  it('reports a peer that fails 3 probes of 4 once, as one loss, not at every failure', async () => {
+    const flapping = await peer('127.0.0.2', 'healthy');
+    startWatch([['i-peer', flapping, 'b']]);
+    await waitFor('watch of the peer', () => stderr().includes('watching: i-peer (slot b)\n'));
+    await flapping.behave('flapping');
+    await waitFor('report', reportsOf(1));
+    // Many answers later, each between failures, still one report: the peer never answered for the settle period.
+    await waitFor('12 answers of the flapping peer', () => flapping.requests.filter(answered).length >= 12);
+    expect(starts()).toHaveLength(1);
+    expect(stderr()).not.toMatch(/answers again/);
+  });
+
+  it('backs off the reports of a peer that hangs again and again, a hang counting at once only the first time', async () => {
+    const flapping = await peer('127.0.0.2', 'healthy');
+    startWatch([['i-peer', flapping, 'b']], { rereportSeconds: 6 });
+    await waitFor('watch of the peer', () => stderr().includes('watching: i-peer (slot b)\n'));
+    // Three times: hung for long enough to time out three probes in a row (0.5 s each), then answering for longer
+    // than the settle period (1 s, counted in whole seconds), which ends each loss.
+    for (let round = 0; round < 3; round++) {
+      await flapping.behave('hung');
+      await sleep(1_800);
+      await flapping.behave('healthy');
+      await sleep(3_000);
+    }
+    const calls = starts();
+    // Three losses, at most two reports: the back-off of 6 s, then 12 s, holds whichever loss a report would be for.
+    expect(stderr().match(/answers again/g)?.length ?? 0).toBeGreaterThanOrEqual(2);
+    expect(calls.length).toBeGreaterThanOrEqual(1);
+    expect(calls.length).toBeLessThanOrEqual(2);
+    for (let index = 1; index < calls.length; index++) {
+      expect((calls[index]?.at ?? 0) - (calls[index - 1]?.at ?? 0)).toBeGreaterThanOrEqual(5_000);
+    }
+    // The first loss, of a peer that had answered steadily, was reported on the one probe that timed out.
+    const [first] = calls;
+    const hungBefore = flapping.requests.filter(
+      (request) => request.behaviour === 'hung' && request.at <= (first?.at ?? 0),
+    );
+    expect(hungBefore).toHaveLength(1);
+  });
+
+  it('backs off a report that keeps failing, and says so when it starts and when the error changes', async () => {
+    const errorFile = path.join(dir, 'start-execution-error');
+    fs.writeFileSync(errorFile, 'AccessDeniedException');
+    const dead = await peer('127.0.0.2', 'refusing');
+    startWatch([['i-peer', dead, 'b']]);
+    await waitFor('first try', reportsOf(1));
+    fs.writeFileSync(errorFile, 'StateMachineDoesNotExist');
+    const tries = await waitFor('three tries', reportsOf(3));
+    // Nothing more for a while: the next try waits 8 s.
+    await sleep(1_500);
+    expect(starts()).toHaveLength(3);
+    const [first, second, third] = tries.map((call) => call.at);
+    // 2 s, then 4 s apart (the watch counts whole seconds).
+    expect((second ?? 0) - (first ?? 0)).toBeGreaterThanOrEqual(1_000);
+    expect((third ?? 0) - (second ?? 0)).toBeGreaterThanOrEqual(3_000);
+    // Each try under the same name: none was started.
+    expect(new Set(tries.map((call) => optionOf(call, '--name'))).size).toBe(1);
+    // Said for the first try, and for the second, whose error was another; the third repeated the second's.
+    const said = stderr()
+      .split('\n')
+      .filter((line) => line.includes('could not be started'));
+    expect(said).toEqual([
+      expect.stringMatching(/\(try 1, the next in 2 s\): An error occurred \(AccessDeniedException\)/),
+      expect.stringMatching(/\(try 2, the next in 4 s\): An error occurred \(StateMachineDoesNotExist\)/),
+    ]);
+    expect(watch?.running()).toBe(true);
+  });
+
+  it('gives its own checks no more time than its peer gets: a node as slow as its peer does not report it', async () => {
+    // The peer's check times out after 0.5 s; ZERODOWN_CHECK_TIMEOUT (5 s) is for the metadata service only.
+    node.healthDelayMs = 1_000;
+    const dead = await peer('127.0.0.2', 'refusing');
+    startWatch([['i-peer', dead, 'b']]);
+    await waitFor('refusal to judge', () =>
+      stderr().includes('peer i-peer (slot b) does not answer, but neither does this node: not reported'),
+    );
+    expect(starts()).toEqual([]);
+    node.healthDelayMs = 0;
+    await waitFor('report', reportsOf(1));
+  });
+
+  it('does not lose the first report of a loss after a restart', async () => {
+    const dead = await peer('127.0.0.2', 'refusing');
+    startWatch([['i-peer', dead, 'b']]);
+    const [first] = await waitFor('report', reportsOf(1));
+    await watch?.stop();
+    // As systemd would restart it (5 s later; here, in the next second), with the peer still lost.
+    await sleep(1_000);
+    startWatch([['i-peer', dead, 'b']]);
+    const [, second] = await waitFor('report after the restart', reportsOf(2));
+    expect(optionOf(second, '--name')).toMatch(FIRST_REPORT_NAME);
+    expect(optionOf(second, '--name')).not.toBe(optionOf(first, '--name'));
+    expect(stderr()).toMatch(/lost: started failover/);
+  });
+
+  it('says once that it watches nothing while its role tag cannot be read, and starts when it can', async () => {
+    node.tags = {};
+    const dead = await peer('127.0.0.2', 'refusing');
+    startWatch([['i-peer', dead, 'b']]);
+    await waitFor('four reads of the role', () => (node.reads['tags/instance/zerodown:role'] ?? 0) >= 4);
+    const said = stderr().split('\n').filter(Boolean);
+    expect(said).toEqual([
+      "zerodown-peer-watch: this node's zerodown:role tag cannot be read: the node has none, or instance metadata " +
+        'tags are off (InstanceMetadataTags=enabled in the launch template); watching nothing until it can be read',
+    ]);
+    expect(awsCalls(dir, 'describe-instances')).toEqual([]);
+    node.tags = { 'zerodown:cluster': 'test-cluster', 'zerodown:role': 'worker', 'zerodown:slot': 'a' };
+    await waitFor('watch of the peer', () => stderr().includes('watching: i-peer (slot b)\n'));
+    expect(stderr()).toContain("this node's zerodown:role tag reads worker again");
+    await waitFor('report', reportsOf(1));
+  });
+});
+
+describe('zerodown-peer-watch, configured so that it cannot work', () => {
+  /** A directory on the PATH with only the named programs, linked from where the test's own PATH has them. */
+  function pathWith(programs: readonly string[]): string {
+    const bin = tempDir();
+    for (const program of programs) {
+      const found = spawnSync('/bin/sh', ['-c', `command -v ${program}`], { encoding: 'utf8' }).stdout.trim();
+      fs.symlinkSync(found, path.join(bin, program));
+    }
+    return bin;
+  }
+
+  function runWatch(bin: string) {
+    const dir = tempDir();
+    const config = path.join(dir, 'node.env');
+    fs.writeFileSync(
+      config,
+      nodeConfigOf(parseClusterModel(testClusterModel()), '127.0.0.1', { failoverStateMachineArn: FAILOVER_ARN }),
+    );
+    return runScript(nodeFile('zerodown-peer-watch'), [], {
+      PATH: bin,
+      ZERODOWN_NODE_CONFIG: config,
+      // Nothing answers here: a watch that went on would fail on the metadata service instead.
+      ZERODOWN_IMDS_URL: 'http://127.0.0.1:9',
+    });
+  }
+
+  it('fails at once with one line that names what is missing, with a status the unit does not restart', async () => {
+    const result = await runWatch(pathWith(['curl', 'awk', 'grep']));
+    expect(result.status).toBe(78);
+    expect(result.stderr).toMatch(
+      /^zerodown-peer-watch: not found on the PATH \([^)]*\): aws; install it \(aws is the AWS CLI\), then: systemctl restart zerodown-peer-watch\n$/,
+    );
+    const bare = await runWatch(tempDir());
+    expect(bare.status).toBe(78);
+    expect(bare.stderr).toMatch(/^zerodown-peer-watch: not found on the PATH \([^)]*\): curl aws awk grep; /);
+    expect(bare.stderr.trim().split('\n')).toHaveLength(1);
+    expect(fs.readFileSync(nodeFile('zerodown-peer-watch.service'), 'utf8')).toMatch(/^RestartPreventExitStatus=78$/m);
   });
 });
 

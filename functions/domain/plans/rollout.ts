@@ -257,8 +257,11 @@ export function planRollout(model: ClusterModel, snapshot: ClusterSnapshot, requ
   // A failover adopts the surge node only if it reports the version of the permanent nodes left in service
   // (confirm-node-loss): where the request names a new version, the surge node stays on the old one until it is
   // changed for the image (active/active), so once only changed nodes are left a replacement is launched instead.
+  // A fixed image's surge node is held to no version, in the failover as in the rollout.
   const newVersion =
-    request.expectedVersion !== null && request.expectedVersion !== currentVersion ? request.expectedVersion : null;
+    model.surge.imageParameter && request.expectedVersion !== null && request.expectedVersion !== currentVersion
+      ? request.expectedVersion
+      : null;
   const staleSurge = (when: StaleSurge['when'] | null): StaleSurge | undefined =>
     newVersion !== null && when !== null ? { version: newVersion, surgeVersion, when } : undefined;
   const surgeSteps = (serving: number): PlanStep[] => [
