@@ -169,7 +169,11 @@ function renewedWait(b: WorkflowBuilder, names: { wait: string; renew: string },
   return b.fenced(names.wait, wait, { stateName: names.renew });
 }
 
-/** Deregisters the surge node, lets it drain, terminates it and waits until it is gone; or keeps it on request. */
+/**
+ * Deregisters the surge node, lets it drain, terminates it and waits until it is gone; or, on request, keeps it
+ * running for debugging. A kept node leaves the surge target group all the same: the next rollout puts its own surge
+ * node there and gives the slot a share, which a node kept for debugging must not get.
+ */
 export function retire(b: WorkflowBuilder): sfn.Chain {
   const retirePayload = (action: string) => ({ ...cluster, 'instanceId.$': '$.surge.instanceId', action });
   const retireAction = (label: string, action: string, resultPath: string) =>
@@ -189,13 +193,14 @@ export function retire(b: WorkflowBuilder): sfn.Chain {
   });
   const kept = new sfn.Pass(b.scope, 'Keep the surge node for debugging');
   const done = new sfn.Pass(b.scope, 'The surge node is dealt with');
-  return sfn.Chain.custom(
-    new sfn.Choice(b.scope, 'Keep the surge node?')
-      .when(sfn.Condition.booleanEquals('$.request.keepSurge', true), kept.next(done))
-      .otherwise(sfn.Chain.start(deregister).next(drain).next(terminate).next(gone).next(done)),
-    [done],
-    done,
-  );
+  deregister
+    .next(drain)
+    .next(
+      new sfn.Choice(b.scope, 'Keep the surge node?')
+        .when(sfn.Condition.booleanEquals('$.request.keepSurge', true), kept.next(done))
+        .otherwise(sfn.Chain.start(terminate).next(gone).next(done)),
+    );
+  return sfn.Chain.custom(deregister.startState, [done], done);
 }
 
 /**

@@ -1,15 +1,19 @@
 import { PutMetricAlarmCommand, SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
-import type { ModifyListenerCommandInput } from '@aws-sdk/client-elastic-load-balancing-v2';
+import {
+  DescribeTargetHealthCommand,
+  type ModifyListenerCommandInput,
+} from '@aws-sdk/client-elastic-load-balancing-v2';
 import { GetParameterCommand } from '@aws-sdk/client-ssm';
 import { cloudwatchClient } from '../../functions/aws/clients/cloudwatch';
 import { dynamodbClient } from '../../functions/aws/clients/dynamodb';
 import { ec2Client } from '../../functions/aws/clients/ec2';
 import { elbv2Client } from '../../functions/aws/clients/elbv2';
 import { ssmClient } from '../../functions/aws/clients/ssm';
+import { findSurgeNodes } from '../../functions/aws/ec2';
 import { readLock } from '../../functions/domain/lock';
 import type { RolloutPlan as PatchPlan } from '../../functions/domain/plans/rollout';
 import { parseVersionRecord, versionRecordParameterName } from '../../functions/domain/version-record';
-import { describeWeights, type SlotWeight } from '../../functions/domain/weights';
+import { describeWeights, isWeighted, type SlotWeight } from '../../functions/domain/weights';
 import { failedCommand, injectError, recordCalls, recordInputs, unhealthyTarget } from '../../local/faults';
 import type { LocalExecutionResult } from '../../local/local-sfn';
 import { useFakeNodes, useFaults } from '../harness/cleanup';
@@ -25,7 +29,7 @@ describe('patch-server', () => {
   useFaults();
   useFakeNodes();
   // The patch document restarts the server on the patched version.
-  const { lockStore, holdLock, prepare, run, expectCleanCluster, failureOf } = workflowFixture({
+  const fixture = workflowFixture({
     stateMachine: 'patch-server',
     defaultInput: { patchId: 'P42' },
     onCommand: (command, node) => {
@@ -33,6 +37,7 @@ describe('patch-server', () => {
       return undefined;
     },
   });
+  const { lockStore, holdLock, prepare, run, expectCleanCluster, failureOf } = fixture;
 
   it('patches an active/passive cluster: every node on the new version, traffic back, surge gone, lock free', async () => {
     const { cluster, simulated } = await prepare('active-passive');
@@ -47,6 +52,26 @@ describe('patch-server', () => {
     await expectCleanCluster(cluster, 'a=100, b=0, surge=0');
     expect(execution.path).toContain('Shift traffic to the patched node');
     expect(execution.stateTransitions).toBeLessThan(200);
+  });
+
+  it('keeps the surge node running on request, out of the surge target group the next rollout gives a share', async () => {
+    const { cluster } = await prepare('active-passive');
+
+    const execution = await run({ version: PATCHED, keepSurge: true });
+
+    expect(failureOf(execution)).toMatchObject({ status: 'SUCCEEDED' });
+    expect(execution.path).toContain('Keep the surge node for debugging');
+    const [kept] = await findSurgeNodes(ec2Client, cluster.model);
+    expect(kept?.state).toBe('running');
+    const { traffic } = cluster.model;
+    if (!isWeighted(cluster.model) || traffic.strategy !== 'weighted-target-groups')
+      throw new Error('weighted expected');
+    const surgeGroup = traffic.slots.find((slot) => slot.name === traffic.surgeSlot);
+    const { TargetHealthDescriptions = [] } = await elbv2Client.send(
+      new DescribeTargetHealthCommand({ TargetGroupArn: surgeGroup?.targetGroupArn }),
+    );
+    expect(TargetHealthDescriptions.map((target) => target.Target?.Id)).not.toContain(kept?.instanceId);
+    expect(await fixture.weights(cluster)).toBe('a=100, b=0, surge=0');
   });
 
   it('records the version the nodes run once the patch succeeded, for the DR check', async () => {
