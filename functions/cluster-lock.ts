@@ -10,6 +10,7 @@ import {
   acquireLock,
   claimForRecovery,
   leftToMaintenance,
+  migratedToAfterTakeover,
   outOfServiceAfterTakeover,
   preemptLock,
   readLockState,
@@ -37,6 +38,7 @@ const recovery = z.strictObject({
   weights: z.optional(weights),
   baselineServing: z.optional(z.int().check(z.minimum(0))),
   outOfService: z.optional(z.array(z.string().check(z.minLength(1), z.maxLength(64)))),
+  migratedTo: z.optional(z.nullable(z.string().check(z.minLength(1), z.maxLength(128)))),
   sync: z.optional(
     z.strictObject({
       paused: z.boolean(),
@@ -88,7 +90,11 @@ async function handle(event: unknown) {
     }
     case 'preempt': {
       const taken = await preemptLock(store, executions, input);
-      return { ...taken, outOfService: outOfServiceAfterTakeover(taken.holder) };
+      return {
+        ...taken,
+        outOfService: outOfServiceAfterTakeover(taken.holder),
+        migratedTo: migratedToAfterTakeover(taken.holder),
+      };
     }
     case 'release':
       return releaseLock(store, input.cluster, input.owner);

@@ -17,6 +17,8 @@ const inputSchema = z.strictObject({
   confirmed: z._default(z.boolean(), false),
   /** Nodes the pre-empted workflow took out of service and had not verified since, from its recovery record. */
   outOfService: z._default(z.array(instanceIdInput), []),
+  /** The version the pre-empted workflow's migrations need every serving node to run, from its recovery record. */
+  migratedTo: z._default(z.nullable(z.string().check(z.minLength(1), z.maxLength(128))), null),
 });
 
 /**

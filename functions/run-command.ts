@@ -53,9 +53,9 @@ async function handle(event: unknown) {
     case 'reconfigure':
       return reconfigureCluster({ ssm: ssmClient, ec2: ec2Client }, model, input);
     case 'cancel-unfinished':
-      return cancelUnfinishedCommands(ssmClient, model);
+      return cancelUnfinishedCommands(ssmClient, model, ec2Client);
     case 'unfinished':
-      return unfinishedCommands(ssmClient, model);
+      return unfinishedCommands(ssmClient, model, ec2Client);
   }
 }
 

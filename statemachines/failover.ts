@@ -218,8 +218,9 @@ export function failoverDefinition(
   // From here on a failure leaves the traffic where it is safe, removes the replacement, releases and reports.
   const b = raising.failingTo(rollbackPath(scope, raising));
 
-  // A command the pre-empted workflow sent (a patch, a migration) must not go on behind the failover's back. A
-  // cancellation that fails is reported in the output and does not stop the failover.
+  // A command the pre-empted workflow sent (a patch) must not go on behind the failover's back. A migration is left to
+  // end (its own timeout bounds it): cut half-way, it would leave the schema in neither version. A cancellation that
+  // fails is reported in the output and does not stop the failover.
   const cancelCommands = operationStep(scope, "Cancel the pre-empted workflow's commands", {
     operation: ops.runCommand,
     payload: { action: 'cancel-unfinished', ...cluster },
@@ -230,7 +231,13 @@ export function failoverDefinition(
   const underLock = b.step(
     FAILOVER_STATES.workOutMove,
     ops.confirmNodeLoss,
-    { ...cluster, 'slot.$': '$.request.slot', confirmed: true, 'outOfService.$': '$.lock.outOfService' },
+    {
+      ...cluster,
+      'slot.$': '$.request.slot',
+      confirmed: true,
+      'outOfService.$': '$.lock.outOfService',
+      'migratedTo.$': '$.lock.migratedTo',
+    },
     '$.underLock',
   );
   cancelCommands.addCatch(underLock, { errors: [sfn.Errors.ALL], resultPath: '$.cancelError' }).next(underLock);

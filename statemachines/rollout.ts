@@ -327,7 +327,14 @@ function pointOfNoReturn(b: WorkflowBuilder): sfn.Chain {
     },
     resultPath: '$.pointOfNoReturn',
   });
-  return sfn.Chain.start(mark).next(keepOnFailure(b, 'at the point of no return', '$.migrationPoint.weightsNow'));
+  // The next fence writes it into the lock's record: a failover from then on holds new nodes to this version.
+  const schema = new sfn.Pass(b.scope, 'Note the version the migrated schema needs', {
+    parameters: { 'migratedTo.$': planPath<RolloutPlan>('migration', 'schemaNeeds') },
+    resultPath: '$.schema',
+  });
+  return sfn.Chain.start(mark)
+    .next(schema)
+    .next(keepOnFailure(b, 'at the point of no return', '$.migrationPoint.weightsNow'));
 }
 
 /** From here on, a rollback restores the weights at `weightsPath`, which serve only from nodes that run on the new schema. */

@@ -134,8 +134,9 @@ export class NodeOperations extends Construct {
 
     this.runCommand = this.operation('RunCommand', 'run-command', 'Send or poll an SSM command on named nodes');
     this.allowRunCommand(this.runCommand);
-    // reconfigure passes the nodes' private addresses, which it reads when it runs: a replacement has a new one.
-    if (model.commands.reconfigure) this.allowDescribe(this.runCommand, ['ec2:DescribeInstances']);
+    // reconfigure passes the nodes' private addresses, which it reads when it runs (a replacement has a new one), and
+    // the commands a failover or a recovery finds unfinished include those on the surge nodes, found by their tags.
+    this.allowDescribe(this.runCommand, ['ec2:DescribeInstances']);
 
     this.verifyNode = this.operation('VerifyNode', 'verify-node', 'Run the health checks against one node', {
       inVpc: true,

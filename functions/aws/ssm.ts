@@ -176,20 +176,36 @@ export async function findCommandByComment(
   return undefined;
 }
 
-/** Commands sent to the instance that have not finished, whose comment starts with `commentPrefix`; every page. */
+export interface UnfinishedCommand {
+  readonly commandId: string;
+  /** The document it runs, as it was sent: a name, or the ARN of a document shared from another account. */
+  readonly documentName: string;
+  /** Every instance the command was sent to, not only the one it was found on. */
+  readonly instanceIds: string[];
+}
+
+/**
+ * Commands sent to the instance that have not finished, whose comment starts with `commentPrefix`; every page. Each
+ * comes with its document, so a caller can tell what kind of command it is before it cancels one.
+ */
 export async function findUnfinishedCommands(
   ssm: SSMClient,
   instanceId: string,
   commentPrefix: string,
-): Promise<string[]> {
-  const unfinished: string[] = [];
+): Promise<UnfinishedCommand[]> {
+  const unfinished: UnfinishedCommand[] = [];
   for await (const page of paginateListCommands({ client: ssm, pageSize: 50 }, { InstanceId: instanceId })) {
     for (const command of page.Commands ?? []) {
       // A command being cancelled may still be changing the node: it has not ended either.
       const running =
         command.Status === 'Pending' || command.Status === 'InProgress' || command.Status === 'Cancelling';
-      if (running && command.CommandId && command.Comment?.startsWith(commentPrefix))
-        unfinished.push(command.CommandId);
+      if (running && command.CommandId && command.Comment?.startsWith(commentPrefix)) {
+        unfinished.push({
+          commandId: command.CommandId,
+          documentName: command.DocumentName ?? '',
+          instanceIds: [...(command.InstanceIds ?? [])],
+        });
+      }
     }
   }
   return unfinished;

@@ -32,6 +32,11 @@ export interface RecoveryRecord {
    * since. A failover leaves such a node's loss to the workflow, and never moves traffic to it.
    */
   readonly outOfService?: readonly string[];
+  /**
+   * Once an upgrade's migrations started on a schema the old version cannot run on: the version every node must run
+   * to take traffic or a slot. Null (or absent) otherwise.
+   */
+  readonly migratedTo?: string | null;
   /** File sync on the manager: paused by the workflow, and whether the manager holds an unverified change since. */
   readonly sync?: {
     readonly paused: boolean;
@@ -342,6 +347,14 @@ export function leftToMaintenance(state: { holder?: LockHolder; maintenance: boo
 /** The nodes a holder's own record names as out of service, and those of the record it took over. */
 function outOfServiceIn(holder: LockHolder): string[] {
   return [...(holder.recovery?.outOfService ?? []), ...(holder.staleRecovery?.outOfService ?? [])];
+}
+
+/**
+ * The version the holder a failover took the lock from had migrated the database for, when the old version cannot
+ * run on it: the failover holds standbys and replacements to it, even with no survivor to compare with.
+ */
+export function migratedToAfterTakeover(holder: LockHolder): string | null {
+  return holder.staleRecovery?.migratedTo ?? null;
 }
 
 /** The nodes the holder a failover took the lock from left out of service: they are no survivors. */

@@ -31,8 +31,9 @@ export interface NodeLossAssessment {
    */
   readonly currentVersion: string | null;
   /**
-   * What a launched replacement must report: `currentVersion` where it boots from `surge.imageParameter`, which is
-   * kept in step with the cluster; null (nothing compared) with a fixed `surge.imageId`.
+   * What a launched replacement (and a standby) must report: `currentVersion` where it boots from
+   * `surge.imageParameter`, which is kept in step with the cluster; else the version a pre-empted upgrade's migrations
+   * need (`migratedTo`); else null (nothing compared), as with a fixed `surge.imageId`.
    */
   readonly replacementVersion: string | null;
   /**
@@ -115,6 +116,11 @@ export interface NodeLossRequest {
    * never a survivor, whatever their checks answer now, since a patch may be half applied.
    */
   readonly outOfService?: readonly string[];
+  /**
+   * The version a workflow the failover pre-empted had migrated the database for, when the old version cannot run on
+   * it (its recovery record): new nodes are held to it, survivors or not.
+   */
+  readonly migratedTo?: string | null;
   readonly now?: Date;
 }
 
@@ -176,7 +182,10 @@ export async function assessNodeLoss(
   // A standby is held to what a replacement would be, so the two never differ (a fixed image's nodes are not
   // compared). With no version to hold it to (no survivor, as when the other node is out of service mid-patch, or
   // survivors that disagree), the standby is taken whatever it reports: it may be the only node that can serve.
-  const replacementVersion = launchedNodeVersion(currentVersion, model.surge.imageParameter);
+  // Past an upgrade's point of no return, a node of another version than the migrated schema needs must never take
+  // traffic or a slot, whatever image it boots and whether or not a survivor answers to compare with.
+  const migratedTo = request.migratedTo ?? null;
+  const replacementVersion = launchedNodeVersion(currentVersion, model.surge.imageParameter) ?? migratedTo;
   const isStale = (surge: { version: string | null }) =>
     replacementVersion !== null && surge.version !== replacementVersion;
   const staleStandbys = healthy.filter(isStale);

@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
+import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { SSMClient } from '@aws-sdk/client-ssm';
+import { findSurgeNodes } from '../aws/ec2';
 import {
   cancelRunCommand,
   findCommandByComment,
@@ -212,31 +214,95 @@ export async function pollCommand(
   return { commandId: request.commandId, status: done ? 'Success' : 'InProgress', invocations };
 }
 
+/** A command `cancelUnfinishedCommands` did not cancel: a migration, which is left to end on its own. */
+export interface LeftRunningCommand {
+  readonly commandId: string;
+  readonly instanceIds: string[];
+  readonly documentName: string;
+}
+
+/** A document's name without the `arn:…:document/` of a document shared from another account. */
+function bareDocumentName(name: string): string {
+  return name.split('/').at(-1) ?? name;
+}
+
 /**
- * Cancels every command zerodown sent to the cluster's permanent nodes that has not finished. Only the lock holder
- * sends commands, so once a failover holds the lock, any such command belongs to the workflow it pre-empted: a patch
- * or a migration that must not go on behind the failover's back. A command that finished meanwhile is left alone.
+ * Whether a command ran the cluster's `migrate` document: the name `commandDocument` gives it (`sendCommand` sends
+ * by that name), a shared document's ARN matched by its name. A node kit document is named after its content
+ * (`kitDocumentName`: `zerodown-<cluster>-migrate-<12 hex>`), so a migration sent before a deploy changed the kit
+ * is one too. A document that another kind of command shares with `migrate` counts as a migration: left running,
+ * it is only bounded by its own timeout, where a migration cut half-way would never be undone.
  */
-export async function cancelUnfinishedCommands(ssm: SSMClient, model: ClusterModel): Promise<{ cancelled: string[] }> {
-  const { unfinished } = await unfinishedCommands(ssm, model);
-  // Without instance ids, SSM cancels the command on every instance it was sent to.
-  for (const commandId of unfinished) await cancelRunCommand(ssm, commandId, []);
-  return { cancelled: unfinished };
+export function isMigrationDocument(model: ClusterModel, documentName: string): boolean {
+  const migrate = model.commands.migrate?.documentName;
+  // No document: a kit command whose stack was never deployed, which has never sent a migration.
+  if (migrate === undefined || documentName === '') return false;
+  const name = bareDocumentName(documentName);
+  if (name === bareDocumentName(migrate)) return true;
+  const kitPrefix = `zerodown-${model.name}-migrate-`;
+  const isKitMigrate = (candidate: string) =>
+    candidate.startsWith(kitPrefix) && /^[0-9a-f]{12}$/.test(candidate.slice(kitPrefix.length));
+  return isKitMigrate(bareDocumentName(migrate)) && isKitMigrate(name);
+}
+
+/**
+ * Cancels every command zerodown sent to the cluster's permanent nodes that has not finished, except a migration.
+ * Only the lock holder sends commands, so once a failover or a recovery holds the lock, any such command belongs to
+ * the workflow it pre-empted or recovers: a patch that must not go on behind its back. A migration is left running
+ * and answered in `leftRunning`: cut off half-way, it would leave the schema in neither version, which no rollback
+ * undoes. The recovery waits for it to end (`unfinishedCommands` lists it) and the migration's own timeout still
+ * bounds it (SSM ends it then; `pollCommand` cancels it past its deadline). A command that finished meanwhile is
+ * left alone.
+ */
+export async function cancelUnfinishedCommands(
+  ssm: SSMClient,
+  model: ClusterModel,
+  ec2?: EC2Client,
+): Promise<{ cancelled: string[]; leftRunning: LeftRunningCommand[] }> {
+  const cancelled: string[] = [];
+  const leftRunning: LeftRunningCommand[] = [];
+  for (const command of await unfinishedOnClusterNodes(ssm, model, ec2)) {
+    if (isMigrationDocument(model, command.documentName)) {
+      leftRunning.push(command);
+      continue;
+    }
+    // Without instance ids, SSM cancels the command on every instance it was sent to.
+    await cancelRunCommand(ssm, command.commandId, []);
+    cancelled.push(command.commandId);
+  }
+  return { cancelled, leftRunning };
+}
+
+/** The unfinished zerodown commands on the cluster's permanent nodes, each once however many nodes it went to. */
+/**
+ * The unfinished zerodown commands on the cluster's permanent nodes and, given an EC2 client, on its surge nodes too:
+ * in active/active the migrations run on the surge node, which a recovery must not terminate under them.
+ */
+async function unfinishedOnClusterNodes(
+  ssm: SSMClient,
+  model: ClusterModel,
+  ec2?: EC2Client,
+): Promise<LeftRunningCommand[]> {
+  const unfinished = new Map<string, LeftRunningCommand>();
+  const surgeNodes = ec2 ? await findSurgeNodes(ec2, model) : [];
+  for (const { instanceId } of [...model.nodes, ...surgeNodes]) {
+    for (const command of await findUnfinishedCommands(ssm, instanceId, COMMAND_COMMENT_PREFIX)) {
+      if (!unfinished.has(command.commandId)) unfinished.set(command.commandId, command);
+    }
+  }
+  return [...unfinished.values()];
 }
 
 /**
  * The zerodown commands on the cluster's permanent nodes that have not ended (pending, running, or being
- * cancelled): a recovery waits until there are none before it sends traffic back to a node.
+ * cancelled), a migration left running by `cancelUnfinishedCommands` included: a recovery waits until there are none
+ * before it sends traffic back to a node.
  */
 export async function unfinishedCommands(
   ssm: SSMClient,
   model: ClusterModel,
+  ec2?: EC2Client,
 ): Promise<{ unfinished: string[]; settled: boolean }> {
-  const unfinished = new Set<string>();
-  for (const { instanceId } of model.nodes) {
-    for (const commandId of await findUnfinishedCommands(ssm, instanceId, COMMAND_COMMENT_PREFIX)) {
-      unfinished.add(commandId);
-    }
-  }
-  return { unfinished: [...unfinished], settled: unfinished.size === 0 };
+  const unfinished = (await unfinishedOnClusterNodes(ssm, model, ec2)).map((command) => command.commandId);
+  return { unfinished, settled: unfinished.length === 0 };
 }

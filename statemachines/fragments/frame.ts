@@ -77,6 +77,7 @@ export function workflowFrame(scope: Construct, ops: WorkflowOperations, options
       'weights.$': planPath('weights', 'initial'),
       'baselineServing.$': planPath('baselineServing'),
       'outOfService.$': OUT_OF_SERVICE_PATH,
+      'migratedTo.$': '$.schema.migratedTo',
       ...options.record,
     },
   });
@@ -93,6 +94,12 @@ export function workflowFrame(scope: Construct, ops: WorkflowOperations, options
   });
   const keepRequest = new sfn.Pass(scope, 'Keep the validated request', {
     parameters: { 'request.$': '$.validated.request', progress: { outOfService: [] } },
+  });
+  // What the lock's record says of the schema until an upgrade passes its point of no return (a Result keeps a null
+  // that Parameters would drop).
+  const noMigration = new sfn.Pass(scope, 'No migration has run yet', {
+    result: sfn.Result.fromObject({ migratedTo: null }),
+    resultPath: '$.schema',
   });
   const readCluster = operationStep(scope, 'Read the cluster', {
     operation: ops.snapshotCluster,
@@ -155,6 +162,7 @@ export function workflowFrame(scope: Construct, ops: WorkflowOperations, options
   snapshot.next(plan).next(options.body(b, finish));
   return sfn.Chain.start(validate)
     .next(keepRequest)
+    .next(noMigration)
     .next(readCluster)
     .next(planFirst)
     .next(

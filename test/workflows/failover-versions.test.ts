@@ -239,6 +239,53 @@ describe('failover: the version of the node that takes the slot', () => {
     expect(model.nodes.map((node) => node.instanceId)).toEqual([standby, passive]);
   });
 
+  it('never gives an old-version standby the traffic once a pre-empted upgrade migrated the schema past it', async () => {
+    // upgrade-version to 2.0.0 ran its migrations last (the old version cannot run on the new schema) and is baking
+    // the idle node's image, which reboots it: the record names it out of service and the schema as 2.0.0's. The
+    // serving node dies then. The standby, left on 1.0.0 and healthy, is no survivor to compare with.
+    const { cluster, simulated } = await prepare('active-passive');
+    const [active, passive] = cluster.model.nodes.map((node) => node.instanceId);
+    setVersion(simulated, '2.0.0', [active ?? '', passive ?? '']);
+    const upgrade = await holdLock('upgrade-version', 'baking', { outOfService: [passive ?? ''], migratedTo: '2.0.0' });
+    const standby = await standbyOf(simulated, upgrade, cluster, '1.0.0');
+    kill(simulated, active ?? '');
+    kill(simulated, passive ?? '');
+
+    const execution = await run({});
+
+    // Nothing may take the traffic: the guard refuses rather than let the old version serve the new schema.
+    expect(failureOf(execution)).toMatchObject({ status: 'FAILED', error: 'CapacityGuardError' });
+    const workedOut = execution.events.find(
+      (event) => event.type === 'StateExited' && event.state.name === 'Work out the move under the lock',
+    );
+    const state = workedOut && 'state' in workedOut ? (workedOut.state.output as { underLock?: object }) : {};
+    expect(state.underLock).toMatchObject({
+      currentVersion: null,
+      replacementVersion: '2.0.0',
+      standby: '',
+      adopt: false,
+      staleStandbys: [{ instanceId: standby, version: '1.0.0' }],
+    });
+    expect(await weights(cluster)).not.toMatch(/surge=[1-9]/);
+  });
+
+  it('takes a standby of the version the migrated schema needs when no survivor answers', async () => {
+    const { cluster, simulated } = await prepare('active-passive');
+    const [active, passive] = cluster.model.nodes.map((node) => node.instanceId);
+    setVersion(simulated, '2.0.0', [active ?? '', passive ?? '']);
+    const upgrade = await holdLock('upgrade-version', 'baking', { outOfService: [passive ?? ''], migratedTo: '2.0.0' });
+    const standby = await standbyOf(simulated, upgrade, cluster, '2.0.0');
+    kill(simulated, active ?? '');
+    kill(simulated, passive ?? '');
+
+    const execution = await run({});
+
+    expect(failureOf(execution)).toMatchObject({ status: 'SUCCEEDED' });
+    expect(underLockOf(execution)).toMatchObject({ currentVersion: null, standby, adopt: true });
+    const model = await loadClusterModel(ssmClient, cluster.model.name);
+    expect(model.nodes.find((node) => node.slot === 'a')?.instanceId).toBe(standby);
+  });
+
   it('adopts a standby that reports the survivors’ version', async () => {
     const { cluster, simulated } = await prepare('active-passive');
     const [active, passive] = cluster.model.nodes.map((node) => node.instanceId);

@@ -5,6 +5,7 @@ import { ec2Client } from '../../functions/aws/clients/ec2';
 import { rdsClient } from '../../functions/aws/clients/rds';
 import { ssmClient } from '../../functions/aws/clients/ssm';
 import type { ClusterModelInput } from '../../functions/domain/cluster-model';
+import { readLock } from '../../functions/domain/lock';
 import type { RolloutPlan } from '../../functions/domain/plans/rollout';
 import { failedCommand } from '../../local/faults';
 import type { LocalExecutionResult } from '../../local/local-sfn';
@@ -76,7 +77,7 @@ describe('upgrade-version', () => {
   useFaults();
   useFakeNodes();
   // The migrate document reports the scripts it applied; the upgrade document installs and restarts the version.
-  const { prepare, run, expectCleanCluster, failureOf, weights } = workflowFixture({
+  const { prepare, run, expectCleanCluster, failureOf, weights, lockStore } = workflowFixture({
     stateMachine: 'upgrade-version',
     defaultInput: { version: '2.0.0' },
     onCommand: (command, node) => {
@@ -90,10 +91,17 @@ describe('upgrade-version', () => {
     const { cluster, simulated } = await prepare('active-passive');
     const [active, passive] = cluster.model.nodes.map((node) => node.instanceId);
     const database = cluster.model.database?.identifier ?? '';
-
-    const execution = await run({});
+    // The lock's record as the migration is polled: a failover from then on holds new nodes to 2.0.0.
+    let recordedSchema: string | null | undefined;
+    const execution = await run({}, (event) => {
+      if (event.type !== 'StateEntered' || event.state.name !== 'Check the migrations' || recordedSchema) return;
+      void readLock(lockStore(), cluster.model.name).then((lock) => {
+        recordedSchema = lock?.recovery?.migratedTo;
+      });
+    });
 
     expect(failureOf(execution)).toMatchObject({ status: 'SUCCEEDED' });
+    expect(recordedSchema).toBe('2.0.0');
     // The old version cannot run on the new schema: no old-version node may serve once it is migrated. The
     // migration runs on the active node once it is upgraded and idle, before traffic shifts back to it.
     expect(commandsOf(simulated)).toEqual([
@@ -133,9 +141,17 @@ describe('upgrade-version', () => {
     const { cluster, simulated } = await prepare('active-passive', { customize: oldRunsOnNew });
     const [active, passive] = cluster.model.nodes.map((node) => node.instanceId);
 
-    const execution = await run({});
+    let recordedSchema: string | null | undefined;
+    const execution = await run({}, (event) => {
+      if (event.type !== 'StateEntered' || event.state.name !== 'Check the migrations') return;
+      void readLock(lockStore(), cluster.model.name).then((lock) => {
+        recordedSchema = lock?.recovery?.migratedTo;
+      });
+    });
 
     expect(failureOf(execution)).toMatchObject({ status: 'SUCCEEDED' });
+    // The old version runs on the new schema: nothing holds new nodes to the new one.
+    expect(recordedSchema).toBeNull();
     expect(commandsOf(simulated)).toEqual([
       [MIGRATE, passive],
       [UPGRADE, passive],

@@ -146,6 +146,12 @@ export interface MigrationPlan {
   readonly fromVersion: string | null;
   /** The point of no return, in plain words: what a failure does before it and after it. */
   readonly pointOfNoReturn: string;
+  /**
+   * The version a node must run to serve once the migrations started: the new one when the old version cannot run on
+   * the migrated schema (order `last`), else null. The lock's record carries it from the point of no return, so a
+   * failover holds every node that would take traffic or a slot to it, even with no survivor to compare with.
+   */
+  readonly schemaNeeds: string | null;
 }
 
 /**
@@ -562,6 +568,7 @@ function migrationPlan(
     node,
     snapshot,
     fromVersion,
+    schemaNeeds: migratesFirst(model) ? null : version,
     pointOfNoReturn:
       `"${STEPS.runMigrations}" is the point of no return. Before it, a failure rolls back: the weights return to ` +
       'where the workflow found them. From it on, the schema is migrated and cannot go back: a failure keeps traffic ' +

@@ -5,12 +5,23 @@ import {
   SendCommandCommand,
   type SendCommandCommandInput,
 } from '@aws-sdk/client-ssm';
+import { ec2Client } from '../../../functions/aws/clients/ec2';
+import { elbv2Client } from '../../../functions/aws/clients/elbv2';
 import { ssmClient } from '../../../functions/aws/clients/ssm';
 import { CommandFailedError, CommandTimedOutError, InputValidationError } from '../../../functions/domain/errors';
-import { cancelUnfinishedCommands, pollCommand, sendCommand } from '../../../functions/operations/run-command';
+import { launchSurgeNode } from '../../../functions/operations/launch-surge-node';
+import {
+  cancelUnfinishedCommands,
+  isMigrationDocument,
+  pollCommand,
+  sendCommand,
+  unfinishedCommands as unfinishedOnCluster,
+} from '../../../functions/operations/run-command';
+import { kitDocumentName, withKitDocuments } from '../../../kits/node/documents';
 import {
   failedCommand,
   injectError,
+  recordInputs,
   respondWith,
   rewriteOutput,
   ssmThrottling,
@@ -216,6 +227,76 @@ describe('run command', () => {
     expect(result.cancelled).toEqual([command.commandId]);
     expect(cancelled).toEqual([command.commandId]);
     expect(cancelled).not.toContain(foreign.Command?.CommandId);
+  });
+
+  it('leaves a migration running while it cancels a patch on the same cluster, and waits for it', async () => {
+    // A migration cut half-way leaves the schema in neither version: a failover or a recovery lets it end instead.
+    const { cluster, command: patch } = await sent();
+    const active = cluster.model.nodes[0]?.instanceId ?? '';
+    const migration = await sendCommand(ssmClient, cluster.model, {
+      kind: 'migrate',
+      instanceIds: [active],
+      input: '2.0.0',
+      idempotencyKey: `${KEY}#migrate`,
+    });
+    const { cancelled } = unfinishedCommands();
+
+    const result = await cancelUnfinishedCommands(ssmClient, cluster.model);
+
+    expect(result.cancelled).toEqual([patch.commandId]);
+    expect(cancelled).toEqual([patch.commandId]);
+    expect(result.leftRunning).toEqual([
+      {
+        commandId: migration.commandId,
+        // moto fans a command out to every instance it knows.
+        instanceIds: expect.arrayContaining([active]),
+        documentName: 'zerodown-test-migrate',
+      },
+    ]);
+    // Still unfinished, so a recovery goes on waiting for it (and for the patch until its cancellation has ended).
+    const { unfinished, settled } = await unfinishedOnCluster(ssmClient, cluster.model);
+    expect(unfinished).toEqual(expect.arrayContaining([migration.commandId, patch.commandId]));
+    expect(settled).toBe(false);
+  });
+
+  it('looks for unfinished commands on the surge nodes too, where active/active runs its migrations', async () => {
+    const { cluster } = await sent();
+    const surge = await launchSurgeNode(
+      { ec2: ec2Client, elbv2: elbv2Client, ssm: ssmClient },
+      cluster.model,
+      'arn:aws:states:us-east-1:123456789012:execution:zerodown-test-cluster-upgrade-version:migrating',
+    );
+    const asked: ListCommandsCommandInput[] = [];
+    recordInputs(ssmClient, 'ListCommandsCommand', asked);
+
+    await unfinishedOnCluster(ssmClient, cluster.model, ec2Client);
+    await cancelUnfinishedCommands(ssmClient, cluster.model, ec2Client);
+
+    const nodes = [...cluster.model.nodes.map((node) => node.instanceId), surge.instanceId];
+    // Each call asks every node, the surge node included (moto fans a command out to every instance, so the answers
+    // alone could not tell).
+    expect(asked.map((input) => input.InstanceId)).toEqual([...nodes, ...nodes]);
+  });
+
+  it("knows the migrate document by its name, a shared document's ARN, or the node kit's content name", async () => {
+    const { cluster } = await sent();
+    const { model } = cluster;
+    expect(isMigrationDocument(model, 'zerodown-test-migrate')).toBe(true);
+    expect(isMigrationDocument(model, 'arn:aws:ssm:us-east-1:123456789012:document/zerodown-test-migrate')).toBe(true);
+    expect(isMigrationDocument(model, 'zerodown-test-patch')).toBe(false);
+    expect(isMigrationDocument(model, '')).toBe(false);
+
+    const kit = withKitDocuments({
+      ...model,
+      commands: { ...model.commands, migrate: { kit: 'node', parameters: {}, timeoutSeconds: 600 } },
+    });
+    const current = kitDocumentName(model.name, 'migrate');
+    expect(kit.commands.migrate?.documentName).toBe(current);
+    expect(isMigrationDocument(kit, current)).toBe(true);
+    // Sent before a deploy changed the kit's document, whose name follows its content.
+    expect(isMigrationDocument(kit, `zerodown-${model.name}-migrate-0123456789ab`)).toBe(true);
+    expect(isMigrationDocument(kit, kitDocumentName(model.name, 'patch'))).toBe(false);
+    expect(isMigrationDocument(kit, `zerodown-other-migrate-0123456789ab`)).toBe(false);
   });
 
   it('rides out a throttled poll through the SDK retries', async () => {
