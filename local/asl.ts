@@ -34,11 +34,19 @@ export interface SynthesizedStateMachine {
   readonly definition: AslDefinition;
 }
 
-/** Every state machine in a template, with its DefinitionString resolved to plain ASL. */
+/**
+ * Every state machine in a template, with its DefinitionString resolved to plain ASL. The synthesized templates keep
+ * definitions in S3 assets: read them through readCloudAssembly, which puts each one back as DefinitionString.
+ */
 export function stateMachinesIn(template: CfnTemplate, env: StackEnvironment): SynthesizedStateMachine[] {
   return resourcesOfType(template, 'AWS::StepFunctions::StateMachine').map(([logicalId, resource]) => {
     const raw = resource.Properties?.DefinitionString;
-    if (raw === undefined) throw new Error(`${logicalId} has no DefinitionString (an S3 definition is not supported)`);
+    if (raw === undefined) {
+      throw new Error(
+        `${logicalId} has no DefinitionString: its definition is an S3 asset (DefinitionS3Location); read the ` +
+          'template through readCloudAssembly (local/synth.ts), which puts the staged definition back in it',
+      );
+    }
     const resolved = resolveIntrinsics(template, env, raw as never);
     if (typeof resolved !== 'string') throw new Error(`${logicalId}: DefinitionString did not resolve to a string`);
     // As CloudFormation does: each ${key} of DefinitionSubstitutions is replaced by its value, resolved first.

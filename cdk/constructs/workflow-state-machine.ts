@@ -1,3 +1,6 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import {
   CfnElement,
   CfnResource,
@@ -12,6 +15,7 @@ import {
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
+import { Asset } from 'aws-cdk-lib/aws-s3-assets';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import {
@@ -98,9 +102,13 @@ export class WorkflowStateMachine extends Construct {
 /**
  * The chained definition as ONE string, every reference to another resource (a function's ARN, a table's name) a
  * `${refN}` placeholder resolved by CloudFormation's DefinitionSubstitutions. CDK's own rendering joins the ASL around
- * each reference with Fn::Join, which costs a template a hundred bytes and more per reference: with every workflow
- * of a cluster in one stack, that alone took the template to the edge of CloudFormation's 1 MB limit. The graph, its
- * role's statements and its validation are CDK's, as for any chain.
+ * each reference with Fn::Join, which costs a template a hundred bytes and more per reference. Even as plain strings,
+ * the definitions of every workflow of a cluster made up most of its stack's template, at the edge of CloudFormation's
+ * 1 MB limit; so the string goes to S3 as a file asset of the stack (`DefinitionS3Location`, keyed by its content hash,
+ * so it changes exactly when the definition does), published to the CDK bootstrap's assets bucket like the Lambda
+ * code, and the template keeps only its location and the substitutions. CloudFormation reads the file with the
+ * deploying role: the state machine's role needs no access to it. The graph, its role's statements and its validation
+ * are CDK's, as for any chain.
  */
 class SubstitutedChainDefinitionBody extends sfn.ChainDefinitionBody {
   /** By placeholder, what CloudFormation puts in its place. */
@@ -120,7 +128,16 @@ class SubstitutedChainDefinitionBody extends sfn.ChainDefinitionBody {
       QueryLanguage: props.queryLanguage,
     };
     // What is left after the placeholders (JsonPath.DISCARD, which stands for null; numbers) resolves as CDK would.
-    return { definitionString: JSON.stringify(stack.resolve(this.withPlaceholders(stack, document))) };
+    const definition = JSON.stringify(stack.resolve(this.withPlaceholders(stack, document)));
+    const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'zerodown-definition-'));
+    const file = path.join(directory, 'definition.asl.json');
+    fs.writeFileSync(file, definition);
+    const asset = new Asset(scope, 'DefinitionBody', { path: file });
+    // The asset has already copied the file into the cloud assembly, and names the copy by a path relative to it;
+    // only with staging disabled (`cdk synth --no-staging`, for SAM's local tools) does it name this file, which must
+    // then stay.
+    if (!path.isAbsolute(asset.assetPath)) fs.rmSync(directory, { recursive: true, force: true });
+    return { definitionS3Location: { bucket: asset.s3BucketName, key: asset.s3ObjectKey } };
   }
 
   private withPlaceholders(stack: Stack, value: unknown): unknown {

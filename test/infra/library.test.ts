@@ -6,6 +6,8 @@ import { buildLambdaBundle, buildPowertoolsLayer, LAYER_MODULES_DIR, LAYER_PACKA
 import { HANDLER_METADATA_KEY } from '../../cdk/constructs/zerodown-function';
 import { PROJECT_ROOT } from '../../cdk/paths';
 import { CLUSTER_WORKFLOWS, stateMachineNameOf, WORKFLOWS } from '../../functions/domain/workflows';
+import { stateMachinesIn } from '../../local/asl';
+import { readCloudAssembly } from '../../local/synth';
 import { commandsMissingFrom } from '../harness/cli-help';
 
 /**
@@ -141,6 +143,19 @@ describe('the construct library', () => {
     expect(stateMachines.sort()).toEqual(
       CLUSTER_WORKFLOWS.map((workflow) => stateMachineNameOf('demo', workflow)).sort(),
     );
+    // Each definition is a file asset of the stack, staged in the assembly, which runs as ASL once read back.
+    const stack = readCloudAssembly(outdir).stack('ZeroDown-demo');
+    for (const resource of Object.values(template.Resources)) {
+      if (resource.Type !== 'AWS::StepFunctions::StateMachine') continue;
+      expect(resource.Properties?.DefinitionS3Location).toEqual({
+        Bucket: expect.anything(),
+        Key: expect.stringMatching(/^[0-9a-f]{64}\.json$/),
+      });
+      expect(resource.Properties?.DefinitionString).toBeUndefined();
+    }
+    const definitions = stateMachinesIn(stack.template, stack.env).map((machine) => machine.definition);
+    expect(definitions).toHaveLength(CLUSTER_WORKFLOWS.length);
+    for (const definition of definitions) expect(Object.keys(definition.States)).toContain(definition.StartAt);
     const outputs = Object.keys(template.Outputs).map((id) => id.replace(/^Cluster(\w+)[0-9A-F]{8}$/, '$1'));
     expect(outputs.sort()).toEqual(
       [
