@@ -239,17 +239,25 @@ describe('failover: the version of the node that takes the slot', () => {
     expect(model.nodes.map((node) => node.instanceId)).toEqual([standby, passive]);
   });
 
-  it('never gives an old-version standby the traffic once a pre-empted upgrade migrated the schema past it', async () => {
-    // upgrade-version to 2.0.0 ran its migrations last (the old version cannot run on the new schema) and is baking
-    // the idle node's image, which reboots it: the record names it out of service and the schema as 2.0.0's. The
-    // serving node dies then. The standby, left on 1.0.0 and healthy, is no survivor to compare with.
+  /**
+   * upgrade-version to 2.0.0 ran its migrations last (the old version cannot run on the new schema) and is baking the
+   * idle node's image, which reboots it: the record names it out of service and the schema as 2.0.0's. The serving
+   * node dies then, with a standby of `standbyVersion` up.
+   */
+  async function migratedAndBakingWhenTheActiveDies(standbyVersion: string) {
     const { cluster, simulated } = await prepare('active-passive');
     const [active, passive] = cluster.model.nodes.map((node) => node.instanceId);
     setVersion(simulated, '2.0.0', [active ?? '', passive ?? '']);
     const upgrade = await holdLock('upgrade-version', 'baking', { outOfService: [passive ?? ''], migratedTo: '2.0.0' });
-    const standby = await standbyOf(simulated, upgrade, cluster, '1.0.0');
+    const standby = await standbyOf(simulated, upgrade, cluster, standbyVersion);
     kill(simulated, active ?? '');
     kill(simulated, passive ?? '');
+    return { cluster, standby };
+  }
+
+  it('never gives an old-version standby the traffic once a pre-empted upgrade migrated the schema past it', async () => {
+    // The standby, left on 1.0.0 and healthy, is no survivor to compare with.
+    const { cluster, standby } = await migratedAndBakingWhenTheActiveDies('1.0.0');
 
     const execution = await run({});
 
@@ -270,13 +278,7 @@ describe('failover: the version of the node that takes the slot', () => {
   });
 
   it('takes a standby of the version the migrated schema needs when no survivor answers', async () => {
-    const { cluster, simulated } = await prepare('active-passive');
-    const [active, passive] = cluster.model.nodes.map((node) => node.instanceId);
-    setVersion(simulated, '2.0.0', [active ?? '', passive ?? '']);
-    const upgrade = await holdLock('upgrade-version', 'baking', { outOfService: [passive ?? ''], migratedTo: '2.0.0' });
-    const standby = await standbyOf(simulated, upgrade, cluster, '2.0.0');
-    kill(simulated, active ?? '');
-    kill(simulated, passive ?? '');
+    const { cluster, standby } = await migratedAndBakingWhenTheActiveDies('2.0.0');
 
     const execution = await run({});
 
