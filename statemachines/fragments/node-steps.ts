@@ -282,6 +282,9 @@ export function rollbackPath(scope: Construct, b: WorkflowBuilder): sfn.IChainab
       outcome: 'rolled-back',
       'execution.$': '$$.Execution.Id',
       error: { 'name.$': '$.error.Error', 'cause.$': '$.error.Cause' },
+      // What the rollback did and left: the weights, the surge node, the lock, and, past an upgrade's point of no
+      // return, the database snapshot to restore from. The release before this step always writes it.
+      'detail.$': '$.rollback',
     },
     'report',
   );

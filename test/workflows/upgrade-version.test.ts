@@ -260,6 +260,11 @@ describe('upgrade-version', () => {
       step: 'Failed past the point of no return',
       detail: { snapshot: { snapshotId: snapshot?.DBSnapshotIdentifier } },
     });
+    // The failure's own report names the snapshot too, for an operator who reads only that one.
+    expect(events.find((event) => event.outcome === 'rolled-back')).toMatchObject({
+      step: 'Check the migrations',
+      detail: { pointOfNoReturn: { snapshot: { snapshotId: snapshot?.DBSnapshotIdentifier } } },
+    });
     await expectCleanCluster(cluster, 'a=0, b=100, surge=0');
   });
 
