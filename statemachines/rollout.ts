@@ -492,6 +492,17 @@ function bakeImageThen(
   next: sfn.IChainable,
 ): sfn.IChainable {
   const scope = b.scope;
+  const idleNode = planPath<RolloutPlan>('image', 'node', 'instanceId');
+  const fromIdleNode = sfn.Condition.not(sfn.Condition.isString(planPath<RolloutPlan>('image', 'node')));
+  // Filled in below; the idle node's return is waited for whether the bake worked or not (it may have rebooted).
+  const copyOrNot = new sfn.Choice(scope, 'Copy the image to a DR region?');
+  const idleNodeBack = idleNodeBackThen(
+    b,
+    idleNode,
+    new sfn.Choice(scope, 'Was the image baked?')
+      .when(sfn.Condition.isPresent('$.imageNotBaked'), next)
+      .otherwise(copyOrNot),
+  );
   const notBaked = attentionThen(
     b,
     { note: 'Note that the image was not baked', say: 'Say that the image was not baked', step: 'Image not baked' },
@@ -499,7 +510,7 @@ function bakeImageThen(
       'surge, replacement and DR nodes boot on the previous version until an image is baked. Later rollouts refuse ' +
       'such a surge node; to bake one, run upgrade-version with the version the nodes run and migrate false',
     '$.imageNotBaked',
-    next,
+    new sfn.Choice(scope, 'Was the image to come from the idle node?').when(fromIdleNode, idleNodeBack).otherwise(next),
   );
   const bake = b.failingTo(notBaked);
 
@@ -564,17 +575,16 @@ function bakeImageThen(
   copy.next(publish);
   noCopy.next(publish);
   publish.next(next);
-  const copyOrNot = new sfn.Choice(scope, 'Copy the image to a DR region?')
+  copyOrNot
     // Not(IsNull) rather than IsNull=false: the local runner gets the `false` form of type tests wrong.
     .when(sfn.Condition.not(sfn.Condition.isNull(planPath<RolloutPlan>('image', 'drRegion'))), copy)
     .otherwise(noCopy);
-  const idleNode = planPath<RolloutPlan>('image', 'node', 'instanceId');
   create
     .next(available('the image to be available', '$.image.imageId', '$.imageState'))
     .next(
       new sfn.Choice(scope, 'Was the image baked from the idle node?')
-        .when(sfn.Condition.isString(planPath<RolloutPlan>('image', 'node')), copyOrNot)
-        .otherwise(idleNodeBackThen(b, idleNode, copyOrNot)),
+        .when(fromIdleNode, idleNodeBack)
+        .otherwise(copyOrNot),
     );
   fromSurge.next(create);
   return new sfn.Choice(scope, 'Bake an image?')
@@ -597,8 +607,9 @@ function bakeImageThen(
 /**
  * Waits until the node the image was baked from is back from the bake's reboot, and verifies it, before the rollout
  * goes on to retire the surge node: it is the passive node a failover would move the traffic to. The image is
- * available by then, so the reboot has happened. A node that does not come back is told to the operator; the
- * rollout still succeeds (the node carries no traffic) and its alarm hands it to failover.
+ * available by then (or its bake failed, maybe after the reboot began), so the reboot has happened. A node that does
+ * not come back is told to the operator and no longer noted out of service; the rollout still succeeds (the node
+ * carries no traffic) and its alarm hands it to failover.
  */
 function idleNodeBackThen(b: WorkflowBuilder, instanceIdPath: string, next: sfn.IChainable): sfn.IChainable {
   const notBack = attentionThen(
@@ -613,7 +624,12 @@ function idleNodeBackThen(b: WorkflowBuilder, instanceIdPath: string, next: sfn.
     '$.imageSourceNotBack',
     next,
   );
-  const back = b.failingTo(notBack);
+  // Not this workflow's to wait for any longer: a failover its alarm starts replaces it.
+  const leftToFailover = new sfn.Pass(b.scope, 'Note: the idle node for the image is left to failover', {
+    result: sfn.Result.fromObject({ outOfService: [] }),
+    resultPath: '$.progress',
+  }).next(notBack);
+  const back = b.failingTo(leftToFailover);
   const label = 'the idle node for the image';
   return waitReady(back, label, instanceIdPath, true)
     .next(
