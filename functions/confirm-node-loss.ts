@@ -19,6 +19,8 @@ const inputSchema = z.strictObject({
   outOfService: z._default(z.array(instanceIdInput), []),
   /** The version the pre-empted workflow's migrations need every serving node to run, from its recovery record. */
   migratedTo: z._default(z.nullable(z.string().check(z.minLength(1), z.maxLength(128))), null),
+  /** Nodes a migration of the pre-empted workflow still runs on (the cancellation left it running). */
+  busy: z._default(z.array(instanceIdInput), []),
 });
 
 /**

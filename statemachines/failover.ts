@@ -237,10 +237,16 @@ export function failoverDefinition(
       confirmed: true,
       'outOfService.$': '$.lock.outOfService',
       'migratedTo.$': '$.lock.migratedTo',
+      'busy.$': '$.cancelled.busyInstanceIds',
     },
     '$.underLock',
   );
-  cancelCommands.addCatch(underLock, { errors: [sfn.Errors.ALL], resultPath: '$.cancelError' }).next(underLock);
+  // No workflow was stopped, or its commands could not be listed: no node is known to run a migration.
+  const noneLeftRunning = new sfn.Pass(scope, 'No migration is known to be left running', {
+    result: sfn.Result.fromObject({ cancelled: [], leftRunning: [], busyInstanceIds: [] }),
+    resultPath: '$.cancelled',
+  }).next(underLock);
+  cancelCommands.addCatch(noneLeftRunning, { errors: [sfn.Errors.ALL], resultPath: '$.cancelError' }).next(underLock);
   const cancelIfPreempted = new sfn.Choice(scope, 'Was a workflow pre-empted?')
     .when(
       // Pre-empted, or dead without its rollback: either way its commands may still run.
@@ -250,7 +256,7 @@ export function failoverDefinition(
       ),
       cancelCommands,
     )
-    .otherwise(underLock);
+    .otherwise(noneLeftRunning);
   // The one change with no fence in front: "Take over the cluster lock" granted the lease a moment ago (only the
   // move's own work-out and a cancellation came between), so a renewal would check nothing the takeover did not, and
   // cost the traffic a Lambda hop while it still goes to the dead node. Every later change is fenced.

@@ -121,6 +121,11 @@ export interface NodeLossRequest {
    * it (its recovery record): new nodes are held to it, survivors or not.
    */
   readonly migratedTo?: string | null;
+  /**
+   * Nodes a migration the failover left running still runs on: a surge node among them is neither the standby (it is
+   * busy) nor a leftover to retire (terminating it would cut the migration half-way).
+   */
+  readonly busy?: readonly string[];
   readonly now?: Date;
 }
 
@@ -153,6 +158,7 @@ export async function assessNodeLoss(
     ]);
   }
   const outOfServiceIds = new Set(request.outOfService ?? []);
+  const busyIds = new Set(request.busy ?? []);
   const slotOf = (member: ClusterNode) => ({ slot: member.slot ?? '', instanceId: member.instanceId });
   const others = model.nodes.filter((candidate) => candidate !== node);
   const candidates = others.filter((other) => !outOfServiceIds.has(other.instanceId));
@@ -161,7 +167,9 @@ export async function assessNodeLoss(
   // Standbys are probed only under the lock, where the move is decided: the first look only confirms the loss.
   const probeStandbys = async () => {
     const surgeNodes = await findSurgeNodes(clients.ec2, model);
-    const standbys = underLock ? surgeNodes.filter((surge) => !outOfServiceIds.has(surge.instanceId)) : [];
+    const standbys = underLock
+      ? surgeNodes.filter((surge) => !outOfServiceIds.has(surge.instanceId) && !busyIds.has(surge.instanceId))
+      : [];
     const probes = await Promise.all(standbys.map((surge) => probe(clients, model, surge.instanceId, true)));
     const healthy = standbys.flatMap((surge, index) => {
       const result = probes[index];
@@ -227,7 +235,9 @@ export async function assessNodeLoss(
     returnWeights,
     baselineServing: servingAfter,
     degraded: survivors.length + (standby ? 1 : 0) < required,
-    leftoverSurgeNodes: surgeNodes.map((surge) => surge.instanceId).filter((instanceId) => instanceId !== standby),
+    leftoverSurgeNodes: surgeNodes
+      .map((surge) => surge.instanceId)
+      .filter((instanceId) => instanceId !== standby && !busyIds.has(instanceId)),
     assessedAt: (request.now ?? new Date()).toISOString(),
   };
 }

@@ -258,7 +258,7 @@ export async function cancelUnfinishedCommands(
   ssm: SSMClient,
   model: ClusterModel,
   ec2?: EC2Client,
-): Promise<{ cancelled: string[]; leftRunning: LeftRunningCommand[] }> {
+): Promise<{ cancelled: string[]; leftRunning: LeftRunningCommand[]; busyInstanceIds: string[] }> {
   const cancelled: string[] = [];
   const leftRunning: LeftRunningCommand[] = [];
   for (const command of await unfinishedOnClusterNodes(ssm, model, ec2)) {
@@ -270,7 +270,9 @@ export async function cancelUnfinishedCommands(
     await cancelRunCommand(ssm, command.commandId, []);
     cancelled.push(command.commandId);
   }
-  return { cancelled, leftRunning };
+  // The nodes a migration still runs on: a failover neither adopts nor retires them while it does.
+  const busyInstanceIds = [...new Set(leftRunning.flatMap((command) => command.instanceIds))];
+  return { cancelled, leftRunning, busyInstanceIds };
 }
 
 /** The unfinished zerodown commands on the cluster's permanent nodes, each once however many nodes it went to. */

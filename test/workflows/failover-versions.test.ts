@@ -7,8 +7,9 @@ import { loadClusterModel } from '../../functions/aws/ssm';
 import { readLock } from '../../functions/domain/lock';
 import { ROLE_TAG_KEY } from '../../functions/domain/tags';
 import { launchSurgeNode } from '../../functions/operations/launch-surge-node';
+import { sendCommand } from '../../functions/operations/run-command';
 import type { FakeNode } from '../../local/fake-nodes';
-import { unhealthyTarget } from '../../local/faults';
+import { unfinishedCommands, unhealthyTarget } from '../../local/faults';
 import type { LocalExecutionResult } from '../../local/local-sfn';
 import type { MotoCluster } from '../../local/moto-cluster';
 import type { SimulatedNodes } from '../../local/simulated-nodes';
@@ -286,6 +287,37 @@ describe('failover: the version of the node that takes the slot', () => {
     expect(underLockOf(execution)).toMatchObject({ currentVersion: null, standby, adopt: true });
     const model = await loadClusterModel(ssmClient, cluster.model.name);
     expect(model.nodes.find((node) => node.slot === 'a')?.instanceId).toBe(standby);
+  });
+
+  it('neither adopts nor retires a surge node that a pre-empted upgrade is migrating on', async () => {
+    // An active/active upgrade to 2.0.0 migrates last, on its surge node (still 1.0.0, out of service again), when a
+    // node is lost. Terminating it would cut the migration half-way; adopting it would give the slot a busy node.
+    const { cluster, simulated } = await prepare('active-active');
+    const [lost, other] = cluster.model.nodes.map((node) => node.instanceId);
+    setVersion(simulated, '2.0.0', [lost ?? '', other ?? '']);
+    const upgrade = await holdLock('upgrade-version', 'migrating', { outOfService: [], migratedTo: '2.0.0' });
+    const surge = await standbyOf(simulated, upgrade, cluster, '1.0.0');
+    const migration = await sendCommand(ssmClient, cluster.model, {
+      kind: 'migrate',
+      instanceIds: [surge],
+      input: '2.0.0',
+      idempotencyKey: `${upgrade}#migrate`,
+    });
+    // moto ends every command at once: here every listed command is still running, and a cancel is answered.
+    const { cancelled } = unfinishedCommands();
+    kill(simulated, lost ?? '');
+
+    const execution = await run({});
+
+    expect(failureOf(execution)).toMatchObject({ status: 'SUCCEEDED' });
+    expect(cancelled).not.toContain(migration.commandId);
+    expect(execution.output).toMatchObject({
+      cancelled: { leftRunning: [expect.objectContaining({ commandId: migration.commandId })] },
+    });
+    expect(underLockOf(execution)).toMatchObject({ standby: '', adopt: false, leftoverSurgeNodes: [] });
+    expect((await stateOf(surge)).state).toBe('running');
+    const model = await loadClusterModel(ssmClient, cluster.model.name);
+    expect(model.nodes.find((node) => node.slot === 'a')?.instanceId).not.toBe(surge);
   });
 
   it('adopts a standby that reports the survivors’ version', async () => {
