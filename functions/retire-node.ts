@@ -12,7 +12,13 @@ const inputSchema = z.discriminatedUnion('action', [
     instanceId: instanceIdInput,
     action: z.enum(['deregister', 'terminate', 'status']),
   }),
-  z.strictObject({ ...clusterInput, action: z.literal('find'), execution: executionArnInput }),
+  z.strictObject({
+    ...clusterInput,
+    action: z.literal('find'),
+    execution: executionArnInput,
+    /** Nodes not to hand back for retirement: a migration still runs on them. */
+    exclude: z._default(z.array(instanceIdInput), []),
+  }),
 ]);
 
 /**
@@ -22,7 +28,7 @@ const inputSchema = z.discriminatedUnion('action', [
 async function handle(event: unknown) {
   const input = parseInput(inputSchema, event, 'retire-node');
   const model = await clusterModelFor(input.cluster);
-  if (input.action === 'find') return findSurgeNodesOf(ec2Client, model, input.execution);
+  if (input.action === 'find') return findSurgeNodesOf(ec2Client, model, input.execution, input.exclude);
   return retireSurgeNode({ ec2: ec2Client, elbv2: elbv2Client }, model, input);
 }
 

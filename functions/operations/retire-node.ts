@@ -66,17 +66,25 @@ export async function retireSurgeNode(
   }
 }
 
-/** The surge nodes `execution` launched that still exist, for a recovery to retire. */
+/**
+ * The surge nodes `execution` launched that still exist, for a recovery to retire, but for those in `exclude` (a
+ * migration still runs on them: terminated, it would stop half-way), which it answers as `leftRunning`.
+ */
 export async function findSurgeNodesOf(
   ec2: EC2Client,
   model: ClusterModel,
   execution: string,
-): Promise<{ instanceIds: string[] }> {
+  exclude: readonly string[] = [],
+): Promise<{ instanceIds: string[]; leftRunning: string[] }> {
   const nodes = await findSurgeNodes(ec2, model, {
     execution,
     states: ['pending', 'running', 'stopping', 'stopped'],
   });
-  return { instanceIds: nodes.map((node) => node.instanceId) };
+  const ids = nodes.map((node) => node.instanceId);
+  return {
+    instanceIds: ids.filter((id) => !exclude.includes(id)),
+    leftRunning: ids.filter((id) => exclude.includes(id)),
+  };
 }
 
 export async function deregisterSurgeNode(

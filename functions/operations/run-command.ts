@@ -304,7 +304,11 @@ export async function unfinishedCommands(
   ssm: SSMClient,
   model: ClusterModel,
   ec2?: EC2Client,
-): Promise<{ unfinished: string[]; settled: boolean }> {
-  const unfinished = (await unfinishedOnClusterNodes(ssm, model, ec2)).map((command) => command.commandId);
-  return { unfinished, settled: unfinished.length === 0 };
+): Promise<{ unfinished: string[]; settled: boolean; busyInstanceIds: string[] }> {
+  const commands = await unfinishedOnClusterNodes(ssm, model, ec2);
+  const unfinished = commands.map((command) => command.commandId);
+  // The nodes a migration still runs on: a recovery that stops waiting does not retire them under it.
+  const migrating = commands.filter((command) => isMigrationDocument(model, command.documentName));
+  const busyInstanceIds = [...new Set(migrating.flatMap((command) => command.instanceIds))];
+  return { unfinished, settled: unfinished.length === 0, busyInstanceIds };
 }

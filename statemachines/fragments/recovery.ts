@@ -35,14 +35,29 @@ export function recoverySteps(b: WorkflowBuilder, next: sfn.IChainable): sfn.ICh
   const syncStep = syncSteps(b, `${TARGET}.record`, report);
 
   // 3. The surge nodes it launched.
+  // A surge node a migration still runs on (the wait for its commands ran out first) is left running: terminated, it
+  // would stop the migration half-way. The report names it.
   const find = operationStep(scope, 'Recover: find its surge nodes', {
     operation: ops.retireNode,
-    payload: { ...cluster, action: 'find', 'execution.$': `${TARGET}.execution` },
+    payload: {
+      ...cluster,
+      action: 'find',
+      'execution.$': `${TARGET}.execution`,
+      'exclude.$': '$.recovering.commands.busyInstanceIds',
+    },
     resultPath: '$.recovering.surge',
   });
   const surgeDone = new sfn.Pass(scope, 'Recover: its surge nodes are dealt with');
   find.addCatch(surgeDone, { errors: [sfn.Errors.ALL], resultPath: '$.recovering.surgeError' });
   find.next(retireLeftovers(b, '$.recovering.surge.instanceIds')).next(surgeDone);
+  const findSurge = new sfn.Choice(scope, 'Recover: is it known which nodes still migrate?')
+    .when(sfn.Condition.isPresent('$.recovering.commands.busyInstanceIds'), find)
+    .otherwise(
+      new sfn.Pass(scope, 'Recover: no node is known to migrate', {
+        result: sfn.Result.fromObject({ busyInstanceIds: [] }),
+        resultPath: '$.recovering.commands',
+      }).next(find),
+    );
   surgeDone.next(syncStep);
 
   // 2. The last safe weights.
@@ -68,15 +83,15 @@ export function recoverySteps(b: WorkflowBuilder, next: sfn.IChainable): sfn.ICh
     time: sfn.WaitTime.secondsPath('$.recovering.weights.drainSeconds'),
   });
   restore
-    .addCatch(find, { errors: [sfn.Errors.ALL], resultPath: '$.recovering.weightsError' })
+    .addCatch(findSurge, { errors: [sfn.Errors.ALL], resultPath: '$.recovering.weightsError' })
     .next(restoredTakeEffect)
-    .next(find);
+    .next(findSurge);
   const weightsStep = new sfn.Choice(scope, 'Recover: did it record safe weights?')
     .when(
       sfn.Condition.isPresent(`${TARGET}.record.weights`),
-      behindCarryOnFence(b, restore, find, '$.recovering.weightsError'),
+      behindCarryOnFence(b, restore, findSurge, '$.recovering.weightsError'),
     )
-    .otherwise(find);
+    .otherwise(findSurge);
 
   // 1. Its last Lambda and its commands.
   const cancel = operationStep(scope, 'Recover: cancel its commands', {

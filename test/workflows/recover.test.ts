@@ -6,7 +6,7 @@ import { readWeights, writeWeights } from '../../functions/aws/elbv2';
 import { stepFunctionsExecutions } from '../../functions/aws/sfn';
 import { acquireLock, readLock } from '../../functions/domain/lock';
 import { isWeighted } from '../../functions/domain/weights';
-import { unhealthyTarget } from '../../local/faults';
+import { unfinishedCommands, unhealthyTarget } from '../../local/faults';
 import { type LocalExecutionResult, runLocally } from '../../local/local-sfn';
 import { startMotoExecution } from '../../local/moto-resources';
 import { RECOVERED_STEP } from '../../statemachines/fragments/recovery';
@@ -31,6 +31,7 @@ describe('recover', () => {
     defaultInput: { patchId: 'P42' },
     onCommand: (command, node) => {
       if (command.documentName === 'zerodown-test-patch') node.version = PATCHED;
+      if (command.documentName === 'zerodown-test-upgrade') node.version = command.parameters.TargetVersion?.[0] ?? '';
       if (command.documentName === 'zerodown-test-sync') {
         syncCommands.push({ action: command.parameters.Action?.[0] ?? '', instanceId: node.instanceId });
       }
@@ -98,6 +99,29 @@ describe('recover', () => {
       ]),
     );
     await expectCleanCluster(cluster, 'a=50, b=50, surge=0');
+  });
+
+  it('leaves running the surge node of an aborted active/active upgrade whose migration outlasts the wait', async () => {
+    // The migration runs last, on the surge node; the operator stops the upgrade while it runs, and it runs on past
+    // the recovery's wait for commands. Terminating the node would stop it half-way.
+    const { cluster } = await prepare('active-active');
+    const aborted = await abortAt('upgrade-version', 'Check the migrations', { version: '2.0.0' });
+    const [surge] = await findSurgeNodes(ec2Client, cluster.model);
+    expect(surge).toBeDefined();
+    // moto ends every command at once: here every listed command is still running, and a cancel is answered.
+    unfinishedCommands();
+
+    const recovery = await recover({ execution: aborted.executionArn, status: 'ABORTED' });
+
+    expect(failureOf(recovery)).toMatchObject({ status: 'SUCCEEDED' });
+    expect(recovery.path).not.toContain('Terminate a leftover surge node');
+    expect((await findSurgeNodes(ec2Client, cluster.model)).map((node) => node.instanceId)).toEqual([
+      surge?.instanceId,
+    ]);
+    expect(recovered(recovery)?.recovering).toMatchObject({
+      surge: { instanceIds: [], leftRunning: [surge?.instanceId] },
+    });
+    expect(await readLock(lockStore(), 'test-cluster')).toBeUndefined();
   });
 
   it('is idempotent: a second recovery of the same execution finds nothing left and changes nothing', async () => {
